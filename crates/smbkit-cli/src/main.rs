@@ -1,0 +1,2 @@
+//! The `smbkit` command-line tool.
+fn main() {}

@@ -1,0 +1,1 @@
+//! Throwaway Samba servers on loopback.
