@@ -8,6 +8,12 @@
 #![warn(missing_docs)]
 
 pub mod codec;
+pub mod crypto;
+pub mod nbss;
+pub mod ntlm;
+pub mod smb1;
+pub mod smb2;
+pub mod spnego;
 pub mod types;
 
 pub use codec::{DecodeError, Reader, Writer};
