@@ -14,6 +14,7 @@ pub mod ntlm;
 pub mod smb1;
 pub mod smb2;
 pub mod spnego;
+pub mod state;
 pub mod types;
 
 pub use codec::{DecodeError, Reader, Writer};

@@ -1,3 +1,44 @@
-//! smbkit: an async SMB/CIFS client.
+//! smbkit: an async SMB/CIFS client for tokio.
+//!
+//! smbkit follows pysmb's `SMBProtocolFactory`: a [`SmbProtocolFactory`]
+//! holds the credentials and settings, [`SmbProtocolFactory::connect`]
+//! opens the connection (NetBIOS session service or direct TCP),
+//! negotiates SMB 2.0.2–3.1.1, authenticates with NTLMv2 or NTLMv1 inside
+//! SPNEGO, signs when required or wanted, and hands back a [`Connection`]
+//! that any number of tasks may use at once.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), smbkit::Error> {
+//! use smbkit::SmbProtocolFactory;
+//!
+//! let conn = SmbProtocolFactory::new("alice", "secret", "MYPC", "FILESERVER")?
+//!     .direct_tcp(true)
+//!     .connect(("fileserver.example", 445))
+//!     .await?;
+//! println!("dialect {}", conn.dialect().version_str());
+//! conn.echo(b"hello").await?;
+//! conn.close().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Every operation has a time limit and fails with a typed [`Error`]:
+//! [`Error::NotReady`], [`Error::NotConnected`], [`Error::Timeout`],
+//! [`Error::OperationFailure`] (with the server's [`NtStatus`]) and others.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+mod connection;
+mod driver;
+mod error;
+mod factory;
+mod handshake;
+mod transport;
+
+pub use connection::{Connection, ServerInfo, TreeInfo};
+pub use error::{Error, ProtocolError};
+pub use factory::{
+    AuthHandler, Protocol, SignOptions, SmbProtocolFactory, DEFAULT_ECHO_TIMEOUT, DEFAULT_TIMEOUT,
+};
+pub use smbkit_proto::crypto::SigningAlgorithm;
+pub use smbkit_proto::nbss::NegativeResponse;
+pub use smbkit_proto::{Dialect, NtStatus};

@@ -1,0 +1,362 @@
+//! [`Connection`]: an authenticated SMB session that many tasks can use at
+//! once.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use smbkit_proto::crypto::SigningAlgorithm;
+use smbkit_proto::smb2::echo::{EchoRequest, EchoResponse};
+use smbkit_proto::smb2::logoff::LogoffRequest;
+use smbkit_proto::smb2::tree_connect::{TreeConnectRequest, TreeConnectResponse};
+use smbkit_proto::smb2::tree_disconnect::TreeDisconnectRequest;
+use smbkit_proto::{Command, Dialect, NtStatus};
+use tokio::time::Instant;
+
+use crate::driver::{Response, Shared, Tasks};
+use crate::error::{describe_status, Error, ProtocolError};
+use crate::factory::{SmbProtocolFactory, DEFAULT_ECHO_TIMEOUT};
+
+/// What was negotiated with the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServerInfo {
+    /// The SMB2 dialect in use.
+    pub dialect: Dialect,
+    /// The server's GUID.
+    pub server_guid: [u8; 16],
+    /// Largest READ the server accepts, in bytes.
+    pub max_read_size: u32,
+    /// Largest WRITE the server accepts, in bytes.
+    pub max_write_size: u32,
+    /// Largest IOCTL/QUERY_INFO/QUERY_DIRECTORY buffer, in bytes.
+    pub max_transact_size: u32,
+    /// The server's clock at NEGOTIATE, as a FILETIME (100 ns since 1601).
+    pub system_time: u64,
+    /// When the server started, as a FILETIME (often 0).
+    pub server_start_time: u64,
+    /// The server's SMB2_GLOBAL_CAP_* bits.
+    pub capabilities: u32,
+    /// True if the server requires signing.
+    pub signing_required_by_server: bool,
+    /// True if this session signs its messages.
+    pub signing: bool,
+    /// The signing algorithm, when signing.
+    pub signing_algorithm: Option<SigningAlgorithm>,
+    /// The cipher the server chose in its 3.1.1 encryption context, if any.
+    pub cipher: Option<u16>,
+    /// True for a guest session.
+    pub is_guest: bool,
+    /// True for an anonymous (null) session.
+    pub is_anonymous: bool,
+}
+
+/// A connected tree (share).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TreeInfo {
+    /// The TreeId the server assigned.
+    pub tree_id: u32,
+    /// 1 disk, 2 named pipe, 3 printer (MS-SMB2 §2.2.10).
+    pub share_type: u8,
+    /// The SMB2_SHAREFLAG_* bits.
+    pub share_flags: u32,
+    /// The SMB2_SHARE_CAP_* bits.
+    pub capabilities: u32,
+    /// The access rights the user has on the share.
+    pub maximal_access: u32,
+}
+
+pub(crate) struct Inner {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) info: ServerInfo,
+    pub(crate) factory: SmbProtocolFactory,
+    trees: tokio::sync::Mutex<HashMap<String, TreeInfo>>,
+    tasks: Mutex<Option<Tasks>>,
+}
+
+/// An authenticated connection to an SMB server.
+///
+/// `Connection` is cheap to clone, and every clone talks over the same
+/// session: many operations can run at once from many tasks, each waiting
+/// only for its own response. Dropping the last clone closes the socket;
+/// [`Connection::close`] also logs off first.
+#[derive(Clone)]
+pub struct Connection {
+    inner: Arc<Inner>,
+    timeout: Option<Duration>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("dialect", &self.inner.info.dialect)
+            .field("ready", &self.is_ready())
+            .finish()
+    }
+}
+
+impl Connection {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        tasks: Tasks,
+        factory: SmbProtocolFactory,
+        info: ServerInfo,
+    ) -> Self {
+        Connection {
+            inner: Arc::new(Inner {
+                shared,
+                info,
+                factory,
+                trees: tokio::sync::Mutex::new(HashMap::new()),
+                tasks: Mutex::new(Some(tasks)),
+            }),
+            timeout: None,
+        }
+    }
+
+    /// A handle to the same connection whose operations use `timeout`
+    /// instead of their defaults.
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: smbkit::Connection) -> Result<(), smbkit::Error> {
+    /// use std::time::Duration;
+    /// conn.with_timeout(Duration::from_millis(500)).echo(b"quick?").await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn with_timeout(&self, timeout: Duration) -> Connection {
+        Connection {
+            inner: self.inner.clone(),
+            timeout: Some(timeout),
+        }
+    }
+
+    /// The time limit an operation with `default` as its own default gets.
+    pub(crate) fn limit(&self, default: Duration) -> Duration {
+        self.timeout.unwrap_or(default)
+    }
+
+    /// The limit of operations whose default is the factory's timeout.
+    pub(crate) fn op_limit(&self) -> Duration {
+        self.timeout.unwrap_or(self.inner.factory.timeout)
+    }
+
+    /// True while the connection is open and authenticated (the reference's
+    /// `isReady`).
+    pub fn is_ready(&self) -> bool {
+        !self.inner.shared.is_closed()
+    }
+
+    /// True when the connection speaks SMB2 or SMB3 (the reference's
+    /// `isUsingSMB2`).
+    pub fn is_using_smb2(&self) -> bool {
+        true
+    }
+
+    /// The negotiated SMB2 dialect.
+    pub fn dialect(&self) -> Dialect {
+        self.inner.info.dialect
+    }
+
+    /// What was negotiated with the server.
+    pub fn server_info(&self) -> &ServerInfo {
+        &self.inner.info
+    }
+
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.inner.shared
+    }
+
+    fn check_open(&self) -> Result<(), Error> {
+        if self.inner.shared.is_closed() {
+            Err(Error::NotConnected)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Sends ECHO and returns `data`, as the reference does (an SMB2 ECHO
+    /// carries no payload; the round trip proves the server answers).
+    /// Default time limit: 10 s.
+    pub async fn echo(&self, data: &[u8]) -> Result<Vec<u8>, Error> {
+        self.check_open()?;
+        let limit = self.limit(DEFAULT_ECHO_TIMEOUT);
+        let deadline = Instant::now() + limit;
+        let r = self
+            .shared()
+            .request(Command::ECHO, 0, 1, deadline, "echo", |w| {
+                EchoRequest.encode(w)
+            })
+            .await
+            .map_err(|e| with_limit(e, limit))?;
+        expect_success(&r, "echo")?;
+        EchoResponse::decode(&r.msg).map_err(|e| ProtocolError::decode("ECHO response", e))?;
+        Ok(data.to_vec())
+    }
+
+    /// Connects the tree `\\remote_name\share` (or returns the one already
+    /// connected) and tells what the server said of it.
+    pub async fn tree_connect(&self, share: &str) -> Result<TreeInfo, Error> {
+        check_share(share)?;
+        self.check_open()?;
+        let limit = self.op_limit();
+        let deadline = Instant::now() + limit;
+        let key = share.to_lowercase();
+        let mut trees = tokio::time::timeout_at(deadline, self.inner.trees.lock())
+            .await
+            .map_err(|_| Error::Timeout {
+                operation: "tree connect",
+                after: limit,
+            })?;
+        if let Some(t) = trees.get(&key) {
+            return Ok(*t);
+        }
+        let path = format!("\\\\{}\\{}", self.inner.factory.remote_name, share);
+        let req = TreeConnectRequest { flags: 0, path };
+        let r = self
+            .shared()
+            .request(Command::TREE_CONNECT, 0, 1, deadline, "tree connect", |w| {
+                req.encode(w)
+            })
+            .await
+            .map_err(|e| with_limit(e, limit))?;
+        if r.header.status != NtStatus::SUCCESS {
+            return Err(Error::OperationFailure {
+                message: format!(
+                    "cannot connect to share '{share}' ({})",
+                    describe_status(r.header.status)
+                ),
+                status: r.header.status,
+            });
+        }
+        let t = TreeConnectResponse::decode(&r.msg)
+            .map_err(|e| ProtocolError::decode("TREE_CONNECT response", e))?;
+        let info = TreeInfo {
+            tree_id: r.header.tree_id,
+            share_type: t.share_type,
+            share_flags: t.share_flags,
+            capabilities: t.capabilities,
+            maximal_access: t.maximal_access,
+        };
+        if t.share_flags & smbkit_proto::smb2::tree_connect::share_flags::ENCRYPT_DATA != 0 {
+            return Err(Error::Unsupported(format!(
+                "share '{share}' requires encryption; SMB3 encryption is not enabled in this client"
+            )));
+        }
+        trees.insert(key, info);
+        Ok(info)
+    }
+
+    /// Disconnects the tree of `share` if it is connected.
+    pub async fn tree_disconnect(&self, share: &str) -> Result<(), Error> {
+        self.check_open()?;
+        let limit = self.op_limit();
+        let deadline = Instant::now() + limit;
+        let removed = self.inner.trees.lock().await.remove(&share.to_lowercase());
+        if let Some(t) = removed {
+            let r = self
+                .shared()
+                .request(
+                    Command::TREE_DISCONNECT,
+                    t.tree_id,
+                    1,
+                    deadline,
+                    "tree disconnect",
+                    |w| TreeDisconnectRequest.encode(w),
+                )
+                .await
+                .map_err(|e| with_limit(e, limit))?;
+            expect_success(&r, "tree disconnect")?;
+        }
+        Ok(())
+    }
+
+    /// Disconnects every tree, logs off and closes the socket (the
+    /// reference's `closeConnection`). Operations on any clone then fail
+    /// with [`Error::NotConnected`]. Closing twice is harmless.
+    pub async fn close(&self) -> Result<(), Error> {
+        if self.inner.shared.is_closed() {
+            return Ok(());
+        }
+        let limit = self.limit(Duration::from_secs(5));
+        let deadline = Instant::now() + limit;
+        let trees: Vec<TreeInfo> = self
+            .inner
+            .trees
+            .lock()
+            .await
+            .drain()
+            .map(|(_, t)| t)
+            .collect();
+        for t in trees {
+            let _ = self
+                .shared()
+                .request(
+                    Command::TREE_DISCONNECT,
+                    t.tree_id,
+                    1,
+                    deadline,
+                    "tree disconnect",
+                    |w| TreeDisconnectRequest.encode(w),
+                )
+                .await;
+        }
+        let _ = self
+            .shared()
+            .request(Command::LOGOFF, 0, 1, deadline, "logoff", |w| {
+                LogoffRequest.encode(w)
+            })
+            .await;
+        self.inner.shared.shut_down("closed by the caller");
+        let tasks = self
+            .inner
+            .tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(t) = tasks {
+            t.close().await;
+        }
+        Ok(())
+    }
+}
+
+/// Rejects share names the server could never accept.
+pub(crate) fn check_share(share: &str) -> Result<(), Error> {
+    if share.is_empty() {
+        return Err(Error::InvalidArgument("the share name is empty".into()));
+    }
+    if let Some(c) = share.chars().find(|c| matches!(c, '\\' | '/' | '\0')) {
+        return Err(Error::InvalidArgument(format!(
+            "share name '{share}' contains {c:?}; give the share alone, without a path"
+        )));
+    }
+    if share.chars().count() > 80 {
+        return Err(Error::InvalidArgument(format!(
+            "share name '{share}' is longer than 80 characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Fails with [`Error::OperationFailure`] unless the response succeeded.
+pub(crate) fn expect_success(r: &Response, what: &str) -> Result<(), Error> {
+    if r.header.status.is_error() {
+        return Err(Error::OperationFailure {
+            message: format!("{what} failed ({})", describe_status(r.header.status)),
+            status: r.header.status,
+        });
+    }
+    Ok(())
+}
+
+/// Reports the operation's whole limit in timeout errors.
+pub(crate) fn with_limit(e: Error, limit: Duration) -> Error {
+    match e {
+        Error::Timeout { operation, .. } => Error::Timeout {
+            operation,
+            after: limit,
+        },
+        e => e,
+    }
+}

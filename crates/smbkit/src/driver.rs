@@ -1,0 +1,431 @@
+//! The tokio driver: one reader task that routes every response to the
+//! request waiting for it by MessageId, one writer task that sends whole
+//! frames in turn, and the request path that reserves credits, signs,
+//! sends and waits.
+//!
+//! All protocol decisions (message ids, credits, signatures) live in
+//! `smbkit-proto`; this module only moves bytes and wakes tasks.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use bytes::Bytes;
+use smbkit_proto::crypto::Signer;
+use smbkit_proto::smb2::header::{self, Header};
+use smbkit_proto::state::Credits;
+use smbkit_proto::{Command, Dialect, NtStatus, Writer};
+use tokio::io::{AsyncWriteExt, BufWriter};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::error::{Error, ProtocolError};
+use crate::transport;
+
+/// One response as the reader task delivers it.
+#[derive(Debug, Clone)]
+pub(crate) struct Response {
+    /// The decoded header.
+    pub header: Header,
+    /// The whole message (header included), a slice of the received frame.
+    pub msg: Bytes,
+}
+
+type Waiter = oneshot::Sender<Result<Response, Error>>;
+
+#[derive(Default)]
+struct Pending {
+    waiters: HashMap<u64, Waiter>,
+    async_ids: HashMap<u64, u64>,
+}
+
+/// Signing state of the connection's session.
+#[derive(Default)]
+pub(crate) struct SessionState {
+    pub session_id: u64,
+    /// Present once the session key is known and the session is neither
+    /// guest nor anonymous.
+    pub signer: Option<Arc<Signer>>,
+    /// Session.SigningRequired (MS-SMB2 §3.2.1.3).
+    pub signing_required: bool,
+}
+
+/// What the reader task and the request path share.
+pub(crate) struct Shared {
+    credits: Mutex<Credits>,
+    pending: Mutex<Pending>,
+    credit_notify: Notify,
+    closed: AtomicBool,
+    tx: mpsc::Sender<Vec<u8>>,
+    pub session: RwLock<SessionState>,
+    pub dialect: Dialect,
+}
+
+/// A built request whose message id and credits are reserved and whose
+/// response slot is registered.
+pub(crate) struct Prepared {
+    pub message_id: u64,
+    pub bytes: Vec<u8>,
+    rx: oneshot::Receiver<Result<Response, Error>>,
+}
+
+/// Handles of the driver's tasks; dropping it stops them.
+pub(crate) struct Tasks {
+    reader: JoinHandle<()>,
+    writer: JoinHandle<()>,
+}
+
+impl Tasks {
+    /// Stops both tasks and waits until they are gone, which closes the
+    /// socket.
+    pub(crate) async fn close(self) {
+        self.reader.abort();
+        self.writer.abort();
+        let _ = (&mut { self }.reader).await;
+    }
+}
+
+impl Drop for Tasks {
+    fn drop(&mut self) {
+        self.reader.abort();
+        self.writer.abort();
+    }
+}
+
+impl Shared {
+    /// Starts the reader and writer tasks over a negotiated stream.
+    pub(crate) fn start(
+        rd: OwnedReadHalf,
+        wr: OwnedWriteHalf,
+        credits: Credits,
+        dialect: Dialect,
+        max_frame: usize,
+    ) -> (Arc<Shared>, Tasks) {
+        let (tx, rx) = mpsc::channel::<Vec<u8>>(256);
+        let shared = Arc::new(Shared {
+            credits: Mutex::new(credits),
+            pending: Mutex::new(Pending::default()),
+            credit_notify: Notify::new(),
+            closed: AtomicBool::new(false),
+            tx,
+            session: RwLock::new(SessionState::default()),
+            dialect,
+        });
+        let reader = tokio::spawn(reader_task(rd, Arc::downgrade(&shared), max_frame));
+        let writer = tokio::spawn(writer_task(wr, rx, Arc::downgrade(&shared)));
+        (shared, Tasks { reader, writer })
+    }
+
+    /// True once the connection is closed or its stream has died.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Marks the connection closed and fails every waiting request.
+    pub(crate) fn shut_down(&self, why: &str) {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        tracing::debug!(why, "connection closed");
+        let waiters: Vec<Waiter> = {
+            let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            p.async_ids.clear();
+            p.waiters.drain().map(|(_, w)| w).collect()
+        };
+        for w in waiters {
+            let _ = w.send(Err(Error::NotConnected));
+        }
+        self.credit_notify.notify_waiters();
+    }
+
+    /// Reserves credits (waiting for grants if needed), builds the message
+    /// and registers its response slot.
+    pub(crate) async fn prepare(
+        &self,
+        command: Command,
+        tree_id: u32,
+        charge: u16,
+        deadline: Instant,
+        body: impl FnOnce(&mut Writer),
+    ) -> Result<Prepared, Error> {
+        let (message_id, credits_asked, header_charge) = loop {
+            let notified = self.credit_notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.is_closed() {
+                return Err(Error::NotConnected);
+            }
+            {
+                let mut c = self.credits.lock().unwrap_or_else(|e| e.into_inner());
+                let ask = c.request_for(charge);
+                let hc = c.header_charge(charge);
+                if let Some(id) = c.reserve(charge) {
+                    break (id, ask, hc);
+                }
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return Err(Error::Timeout {
+                    operation: "waiting for credits",
+                    after: deadline.saturating_duration_since(Instant::now()),
+                });
+            }
+        };
+        let session_id = if command == Command::NEGOTIATE {
+            0
+        } else {
+            self.session
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .session_id
+        };
+        let mut h = Header::request(command);
+        h.credit_charge = header_charge;
+        h.credits = credits_asked;
+        h.message_id = message_id;
+        h.tree_id = tree_id;
+        h.session_id = session_id;
+        let mut w = Writer::new();
+        h.encode(&mut w);
+        body(&mut w);
+        let (tx, rx) = oneshot::channel();
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .waiters
+            .insert(message_id, tx);
+        Ok(Prepared {
+            message_id,
+            bytes: w.into_vec(),
+            rx,
+        })
+    }
+
+    /// Sends a prepared request and waits for its final response.
+    pub(crate) async fn dispatch(
+        &self,
+        p: Prepared,
+        deadline: Instant,
+        operation: &'static str,
+    ) -> Result<Response, Error> {
+        let Prepared {
+            message_id,
+            bytes,
+            rx,
+            ..
+        } = p;
+        let result = async {
+            let framed = transport::frame(&bytes)?;
+            if self.is_closed() {
+                return Err(Error::NotConnected);
+            }
+            self.tx
+                .send(framed)
+                .await
+                .map_err(|_| Error::NotConnected)?;
+            rx.await.map_err(|_| Error::NotConnected)?
+        };
+        match tokio::time::timeout_at(deadline, result).await {
+            Ok(r) => r,
+            Err(_) => {
+                self.forget(message_id);
+                Err(Error::Timeout {
+                    operation,
+                    after: deadline.saturating_duration_since(Instant::now()),
+                })
+            }
+        }
+    }
+
+    fn forget(&self, message_id: u64) {
+        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        p.waiters.remove(&message_id);
+        p.async_ids.remove(&message_id);
+    }
+
+    /// The signer to use for a request of `command`, if it must be signed
+    /// (MS-SMB2 §3.2.4.1.1; TREE_CONNECT is always signed on 3.1.1 for
+    /// authenticated, non-guest sessions).
+    fn request_signer(&self, command: Command) -> Option<Arc<Signer>> {
+        let s = self.session.read().unwrap_or_else(|e| e.into_inner());
+        let signer = s.signer.clone()?;
+        if s.signing_required
+            || (self.dialect == Dialect::SMB3_1_1 && command == Command::TREE_CONNECT)
+        {
+            Some(signer)
+        } else {
+            None
+        }
+    }
+
+    /// Checks a response's signature per MS-SMB2 §3.2.5.1.3.
+    pub(crate) fn verify(&self, r: &Response) -> Result<(), Error> {
+        let (signer, required) = {
+            let s = self.session.read().unwrap_or_else(|e| e.into_inner());
+            (s.signer.clone(), s.signing_required)
+        };
+        let command = format!("{:?}", r.header.command);
+        if r.header.is_signed() {
+            match signer {
+                Some(signer) if signer.verify(&r.msg) => Ok(()),
+                Some(_) => Err(ProtocolError::BadSignature { command }.into()),
+                // A signature we cannot check (no key yet): only acceptable
+                // when signing is not required.
+                None if !required => Ok(()),
+                None => Err(ProtocolError::BadSignature { command }.into()),
+            }
+        } else if required && signer.is_some() && r.header.status != NtStatus::PENDING {
+            Err(ProtocolError::Unsigned { command }.into())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Sends one request, signed by the session's rules (MS-SMB2
+    /// §3.2.4.1.1), and returns its verified response (of any status).
+    /// NEGOTIATE and SESSION_SETUP use [`Shared::prepare`] and
+    /// [`Shared::dispatch`] directly.
+    pub(crate) async fn request(
+        &self,
+        command: Command,
+        tree_id: u32,
+        charge: u16,
+        deadline: Instant,
+        operation: &'static str,
+        body: impl FnOnce(&mut Writer),
+    ) -> Result<Response, Error> {
+        let mut p = self
+            .prepare(command, tree_id, charge, deadline, body)
+            .await?;
+        if let Some(signer) = self.request_signer(command) {
+            signer.sign(&mut p.bytes);
+        }
+        let r = self.dispatch(p, deadline, operation).await?;
+        self.verify(&r)?;
+        Ok(r)
+    }
+
+    /// Routes one received frame (possibly a compound chain).
+    fn route(&self, frame: Bytes) -> Result<(), Error> {
+        if frame.len() >= 4 && frame[..4] == header::PROTOCOL_ID {
+            let parts = header::split_compound(&frame)
+                .map_err(|e| ProtocolError::decode("compound response", e))?;
+            let base = frame.as_ptr() as usize;
+            let ranges: Vec<(usize, usize)> = parts
+                .iter()
+                .map(|s| (s.as_ptr() as usize - base, s.len()))
+                .collect();
+            for (off, len) in ranges {
+                let msg = frame.slice(off..off + len);
+                self.route_one(msg)?;
+            }
+            Ok(())
+        } else if frame.len() >= 4 && frame[..4] == [0xFD, b'S', b'M', b'B'] {
+            Err(Error::Unsupported(
+                "the server sent an encrypted message; SMB3 encryption is not enabled in this client"
+                    .into(),
+            ))
+        } else {
+            Err(
+                ProtocolError::Unexpected("a frame that is not an SMB2 message arrived".into())
+                    .into(),
+            )
+        }
+    }
+
+    fn route_one(&self, msg: Bytes) -> Result<(), Error> {
+        let header = Header::decode(&msg).map_err(|e| ProtocolError::decode("SMB2 header", e))?;
+        if !header.is_response() {
+            return Err(ProtocolError::Unexpected(format!(
+                "the server sent a request ({:?})",
+                header.command
+            ))
+            .into());
+        }
+        {
+            let mut c = self.credits.lock().unwrap_or_else(|e| e.into_inner());
+            c.grant(header.credits);
+        }
+        self.credit_notify.notify_waiters();
+        if header.message_id == u64::MAX {
+            // Unsolicited OPLOCK_BREAK / lease break notification: nothing
+            // waits for it, and no handles with oplocks are requested.
+            tracing::debug!(command = ?header.command, "ignored unsolicited notification");
+            return Ok(());
+        }
+        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        if header.status == NtStatus::PENDING && header.is_async() {
+            // Interim response (MS-SMB2 §3.2.5.1.5): keep waiting for the
+            // final one, remembering its AsyncId.
+            if let Some(a) = header.async_id {
+                p.async_ids.insert(header.message_id, a);
+            }
+            return Ok(());
+        }
+        p.async_ids.remove(&header.message_id);
+        match p.waiters.remove(&header.message_id) {
+            Some(w) => {
+                drop(p);
+                let _ = w.send(Ok(Response { header, msg }));
+            }
+            None => {
+                tracing::debug!(
+                    message_id = header.message_id,
+                    "response for a request nobody waits for"
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn reader_task(mut rd: OwnedReadHalf, shared: std::sync::Weak<Shared>, max_frame: usize) {
+    loop {
+        let frame = transport::read_frame(&mut rd, max_frame).await;
+        let Some(s) = shared.upgrade() else { return };
+        match frame {
+            Ok(f) => {
+                if let Err(e) = s.route(f) {
+                    tracing::warn!(error = %e, "closing the connection");
+                    s.shut_down("protocol error");
+                    return;
+                }
+            }
+            Err(e) => {
+                s.shut_down(&format!("read failed: {e}"));
+                return;
+            }
+        }
+    }
+}
+
+async fn writer_task(
+    wr: OwnedWriteHalf,
+    mut rx: mpsc::Receiver<Vec<u8>>,
+    shared: std::sync::Weak<Shared>,
+) {
+    let mut wr = BufWriter::with_capacity(256 * 1024, wr);
+    while let Some(frame) = rx.recv().await {
+        let mut res = wr.write_all(&frame).await;
+        if res.is_ok() {
+            // Coalesce what is already queued, then flush once.
+            while let Ok(next) = rx.try_recv() {
+                res = wr.write_all(&next).await;
+                if res.is_err() {
+                    break;
+                }
+            }
+        }
+        if res.is_ok() {
+            res = wr.flush().await;
+        }
+        if let Err(e) = res {
+            if let Some(s) = shared.upgrade() {
+                s.shut_down(&format!("write failed: {e}"));
+            }
+            return;
+        }
+    }
+    let _ = wr.shutdown().await;
+}
