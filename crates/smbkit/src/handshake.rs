@@ -126,7 +126,7 @@ pub(crate) async fn connect<A: ToSocketAddrs>(
         signing_algorithm: session.signing.then_some(signing_alg),
         cipher,
         is_guest: session.flags & session_flags::IS_GUEST != 0,
-        is_anonymous: session.flags & session_flags::IS_NULL != 0,
+        is_anonymous: session.anonymous || session.flags & session_flags::IS_NULL != 0,
     };
     tracing::debug!(?info, "session established");
     Ok(Connection::new(shared, tasks, f, info))
@@ -337,6 +337,7 @@ fn signing_algorithm_for(dialect: Dialect, r: &NegotiateResponse) -> SigningAlgo
 struct SessionResult {
     flags: u16,
     signing: bool,
+    anonymous: bool,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -360,6 +361,7 @@ async fn session_setup(
     let anonymous = creds.is_anonymous();
     let opts = NtlmOptions {
         use_ntlm_v2: f.use_ntlm_v2,
+        client_time: filetime_now(),
         ..NtlmOptions::default()
     };
     let mut auth = SpnegoNtlm::new(creds, opts);
@@ -458,6 +460,7 @@ async fn session_setup(
             return Ok(SessionResult {
                 flags: resp.session_flags,
                 signing,
+                anonymous,
             });
         }
         let user = f.username.clone();
@@ -491,4 +494,13 @@ fn install_keys(
     let mut s = shared.session.write().unwrap_or_else(|e| e.into_inner());
     s.signer = Some(Arc::new(Signer::new(alg, &keys.signing_key)));
     s.signing_required = want_signing;
+}
+
+/// The current time as a FILETIME (100 ns intervals since 1601-01-01 UTC).
+fn filetime_now() -> u64 {
+    const EPOCH_DIFF_SECS: u64 = 11_644_473_600;
+    match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => (d.as_secs() + EPOCH_DIFF_SECS) * 10_000_000 + u64::from(d.subsec_nanos() / 100),
+        Err(_) => 0,
+    }
 }

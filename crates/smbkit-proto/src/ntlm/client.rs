@@ -3,8 +3,8 @@
 use zeroize::Zeroizing;
 
 use super::crypto::{
-    encrypt_session_key, filetime_now, hmac_md5, kxkey, lm_owf_v1, lm_password_representable,
-    nt_owf_v1, nt_owf_v2, ntlm2_session_response, ntlmv1_response, ntlmv2_response, random_bytes,
+    encrypt_session_key, hmac_md5, kxkey, lm_owf_v1, lm_password_representable, nt_owf_v1,
+    nt_owf_v2, ntlm2_session_response, ntlmv1_response, ntlmv2_response, random_bytes,
     session_base_key_v1,
 };
 use super::messages::{
@@ -206,7 +206,7 @@ impl NtlmClient {
             }
             let time = server_time
                 .or(self.fixed.and_then(|f| f.timestamp))
-                .unwrap_or_else(filetime_now);
+                .unwrap_or(self.opts.client_time);
             let ti = target_info.encode()?;
             let (nt, lm, sbk) = ntlmv2_response(&key, &sc, &cc, time, &ti);
             let sbk = Zeroizing::new(sbk);

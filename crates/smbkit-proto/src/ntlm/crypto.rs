@@ -380,18 +380,6 @@ pub(crate) fn crc32(data: &[u8]) -> u32 {
     !crc
 }
 
-/// The current time as a FILETIME (100 ns intervals since 1601-01-01 UTC), or 0
-/// if the clock is before 1970.
-pub(crate) fn filetime_now() -> u64 {
-    const EPOCH_DIFF_SECS: u64 = 11_644_473_600;
-    match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
-        Ok(d) => (d.as_secs().saturating_add(EPOCH_DIFF_SECS))
-            .saturating_mul(10_000_000)
-            .saturating_add(u64::from(d.subsec_nanos() / 100)),
-        Err(_) => 0,
-    }
-}
-
 /// Fills `buf` from the thread-local CSPRNG.
 pub(crate) fn random_bytes(buf: &mut [u8]) {
     rand::fill(buf);

@@ -228,6 +228,10 @@ pub struct NtlmOptions {
     pub extended_session_security: bool,
     /// Request `NTLMSSP_NEGOTIATE_SIGN` (session security, §3.4). Default true.
     pub sign: bool,
+    /// The current time as a FILETIME, for the NTLMv2 blob when the server's
+    /// target info carries no MsvAvTimestamp (§3.1.5.1.2). This crate reads
+    /// no clock: the caller passes the time in. Default 0.
+    pub client_time: u64,
 }
 
 impl Default for NtlmOptions {
@@ -236,6 +240,7 @@ impl Default for NtlmOptions {
             use_ntlm_v2: true,
             extended_session_security: true,
             sign: true,
+            client_time: 0,
         }
     }
 }

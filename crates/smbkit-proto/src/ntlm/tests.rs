@@ -203,6 +203,7 @@ fn s4_2_2_3_client_reproduces_authenticate() {
         use_ntlm_v2: false,
         extended_session_security: false,
         sign: true,
+        ..NtlmOptions::default()
     });
     let _ = c.negotiate();
     let auth = c.authenticate(&v1_challenge()).unwrap();
@@ -294,6 +295,7 @@ fn s4_2_3_3_client_reproduces_authenticate() {
         use_ntlm_v2: false,
         extended_session_security: true,
         sign: true,
+        ..NtlmOptions::default()
     });
     let _ = c.negotiate();
     let auth = c.authenticate(&ess_challenge()).unwrap();
@@ -576,6 +578,7 @@ fn long_password_v1_repeats_the_nt_response() {
             use_ntlm_v2: false,
             extended_session_security: false,
             sign: true,
+            ..NtlmOptions::default()
         },
     );
     let _ = c.negotiate();
