@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use bytes::Bytes;
 use smbkit_proto::crypto::Signer;
 use smbkit_proto::smb2::header::{self, Header};
+use smbkit_proto::smb2::CancelRequest;
 use smbkit_proto::state::Credits;
 use smbkit_proto::{Command, Dialect, NtStatus, Writer};
 use tokio::io::{AsyncWriteExt, BufWriter};
@@ -229,7 +230,7 @@ impl Shared {
         match tokio::time::timeout_at(deadline, result).await {
             Ok(r) => r,
             Err(_) => {
-                self.forget(message_id);
+                self.cancel(message_id);
                 Err(Error::Timeout {
                     operation,
                     after: deadline.saturating_duration_since(Instant::now()),
@@ -238,10 +239,39 @@ impl Shared {
         }
     }
 
-    fn forget(&self, message_id: u64) {
-        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        p.waiters.remove(&message_id);
-        p.async_ids.remove(&message_id);
+    /// Gives up on a request: forgets its slot and asks the server to
+    /// cancel it (MS-SMB2 §3.2.4.24), so that it stops working on it. The
+    /// CANCEL takes no credit and gets no response; the cancelled request's
+    /// own (error) response still returns its credits.
+    fn cancel(&self, message_id: u64) {
+        let async_id = {
+            let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            p.waiters.remove(&message_id);
+            p.async_ids.remove(&message_id)
+        };
+        if self.is_closed() {
+            return;
+        }
+        let mut h = Header::request(Command::CANCEL);
+        h.message_id = message_id;
+        h.async_id = async_id;
+        h.session_id = self
+            .session
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .session_id;
+        let mut w = Writer::new();
+        h.encode(&mut w);
+        CancelRequest.encode(&mut w);
+        let mut bytes = w.into_vec();
+        if let Some(signer) = self.request_signer(Command::CANCEL) {
+            signer.sign(&mut bytes);
+        }
+        if let Ok(framed) = transport::frame(&bytes) {
+            // Best effort: a full queue means the connection is in trouble
+            // anyway, and the timeout has already been reported.
+            let _ = self.tx.try_send(framed);
+        }
     }
 
     /// The signer to use for a request of `command`, if it must be signed

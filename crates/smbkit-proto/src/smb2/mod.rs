@@ -27,6 +27,7 @@
 //! Non-empty buffers must lie after the fixed part of the body and inside
 //! the message.
 
+pub mod cancel;
 pub mod echo;
 pub mod error;
 pub mod header;
@@ -36,6 +37,7 @@ pub mod session_setup;
 pub mod tree_connect;
 pub mod tree_disconnect;
 
+pub use cancel::CancelRequest;
 pub use echo::{EchoRequest, EchoResponse};
 pub use error::{is_error_response, ErrorResponse};
 pub use header::{split_compound, Header, HEADER_LEN};
