@@ -9,8 +9,11 @@
 
 pub mod codec;
 pub mod crypto;
+pub mod dtyp;
+pub mod fscc;
 pub mod nbss;
 pub mod ntlm;
+pub mod rpc;
 pub mod smb1;
 pub mod smb2;
 pub mod spnego;
