@@ -28,24 +28,44 @@
 //! the message.
 
 pub mod cancel;
+pub mod close;
+pub mod create;
 pub mod echo;
 pub mod error;
+pub mod flush;
 pub mod header;
+pub mod ioctl;
 pub mod logoff;
 pub mod negotiate;
+pub mod query_directory;
+pub mod query_info;
+pub mod read;
 pub mod session_setup;
+pub mod set_info;
 pub mod tree_connect;
 pub mod tree_disconnect;
+pub mod write;
 
 pub use cancel::CancelRequest;
+pub use close::{CloseRequest, CloseResponse};
+pub use create::{CreateContext, CreateRequest, CreateResponse, FileId};
 pub use echo::{EchoRequest, EchoResponse};
 pub use error::{is_error_response, ErrorResponse};
+pub use flush::{FlushRequest, FlushResponse};
 pub use header::{split_compound, Header, HEADER_LEN};
+pub use ioctl::{IoctlRequest, IoctlResponse};
 pub use logoff::{LogoffRequest, LogoffResponse};
 pub use negotiate::{NegotiateContext, NegotiateRequest, NegotiateResponse};
+pub use query_directory::{
+    query_directory_response_data_range, QueryDirectoryRequest, QueryDirectoryResponse,
+};
+pub use query_info::{QueryInfoRequest, QueryInfoResponse};
+pub use read::{read_response_data_range, ReadRequest, ReadResponse};
 pub use session_setup::{SessionSetupRequest, SessionSetupResponse};
+pub use set_info::{SetInfoRequest, SetInfoResponse};
 pub use tree_connect::{TreeConnectRequest, TreeConnectResponse};
 pub use tree_disconnect::{TreeDisconnectRequest, TreeDisconnectResponse};
+pub use write::{encode_write_request, write_request_data_range, WriteRequest, WriteResponse};
 
 use crate::codec::{checked_range, DecodeError, Reader, Writer};
 use crate::types::Command;
