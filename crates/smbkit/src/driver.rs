@@ -72,6 +72,23 @@ pub(crate) struct Prepared {
     rx: oneshot::Receiver<Result<Response, Error>>,
 }
 
+/// One request of a compound chain: its body is encoded after a 64-byte
+/// header placeholder, so that its offsets are right (see [`body`]).
+pub(crate) struct Part {
+    pub command: Command,
+    pub tree_id: u32,
+    pub charge: u16,
+    pub body: Vec<u8>,
+}
+
+/// Encodes a request body on its own (offsets relative to a header at 0).
+pub(crate) fn body(encode: impl FnOnce(&mut Writer)) -> Vec<u8> {
+    let mut w = Writer::new();
+    w.zeros(header::HEADER_LEN);
+    encode(&mut w);
+    w.as_slice()[header::HEADER_LEN..].to_vec()
+}
+
 /// Handles of the driver's tasks; dropping it stops them.
 pub(crate) struct Tasks {
     reader: JoinHandle<()>,
@@ -151,28 +168,12 @@ impl Shared {
         deadline: Instant,
         body: impl FnOnce(&mut Writer),
     ) -> Result<Prepared, Error> {
-        let (message_id, credits_asked, header_charge) = loop {
-            let notified = self.credit_notify.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if self.is_closed() {
-                return Err(Error::NotConnected);
-            }
-            {
-                let mut c = self.credits.lock().unwrap_or_else(|e| e.into_inner());
-                let ask = c.request_for(charge);
-                let hc = c.header_charge(charge);
-                if let Some(id) = c.reserve(charge) {
-                    break (id, ask, hc);
-                }
-            }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return Err(Error::Timeout {
-                    operation: "waiting for credits",
-                    after: deadline.saturating_duration_since(Instant::now()),
-                });
-            }
-        };
+        let (message_id, credits_asked) = self.reserve(charge, deadline).await?;
+        let header_charge = self
+            .credits
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .header_charge(charge);
         let session_id = if command == Command::NEGOTIATE {
             0
         } else {
@@ -201,6 +202,134 @@ impl Shared {
             bytes: w.into_vec(),
             rx,
         })
+    }
+
+    /// Waits until `charge` credits are available and reserves that many
+    /// consecutive message ids; returns the first and the credits to ask for.
+    async fn reserve(&self, charge: u16, deadline: Instant) -> Result<(u64, u16), Error> {
+        loop {
+            let notified = self.credit_notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.is_closed() {
+                return Err(Error::NotConnected);
+            }
+            {
+                let mut c = self.credits.lock().unwrap_or_else(|e| e.into_inner());
+                let ask = c.request_for(charge);
+                if let Some(id) = c.reserve(charge) {
+                    return Ok((id, ask));
+                }
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return Err(Error::Timeout {
+                    operation: "waiting for credits",
+                    after: deadline.saturating_duration_since(Instant::now()),
+                });
+            }
+        }
+    }
+
+    /// Sends `parts` as one compound chain (MS-SMB2 §3.2.4.1.4) and returns
+    /// their verified responses in order. With `related`, every part after
+    /// the first operates on the file the first one opened (its FileId
+    /// fields should be [`smbkit_proto::smb2::create::FileId::ANY`]).
+    pub(crate) async fn compound(
+        &self,
+        parts: Vec<Part>,
+        related: bool,
+        deadline: Instant,
+        operation: &'static str,
+    ) -> Result<Vec<Response>, Error> {
+        let total: u16 = parts
+            .iter()
+            .map(|p| p.charge.max(1))
+            .fold(0u16, |a, b| a.saturating_add(b));
+        let (first_id, ask) = self.reserve(total, deadline).await?;
+        let (session_id, large_mtu) = (
+            self.session
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .session_id,
+            self.credits
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .large_mtu(),
+        );
+        let n = parts.len();
+        let mut frame = Vec::new();
+        let mut receivers = Vec::with_capacity(n);
+        let mut ids = Vec::with_capacity(n);
+        let mut next_id = first_id;
+        for (i, part) in parts.into_iter().enumerate() {
+            let charge = part.charge.max(1);
+            let mut h = Header::request(part.command);
+            h.credit_charge = if large_mtu { charge } else { 0 };
+            h.credits = if i == 0 {
+                ask.saturating_sub(total - charge)
+            } else {
+                charge
+            };
+            h.message_id = next_id;
+            h.tree_id = part.tree_id;
+            h.session_id = session_id;
+            if related && i > 0 {
+                h.flags |= header::flags::RELATED_OPERATIONS;
+            }
+            let mut w = Writer::new();
+            h.encode(&mut w);
+            w.bytes(&part.body);
+            if i + 1 < n {
+                w.align(8);
+                let len = w.len() as u32;
+                w.patch_u32(header::NEXT_COMMAND_OFFSET, len);
+            }
+            let mut msg = w.into_vec();
+            if let Some(signer) = self.request_signer(part.command) {
+                signer.sign(&mut msg);
+            }
+            frame.extend_from_slice(&msg);
+            let (tx, rx) = oneshot::channel();
+            self.pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .waiters
+                .insert(next_id, tx);
+            receivers.push(rx);
+            ids.push(next_id);
+            next_id += u64::from(charge);
+        }
+        let result = async {
+            let framed = transport::frame(&frame)?;
+            if self.is_closed() {
+                return Err(Error::NotConnected);
+            }
+            self.tx
+                .send(framed)
+                .await
+                .map_err(|_| Error::NotConnected)?;
+            let mut out = Vec::with_capacity(n);
+            for rx in receivers {
+                out.push(rx.await.map_err(|_| Error::NotConnected)??);
+            }
+            Ok(out)
+        };
+        let responses = match tokio::time::timeout_at(deadline, result).await {
+            Ok(r) => r?,
+            Err(_) => {
+                for id in ids {
+                    self.cancel(id);
+                }
+                return Err(Error::Timeout {
+                    operation,
+                    after: deadline.saturating_duration_since(Instant::now()),
+                });
+            }
+        };
+        for r in &responses {
+            self.verify(r)?;
+        }
+        Ok(responses)
     }
 
     /// Sends a prepared request and waits for its final response.

@@ -31,14 +31,18 @@ mod connection;
 mod driver;
 mod error;
 mod factory;
+mod files;
 mod handshake;
 mod transport;
+mod types;
 
 pub use connection::{Connection, ServerInfo, TreeInfo};
 pub use error::{Error, ProtocolError};
 pub use factory::{
     AuthHandler, Protocol, SignOptions, SmbProtocolFactory, DEFAULT_ECHO_TIMEOUT, DEFAULT_TIMEOUT,
 };
+pub use files::DEFAULT_SEARCH;
 pub use smbkit_proto::crypto::SigningAlgorithm;
 pub use smbkit_proto::nbss::NegativeResponse;
 pub use smbkit_proto::{Dialect, NtStatus};
+pub use types::{ShareType, SharedDevice, SharedFile};
