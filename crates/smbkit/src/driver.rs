@@ -59,7 +59,7 @@ pub(crate) struct Shared {
     pending: Mutex<Pending>,
     credit_notify: Notify,
     closed: AtomicBool,
-    tx: mpsc::Sender<Vec<u8>>,
+    tx: mpsc::Sender<Outgoing>,
     pub session: RwLock<SessionState>,
     pub dialect: Dialect,
 }
@@ -87,6 +87,21 @@ pub(crate) fn body(encode: impl FnOnce(&mut Writer)) -> Vec<u8> {
     w.zeros(header::HEADER_LEN);
     encode(&mut w);
     w.as_slice()[header::HEADER_LEN..].to_vec()
+}
+
+/// One frame for the writer task: the 4-byte session-message header and
+/// the message, kept apart so that large messages are not copied again.
+pub(crate) struct Outgoing {
+    header: [u8; 4],
+    msg: Vec<u8>,
+}
+
+impl Outgoing {
+    fn new(msg: Vec<u8>) -> Result<Self, Error> {
+        let header = smbkit_proto::nbss::message_header(msg.len())
+            .map_err(|e| Error::InvalidArgument(format!("message too large to send: {e}")))?;
+        Ok(Outgoing { header, msg })
+    }
 }
 
 /// Handles of the driver's tasks; dropping it stops them.
@@ -121,7 +136,7 @@ impl Shared {
         dialect: Dialect,
         max_frame: usize,
     ) -> (Arc<Shared>, Tasks) {
-        let (tx, rx) = mpsc::channel::<Vec<u8>>(256);
+        let (tx, rx) = mpsc::channel::<Outgoing>(256);
         let shared = Arc::new(Shared {
             credits: Mutex::new(credits),
             pending: Mutex::new(Pending::default()),
@@ -300,7 +315,7 @@ impl Shared {
             next_id += u64::from(charge);
         }
         let result = async {
-            let framed = transport::frame(&frame)?;
+            let framed = Outgoing::new(frame)?;
             if self.is_closed() {
                 return Err(Error::NotConnected);
             }
@@ -346,7 +361,7 @@ impl Shared {
             ..
         } = p;
         let result = async {
-            let framed = transport::frame(&bytes)?;
+            let framed = Outgoing::new(bytes)?;
             if self.is_closed() {
                 return Err(Error::NotConnected);
             }
@@ -396,7 +411,7 @@ impl Shared {
         if let Some(signer) = self.request_signer(Command::CANCEL) {
             signer.sign(&mut bytes);
         }
-        if let Ok(framed) = transport::frame(&bytes) {
+        if let Ok(framed) = Outgoing::new(bytes) {
             // Best effort: a full queue means the connection is in trouble
             // anyway, and the timeout has already been reported.
             let _ = self.tx.try_send(framed);
@@ -539,7 +554,8 @@ impl Shared {
     }
 }
 
-async fn reader_task(mut rd: OwnedReadHalf, shared: std::sync::Weak<Shared>, max_frame: usize) {
+async fn reader_task(rd: OwnedReadHalf, shared: std::sync::Weak<Shared>, max_frame: usize) {
+    let mut rd = tokio::io::BufReader::with_capacity(64 * 1024, rd);
     loop {
         let frame = transport::read_frame(&mut rd, max_frame).await;
         let Some(s) = shared.upgrade() else { return };
@@ -559,18 +575,23 @@ async fn reader_task(mut rd: OwnedReadHalf, shared: std::sync::Weak<Shared>, max
     }
 }
 
+async fn write_one(wr: &mut BufWriter<OwnedWriteHalf>, f: &Outgoing) -> std::io::Result<()> {
+    wr.write_all(&f.header).await?;
+    wr.write_all(&f.msg).await
+}
+
 async fn writer_task(
     wr: OwnedWriteHalf,
-    mut rx: mpsc::Receiver<Vec<u8>>,
+    mut rx: mpsc::Receiver<Outgoing>,
     shared: std::sync::Weak<Shared>,
 ) {
     let mut wr = BufWriter::with_capacity(256 * 1024, wr);
     while let Some(frame) = rx.recv().await {
-        let mut res = wr.write_all(&frame).await;
+        let mut res = write_one(&mut wr, &frame).await;
         if res.is_ok() {
             // Coalesce what is already queued, then flush once.
             while let Ok(next) = rx.try_recv() {
-                res = wr.write_all(&next).await;
+                res = write_one(&mut wr, &next).await;
                 if res.is_err() {
                     break;
                 }

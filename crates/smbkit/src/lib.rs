@@ -33,6 +33,7 @@ mod error;
 mod factory;
 mod files;
 mod handshake;
+mod transfer;
 mod transport;
 mod types;
 
@@ -45,4 +46,5 @@ pub use files::DEFAULT_SEARCH;
 pub use smbkit_proto::crypto::SigningAlgorithm;
 pub use smbkit_proto::nbss::NegativeResponse;
 pub use smbkit_proto::{Dialect, NtStatus};
+pub use transfer::{RemoteFile, RemoteReader};
 pub use types::{ShareType, SharedDevice, SharedFile};

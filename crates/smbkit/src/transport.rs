@@ -134,8 +134,16 @@ pub(crate) async fn read_frame<S: AsyncRead + Unpin>(
             ))
             .into());
         }
-        let mut buf = BytesMut::zeroed(header.length);
-        read_exact_or_closed(s, &mut buf).await?;
+        // Read straight into an uninitialised buffer of the announced size,
+        // never past this frame.
+        let mut buf = BytesMut::with_capacity(header.length);
+        while buf.len() < header.length {
+            let want = (header.length - buf.len()) as u64;
+            let n = (&mut *s).take(want).read_buf(&mut buf).await?;
+            if n == 0 {
+                return Err(Error::NotConnected);
+            }
+        }
         return Ok(buf.freeze());
     }
 }
