@@ -182,6 +182,7 @@ impl Connection {
     /// related compound; returns the CREATE response and the middle
     /// responses. A failed CREATE fails the whole operation with its
     /// status; the middle responses are returned whatever their status.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn open_do_close(
         &self,
         tree_id: u32,
