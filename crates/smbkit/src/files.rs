@@ -302,40 +302,77 @@ impl Connection {
             create_disposition::OPEN,
             create_options::DIRECTORY_FILE,
         );
-        let h = self
-            .open(tree_id, share, &path, spec, "listing", deadline)
-            .await?;
         let out_len = self
             .server_info()
             .max_transact_size
             .clamp(4096, 1024 * 1024);
+        let charge = self.charge_for(out_len as usize);
+        let query = |file_id: FileId, flags: u8| QueryDirectoryRequest {
+            file_information_class: info_class::FILE_ID_BOTH_DIRECTORY_INFORMATION,
+            flags,
+            file_index: 0,
+            file_id,
+            pattern: pattern.to_string(),
+            output_buffer_length: out_len,
+        };
+        // CREATE + the first QUERY_DIRECTORY in one round trip.
+        let create = spec.request(&path);
+        let first = query(FileId::ANY, query_directory_flags::RESTART_SCANS);
+        let mut rs = self
+            .shared()
+            .compound(
+                vec![
+                    Part {
+                        command: Command::CREATE,
+                        tree_id,
+                        charge: 1,
+                        body: body(|w| create.encode(w)),
+                    },
+                    Part {
+                        command: Command::QUERY_DIRECTORY,
+                        tree_id,
+                        charge,
+                        body: body(|w| first.encode(w)),
+                    },
+                ],
+                true,
+                deadline,
+                "listing",
+            )
+            .await?;
+        let mut next = rs.pop();
+        let created = rs.remove(0);
+        if created.header.status != NtStatus::SUCCESS {
+            return Err(failure("listing", share, &path, created.header.status));
+        }
+        let create = decode_create(&created)?;
+        let h = Handle {
+            tree_id,
+            file_id: create.file_id,
+            create,
+        };
         let mut result = Vec::new();
-        let mut flags = query_directory_flags::RESTART_SCANS;
         let outcome = loop {
-            let req = QueryDirectoryRequest {
-                file_information_class: info_class::FILE_ID_BOTH_DIRECTORY_INFORMATION,
-                flags,
-                file_index: 0,
-                file_id: h.file_id,
-                pattern: pattern.to_string(),
-                output_buffer_length: out_len,
-            };
-            flags = 0;
-            let charge = self.charge_for(out_len as usize);
-            let r = match self
-                .shared()
-                .request(
-                    Command::QUERY_DIRECTORY,
-                    tree_id,
-                    charge,
-                    deadline,
-                    "listing",
-                    |w| req.encode(w),
-                )
-                .await
-            {
-                Ok(r) => r,
-                Err(e) => break Err(e),
+            let r = match next.take() {
+                Some(r) => r,
+                None => {
+                    let req = query(h.file_id, 0);
+                    match self
+                        .shared()
+                        .request(
+                            Command::QUERY_DIRECTORY,
+                            tree_id,
+                            charge,
+                            deadline,
+                            "listing",
+                            |w| req.encode(w),
+                        )
+                        .await
+                    {
+                        Ok(r) => r,
+                        Err(e) => break Err(e),
+                    }
+                }
             };
             match r.header.status {
                 NtStatus::SUCCESS => {}
