@@ -487,10 +487,10 @@ fn install_keys(
     alg: SigningAlgorithm,
     want_signing: bool,
 ) {
-    let Some(key) = auth.session_key() else {
+    let Some(key) = auth.session_key().map(zeroize::Zeroizing::new) else {
         return;
     };
-    let keys = derive_session_keys(dialect, &key, preauth.map(|p| p.value()), cipher);
+    let keys = derive_session_keys(dialect, &key[..], preauth.map(|p| p.value()), cipher);
     let mut s = shared.session.write().unwrap_or_else(|e| e.into_inner());
     s.signer = Some(Arc::new(Signer::new(alg, &keys.signing_key)));
     s.signing_required = want_signing;

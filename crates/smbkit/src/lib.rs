@@ -33,6 +33,7 @@ mod error;
 mod factory;
 mod files;
 mod handshake;
+mod shares;
 mod transfer;
 mod transport;
 mod types;
@@ -44,6 +45,7 @@ pub use factory::{
 };
 pub use files::DEFAULT_SEARCH;
 pub use smbkit_proto::crypto::SigningAlgorithm;
+pub use smbkit_proto::dtyp::{Ace, Acl, SecurityDescriptor, Sid};
 pub use smbkit_proto::nbss::NegativeResponse;
 pub use smbkit_proto::{Dialect, NtStatus};
 pub use transfer::{RemoteFile, RemoteReader};
