@@ -163,6 +163,11 @@ impl Connection {
         &self.inner.info
     }
 
+    /// The server's NetBIOS name as the factory was given it.
+    pub(crate) fn remote_name(&self) -> &str {
+        &self.inner.factory.remote_name
+    }
+
     pub(crate) fn shared(&self) -> &Shared {
         &self.inner.shared
     }

@@ -7,7 +7,6 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use smbkit_proto::fscc::{self, info_class, FileAllInformation, FileBasicInformation};
 use smbkit_proto::smb2::close::CloseRequest;
 use smbkit_proto::smb2::create::{
@@ -799,46 +798,6 @@ impl Connection {
         }
         .await
         .map_err(|e| with_limit(e, limit))
-    }
-
-    /// Raw QUERY_INFO on an open handle.
-    pub(crate) async fn query_info(
-        &self,
-        h: &Handle,
-        info_type: u8,
-        class: u8,
-        additional: u32,
-        out_len: u32,
-        deadline: Instant,
-    ) -> Result<(NtStatus, Bytes), Error> {
-        let req = QueryInfoRequest {
-            info_type,
-            file_info_class: class,
-            output_buffer_length: out_len,
-            additional_information: additional,
-            flags: 0,
-            file_id: h.file_id,
-            input: Vec::new(),
-        };
-        let charge = self.charge_for(out_len as usize);
-        let r = self
-            .shared()
-            .request(
-                Command::QUERY_INFO,
-                h.tree_id,
-                charge,
-                deadline,
-                "QUERY_INFO",
-                |w| req.encode(w),
-            )
-            .await?;
-        let status = r.header.status;
-        if status.is_error() {
-            return Ok((status, Bytes::new()));
-        }
-        let q = QueryInfoResponse::decode(&r.msg)
-            .map_err(|e| ProtocolError::decode("QUERY_INFO response", e))?;
-        Ok((status, Bytes::from(q.data)))
     }
 }
 
