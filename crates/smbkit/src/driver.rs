@@ -12,6 +12,8 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use bytes::Bytes;
 use smbkit_proto::crypto::Signer;
+use smbkit_proto::smb2::close::CloseRequest;
+use smbkit_proto::smb2::create::CreateResponse;
 use smbkit_proto::smb2::header::{self, Header};
 use smbkit_proto::smb2::CancelRequest;
 use smbkit_proto::state::Credits;
@@ -40,6 +42,12 @@ type Waiter = oneshot::Sender<Result<Response, Error>>;
 struct Pending {
     waiters: HashMap<u64, Waiter>,
     async_ids: HashMap<u64, u64>,
+    /// CREATEs in flight whose handle nothing else closes: message id →
+    /// tree id.
+    creates: HashMap<u64, u32>,
+    /// CREATEs given up on (timed out): if the server still opens the file,
+    /// the reader closes the handle so that it does not stay open.
+    abandoned: HashMap<u64, u32>,
 }
 
 /// Signing state of the connection's session.
@@ -62,6 +70,8 @@ pub(crate) struct Shared {
     tx: mpsc::Sender<Outgoing>,
     pub session: RwLock<SessionState>,
     pub dialect: Dialect,
+    /// A weak handle to itself, for tasks the reader spawns.
+    me: std::sync::Weak<Shared>,
 }
 
 /// A built request whose message id and credits are reserved and whose
@@ -137,7 +147,8 @@ impl Shared {
         max_frame: usize,
     ) -> (Arc<Shared>, Tasks) {
         let (tx, rx) = mpsc::channel::<Outgoing>(256);
-        let shared = Arc::new(Shared {
+        let shared = Arc::new_cyclic(|me| Shared {
+            me: me.clone(),
             credits: Mutex::new(credits),
             pending: Mutex::new(Pending::default()),
             credit_notify: Notify::new(),
@@ -207,11 +218,13 @@ impl Shared {
         h.encode(&mut w);
         body(&mut w);
         let (tx, rx) = oneshot::channel();
-        self.pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .waiters
-            .insert(message_id, tx);
+        {
+            let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            p.waiters.insert(message_id, tx);
+            if command == Command::CREATE {
+                p.creates.insert(message_id, tree_id);
+            }
+        }
         Ok(Prepared {
             message_id,
             bytes: w.into_vec(),
@@ -272,6 +285,7 @@ impl Shared {
                 .large_mtu(),
         );
         let n = parts.len();
+        let closes = parts.iter().any(|p| p.command == Command::CLOSE);
         let mut frame = Vec::new();
         let mut receivers = Vec::with_capacity(n);
         let mut ids = Vec::with_capacity(n);
@@ -305,11 +319,13 @@ impl Shared {
             }
             frame.extend_from_slice(&msg);
             let (tx, rx) = oneshot::channel();
-            self.pending
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .waiters
-                .insert(next_id, tx);
+            {
+                let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+                p.waiters.insert(next_id, tx);
+                if part.command == Command::CREATE && !closes {
+                    p.creates.insert(next_id, part.tree_id);
+                }
+            }
             receivers.push(rx);
             ids.push(next_id);
             next_id += u64::from(charge);
@@ -391,6 +407,9 @@ impl Shared {
         let async_id = {
             let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
             p.waiters.remove(&message_id);
+            if let Some(tree_id) = p.creates.remove(&message_id) {
+                p.abandoned.insert(message_id, tree_id);
+            }
             p.async_ids.remove(&message_id)
         };
         if self.is_closed() {
@@ -480,6 +499,29 @@ impl Shared {
         Ok(r)
     }
 
+    /// Closes the handle a timed-out CREATE opened after all.
+    fn close_abandoned(&self, tree_id: u32, msg: &Bytes) {
+        let Ok(create) = CreateResponse::decode(msg) else {
+            return;
+        };
+        let Some(shared) = self.me.upgrade() else {
+            return;
+        };
+        tracing::debug!(?create.file_id, "closing the handle of a CREATE that timed out");
+        tokio::spawn(async move {
+            let req = CloseRequest {
+                flags: 0,
+                file_id: create.file_id,
+            };
+            let deadline = Instant::now() + std::time::Duration::from_secs(30);
+            let _ = shared
+                .request(Command::CLOSE, tree_id, 1, deadline, "CLOSE", |w| {
+                    req.encode(w)
+                })
+                .await;
+        });
+    }
+
     /// Routes one received frame (possibly a compound chain).
     fn route(&self, frame: Bytes) -> Result<(), Error> {
         if frame.len() >= 4 && frame[..4] == header::PROTOCOL_ID {
@@ -538,6 +580,14 @@ impl Shared {
             return Ok(());
         }
         p.async_ids.remove(&header.message_id);
+        p.creates.remove(&header.message_id);
+        if let Some(tree_id) = p.abandoned.remove(&header.message_id) {
+            drop(p);
+            if header.status == NtStatus::SUCCESS {
+                self.close_abandoned(tree_id, &msg);
+            }
+            return Ok(());
+        }
         match p.waiters.remove(&header.message_id) {
             Some(w) => {
                 drop(p);

@@ -388,9 +388,11 @@ impl Connection {
                 Err(e) => break Err(ProtocolError::decode("directory listing", e).into()),
             }
         };
-        let closed = self.close_handle(&h, deadline).await;
-        outcome?;
-        closed?;
+        if let Err(e) = outcome {
+            self.close_in_background(h);
+            return Err(e);
+        }
+        self.close_handle(&h, deadline).await?;
         Ok(result)
     }
 
@@ -590,9 +592,9 @@ impl Connection {
         async {
             let path = smb_path(pattern)?;
             let (dir, last) = split_last(&path);
-            if last.is_empty() {
+            if last.is_empty() || pattern.ends_with(['/', '\\']) {
                 return Err(Error::InvalidArgument(format!(
-                    "pattern '{pattern}' names no file"
+                    "pattern '{pattern}' names no file: give a name or wildcard after the last separator"
                 )));
             }
             let tree_id = self.tree(share, deadline).await?;

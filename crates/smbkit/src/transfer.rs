@@ -205,9 +205,14 @@ impl Connection {
             }
             .await;
             drop(reader);
-            let closed = file.close().await;
-            written += copied?;
-            closed?;
+            match copied {
+                Ok(n) => {
+                    file.close().await?;
+                    written += n;
+                }
+                // Dropping the file closes it in the background.
+                Err(e) => return Err(e),
+            }
         }
         writer.flush().await?;
         Ok((create.file_attributes, written))
@@ -318,10 +323,19 @@ impl Connection {
         let result = self
             .write_pipeline(&h, &target, reader, first, offset, chunk, limit)
             .await;
-        let closed = self.close_handle(&h, Instant::now() + limit).await;
-        let n = result?;
-        closed.map_err(|e| with_limit(e, limit))?;
-        Ok(n)
+        match result {
+            Ok(n) => {
+                self.close_handle(&h, Instant::now() + limit)
+                    .await
+                    .map_err(|e| with_limit(e, limit))?;
+                Ok(n)
+            }
+            Err(e) => {
+                // Report the failure now; the handle is closed in the background.
+                self.close_in_background(h);
+                Err(e)
+            }
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -595,12 +609,20 @@ impl RemoteFile {
 
 impl Drop for RemoteFile {
     fn drop(&mut self) {
-        if !self.open || !self.conn.is_ready() {
+        if self.open {
+            self.conn.close_in_background(self.handle.clone());
+        }
+    }
+}
+
+impl Connection {
+    /// Closes a handle without waiting (after a failure, or on drop).
+    pub(crate) fn close_in_background(&self, handle: Handle) {
+        if !self.is_ready() {
             return;
         }
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            let conn = self.conn.clone();
-            let handle = self.handle.clone();
+            let conn = self.clone();
             rt.spawn(async move {
                 let limit = conn.op_limit();
                 let _ = conn.close_handle(&handle, Instant::now() + limit).await;
