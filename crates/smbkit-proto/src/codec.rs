@@ -315,6 +315,11 @@ impl Writer {
         self
     }
 
+    /// Shortens what was written to `len` bytes.
+    pub fn truncate(&mut self, len: usize) {
+        self.buf.truncate(len);
+    }
+
     /// Overwrites a little-endian u16 at `pos` (for lengths/offsets known later).
     pub fn patch_u16(&mut self, pos: usize, v: u16) {
         self.buf[pos..pos + 2].copy_from_slice(&v.to_le_bytes());

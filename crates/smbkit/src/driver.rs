@@ -79,6 +79,8 @@ pub(crate) struct Shared {
 pub(crate) struct Prepared {
     pub message_id: u64,
     pub bytes: Vec<u8>,
+    /// Bytes that follow `bytes` on the wire (WRITE data), not copied.
+    pub tail: Bytes,
     rx: oneshot::Receiver<Result<Response, Error>>,
 }
 
@@ -99,18 +101,28 @@ pub(crate) fn body(encode: impl FnOnce(&mut Writer)) -> Vec<u8> {
     w.as_slice()[header::HEADER_LEN..].to_vec()
 }
 
-/// One frame for the writer task: the 4-byte session-message header and
-/// the message, kept apart so that large messages are not copied again.
+/// One frame for the writer task: the 4-byte session-message header, the
+/// message, and an optional tail (the data of a WRITE) sent after it
+/// without being copied into the message.
 pub(crate) struct Outgoing {
     header: [u8; 4],
     msg: Vec<u8>,
+    tail: Bytes,
 }
 
 impl Outgoing {
     fn new(msg: Vec<u8>) -> Result<Self, Error> {
-        let header = smbkit_proto::nbss::message_header(msg.len())
+        Self::with_tail(msg, Bytes::new())
+    }
+
+    fn with_tail(msg: Vec<u8>, tail: Bytes) -> Result<Self, Error> {
+        let header = smbkit_proto::nbss::message_header(msg.len() + tail.len())
             .map_err(|e| Error::InvalidArgument(format!("message too large to send: {e}")))?;
-        Ok(Outgoing { header, msg })
+        Ok(Outgoing { header, msg, tail })
+    }
+
+    fn len(&self) -> usize {
+        4 + self.msg.len() + self.tail.len()
     }
 }
 
@@ -228,6 +240,7 @@ impl Shared {
         Ok(Prepared {
             message_id,
             bytes: w.into_vec(),
+            tail: Bytes::new(),
             rx,
         })
     }
@@ -373,11 +386,11 @@ impl Shared {
         let Prepared {
             message_id,
             bytes,
+            tail,
             rx,
-            ..
         } = p;
         let result = async {
-            let framed = Outgoing::new(bytes)?;
+            let framed = Outgoing::with_tail(bytes, tail)?;
             if self.is_closed() {
                 return Err(Error::NotConnected);
             }
@@ -499,6 +512,36 @@ impl Shared {
         Ok(r)
     }
 
+    /// Like [`Shared::request`], with `tail` sent right after the encoded
+    /// message as part of it (the data of a WRITE, whose header says
+    /// where it starts). The tail is only copied when the message must be
+    /// signed, since the signature covers it.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn request_with_tail(
+        &self,
+        command: Command,
+        tree_id: u32,
+        charge: u16,
+        deadline: Instant,
+        operation: &'static str,
+        body: impl FnOnce(&mut Writer),
+        tail: Bytes,
+    ) -> Result<Response, Error> {
+        let mut p = self
+            .prepare(command, tree_id, charge, deadline, body)
+            .await?;
+        match self.request_signer(command) {
+            Some(signer) => {
+                p.bytes.extend_from_slice(&tail);
+                signer.sign(&mut p.bytes);
+            }
+            None => p.tail = tail,
+        }
+        let r = self.dispatch(p, deadline, operation).await?;
+        self.verify(&r)?;
+        Ok(r)
+    }
+
     /// Closes the handle a timed-out CREATE opened after all.
     fn close_abandoned(&self, tree_id: u32, msg: &Bytes) {
         let Ok(create) = CreateResponse::decode(msg) else {
@@ -606,8 +649,9 @@ impl Shared {
 
 async fn reader_task(rd: OwnedReadHalf, shared: std::sync::Weak<Shared>, max_frame: usize) {
     let mut rd = tokio::io::BufReader::with_capacity(64 * 1024, rd);
+    let mut pool = bytes::BytesMut::new();
     loop {
-        let frame = transport::read_frame(&mut rd, max_frame).await;
+        let frame = transport::read_frame_into(&mut rd, max_frame, &mut pool).await;
         let Some(s) = shared.upgrade() else { return };
         match frame {
             Ok(f) => {
@@ -625,9 +669,32 @@ async fn reader_task(rd: OwnedReadHalf, shared: std::sync::Weak<Shared>, max_fra
     }
 }
 
+/// Messages at least this large bypass the write buffer and go out with
+/// one vectored write.
+const DIRECT_WRITE: usize = 64 * 1024;
+
 async fn write_one(wr: &mut BufWriter<OwnedWriteHalf>, f: &Outgoing) -> std::io::Result<()> {
-    wr.write_all(&f.header).await?;
-    wr.write_all(&f.msg).await
+    if f.len() < DIRECT_WRITE {
+        wr.write_all(&f.header).await?;
+        wr.write_all(&f.msg).await?;
+        return wr.write_all(&f.tail).await;
+    }
+    wr.flush().await?;
+    let stream = wr.get_mut();
+    let mut bufs = [
+        std::io::IoSlice::new(&f.header),
+        std::io::IoSlice::new(&f.msg),
+        std::io::IoSlice::new(&f.tail),
+    ];
+    let mut slices: &mut [std::io::IoSlice<'_>] = &mut bufs;
+    while !slices.is_empty() {
+        let n = stream.write_vectored(slices).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        std::io::IoSlice::advance_slices(&mut slices, n);
+    }
+    Ok(())
 }
 
 async fn writer_task(

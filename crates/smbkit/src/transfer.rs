@@ -22,7 +22,7 @@ use smbkit_proto::smb2::create::{
 };
 use smbkit_proto::smb2::read::{read_response_data_range, ReadRequest, DEFAULT_READ_PADDING};
 use smbkit_proto::smb2::write::{encode_write_request, WriteResponse};
-use smbkit_proto::{Command, NtStatus};
+use smbkit_proto::{Command, NtStatus, Writer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -427,6 +427,18 @@ fn check_offset(
     Ok(())
 }
 
+/// The WRITE request (MS-SMB2 §2.2.21) without its data, which the
+/// driver sends right after it: the fixed 48-byte body with DataOffset 112
+/// and Length `len`.
+fn encode_write_header(w: &mut Writer, offset: u64, file_id: FileId, len: usize) {
+    let start = w.len();
+    encode_write_request(w, offset, file_id, 0, &[]);
+    // Drop the one-byte Buffer placeholder an empty WRITE carries, and
+    // give Length the size of the data that follows.
+    w.truncate(start + 48);
+    w.patch_u32(start + 4, len as u32);
+}
+
 fn read_request(file_id: FileId, offset: u64, len: u32) -> ReadRequest {
     ReadRequest {
         padding: DEFAULT_READ_PADDING,
@@ -510,14 +522,21 @@ async fn write_chunk(
 ) -> Result<(), Error> {
     let deadline = Instant::now() + limit;
     let charge = conn.charge_for(data.len());
+    let len = data.len();
     let r = conn
         .shared()
-        .request(Command::WRITE, tree_id, charge, deadline, "write", |w| {
-            encode_write_request(w, offset, file_id, 0, &data)
-        })
+        .request_with_tail(
+            Command::WRITE,
+            tree_id,
+            charge,
+            deadline,
+            "write",
+            |w| encode_write_header(w, offset, file_id, len),
+            data,
+        )
         .await
         .map_err(|e| with_limit(e, limit))?;
-    check_written(&r, &t, data.len())
+    check_written(&r, &t, len)
 }
 
 /// A file opened for reading with [`Connection::open_file`].

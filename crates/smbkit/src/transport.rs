@@ -119,6 +119,17 @@ pub(crate) async fn read_frame<S: AsyncRead + Unpin>(
     s: &mut S,
     max: usize,
 ) -> Result<Bytes, Error> {
+    read_frame_into(s, max, &mut BytesMut::new()).await
+}
+
+/// [`read_frame`] reading into `pool`, whose memory is reused for later
+/// frames once the frames handed out before are dropped (large reads then
+/// do not fault in fresh pages every time).
+pub(crate) async fn read_frame_into<S: AsyncRead + Unpin>(
+    s: &mut S,
+    max: usize,
+    pool: &mut BytesMut,
+) -> Result<Bytes, Error> {
     loop {
         let mut h = [0u8; 4];
         read_exact_or_closed(s, &mut h).await?;
@@ -134,17 +145,17 @@ pub(crate) async fn read_frame<S: AsyncRead + Unpin>(
             ))
             .into());
         }
-        // Read straight into an uninitialised buffer of the announced size,
-        // never past this frame.
-        let mut buf = BytesMut::with_capacity(header.length);
-        while buf.len() < header.length {
-            let want = (header.length - buf.len()) as u64;
-            let n = (&mut *s).take(want).read_buf(&mut buf).await?;
+        // Read exactly this frame into uninitialised memory of the pool.
+        pool.clear();
+        pool.reserve(header.length);
+        while pool.len() < header.length {
+            let want = (header.length - pool.len()) as u64;
+            let n = (&mut *s).take(want).read_buf(pool).await?;
             if n == 0 {
                 return Err(Error::NotConnected);
             }
         }
-        return Ok(buf.freeze());
+        return Ok(pool.split_to(header.length).freeze());
     }
 }
 
