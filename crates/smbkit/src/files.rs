@@ -590,20 +590,10 @@ impl Connection {
     ) -> Result<(), Error> {
         let (deadline, limit) = self.op_deadline();
         async {
-            let path = smb_path(pattern)?;
-            let (dir, last) = split_last(&path);
-            if last.is_empty() || pattern.ends_with(['/', '\\']) {
-                return Err(Error::InvalidArgument(format!(
-                    "pattern '{pattern}' names no file: give a name or wildcard after the last separator"
-                )));
-            }
-            let tree_id = self.tree(share, deadline).await?;
-            let entries = self.list_entries(share, dir, last, deadline).await?;
+            let (tree_id, path, entries) = self.matching(share, pattern, deadline).await?;
+            let (dir, _) = split_last(&path);
             let mut matched = false;
             for e in entries {
-                if e.filename == "." || e.filename == ".." {
-                    continue;
-                }
                 let child = join(dir, &e.filename);
                 if e.is_directory() {
                     if delete_matching_folders {
@@ -628,6 +618,32 @@ impl Connection {
         }
         .await
         .map_err(|e| with_limit(e, limit))
+    }
+
+    /// The entries matching `pattern` (wildcards in its last component),
+    /// without `.` and `..`: the tree id, the normalised pattern and the
+    /// entries.
+    async fn matching(
+        &self,
+        share: &str,
+        pattern: &str,
+        deadline: Instant,
+    ) -> Result<(u32, String, Vec<SharedFile>), Error> {
+        let path = smb_path(pattern)?;
+        let (dir, last) = split_last(&path);
+        if last.is_empty() || pattern.ends_with(['/', '\\']) {
+            return Err(Error::InvalidArgument(format!(
+                "pattern '{pattern}' names no file: give a name or wildcard after the last separator"
+            )));
+        }
+        let tree_id = self.tree(share, deadline).await?;
+        let entries = self
+            .list_entries(share, dir, last, deadline)
+            .await?
+            .into_iter()
+            .filter(|e| e.filename != "." && e.filename != "..")
+            .collect();
+        Ok((tree_id, path, entries))
     }
 
     /// Deletes a folder and everything below it.
@@ -674,15 +690,10 @@ impl Connection {
     ) -> Result<(), Error> {
         let (deadline, limit) = self.op_deadline();
         async {
-            let path = smb_path(pattern)?;
-            let (dir, last) = split_last(&path);
-            let tree_id = self.tree(share, deadline).await?;
-            let entries = self.list_entries(share, dir, last, deadline).await?;
+            let (tree_id, path, entries) = self.matching(share, pattern, deadline).await?;
+            let (dir, _) = split_last(&path);
             let mut matched = false;
             for e in entries {
-                if e.filename == "." || e.filename == ".." {
-                    continue;
-                }
                 matched = true;
                 let child = join(dir, &e.filename);
                 let mut attrs = if attributes == 0 {
