@@ -349,7 +349,10 @@ impl Connection {
         chunk: usize,
         limit: Duration,
     ) -> Result<u64, Error> {
-        let mut inflight: VecDeque<JoinHandle<Result<(), Error>>> = VecDeque::new();
+        let mut inflight: VecDeque<JoinHandle<Result<Option<BytesMut>, Error>>> = VecDeque::new();
+        // Buffers of finished WRITEs, reused for the next chunks so that
+        // their memory is not faulted in afresh every time.
+        let mut spare: Vec<BytesMut> = Vec::new();
         let mut next = offset;
         let mut total = 0u64;
         let mut data = first;
@@ -367,13 +370,13 @@ impl Connection {
                 total += len as u64;
                 if inflight.len() >= WINDOW {
                     if let Some(front) = inflight.pop_front() {
-                        front.await.map_err(join_error)??;
+                        spare.extend(front.await.map_err(join_error)??);
                     }
                 }
                 if len < chunk {
                     break;
                 }
-                data = fill(reader, chunk).await?;
+                data = fill_into(reader, chunk, spare.pop()).await?;
                 if data.is_empty() {
                     break;
                 }
@@ -400,7 +403,23 @@ async fn fill<R: AsyncRead + Unpin + ?Sized>(
     reader: &mut R,
     chunk: usize,
 ) -> Result<BytesMut, Error> {
-    let mut buf = BytesMut::with_capacity(chunk);
+    fill_into(reader, chunk, None).await
+}
+
+/// [`fill`] into `reuse` when given (emptied first).
+async fn fill_into<R: AsyncRead + Unpin + ?Sized>(
+    reader: &mut R,
+    chunk: usize,
+    reuse: Option<BytesMut>,
+) -> Result<BytesMut, Error> {
+    let mut buf = match reuse {
+        Some(mut b) => {
+            b.clear();
+            b.reserve(chunk);
+            b
+        }
+        None => BytesMut::with_capacity(chunk),
+    };
     while buf.len() < chunk {
         let want = (chunk - buf.len()) as u64;
         let n = (&mut *reader).take(want).read_buf(&mut buf).await?;
@@ -519,10 +538,11 @@ async fn write_chunk(
     data: Bytes,
     limit: Duration,
     t: Target,
-) -> Result<(), Error> {
+) -> Result<Option<BytesMut>, Error> {
     let deadline = Instant::now() + limit;
     let charge = conn.charge_for(data.len());
     let len = data.len();
+    let keep = data.clone();
     let r = conn
         .shared()
         .request_with_tail(
@@ -536,7 +556,9 @@ async fn write_chunk(
         )
         .await
         .map_err(|e| with_limit(e, limit))?;
-    check_written(&r, &t, len)
+    check_written(&r, &t, len)?;
+    // The frame has been written and answered: the buffer is ours again.
+    Ok(keep.try_into_mut().ok())
 }
 
 /// A file opened for reading with [`Connection::open_file`].
