@@ -96,7 +96,7 @@ impl Connection {
     ///
     /// ```no_run
     /// # async fn demo(conn: smbkit::Connection) -> Result<(), smbkit::Error> {
-    /// let mut out = tokio::fs::File::create("report.pdf").await?;
+    /// let mut out = Vec::new(); // or a tokio::fs::File, a socket: any AsyncWrite
     /// let (_attributes, n) = conn.retrieve_file("share", "/docs/report.pdf", &mut out).await?;
     /// println!("{n} bytes");
     /// # Ok(()) }
@@ -225,7 +225,8 @@ impl Connection {
     ///
     /// ```no_run
     /// # async fn demo(conn: smbkit::Connection) -> Result<(), smbkit::Error> {
-    /// let mut input = tokio::fs::File::open("photo.jpg").await?;
+    /// let photo: &[u8] = b"...";
+    /// let mut input = photo; // or a tokio::fs::File: any AsyncRead
     /// let n = conn.store_file("share", "/photos/photo.jpg", &mut input).await?;
     /// # Ok(()) }
     /// ```
