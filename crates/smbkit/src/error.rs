@@ -144,6 +144,18 @@ pub(crate) fn describe_status(status: NtStatus) -> &'static str {
         NtStatus::OBJECT_NAME_NOT_FOUND => "no such file or folder",
         NtStatus::OBJECT_PATH_NOT_FOUND => "no such path",
         NtStatus::NOT_SUPPORTED => "not supported by the server",
+        NtStatus::OBJECT_NAME_COLLISION => "the name exists already",
+        NtStatus::DIRECTORY_NOT_EMPTY => "the folder is not empty",
+        NtStatus::FILE_IS_A_DIRECTORY => "it is a folder, not a file",
+        NtStatus::NOT_A_DIRECTORY => "it is a file, not a folder",
+        NtStatus::SHARING_VIOLATION => "the file is in use",
+        NtStatus::CANNOT_DELETE => "the file cannot be deleted (read-only?)",
+        NtStatus::DELETE_PENDING => "the file is being deleted",
+        NtStatus::OBJECT_NAME_INVALID => "the name is not valid on the server",
+        NtStatus::DISK_FULL => "the server's disk is full",
+        NtStatus::NETWORK_NAME_DELETED => "the share was disconnected",
+        NtStatus::NO_SUCH_FILE => "nothing matches",
+        NtStatus::INVALID_DEVICE_REQUEST => "the server does not support this on that share",
         _ => "the server refused the request",
     }
 }

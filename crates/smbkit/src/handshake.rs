@@ -182,9 +182,10 @@ async fn negotiate<S: AsyncRead + AsyncWrite + Unpin>(
                     "the server only speaks SMB1 (NT LM 0.12), and SMB1 sessions are not available in this version of smbkit"
                         .into(),
                 ),
-                _ => Error::Unsupported(
-                    "the server accepted none of the offered dialects (NT LM 0.12, SMB 2.002, SMB 2.???)".into(),
-                ),
+                _ => Error::Unsupported(format!(
+                    "the server accepted none of the offered dialects ({})",
+                    dialects.join(", ")
+                )),
             });
         }
         let (h, resp) = decode_negotiate(&frame)?;
