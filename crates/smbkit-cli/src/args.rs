@@ -1,0 +1,407 @@
+//! The command line: connection options shared by every subcommand, and
+//! the subcommands with their own options.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const AFTER_HELP: &str = "\
+Targets:
+  smb://[domain;]user@host[:port]/share/path   (no user: anonymous)
+  \\\\host\\share\\path  or  //host/share/path       (user: -U, -A FILE or $USER)
+
+Password: -A FILE (smbclient's format: username = .., password = .., domain = ..),
+else SMBKIT_PASSWORD, else a prompt on the terminal. Never on the command line.
+
+Exit codes: 0 ok, 1 other failure, 2 usage, 3 authentication failed, 4 not found,
+5 access denied, 6 timeout, 7 network error, 8 not supported.
+
+Example:
+  SMBKIT_PASSWORD=secret smbkit ls -l smb://alice@fileserver/docs";
+
+/// An SMB client for Windows and Samba file servers: list, copy, move and
+/// remove files, read ACLs and snapshots, and see what was negotiated.
+#[derive(Parser, Debug)]
+#[command(name = "smbkit", version, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Cmd,
+    /// How to connect; shared by every subcommand.
+    #[command(flatten)]
+    pub opts: GlobalOpts,
+}
+
+/// Connection options, accepted before or after the subcommand.
+#[derive(Args, Debug, Clone)]
+pub struct GlobalOpts {
+    /// User to log in as, `[DOMAIN\]USER` (overrides the target's user).
+    #[arg(short = 'U', long, global = true, value_name = "[DOMAIN\\]USER")]
+    pub user: Option<String>,
+    /// Read the user name, password and domain from FILE (smbclient's -A format).
+    #[arg(
+        short = 'A',
+        long = "authentication-file",
+        global = true,
+        value_name = "FILE"
+    )]
+    pub auth_file: Option<PathBuf>,
+    /// The server's NetBIOS name, sent as the called name with --netbios and
+    /// in share paths [default: the host's first label, or SERVER for an address].
+    #[arg(long, global = true, value_name = "NAME")]
+    pub netbios_name: Option<String>,
+    /// This client's NetBIOS name.
+    #[arg(long, global = true, default_value = "SMBKIT", value_name = "NAME")]
+    pub client_name: String,
+    /// Authenticate with NTLMv1 instead of NTLMv2 (old servers only).
+    #[arg(long, global = true)]
+    pub ntlmv1: bool,
+    /// When to sign messages: never; whenever the server supports it; or
+    /// only when the server requires it.
+    #[arg(long, global = true, value_enum, default_value_t = Signing::Required)]
+    pub signing: Signing,
+    /// SMB3 encryption: only `if-required` works in this version (a share
+    /// that requires encryption is reported as such).
+    #[arg(long, global = true, value_enum, default_value_t = Encryption::IfRequired)]
+    pub encryption: Encryption,
+    /// Offer only SMB1 (NT LM 0.12); not available in this version.
+    #[arg(long, global = true, conflicts_with = "smb2_only")]
+    pub smb1: bool,
+    /// Speak only SMB2/3: skip the SMB1 negotiation that finds older servers.
+    #[arg(long, global = true)]
+    pub smb2_only: bool,
+    /// TCP port [default: the target's port, else 445, or 139 with --netbios].
+    #[arg(long, global = true, value_name = "PORT")]
+    pub port: Option<u16>,
+    /// Use NetBIOS session service framing (port 139 style) instead of direct TCP.
+    #[arg(long, global = true)]
+    pub netbios: bool,
+    /// Time limit in seconds for connecting and for each operation.
+    #[arg(long, global = true, default_value_t = 30.0, value_name = "SECONDS",
+          value_parser = positive_seconds)]
+    pub timeout: f64,
+    /// Log protocol details to stderr (-vv for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// No progress bars and no messages, only errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+fn positive_seconds(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
+    if v.is_finite() && v > 0.0 && v <= 86_400.0 * 365.0 {
+        Ok(v)
+    } else {
+        Err("give a number of seconds greater than 0".into())
+    }
+}
+
+/// `--signing`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Signing {
+    /// Never sign (fails against servers that require signing).
+    Never,
+    /// Sign whenever the server supports it.
+    Supported,
+    /// Sign when the server requires it.
+    Required,
+}
+
+/// `--encryption`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Encryption {
+    /// Encrypt only where the server requires it (not available yet: such
+    /// shares are reported).
+    IfRequired,
+    /// Always encrypt (not available in this version: refused).
+    Required,
+    /// Encrypt when the server can (not available: goes on unencrypted, with a warning).
+    Preferred,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// List the server's shares.
+    #[command(after_help = "Example:\n  smbkit shares smb://alice@fileserver")]
+    Shares(SharesArgs),
+    /// List a folder (or the files a wildcard matches).
+    #[command(
+        after_help = "Times are UTC.\n\nExamples:\n  smbkit ls -l smb://alice@fileserver/docs/reports\n  smbkit ls --json 'smb://alice@fileserver/docs/*.pdf'"
+    )]
+    Ls(LsArgs),
+    /// Download a file, the files a wildcard matches, or (-r) a folder tree.
+    #[command(
+        after_help = "A file goes into LOCAL when LOCAL is a folder. A folder (-r) becomes LOCAL\n\
+                            itself (default: its own name here); with LOCAL/ it goes inside LOCAL.\n\
+                            Running it again with -c completes what is missing.\n\n\
+                            Examples:\n  smbkit get smb://alice@fileserver/docs/report.pdf\n  smbkit get -r smb://alice@fileserver/docs/photos ./photos\n  smbkit get -c smb://alice@fileserver/isos/big.iso    # resume a partial download"
+    )]
+    Get(GetArgs),
+    /// Upload files or (-r) folder trees.
+    #[command(
+        after_help = "A file goes into REMOTE when REMOTE is a folder. A folder (-r) becomes REMOTE\n\
+                            itself; with REMOTE/ (or a share's root, or several sources) it goes inside.\n\n\
+                            Examples:\n  smbkit put report.pdf smb://alice@fileserver/docs/\n  smbkit put -r ./photos smb://alice@fileserver/docs/photos\n  tar c dir | smbkit put - smb://alice@fileserver/backup/dir.tar"
+    )]
+    Put(PutArgs),
+    /// Write a file's contents to standard output.
+    #[command(after_help = "Example:\n  smbkit cat smb://alice@fileserver/docs/notes.txt | less")]
+    Cat(CatArgs),
+    /// Show a file's or folder's size, times and attributes.
+    #[command(after_help = "Example:\n  smbkit stat smb://alice@fileserver/docs/report.pdf")]
+    Stat(StatArgs),
+    /// Create a folder.
+    #[command(after_help = "Example:\n  smbkit mkdir -p smb://alice@fileserver/docs/2024/q3")]
+    Mkdir(MkdirArgs),
+    /// Remove an empty folder.
+    #[command(after_help = "Example:\n  smbkit rmdir smb://alice@fileserver/docs/old")]
+    Rmdir(RmdirArgs),
+    /// Remove files; wildcards (* and ?) in the last part; -r also removes
+    /// matching folders with everything in them.
+    #[command(
+        after_help = "Examples:\n  smbkit rm 'smb://alice@fileserver/logs/*.tmp'\n  smbkit rm -r smb://alice@fileserver/docs/old"
+    )]
+    Rm(RmArgs),
+    /// Rename or move a file or folder within its share.
+    #[command(
+        after_help = "DEST is a path in the same share: /a/b from the share's root, a bare name\n\
+                            beside the source, or a full target on the same share. An existing folder\n\
+                            as DEST receives the source.\n\n\
+                            Examples:\n  smbkit mv smb://alice@fileserver/docs/draft.txt final.txt\n  smbkit mv smb://alice@fileserver/docs/final.txt /archive/"
+    )]
+    Mv(MvArgs),
+    /// List the snapshots (previous versions) of a file or folder.
+    #[command(after_help = "Example:\n  smbkit snapshots smb://alice@fileserver/docs")]
+    Snapshots(SnapshotsArgs),
+    /// Show a file's or folder's owner, group and ACL.
+    #[command(after_help = "Example:\n  smbkit security smb://alice@fileserver/docs/report.pdf")]
+    Security(SecurityArgs),
+    /// Measure round trips to the server, like ping.
+    #[command(after_help = "Example:\n  smbkit echo -c 5 smb://alice@fileserver")]
+    Echo(EchoArgs),
+    /// Show what was negotiated: dialect, signing, encryption, limits, the server's GUID and time.
+    #[command(
+        after_help = "Example:\n  SMBKIT_PASSWORD=secret smbkit info smb://alice@fileserver"
+    )]
+    Info(InfoArgs),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Example:\n  smbkit completions bash > ~/.local/share/bash-completion/completions/smbkit"
+    )]
+    Completions(CompletionsArgs),
+}
+
+impl Cmd {
+    /// The remote target the command works on, for messages and hints.
+    pub fn target(&self) -> Option<&str> {
+        Some(match self {
+            Cmd::Shares(a) => &a.target,
+            Cmd::Ls(a) => &a.target,
+            Cmd::Get(a) => &a.remote,
+            Cmd::Put(a) => &a.remote,
+            Cmd::Cat(a) => &a.target,
+            Cmd::Stat(a) => &a.target,
+            Cmd::Mkdir(a) => &a.target,
+            Cmd::Rmdir(a) => &a.target,
+            Cmd::Rm(a) => &a.target,
+            Cmd::Mv(a) => &a.source,
+            Cmd::Snapshots(a) => &a.target,
+            Cmd::Security(a) => &a.target,
+            Cmd::Echo(a) => &a.target,
+            Cmd::Info(a) => &a.target,
+            Cmd::Completions(_) => return None,
+        })
+    }
+}
+
+/// `smbkit shares`.
+#[derive(Args, Debug)]
+pub struct SharesArgs {
+    /// smb://user@host or \\host
+    pub target: String,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `smbkit ls`.
+#[derive(Args, Debug)]
+pub struct LsArgs {
+    /// The folder (or file, or wildcard pattern) to list: smb://user@host/share/path
+    pub target: String,
+    /// Long format: attributes, size, time of last change, name.
+    #[arg(short = 'l', long)]
+    pub long: bool,
+    /// Print JSON (an array of entries) instead.
+    #[arg(long, conflicts_with = "long")]
+    pub json: bool,
+    /// Also list hidden and system files.
+    #[arg(short = 'a', long)]
+    pub all: bool,
+}
+
+/// `smbkit get`.
+#[derive(Args, Debug)]
+pub struct GetArgs {
+    /// The remote file, folder (with -r) or pattern: smb://user@host/share/path
+    pub remote: String,
+    /// Where to save: a file, an existing folder, or - for standard output
+    /// [default: the remote name, in the current folder].
+    pub local: Option<PathBuf>,
+    /// Download folders and everything in them.
+    #[arg(short = 'r', long)]
+    pub recursive: bool,
+    /// Continue partial downloads: keep what the local file has and fetch the rest.
+    #[arg(short = 'c', long = "resume", alias = "continue")]
+    pub resume: bool,
+    /// Start at this byte of the remote file.
+    #[arg(long, value_name = "BYTES", conflicts_with = "resume")]
+    pub offset: Option<u64>,
+    /// Fetch at most this many bytes.
+    #[arg(long, value_name = "BYTES", conflicts_with = "resume")]
+    pub length: Option<u64>,
+    /// How many files to transfer at once (over the one connection).
+    #[arg(short = 'j', long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: u16,
+}
+
+/// `smbkit put`.
+#[derive(Args, Debug)]
+pub struct PutArgs {
+    /// Local files or folders (with -r); - reads standard input.
+    #[arg(required = true, num_args = 1..)]
+    pub local: Vec<PathBuf>,
+    /// The remote destination: a file name, or a folder to put them in.
+    pub remote: String,
+    /// Upload folders and everything in them.
+    #[arg(short = 'r', long)]
+    pub recursive: bool,
+    /// How many files to transfer at once (over the one connection).
+    #[arg(short = 'j', long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: u16,
+}
+
+/// `smbkit cat`.
+#[derive(Args, Debug)]
+pub struct CatArgs {
+    /// The remote file: smb://user@host/share/path
+    pub target: String,
+}
+
+/// `smbkit stat`.
+#[derive(Args, Debug)]
+pub struct StatArgs {
+    /// The remote file or folder: smb://user@host/share/path
+    pub target: String,
+    /// Print JSON instead.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `smbkit mkdir`.
+#[derive(Args, Debug)]
+pub struct MkdirArgs {
+    /// The folder to create: smb://user@host/share/path
+    pub target: String,
+    /// Create missing parent folders too, and accept a folder that exists.
+    #[arg(short = 'p', long)]
+    pub parents: bool,
+}
+
+/// `smbkit rmdir`.
+#[derive(Args, Debug)]
+pub struct RmdirArgs {
+    /// The empty folder to remove: smb://user@host/share/path
+    pub target: String,
+}
+
+/// `smbkit rm`.
+#[derive(Args, Debug)]
+pub struct RmArgs {
+    /// The file, or pattern with * and ? in its last part: smb://user@host/share/path
+    pub target: String,
+    /// Also remove matching folders, with everything in them.
+    #[arg(short = 'r', long)]
+    pub recursive: bool,
+}
+
+/// `smbkit mv`.
+#[derive(Args, Debug)]
+pub struct MvArgs {
+    /// The file or folder to move: smb://user@host/share/path
+    pub source: String,
+    /// The new path in the same share.
+    pub dest: String,
+}
+
+/// `smbkit snapshots`.
+#[derive(Args, Debug)]
+pub struct SnapshotsArgs {
+    /// The file or folder: smb://user@host/share/path
+    pub target: String,
+    /// Print JSON instead.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `smbkit security`.
+#[derive(Args, Debug)]
+pub struct SecurityArgs {
+    /// The file or folder: smb://user@host/share/path
+    pub target: String,
+}
+
+/// `smbkit echo`.
+#[derive(Args, Debug)]
+pub struct EchoArgs {
+    /// smb://user@host or \\host
+    pub target: String,
+    /// How many echoes.
+    #[arg(short = 'c', long, default_value_t = 4)]
+    pub count: u32,
+    /// Seconds to wait between echoes.
+    #[arg(short = 'i', long, default_value_t = 0.0, value_name = "SECONDS")]
+    pub interval: f64,
+}
+
+/// `smbkit info`.
+#[derive(Args, Debug)]
+pub struct InfoArgs {
+    /// smb://user@host or \\host
+    pub target: String,
+}
+
+/// `smbkit completions`.
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell.
+    pub shell: clap_complete::Shell,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_subcommand_has_an_example() {
+        for sub in Cli::command().get_subcommands() {
+            let help = sub
+                .get_after_help()
+                .map(|h| h.to_string())
+                .unwrap_or_default();
+            assert!(
+                help.contains("smbkit "),
+                "{} has no example",
+                sub.get_name()
+            );
+        }
+    }
+}

@@ -1,0 +1,297 @@
+//! Failures, their exit codes, and the hints that say what to do next.
+
+use std::fmt;
+use std::io;
+use std::path::Path;
+
+use smbkit::{Error, NtStatus};
+
+use crate::args::GlobalOpts;
+use crate::target::{split_last, Target};
+
+/// The kinds of failure, each with its own exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// 1: anything else (a protocol error, a local file that cannot be written…).
+    Other,
+    /// 2: the command line is wrong (also clap's own code for usage errors).
+    Usage,
+    /// 3: the server refused the user name or password.
+    Auth,
+    /// 4: no such share, file or folder (remote or local).
+    NotFound,
+    /// 5: the server (or the local system) denied access.
+    AccessDenied,
+    /// 6: the server did not answer in time.
+    Timeout,
+    /// 7: the server could not be reached or the connection broke.
+    Network,
+    /// 8: the server needs something this version of smbkit cannot do
+    /// (SMB1, encryption), or forbids what the options ask for.
+    Unsupported,
+}
+
+impl Kind {
+    /// The process exit code for this kind.
+    pub fn code(self) -> u8 {
+        match self {
+            Kind::Other => 1,
+            Kind::Usage => 2,
+            Kind::Auth => 3,
+            Kind::NotFound => 4,
+            Kind::AccessDenied => 5,
+            Kind::Timeout => 6,
+            Kind::Network => 7,
+            Kind::Unsupported => 8,
+        }
+    }
+}
+
+/// Why a command failed: what to print, what to suggest, and how to exit.
+#[derive(Debug)]
+pub struct Failure {
+    /// The kind, which sets the exit code.
+    pub kind: Kind,
+    /// What went wrong.
+    pub message: String,
+    /// What to do next, if there is something to say.
+    pub hint: Option<String>,
+    /// The library error behind it, for hints worked out later.
+    pub source: Option<Error>,
+}
+
+/// The result of a command.
+pub type CmdResult<T = ()> = Result<T, Failure>;
+
+impl Failure {
+    /// A failure of `kind` saying `message`.
+    pub fn new(kind: Kind, message: impl Into<String>) -> Failure {
+        Failure {
+            kind,
+            message: message.into(),
+            hint: None,
+            source: None,
+        }
+    }
+
+    /// A usage error.
+    pub fn usage(message: impl Into<String>) -> Failure {
+        Failure::new(Kind::Usage, message)
+    }
+
+    /// Adds a hint.
+    pub fn hint(mut self, hint: impl Into<String>) -> Failure {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// A failure on a local file or folder.
+    pub fn local(e: &io::Error, what: &str, path: &Path) -> Failure {
+        let kind = match e.kind() {
+            io::ErrorKind::NotFound => Kind::NotFound,
+            io::ErrorKind::PermissionDenied => Kind::AccessDenied,
+            _ => Kind::Other,
+        };
+        Failure::new(kind, format!("cannot {what} '{}': {e}", path.display()))
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Failure {
+        Failure {
+            kind: kind_of(&e),
+            message: e.to_string(),
+            hint: None,
+            source: Some(e),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// True for the statuses that mean "no such share, file or folder".
+pub fn is_not_found(status: NtStatus) -> bool {
+    matches!(
+        status,
+        NtStatus::OBJECT_NAME_NOT_FOUND
+            | NtStatus::OBJECT_PATH_NOT_FOUND
+            | NtStatus::BAD_NETWORK_NAME
+            | NtStatus::NO_SUCH_FILE
+            | NtStatus::NOT_FOUND
+            | NtStatus::NO_SUCH_DEVICE
+    )
+}
+
+/// The kind of a library error.
+pub fn kind_of(e: &Error) -> Kind {
+    match e {
+        Error::AuthFailed { .. } => Kind::Auth,
+        Error::Timeout { .. } => Kind::Timeout,
+        Error::NotConnected | Error::NotReady | Error::Io(_) | Error::NetbiosRejected { .. } => {
+            Kind::Network
+        }
+        Error::InvalidArgument(_) => Kind::Usage,
+        Error::Unsupported(_) => Kind::Unsupported,
+        Error::OperationFailure { status, .. } => match *status {
+            s if is_not_found(s) => Kind::NotFound,
+            NtStatus::ACCESS_DENIED
+            | NtStatus::NETWORK_ACCESS_DENIED
+            | NtStatus::PRIVILEGE_NOT_HELD
+            | NtStatus::MEDIA_WRITE_PROTECTED
+            | NtStatus::CANNOT_DELETE => Kind::AccessDenied,
+            NtStatus::IO_TIMEOUT => Kind::Timeout,
+            NtStatus::NETWORK_NAME_DELETED
+            | NtStatus::CONNECTION_DISCONNECTED
+            | NtStatus::CONNECTION_RESET
+            | NtStatus::USER_SESSION_DELETED
+            | NtStatus::NETWORK_SESSION_EXPIRED => Kind::Network,
+            s if s.is_logon_failure() => Kind::Auth,
+            _ => Kind::Other,
+        },
+        _ => Kind::Other,
+    }
+}
+
+/// What to suggest after the library error `e`, given the options and the
+/// target of the command (when it has one).
+pub fn hint_for(e: &Error, opts: &GlobalOpts, target: Option<&Target>) -> Option<String> {
+    let server = target.map(Target::server_url);
+    let server = server.as_deref().unwrap_or("smb://user@host");
+    match e {
+        Error::NetbiosRejected { called_name, .. } => Some(format!(
+            "the server rejected the name {called_name}; try --netbios-name with the server's own name \
+             (or connect without --netbios, over direct TCP on port 445)"
+        )),
+        Error::AuthFailed { .. } => Some(
+            "check the user name, the domain (smb://DOMAIN;user@host) and the password \
+             (SMBKIT_PASSWORD, -A FILE or the prompt); older servers may need --ntlmv1"
+                .into(),
+        ),
+        Error::Unsupported(_) if opts.smb1 => Some(
+            "this version of smbkit cannot hold SMB1 sessions; drop --smb1 to use SMB2/3".into(),
+        ),
+        Error::Unsupported(m) if m.contains("requires signing") => {
+            Some("drop --signing never: use --signing required (the default) or --signing supported".into())
+        }
+        Error::Unsupported(m) if m.contains("SMB1") => Some(
+            "this version of smbkit speaks SMB 2.0.2 to 3.1.1 only; enable SMB2 on the server \
+             (Samba: server min protocol = SMB2_02)"
+                .into(),
+        ),
+        Error::Unsupported(m) if m.contains("encryption") => Some(
+            "this share requires SMB3 encryption, which this version of smbkit cannot do yet; \
+             use another share, or ask for the share's 'smb encrypt' setting to be 'desired'"
+                .into(),
+        ),
+        Error::Timeout { .. } => Some(format!(
+            "the server did not answer within {} s; check the host and port, or raise --timeout",
+            opts.timeout
+        )),
+        Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            let port = target
+                .and_then(|t| opts.port.or(t.port))
+                .unwrap_or(if opts.netbios { 139 } else { 445 });
+            Some(format!(
+                "nothing accepts connections on port {port}; is the port right? \
+                 (445 for direct TCP, 139 with --netbios; --port sets another)"
+            ))
+        }
+        Error::Io(_) | Error::NotConnected => Some(
+            "is the host name right and the server reachable? (445 for direct TCP, 139 with --netbios)"
+                .into(),
+        ),
+        Error::OperationFailure { status, .. } => match *status {
+            NtStatus::BAD_NETWORK_NAME => Some(format!(
+                "list the server's shares with: smbkit shares {server}"
+            )),
+            s if is_not_found(s) => target.and_then(|t| {
+                t.share.as_ref()?;
+                let (parent, _) = split_last(&t.path);
+                Some(format!("see what is there with: smbkit ls {}", t.url_of(parent)))
+            }),
+            NtStatus::ACCESS_DENIED | NtStatus::NETWORK_ACCESS_DENIED
+                if e.to_string().starts_with("cannot connect to share") =>
+            {
+                Some(
+                    "the server refused this user the share; if the share requires encryption, \
+                     this version of smbkit cannot use it yet"
+                        .into(),
+                )
+            }
+            NtStatus::ACCESS_DENIED | NtStatus::NETWORK_ACCESS_DENIED => Some(
+                "the server does not let this user do that; check the share's permissions \
+                 (smbkit security shows a file's ACL)"
+                    .into(),
+            ),
+            NtStatus::OBJECT_NAME_COLLISION => {
+                Some("something of that name exists already; pick another name or remove it first".into())
+            }
+            NtStatus::DIRECTORY_NOT_EMPTY => target.map(|t| {
+                format!(
+                    "the folder is not empty; remove it with everything in it using: smbkit rm -r {}",
+                    t.url_of(&t.path)
+                )
+            }),
+            NtStatus::SHARING_VIOLATION => {
+                Some("another program has the file open; try again when it is closed".into())
+            }
+            NtStatus::DISK_FULL => Some("the share is full".into()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_distinct() {
+        let kinds = [
+            Kind::Other,
+            Kind::Usage,
+            Kind::Auth,
+            Kind::NotFound,
+            Kind::AccessDenied,
+            Kind::Timeout,
+            Kind::Network,
+            Kind::Unsupported,
+        ];
+        let mut codes: Vec<u8> = kinds.iter().map(|k| k.code()).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), kinds.len());
+    }
+
+    #[test]
+    fn library_errors_map_to_kinds() {
+        let op = |status| Error::OperationFailure {
+            message: "x".into(),
+            status,
+        };
+        assert_eq!(
+            kind_of(&op(NtStatus::OBJECT_NAME_NOT_FOUND)),
+            Kind::NotFound
+        );
+        assert_eq!(kind_of(&op(NtStatus::BAD_NETWORK_NAME)), Kind::NotFound);
+        assert_eq!(kind_of(&op(NtStatus::ACCESS_DENIED)), Kind::AccessDenied);
+        assert_eq!(kind_of(&op(NtStatus::SHARING_VIOLATION)), Kind::Other);
+        assert_eq!(kind_of(&Error::NotConnected), Kind::Network);
+        assert_eq!(
+            kind_of(&Error::Unsupported("SMB1".into())),
+            Kind::Unsupported
+        );
+        assert_eq!(
+            kind_of(&Error::Timeout {
+                operation: "echo",
+                after: std::time::Duration::from_secs(1)
+            }),
+            Kind::Timeout
+        );
+    }
+}
