@@ -46,8 +46,8 @@ pub use factory::{
 pub use files::DEFAULT_SEARCH;
 pub use smbkit_proto::crypto::SigningAlgorithm;
 pub use smbkit_proto::dtyp::{Ace, Acl, SecurityDescriptor, Sid};
-pub use smbkit_proto::nbss::NegativeResponse;
 pub use smbkit_proto::fscc::{attributes, search};
+pub use smbkit_proto::nbss::NegativeResponse;
 pub use smbkit_proto::{Dialect, NtStatus};
 pub use transfer::{RemoteFile, RemoteReader};
 pub use types::{ShareType, SharedDevice, SharedFile};
