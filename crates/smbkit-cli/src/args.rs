@@ -64,7 +64,7 @@ pub struct GlobalOpts {
     /// that requires encryption is reported as such).
     #[arg(long, global = true, value_enum, default_value_t = Encryption::IfRequired)]
     pub encryption: Encryption,
-    /// Offer only SMB1 (NT LM 0.12); not available in this version.
+    /// Offer only SMB1 (NT LM 0.12), as for servers that speak nothing else.
     #[arg(long, global = true, conflicts_with = "smb2_only")]
     pub smb1: bool,
     /// Speak only SMB2/3: skip the SMB1 negotiation that finds older servers.

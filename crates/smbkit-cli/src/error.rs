@@ -171,15 +171,12 @@ pub fn hint_for(e: &Error, opts: &GlobalOpts, target: Option<&Target>) -> Option
              (SMBKIT_PASSWORD, -A FILE or the prompt); older servers may need --ntlmv1"
                 .into(),
         ),
-        Error::Unsupported(_) if opts.smb1 => Some(
-            "this version of smbkit cannot hold SMB1 sessions; drop --smb1 to use SMB2/3".into(),
-        ),
         Error::Unsupported(m) if m.contains("requires signing") => {
             Some("drop --signing never: use --signing required (the default) or --signing supported".into())
         }
         Error::Unsupported(m) if m.contains("SMB1") => Some(
-            "this version of smbkit speaks SMB 2.0.2 to 3.1.1 only; enable SMB2 on the server \
-             (Samba: server min protocol = SMB2_02)"
+            "over SMB1 this version of smbkit offers info, echo and connecting to shares; \
+             enable SMB2 on the server for the rest (Samba: server max protocol = SMB3)"
                 .into(),
         ),
         Error::Unsupported(m) if m.contains("encryption") => Some(

@@ -836,11 +836,18 @@ fn stopped_and_paused_servers_are_network_errors_and_timeouts() {
 }
 
 #[test]
-fn smb1_is_reported_as_not_supported() {
+fn smb1_servers_connect_and_say_what_is_not_there_yet() {
     let srv = server(Profile::Smb1Only);
-    let err = fails(&srv, &["info", &url(&srv, "")], UNSUPPORTED);
+    for args in [&["info"][..], &["--smb1", "info"][..]] {
+        let mut a = args.to_vec();
+        let u = url(&srv, "");
+        a.push(&u);
+        let o = run(&srv, &a);
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(out.contains("NT LM 0.12"), "{out}");
+    }
+    let err = fails(&srv, &["ls", &url(&srv, "share")], UNSUPPORTED);
     assert!(err.contains("SMB1"), "{err}");
-    fails(&srv, &["--smb1", "info", &url(&srv, "")], UNSUPPORTED);
 }
 
 // ---------------------------------------------------------------------------

@@ -75,19 +75,22 @@ pub enum Profile {
     SigningMandatory,
     /// Modern but `server max protocol = SMB2_10` (a server that cannot encrypt / no SMB3).
     Smb21Max,
+    /// Smb1Only + `server signing = mandatory`: an SMB1 server that requires signing.
+    Smb1Signing,
 }
 
 impl Profile {
     /// Every profile.
-    pub const ALL: [Profile; 5] = [
+    pub const ALL: [Profile; 6] = [
         Profile::Modern,
         Profile::Legacy,
         Profile::Smb1Only,
         Profile::SigningMandatory,
         Profile::Smb21Max,
+        Profile::Smb1Signing,
     ];
 
-    /// The name the `smbkit-testserver` binary takes: `modern`, `legacy`, `smb1-only`, `signing`, `smb21`.
+    /// The name the `smbkit-testserver` binary takes: `modern`, `legacy`, `smb1-only`, `signing`, `smb21`, `smb1-signing`.
     pub fn name(self) -> &'static str {
         match self {
             Profile::Modern => "modern",
@@ -95,6 +98,7 @@ impl Profile {
             Profile::Smb1Only => "smb1-only",
             Profile::SigningMandatory => "signing",
             Profile::Smb21Max => "smb21",
+            Profile::Smb1Signing => "smb1-signing",
         }
     }
 
@@ -107,18 +111,22 @@ impl Profile {
             "smb1-only" | "smb1only" | "smb1" | "nt1" => Profile::Smb1Only,
             "signing" | "signing-mandatory" | "signingmandatory" => Profile::SigningMandatory,
             "smb21" | "smb21-max" | "smb21max" | "smb2-10" => Profile::Smb21Max,
+            "smb1-signing" | "smb1signing" => Profile::Smb1Signing,
             _ => return None,
         })
     }
 
     /// Whether a client can talk SMB1 (NT LM 0.12) to this profile's server.
     pub fn speaks_smb1(self) -> bool {
-        matches!(self, Profile::Legacy | Profile::Smb1Only)
+        matches!(
+            self,
+            Profile::Legacy | Profile::Smb1Only | Profile::Smb1Signing
+        )
     }
 
     /// Whether a client can talk SMB2/3 to this profile's server.
     pub fn speaks_smb2(self) -> bool {
-        self != Profile::Smb1Only
+        !matches!(self, Profile::Smb1Only | Profile::Smb1Signing)
     }
 
     /// Whether this profile's server accepts NTLMv1 responses.
@@ -138,6 +146,9 @@ impl Profile {
             }
             Profile::SigningMandatory => "\tserver signing = mandatory\n",
             Profile::Smb21Max => "\tserver max protocol = SMB2_10\n",
+            Profile::Smb1Signing => {
+                "\tserver min protocol = NT1\n\tserver max protocol = NT1\n\tntlm auth = yes\n\tlanman auth = no\n\tserver signing = mandatory\n"
+            }
         }
     }
 }

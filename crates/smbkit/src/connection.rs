@@ -16,6 +16,7 @@ use tokio::time::Instant;
 use crate::driver::{Response, Shared, Tasks};
 use crate::error::{describe_status, Error, ProtocolError};
 use crate::factory::{SmbProtocolFactory, DEFAULT_ECHO_TIMEOUT};
+use crate::smb1::{Smb1Shared, Tasks1};
 
 /// What was negotiated with the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,12 +68,17 @@ pub struct TreeInfo {
     pub maximal_access: u32,
 }
 
+/// The protocol family a connection speaks, with its driver.
+pub(crate) enum Backend {
+    Smb2(Arc<Shared>, Mutex<Option<Tasks>>),
+    Smb1(Arc<Smb1Shared>, Mutex<Option<Tasks1>>),
+}
+
 pub(crate) struct Inner {
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) backend: Backend,
     pub(crate) info: ServerInfo,
     pub(crate) factory: SmbProtocolFactory,
     trees: tokio::sync::Mutex<HashMap<String, TreeInfo>>,
-    tasks: Mutex<Option<Tasks>>,
 }
 
 /// An authenticated connection to an SMB server.
@@ -97,21 +103,31 @@ impl std::fmt::Debug for Connection {
 }
 
 impl Connection {
-    pub(crate) fn new(
-        shared: Arc<Shared>,
-        tasks: Tasks,
-        factory: SmbProtocolFactory,
-        info: ServerInfo,
-    ) -> Self {
+    pub(crate) fn new(backend: Backend, factory: SmbProtocolFactory, info: ServerInfo) -> Self {
         Connection {
             inner: Arc::new(Inner {
-                shared,
+                backend,
                 info,
                 factory,
                 trees: tokio::sync::Mutex::new(HashMap::new()),
-                tasks: Mutex::new(Some(tasks)),
             }),
             timeout: None,
+        }
+    }
+
+    /// True once the connection is closed or its stream has died.
+    fn is_closed(&self) -> bool {
+        match &self.inner.backend {
+            Backend::Smb2(s, _) => s.is_closed(),
+            Backend::Smb1(s, _) => s.is_closed(),
+        }
+    }
+
+    /// The SMB1 driver, for connections that speak SMB1.
+    pub(crate) fn smb1(&self) -> Option<&Smb1Shared> {
+        match &self.inner.backend {
+            Backend::Smb1(s, _) => Some(s),
+            Backend::Smb2(..) => None,
         }
     }
 
@@ -144,13 +160,13 @@ impl Connection {
     /// True while the connection is open and authenticated (the reference's
     /// `isReady`).
     pub fn is_ready(&self) -> bool {
-        !self.inner.shared.is_closed()
+        !self.is_closed()
     }
 
     /// True when the connection speaks SMB2 or SMB3 (the reference's
     /// `isUsingSMB2`).
     pub fn is_using_smb2(&self) -> bool {
-        true
+        self.smb1().is_none()
     }
 
     /// The negotiated SMB2 dialect.
@@ -168,12 +184,19 @@ impl Connection {
         &self.inner.factory.remote_name
     }
 
-    pub(crate) fn shared(&self) -> &Shared {
-        &self.inner.shared
+    /// The SMB2 driver; over SMB1, an error saying the operation has no
+    /// SMB1 form in this version.
+    pub(crate) fn shared(&self) -> Result<&Shared, Error> {
+        match &self.inner.backend {
+            Backend::Smb2(s, _) => Ok(s),
+            Backend::Smb1(..) => Err(Error::Unsupported(
+                "this operation is not available over SMB1 in this version of smbkit".into(),
+            )),
+        }
     }
 
     fn check_open(&self) -> Result<(), Error> {
-        if self.inner.shared.is_closed() {
+        if self.is_closed() {
             Err(Error::NotConnected)
         } else {
             Ok(())
@@ -187,8 +210,13 @@ impl Connection {
         self.check_open()?;
         let limit = self.limit(DEFAULT_ECHO_TIMEOUT);
         let deadline = Instant::now() + limit;
+        if let Some(s1) = self.smb1() {
+            return crate::smb1ops::echo(s1, data, deadline)
+                .await
+                .map_err(|e| with_limit(e, limit));
+        }
         let r = self
-            .shared()
+            .shared()?
             .request(Command::ECHO, 0, 1, deadline, "echo", |w| {
                 EchoRequest.encode(w)
             })
@@ -216,10 +244,17 @@ impl Connection {
         if let Some(t) = trees.get(&key) {
             return Ok(*t);
         }
+        if let Some(s1) = self.smb1() {
+            let info = crate::smb1ops::tree_connect(self, s1, share, deadline)
+                .await
+                .map_err(|e| with_limit(e, limit))?;
+            trees.insert(key, info);
+            return Ok(info);
+        }
         let path = format!("\\\\{}\\{}", self.inner.factory.remote_name, share);
         let req = TreeConnectRequest { flags: 0, path };
         let r = self
-            .shared()
+            .shared()?
             .request(Command::TREE_CONNECT, 0, 1, deadline, "tree connect", |w| {
                 req.encode(w)
             })
@@ -258,9 +293,14 @@ impl Connection {
         let limit = self.op_limit();
         let deadline = Instant::now() + limit;
         let removed = self.inner.trees.lock().await.remove(&share.to_lowercase());
+        if let (Some(t), Some(s1)) = (removed, self.smb1()) {
+            return crate::smb1ops::tree_disconnect(s1, t.tree_id, deadline)
+                .await
+                .map_err(|e| with_limit(e, limit));
+        }
         if let Some(t) = removed {
             let r = self
-                .shared()
+                .shared()?
                 .request(
                     Command::TREE_DISCONNECT,
                     t.tree_id,
@@ -280,7 +320,17 @@ impl Connection {
     /// reference's `closeConnection`). Operations on any clone then fail
     /// with [`Error::NotConnected`]. Closing twice is harmless.
     pub async fn close(&self) -> Result<(), Error> {
-        if self.inner.shared.is_closed() {
+        if self.is_closed() {
+            return Ok(());
+        }
+        if let Backend::Smb1(s, tasks) = &self.inner.backend {
+            let deadline = Instant::now() + self.limit(Duration::from_secs(5));
+            crate::smb1ops::close(self, s, deadline).await;
+            s.shut_down("closed by the caller");
+            let tasks = tasks.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some(t) = tasks {
+                t.close().await;
+            }
             return Ok(());
         }
         let limit = self.limit(Duration::from_secs(5));
@@ -295,7 +345,7 @@ impl Connection {
             .collect();
         for t in trees {
             let _ = self
-                .shared()
+                .shared()?
                 .request(
                     Command::TREE_DISCONNECT,
                     t.tree_id,
@@ -307,20 +357,17 @@ impl Connection {
                 .await;
         }
         let _ = self
-            .shared()
+            .shared()?
             .request(Command::LOGOFF, 0, 1, deadline, "logoff", |w| {
                 LogoffRequest.encode(w)
             })
             .await;
-        self.inner.shared.shut_down("closed by the caller");
-        let tasks = self
-            .inner
-            .tasks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        if let Some(t) = tasks {
-            t.close().await;
+        if let Backend::Smb2(s, tasks) = &self.inner.backend {
+            s.shut_down("closed by the caller");
+            let tasks = tasks.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some(t) = tasks {
+                t.close().await;
+            }
         }
         Ok(())
     }

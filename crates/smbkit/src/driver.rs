@@ -115,7 +115,7 @@ impl Outgoing {
         Self::with_tail(msg, Bytes::new())
     }
 
-    fn with_tail(msg: Vec<u8>, tail: Bytes) -> Result<Self, Error> {
+    pub(crate) fn with_tail(msg: Vec<u8>, tail: Bytes) -> Result<Self, Error> {
         let header = smbkit_proto::nbss::message_header(msg.len() + tail.len())
             .map_err(|e| Error::InvalidArgument(format!("message too large to send: {e}")))?;
         Ok(Outgoing { header, msg, tail })
@@ -673,7 +673,10 @@ async fn reader_task(rd: OwnedReadHalf, shared: std::sync::Weak<Shared>, max_fra
 /// one vectored write.
 const DIRECT_WRITE: usize = 64 * 1024;
 
-async fn write_one(wr: &mut BufWriter<OwnedWriteHalf>, f: &Outgoing) -> std::io::Result<()> {
+pub(crate) async fn write_one(
+    wr: &mut BufWriter<OwnedWriteHalf>,
+    f: &Outgoing,
+) -> std::io::Result<()> {
     if f.len() < DIRECT_WRITE {
         wr.write_all(&f.header).await?;
         wr.write_all(&f.msg).await?;

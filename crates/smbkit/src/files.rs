@@ -140,7 +140,7 @@ impl Connection {
     ) -> Result<Handle, Error> {
         let req = spec.request(path);
         let r = self
-            .shared()
+            .shared()?
             .request(Command::CREATE, tree_id, 1, deadline, "CREATE", |w| {
                 req.encode(w)
             })
@@ -163,7 +163,7 @@ impl Connection {
             file_id: h.file_id,
         };
         let r = self
-            .shared()
+            .shared()?
             .request(Command::CLOSE, h.tree_id, 1, deadline, "CLOSE", |w| {
                 req.encode(w)
             })
@@ -218,7 +218,7 @@ impl Connection {
             body: body(|w| close.encode(w)),
         });
         let mut rs = self
-            .shared()
+            .shared()?
             .compound(parts, true, deadline, "compound request")
             .await?;
         let first = rs.remove(0);
@@ -318,7 +318,7 @@ impl Connection {
         let create = spec.request(&path);
         let first = query(FileId::ANY, query_directory_flags::RESTART_SCANS);
         let mut rs = self
-            .shared()
+            .shared()?
             .compound(
                 vec![
                     Part {
@@ -357,7 +357,7 @@ impl Connection {
                 None => {
                     let req = query(h.file_id, 0);
                     match self
-                        .shared()
+                        .shared()?
                         .request(
                             Command::QUERY_DIRECTORY,
                             tree_id,

@@ -18,7 +18,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::ToSocketAddrs;
 use tokio::time::Instant;
 
-use crate::connection::{Connection, ServerInfo};
+use crate::connection::{Backend, Connection, ServerInfo};
 use crate::driver::Shared;
 use crate::error::{describe_status, Error, ProtocolError};
 use crate::factory::{Protocol, SignOptions, SmbProtocolFactory};
@@ -48,9 +48,20 @@ pub(crate) async fn connect<A: ToSocketAddrs>(
         operation: what,
         after: limit,
     };
-    let neg = tokio::time::timeout_at(deadline, negotiate(&f, &mut stream))
+    let neg = match tokio::time::timeout_at(deadline, negotiate(&f, &mut stream))
         .await
-        .map_err(|_| timeout("negotiating the protocol"))??;
+        .map_err(|_| timeout("negotiating the protocol"))??
+    {
+        Outcome::Smb2(n) => n,
+        Outcome::Smb1(n) => {
+            return tokio::time::timeout_at(
+                deadline,
+                crate::smb1ops::connect(f, stream, n, deadline),
+            )
+            .await
+            .map_err(|_| timeout("authenticating"))?;
+        }
+    };
 
     let dialect = neg.response.dialect;
     let server_requires = neg.response.security_mode & security_mode::SIGNING_REQUIRED != 0;
@@ -129,7 +140,17 @@ pub(crate) async fn connect<A: ToSocketAddrs>(
         is_anonymous: session.anonymous || session.flags & session_flags::IS_NULL != 0,
     };
     tracing::debug!(?info, "session established");
-    Ok(Connection::new(shared, tasks, f, info))
+    Ok(Connection::new(
+        Backend::Smb2(shared, std::sync::Mutex::new(Some(tasks))),
+        f,
+        info,
+    ))
+}
+
+/// What NEGOTIATE settled on.
+enum Outcome {
+    Smb2(Negotiated),
+    Smb1(smb1::negotiate::NegotiateResponse),
 }
 
 struct Negotiated {
@@ -158,7 +179,7 @@ fn dialects_for(direct_tcp: bool) -> Vec<Dialect> {
 async fn negotiate<S: AsyncRead + AsyncWrite + Unpin>(
     f: &SmbProtocolFactory,
     stream: &mut S,
-) -> Result<Negotiated, Error> {
+) -> Result<Outcome, Error> {
     let mut ids_used = 0u64;
     if f.protocol != Protocol::Smb2Only {
         let dialects: &[&str] = if f.protocol == Protocol::Smb1Only {
@@ -177,27 +198,24 @@ async fn negotiate<S: AsyncRead + AsyncWrite + Unpin>(
         if frame.len() >= 4 && frame[..4] == smb1::header::PROTOCOL_ID {
             let r = smb1::negotiate::NegotiateResponse::decode(&frame)
                 .map_err(|e| ProtocolError::decode("SMB1 NEGOTIATE response", e))?;
-            return Err(match dialects.get(usize::from(r.dialect_index)) {
-                Some(&NT_LM_012) => Error::Unsupported(
-                    "the server only speaks SMB1 (NT LM 0.12), and SMB1 sessions are not available in this version of smbkit"
-                        .into(),
-                ),
-                _ => Error::Unsupported(format!(
+            return match dialects.get(usize::from(r.dialect_index)) {
+                Some(&NT_LM_012) => Ok(Outcome::Smb1(r)),
+                _ => Err(Error::Unsupported(format!(
                     "the server accepted none of the offered dialects ({})",
                     dialects.join(", ")
-                )),
-            });
+                ))),
+            };
         }
         let (h, resp) = decode_negotiate(&frame)?;
         if resp.dialect != Dialect::SMB2_WILDCARD {
             // The server chose SMB 2.0.2 from the SMB1 request directly.
             check_dialect(&resp, &[Dialect::SMB2_0_2])?;
-            return Ok(Negotiated {
+            return Ok(Outcome::Smb2(Negotiated {
                 response: resp,
                 message_ids_used: ids_used,
                 credits_granted: h.credits,
                 preauth: None,
-            });
+            }));
         }
     }
 
@@ -273,12 +291,12 @@ async fn negotiate<S: AsyncRead + AsyncWrite + Unpin>(
     } else {
         None
     };
-    Ok(Negotiated {
+    Ok(Outcome::Smb2(Negotiated {
         response: resp,
         message_ids_used: ids_used + 1,
         credits_granted: rh.credits,
         preauth,
-    })
+    }))
 }
 
 fn decode_negotiate(frame: &[u8]) -> Result<(Header, NegotiateResponse), Error> {
@@ -498,7 +516,7 @@ fn install_keys(
 }
 
 /// The current time as a FILETIME (100 ns intervals since 1601-01-01 UTC).
-fn filetime_now() -> u64 {
+pub(crate) fn filetime_now() -> u64 {
     const EPOCH_DIFF_SECS: u64 = 11_644_473_600;
     match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
         Ok(d) => (d.as_secs() + EPOCH_DIFF_SECS) * 10_000_000 + u64::from(d.subsec_nanos() / 100),

@@ -34,6 +34,8 @@ mod factory;
 mod files;
 mod handshake;
 mod shares;
+mod smb1;
+mod smb1ops;
 mod transfer;
 mod transport;
 mod types;

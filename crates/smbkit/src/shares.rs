@@ -174,7 +174,7 @@ impl Connection {
             contexts: Vec::new(),
         };
         let r = self
-            .shared()
+            .shared()?
             .request(Command::CREATE, tree_id, 1, deadline, "CREATE", |w| {
                 req.encode(w)
             })
@@ -294,7 +294,7 @@ impl Connection {
         };
         let charge = self.charge_for(last.len().max(io_size as usize));
         let r = self
-            .shared()
+            .shared()?
             .request(
                 Command::IOCTL,
                 pipe.tree_id,
@@ -336,7 +336,7 @@ impl Connection {
     async fn pipe_write(&self, pipe: &Handle, data: &[u8], deadline: Instant) -> Result<(), Error> {
         let charge = self.charge_for(data.len());
         let r = self
-            .shared()
+            .shared()?
             .request(
                 Command::WRITE,
                 pipe.tree_id,
@@ -372,7 +372,7 @@ impl Connection {
         };
         let charge = self.charge_for(length as usize);
         let r = self
-            .shared()
+            .shared()?
             .request(Command::READ, pipe.tree_id, charge, deadline, "READ", |w| {
                 req.encode(w)
             })

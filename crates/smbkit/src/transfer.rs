@@ -522,7 +522,7 @@ async fn read_chunk(
     let req = read_request(file_id, offset, len);
     let charge = conn.charge_for(len as usize);
     let r = conn
-        .shared()
+        .shared()?
         .request(Command::READ, tree_id, charge, deadline, "read", |w| {
             req.encode(w)
         })
@@ -545,7 +545,7 @@ async fn write_chunk(
     let len = data.len();
     let keep = data.clone();
     let r = conn
-        .shared()
+        .shared()?
         .request_with_tail(
             Command::WRITE,
             tree_id,

@@ -61,18 +61,32 @@ pub mod flags2 {
 
 /// SMB1 command codes (MS-CIFS §2.2.2.1).
 pub mod command {
+    /// SMB_COM_CREATE_DIRECTORY.
+    pub const CREATE_DIRECTORY: u8 = 0x00;
+    /// SMB_COM_DELETE_DIRECTORY.
+    pub const DELETE_DIRECTORY: u8 = 0x01;
     /// SMB_COM_CLOSE.
     pub const CLOSE: u8 = 0x04;
+    /// SMB_COM_DELETE.
+    pub const DELETE: u8 = 0x06;
+    /// SMB_COM_RENAME.
+    pub const RENAME: u8 = 0x07;
+    /// SMB_COM_LOCKING_ANDX.
+    pub const LOCKING_ANDX: u8 = 0x24;
     /// SMB_COM_TRANSACTION.
     pub const TRANSACTION: u8 = 0x25;
     /// SMB_COM_ECHO.
     pub const ECHO: u8 = 0x2B;
+    /// SMB_COM_OPEN_ANDX.
+    pub const OPEN_ANDX: u8 = 0x2D;
     /// SMB_COM_READ_ANDX.
     pub const READ_ANDX: u8 = 0x2E;
     /// SMB_COM_WRITE_ANDX.
     pub const WRITE_ANDX: u8 = 0x2F;
     /// SMB_COM_TRANSACTION2.
     pub const TRANSACTION2: u8 = 0x32;
+    /// SMB_COM_FIND_CLOSE2.
+    pub const FIND_CLOSE2: u8 = 0x34;
     /// SMB_COM_TREE_DISCONNECT.
     pub const TREE_DISCONNECT: u8 = 0x71;
     /// SMB_COM_NEGOTIATE.
@@ -87,6 +101,8 @@ pub mod command {
     pub const NT_TRANSACT: u8 = 0xA0;
     /// SMB_COM_NT_CREATE_ANDX.
     pub const NT_CREATE_ANDX: u8 = 0xA2;
+    /// SMB_COM_NT_RENAME.
+    pub const NT_RENAME: u8 = 0xA5;
 }
 
 /// The SMB1 header (MS-CIFS §2.2.3.1): Protocol (4), Command (1), Status (4),

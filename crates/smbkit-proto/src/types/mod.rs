@@ -75,13 +75,16 @@ wire_enum! {
         SMB3_1_1 = 0x0311,
         /// The SMB2 wildcard revision a server answers to a multi-protocol negotiate.
         SMB2_WILDCARD = 0x02FF,
+        /// SMB1's "NT LM 0.12" dialect. Not an SMB2 wire value: smbkit
+        /// reports it for connections that speak SMB1.
+        NT_LM_0_12 = 0x0001,
     }
 }
 
 impl Dialect {
     /// True for the SMB 3.x family.
     pub fn is_smb3(self) -> bool {
-        self.0 >= 0x0300 && self != Dialect::SMB2_WILDCARD
+        self.0 >= 0x0300
     }
 
     /// The dialect as people write it, e.g. `3.1.1`.
@@ -93,6 +96,7 @@ impl Dialect {
             Dialect::SMB3_0_2 => "3.0.2",
             Dialect::SMB3_1_1 => "3.1.1",
             Dialect::SMB2_WILDCARD => "2.???",
+            Dialect::NT_LM_0_12 => "1 (NT LM 0.12)",
             _ => "unknown",
         }
     }

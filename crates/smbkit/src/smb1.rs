@@ -1,0 +1,332 @@
+//! The SMB1 (NT LM 0.12) driver: one reader task that routes responses by
+//! multiplex id (MID), a writer task, at most MaxMpxCount requests in
+//! flight, and MD5 signing with sequence numbers (MS-CIFS §3.1.4.1,
+//! MS-SMB §3.1.4.1).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use smbkit_proto::smb1::header::{self, flags, flags2, Header};
+use smbkit_proto::smb1::signing::Smb1Signer;
+use smbkit_proto::{NtStatus, Writer};
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::driver::Outgoing;
+use crate::error::{Error, ProtocolError};
+use crate::transport;
+
+/// One SMB1 response as the reader task delivers it.
+#[derive(Debug, Clone)]
+pub(crate) struct Resp1 {
+    pub header: Header,
+    pub msg: Bytes,
+}
+
+type Waiter = oneshot::Sender<Result<Resp1, Error>>;
+
+struct State {
+    next_mid: u16,
+    /// The sequence number of the next request (MS-CIFS §3.1.4.1).
+    seq: u32,
+    signer: Option<Arc<Smb1Signer>>,
+    uid: u16,
+    /// MID → (waiter, the sequence number its response carries).
+    pending: HashMap<u16, (Waiter, u32)>,
+}
+
+/// What the SMB1 reader task and the request path share.
+pub(crate) struct Smb1Shared {
+    state: Mutex<State>,
+    tx: mpsc::UnboundedSender<Outgoing>,
+    closed: AtomicBool,
+    mpx: Semaphore,
+    /// FLAGS2 of every request.
+    pub flags2: u16,
+}
+
+/// Handles of the SMB1 driver's tasks; dropping it stops them.
+pub(crate) struct Tasks1 {
+    reader: JoinHandle<()>,
+    writer: JoinHandle<()>,
+}
+
+impl Tasks1 {
+    pub(crate) async fn close(self) {
+        self.reader.abort();
+        self.writer.abort();
+        let _ = (&mut { self }.reader).await;
+    }
+}
+
+impl Drop for Tasks1 {
+    fn drop(&mut self) {
+        self.reader.abort();
+        self.writer.abort();
+    }
+}
+
+impl Smb1Shared {
+    /// Starts the reader and writer over a negotiated stream. `first_mid`
+    /// follows the MIDs the handshake used.
+    pub(crate) fn start(
+        rd: OwnedReadHalf,
+        wr: OwnedWriteHalf,
+        max_mpx: u16,
+        flags2: u16,
+        first_mid: u16,
+    ) -> (Arc<Smb1Shared>, Tasks1) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Smb1Shared {
+            state: Mutex::new(State {
+                next_mid: first_mid,
+                seq: 0,
+                signer: None,
+                uid: 0,
+                pending: HashMap::new(),
+            }),
+            tx,
+            closed: AtomicBool::new(false),
+            mpx: Semaphore::new(usize::from(max_mpx.clamp(1, 256))),
+            flags2,
+        });
+        let reader = tokio::spawn(reader_task(rd, Arc::downgrade(&shared)));
+        let writer = tokio::spawn(writer_task(wr, rx, Arc::downgrade(&shared)));
+        (shared, Tasks1 { reader, writer })
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn shut_down(&self, why: &str) {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        tracing::debug!(why, "SMB1 connection closed");
+        let waiters: Vec<Waiter> = {
+            let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            s.pending.drain().map(|(_, (w, _))| w).collect()
+        };
+        for w in waiters {
+            let _ = w.send(Err(Error::NotConnected));
+        }
+        self.mpx.close();
+    }
+
+    /// Sets the session's UID for later requests.
+    pub(crate) fn set_uid(&self, uid: u16) {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).uid = uid;
+    }
+
+    /// Starts signing with `signer`; the next request gets sequence number
+    /// `next_seq` (MS-CIFS §3.2.4.1.1: the session setup that established
+    /// the key used 0 and its response 1).
+    pub(crate) fn activate_signing(&self, signer: Smb1Signer, next_seq: u32) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.signer = Some(Arc::new(signer));
+        s.seq = next_seq;
+    }
+
+    /// True once messages are signed.
+    pub(crate) fn signing(&self) -> bool {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .signer
+            .is_some()
+    }
+
+    /// Sends one request built by `body` (after a header this builds) and
+    /// waits for its response; the response's signature is verified when
+    /// signing is active. Responses of any status are returned.
+    pub(crate) async fn request(
+        &self,
+        command: u8,
+        tid: u16,
+        deadline: Instant,
+        operation: &'static str,
+        body: impl FnOnce(&mut Writer),
+    ) -> Result<Resp1, Error> {
+        self.request_with_tail(command, tid, deadline, operation, body, Bytes::new())
+            .await
+    }
+
+    /// [`Smb1Shared::request`] with `tail` appended to the message (the
+    /// data of a WRITE_ANDX).
+    pub(crate) async fn request_with_tail(
+        &self,
+        command: u8,
+        tid: u16,
+        deadline: Instant,
+        operation: &'static str,
+        body: impl FnOnce(&mut Writer),
+        tail: Bytes,
+    ) -> Result<Resp1, Error> {
+        let timeout = || Error::Timeout {
+            operation,
+            after: deadline.saturating_duration_since(Instant::now()),
+        };
+        if self.is_closed() {
+            return Err(Error::NotConnected);
+        }
+        let _permit = tokio::time::timeout_at(deadline, self.mpx.acquire())
+            .await
+            .map_err(|_| timeout())?
+            .map_err(|_| Error::NotConnected)?;
+        let (tx, rx) = oneshot::channel();
+        let mid = {
+            let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            let mut mid = s.next_mid;
+            // 0xFFFF is the server's (oplock breaks); skip ids in use.
+            while mid == 0xFFFF || s.pending.contains_key(&mid) {
+                mid = mid.wrapping_add(1);
+            }
+            s.next_mid = mid.wrapping_add(1);
+            let h = Header {
+                command,
+                status: NtStatus::SUCCESS,
+                flags: flags::CASE_INSENSITIVE | flags::CANONICALIZED_PATHS,
+                flags2: self.flags2
+                    | if s.signer.is_some() {
+                        flags2::SECURITY_SIGNATURE
+                    } else {
+                        0
+                    },
+                pid_high: 0,
+                security_features: [0; 8],
+                tid,
+                pid_low: 0xFEFF,
+                uid: s.uid,
+                mid,
+            };
+            let mut w = Writer::new();
+            h.encode(&mut w);
+            body(&mut w);
+            let mut msg = w.into_vec();
+            let seq = s.seq;
+            // Sequence numbers go in send order: taken, signed and queued
+            // under the same lock.
+            let mut tail_out = tail;
+            if let Some(signer) = s.signer.clone() {
+                if !tail_out.is_empty() {
+                    msg.extend_from_slice(&tail_out);
+                    tail_out = Bytes::new();
+                }
+                signer.sign(&mut msg, seq);
+                s.seq = seq.wrapping_add(2);
+            }
+            let out = Outgoing::with_tail(msg, tail_out)?;
+            s.pending.insert(mid, (tx, seq.wrapping_add(1)));
+            if self.tx.send(out).is_err() {
+                s.pending.remove(&mid);
+                return Err(Error::NotConnected);
+            }
+            mid
+        };
+        let res = match tokio::time::timeout_at(deadline, rx).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => Err(Error::NotConnected),
+            Err(_) => {
+                self.state
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .pending
+                    .remove(&mid);
+                Err(timeout())
+            }
+        };
+        res
+    }
+
+    fn route(&self, msg: Bytes) -> Result<(), Error> {
+        let header = Header::decode(&msg).map_err(|e| ProtocolError::decode("SMB1 header", e))?;
+        if !header.is_reply() {
+            // An oplock break request: nothing here asks for oplocks.
+            tracing::debug!(
+                command = header.command,
+                "ignored an SMB1 request from the server"
+            );
+            return Ok(());
+        }
+        let (waiter, signer) = {
+            let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            (s.pending.remove(&header.mid), s.signer.clone())
+        };
+        let Some((w, seq)) = waiter else {
+            tracing::debug!(mid = header.mid, "SMB1 response nobody waits for");
+            return Ok(());
+        };
+        let result = match signer {
+            Some(signer) if !signer.verify(&msg, seq) => Err(ProtocolError::BadSignature {
+                command: format!("SMB1 {:#04x}", header.command),
+            }
+            .into()),
+            _ => Ok(Resp1 { header, msg }),
+        };
+        let _ = w.send(result);
+        Ok(())
+    }
+}
+
+async fn reader_task(rd: OwnedReadHalf, shared: std::sync::Weak<Shared1Ref>) {
+    let mut rd = tokio::io::BufReader::with_capacity(64 * 1024, rd);
+    let mut pool = bytes::BytesMut::new();
+    loop {
+        let frame = transport::read_frame_into(&mut rd, 16 * 1024 * 1024, &mut pool).await;
+        let Some(s) = shared.upgrade() else { return };
+        match frame {
+            Ok(f) if f.len() >= 4 && f[..4] == header::PROTOCOL_ID => {
+                if let Err(e) = s.route(f) {
+                    tracing::warn!(error = %e, "closing the SMB1 connection");
+                    s.shut_down("protocol error");
+                    return;
+                }
+            }
+            Ok(_) => {
+                s.shut_down("a frame that is not an SMB1 message arrived");
+                return;
+            }
+            Err(e) => {
+                s.shut_down(&format!("read failed: {e}"));
+                return;
+            }
+        }
+    }
+}
+
+type Shared1Ref = Smb1Shared;
+
+async fn writer_task(
+    wr: OwnedWriteHalf,
+    mut rx: mpsc::UnboundedReceiver<Outgoing>,
+    shared: std::sync::Weak<Smb1Shared>,
+) {
+    let mut wr = tokio::io::BufWriter::with_capacity(256 * 1024, wr);
+    while let Some(frame) = rx.recv().await {
+        let mut res = crate::driver::write_one(&mut wr, &frame).await;
+        if res.is_ok() {
+            while let Ok(next) = rx.try_recv() {
+                res = crate::driver::write_one(&mut wr, &next).await;
+                if res.is_err() {
+                    break;
+                }
+            }
+        }
+        if res.is_ok() {
+            res = wr.flush().await;
+        }
+        if let Err(e) = res {
+            if let Some(s) = shared.upgrade() {
+                s.shut_down(&format!("write failed: {e}"));
+            }
+            return;
+        }
+    }
+    let _ = wr.shutdown().await;
+}

@@ -1,0 +1,147 @@
+//! SMB1 (NT LM 0.12) against real Samba: automatic fallback, forced SMB1,
+//! NTLMv1 and NTLMv2, signing, echo and tree connect.
+
+use smbkit::{Dialect, Error, NtStatus, Protocol, SignOptions, SmbProtocolFactory};
+use smbkit_testserver::{Profile, TestServer};
+
+fn server(profile: Profile) -> TestServer {
+    TestServer::start(profile).expect("start the test Samba server (run scripts/install-deps)")
+}
+
+fn factory(srv: &TestServer) -> SmbProtocolFactory {
+    SmbProtocolFactory::new(srv.user(), srv.password(), "SMBKITCLIENT", "SMBKITTEST").unwrap()
+}
+
+#[tokio::test]
+async fn auto_falls_back_to_smb1_on_an_nt1_only_server() {
+    let srv = server(Profile::Smb1Only);
+    for direct in [false, true] {
+        let conn = factory(&srv)
+            .direct_tcp(direct)
+            .connect((srv.host(), srv.port()))
+            .await
+            .unwrap_or_else(|e| panic!("direct={direct}: {e}\n{}", srv.log_tail(40)));
+        assert!(!conn.is_using_smb2());
+        assert_eq!(conn.dialect(), Dialect::NT_LM_0_12);
+        assert_eq!(conn.echo(b"over smb1").await.unwrap(), b"over smb1");
+        let t = conn.tree_connect(srv.share()).await.unwrap();
+        assert_ne!(t.tree_id, 0);
+        let err = conn.tree_connect("no-such-share").await.unwrap_err();
+        assert_eq!(err.status(), Some(NtStatus::BAD_NETWORK_NAME), "{err:?}");
+        conn.tree_disconnect(srv.share()).await.unwrap();
+        conn.close().await.unwrap();
+        assert!(matches!(conn.echo(b"x").await, Err(Error::NotConnected)));
+    }
+}
+
+#[tokio::test]
+async fn smb1_only_uses_smb1_on_a_server_that_speaks_both() {
+    let srv = server(Profile::Legacy);
+    let conn = factory(&srv)
+        .protocol(Protocol::Smb1Only)
+        .connect((srv.host(), srv.port()))
+        .await
+        .unwrap();
+    assert!(!conn.is_using_smb2());
+    conn.echo(b"x").await.unwrap();
+    // Auto on the same server still prefers SMB2.
+    let conn = factory(&srv)
+        .connect((srv.host(), srv.port()))
+        .await
+        .unwrap();
+    assert!(conn.is_using_smb2());
+}
+
+#[tokio::test]
+async fn ntlm_v1_and_v2_over_smb1() {
+    let srv = server(Profile::Smb1Only);
+    for v2 in [true, false] {
+        let conn = factory(&srv)
+            .use_ntlm_v2(v2)
+            .connect((srv.host(), srv.port()))
+            .await
+            .unwrap_or_else(|e| panic!("v2={v2}: {e}"));
+        conn.echo(b"x").await.unwrap();
+    }
+    let err = SmbProtocolFactory::new(srv.user(), "wrong", "ME", "SRV")
+        .unwrap()
+        .connect((srv.host(), srv.port()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::AuthFailed {
+                status: NtStatus::LOGON_FAILURE,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_smb1_sessions() {
+    // Samba's SMB1 does not offer signing unless configured to.
+    let plain = server(Profile::Smb1Only);
+    let conn = factory(&plain)
+        .sign_options(SignOptions::WhenSupported)
+        .connect((plain.host(), plain.port()))
+        .await
+        .unwrap();
+    assert!(!conn.server_info().signing);
+
+    let srv = server(Profile::Smb1Signing);
+    let err = factory(&srv)
+        .sign_options(SignOptions::Never)
+        .connect((srv.host(), srv.port()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Unsupported(m) if m.contains("requires signing")),
+        "{err:?}"
+    );
+    let conn = factory(&srv)
+        .connect((srv.host(), srv.port()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", srv.log_tail(40)));
+    assert!(
+        conn.server_info().signing,
+        "a server that requires signing gets signed messages"
+    );
+    // Many requests in flight keep their sequence numbers straight.
+    let mut tasks = Vec::new();
+    for i in 0..32u32 {
+        let c = conn.clone();
+        tasks.push(tokio::spawn(async move {
+            let d = i.to_le_bytes();
+            assert_eq!(c.echo(&d).await.unwrap(), d);
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    conn.tree_connect(srv.share()).await.unwrap();
+    // NTLMv1 keys sign too.
+    let v1 = factory(&srv)
+        .use_ntlm_v2(false)
+        .connect((srv.host(), srv.port()))
+        .await
+        .unwrap();
+    v1.echo(b"v1").await.unwrap();
+    v1.tree_connect(srv.share()).await.unwrap();
+}
+
+#[tokio::test]
+async fn operations_without_an_smb1_form_yet_say_so() {
+    let srv = server(Profile::Smb1Only);
+    let conn = factory(&srv)
+        .connect((srv.host(), srv.port()))
+        .await
+        .unwrap();
+    let err = conn.list_path(srv.share(), "/").await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Unsupported(m) if m.contains("SMB1")),
+        "{err:?}"
+    );
+}
