@@ -415,6 +415,9 @@ impl Connection {
         let (deadline, limit) = self.op_deadline();
         async {
             let path = smb_path(path)?;
+            if let Some(s1) = self.smb1() {
+                return crate::smb1ops::get_attributes(self, s1, share, &path, deadline).await;
+            }
             let tree_id = self.tree(share, deadline).await?;
             let q = QueryInfoRequest {
                 info_type: info_type::FILE,
@@ -485,6 +488,9 @@ impl Connection {
                     "cannot create the share's root folder".into(),
                 ));
             }
+            if let Some(s1) = self.smb1() {
+                return crate::smb1ops::create_directory(self, s1, share, &path, deadline).await;
+            }
             let tree_id = self.tree(share, deadline).await?;
             let spec = OpenSpec::new(
                 access_mask::FILE_READ_ATTRIBUTES | access_mask::SYNCHRONIZE,
@@ -518,6 +524,9 @@ impl Connection {
                 return Err(Error::InvalidArgument(
                     "cannot delete the share's root folder".into(),
                 ));
+            }
+            if let Some(s1) = self.smb1() {
+                return crate::smb1ops::delete_directory(self, s1, share, &path, deadline).await;
             }
             let tree_id = self.tree(share, deadline).await?;
             self.delete_one(tree_id, share, &path, true, "delete_directory", deadline)
@@ -766,6 +775,9 @@ impl Connection {
                 return Err(Error::InvalidArgument(
                     "rename needs a file or folder, not the share's root".into(),
                 ));
+            }
+            if let Some(s1) = self.smb1() {
+                return crate::smb1ops::rename(self, s1, share, &old, &new, deadline).await;
             }
             let tree_id = self.tree(share, deadline).await?;
             let set = SetInfoRequest {

@@ -318,3 +318,400 @@ pub(crate) async fn close(_conn: &Connection, s: &Smb1Shared, deadline: Instant)
         })
         .await;
 }
+
+/// An open file over SMB1.
+pub(crate) struct Open1 {
+    pub tid: u16,
+    pub fid: u16,
+    pub create: smbkit_proto::smb1::create::NtCreateAndxResponse,
+}
+
+/// NT_CREATE_ANDX (MS-CIFS §2.2.4.64): opens `path` (backslashes, no
+/// leading separator) with the SMB2 spec's access, disposition and options
+/// values, which SMB1 shares.
+pub(crate) async fn open(
+    s: &Smb1Shared,
+    tid: u16,
+    share: &str,
+    path: &str,
+    spec: crate::files::OpenSpec,
+    what: &str,
+    deadline: Instant,
+) -> Result<Open1, Error> {
+    let req = smbkit_proto::smb1::create::NtCreateAndxRequest {
+        flags: 0,
+        root_directory_fid: 0,
+        desired_access: spec.access,
+        allocation_size: 0,
+        ext_file_attributes: spec.attributes,
+        share_access: smbkit_proto::smb2::create::share_access::ALL,
+        create_disposition: spec.disposition,
+        create_options: spec.options,
+        impersonation_level: 2,
+        security_flags: 0,
+        name: format!("\\{path}"),
+    };
+    let r = s
+        .request(
+            command::NT_CREATE_ANDX,
+            tid,
+            deadline,
+            "NT_CREATE_ANDX",
+            |w| req.encode(w),
+        )
+        .await?;
+    if r.header.status != NtStatus::SUCCESS {
+        return Err(crate::files::failure(what, share, path, r.header.status));
+    }
+    let create = smbkit_proto::smb1::create::NtCreateAndxResponse::decode(&r.msg)
+        .map_err(|e| ProtocolError::decode("NT_CREATE_ANDX response", e))?;
+    Ok(Open1 {
+        tid,
+        fid: create.fid,
+        create,
+    })
+}
+
+/// CLOSE (MS-CIFS §2.2.4.5).
+pub(crate) async fn close_file(s: &Smb1Shared, o: &Open1, deadline: Instant) -> Result<(), Error> {
+    let req = smbkit_proto::smb1::close::CloseRequest {
+        fid: o.fid,
+        last_time_modified: smbkit_proto::smb1::close::KEEP_LAST_TIME_MODIFIED,
+    };
+    let r = s
+        .request(command::CLOSE, o.tid, deadline, "CLOSE", |w| req.encode(w))
+        .await?;
+    if r.header.status.is_error() {
+        return Err(Error::OperationFailure {
+            message: "CLOSE failed".into(),
+            status: r.header.status,
+        });
+    }
+    Ok(())
+}
+
+/// A request whose response has no body: the status says it all.
+pub(crate) async fn simple(
+    s: &Smb1Shared,
+    cmd: u8,
+    tid: u16,
+    what: &'static str,
+    share: &str,
+    path: &str,
+    deadline: Instant,
+    body: impl FnOnce(&mut smbkit_proto::Writer),
+) -> Result<(), Error> {
+    let r = s.request(cmd, tid, deadline, what, body).await?;
+    if r.header.status.is_error() {
+        return Err(crate::files::failure(what, share, path, r.header.status));
+    }
+    Ok(())
+}
+
+/// READ_ANDX of up to `len` bytes at `offset` (MS-SMB §2.2.4.2); empty at
+/// the end of the file.
+pub(crate) async fn read(
+    s: &Smb1Shared,
+    o: &Open1,
+    offset: u64,
+    len: u32,
+    share: &str,
+    path: &str,
+    deadline: Instant,
+) -> Result<bytes::Bytes, Error> {
+    let req = smbkit_proto::smb1::read::ReadAndxRequest::file(o.fid, offset, len);
+    let r = s
+        .request(command::READ_ANDX, o.tid, deadline, "read", |w| {
+            req.encode(w)
+        })
+        .await?;
+    match r.header.status {
+        NtStatus::SUCCESS => {
+            let range = smbkit_proto::smb1::read::read_andx_data_range(&r.msg)
+                .map_err(|e| ProtocolError::decode("READ_ANDX response", e))?;
+            if range.len() > len as usize {
+                return Err(
+                    ProtocolError::Unexpected("READ_ANDX returned more than asked".into()).into(),
+                );
+            }
+            Ok(r.msg.slice(range))
+        }
+        NtStatus::END_OF_FILE => Ok(bytes::Bytes::new()),
+        st => Err(crate::files::failure("reading", share, path, st)),
+    }
+}
+
+/// WRITE_ANDX of `data` at `offset` (MS-SMB §2.2.4.3), data not copied
+/// unless the message is signed.
+pub(crate) async fn write(
+    s: &Smb1Shared,
+    o: &Open1,
+    offset: u64,
+    data: bytes::Bytes,
+    share: &str,
+    path: &str,
+    deadline: Instant,
+) -> Result<(), Error> {
+    let len = data.len();
+    let r = s
+        .request_with_tail(
+            command::WRITE_ANDX,
+            o.tid,
+            deadline,
+            "write",
+            |w| smbkit_proto::smb1::write::encode_write_andx_header(w, o.fid, offset, 0, len),
+            data,
+        )
+        .await?;
+    if r.header.status.is_error() {
+        return Err(crate::files::failure(
+            "writing",
+            share,
+            path,
+            r.header.status,
+        ));
+    }
+    let resp = smbkit_proto::smb1::write::WriteAndxResponse::decode(&r.msg)
+        .map_err(|e| ProtocolError::decode("WRITE_ANDX response", e))?;
+    if resp.written(len as u32) as usize != len {
+        return Err(ProtocolError::Unexpected(format!(
+            "the server wrote {} of {len} bytes",
+            resp.written(len as u32)
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+use crate::files::{smb_path, split_last, OpenSpec};
+use smbkit_proto::smb2::create::{access_mask, create_disposition, create_options};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+
+async fn tid(conn: &Connection, share: &str, deadline: Instant) -> Result<u16, Error> {
+    Ok(conn.tree(share, deadline).await? as u16)
+}
+
+/// createDirectory over SMB1: SMB_COM_CREATE_DIRECTORY.
+pub(crate) async fn create_directory(
+    conn: &Connection,
+    s: &Smb1Shared,
+    share: &str,
+    path: &str,
+    deadline: Instant,
+) -> Result<(), Error> {
+    let tid = tid(conn, share, deadline).await?;
+    let req = smbkit_proto::smb1::path_ops::CreateDirectoryRequest {
+        directory_name: format!("\\{path}"),
+    };
+    simple(
+        s,
+        command::CREATE_DIRECTORY,
+        tid,
+        "create_directory",
+        share,
+        path,
+        deadline,
+        |w| req.encode(w),
+    )
+    .await
+}
+
+/// deleteDirectory over SMB1: SMB_COM_DELETE_DIRECTORY.
+pub(crate) async fn delete_directory(
+    conn: &Connection,
+    s: &Smb1Shared,
+    share: &str,
+    path: &str,
+    deadline: Instant,
+) -> Result<(), Error> {
+    let tid = tid(conn, share, deadline).await?;
+    let req = smbkit_proto::smb1::path_ops::DeleteDirectoryRequest {
+        directory_name: format!("\\{path}"),
+    };
+    simple(
+        s,
+        command::DELETE_DIRECTORY,
+        tid,
+        "delete_directory",
+        share,
+        path,
+        deadline,
+        |w| req.encode(w),
+    )
+    .await
+}
+
+/// rename over SMB1: SMB_COM_RENAME (files and folders).
+pub(crate) async fn rename(
+    conn: &Connection,
+    s: &Smb1Shared,
+    share: &str,
+    old: &str,
+    new: &str,
+    deadline: Instant,
+) -> Result<(), Error> {
+    let tid = tid(conn, share, deadline).await?;
+    let req = smbkit_proto::smb1::path_ops::RenameRequest {
+        search_attributes: 0x16, // hidden, system, directory
+        old_file_name: format!("\\{old}"),
+        new_file_name: format!("\\{new}"),
+    };
+    simple(
+        s,
+        command::RENAME,
+        tid,
+        "rename",
+        share,
+        old,
+        deadline,
+        |w| req.encode(w),
+    )
+    .await
+}
+
+/// getAttributes over SMB1: NT_CREATE_ANDX for attributes only, then CLOSE.
+pub(crate) async fn get_attributes(
+    conn: &Connection,
+    s: &Smb1Shared,
+    share: &str,
+    path: &str,
+    deadline: Instant,
+) -> Result<crate::types::SharedFile, Error> {
+    let tid = tid(conn, share, deadline).await?;
+    let spec = OpenSpec::new(
+        access_mask::FILE_READ_ATTRIBUTES | access_mask::SYNCHRONIZE,
+        create_disposition::OPEN,
+        0,
+    );
+    let o = open(s, tid, share, path, spec, "get_attributes", deadline).await?;
+    close_file(s, &o, deadline).await?;
+    let c = &o.create;
+    let ft = smbkit_proto::fscc::filetime_to_unix;
+    Ok(crate::types::SharedFile {
+        create_time: ft(c.create_time),
+        last_access_time: ft(c.last_access_time),
+        last_write_time: ft(c.last_write_time),
+        last_attr_change_time: ft(c.last_change_time),
+        file_size: c.end_of_file,
+        alloc_size: c.allocation_size,
+        file_attributes: c.ext_file_attributes,
+        short_name: String::new(),
+        filename: split_last(path).1.to_string(),
+        file_id: c.extended.as_ref().map_or(0, |e| e.file_id),
+    })
+}
+
+/// retrieveFileFromOffset over SMB1: READ_ANDX requests of up to 60 KiB,
+/// one after another; each request has the whole time limit.
+pub(crate) async fn retrieve<W: AsyncWrite + Unpin + ?Sized>(
+    conn: &Connection,
+    s: &Smb1Shared,
+    share: &str,
+    path: &str,
+    writer: &mut W,
+    offset: u64,
+    max_length: Option<u64>,
+) -> Result<(u32, u64), Error> {
+    let limit = conn.op_limit();
+    let deadline = Instant::now() + limit;
+    let path = smb_path(path)?;
+    let tid = tid(conn, share, deadline).await?;
+    let spec = OpenSpec::new(
+        access_mask::FILE_READ_DATA | access_mask::FILE_READ_ATTRIBUTES | access_mask::SYNCHRONIZE,
+        create_disposition::OPEN,
+        create_options::NON_DIRECTORY_FILE,
+    );
+    let o = open(s, tid, share, &path, spec, "retrieve_file", deadline).await?;
+    let result = async {
+        if offset > o.create.end_of_file {
+            return Err(Error::InvalidArgument(format!(
+                "offset {offset} is past the end of '{}' ({} bytes)",
+                crate::files::display(share, &path),
+                o.create.end_of_file
+            )));
+        }
+        let chunk = u64::from(conn.server_info().max_read_size.max(1024));
+        let end = max_length.map_or(u64::MAX, |m| offset.saturating_add(m));
+        let mut at = offset;
+        while at < end {
+            let len = (end - at).min(chunk) as u32;
+            let data = read(s, &o, at, len, share, &path, Instant::now() + limit).await?;
+            if data.is_empty() {
+                break;
+            }
+            writer.write_all(&data).await?;
+            at += data.len() as u64;
+            if (data.len() as u32) < len {
+                break;
+            }
+        }
+        writer.flush().await?;
+        Ok((o.create.ext_file_attributes, at - offset))
+    }
+    .await;
+    let closed = close_file(s, &o, Instant::now() + limit).await;
+    let r = result?;
+    closed?;
+    Ok(r)
+}
+
+/// storeFile(FromOffset) over SMB1: WRITE_ANDX requests of up to 60 KiB.
+pub(crate) async fn store<R: AsyncRead + Unpin + ?Sized>(
+    conn: &Connection,
+    s: &Smb1Shared,
+    share: &str,
+    path: &str,
+    reader: &mut R,
+    offset: u64,
+    disposition: u32,
+) -> Result<u64, Error> {
+    let limit = conn.op_limit();
+    let deadline = Instant::now() + limit;
+    let path = smb_path(path)?;
+    if path.is_empty() {
+        return Err(Error::InvalidArgument(
+            "store_file needs a file name".into(),
+        ));
+    }
+    let tid = tid(conn, share, deadline).await?;
+    let spec = OpenSpec::new(
+        access_mask::FILE_WRITE_DATA
+            | access_mask::FILE_READ_ATTRIBUTES
+            | access_mask::FILE_WRITE_ATTRIBUTES
+            | access_mask::SYNCHRONIZE,
+        disposition,
+        create_options::NON_DIRECTORY_FILE,
+    );
+    let o = open(s, tid, share, &path, spec, "store_file", deadline).await?;
+    let chunk = conn.server_info().max_write_size.max(1024) as usize;
+    let result = async {
+        let mut at = offset;
+        loop {
+            let data = crate::transfer::fill_chunk(reader, chunk).await?;
+            if data.is_empty() {
+                break;
+            }
+            let n = data.len();
+            write(
+                s,
+                &o,
+                at,
+                data.freeze(),
+                share,
+                &path,
+                Instant::now() + limit,
+            )
+            .await?;
+            at += n as u64;
+            if n < chunk {
+                break;
+            }
+        }
+        Ok::<u64, Error>(at - offset)
+    }
+    .await;
+    let closed = close_file(s, &o, Instant::now() + limit).await;
+    let n = result?;
+    closed?;
+    Ok(n)
+}

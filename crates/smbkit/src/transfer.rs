@@ -125,6 +125,11 @@ impl Connection {
         max_length: Option<u64>,
     ) -> Result<(u32, u64), Error> {
         let limit = self.op_limit();
+        if let Some(s1) = self.smb1() {
+            return crate::smb1ops::retrieve(self, s1, share, path, writer, offset, max_length)
+                .await
+                .map_err(|e| with_limit(e, limit));
+        }
         let path = smb_path(path)?;
         let deadline = Instant::now() + limit;
         let tree_id = self
@@ -270,6 +275,11 @@ impl Connection {
         disposition: u32,
     ) -> Result<u64, Error> {
         let limit = self.op_limit();
+        if let Some(s1) = self.smb1() {
+            return crate::smb1ops::store(self, s1, share, path, reader, offset, disposition)
+                .await
+                .map_err(|e| with_limit(e, limit));
+        }
         let path = smb_path(path)?;
         if path.is_empty() {
             return Err(Error::InvalidArgument(
@@ -405,6 +415,14 @@ async fn fill<R: AsyncRead + Unpin + ?Sized>(
     chunk: usize,
 ) -> Result<BytesMut, Error> {
     fill_into(reader, chunk, None).await
+}
+
+/// [`fill`] for other modules.
+pub(crate) async fn fill_chunk<R: AsyncRead + Unpin + ?Sized>(
+    reader: &mut R,
+    chunk: usize,
+) -> Result<BytesMut, Error> {
+    fill(reader, chunk).await
 }
 
 /// [`fill`] into `reuse` when given (emptied first).

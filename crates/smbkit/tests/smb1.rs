@@ -145,3 +145,109 @@ async fn operations_without_an_smb1_form_yet_say_so() {
         "{err:?}"
     );
 }
+
+fn content(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2654435761).wrapping_add(7);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_transfers_and_folders_over_smb1() {
+    for profile in [Profile::Smb1Only, Profile::Smb1Signing] {
+        let srv = server(profile);
+        for direct in [false, true] {
+            let conn = factory(&srv)
+                .direct_tcp(direct)
+                .connect((srv.host(), srv.port()))
+                .await
+                .unwrap();
+            assert!(!conn.is_using_smb2());
+            let dir = format!("d{}", direct as u8);
+            conn.create_directory("share", &dir).await.unwrap();
+            for (i, len) in [0usize, 10, 60 * 1024, 1 << 20, 300_001]
+                .into_iter()
+                .enumerate()
+            {
+                let data = content(len, i as u32);
+                let name = format!("{dir}/f{i}.bin");
+                let n = conn
+                    .store_file("share", &name, &mut &data[..])
+                    .await
+                    .unwrap();
+                assert_eq!(n as usize, len);
+                assert!(
+                    std::fs::read(srv.share_path().join(&name)).unwrap() == data,
+                    "{profile:?} {name}"
+                );
+                let mut out = Vec::new();
+                let (_, got) = conn.retrieve_file("share", &name, &mut out).await.unwrap();
+                assert_eq!(got as usize, len);
+                assert!(out == data, "{profile:?} {name} retrieved");
+                if len > 100 {
+                    let mut part = Vec::new();
+                    conn.retrieve_file_from_offset("share", &name, &mut part, 7, Some(50))
+                        .await
+                        .unwrap();
+                    assert_eq!(part[..], data[7..57]);
+                }
+                let a = conn.get_attributes("share", &name).await.unwrap();
+                assert_eq!(a.file_size as usize, len);
+                assert!(!a.is_directory());
+            }
+            conn.store_file_from_offset(
+                "share",
+                &format!("{dir}/f1.bin"),
+                &mut &b"XY"[..],
+                2,
+                false,
+            )
+            .await
+            .unwrap();
+            let local = std::fs::read(srv.share_path().join(format!("{dir}/f1.bin"))).unwrap();
+            assert_eq!(&local[2..4], b"XY");
+            assert!(conn
+                .get_attributes("share", &dir)
+                .await
+                .unwrap()
+                .is_directory());
+            conn.rename(
+                "share",
+                &format!("{dir}/f1.bin"),
+                &format!("{dir}/renamed.bin"),
+            )
+            .await
+            .unwrap();
+            assert!(srv.share_path().join(format!("{dir}/renamed.bin")).exists());
+            let err = conn
+                .retrieve_file("share", &format!("{dir}/missing"), &mut Vec::new())
+                .await
+                .unwrap_err();
+            assert_eq!(
+                err.status(),
+                Some(NtStatus::OBJECT_NAME_NOT_FOUND),
+                "{err:?}"
+            );
+            let err = conn.delete_directory("share", &dir).await.unwrap_err();
+            assert_eq!(err.status(), Some(NtStatus::DIRECTORY_NOT_EMPTY), "{err:?}");
+            conn.create_directory("share", &format!("{dir}/empty"))
+                .await
+                .unwrap();
+            conn.delete_directory("share", &format!("{dir}/empty"))
+                .await
+                .unwrap();
+            assert!(!srv.share_path().join(format!("{dir}/empty")).exists());
+            let err = conn
+                .store_file("readonly", "x.txt", &mut &b"x"[..])
+                .await
+                .unwrap_err();
+            assert_eq!(err.status(), Some(NtStatus::ACCESS_DENIED), "{err:?}");
+        }
+    }
+}

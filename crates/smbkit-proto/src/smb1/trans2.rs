@@ -500,9 +500,11 @@ const SHORT_NAME_FIELD_LEN: usize = 24;
 /// losslessly: an odd Unicode length or an unpaired surrogate is an error.
 ///
 /// The walk follows NextEntryOffset ("the offset, in bytes, from this entry
-/// in the list to the next entry"): 0 ends the list; otherwise it must not
-/// be smaller than the entry it follows (so every step advances at least 94
-/// bytes) and must point inside `data`; every entry, name included, must
+/// in the list to the next entry"): 0 ends the list, and so does an offset
+/// pointing exactly at the end of `data` (Samba leaves the last entry's
+/// NextEntryOffset at its padded length instead of 0); otherwise it must
+/// not be smaller than the entry it follows (so every step advances at
+/// least 94 bytes) and must point inside `data`; every entry, name included, must
 /// lie in `data`; ShortNameLength may not exceed 24. Unlike MS-FSCC, SMB1
 /// does not require 8-byte alignment, and some servers pack entries, so
 /// none is required. Empty `data` (SearchCount 0) gives no entries; the
@@ -560,7 +562,9 @@ pub fn parse_find_file_both_directory_info(
             file_id: 0,
             file_name,
         });
-        if next == 0 {
+        // Samba does not zero the last entry's NextEntryOffset: it holds the
+        // entry's padded length, pointing exactly at the end of the data.
+        if next == 0 || next == entry.len() {
             return Ok(entries);
         }
         if next < entry_len {
@@ -896,13 +900,34 @@ impl QueryFsInformationRequest {
     }
 }
 
+/// The part of SMB_QUERY_FILE_BASIC_INFO before Reserved, which Samba
+/// omits.
+const BASIC_INFO_MIN_LEN: usize = 36;
+
 /// Decodes SMB_QUERY_FILE_BASIC_INFO (MS-CIFS §2.2.8.3.6): CreationTime,
 /// LastAccessTime, LastWriteTime, LastChangeTime (8 each),
 /// ExtFileAttributes (4), Reserved (4) — the layout of MS-FSCC
 /// FILE_BASIC_INFORMATION, so this also decodes the pass-through level
-/// FileBasicInformation (1004). Trailing bytes are ignored.
+/// FileBasicInformation (1004). Samba sends this level without the trailing
+/// Reserved (36 bytes), so only the first 36 bytes are required; trailing
+/// bytes are ignored.
 pub fn decode_query_basic_info(data: &[u8]) -> Result<FileBasicInformation, DecodeError> {
-    FileBasicInformation::decode(data)
+    let what = "SMB_QUERY_FILE_BASIC_INFO";
+    if data.len() < BASIC_INFO_MIN_LEN {
+        return Err(DecodeError::Truncated {
+            what,
+            needed: BASIC_INFO_MIN_LEN,
+            available: data.len(),
+        });
+    }
+    let mut r = Reader::new(data);
+    Ok(FileBasicInformation {
+        creation_time: r.u64("CreationTime")?,
+        last_access_time: r.u64("LastAccessTime")?,
+        last_write_time: r.u64("LastWriteTime")?,
+        change_time: r.u64("LastChangeTime")?,
+        file_attributes: r.u32("ExtFileAttributes")?,
+    })
 }
 
 /// Size of SMB_QUERY_FILE_STANDARD_INFO as MS-CIFS defines it (no trailing
@@ -1200,8 +1225,10 @@ mod tests {
     const T1: u64 = 0x01D9_A0B1_2233_4455;
     const T2: u64 = 0x01DA_0000_1111_2222;
 
-    /// One SMB_FIND_FILE_BOTH_DIRECTORY_INFO entry as Samba marshals it for
-    /// a Unicode client (entries padded to 8 bytes; the last is not).
+    /// One SMB_FIND_FILE_BOTH_DIRECTORY_INFO entry for a Unicode client.
+    /// Unless `last`, it is padded to 8 bytes and NextEntryOffset is its
+    /// padded length (Samba does this for every entry, the last included);
+    /// a `last` entry has no padding and NextEntryOffset 0.
     fn samba_entry(name: &str, short: &str, attrs: u32, size: u64, last: bool) -> Vec<u8> {
         let name = utf16le(name);
         let short = utf16le(short);
@@ -1238,19 +1265,23 @@ mod tests {
         let mut data = samba_entry(".", "", attributes::DIRECTORY, 0, false);
         data.extend(samba_entry("..", "", attributes::DIRECTORY, 0, false));
         let last = data.len();
+        // As Samba 4.17 sends it: the last entry is padded too and its
+        // NextEntryOffset points just past the data.
         data.extend(samba_entry(
             "Long file name.txt",
             "LONGFI~1.TXT",
             attributes::ARCHIVE,
             12345,
-            true,
+            false,
         ));
         let params = FindFirst2ResponseParameters {
             sid: 0x8F01,
             search_count: 3,
             end_of_search: 1,
             ea_error_offset: 0,
-            last_name_offset: (last + 94) as u16,
+            // Samba 4.17 points LastNameOffset at the last entry itself,
+            // not at its FileName as MS-CIFS §2.2.6.2.2 says.
+            last_name_offset: last as u16,
         }
         .to_bytes();
         let mut w = response_writer(command::TRANSACTION2, NtStatus::SUCCESS, true);
@@ -1271,7 +1302,7 @@ mod tests {
                 search_count: 3,
                 end_of_search: 1,
                 ea_error_offset: 0,
-                last_name_offset: 96 + 104 + 94, // "." padded to 96, ".." to 104
+                last_name_offset: 96 + 104, // "." padded to 96, ".." to 104
             }
         );
         let unicode = Header::decode(&msg).unwrap().flags2 & flags2::UNICODE != 0;
@@ -1303,9 +1334,9 @@ mod tests {
         );
         assert_eq!(entries[0].file_attributes, attributes::DIRECTORY);
         assert_eq!(entries[0].short_name, "");
-        // LastNameOffset points at the last entry's FileName.
-        let off = usize::from(p.last_name_offset);
-        assert_eq!(&data[off..off + 4], &utf16le("Lo")[..]);
+        // The last entry ends exactly at the end of the data, padding included.
+        assert_eq!(data.len(), 96 + 104 + 136);
+        assert_eq!(&data[200..204], &136u32.to_le_bytes());
         // fscc's FILE_BOTH_DIR_INFORMATION encoder produces the same layout.
         let reencoded = crate::fscc::encode_both_directory_information(&entries);
         assert_eq!(
@@ -1405,7 +1436,9 @@ mod tests {
         };
         let b = basic.to_bytes();
         assert_eq!(decode_query_basic_info(&b).unwrap(), basic);
-        assert_truncations_fail(&b, decode_query_basic_info);
+        // Samba omits Reserved: 36 bytes.
+        assert_eq!(decode_query_basic_info(&b[..36]).unwrap(), basic);
+        assert_truncations_fail(&b[..36], decode_query_basic_info);
 
         let standard = FileStandardInformation {
             allocation_size: 4096,
