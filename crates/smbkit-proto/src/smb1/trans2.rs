@@ -302,7 +302,9 @@ pub struct FindFirst2ResponseParameters {
     /// EaErrorOffset.
     pub ea_error_offset: u16,
     /// LastNameOffset: offset in Trans2_Data of the last entry's name, 0 if
-    /// the server cannot resume.
+    /// the server cannot resume. Samba (4.17) points it at the last entry
+    /// rather than its name: resume FIND_NEXT2 with the last parsed
+    /// entry's `file_name` instead of reading the name here.
     pub last_name_offset: u16,
 }
 
