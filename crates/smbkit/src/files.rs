@@ -293,6 +293,9 @@ impl Connection {
                 "pattern {pattern:?} must be a name pattern, without folders"
             )));
         }
+        if let Some(s1) = self.smb1() {
+            return crate::smb1ops::list_entries(self, s1, share, &path, pattern, deadline).await;
+        }
         let tree_id = self.tree(share, deadline).await?;
         let spec = OpenSpec::new(
             access_mask::FILE_LIST_DIRECTORY
@@ -548,6 +551,9 @@ impl Connection {
         what: &str,
         deadline: Instant,
     ) -> Result<(), Error> {
+        if let Some(s1) = self.smb1() {
+            return crate::smb1ops::delete_one(self, s1, share, path, directory, deadline).await;
+        }
         let spec = OpenSpec::new(
             access_mask::DELETE | access_mask::FILE_READ_ATTRIBUTES | access_mask::SYNCHRONIZE,
             create_disposition::OPEN,
@@ -712,6 +718,11 @@ impl Connection {
                 };
                 if e.is_directory() {
                     attrs = (attrs & !fscc::attributes::NORMAL) | fscc::attributes::DIRECTORY;
+                }
+                if let Some(s1) = self.smb1() {
+                    crate::smb1ops::set_attributes(self, s1, share, &child, attrs, deadline)
+                        .await?;
+                    continue;
                 }
                 let set = SetInfoRequest {
                     info_type: info_type::FILE,

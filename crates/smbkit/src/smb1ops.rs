@@ -716,3 +716,199 @@ pub(crate) async fn store<R: AsyncRead + Unpin + ?Sized>(
     closed?;
     Ok(n)
 }
+
+/// SMB_FIND_FILE_BOTH_DIRECTORY_INFO (MS-CIFS §2.2.8.1.7).
+const FIND_FILE_BOTH_DIRECTORY_INFO: u16 = 0x0104;
+/// FIND flags (MS-CIFS §2.2.6.2.1): close at end of search, continue from
+/// the last name.
+const FIND_CLOSE_AT_EOS: u16 = 0x0002;
+const FIND_CONTINUE_FROM_LAST: u16 = 0x0008;
+/// Search attributes: hidden, system and directories too.
+const SEARCH_ALL: u16 = 0x0016;
+
+/// One TRANSACTION2 exchange whose response fits in one message: its
+/// parameters and data.
+async fn trans2(
+    s: &Smb1Shared,
+    tid: u16,
+    share: &str,
+    path: &str,
+    what: &'static str,
+    deadline: Instant,
+    body: impl FnOnce(&mut smbkit_proto::Writer),
+) -> Result<(NtStatus, Vec<u8>, Vec<u8>, bool), Error> {
+    use smbkit_proto::smb1::trans::TransResponsePart;
+    let r = s
+        .request(command::TRANSACTION2, tid, deadline, what, body)
+        .await?;
+    let status = r.header.status;
+    if status.is_error() {
+        return Err(crate::files::failure(what, share, path, status));
+    }
+    let part = TransResponsePart::decode(&r.msg)
+        .map_err(|e| ProtocolError::decode("TRANSACTION2 response", e))?;
+    if !part.is_whole() {
+        return Err(ProtocolError::Unexpected(
+            "a TRANSACTION2 response in several parts; only single-part responses are handled"
+                .into(),
+        )
+        .into());
+    }
+    let unicode = r.header.flags2 & flags2::UNICODE != 0;
+    Ok((
+        status,
+        part.parameter_bytes(&r.msg).to_vec(),
+        part.data_bytes(&r.msg).to_vec(),
+        unicode,
+    ))
+}
+
+/// listPath over SMB1: TRANS2 FIND_FIRST2 / FIND_NEXT2 (MS-CIFS §2.2.6.2,
+/// §2.2.6.3) with SMB_FIND_FILE_BOTH_DIRECTORY_INFO.
+pub(crate) async fn list_entries(
+    conn: &Connection,
+    s: &Smb1Shared,
+    share: &str,
+    dir: &str,
+    pattern: &str,
+    deadline: Instant,
+) -> Result<Vec<crate::types::SharedFile>, Error> {
+    use smbkit_proto::smb1::trans2::{
+        parse_find_file_both_directory_info, FindFirst2Request, FindFirst2ResponseParameters,
+        FindNext2Request, FindNext2ResponseParameters,
+    };
+    let tid = tid(conn, share, deadline).await?;
+    let max_data = conn
+        .server_info()
+        .max_transact_size
+        .saturating_sub(512)
+        .clamp(1024, 60 * 1024) as u16;
+    let search = if dir.is_empty() {
+        format!("\\{pattern}")
+    } else {
+        format!("\\{dir}\\{pattern}")
+    };
+    let first = FindFirst2Request {
+        search_attributes: SEARCH_ALL,
+        search_count: 1024,
+        flags: FIND_CLOSE_AT_EOS,
+        information_level: FIND_FILE_BOTH_DIRECTORY_INFO,
+        search_storage_type: 0,
+        file_name: search,
+        max_data_count: max_data,
+    };
+    let r = trans2(s, tid, share, dir, "listing", deadline, |w| first.encode(w)).await;
+    let (_, params, data, unicode) = match r {
+        Ok(x) => x,
+        Err(e) if e.status() == Some(NtStatus::NO_SUCH_FILE) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let p = FindFirst2ResponseParameters::decode(&params)
+        .map_err(|e| ProtocolError::decode("FIND_FIRST2 parameters", e))?;
+    let mut entries = parse_find_file_both_directory_info(&data, unicode)
+        .map_err(|e| ProtocolError::decode("directory listing", e))?;
+    let mut end = p.end_of_search != 0;
+    let sid = p.sid;
+    let mut rounds = 0;
+    while !end {
+        rounds += 1;
+        if rounds > 100_000 {
+            return Err(ProtocolError::Unexpected("the listing never ends".into()).into());
+        }
+        let last = match entries.last() {
+            Some(e) => e.file_name.clone(),
+            None => break,
+        };
+        let next = FindNext2Request {
+            sid,
+            search_count: 1024,
+            information_level: FIND_FILE_BOTH_DIRECTORY_INFO,
+            resume_key: 0,
+            flags: FIND_CLOSE_AT_EOS | FIND_CONTINUE_FROM_LAST,
+            file_name: last,
+            max_data_count: max_data,
+        };
+        let (_, params, data, unicode) =
+            match trans2(s, tid, share, dir, "listing", deadline, |w| next.encode(w)).await {
+                Ok(x) => x,
+                Err(e) if e.status() == Some(NtStatus::NO_MORE_FILES) => break,
+                Err(e) => return Err(e),
+            };
+        let p = FindNext2ResponseParameters::decode(&params)
+            .map_err(|e| ProtocolError::decode("FIND_NEXT2 parameters", e))?;
+        let more = parse_find_file_both_directory_info(&data, unicode)
+            .map_err(|e| ProtocolError::decode("directory listing", e))?;
+        if more.is_empty() && p.end_of_search == 0 {
+            return Err(ProtocolError::Unexpected("FIND_NEXT2 made no progress".into()).into());
+        }
+        entries.extend(more);
+        end = p.end_of_search != 0;
+    }
+    Ok(entries
+        .into_iter()
+        .map(crate::types::SharedFile::from_entry)
+        .collect())
+}
+
+/// Deletes one file (SMB_COM_DELETE) or empty folder over SMB1.
+pub(crate) async fn delete_one(
+    conn: &Connection,
+    s: &Smb1Shared,
+    share: &str,
+    path: &str,
+    directory: bool,
+    deadline: Instant,
+) -> Result<(), Error> {
+    if directory {
+        return delete_directory(conn, s, share, path, deadline).await;
+    }
+    let tid = tid(conn, share, deadline).await?;
+    let req = smbkit_proto::smb1::path_ops::DeleteRequest {
+        search_attributes: 0x06,
+        file_name: format!("\\{path}"),
+    };
+    simple(
+        s,
+        command::DELETE,
+        tid,
+        "delete_files",
+        share,
+        path,
+        deadline,
+        |w| req.encode(w),
+    )
+    .await
+}
+
+/// resetFileAttributes over SMB1 for one file: TRANS2
+/// SET_PATH_INFORMATION with SMB_SET_FILE_BASIC_INFO (pass-through
+/// FileBasicInformation).
+pub(crate) async fn set_attributes(
+    conn: &Connection,
+    s: &Smb1Shared,
+    share: &str,
+    path: &str,
+    attributes: u32,
+    deadline: Instant,
+) -> Result<(), Error> {
+    use smbkit_proto::smb1::trans2::{passthrough_level, SetPathInformationRequest};
+    let tid = tid(conn, share, deadline).await?;
+    let req = SetPathInformationRequest {
+        information_level: passthrough_level(
+            smbkit_proto::fscc::info_class::FILE_BASIC_INFORMATION,
+        ),
+        file_name: format!("\\{path}"),
+        data: smbkit_proto::fscc::FileBasicInformation::set_attributes(attributes).to_bytes(),
+    };
+    trans2(
+        s,
+        tid,
+        share,
+        path,
+        "reset_file_attributes",
+        deadline,
+        |w| req.encode(w),
+    )
+    .await
+    .map(|_| ())
+}

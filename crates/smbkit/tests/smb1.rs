@@ -139,11 +139,80 @@ async fn operations_without_an_smb1_form_yet_say_so() {
         .connect((srv.host(), srv.port()))
         .await
         .unwrap();
-    let err = conn.list_path(srv.share(), "/").await.unwrap_err();
+    let err = conn.list_shares().await.unwrap_err();
     assert!(
         matches!(&err, Error::Unsupported(m) if m.contains("SMB1")),
         "{err:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listing_deleting_and_attributes_over_smb1() {
+    let srv = server(Profile::Smb1Signing);
+    let conn = factory(&srv)
+        .connect((srv.host(), srv.port()))
+        .await
+        .unwrap();
+    assert!(!conn.is_using_smb2());
+    let root = srv.share_path();
+    std::fs::create_dir_all(root.join("big")).unwrap();
+    for i in 0..1500 {
+        std::fs::write(root.join(format!("big/file-{i:04}.txt")), format!("{i}")).unwrap();
+    }
+    std::fs::write(root.join("big/日本語 😀.txt"), b"unicode").unwrap();
+    let names: std::collections::HashSet<String> = conn
+        .list_path("share", "big")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| f.filename)
+        .collect();
+    assert_eq!(names.len(), 1503, "1500 files, the unicode one, . and ..");
+    assert!(names.contains("file-0000.txt") && names.contains("file-1499.txt"));
+    assert!(names.contains("日本語 😀.txt"));
+    let txt = conn
+        .list_path_with("share", "big", smbkit::DEFAULT_SEARCH, "file-00*.txt")
+        .await
+        .unwrap();
+    assert_eq!(txt.len(), 100);
+    assert!(conn
+        .list_path_with("share", "big", smbkit::DEFAULT_SEARCH, "nothing*")
+        .await
+        .unwrap()
+        .is_empty());
+
+    // delete_files over SMB1: made over SMB so the server may delete them.
+    conn.create_directory("share", "del").await.unwrap();
+    conn.create_directory("share", "del/sub.tmp").await.unwrap();
+    for n in ["a.tmp", "b.tmp", "keep.txt", "sub.tmp/inner.txt"] {
+        conn.store_file("share", &format!("del/{n}"), &mut &b"x"[..])
+            .await
+            .unwrap();
+    }
+    conn.delete_files("share", "del/*.tmp", false)
+        .await
+        .unwrap();
+    assert!(!root.join("del/a.tmp").exists() && !root.join("del/b.tmp").exists());
+    assert!(root.join("del/keep.txt").exists() && root.join("del/sub.tmp").exists());
+    conn.delete_files("share", "del/*.tmp", true).await.unwrap();
+    assert!(!root.join("del/sub.tmp").exists());
+    let err = conn
+        .delete_files("share", "del/*.none", false)
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(NtStatus::NO_SUCH_FILE), "{err:?}");
+
+    // reset_file_attributes over SMB1.
+    conn.reset_file_attributes("share", "del/keep.txt", 0x2 | 0x1)
+        .await
+        .unwrap();
+    let a = conn.get_attributes("share", "del/keep.txt").await.unwrap();
+    assert_eq!(a.file_attributes & 0x3, 0x3, "{:#x}", a.file_attributes);
+    conn.reset_file_attributes("share", "del/keep.txt", 0)
+        .await
+        .unwrap();
+    let a = conn.get_attributes("share", "del/keep.txt").await.unwrap();
+    assert_eq!(a.file_attributes & 0x3, 0, "{:#x}", a.file_attributes);
 }
 
 fn content(len: usize, seed: u32) -> Vec<u8> {

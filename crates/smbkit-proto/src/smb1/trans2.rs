@@ -509,8 +509,8 @@ const SHORT_NAME_FIELD_LEN: usize = 24;
 /// least 94 bytes) and must point inside `data`; every entry, name included, must
 /// lie in `data`; ShortNameLength may not exceed 24. Unlike MS-FSCC, SMB1
 /// does not require 8-byte alignment, and some servers pack entries, so
-/// none is required. Empty `data` (SearchCount 0) gives no entries; the
-/// caller may compare the count with SearchCount.
+/// none is required. Empty `data` (SearchCount 0) gives no entries. The
+/// caller should check that the number of entries equals SearchCount.
 pub fn parse_find_file_both_directory_info(
     data: &[u8],
     unicode: bool,
@@ -1360,12 +1360,17 @@ mod tests {
         let (msg, last) = samba_find_first_response();
         let part = TransResponsePart::decode(&msg).unwrap();
         let data = part.data_bytes(&msg).to_vec();
-        // Every proper prefix of the entries fails (the last entry is cut).
+        // Every proper prefix fails, except those ending at an entry
+        // boundary: as Samba's last NextEntryOffset points at the end of the
+        // data, they read as shorter lists (which the caller catches by
+        // comparing with SearchCount).
         for len in 1..data.len() {
-            assert!(
-                parse_find_file_both_directory_info(&data[..len], true).is_err(),
-                "{len}"
-            );
+            let r = parse_find_file_both_directory_info(&data[..len], true);
+            match len {
+                96 => assert_eq!(r.unwrap().len(), 1),
+                200 => assert_eq!(r.unwrap().len(), 2),
+                _ => assert!(r.is_err(), "{len}"),
+            }
         }
         assert_eq!(
             parse_find_file_both_directory_info(&[], true).unwrap(),
@@ -1376,8 +1381,17 @@ mod tests {
         bad[..4].copy_from_slice(&8u32.to_le_bytes());
         assert!(parse_find_file_both_directory_info(&bad, true).is_err());
         let mut bad = data.clone();
-        bad[..4].copy_from_slice(&(data.len() as u32).to_le_bytes());
+        bad[..4].copy_from_slice(&(data.len() as u32 + 8).to_le_bytes());
         assert!(parse_find_file_both_directory_info(&bad, true).is_err());
+        // Pointing exactly at the end ends the list (Samba's last entry).
+        let mut short = data.clone();
+        short[..4].copy_from_slice(&(data.len() as u32).to_le_bytes());
+        assert_eq!(
+            parse_find_file_both_directory_info(&short, true)
+                .unwrap()
+                .len(),
+            1
+        );
         // ShortNameLength beyond the 24-byte field.
         let mut bad = data.clone();
         bad[last + 68] = 26;
