@@ -175,8 +175,8 @@ pub fn hint_for(e: &Error, opts: &GlobalOpts, target: Option<&Target>) -> Option
             Some("drop --signing never: use --signing required (the default) or --signing supported".into())
         }
         Error::Unsupported(m) if m.contains("SMB1") => Some(
-            "over SMB1 this version of smbkit offers info, echo and connecting to shares; \
-             enable SMB2 on the server for the rest (Samba: server max protocol = SMB3)"
+            "this operation has no SMB1 form in this version of smbkit; \
+             enable SMB2 on the server (Samba: server max protocol = SMB3)"
                 .into(),
         ),
         Error::Unsupported(m) if m.contains("encryption") => Some(

@@ -836,7 +836,7 @@ fn stopped_and_paused_servers_are_network_errors_and_timeouts() {
 }
 
 #[test]
-fn smb1_servers_connect_and_say_what_is_not_there_yet() {
+fn smb1_servers_work_too() {
     let srv = server(Profile::Smb1Only);
     for args in [&["info"][..], &["--smb1", "info"][..]] {
         let mut a = args.to_vec();
@@ -846,8 +846,13 @@ fn smb1_servers_connect_and_say_what_is_not_there_yet() {
         let out = String::from_utf8_lossy(&o.stdout);
         assert!(out.contains("NT LM 0.12"), "{out}");
     }
-    let err = fails(&srv, &["ls", &url(&srv, "share")], UNSUPPORTED);
-    assert!(err.contains("SMB1"), "{err}");
+    // File operations work over SMB1 too.
+    put_local(&srv, "over-smb1.txt", b"smb1");
+    let o = run(&srv, &["ls", &url(&srv, "share")]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout(&o).contains("over-smb1.txt"), "{}", stdout(&o));
+    let o = run(&srv, &["cat", &url(&srv, "share/over-smb1.txt")]);
+    assert_eq!(o.stdout, b"smb1");
 }
 
 // ---------------------------------------------------------------------------
