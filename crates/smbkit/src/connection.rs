@@ -124,7 +124,7 @@ impl Connection {
     }
 
     /// The SMB1 driver, for connections that speak SMB1.
-    pub(crate) fn smb1(&self) -> Option<&Smb1Shared> {
+    pub(crate) fn smb1(&self) -> Option<&Arc<Smb1Shared>> {
         match &self.inner.backend {
             Backend::Smb1(s, _) => Some(s),
             Backend::Smb2(..) => None,

@@ -411,20 +411,24 @@ pub(crate) async fn simple(
 
 /// READ_ANDX of up to `len` bytes at `offset` (MS-SMB §2.2.4.2); empty at
 /// the end of the file.
-pub(crate) async fn read(
+/// READ_ANDXs of one transfer in flight at once (also bounded by the
+/// server's MaxMpxCount).
+const WINDOW: usize = 8;
+
+#[allow(clippy::too_many_arguments)]
+async fn read_raw(
     s: &Smb1Shared,
-    o: &Open1,
+    tid: u16,
+    fid: u16,
     offset: u64,
     len: u32,
     share: &str,
     path: &str,
     deadline: Instant,
 ) -> Result<bytes::Bytes, Error> {
-    let req = smbkit_proto::smb1::read::ReadAndxRequest::file(o.fid, offset, len);
+    let req = smbkit_proto::smb1::read::ReadAndxRequest::file(fid, offset, len);
     let r = s
-        .request(command::READ_ANDX, o.tid, deadline, "read", |w| {
-            req.encode(w)
-        })
+        .request(command::READ_ANDX, tid, deadline, "read", |w| req.encode(w))
         .await?;
     match r.header.status {
         NtStatus::SUCCESS => {
@@ -444,9 +448,11 @@ pub(crate) async fn read(
 
 /// WRITE_ANDX of `data` at `offset` (MS-SMB §2.2.4.3), data not copied
 /// unless the message is signed.
-pub(crate) async fn write(
+#[allow(clippy::too_many_arguments)]
+async fn write_raw(
     s: &Smb1Shared,
-    o: &Open1,
+    tid: u16,
+    fid: u16,
     offset: u64,
     data: bytes::Bytes,
     share: &str,
@@ -457,10 +463,10 @@ pub(crate) async fn write(
     let r = s
         .request_with_tail(
             command::WRITE_ANDX,
-            o.tid,
+            tid,
             deadline,
             "write",
-            |w| smbkit_proto::smb1::write::encode_write_andx_header(w, o.fid, offset, 0, len),
+            |w| smbkit_proto::smb1::write::encode_write_andx_header(w, fid, offset, 0, len),
             data,
         )
         .await?;
@@ -606,7 +612,7 @@ pub(crate) async fn get_attributes(
 /// one after another; each request has the whole time limit.
 pub(crate) async fn retrieve<W: AsyncWrite + Unpin + ?Sized>(
     conn: &Connection,
-    s: &Smb1Shared,
+    s: &Arc<Smb1Shared>,
     share: &str,
     path: &str,
     writer: &mut W,
@@ -633,19 +639,49 @@ pub(crate) async fn retrieve<W: AsyncWrite + Unpin + ?Sized>(
         }
         let chunk = u64::from(conn.server_info().max_read_size.max(1024));
         let end = max_length.map_or(u64::MAX, |m| offset.saturating_add(m));
+        let known = o.create.end_of_file;
+        let (sh, pa): (Arc<str>, Arc<str>) = (share.into(), path.as_str().into());
+        let mut inflight: std::collections::VecDeque<
+            tokio::task::JoinHandle<Result<(u32, bytes::Bytes), Error>>,
+        > = std::collections::VecDeque::new();
+        let mut next = offset;
         let mut at = offset;
-        while at < end {
-            let len = (end - at).min(chunk) as u32;
-            let data = read(s, &o, at, len, share, &path, Instant::now() + limit).await?;
-            if data.is_empty() {
-                break;
+        let outcome = loop {
+            // Keep up to WINDOW reads in flight up to the known end of the
+            // file; past it (a growing file), one at a time.
+            while inflight.len() < WINDOW && next < end && (next < known || inflight.is_empty()) {
+                let len = (end - next).min(chunk) as u32;
+                let (s2, sh2, pa2) = (Arc::clone(s), sh.clone(), pa.clone());
+                let (tid, fid, at2) = (o.tid, o.fid, next);
+                inflight.push_back(tokio::spawn(async move {
+                    read_raw(&s2, tid, fid, at2, len, &sh2, &pa2, Instant::now() + limit)
+                        .await
+                        .map(|d| (len, d))
+                }));
+                next += u64::from(len);
             }
-            writer.write_all(&data).await?;
-            at += data.len() as u64;
+            let Some(front) = inflight.pop_front() else {
+                break Ok(());
+            };
+            let (len, data) = match front.await {
+                Ok(Ok(x)) => x,
+                Ok(Err(e)) => break Err(e),
+                Err(e) => break Err(Error::Io(std::io::Error::other(e.to_string()))),
+            };
+            if !data.is_empty() {
+                if let Err(e) = writer.write_all(&data).await {
+                    break Err(e.into());
+                }
+                at += data.len() as u64;
+            }
             if (data.len() as u32) < len {
-                break;
+                break Ok(());
             }
+        };
+        for t in inflight {
+            t.abort();
         }
+        outcome?;
         writer.flush().await?;
         Ok((o.create.ext_file_attributes, at - offset))
     }
@@ -659,7 +695,7 @@ pub(crate) async fn retrieve<W: AsyncWrite + Unpin + ?Sized>(
 /// storeFile(FromOffset) over SMB1: WRITE_ANDX requests of up to 60 KiB.
 pub(crate) async fn store<R: AsyncRead + Unpin + ?Sized>(
     conn: &Connection,
-    s: &Smb1Shared,
+    s: &Arc<Smb1Shared>,
     share: &str,
     path: &str,
     reader: &mut R,
@@ -687,27 +723,45 @@ pub(crate) async fn store<R: AsyncRead + Unpin + ?Sized>(
     let chunk = conn.server_info().max_write_size.max(1024) as usize;
     let result = async {
         let mut at = offset;
-        loop {
-            let data = crate::transfer::fill_chunk(reader, chunk).await?;
-            if data.is_empty() {
-                break;
+        let (sh, pa): (Arc<str>, Arc<str>) = (share.into(), path.as_str().into());
+        let mut inflight: std::collections::VecDeque<tokio::task::JoinHandle<Result<(), Error>>> =
+            std::collections::VecDeque::new();
+        let outcome = async {
+            loop {
+                let data = crate::transfer::fill_chunk(reader, chunk).await?;
+                let n = data.len();
+                if n > 0 {
+                    let (s2, sh2, pa2) = (Arc::clone(s), sh.clone(), pa.clone());
+                    let (tid, fid, at2, data) = (o.tid, o.fid, at, data.freeze());
+                    inflight.push_back(tokio::spawn(async move {
+                        write_raw(&s2, tid, fid, at2, data, &sh2, &pa2, Instant::now() + limit)
+                            .await
+                    }));
+                    at += n as u64;
+                }
+                if inflight.len() >= WINDOW || n < chunk {
+                    if let Some(front) = inflight.pop_front() {
+                        front
+                            .await
+                            .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))??;
+                    }
+                }
+                if n < chunk {
+                    break;
+                }
             }
-            let n = data.len();
-            write(
-                s,
-                &o,
-                at,
-                data.freeze(),
-                share,
-                &path,
-                Instant::now() + limit,
-            )
-            .await?;
-            at += n as u64;
-            if n < chunk {
-                break;
+            while let Some(front) = inflight.pop_front() {
+                front
+                    .await
+                    .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))??;
             }
+            Ok::<(), Error>(())
         }
+        .await;
+        for t in inflight {
+            t.abort();
+        }
+        outcome?;
         Ok::<u64, Error>(at - offset)
     }
     .await;
