@@ -43,7 +43,7 @@ use smbkit_testserver::{Profile, TestServer};
 use tokio::io::{AsyncRead, ReadBuf};
 
 const USAGE: &str = "\
-usage: bench [--size-mib N] [--files N] [--entries N] [--signing]
+usage: bench [--size-mib N] [--files N] [--entries N] [--signing] [--smb1]
              [--only download|upload|small|list] [--repeat N]
              [--warmup N] [--concurrency N] [--threads N]
 
@@ -54,6 +54,7 @@ Runs smbkit and smbclient side by side against one private Samba server
   --files N         number of 4 KiB files retrieved (default 1000)
   --entries N       entries of the listed folder (default 10000)
   --signing         a server that requires signing (both clients sign)
+  --smb1            an SMB1-only server (NT LM 0.12): both clients speak SMB1
   --only OP         run one row: download, upload, small or list
   --repeat N        trials per measurement; the best is kept (default 3)
   --warmup N        untimed rounds before them (default 1)
@@ -107,6 +108,7 @@ struct Opts {
     files: usize,
     entries: usize,
     signing: bool,
+    smb1: bool,
     only: Option<Op>,
     repeat: usize,
     warmup: usize,
@@ -120,6 +122,7 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
         files: 1000,
         entries: 10_000,
         signing: false,
+        smb1: false,
         only: None,
         repeat: 3,
         warmup: 1,
@@ -147,6 +150,7 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
             "--files" => o.files = number(value()?)?.max(1) as usize,
             "--entries" => o.entries = number(value()?)? as usize,
             "--signing" => o.signing = true,
+            "--smb1" => o.smb1 = true,
             "--only" => o.only = Some(Op::parse(&value()?)?),
             "--repeat" => o.repeat = number(value()?)?.max(1) as usize,
             "--warmup" => o.warmup = number(value()?)? as usize,
@@ -285,7 +289,11 @@ mod child {
             .map_err(|e| e.to_string())?
             .domain("WORKGROUP")
             .direct_tcp(true)
-            .protocol(Protocol::Smb2Only)
+            .protocol(if std::env::var_os("BENCH_SMB1").is_some() {
+                Protocol::Smb1Only
+            } else {
+                Protocol::Smb2Only
+            })
             .connect(("127.0.0.1", job.port))
             .await
             .map_err(|e| format!("connect: {e}"))?;
@@ -477,11 +485,17 @@ fn peak_rss(trials: &[Trial]) -> Option<u64> {
 }
 
 fn parent(opts: &Opts) -> Result<(), String> {
-    let profile = if opts.signing {
-        Profile::SigningMandatory
-    } else {
-        Profile::Modern
+    let profile = match (opts.smb1, opts.signing) {
+        (true, true) => Profile::Smb1Signing,
+        (true, false) => Profile::Smb1Only,
+        (false, true) => Profile::SigningMandatory,
+        (false, false) => Profile::Modern,
     };
+    if opts.smb1 {
+        // The smbkit children read it; smbclient speaks NT1 to this server
+        // on its own.
+        std::env::set_var("BENCH_SMB1", "1");
+    }
     let server = TestServer::start(profile).map_err(|e| format!("cannot start smbd: {e}"))?;
     let time = Path::new("/usr/bin/time")
         .is_file()

@@ -35,6 +35,7 @@ mod files;
 mod handshake;
 mod shares;
 mod smb1;
+mod smb1_ipc;
 mod smb1ops;
 mod transfer;
 mod transport;

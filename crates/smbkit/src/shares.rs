@@ -41,7 +41,7 @@ use crate::types::SharedDevice;
 
 /// Access asked for on the `srvsvc` pipe: what Windows clients ask for
 /// (read/write data, EAs and attributes, READ_CONTROL, SYNCHRONIZE).
-const PIPE_ACCESS: u32 = access_mask::FILE_READ_DATA
+pub(crate) const PIPE_ACCESS: u32 = access_mask::FILE_READ_DATA
     | access_mask::FILE_WRITE_DATA
     | access_mask::FILE_READ_EA
     | access_mask::FILE_WRITE_EA
@@ -51,11 +51,11 @@ const PIPE_ACCESS: u32 = access_mask::FILE_READ_DATA
     | access_mask::SYNCHRONIZE;
 
 /// The call id of the `bind`; requests use the following ids.
-const BIND_CALL_ID: u32 = 1;
+pub(crate) const BIND_CALL_ID: u32 = 1;
 
 /// The most `NetrShareEnum` calls one listing makes (each continuing with
 /// the resume handle after ERROR_MORE_DATA).
-const MAX_ENUM_CALLS: u32 = 256;
+pub(crate) const MAX_ENUM_CALLS: u32 = 256;
 
 /// The most FSCTL_SRV_ENUMERATE_SNAPSHOTS round trips one listing makes.
 const SNAPSHOT_ATTEMPTS: usize = 4;
@@ -120,6 +120,9 @@ impl Connection {
     /// # Ok(()) }
     /// ```
     pub async fn list_shares(&self) -> Result<Vec<SharedDevice>, Error> {
+        if let Some(s1) = self.smb1() {
+            return crate::smb1_ipc::list_shares(self, s1).await;
+        }
         let (deadline, limit) = self.op_deadline();
         self.list_shares_with(self.pipe_io_size(), deadline)
             .await
@@ -434,6 +437,9 @@ impl Connection {
     /// # Ok(()) }
     /// ```
     pub async fn list_snapshots(&self, share: &str, path: &str) -> Result<Vec<SystemTime>, Error> {
+        if let Some(s1) = self.smb1() {
+            return crate::smb1_ipc::list_snapshots(self, s1, share, path).await;
+        }
         let (deadline, limit) = self.op_deadline();
         async {
             let path = smb_path(path)?;
@@ -533,6 +539,9 @@ impl Connection {
     /// # Ok(()) }
     /// ```
     pub async fn get_security(&self, share: &str, path: &str) -> Result<SecurityDescriptor, Error> {
+        if let Some(s1) = self.smb1() {
+            return crate::smb1_ipc::get_security(self, s1, share, path).await;
+        }
         let first = SECURITY_FIRST_OUTPUT.min(self.server_info().max_transact_size.max(4096));
         let (deadline, limit) = self.op_deadline();
         self.get_security_with(share, path, first, deadline)
@@ -635,7 +644,7 @@ fn middle<'a>(rs: &'a [Response], what: &str) -> Result<&'a Response, Error> {
 }
 
 /// A `@GMT-YYYY.MM.DD-HH.MM.SS` token as a `SystemTime` (UTC).
-fn snapshot_time(token: &str) -> Result<SystemTime, Error> {
+pub(crate) fn snapshot_time(token: &str) -> Result<SystemTime, Error> {
     let secs = fscc::gmt_token_to_unix(token).ok_or_else(|| {
         ProtocolError::Unexpected(format!(
             "snapshot token {token:?} is not of the form @GMT-YYYY.MM.DD-HH.MM.SS"
@@ -651,7 +660,7 @@ fn snapshot_time(token: &str) -> Result<SystemTime, Error> {
 /// Applies one `NetrShareEnum` answer: appends its entries and returns the
 /// resume handle to continue with, or `None` when the enumeration is
 /// complete (MS-SRVS §3.1.4.8).
-fn next_enum_step(
+pub(crate) fn next_enum_step(
     res: ShareEnumResult,
     shares: &mut Vec<srvsvc::ShareInfo1>,
 ) -> Result<Option<u32>, Error> {
@@ -706,7 +715,7 @@ fn werror_failure(code: u32) -> Error {
 /// An RPC-level failure as an error: faults and refused binds are the
 /// server saying no ([`Error::OperationFailure`]); undecodable PDUs are
 /// [`Error::Protocol`].
-fn rpc_failure(what: &str, e: RpcError) -> Error {
+pub(crate) fn rpc_failure(what: &str, e: RpcError) -> Error {
     match e {
         RpcError::Decode(d) => rpc_decode(d),
         RpcError::Fault {
@@ -746,7 +755,7 @@ fn rpc_decode(d: smbkit_proto::DecodeError) -> Error {
 }
 
 /// A failed IOCTL, WRITE or READ on the srvsvc pipe.
-fn pipe_io_failure(what: &str, status: NtStatus) -> Error {
+pub(crate) fn pipe_io_failure(what: &str, status: NtStatus) -> Error {
     Error::OperationFailure {
         message: format!(
             "list_shares: {what} on the srvsvc pipe failed ({})",

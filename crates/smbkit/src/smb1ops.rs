@@ -95,7 +95,9 @@ pub(crate) async fn connect(
     ))
 }
 
-/// Largest READ_ANDX: 64 KiB - 1 without CAP_LARGE_READX (MS-SMB §2.2.4.2).
+/// Largest READ_ANDX: 60 KiB with CAP_LARGE_READX (larger ones come back
+/// short from Samba 4.17, which would read as the end of the file), else
+/// within the server's MaxBufferSize.
 fn max_read(neg: &NegotiateResponse) -> u32 {
     if neg.capabilities & caps::LARGE_READX != 0 {
         60 * 1024
@@ -106,6 +108,8 @@ fn max_read(neg: &NegotiateResponse) -> u32 {
     }
 }
 
+/// Largest WRITE_ANDX: 60 KiB with CAP_LARGE_WRITEX (Samba 4.17 answers
+/// larger ones with a count of 0), else within the server's MaxBufferSize.
 fn max_write(neg: &NegotiateResponse) -> u32 {
     if neg.capabilities & caps::LARGE_WRITEX != 0 {
         60 * 1024

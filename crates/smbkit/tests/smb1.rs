@@ -139,7 +139,7 @@ async fn operations_without_an_smb1_form_yet_say_so() {
         .connect((srv.host(), srv.port()))
         .await
         .unwrap();
-    let err = conn.list_shares().await.unwrap_err();
+    let err = conn.open_file(srv.share(), "x").await.unwrap_err();
     assert!(
         matches!(&err, Error::Unsupported(m) if m.contains("SMB1")),
         "{err:?}"
