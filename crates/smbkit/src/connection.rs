@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use crate::driver::{Response, Shared, Tasks};
 use crate::error::{describe_status, Error, ProtocolError};
 use crate::factory::{SmbProtocolFactory, DEFAULT_ECHO_TIMEOUT};
-use crate::smb1::{Smb1Shared, Tasks1};
+use crate::smb1::Smb1Shared;
 
 /// What was negotiated with the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,7 +71,7 @@ pub struct TreeInfo {
 /// The protocol family a connection speaks, with its driver.
 pub(crate) enum Backend {
     Smb2(Arc<Shared>, Mutex<Option<Tasks>>),
-    Smb1(Arc<Smb1Shared>, Mutex<Option<Tasks1>>),
+    Smb1(Arc<Smb1Shared>, Mutex<Option<Tasks>>),
 }
 
 pub(crate) struct Inner {

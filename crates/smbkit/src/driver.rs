@@ -133,6 +133,11 @@ pub(crate) struct Tasks {
 }
 
 impl Tasks {
+    /// The reader and writer task of a connection.
+    pub(crate) fn new(reader: JoinHandle<()>, writer: JoinHandle<()>) -> Self {
+        Tasks { reader, writer }
+    }
+
     /// Stops both tasks and waits until they are gone, which closes the
     /// socket.
     pub(crate) async fn close(self) {

@@ -14,10 +14,9 @@ use smbkit_proto::{NtStatus, Writer};
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{mpsc, oneshot, Semaphore};
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::driver::Outgoing;
+use crate::driver::{Outgoing, Tasks};
 use crate::error::{Error, ProtocolError};
 use crate::transport;
 
@@ -50,27 +49,6 @@ pub(crate) struct Smb1Shared {
     pub flags2: u16,
 }
 
-/// Handles of the SMB1 driver's tasks; dropping it stops them.
-pub(crate) struct Tasks1 {
-    reader: JoinHandle<()>,
-    writer: JoinHandle<()>,
-}
-
-impl Tasks1 {
-    pub(crate) async fn close(self) {
-        self.reader.abort();
-        self.writer.abort();
-        let _ = (&mut { self }.reader).await;
-    }
-}
-
-impl Drop for Tasks1 {
-    fn drop(&mut self) {
-        self.reader.abort();
-        self.writer.abort();
-    }
-}
-
 impl Smb1Shared {
     /// Starts the reader and writer over a negotiated stream. `first_mid`
     /// follows the MIDs the handshake used.
@@ -80,7 +58,7 @@ impl Smb1Shared {
         max_mpx: u16,
         flags2: u16,
         first_mid: u16,
-    ) -> (Arc<Smb1Shared>, Tasks1) {
+    ) -> (Arc<Smb1Shared>, Tasks) {
         let (tx, rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Smb1Shared {
             state: Mutex::new(State {
@@ -97,7 +75,7 @@ impl Smb1Shared {
         });
         let reader = tokio::spawn(reader_task(rd, Arc::downgrade(&shared)));
         let writer = tokio::spawn(writer_task(wr, rx, Arc::downgrade(&shared)));
-        (shared, Tasks1 { reader, writer })
+        (shared, Tasks::new(reader, writer))
     }
 
     pub(crate) fn is_closed(&self) -> bool {
