@@ -95,12 +95,12 @@ pub(crate) async fn connect(
     ))
 }
 
-/// Largest READ_ANDX: 60 KiB with CAP_LARGE_READX (larger ones come back
-/// short from Samba 4.17, which would read as the end of the file), else
-/// within the server's MaxBufferSize.
+/// Largest READ_ANDX: 120 KiB with CAP_LARGE_READX (Samba 4.17 answers
+/// reads above 128 KiB short, which would read as the end of the file),
+/// else within the server's MaxBufferSize.
 fn max_read(neg: &NegotiateResponse) -> u32 {
     if neg.capabilities & caps::LARGE_READX != 0 {
-        60 * 1024
+        120 * 1024
     } else {
         neg.max_buffer_size
             .saturating_sub(128)
@@ -108,11 +108,11 @@ fn max_read(neg: &NegotiateResponse) -> u32 {
     }
 }
 
-/// Largest WRITE_ANDX: 60 KiB with CAP_LARGE_WRITEX (Samba 4.17 answers
-/// larger ones with a count of 0), else within the server's MaxBufferSize.
+/// Largest WRITE_ANDX: 120 KiB with CAP_LARGE_WRITEX (Samba 4.17 answers a
+/// 1 MiB one with a count of 0), else within the server's MaxBufferSize.
 fn max_write(neg: &NegotiateResponse) -> u32 {
     if neg.capabilities & caps::LARGE_WRITEX != 0 {
-        60 * 1024
+        120 * 1024
     } else {
         neg.max_buffer_size
             .saturating_sub(128)
