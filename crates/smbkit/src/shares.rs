@@ -119,6 +119,8 @@ impl Connection {
     /// }
     /// # Ok(()) }
     /// ```
+    ///
+    /// Over SMB1 the calls go as SMB_COM_TRANSACTION (TransactNmPipe) on the pipe (MS-CIFS §2.2.5.6).
     pub async fn list_shares(&self) -> Result<Vec<SharedDevice>, Error> {
         if let Some(s1) = self.smb1() {
             return crate::smb1_ipc::list_shares(self, s1).await;
@@ -436,6 +438,8 @@ impl Connection {
     /// }
     /// # Ok(()) }
     /// ```
+    ///
+    /// Over SMB1: NT_TRANSACT_IOCTL (MS-CIFS §2.2.7.2).
     pub async fn list_snapshots(&self, share: &str, path: &str) -> Result<Vec<SystemTime>, Error> {
         if let Some(s1) = self.smb1() {
             return crate::smb1_ipc::list_snapshots(self, s1, share, path).await;
@@ -538,6 +542,8 @@ impl Connection {
     /// }
     /// # Ok(()) }
     /// ```
+    ///
+    /// Over SMB1: NT_TRANSACT_QUERY_SECURITY_DESC (MS-CIFS §2.2.7.6).
     pub async fn get_security(&self, share: &str, path: &str) -> Result<SecurityDescriptor, Error> {
         if let Some(s1) = self.smb1() {
             return crate::smb1_ipc::get_security(self, s1, share, path).await;

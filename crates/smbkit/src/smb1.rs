@@ -35,8 +35,9 @@ struct State {
     seq: u32,
     signer: Option<Arc<Smb1Signer>>,
     uid: u16,
-    /// MID → (waiter, the sequence number its response carries).
-    pending: HashMap<u16, (Waiter, u32)>,
+    /// MID → (waiter, the sequence number its response carries, the
+    /// request's command).
+    pending: HashMap<u16, (Waiter, u32, u8)>,
 }
 
 /// What the SMB1 reader task and the request path share.
@@ -89,7 +90,7 @@ impl Smb1Shared {
         tracing::debug!(why, "SMB1 connection closed");
         let waiters: Vec<Waiter> = {
             let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            s.pending.drain().map(|(_, (w, _))| w).collect()
+            s.pending.drain().map(|(_, (w, _, _))| w).collect()
         };
         for w in waiters {
             let _ = w.send(Err(Error::NotConnected));
@@ -200,7 +201,7 @@ impl Smb1Shared {
                 s.seq = seq.wrapping_add(2);
             }
             let out = Outgoing::with_tail(msg, tail_out)?;
-            s.pending.insert(mid, (tx, seq.wrapping_add(1)));
+            s.pending.insert(mid, (tx, seq.wrapping_add(1), command));
             if self.tx.send(out).is_err() {
                 s.pending.remove(&mid);
                 return Err(Error::NotConnected);
@@ -236,11 +237,16 @@ impl Smb1Shared {
             let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
             (s.pending.remove(&header.mid), s.signer.clone())
         };
-        let Some((w, seq)) = waiter else {
+        let Some((w, seq, command)) = waiter else {
             tracing::debug!(mid = header.mid, "SMB1 response nobody waits for");
             return Ok(());
         };
         let result = match signer {
+            _ if header.command != command => Err(ProtocolError::Unexpected(format!(
+                "the response to SMB1 command {command:#04x} carries command {:#04x}",
+                header.command
+            ))
+            .into()),
             Some(signer) if !signer.verify(&msg, seq) => Err(ProtocolError::BadSignature {
                 command: format!("SMB1 {:#04x}", header.command),
             }

@@ -320,3 +320,33 @@ async fn file_transfers_and_folders_over_smb1() {
         }
     }
 }
+
+#[tokio::test]
+async fn offsets_above_4_gib_over_smb1() {
+    let srv = server(Profile::Smb1Only);
+    let conn = factory(&srv)
+        .connect((srv.host(), srv.port()))
+        .await
+        .unwrap();
+    let path = srv.share_path().join("sparse.bin");
+    let f = std::fs::File::create(&path).unwrap();
+    f.set_len(5 << 30).unwrap();
+    drop(f);
+    srv.chown_to_user(&path).unwrap();
+    let at = (4u64 << 30) + 12345;
+    conn.store_file_from_offset("share", "sparse.bin", &mut &b"above 4 GiB"[..], at, false)
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    conn.retrieve_file_from_offset("share", "sparse.bin", &mut out, at - 2, Some(15))
+        .await
+        .unwrap();
+    assert_eq!(out, b"\0\0above 4 GiB\0\0");
+    assert_eq!(
+        conn.get_attributes("share", "sparse.bin")
+            .await
+            .unwrap()
+            .file_size,
+        5 << 30
+    );
+}
