@@ -142,12 +142,12 @@ impl Profile {
                 "\tserver min protocol = NT1\n\tserver max protocol = SMB3_11\n\tntlm auth = yes\n\tlanman auth = no\n"
             }
             Profile::Smb1Only => {
-                "\tserver min protocol = NT1\n\tserver max protocol = NT1\n\tntlm auth = yes\n\tlanman auth = no\n"
+                "\tserver min protocol = NT1\n\tserver max protocol = NT1\n\tntlm auth = yes\n\tlanman auth = no\n\traw NTLMv2 auth = yes\n"
             }
             Profile::SigningMandatory => "\tserver signing = mandatory\n",
             Profile::Smb21Max => "\tserver max protocol = SMB2_10\n",
             Profile::Smb1Signing => {
-                "\tserver min protocol = NT1\n\tserver max protocol = NT1\n\tntlm auth = yes\n\tlanman auth = no\n\tserver signing = mandatory\n"
+                "\tserver min protocol = NT1\n\tserver max protocol = NT1\n\tntlm auth = yes\n\tlanman auth = no\n\traw NTLMv2 auth = yes\n\tserver signing = mandatory\n"
             }
         }
     }

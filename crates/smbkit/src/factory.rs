@@ -90,6 +90,7 @@ pub struct SmbProtocolFactory {
     pub(crate) sign_options: SignOptions,
     pub(crate) direct_tcp: bool,
     pub(crate) protocol: Protocol,
+    pub(crate) extended_security: bool,
     pub(crate) timeout: Duration,
     pub(crate) connect_timeout: Duration,
 }
@@ -129,6 +130,7 @@ impl SmbProtocolFactory {
             sign_options: SignOptions::default(),
             direct_tcp: false,
             protocol: Protocol::default(),
+            extended_security: true,
             timeout: DEFAULT_TIMEOUT,
             connect_timeout: DEFAULT_TIMEOUT,
         })
@@ -170,6 +172,17 @@ impl SmbProtocolFactory {
     /// Which protocol family to speak; [`Protocol::Auto`] by default.
     pub fn protocol(mut self, p: Protocol) -> Self {
         self.protocol = p;
+        self
+    }
+
+    /// SMB1 only: ask for extended security (SPNEGO/NTLMSSP logon, the
+    /// default) or, with `false`, log on the way NT LM 0.12 servers without
+    /// it expect: the NTLMv2 (or, with `use_ntlm_v2(false)`, NTLMv1)
+    /// responses to the NEGOTIATE challenge in SESSION_SETUP_ANDX's
+    /// password fields (MS-CIFS §3.2.4.2.4). Servers that offer no extended
+    /// security get that logon in any case.
+    pub fn extended_security(mut self, on: bool) -> Self {
+        self.extended_security = on;
         self
     }
 

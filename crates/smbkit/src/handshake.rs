@@ -187,10 +187,12 @@ async fn negotiate<S: AsyncRead + AsyncWrite + Unpin>(
         } else {
             &[NT_LM_012, SMB2_002, SMB2_WILDCARD]
         };
-        let flags2 = smb1::header::flags2::UNICODE
+        let mut flags2 = smb1::header::flags2::UNICODE
             | smb1::header::flags2::NT_STATUS
-            | smb1::header::flags2::LONG_NAMES
-            | smb1::header::flags2::EXTENDED_SECURITY;
+            | smb1::header::flags2::LONG_NAMES;
+        if f.extended_security {
+            flags2 |= smb1::header::flags2::EXTENDED_SECURITY;
+        }
         let req = smb1::negotiate::negotiate_request(dialects, flags2, 0);
         stream.write_all(&transport::frame(&req)?).await?;
         let frame = transport::read_frame(stream, transport::HANDSHAKE_MAX_FRAME).await?;

@@ -32,12 +32,7 @@ pub(crate) async fn connect(
     neg: NegotiateResponse,
     deadline: Instant,
 ) -> Result<Connection, Error> {
-    if neg.capabilities & caps::EXTENDED_SECURITY == 0 {
-        return Err(Error::Unsupported(
-            "the SMB1 server does not offer extended security; logons without it are not available in this version of smbkit"
-                .into(),
-        ));
-    }
+    let extended = neg.capabilities & caps::EXTENDED_SECURITY != 0;
     let server_requires = neg.security_mode & SECURITY_SIGNATURES_REQUIRED != 0;
     let server_supports = neg.security_mode & SECURITY_SIGNATURES_ENABLED != 0;
     if server_requires && f.sign_options == SignOptions::Never {
@@ -55,11 +50,19 @@ pub(crate) async fn connect(
         | flags2::NT_STATUS
         | flags2::LONG_NAMES
         | flags2::IS_LONG_NAME
-        | flags2::EXTENDED_SECURITY
-        | flags2::EAS;
+        | flags2::EAS
+        | if extended {
+            flags2::EXTENDED_SECURITY
+        } else {
+            0
+        };
     let (rd, wr) = stream.into_split();
     let (shared, tasks) = Smb1Shared::start(rd, wr, neg.max_mpx_count, flags2, 1);
-    let session = session_setup(&f, &shared, &neg, want_signing, deadline).await;
+    let session = if extended {
+        session_setup(&f, &shared, &neg, want_signing, deadline).await
+    } else {
+        session_setup_plain(&f, &shared, &neg, want_signing, deadline).await
+    };
     let session = match session {
         Ok(s) => s,
         Err(e) => {
@@ -216,6 +219,106 @@ async fn session_setup(
         });
     }
     Err(ProtocolError::Unexpected("SESSION_SETUP_ANDX did not finish after 4 rounds".into()).into())
+}
+
+/// SESSION_SETUP_ANDX without extended security (MS-CIFS §2.2.4.53,
+/// §3.2.4.2.4): NTLMv2 (or NTLMv1) responses to the NEGOTIATE challenge in
+/// the password fields. Signed sessions are refused for now (see the check
+/// below).
+async fn session_setup_plain(
+    f: &SmbProtocolFactory,
+    s: &Arc<Smb1Shared>,
+    neg: &NegotiateResponse,
+    want_signing: bool,
+    deadline: Instant,
+) -> Result<Session, Error> {
+    use smbkit_proto::ntlm;
+    use smbkit_proto::smb1::session_setup::{SessionSetupRequestNtlm, SessionSetupResponseNtlm};
+    let challenge = neg.challenge.ok_or_else(|| {
+        Error::from(ProtocolError::Unexpected(
+            "the SMB1 NEGOTIATE response has neither extended security nor a challenge".into(),
+        ))
+    })?;
+    let password = f.password.get();
+    let anonymous = f.username.is_empty() && password.is_empty();
+    if want_signing && !anonymous {
+        // Samba's signatures on such sessions do not verify with the key
+        // MS-CIFS §3.2.5.3 describes (session key + NT response); until
+        // that is understood, refuse rather than run unverified.
+        return Err(Error::Unsupported(
+            "signing is required, and signed SMB1 sessions need extended security in this version; leave extended_security on"
+                .into(),
+        ));
+    }
+    let (lm, nt): (Vec<u8>, Vec<u8>) = if anonymous {
+        (Vec::new(), Vec::new())
+    } else if f.use_ntlm_v2 {
+        let key = zeroize::Zeroizing::new(ntlm::nt_owf_v2(&password, &f.username, &f.domain));
+        let mut client_challenge = [0u8; 8];
+        rand::fill(&mut client_challenge[..]);
+        let (nt, lm, _) = ntlm::ntlmv2_response(
+            &key,
+            &challenge,
+            &client_challenge,
+            crate::handshake::filetime_now(),
+            &[],
+        );
+        (lm.to_vec(), nt)
+    } else {
+        let nt_key = zeroize::Zeroizing::new(ntlm::nt_owf_v1(&password));
+        let lm_key = zeroize::Zeroizing::new(ntlm::lm_owf_v1(&password));
+        (
+            ntlm::ntlmv1_response(&lm_key, &challenge).to_vec(),
+            ntlm::ntlmv1_response(&nt_key, &challenge).to_vec(),
+        )
+    };
+    let req = SessionSetupRequestNtlm {
+        max_buffer_size: 61440,
+        max_mpx_count: neg.max_mpx_count,
+        vc_number: 1,
+        session_key: neg.session_key,
+        capabilities: caps::UNICODE
+            | caps::NT_SMBS
+            | caps::NT_STATUS
+            | caps::LARGE_FILES
+            | caps::LARGE_READX
+            | caps::LARGE_WRITEX,
+        oem_password: lm,
+        unicode_password: nt,
+        account_name: f.username.clone(),
+        primary_domain: f.domain.clone(),
+        native_os: "Unix".into(),
+        native_lanman: "smbkit".into(),
+    };
+    let r = s
+        .request(
+            command::SESSION_SETUP_ANDX,
+            0,
+            deadline,
+            "SESSION_SETUP_ANDX",
+            |w| req.encode(w),
+        )
+        .await?;
+    let status = r.header.status;
+    if status != NtStatus::SUCCESS {
+        let user = f.username.clone();
+        if status.is_logon_failure() {
+            return Err(Error::AuthFailed {
+                status,
+                user,
+                message: describe_status(status).into(),
+            });
+        }
+        return Err(Error::OperationFailure {
+            message: format!("SESSION_SETUP_ANDX for user '{user}' failed"),
+            status,
+        });
+    }
+    s.set_uid(r.header.uid);
+    let resp = SessionSetupResponseNtlm::decode(&r.msg)
+        .map_err(|e| ProtocolError::decode("SESSION_SETUP_ANDX response", e))?;
+    let guest = resp.action & ACTION_GUEST != 0;
+    Ok(Session { guest, anonymous })
 }
 
 fn decode_setup(r: &Resp1) -> Result<SessionSetupResponseExtended, Error> {

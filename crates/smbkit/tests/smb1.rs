@@ -350,3 +350,54 @@ async fn offsets_above_4_gib_over_smb1() {
         5 << 30
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logons_without_extended_security() {
+    for profile in [Profile::Smb1Only, Profile::Smb1Signing] {
+        let srv = server(profile);
+        for v2 in [false, true] {
+            for direct in [false, true] {
+                let attempt = factory(&srv)
+                    .extended_security(false)
+                    .use_ntlm_v2(v2)
+                    .direct_tcp(direct)
+                    .connect((srv.host(), srv.port()))
+                    .await;
+                if profile == Profile::Smb1Signing {
+                    let err = attempt.unwrap_err();
+                    assert!(
+                        matches!(&err, Error::Unsupported(m) if m.contains("extended security")),
+                        "{err:?}"
+                    );
+                    continue;
+                }
+                let conn = attempt.unwrap_or_else(|e| {
+                    panic!(
+                        "{profile:?} v2={v2} direct={direct}: {e}\n{}",
+                        srv.log_tail(30)
+                    )
+                });
+                assert!(!conn.is_using_smb2());
+                assert!(!conn.server_info().signing);
+                conn.echo(b"plain").await.unwrap();
+                let data = content(200_000, 3);
+                let name = format!("plain-{v2}-{direct}.bin");
+                conn.store_file("share", &name, &mut &data[..])
+                    .await
+                    .unwrap();
+                let mut out = Vec::new();
+                conn.retrieve_file("share", &name, &mut out).await.unwrap();
+                assert!(out == data);
+            }
+        }
+        if profile == Profile::Smb1Only {
+            let err = SmbProtocolFactory::new(srv.user(), "wrong", "ME", "SRV")
+                .unwrap()
+                .extended_security(false)
+                .connect((srv.host(), srv.port()))
+                .await
+                .unwrap_err();
+            assert!(matches!(err, Error::AuthFailed { .. }), "{err:?}");
+        }
+    }
+}
