@@ -13,7 +13,7 @@ use smbkit_proto::smb1::signing::Smb1Signer;
 use smbkit_proto::{NtStatus, Writer};
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use crate::driver::{Outgoing, Tasks};
@@ -38,6 +38,9 @@ struct State {
     /// MID → (waiter, the sequence number its response carries, the
     /// request's command).
     pending: HashMap<u16, (Waiter, u32, u8)>,
+    /// MaxMpxCount slots of requests given up on (timed out) whose
+    /// responses have not come: the server still counts them.
+    abandoned: HashMap<u16, OwnedSemaphorePermit>,
 }
 
 /// What the SMB1 reader task and the request path share.
@@ -45,7 +48,7 @@ pub(crate) struct Smb1Shared {
     state: Mutex<State>,
     tx: mpsc::UnboundedSender<Outgoing>,
     closed: AtomicBool,
-    mpx: Semaphore,
+    mpx: Arc<Semaphore>,
     /// FLAGS2 of every request.
     pub flags2: u16,
 }
@@ -68,10 +71,11 @@ impl Smb1Shared {
                 signer: None,
                 uid: 0,
                 pending: HashMap::new(),
+                abandoned: HashMap::new(),
             }),
             tx,
             closed: AtomicBool::new(false),
-            mpx: Semaphore::new(usize::from(max_mpx.clamp(1, 256))),
+            mpx: Arc::new(Semaphore::new(usize::from(max_mpx.clamp(1, 256)))),
             flags2,
         });
         let reader = tokio::spawn(reader_task(rd, Arc::downgrade(&shared)));
@@ -154,7 +158,7 @@ impl Smb1Shared {
         if self.is_closed() {
             return Err(Error::NotConnected);
         }
-        let _permit = tokio::time::timeout_at(deadline, self.mpx.acquire())
+        let permit = tokio::time::timeout_at(deadline, Arc::clone(&self.mpx).acquire_owned())
             .await
             .map_err(|_| timeout())?
             .map_err(|_| Error::NotConnected)?;
@@ -163,7 +167,7 @@ impl Smb1Shared {
             let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
             let mut mid = s.next_mid;
             // 0xFFFF is the server's (oplock breaks); skip ids in use.
-            while mid == 0xFFFF || s.pending.contains_key(&mid) {
+            while mid == 0xFFFF || s.pending.contains_key(&mid) || s.abandoned.contains_key(&mid) {
                 mid = mid.wrapping_add(1);
             }
             s.next_mid = mid.wrapping_add(1);
@@ -212,12 +216,12 @@ impl Smb1Shared {
             Ok(Ok(r)) => r,
             Ok(Err(_)) => Err(Error::NotConnected),
             Err(_) => {
-                self.state
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .pending
-                    .remove(&mid);
-                Err(timeout())
+                let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+                st.pending.remove(&mid);
+                // The server still works on it: its slot stays taken until
+                // the response comes (or the connection goes).
+                st.abandoned.insert(mid, permit);
+                return Err(timeout());
             }
         };
         res
@@ -235,6 +239,7 @@ impl Smb1Shared {
         }
         let (waiter, signer) = {
             let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            s.abandoned.remove(&header.mid);
             (s.pending.remove(&header.mid), s.signer.clone())
         };
         let Some((w, seq, command)) = waiter else {
