@@ -730,6 +730,11 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         self.stop_smbd_gracefully();
         self.stop_helpers();
+        // smbd may have started a samba-dcerpcd (on demand, for a pipe)
+        // just as it was stopped; one that was not yet visible to the first
+        // sweep is caught by a second.
+        thread::sleep(Duration::from_millis(50));
+        self.stop_helpers();
         if let Some(mut w) = self.watchdog.take() {
             let _ = w.kill();
             let _ = w.wait();
