@@ -228,7 +228,14 @@ impl Smb1Shared {
     }
 
     fn route(&self, msg: Bytes) -> Result<(), Error> {
-        let header = Header::decode(&msg).map_err(|e| ProtocolError::decode("SMB1 header", e))?;
+        let mut header =
+            Header::decode(&msg).map_err(|e| ProtocolError::decode("SMB1 header", e))?;
+        if header.flags2 & flags2::NT_STATUS == 0 && header.status.0 != 0 {
+            // A DOS error class and code (MS-CIFS §2.2.2.4): callers see
+            // the NT status it stands for.
+            let (class, code) = smbkit_proto::smb1::dos_error::split(header.status.0);
+            header.status = smbkit_proto::smb1::dos_error::to_nt_status(class, code);
+        }
         if !header.is_reply() {
             // An oplock break request: nothing here asks for oplocks.
             tracing::debug!(

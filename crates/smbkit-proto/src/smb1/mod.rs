@@ -10,6 +10,7 @@
 pub mod andx;
 pub mod close;
 pub mod create;
+pub mod dos_error;
 pub mod echo;
 pub mod header;
 pub mod logoff;
