@@ -401,3 +401,36 @@ async fn logons_without_extended_security() {
         }
     }
 }
+
+#[tokio::test]
+async fn unicode_and_long_names_over_smb1() {
+    let srv = server(Profile::Smb1Only);
+    let conn = factory(&srv)
+        .direct_tcp(true)
+        .connect((srv.host(), srv.port()))
+        .await
+        .unwrap();
+    let dir = "Répertoire 日本語 😀";
+    conn.create_directory("share", dir).await.unwrap();
+    let long = format!("{dir}/{}.txt", "ü".repeat(120));
+    let data = content(70_000, 11);
+    conn.store_file("share", &long, &mut &data[..])
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    conn.retrieve_file("share", &long, &mut out).await.unwrap();
+    assert!(out == data);
+    let renamed = format!("{dir}/Ελληνικά 😀.bin");
+    conn.rename("share", &long, &renamed).await.unwrap();
+    let names: Vec<String> = conn
+        .list_path("share", dir)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| f.filename)
+        .collect();
+    assert!(names.contains(&"Ελληνικά 😀.bin".to_string()), "{names:?}");
+    assert!(srv.share_path().join(&renamed).exists());
+    conn.rename("share", dir, "renamed dir ✓").await.unwrap();
+    assert!(srv.share_path().join("renamed dir ✓").is_dir());
+}
