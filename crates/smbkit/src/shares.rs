@@ -227,28 +227,9 @@ impl Connection {
             })
             .await?;
 
-        let mut shares = Vec::new();
-        let mut resume = None;
-        // ServerName as the reference sends it: \\REMOTE_NAME (MS-SRVS
-        // §3.1.4.8: the server ignores it).
-        let server = format!("\\\\{}", self.remote_name());
-        for call_id in BIND_CALL_ID + 1..=BIND_CALL_ID + MAX_ENUM_CALLS {
-            let stub = match resume {
-                None => srvsvc::netr_share_enum_request(&server, 1, srvsvc::MAX_PREFERRED_LENGTH),
-                Some(h) => srvsvc::netr_share_enum_request_resume(
-                    &server,
-                    1,
-                    srvsvc::MAX_PREFERRED_LENGTH,
-                    h,
-                ),
-            };
-            let fragments = pdu::request_fragments(
-                call_id,
-                pdu::CONTEXT_ID,
-                srvsvc::OPNUM_NETR_SHARE_ENUM,
-                &stub,
-                ack.max_recv_frag,
-            );
+        let mut calls = ShareEnumCalls::new(self.remote_name());
+        loop {
+            let (call_id, fragments) = calls.next_request(ack.max_recv_frag)?;
             let mut reassembler = Reassembler::new(call_id);
             let stub = self
                 .pipe_transact(pipe, &fragments, io_size, deadline, |data| {
@@ -257,17 +238,10 @@ impl Connection {
                         .map_err(|e| rpc_failure("NetrShareEnum", e))
                 })
                 .await?;
-            let res = srvsvc::parse_netr_share_enum_response(&stub)
-                .map_err(|e| ProtocolError::decode("NetrShareEnum response", e))?;
-            match next_enum_step(res, &mut shares)? {
-                Some(h) => resume = Some(h),
-                None => return Ok(shares),
+            if let Some(shares) = calls.take_response(&stub)? {
+                return Ok(shares);
             }
         }
-        Err(ProtocolError::Unexpected(format!(
-            "NetrShareEnum still answered ERROR_MORE_DATA after {MAX_ENUM_CALLS} calls"
-        ))
-        .into())
     }
 
     /// One DCE/RPC exchange on a pipe: every fragment but the last is
@@ -666,6 +640,72 @@ pub(crate) fn snapshot_time(token: &str) -> Result<SystemTime, Error> {
 /// Applies one `NetrShareEnum` answer: appends its entries and returns the
 /// resume handle to continue with, or `None` when the enumeration is
 /// complete (MS-SRVS §3.1.4.8).
+/// The NetrShareEnum calls of one listing (MS-SRVS §3.1.4.8), whatever
+/// carries them: each request as DCE/RPC fragments, and the answers
+/// gathered while the server says ERROR_MORE_DATA, at most
+/// [`MAX_ENUM_CALLS`] times.
+pub(crate) struct ShareEnumCalls {
+    /// ServerName as the reference sends it: `\\REMOTE_NAME` (the server
+    /// ignores it).
+    server: String,
+    call_id: u32,
+    resume: Option<u32>,
+    shares: Vec<srvsvc::ShareInfo1>,
+}
+
+impl ShareEnumCalls {
+    pub(crate) fn new(remote_name: &str) -> Self {
+        ShareEnumCalls {
+            server: format!("\\\\{remote_name}"),
+            call_id: BIND_CALL_ID,
+            resume: None,
+            shares: Vec::new(),
+        }
+    }
+
+    /// The next request's call id and fragments (of at most `max_frag`
+    /// bytes each).
+    pub(crate) fn next_request(&mut self, max_frag: u16) -> Result<(u32, Vec<Vec<u8>>), Error> {
+        if self.call_id >= BIND_CALL_ID + MAX_ENUM_CALLS {
+            return Err(ProtocolError::Unexpected(format!(
+                "NetrShareEnum still answered ERROR_MORE_DATA after {MAX_ENUM_CALLS} calls"
+            ))
+            .into());
+        }
+        self.call_id += 1;
+        let max = srvsvc::MAX_PREFERRED_LENGTH;
+        let stub = match self.resume {
+            None => srvsvc::netr_share_enum_request(&self.server, 1, max),
+            Some(h) => srvsvc::netr_share_enum_request_resume(&self.server, 1, max, h),
+        };
+        let fragments = pdu::request_fragments(
+            self.call_id,
+            pdu::CONTEXT_ID,
+            srvsvc::OPNUM_NETR_SHARE_ENUM,
+            &stub,
+            max_frag,
+        );
+        Ok((self.call_id, fragments))
+    }
+
+    /// Takes the reassembled response stub; the whole list once the server
+    /// has sent it all.
+    pub(crate) fn take_response(
+        &mut self,
+        stub: &[u8],
+    ) -> Result<Option<Vec<srvsvc::ShareInfo1>>, Error> {
+        let res = srvsvc::parse_netr_share_enum_response(stub)
+            .map_err(|e| ProtocolError::decode("NetrShareEnum response", e))?;
+        match next_enum_step(res, &mut self.shares)? {
+            Some(h) => {
+                self.resume = Some(h);
+                Ok(None)
+            }
+            None => Ok(Some(std::mem::take(&mut self.shares))),
+        }
+    }
+}
+
 pub(crate) fn next_enum_step(
     res: ShareEnumResult,
     shares: &mut Vec<srvsvc::ShareInfo1>,

@@ -42,8 +42,7 @@ use crate::connection::{with_limit, Connection};
 use crate::error::{describe_status, Error, ProtocolError};
 use crate::files::{display, failure, smb_path, OpenSpec};
 use crate::shares::{
-    next_enum_step, pipe_io_failure, rpc_failure, snapshot_time, BIND_CALL_ID, MAX_ENUM_CALLS,
-    PIPE_ACCESS,
+    pipe_io_failure, rpc_failure, snapshot_time, ShareEnumCalls, BIND_CALL_ID, PIPE_ACCESS,
 };
 use crate::smb1::{Resp1, Smb1Shared};
 use crate::smb1ops::{self, Open1};
@@ -167,23 +166,9 @@ async fn share_enum(
     let frag = u16::try_from(one_message_room(conn))
         .unwrap_or(u16::MAX)
         .min(ack.max_recv_frag);
-    let server = format!("\\\\{}", conn.remote_name());
-    let mut shares = Vec::new();
-    let mut resume = None;
-    for call_id in BIND_CALL_ID + 1..=BIND_CALL_ID + MAX_ENUM_CALLS {
-        let stub = match resume {
-            None => srvsvc::netr_share_enum_request(&server, 1, srvsvc::MAX_PREFERRED_LENGTH),
-            Some(h) => {
-                srvsvc::netr_share_enum_request_resume(&server, 1, srvsvc::MAX_PREFERRED_LENGTH, h)
-            }
-        };
-        let fragments = pdu::request_fragments(
-            call_id,
-            pdu::CONTEXT_ID,
-            srvsvc::OPNUM_NETR_SHARE_ENUM,
-            &stub,
-            frag,
-        );
+    let mut calls = ShareEnumCalls::new(conn.remote_name());
+    loop {
+        let (call_id, fragments) = calls.next_request(frag)?;
         let mut reassembler = Reassembler::new(call_id);
         let stub = pipe_transact(s, pipe, &fragments, io, deadline, |data| {
             reassembler
@@ -191,17 +176,10 @@ async fn share_enum(
                 .map_err(|e| rpc_failure("NetrShareEnum", e))
         })
         .await?;
-        let res = srvsvc::parse_netr_share_enum_response(&stub)
-            .map_err(|e| ProtocolError::decode("NetrShareEnum response", e))?;
-        match next_enum_step(res, &mut shares)? {
-            Some(h) => resume = Some(h),
-            None => return Ok(shares),
+        if let Some(shares) = calls.take_response(&stub)? {
+            return Ok(shares);
         }
     }
-    Err(ProtocolError::Unexpected(format!(
-        "NetrShareEnum still answered ERROR_MORE_DATA after {MAX_ENUM_CALLS} calls"
-    ))
-    .into())
 }
 
 /// One DCE/RPC exchange on the pipe: every fragment but the last is
