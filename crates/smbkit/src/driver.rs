@@ -6,15 +6,16 @@
 //! All protocol decisions (message ids, credits, signatures) live in
 //! `smbkit-proto`; this module only moves bytes and wakes tasks.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use bytes::Bytes;
-use smbkit_proto::crypto::Signer;
+use bytes::{Bytes, BytesMut};
+use smbkit_proto::crypto::{Decryptor, Encryptor, Signer};
 use smbkit_proto::smb2::close::CloseRequest;
 use smbkit_proto::smb2::create::CreateResponse;
 use smbkit_proto::smb2::header::{self, Header};
+use smbkit_proto::smb2::transform::{frame_kind, FrameKind};
 use smbkit_proto::smb2::CancelRequest;
 use smbkit_proto::state::Credits;
 use smbkit_proto::{Command, Dialect, NtStatus, Writer};
@@ -34,13 +35,29 @@ pub(crate) struct Response {
     pub header: Header,
     /// The whole message (header included), a slice of the received frame.
     pub msg: Bytes,
+    /// True if the message arrived encrypted (and so authenticated by the
+    /// cipher's tag rather than by a signature).
+    pub encrypted: bool,
 }
 
 type Waiter = oneshot::Sender<Result<Response, Error>>;
 
+/// A request waiting for its response.
+struct Slot {
+    tx: Waiter,
+    /// The request went out encrypted, so its response must come back
+    /// encrypted too (MS-SMB2 §3.3.4.1.4).
+    encrypted: bool,
+}
+
 #[derive(Default)]
 struct Pending {
-    waiters: HashMap<u64, Waiter>,
+    waiters: HashMap<u64, Slot>,
+    /// Requests given up on (timed out and cancelled) whose final response
+    /// has not arrived yet: message id → went out encrypted. A response
+    /// whose MessageId is neither waited for nor here is a protocol error
+    /// (a replayed or forged message).
+    cancelled: HashMap<u64, bool>,
     async_ids: HashMap<u64, u64>,
     /// CREATEs in flight whose handle nothing else closes: message id →
     /// tree id.
@@ -59,6 +76,31 @@ pub(crate) struct SessionState {
     pub signer: Option<Arc<Signer>>,
     /// Session.SigningRequired (MS-SMB2 §3.2.1.3).
     pub signing_required: bool,
+    /// Encrypts requests with Session.EncryptionKey, once the session has
+    /// keys and the dialect and server can encrypt (MS-SMB2 §3.1.4.3).
+    pub encryptor: Option<Arc<Encryptor>>,
+    /// Decrypts responses with Session.DecryptionKey.
+    pub decryptor: Option<Arc<Decryptor>>,
+    /// Session.EncryptData: every request of the session is encrypted.
+    pub encrypt_all: bool,
+    /// Trees whose share asks for encryption (TreeConnect.EncryptData).
+    pub encrypted_trees: HashSet<u32>,
+}
+
+impl SessionState {
+    /// The encryptor for a request of `command` on `tree_id`, if it must be
+    /// encrypted (MS-SMB2 §3.2.4.1.8: never NEGOTIATE nor SESSION_SETUP).
+    fn encryptor_for(&self, command: Command, tree_id: u32) -> Option<Arc<Encryptor>> {
+        if command == Command::NEGOTIATE || command == Command::SESSION_SETUP {
+            return None;
+        }
+        let enc = self.encryptor.as_ref()?;
+        if self.encrypt_all || (tree_id != 0 && self.encrypted_trees.contains(&tree_id)) {
+            Some(enc.clone())
+        } else {
+            None
+        }
+    }
 }
 
 /// What the reader task and the request path share.
@@ -81,6 +123,9 @@ pub(crate) struct Prepared {
     pub bytes: Vec<u8>,
     /// Bytes that follow `bytes` on the wire (WRITE data), not copied.
     pub tail: Bytes,
+    /// Set when the request must go out encrypted: then it is not signed,
+    /// and [`Shared::dispatch`] encrypts it.
+    pub seal: Option<Arc<Encryptor>>,
     rx: oneshot::Receiver<Result<Response, Error>>,
 }
 
@@ -119,6 +164,16 @@ impl Outgoing {
         let header = smbkit_proto::nbss::message_header(msg.len() + tail.len())
             .map_err(|e| Error::InvalidArgument(format!("message too large to send: {e}")))?;
         Ok(Outgoing { header, msg, tail })
+    }
+
+    /// One encrypted frame: `msg` and `tail` are copied once into a new
+    /// buffer behind a TRANSFORM_HEADER and encrypted there (MS-SMB2
+    /// §3.1.4.3).
+    fn sealed(enc: &Encryptor, msg: &[u8], tail: &[u8]) -> Result<Self, Error> {
+        let mut frame = Vec::new();
+        enc.seal_parts(&[msg, tail], &mut frame)
+            .map_err(|e| Error::InvalidArgument(format!("cannot encrypt the message: {e}")))?;
+        Self::new(frame)
     }
 
     fn len(&self) -> usize {
@@ -186,17 +241,24 @@ impl Shared {
 
     /// Marks the connection closed and fails every waiting request.
     pub(crate) fn shut_down(&self, why: &str) {
+        self.shut_down_with(why, || Error::NotConnected);
+    }
+
+    /// Like [`Shared::shut_down`], failing the waiting requests with the
+    /// errors `error` makes (the reason the connection had to go).
+    pub(crate) fn shut_down_with(&self, why: &str, error: impl Fn() -> Error) {
         if self.closed.swap(true, Ordering::AcqRel) {
             return;
         }
         tracing::debug!(why, "connection closed");
-        let waiters: Vec<Waiter> = {
+        let waiters: Vec<Slot> = {
             let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
             p.async_ids.clear();
+            p.cancelled.clear();
             p.waiters.drain().map(|(_, w)| w).collect()
         };
         for w in waiters {
-            let _ = w.send(Err(Error::NotConnected));
+            let _ = w.tx.send(Err(error()));
         }
         self.credit_notify.notify_waiters();
     }
@@ -217,13 +279,11 @@ impl Shared {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .header_charge(charge);
-        let session_id = if command == Command::NEGOTIATE {
-            0
+        let (session_id, seal) = if command == Command::NEGOTIATE {
+            (0, None)
         } else {
-            self.session
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .session_id
+            let s = self.session.read().unwrap_or_else(|e| e.into_inner());
+            (s.session_id, s.encryptor_for(command, tree_id))
         };
         let mut h = Header::request(command);
         h.credit_charge = header_charge;
@@ -237,7 +297,13 @@ impl Shared {
         let (tx, rx) = oneshot::channel();
         {
             let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-            p.waiters.insert(message_id, tx);
+            p.waiters.insert(
+                message_id,
+                Slot {
+                    tx,
+                    encrypted: seal.is_some(),
+                },
+            );
             if command == Command::CREATE {
                 p.creates.insert(message_id, tree_id);
             }
@@ -246,6 +312,7 @@ impl Shared {
             message_id,
             bytes: w.into_vec(),
             tail: Bytes::new(),
+            seal,
             rx,
         })
     }
@@ -292,16 +359,20 @@ impl Shared {
             .map(|p| p.charge.max(1))
             .fold(0u16, |a, b| a.saturating_add(b));
         let (first_id, ask) = self.reserve(total, deadline).await?;
-        let (session_id, large_mtu) = (
-            self.session
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .session_id,
-            self.credits
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .large_mtu(),
-        );
+        let (session_id, seal) = {
+            let s = self.session.read().unwrap_or_else(|e| e.into_inner());
+            // One TRANSFORM_HEADER covers the whole chain: encrypt it if
+            // any of its requests must be.
+            let seal = parts
+                .iter()
+                .find_map(|p| s.encryptor_for(p.command, p.tree_id));
+            (s.session_id, seal)
+        };
+        let large_mtu = self
+            .credits
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .large_mtu();
         let n = parts.len();
         let closes = parts.iter().any(|p| p.command == Command::CLOSE);
         let mut frame = Vec::new();
@@ -332,14 +403,22 @@ impl Shared {
                 w.patch_u32(header::NEXT_COMMAND_OFFSET, len);
             }
             let mut msg = w.into_vec();
-            if let Some(signer) = self.request_signer(part.command) {
-                signer.sign(&mut msg);
+            if seal.is_none() {
+                if let Some(signer) = self.request_signer(part.command) {
+                    signer.sign(&mut msg);
+                }
             }
             frame.extend_from_slice(&msg);
             let (tx, rx) = oneshot::channel();
             {
                 let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-                p.waiters.insert(next_id, tx);
+                p.waiters.insert(
+                    next_id,
+                    Slot {
+                        tx,
+                        encrypted: seal.is_some(),
+                    },
+                );
                 if part.command == Command::CREATE && !closes {
                     p.creates.insert(next_id, part.tree_id);
                 }
@@ -349,7 +428,10 @@ impl Shared {
             next_id += u64::from(charge);
         }
         let result = async {
-            let framed = Outgoing::new(frame)?;
+            let framed = match &seal {
+                Some(enc) => Outgoing::sealed(enc, &frame, &[])?,
+                None => Outgoing::new(frame)?,
+            };
             if self.is_closed() {
                 return Err(Error::NotConnected);
             }
@@ -392,10 +474,14 @@ impl Shared {
             message_id,
             bytes,
             tail,
+            seal,
             rx,
         } = p;
         let result = async {
-            let framed = Outgoing::with_tail(bytes, tail)?;
+            let framed = match &seal {
+                Some(enc) => Outgoing::sealed(enc, &bytes, &tail)?,
+                None => Outgoing::with_tail(bytes, tail)?,
+            };
             if self.is_closed() {
                 return Err(Error::NotConnected);
             }
@@ -422,13 +508,17 @@ impl Shared {
     /// CANCEL takes no credit and gets no response; the cancelled request's
     /// own (error) response still returns its credits.
     fn cancel(&self, message_id: u64) {
-        let async_id = {
+        let (async_id, encrypted) = {
             let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-            p.waiters.remove(&message_id);
+            let Some(slot) = p.waiters.remove(&message_id) else {
+                // Answered meanwhile.
+                return;
+            };
             if let Some(tree_id) = p.creates.remove(&message_id) {
                 p.abandoned.insert(message_id, tree_id);
             }
-            p.async_ids.remove(&message_id)
+            p.cancelled.insert(message_id, slot.encrypted);
+            (p.async_ids.get(&message_id).copied(), slot.encrypted)
         };
         if self.is_closed() {
             return;
@@ -445,10 +535,23 @@ impl Shared {
         h.encode(&mut w);
         CancelRequest.encode(&mut w);
         let mut bytes = w.into_vec();
-        if let Some(signer) = self.request_signer(Command::CANCEL) {
-            signer.sign(&mut bytes);
-        }
-        if let Ok(framed) = Outgoing::new(bytes) {
+        let encryptor = self
+            .session
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .encryptor
+            .clone();
+        let framed = match encryptor {
+            // A CANCEL is encrypted like the request it cancels.
+            Some(enc) if encrypted => Outgoing::sealed(&enc, &bytes, &[]),
+            _ => {
+                if let Some(signer) = self.request_signer(Command::CANCEL) {
+                    signer.sign(&mut bytes);
+                }
+                Outgoing::new(bytes)
+            }
+        };
+        if let Ok(framed) = framed {
             // Best effort: a full queue means the connection is in trouble
             // anyway, and the timeout has already been reported.
             let _ = self.tx.try_send(framed);
@@ -470,8 +573,12 @@ impl Shared {
         }
     }
 
-    /// Checks a response's signature per MS-SMB2 §3.2.5.1.3.
+    /// Checks a response's signature per MS-SMB2 §3.2.5.1.3 (skipped for a
+    /// message that arrived encrypted: its tag authenticated it).
     pub(crate) fn verify(&self, r: &Response) -> Result<(), Error> {
+        if r.encrypted {
+            return Ok(());
+        }
         let (signer, required) = {
             let s = self.session.read().unwrap_or_else(|e| e.into_inner());
             (s.signer.clone(), s.signing_required)
@@ -509,8 +616,10 @@ impl Shared {
         let mut p = self
             .prepare(command, tree_id, charge, deadline, body)
             .await?;
-        if let Some(signer) = self.request_signer(command) {
-            signer.sign(&mut p.bytes);
+        if p.seal.is_none() {
+            if let Some(signer) = self.request_signer(command) {
+                signer.sign(&mut p.bytes);
+            }
         }
         let r = self.dispatch(p, deadline, operation).await?;
         self.verify(&r)?;
@@ -536,11 +645,11 @@ impl Shared {
             .prepare(command, tree_id, charge, deadline, body)
             .await?;
         match self.request_signer(command) {
-            Some(signer) => {
+            Some(signer) if p.seal.is_none() => {
                 p.bytes.extend_from_slice(&tail);
                 signer.sign(&mut p.bytes);
             }
-            None => p.tail = tail,
+            _ => p.tail = tail,
         }
         let r = self.dispatch(p, deadline, operation).await?;
         self.verify(&r)?;
@@ -570,35 +679,61 @@ impl Shared {
         });
     }
 
-    /// Routes one received frame (possibly a compound chain).
-    fn route(&self, frame: Bytes) -> Result<(), Error> {
-        if frame.len() >= 4 && frame[..4] == header::PROTOCOL_ID {
-            let parts = header::split_compound(&frame)
-                .map_err(|e| ProtocolError::decode("compound response", e))?;
-            let base = frame.as_ptr() as usize;
-            let ranges: Vec<(usize, usize)> = parts
-                .iter()
-                .map(|s| (s.as_ptr() as usize - base, s.len()))
-                .collect();
-            for (off, len) in ranges {
-                let msg = frame.slice(off..off + len);
-                self.route_one(msg)?;
+    /// Routes one received frame: an SMB2 message or compound chain, or an
+    /// encrypted one (MS-SMB2 §3.2.5.1), which is decrypted in place first.
+    fn route(&self, mut frame: BytesMut) -> Result<(), Error> {
+        match frame_kind(&frame) {
+            FrameKind::Smb2 => self.route_chain(frame.freeze(), false),
+            FrameKind::Transform => {
+                let decryptor = self
+                    .session
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .decryptor
+                    .clone()
+                    .ok_or_else(|| {
+                        ProtocolError::Unexpected(
+                            "the server sent an encrypted message, but this session has no \
+                             encryption keys"
+                                .into(),
+                        )
+                    })?;
+                let range = decryptor
+                    .open(&mut frame)
+                    .map_err(|e| ProtocolError::Decryption(e.to_string()))?;
+                let plain = frame.freeze().slice(range);
+                if frame_kind(&plain) != FrameKind::Smb2 {
+                    return Err(ProtocolError::Unexpected(
+                        "an encrypted frame that does not hold an SMB2 message".into(),
+                    )
+                    .into());
+                }
+                self.route_chain(plain, true)
             }
-            Ok(())
-        } else if frame.len() >= 4 && frame[..4] == [0xFD, b'S', b'M', b'B'] {
-            Err(Error::Unsupported(
-                "the server sent an encrypted message; SMB3 encryption is not enabled in this client"
-                    .into(),
-            ))
-        } else {
-            Err(
-                ProtocolError::Unexpected("a frame that is not an SMB2 message arrived".into())
-                    .into(),
+            _ => Err(ProtocolError::Unexpected(
+                "a frame that is not an SMB2 message arrived".into(),
             )
+            .into()),
         }
     }
 
-    fn route_one(&self, msg: Bytes) -> Result<(), Error> {
+    /// Routes each message of a (possibly compound) chain.
+    fn route_chain(&self, frame: Bytes, encrypted: bool) -> Result<(), Error> {
+        let parts = header::split_compound(&frame)
+            .map_err(|e| ProtocolError::decode("compound response", e))?;
+        let base = frame.as_ptr() as usize;
+        let ranges: Vec<(usize, usize)> = parts
+            .iter()
+            .map(|s| (s.as_ptr() as usize - base, s.len()))
+            .collect();
+        for (off, len) in ranges {
+            let msg = frame.slice(off..off + len);
+            self.route_one(msg, encrypted)?;
+        }
+        Ok(())
+    }
+
+    fn route_one(&self, msg: Bytes, encrypted: bool) -> Result<(), Error> {
         let header = Header::decode(&msg).map_err(|e| ProtocolError::decode("SMB2 header", e))?;
         if !header.is_response() {
             return Err(ProtocolError::Unexpected(format!(
@@ -607,11 +742,6 @@ impl Shared {
             ))
             .into());
         }
-        {
-            let mut c = self.credits.lock().unwrap_or_else(|e| e.into_inner());
-            c.grant(header.credits);
-        }
-        self.credit_notify.notify_waiters();
         if header.message_id == u64::MAX {
             // Unsolicited OPLOCK_BREAK / lease break notification: nothing
             // waits for it, and no handles with oplocks are requested.
@@ -619,34 +749,59 @@ impl Shared {
             return Ok(());
         }
         let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let id = header.message_id;
+        let sent_encrypted = match (p.waiters.get(&id), p.cancelled.get(&id)) {
+            (Some(slot), _) => slot.encrypted,
+            (None, Some(&e)) => e,
+            (None, None) => {
+                // Not a response to anything outstanding: a duplicate, a
+                // replay or a forgery. Nothing can be trusted after it.
+                return Err(ProtocolError::Unexpected(format!(
+                    "a {:?} response with MessageId {id}, which no request is waiting for",
+                    header.command
+                ))
+                .into());
+            }
+        };
+        if sent_encrypted && !encrypted {
+            // MS-SMB2 §3.3.4.1.4: the response to an encrypted request is
+            // encrypted. A plain one was not sent by the server we share
+            // keys with, or was downgraded on the way.
+            return Err(ProtocolError::Unencrypted {
+                command: format!("{:?}", header.command),
+            }
+            .into());
+        }
+        {
+            let mut c = self.credits.lock().unwrap_or_else(|e| e.into_inner());
+            c.grant(header.credits);
+        }
+        self.credit_notify.notify_waiters();
         if header.status == NtStatus::PENDING && header.is_async() {
             // Interim response (MS-SMB2 §3.2.5.1.5): keep waiting for the
             // final one, remembering its AsyncId.
             if let Some(a) = header.async_id {
-                p.async_ids.insert(header.message_id, a);
+                p.async_ids.insert(id, a);
             }
             return Ok(());
         }
-        p.async_ids.remove(&header.message_id);
-        p.creates.remove(&header.message_id);
-        if let Some(tree_id) = p.abandoned.remove(&header.message_id) {
+        p.async_ids.remove(&id);
+        p.creates.remove(&id);
+        p.cancelled.remove(&id);
+        if let Some(tree_id) = p.abandoned.remove(&id) {
             drop(p);
             if header.status == NtStatus::SUCCESS {
                 self.close_abandoned(tree_id, &msg);
             }
             return Ok(());
         }
-        match p.waiters.remove(&header.message_id) {
-            Some(w) => {
-                drop(p);
-                let _ = w.send(Ok(Response { header, msg }));
-            }
-            None => {
-                tracing::debug!(
-                    message_id = header.message_id,
-                    "response for a request nobody waits for"
-                );
-            }
+        if let Some(w) = p.waiters.remove(&id) {
+            drop(p);
+            let _ = w.tx.send(Ok(Response {
+                header,
+                msg,
+                encrypted,
+            }));
         }
         Ok(())
     }
@@ -656,13 +811,18 @@ async fn reader_task(rd: OwnedReadHalf, shared: std::sync::Weak<Shared>, max_fra
     let mut rd = tokio::io::BufReader::with_capacity(64 * 1024, rd);
     let mut pool = bytes::BytesMut::new();
     loop {
-        let frame = transport::read_frame_into(&mut rd, max_frame, &mut pool).await;
+        let frame = transport::read_frame_mut(&mut rd, max_frame, &mut pool).await;
         let Some(s) = shared.upgrade() else { return };
         match frame {
             Ok(f) => {
                 if let Err(e) = s.route(f) {
                     tracing::warn!(error = %e, "closing the connection");
-                    s.shut_down("protocol error");
+                    let why = e.to_string();
+                    // The requests in flight fail with the reason: nothing
+                    // read after a bad message can be trusted.
+                    s.shut_down_with("protocol error", || {
+                        ProtocolError::Unexpected(format!("connection closed: {why}")).into()
+                    });
                     return;
                 }
             }

@@ -130,6 +130,16 @@ pub(crate) async fn read_frame_into<S: AsyncRead + Unpin>(
     max: usize,
     pool: &mut BytesMut,
 ) -> Result<Bytes, Error> {
+    Ok(read_frame_mut(s, max, pool).await?.freeze())
+}
+
+/// [`read_frame_into`], handing out the frame still writable (to decrypt
+/// it in place).
+pub(crate) async fn read_frame_mut<S: AsyncRead + Unpin>(
+    s: &mut S,
+    max: usize,
+    pool: &mut BytesMut,
+) -> Result<BytesMut, Error> {
     loop {
         let mut h = [0u8; 4];
         read_exact_or_closed(s, &mut h).await?;
@@ -155,7 +165,7 @@ pub(crate) async fn read_frame_into<S: AsyncRead + Unpin>(
                 return Err(Error::NotConnected);
             }
         }
-        return Ok(pool.split_to(header.length).freeze());
+        return Ok(pool.split_to(header.length));
     }
 }
 

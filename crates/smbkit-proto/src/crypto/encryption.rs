@@ -86,6 +86,18 @@ pub enum Cipher {
     Aes256Gcm,
 }
 
+impl fmt::Display for Cipher {
+    /// The cipher's usual name, e.g. `AES-128-GCM`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Cipher::Aes128Ccm => "AES-128-CCM",
+            Cipher::Aes128Gcm => "AES-128-GCM",
+            Cipher::Aes256Ccm => "AES-256-CCM",
+            Cipher::Aes256Gcm => "AES-256-GCM",
+        })
+    }
+}
+
 impl Cipher {
     /// The cipher for a wire id, or `None` for an id this implementation
     /// does not know.
