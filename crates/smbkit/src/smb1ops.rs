@@ -123,6 +123,27 @@ fn max_write(neg: &NegotiateResponse) -> u32 {
     }
 }
 
+/// The MaxBufferSize smbkit announces in SESSION_SETUP_ANDX (MS-CIFS
+/// §2.2.4.53.1): the largest message the server may send it. Larger
+/// transaction responses come in several messages.
+pub(crate) const CLIENT_MAX_BUFFER: u16 = 61440;
+
+#[cfg(test)]
+tokio::task_local! {
+    /// A smaller MaxBufferSize for connections made within its scope, so
+    /// that tests make the server split transaction responses.
+    pub(crate) static TEST_MAX_BUFFER: u16;
+}
+
+/// [`CLIENT_MAX_BUFFER`], or the test override.
+fn client_max_buffer() -> u16 {
+    #[cfg(test)]
+    if let Ok(v) = TEST_MAX_BUFFER.try_with(|v| *v) {
+        return v;
+    }
+    CLIENT_MAX_BUFFER
+}
+
 struct Session {
     guest: bool,
     anonymous: bool,
@@ -160,7 +181,7 @@ async fn session_setup(
         | caps::EXTENDED_SECURITY;
     for _round in 0..4 {
         let req = SessionSetupRequestExtended {
-            max_buffer_size: 61440,
+            max_buffer_size: client_max_buffer(),
             max_mpx_count: neg.max_mpx_count,
             vc_number: 1,
             session_key: neg.session_key,
@@ -273,7 +294,7 @@ async fn session_setup_plain(
         )
     };
     let req = SessionSetupRequestNtlm {
-        max_buffer_size: 61440,
+        max_buffer_size: client_max_buffer(),
         max_mpx_count: neg.max_mpx_count,
         vc_number: 1,
         session_key: neg.session_key,
@@ -887,8 +908,12 @@ const FIND_CONTINUE_FROM_LAST: u16 = 0x0008;
 /// Search attributes: hidden, system and directories too.
 const SEARCH_ALL: u16 = 0x0016;
 
-/// One TRANSACTION2 exchange whose response fits in one message: its
-/// parameters and data.
+/// The most a TRANSACTION2 response can total: its TotalParameterCount
+/// and TotalDataCount are 16-bit (MS-CIFS §2.2.4.46.2).
+const TRANS2_LIMIT: u32 = 0xFFFF;
+
+/// One TRANSACTION2 exchange: its parameters and data, reassembled from
+/// every message of the response (MS-CIFS §2.2.4.46.2).
 async fn trans2(
     s: &Smb1Shared,
     tid: u16,
@@ -898,31 +923,28 @@ async fn trans2(
     deadline: Instant,
     body: impl FnOnce(&mut smbkit_proto::Writer),
 ) -> Result<(NtStatus, Vec<u8>, Vec<u8>, bool), Error> {
-    use smbkit_proto::smb1::trans::TransResponsePart;
     let r = s
-        .request(command::TRANSACTION2, tid, deadline, what, body)
+        .request_trans(
+            command::TRANSACTION2,
+            tid,
+            deadline,
+            what,
+            TRANS2_LIMIT,
+            body,
+        )
         .await?;
     let status = r.header.status;
     if status.is_error() {
         return Err(crate::files::failure(what, share, path, status));
     }
-    let part = TransResponsePart::decode(&r.msg)
-        .map_err(|e| ProtocolError::decode("TRANSACTION2 response", e))?;
-    if !part.is_whole() {
-        return Err(ProtocolError::Unexpected(
-            "a TRANSACTION2 response in several parts; only single-part responses are handled"
-                .into(),
-        )
-        .into());
-    }
-    let unicode = r.header.flags2 & flags2::UNICODE != 0;
-    Ok((
-        status,
-        part.parameter_bytes(&r.msg).to_vec(),
-        part.data_bytes(&r.msg).to_vec(),
-        unicode,
-    ))
+    let unicode = r.unicode();
+    Ok((status, r.parameters, r.data, unicode))
 }
+
+/// MaxDataCount of FIND_FIRST2 / FIND_NEXT2: the most the 16-bit field
+/// allows. A response larger than one message of our MaxBufferSize comes in
+/// several parts, which the driver puts together.
+const FIND_MAX_DATA: u16 = 0xFFFF;
 
 /// listPath over SMB1: TRANS2 FIND_FIRST2 / FIND_NEXT2 (MS-CIFS §2.2.6.2,
 /// §2.2.6.3) with SMB_FIND_FILE_BOTH_DIRECTORY_INFO.
@@ -939,11 +961,7 @@ pub(crate) async fn list_entries(
         FindNext2Request, FindNext2ResponseParameters,
     };
     let tid = tid(conn, share, deadline).await?;
-    let max_data = conn
-        .server_info()
-        .max_transact_size
-        .saturating_sub(512)
-        .clamp(1024, 60 * 1024) as u16;
+    let max_data = FIND_MAX_DATA;
     let search = if dir.is_empty() {
         format!("\\{pattern}")
     } else {

@@ -434,3 +434,50 @@ async fn unicode_and_long_names_over_smb1() {
     conn.rename("share", dir, "renamed dir ✓").await.unwrap();
     assert!(srv.share_path().join("renamed dir ✓").is_dir());
 }
+
+// ---------------------------------------------------------------------------
+// Transaction responses in several messages; logons without extended
+// security on servers that require signing.
+// ---------------------------------------------------------------------------
+
+/// A name of about 200 characters for entry `i`.
+fn long_name(i: usize) -> String {
+    format!("{i:05}-{}-Ω.txt", "long-name-part".repeat(13))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listing_a_folder_whose_responses_span_several_messages() {
+    // 1500 entries of ~200 UTF-16 characters: each FIND_FIRST2 / FIND_NEXT2
+    // response (MaxDataCount 64 KiB) exceeds one 61440-byte message and
+    // comes in two parts.
+    for profile in [Profile::Smb1Only, Profile::Smb1Signing] {
+        let srv = server(profile);
+        let dir = srv.share_path().join("many");
+        std::fs::create_dir(&dir).unwrap();
+        for i in 0..1500 {
+            std::fs::write(dir.join(long_name(i)), b"").unwrap();
+        }
+        for direct in [false, true] {
+            let conn = factory(&srv)
+                .direct_tcp(direct)
+                .connect((srv.host(), srv.port()))
+                .await
+                .unwrap();
+            assert_eq!(conn.server_info().signing, profile == Profile::Smb1Signing);
+            let mut names: Vec<String> = conn
+                .list_path("share", "many")
+                .await
+                .unwrap_or_else(|e| panic!("{profile} direct={direct}: {e}\n{}", srv.log_tail(30)))
+                .into_iter()
+                .map(|f| f.filename)
+                .filter(|n| n != "." && n != "..")
+                .collect();
+            names.sort();
+            let expected: Vec<String> = (0..1500).map(long_name).collect();
+            assert_eq!(names.len(), 1500, "{profile} direct={direct}");
+            assert!(names == expected, "{profile} direct={direct}");
+            // The connection is still in step afterwards.
+            assert_eq!(conn.echo(b"after").await.unwrap(), b"after");
+        }
+    }
+}
