@@ -16,7 +16,7 @@ use smbkit_proto::smb1::trans::{TransAssembler, TransResponsePart};
 use smbkit_proto::{NtStatus, Writer};
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, oneshot, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use crate::driver::{Outgoing, Tasks};
@@ -115,6 +115,9 @@ struct State {
     /// The sequence number of the next request (MS-CIFS §3.1.4.1).
     seq: u32,
     signer: Option<Arc<Smb1Signer>>,
+    /// Requests say SMB_FLAGS2_SMB_SECURITY_SIGNATURE before signing starts
+    /// (the session setup of a client that wants to sign).
+    offer_signing: bool,
     uid: u16,
     pending: HashMap<u16, Pending>,
     abandoned: HashMap<u16, Abandoned>,
@@ -125,6 +128,9 @@ pub(crate) struct Smb1Shared {
     state: Mutex<State>,
     tx: mpsc::UnboundedSender<Outgoing>,
     closed: AtomicBool,
+    /// Wakes the writer task to close the stream when the connection is
+    /// shut down.
+    stop_writer: Arc<Notify>,
     mpx: Arc<Semaphore>,
     /// FLAGS2 of every request.
     pub flags2: u16,
@@ -141,22 +147,25 @@ impl Smb1Shared {
         first_mid: u16,
     ) -> (Arc<Smb1Shared>, Tasks) {
         let (tx, rx) = mpsc::unbounded_channel();
+        let stop_writer = Arc::new(Notify::new());
         let shared = Arc::new(Smb1Shared {
             state: Mutex::new(State {
                 next_mid: first_mid,
                 seq: 0,
                 signer: None,
+                offer_signing: false,
                 uid: 0,
                 pending: HashMap::new(),
                 abandoned: HashMap::new(),
             }),
             tx,
             closed: AtomicBool::new(false),
+            stop_writer: Arc::clone(&stop_writer),
             mpx: Arc::new(Semaphore::new(usize::from(max_mpx.clamp(1, 256)))),
             flags2,
         });
         let reader = tokio::spawn(reader_task(rd, Arc::downgrade(&shared)));
-        let writer = tokio::spawn(writer_task(wr, rx, Arc::downgrade(&shared)));
+        let writer = tokio::spawn(writer_task(wr, rx, stop_writer, Arc::downgrade(&shared)));
         (shared, Tasks::new(reader, writer))
     }
 
@@ -165,7 +174,8 @@ impl Smb1Shared {
     }
 
     /// Closes the connection: every waiting request fails with
-    /// [`Error::NotConnected`], and so does every later one.
+    /// [`Error::NotConnected`], and so does every later one; the writer
+    /// task closes the stream.
     pub(crate) fn shut_down(&self, why: &str) {
         if self.closed.swap(true, Ordering::AcqRel) {
             return;
@@ -180,11 +190,23 @@ impl Smb1Shared {
             w.fail(Error::NotConnected);
         }
         self.mpx.close();
+        self.stop_writer.notify_one();
     }
 
     /// Sets the session's UID for later requests.
     pub(crate) fn set_uid(&self, uid: u16) {
         self.state.lock().unwrap_or_else(|e| e.into_inner()).uid = uid;
+    }
+
+    /// Whether requests sent before signing starts carry
+    /// SMB_FLAGS2_SMB_SECURITY_SIGNATURE (with a zero signature): a client
+    /// that can sign says so in its SESSION_SETUP_ANDX (MS-CIFS §2.2.3.1;
+    /// Samba negotiates signing from it unless it requires signing anyway).
+    pub(crate) fn offer_signing(&self, on: bool) {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .offer_signing = on;
     }
 
     /// Starts signing with `signer`; the next request gets sequence number
@@ -332,7 +354,7 @@ impl Smb1Shared {
                 status: NtStatus::SUCCESS,
                 flags: flags::CASE_INSENSITIVE | flags::CANONICALIZED_PATHS,
                 flags2: self.flags2
-                    | if s.signer.is_some() {
+                    | if s.signer.is_some() || s.offer_signing {
                         flags2::SECURITY_SIGNATURE
                     } else {
                         0
@@ -581,10 +603,16 @@ type Shared1Ref = Smb1Shared;
 async fn writer_task(
     wr: OwnedWriteHalf,
     mut rx: mpsc::UnboundedReceiver<Outgoing>,
+    stop: Arc<Notify>,
     shared: std::sync::Weak<Smb1Shared>,
 ) {
     let mut wr = tokio::io::BufWriter::with_capacity(256 * 1024, wr);
-    while let Some(frame) = rx.recv().await {
+    loop {
+        let frame = tokio::select! {
+            f = rx.recv() => f,
+            () = stop.notified() => None,
+        };
+        let Some(frame) = frame else { break };
         let mut res = crate::driver::write_one(&mut wr, &frame).await;
         if res.is_ok() {
             while let Ok(next) = rx.try_recv() {

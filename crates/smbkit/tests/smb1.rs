@@ -481,3 +481,69 @@ async fn listing_a_folder_whose_responses_span_several_messages() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logons_without_extended_security_on_servers_that_require_signing() {
+    // Samba signs no session set up without extended security, even with
+    // `server signing = mandatory`: its response to SESSION_SETUP_ANDX
+    // carries the "BSRSPYL " placeholder, not a signature. smbkit refuses
+    // to run such a session unsigned.
+    let srv = server(Profile::Smb1Signing);
+    for v2 in [false, true] {
+        for direct in [false, true] {
+            let err = factory(&srv)
+                .extended_security(false)
+                .use_ntlm_v2(v2)
+                .direct_tcp(direct)
+                .connect((srv.host(), srv.port()))
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(&err, Error::Unsupported(m)
+                    if m.contains("did not sign") && m.contains("extended_security")),
+                "v2={v2} direct={direct}: {err:?}"
+            );
+        }
+    }
+    // The same server signs the sessions set up with extended security.
+    let conn = factory(&srv)
+        .connect((srv.host(), srv.port()))
+        .await
+        .unwrap();
+    assert!(conn.server_info().signing);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_when_supported_by_an_smb1_server_that_offers_it() {
+    use smbkit_testserver::ExtraConfig;
+    // `server signing = auto`: signing offered, not required.
+    let srv = TestServer::start_with(
+        Profile::Smb1Only,
+        ExtraConfig {
+            global: "server signing = auto".into(),
+            ..ExtraConfig::default()
+        },
+    )
+    .unwrap();
+    for extended in [true, false] {
+        for sign in [SignOptions::WhenSupported, SignOptions::WhenRequired] {
+            let conn = factory(&srv)
+                .extended_security(extended)
+                .sign_options(sign)
+                .connect((srv.host(), srv.port()))
+                .await
+                .unwrap_or_else(|e| panic!("{extended} {sign:?}: {e}\n{}", srv.log_tail(30)));
+            // Signed when asked for, if the logon gives the server a key.
+            let expected = extended && sign == SignOptions::WhenSupported;
+            assert_eq!(
+                conn.server_info().signing,
+                expected,
+                "extended={extended} {sign:?}"
+            );
+            assert_eq!(conn.echo(b"x").await.unwrap(), b"x");
+            conn.store_file("share", "auto.txt", &mut &b"signed or not"[..])
+                .await
+                .unwrap();
+        }
+    }
+}
