@@ -10,9 +10,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use smbkit_proto::smb1::header::HEADER_LEN;
 use smbkit_proto::smb1::header::{self, flags, flags2, Header};
 use smbkit_proto::smb1::signing::Smb1Signer;
-use smbkit_proto::smb1::trans::{TransAssembler, TransResponsePart};
+use smbkit_proto::smb1::trans::{split_request, TransAssembler, TransResponsePart};
 use smbkit_proto::{NtStatus, Writer};
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -66,6 +67,10 @@ enum Waiter {
         tx: oneshot::Sender<Result<TransResp1, Error>>,
         asm: TransAssembler,
         parts: usize,
+        /// Told of the interim response to a primary request that
+        /// secondary requests continue (MS-CIFS §3.2.4.1.x); `None` once
+        /// it has come, or when there are no secondaries.
+        interim: Option<oneshot::Sender<()>>,
     },
 }
 
@@ -132,6 +137,9 @@ pub(crate) struct Smb1Shared {
     /// shut down.
     stop_writer: Arc<Notify>,
     mpx: Arc<Semaphore>,
+    /// The server's MaxBufferSize: a transaction request larger than this
+    /// is sent as a primary and secondary requests.
+    max_request: usize,
     /// FLAGS2 of every request.
     pub flags2: u16,
 }
@@ -143,6 +151,7 @@ impl Smb1Shared {
         rd: OwnedReadHalf,
         wr: OwnedWriteHalf,
         max_mpx: u16,
+        max_buffer: u32,
         flags2: u16,
         first_mid: u16,
     ) -> (Arc<Smb1Shared>, Tasks) {
@@ -162,6 +171,7 @@ impl Smb1Shared {
             closed: AtomicBool::new(false),
             stop_writer: Arc::clone(&stop_writer),
             mpx: Arc::new(Semaphore::new(usize::from(max_mpx.clamp(1, 256)))),
+            max_request: max_buffer as usize,
             flags2,
         });
         let reader = tokio::spawn(reader_task(rd, Arc::downgrade(&shared)));
@@ -263,6 +273,7 @@ impl Smb1Shared {
             tail,
             Waiter::One(tx),
             rx,
+            None,
         )
         .await
     }
@@ -290,10 +301,12 @@ impl Smb1Shared {
         body: impl FnOnce(&mut Writer),
     ) -> Result<TransResp1, Error> {
         let (tx, rx) = oneshot::channel();
+        let (itx, irx) = oneshot::channel();
         let waiter = Waiter::Trans {
             tx,
             asm: TransAssembler::with_limit(limit),
             parts: 0,
+            interim: Some(itx),
         };
         let r = self
             .exchange(
@@ -305,6 +318,7 @@ impl Smb1Shared {
                 Bytes::new(),
                 waiter,
                 rx,
+                Some(irx),
             )
             .await?;
         tracing::trace!(
@@ -317,7 +331,11 @@ impl Smb1Shared {
         Ok(r)
     }
 
-    /// Sends one request and waits for what `waiter` delivers to `rx`.
+    /// Sends one request and waits for what `waiter` delivers to `rx`. A
+    /// transaction request (`interim` given) larger than the server's
+    /// MaxBufferSize goes as a primary request, then, after the server's
+    /// interim response, secondary requests ([`split_request`]); see
+    /// [`Smb1Shared::send_secondaries`] for their sequence numbers.
     #[allow(clippy::too_many_arguments)]
     async fn exchange<T>(
         &self,
@@ -327,8 +345,9 @@ impl Smb1Shared {
         operation: &'static str,
         body: impl FnOnce(&mut Writer),
         tail: Bytes,
-        waiter: Waiter,
+        mut waiter: Waiter,
         rx: oneshot::Receiver<Result<T, Error>>,
+        interim: Option<oneshot::Receiver<()>>,
     ) -> Result<T, Error> {
         let timeout = || Error::Timeout {
             operation,
@@ -341,6 +360,7 @@ impl Smb1Shared {
             .await
             .map_err(|_| timeout())?
             .map_err(|_| Error::NotConnected)?;
+        let mut secondaries: Vec<Vec<u8>> = Vec::new();
         let mid = {
             let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
             let mut mid = s.next_mid;
@@ -370,6 +390,19 @@ impl Smb1Shared {
             h.encode(&mut w);
             body(&mut w);
             let mut msg = w.into_vec();
+            if interim.is_some() && self.max_request > 0 {
+                if let Some(split) = split_request(&msg, self.max_request)
+                    .map_err(|e| Error::InvalidArgument(format!("{operation}: {e}")))?
+                {
+                    msg = split.primary;
+                    secondaries = split.secondaries;
+                }
+            }
+            if secondaries.is_empty() {
+                if let Waiter::Trans { interim, .. } = &mut waiter {
+                    *interim = None;
+                }
+            }
             let seq = s.seq;
             // Sequence numbers go in send order: taken, signed and queued
             // under the same lock.
@@ -398,6 +431,19 @@ impl Smb1Shared {
             mid
         };
         let mut rx = rx;
+        if let (false, Some(mut irx)) = (secondaries.is_empty(), interim) {
+            // The interim response, or the end of the transaction (an
+            // error response), or the time limit.
+            let interim_came = tokio::select! {
+                biased;
+                r = &mut rx => return r.unwrap_or(Err(Error::NotConnected)),
+                i = &mut irx => i.is_ok(),
+                () = tokio::time::sleep_until(deadline) => false,
+            };
+            if interim_came {
+                self.send_secondaries(mid, secondaries)?;
+            }
+        }
         match tokio::time::timeout_at(deadline, &mut rx).await {
             Ok(Ok(r)) => r,
             Ok(Err(_)) => Err(Error::NotConnected),
@@ -431,6 +477,40 @@ impl Smb1Shared {
                 }
             }
         }
+    }
+
+    /// Sends the secondary requests of the transaction `mid` after its
+    /// interim response. Each takes two sequence numbers, as any request
+    /// does, though none is answered (Samba counts them so: only NT_CANCEL
+    /// is one-way for it); the transaction's response then carries the
+    /// last one's number + 1.
+    fn send_secondaries(&self, mid: u16, secondaries: Vec<Vec<u8>>) -> Result<(), Error> {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if !s.pending.contains_key(&mid) {
+            // Answered (or failed) meanwhile.
+            return Ok(());
+        }
+        let signer = s.signer.clone();
+        let mut last = None;
+        for mut msg in secondaries {
+            if let Some(signer) = &signer {
+                let seq = s.seq;
+                signer.sign(&mut msg, seq);
+                s.seq = seq.wrapping_add(2);
+                last = Some(seq);
+            }
+            if self
+                .tx
+                .send(Outgoing::with_tail(msg, Bytes::new())?)
+                .is_err()
+            {
+                return Err(Error::NotConnected);
+            }
+        }
+        if let (Some(last), Some(p)) = (last, s.pending.get_mut(&mid)) {
+            p.seq = last.wrapping_add(1);
+        }
+        Ok(())
     }
 
     /// Handles one message from the server. An error return closes the
@@ -504,12 +584,40 @@ impl Smb1Shared {
             Waiter::One(tx) => {
                 let _ = tx.send(Ok(Resp1 { header, msg }));
             }
-            Waiter::Trans { tx, asm, parts } => match trans_part(header, &msg, asm, parts) {
+            Waiter::Trans {
+                tx,
+                asm,
+                parts,
+                interim: Some(itx),
+            } if is_interim(&header, &msg) => {
+                // MS-CIFS §3.3.5.x: the server has taken the primary
+                // request and waits for the secondary ones.
+                let _ = itx.send(());
+                s.pending.insert(
+                    mid,
+                    Pending {
+                        waiter: Waiter::Trans {
+                            tx,
+                            asm,
+                            parts,
+                            interim: None,
+                        },
+                        seq: p.seq,
+                        command: p.command,
+                    },
+                );
+            }
+            Waiter::Trans { tx, asm, parts, .. } => match trans_part(header, &msg, asm, parts) {
                 PartOutcome::More(asm, parts) => {
                     s.pending.insert(
                         mid,
                         Pending {
-                            waiter: Waiter::Trans { tx, asm, parts },
+                            waiter: Waiter::Trans {
+                                tx,
+                                asm,
+                                parts,
+                                interim: None,
+                            },
                             seq: p.seq,
                             command: p.command,
                         },
@@ -522,6 +630,15 @@ impl Smb1Shared {
         }
         Ok(())
     }
+}
+
+/// Whether `msg` is an interim response to a primary transaction request: a
+/// success without parameter words or bytes (MS-CIFS §2.2.4.33.2:
+/// "Interim Response ... WordCount 0x00 ... ByteCount 0x0000").
+fn is_interim(header: &Header, msg: &[u8]) -> bool {
+    !header.status.is_error()
+        && msg.len() >= HEADER_LEN + 3
+        && msg[HEADER_LEN..HEADER_LEN + 3] == [0, 0, 0]
 }
 
 /// The error of a response whose signature does not verify.

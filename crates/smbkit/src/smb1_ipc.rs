@@ -14,10 +14,11 @@
 //!   repeated with LengthNeeded after STATUS_BUFFER_TOO_SMALL.
 //!
 //! Transaction responses larger than smbkit's MaxBufferSize come in several
-//! messages, which the driver puts together
-//! ([`Smb1Shared::request_trans`]); requests are still sent in one message
-//! each (no TRANSACTION_SECONDARY), so what they carry is kept within the
-//! server's MaxBufferSize ([`request_room`]).
+//! messages, which the driver puts together, and transaction requests
+//! larger than the server's go as primary and secondary requests
+//! ([`Smb1Shared::request_trans`]). RPC request fragments are still kept
+//! within one message of the server's MaxBufferSize ([`request_room`]):
+//! all but the last are written with WRITE_ANDX, which cannot be split.
 
 use std::time::{Duration, SystemTime};
 
@@ -86,8 +87,7 @@ const BACKGROUND_CLOSE: Duration = Duration::from_secs(5);
 
 /// The most data bytes one request message can carry: the server's
 /// MaxBufferSize (NEGOTIATE, kept as `max_transact_size`) less the headers,
-/// at most 0xFFFF (MS-CIFS §2.2.4.33: a larger request would need
-/// TRANSACTION_SECONDARY requests, which smbkit does not send).
+/// at most 0xFFFF.
 fn request_room(conn: &Connection) -> u32 {
     conn.server_info()
         .max_transact_size
@@ -169,7 +169,7 @@ async fn share_enum(
     .await?;
 
     // Request fragments must fit one request message of the server's
-    // MaxBufferSize (no TRANSACTION_SECONDARY is ever sent).
+    // MaxBufferSize (those written with WRITE_ANDX cannot be split).
     let frag = u16::try_from(request_room(conn))
         .unwrap_or(u16::MAX)
         .min(ack.max_recv_frag);

@@ -57,7 +57,8 @@ pub(crate) async fn connect(
             0
         };
     let (rd, wr) = stream.into_split();
-    let (shared, tasks) = Smb1Shared::start(rd, wr, neg.max_mpx_count, flags2, 1);
+    let (shared, tasks) =
+        Smb1Shared::start(rd, wr, neg.max_mpx_count, neg.max_buffer_size, flags2, 1);
     let session = if extended {
         session_setup(&f, &shared, &neg, want_signing, deadline).await
     } else {

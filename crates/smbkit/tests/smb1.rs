@@ -547,3 +547,57 @@ async fn signing_when_supported_by_an_smb1_server_that_offers_it() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_larger_than_the_servers_buffer_go_in_several_messages() {
+    use smbkit_testserver::ExtraConfig;
+    // `max xmit = 1024`: a FIND_FIRST2 for a folder path of ~1800
+    // characters (its parameters alone ~3.6 KB) is sent as a primary
+    // TRANSACTION2 request and three TRANSACTION2_SECONDARY requests after
+    // the server's interim response.
+    let component = "a-folder-name-of-fifty-characters-more-or-less-xyz";
+    let dir = vec![component; 35].join("/");
+    for profile in [Profile::Smb1Only, Profile::Smb1Signing] {
+        let srv = TestServer::start_with(
+            profile,
+            ExtraConfig {
+                global: "max xmit = 1024".into(),
+                ..ExtraConfig::default()
+            },
+        )
+        .unwrap();
+        let local = srv.share_path().join(&dir);
+        std::fs::create_dir_all(&local).unwrap();
+        for i in 0..20 {
+            std::fs::write(local.join(format!("entry {i:02}")), b"").unwrap();
+        }
+        srv.chown_to_user(srv.share_path()).ok();
+        for direct in [false, true] {
+            let conn = factory(&srv)
+                .direct_tcp(direct)
+                .connect((srv.host(), srv.port()))
+                .await
+                .unwrap_or_else(|e| panic!("{profile} direct={direct}: {e}\n{}", srv.log_tail(30)));
+            assert_eq!(conn.server_info().max_transact_size, 1024);
+            let mut names: Vec<String> = conn
+                .list_path("share", &dir)
+                .await
+                .unwrap_or_else(|e| panic!("{profile} direct={direct}: {e}\n{}", srv.log_tail(30)))
+                .into_iter()
+                .map(|f| f.filename)
+                .filter(|n| !n.starts_with('.'))
+                .collect();
+            names.sort();
+            let expected: Vec<String> = (0..20).map(|i| format!("entry {i:02}")).collect();
+            assert_eq!(names, expected, "{profile} direct={direct}");
+            // Sequence numbers still in step.
+            let echo = conn.echo(b"after").await;
+            assert!(
+                matches!(&echo, Ok(d) if d == b"after"),
+                "{profile} direct={direct}: {echo:?}\n{}",
+                srv.log_tail(40)
+            );
+            assert!(!conn.list_path("share", "").await.unwrap().is_empty());
+        }
+    }
+}
