@@ -169,11 +169,40 @@ impl FromStr for Profile {
     }
 }
 
+/// What [`TestServer::start_with`] adds to a test server's `smb.conf`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExtraConfig {
+    /// Lines for `[global]` (`name = value`, one a line), placed after the profile's, so that they
+    /// override them.
+    pub global: String,
+    /// Whole sections (`[name]` followed by its lines) appended after the standard shares.
+    pub sections: String,
+}
+
+impl ExtraConfig {
+    /// The text to add, with `{dir}` replaced by the server's directory (so that a section can use
+    /// `path = {dir}/share`).
+    fn expand(text: &str, dir: &Path) -> String {
+        text.replace("{dir}", &dir.display().to_string())
+    }
+}
+
+/// `lines` as `[global]` lines: each indented, the block ending with a newline.
+fn global_block(lines: &str) -> String {
+    lines
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| format!("\t{l}\n"))
+        .collect()
+}
+
 /// A private `smbd` on `127.0.0.1:<port>` with the shares `share`, `readonly`, `snapshots` and `encrypted`.
 ///
 /// Dropping it stops `smbd`, its `samba-dcerpcd` helpers, and removes its directory.
 pub struct TestServer {
     profile: Profile,
+    extra: ExtraConfig,
     port: u16,
     dir: PathBuf,
     config: PathBuf,
@@ -226,6 +255,13 @@ impl TestServer {
     /// takes well under 100 ms. Needs root and Samba: without `smbd`, the error says to run
     /// `scripts/install-deps`.
     pub fn start(profile: Profile) -> io::Result<TestServer> {
+        Self::start_with(profile, ExtraConfig::default())
+    }
+
+    /// [`start`](Self::start) with `extra` added to the `smb.conf`: `[global]` lines after the
+    /// profile's (e.g. `max xmit = 4096`) and further share sections; `{dir}` in either stands for
+    /// the server's directory ([`dir`](Self::dir)), so `path = {dir}/share` is the `share` folder.
+    pub fn start_with(profile: Profile, extra: ExtraConfig) -> io::Result<TestServer> {
         let tools = tools()?;
         match procs::effective_uid() {
             Some(0) => {}
@@ -242,6 +278,7 @@ impl TestServer {
         let dir = make_temp_dir()?;
         let mut server = TestServer {
             profile,
+            extra,
             port: 0,
             config: dir.join("smb.conf"),
             client_config: dir.join("client.conf"),
@@ -512,7 +549,7 @@ impl TestServer {
 \tlog file = {d}/log.%m
 \tlog level = {log_level}
 \tmax log size = 0
-{profile_lines}
+{profile_lines}{extra_global}
 [share]
 \tpath = {share}
 \tread only = no
@@ -536,7 +573,9 @@ impl TestServer {
 \tpath = {enc}
 \tread only = no
 \tsmb encrypt = required
-",
+{extra_sections}",
+            extra_global = global_block(&ExtraConfig::expand(&self.extra.global, &self.dir)),
+            extra_sections = ExtraConfig::expand(&self.extra.sections, &self.dir),
             profile = self.profile,
             port = self.port,
             profile_lines = self.profile.global_lines(),

@@ -1,19 +1,23 @@
 //! The SMB1 (NT LM 0.12) driver: one reader task that routes responses by
-//! multiplex id (MID), a writer task, at most MaxMpxCount requests in
-//! flight, and MD5 signing with sequence numbers (MS-CIFS §3.1.4.1,
-//! MS-SMB §3.1.4.1).
+//! multiplex id (MID) — one message per request, or for a transaction as
+//! many as the server splits its response into — a writer task, at most
+//! MaxMpxCount requests in flight, and MD5 signing with sequence numbers
+//! (MS-CIFS §3.1.4.1, MS-SMB §3.1.4.1). A response whose signature does not
+//! verify fails its request and closes the connection (MS-CIFS §3.2.5.1.2).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use smbkit_proto::smb1::header::HEADER_LEN;
 use smbkit_proto::smb1::header::{self, flags, flags2, Header};
 use smbkit_proto::smb1::signing::Smb1Signer;
+use smbkit_proto::smb1::trans::{split_request, TransAssembler, TransResponsePart};
 use smbkit_proto::{NtStatus, Writer};
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, oneshot, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use crate::driver::{Outgoing, Tasks};
@@ -27,20 +31,101 @@ pub(crate) struct Resp1 {
     pub msg: Bytes,
 }
 
-type Waiter = oneshot::Sender<Result<Resp1, Error>>;
+/// A transaction response (SMB_COM_TRANSACTION, TRANSACTION2 or
+/// NT_TRANSACT) as [`Smb1Shared::request_trans`] delivers it: the
+/// parameters and data of every message the server sent for the request,
+/// put together (MS-CIFS §3.2.5.x: a response larger than the client's
+/// MaxBufferSize comes in several messages with the request's MID, each
+/// placing its bytes with ParameterDisplacement and DataDisplacement).
+#[derive(Debug, Clone)]
+pub(crate) struct TransResp1 {
+    /// The header of the last message; its status is the transaction's
+    /// (Samba repeats a warning such as STATUS_BUFFER_OVERFLOW in every
+    /// part).
+    pub header: Header,
+    /// Trans_Parameters, complete.
+    pub parameters: Vec<u8>,
+    /// Trans_Data, complete.
+    pub data: Vec<u8>,
+    /// How many messages carried the response.
+    pub parts: usize,
+}
+
+impl TransResp1 {
+    /// True if the response's strings are Unicode.
+    pub fn unicode(&self) -> bool {
+        self.header.flags2 & flags2::UNICODE != 0
+    }
+}
+
+/// Who waits for the response to a MID.
+enum Waiter {
+    /// One message.
+    One(oneshot::Sender<Result<Resp1, Error>>),
+    /// A transaction response, in as many messages as the server sends.
+    Trans {
+        tx: oneshot::Sender<Result<TransResp1, Error>>,
+        asm: TransAssembler,
+        parts: usize,
+        /// Told of the interim response to a primary request that
+        /// secondary requests continue (MS-CIFS §3.2.4.1.x); `None` once
+        /// it has come, or when there are no secondaries.
+        interim: Option<oneshot::Sender<()>>,
+    },
+}
+
+impl Waiter {
+    fn fail(self, e: Error) {
+        match self {
+            Waiter::One(tx) => {
+                let _ = tx.send(Err(e));
+            }
+            Waiter::Trans { tx, .. } => {
+                let _ = tx.send(Err(e));
+            }
+        }
+    }
+}
+
+/// A request whose response has not (completely) arrived.
+struct Pending {
+    waiter: Waiter,
+    /// The sequence number every message of its response carries.
+    seq: u32,
+    /// The request's command.
+    command: u8,
+}
+
+/// A request given up on (timed out) whose response has not (completely)
+/// arrived: the server still counts its MaxMpxCount slot, and its MID is
+/// not reused until the last message of its response has come.
+struct Abandoned {
+    _permit: OwnedSemaphorePermit,
+    seq: u32,
+    /// For a transaction: what has arrived of its response, to know which
+    /// message is the last.
+    asm: Option<TransAssembler>,
+}
+
+/// What [`Smb1Shared::route`] does with one transaction response message.
+enum PartOutcome {
+    /// More messages follow.
+    More(TransAssembler, usize),
+    /// The response is complete (or failed).
+    Done(Result<TransResp1, Error>),
+}
 
 struct State {
     next_mid: u16,
     /// The sequence number of the next request (MS-CIFS §3.1.4.1).
     seq: u32,
     signer: Option<Arc<Smb1Signer>>,
+    /// Requests say SMB_FLAGS2_SMB_SECURITY_SIGNATURE before signing starts
+    /// (the session setup of a client that wants to sign).
+    offer_signing: bool,
     uid: u16,
-    /// MID → (waiter, the sequence number its response carries, the
-    /// request's command).
-    pending: HashMap<u16, (Waiter, u32, u8)>,
-    /// MaxMpxCount slots of requests given up on (timed out) whose
-    /// responses have not come: the server still counts them.
-    abandoned: HashMap<u16, OwnedSemaphorePermit>,
+    pending: HashMap<u16, Pending>,
+    abandoned: HashMap<u16, Abandoned>,
 }
 
 /// What the SMB1 reader task and the request path share.
@@ -48,7 +133,13 @@ pub(crate) struct Smb1Shared {
     state: Mutex<State>,
     tx: mpsc::UnboundedSender<Outgoing>,
     closed: AtomicBool,
+    /// Wakes the writer task to close the stream when the connection is
+    /// shut down.
+    stop_writer: Arc<Notify>,
     mpx: Arc<Semaphore>,
+    /// The server's MaxBufferSize: a transaction request larger than this
+    /// is sent as a primary and secondary requests.
+    max_request: usize,
     /// FLAGS2 of every request.
     pub flags2: u16,
 }
@@ -60,26 +151,31 @@ impl Smb1Shared {
         rd: OwnedReadHalf,
         wr: OwnedWriteHalf,
         max_mpx: u16,
+        max_buffer: u32,
         flags2: u16,
         first_mid: u16,
     ) -> (Arc<Smb1Shared>, Tasks) {
         let (tx, rx) = mpsc::unbounded_channel();
+        let stop_writer = Arc::new(Notify::new());
         let shared = Arc::new(Smb1Shared {
             state: Mutex::new(State {
                 next_mid: first_mid,
                 seq: 0,
                 signer: None,
+                offer_signing: false,
                 uid: 0,
                 pending: HashMap::new(),
                 abandoned: HashMap::new(),
             }),
             tx,
             closed: AtomicBool::new(false),
+            stop_writer: Arc::clone(&stop_writer),
             mpx: Arc::new(Semaphore::new(usize::from(max_mpx.clamp(1, 256)))),
+            max_request: max_buffer as usize,
             flags2,
         });
         let reader = tokio::spawn(reader_task(rd, Arc::downgrade(&shared)));
-        let writer = tokio::spawn(writer_task(wr, rx, Arc::downgrade(&shared)));
+        let writer = tokio::spawn(writer_task(wr, rx, stop_writer, Arc::downgrade(&shared)));
         (shared, Tasks::new(reader, writer))
     }
 
@@ -87,6 +183,9 @@ impl Smb1Shared {
         self.closed.load(Ordering::Acquire)
     }
 
+    /// Closes the connection: every waiting request fails with
+    /// [`Error::NotConnected`], and so does every later one; the writer
+    /// task closes the stream.
     pub(crate) fn shut_down(&self, why: &str) {
         if self.closed.swap(true, Ordering::AcqRel) {
             return;
@@ -94,17 +193,30 @@ impl Smb1Shared {
         tracing::debug!(why, "SMB1 connection closed");
         let waiters: Vec<Waiter> = {
             let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            s.pending.drain().map(|(_, (w, _, _))| w).collect()
+            s.abandoned.clear();
+            s.pending.drain().map(|(_, p)| p.waiter).collect()
         };
         for w in waiters {
-            let _ = w.send(Err(Error::NotConnected));
+            w.fail(Error::NotConnected);
         }
         self.mpx.close();
+        self.stop_writer.notify_one();
     }
 
     /// Sets the session's UID for later requests.
     pub(crate) fn set_uid(&self, uid: u16) {
         self.state.lock().unwrap_or_else(|e| e.into_inner()).uid = uid;
+    }
+
+    /// Whether requests sent before signing starts carry
+    /// SMB_FLAGS2_SMB_SECURITY_SIGNATURE (with a zero signature): a client
+    /// that can sign says so in its SESSION_SETUP_ANDX (MS-CIFS §2.2.3.1;
+    /// Samba negotiates signing from it unless it requires signing anyway).
+    pub(crate) fn offer_signing(&self, on: bool) {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .offer_signing = on;
     }
 
     /// Starts signing with `signer`; the next request gets sequence number
@@ -151,6 +263,92 @@ impl Smb1Shared {
         body: impl FnOnce(&mut Writer),
         tail: Bytes,
     ) -> Result<Resp1, Error> {
+        let (tx, rx) = oneshot::channel();
+        self.exchange(
+            command,
+            tid,
+            deadline,
+            operation,
+            body,
+            tail,
+            Waiter::One(tx),
+            rx,
+            None,
+        )
+        .await
+    }
+
+    /// Sends a TRANSACTION, TRANSACTION2 or NT_TRANSACT request built by
+    /// `body` and waits for its whole response: the MID stays registered
+    /// until the messages the server sends for it add up to its
+    /// TotalParameterCount and TotalDataCount (MS-CIFS §3.2.5.x; see
+    /// [`TransAssembler`]), each message verified with the same sequence
+    /// number when signing is active (MS-CIFS §3.2.5.1.2: the expected
+    /// number is looked up by the response's MID; Samba signs every part
+    /// with the request's number + 1). Totals above `limit` bytes (the
+    /// most the request's MaxParameterCount / MaxDataCount allow) are a
+    /// protocol error. An error response without transaction words is
+    /// returned with empty parameters and data; a response of any status
+    /// is returned.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn request_trans(
+        &self,
+        command: u8,
+        tid: u16,
+        deadline: Instant,
+        operation: &'static str,
+        limit: u32,
+        body: impl FnOnce(&mut Writer),
+    ) -> Result<TransResp1, Error> {
+        let (tx, rx) = oneshot::channel();
+        let (itx, irx) = oneshot::channel();
+        let waiter = Waiter::Trans {
+            tx,
+            asm: TransAssembler::with_limit(limit),
+            parts: 0,
+            interim: Some(itx),
+        };
+        let r = self
+            .exchange(
+                command,
+                tid,
+                deadline,
+                operation,
+                body,
+                Bytes::new(),
+                waiter,
+                rx,
+                Some(irx),
+            )
+            .await?;
+        tracing::trace!(
+            operation,
+            parts = r.parts,
+            parameters = r.parameters.len(),
+            data = r.data.len(),
+            "transaction response"
+        );
+        Ok(r)
+    }
+
+    /// Sends one request and waits for what `waiter` delivers to `rx`. A
+    /// transaction request (`interim` given) larger than the server's
+    /// MaxBufferSize goes as a primary request, then, after the server's
+    /// interim response, secondary requests ([`split_request`]); see
+    /// [`Smb1Shared::send_secondaries`] for their sequence numbers.
+    #[allow(clippy::too_many_arguments)]
+    async fn exchange<T>(
+        &self,
+        command: u8,
+        tid: u16,
+        deadline: Instant,
+        operation: &'static str,
+        body: impl FnOnce(&mut Writer),
+        tail: Bytes,
+        mut waiter: Waiter,
+        rx: oneshot::Receiver<Result<T, Error>>,
+        interim: Option<oneshot::Receiver<()>>,
+    ) -> Result<T, Error> {
         let timeout = || Error::Timeout {
             operation,
             after: deadline.saturating_duration_since(Instant::now()),
@@ -162,7 +360,7 @@ impl Smb1Shared {
             .await
             .map_err(|_| timeout())?
             .map_err(|_| Error::NotConnected)?;
-        let (tx, rx) = oneshot::channel();
+        let mut secondaries: Vec<Vec<u8>> = Vec::new();
         let mid = {
             let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
             let mut mid = s.next_mid;
@@ -176,7 +374,7 @@ impl Smb1Shared {
                 status: NtStatus::SUCCESS,
                 flags: flags::CASE_INSENSITIVE | flags::CANONICALIZED_PATHS,
                 flags2: self.flags2
-                    | if s.signer.is_some() {
+                    | if s.signer.is_some() || s.offer_signing {
                         flags2::SECURITY_SIGNATURE
                     } else {
                         0
@@ -192,6 +390,19 @@ impl Smb1Shared {
             h.encode(&mut w);
             body(&mut w);
             let mut msg = w.into_vec();
+            if interim.is_some() && self.max_request > 0 {
+                if let Some(split) = split_request(&msg, self.max_request)
+                    .map_err(|e| Error::InvalidArgument(format!("{operation}: {e}")))?
+                {
+                    msg = split.primary;
+                    secondaries = split.secondaries;
+                }
+            }
+            if secondaries.is_empty() {
+                if let Waiter::Trans { interim, .. } = &mut waiter {
+                    *interim = None;
+                }
+            }
             let seq = s.seq;
             // Sequence numbers go in send order: taken, signed and queued
             // under the same lock.
@@ -205,28 +416,105 @@ impl Smb1Shared {
                 s.seq = seq.wrapping_add(2);
             }
             let out = Outgoing::with_tail(msg, tail_out)?;
-            s.pending.insert(mid, (tx, seq.wrapping_add(1), command));
+            s.pending.insert(
+                mid,
+                Pending {
+                    waiter,
+                    seq: seq.wrapping_add(1),
+                    command,
+                },
+            );
             if self.tx.send(out).is_err() {
                 s.pending.remove(&mid);
                 return Err(Error::NotConnected);
             }
             mid
         };
-        let res = match tokio::time::timeout_at(deadline, rx).await {
+        let mut rx = rx;
+        if let (false, Some(mut irx)) = (secondaries.is_empty(), interim) {
+            // The interim response, or the end of the transaction (an
+            // error response), or the time limit.
+            let interim_came = tokio::select! {
+                biased;
+                r = &mut rx => return r.unwrap_or(Err(Error::NotConnected)),
+                i = &mut irx => i.is_ok(),
+                () = tokio::time::sleep_until(deadline) => false,
+            };
+            if interim_came {
+                self.send_secondaries(mid, secondaries)?;
+            }
+        }
+        match tokio::time::timeout_at(deadline, &mut rx).await {
             Ok(Ok(r)) => r,
             Ok(Err(_)) => Err(Error::NotConnected),
             Err(_) => {
-                let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-                st.pending.remove(&mid);
-                // The server still works on it: its slot stays taken until
-                // the response comes (or the connection goes).
-                st.abandoned.insert(mid, permit);
-                return Err(timeout());
+                {
+                    let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+                    if let Some(p) = st.pending.remove(&mid) {
+                        // The server still works on it: its slot and MID
+                        // stay taken until the response comes (or the
+                        // connection goes).
+                        let asm = match p.waiter {
+                            Waiter::One(_) => None,
+                            Waiter::Trans { asm, .. } => Some(asm),
+                        };
+                        st.abandoned.insert(
+                            mid,
+                            Abandoned {
+                                _permit: permit,
+                                seq: p.seq,
+                                asm,
+                            },
+                        );
+                        return Err(timeout());
+                    }
+                }
+                // The reader removed the MID and answered under the lock
+                // just as the time ran out: the answer is there.
+                match rx.try_recv() {
+                    Ok(r) => r,
+                    Err(_) => Err(timeout()),
+                }
             }
-        };
-        res
+        }
     }
 
+    /// Sends the secondary requests of the transaction `mid` after its
+    /// interim response. Each takes two sequence numbers, as any request
+    /// does, though none is answered (Samba counts them so: only NT_CANCEL
+    /// is one-way for it); the transaction's response then carries the
+    /// last one's number + 1.
+    fn send_secondaries(&self, mid: u16, secondaries: Vec<Vec<u8>>) -> Result<(), Error> {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if !s.pending.contains_key(&mid) {
+            // Answered (or failed) meanwhile.
+            return Ok(());
+        }
+        let signer = s.signer.clone();
+        let mut last = None;
+        for mut msg in secondaries {
+            if let Some(signer) = &signer {
+                let seq = s.seq;
+                signer.sign(&mut msg, seq);
+                s.seq = seq.wrapping_add(2);
+                last = Some(seq);
+            }
+            if self
+                .tx
+                .send(Outgoing::with_tail(msg, Bytes::new())?)
+                .is_err()
+            {
+                return Err(Error::NotConnected);
+            }
+        }
+        if let (Some(last), Some(p)) = (last, s.pending.get_mut(&mid)) {
+            p.seq = last.wrapping_add(1);
+        }
+        Ok(())
+    }
+
+    /// Handles one message from the server. An error return closes the
+    /// connection.
     fn route(&self, msg: Bytes) -> Result<(), Error> {
         let mut header =
             Header::decode(&msg).map_err(|e| ProtocolError::decode("SMB1 header", e))?;
@@ -237,36 +525,167 @@ impl Smb1Shared {
             header.status = smbkit_proto::smb1::dos_error::to_nt_status(class, code);
         }
         if !header.is_reply() {
-            // An oplock break request: nothing here asks for oplocks.
+            // An oplock break request (exempt from signing, MS-CIFS
+            // §3.2.5.1.2): nothing here asks for oplocks.
             tracing::debug!(
                 command = header.command,
                 "ignored an SMB1 request from the server"
             );
             return Ok(());
         }
-        let (waiter, signer) = {
-            let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            s.abandoned.remove(&header.mid);
-            (s.pending.remove(&header.mid), s.signer.clone())
-        };
-        let Some((w, seq, command)) = waiter else {
-            tracing::debug!(mid = header.mid, "SMB1 response nobody waits for");
+        let mid = header.mid;
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let signer = s.signer.clone();
+        if let Some(mut a) = s.abandoned.remove(&mid) {
+            // The (late) response of a request given up on.
+            if let Some(signer) = &signer {
+                if !signer.verify(&msg, a.seq) {
+                    return Err(bad_signature(&header));
+                }
+            }
+            if let Some(mut asm) = a.asm.take() {
+                let more = TransResponsePart::decode(&msg)
+                    .ok()
+                    .and_then(|part| asm.add(&msg, &part).ok())
+                    .is_some_and(|done| done.is_none());
+                if more {
+                    a.asm = Some(asm);
+                    s.abandoned.insert(mid, a);
+                }
+            }
+            return Ok(());
+        }
+        let Some(p) = s.pending.remove(&mid) else {
+            tracing::debug!(mid, "SMB1 response nobody waits for");
             return Ok(());
         };
-        let result = match signer {
-            _ if header.command != command => Err(ProtocolError::Unexpected(format!(
-                "the response to SMB1 command {command:#04x} carries command {:#04x}",
-                header.command
-            ))
-            .into()),
-            Some(signer) if !signer.verify(&msg, seq) => Err(ProtocolError::BadSignature {
-                command: format!("SMB1 {:#04x}", header.command),
+        if let Some(signer) = &signer {
+            // MS-CIFS §3.2.5.1.2: a message whose signature does not verify
+            // is discarded, and the client SHOULD disconnect: a forged or
+            // replayed message, or sequence numbers out of step, make every
+            // later message suspect too.
+            if !signer.verify(&msg, p.seq) {
+                let e = bad_signature(&header);
+                p.waiter.fail(bad_signature(&header));
+                return Err(e);
             }
-            .into()),
-            _ => Ok(Resp1 { header, msg }),
-        };
-        let _ = w.send(result);
+        }
+        if header.command != p.command {
+            p.waiter.fail(
+                ProtocolError::Unexpected(format!(
+                    "the response to SMB1 command {:#04x} carries command {:#04x}",
+                    p.command, header.command
+                ))
+                .into(),
+            );
+            return Ok(());
+        }
+        match p.waiter {
+            Waiter::One(tx) => {
+                let _ = tx.send(Ok(Resp1 { header, msg }));
+            }
+            Waiter::Trans {
+                tx,
+                asm,
+                parts,
+                interim: Some(itx),
+            } if is_interim(&header, &msg) => {
+                // MS-CIFS §3.3.5.x: the server has taken the primary
+                // request and waits for the secondary ones.
+                let _ = itx.send(());
+                s.pending.insert(
+                    mid,
+                    Pending {
+                        waiter: Waiter::Trans {
+                            tx,
+                            asm,
+                            parts,
+                            interim: None,
+                        },
+                        seq: p.seq,
+                        command: p.command,
+                    },
+                );
+            }
+            Waiter::Trans { tx, asm, parts, .. } => match trans_part(header, &msg, asm, parts) {
+                PartOutcome::More(asm, parts) => {
+                    s.pending.insert(
+                        mid,
+                        Pending {
+                            waiter: Waiter::Trans {
+                                tx,
+                                asm,
+                                parts,
+                                interim: None,
+                            },
+                            seq: p.seq,
+                            command: p.command,
+                        },
+                    );
+                }
+                PartOutcome::Done(r) => {
+                    let _ = tx.send(r);
+                }
+            },
+        }
         Ok(())
+    }
+}
+
+/// Whether `msg` is an interim response to a primary transaction request: a
+/// success without parameter words or bytes (MS-CIFS §2.2.4.33.2:
+/// "Interim Response ... WordCount 0x00 ... ByteCount 0x0000").
+fn is_interim(header: &Header, msg: &[u8]) -> bool {
+    !header.status.is_error()
+        && msg.len() >= HEADER_LEN + 3
+        && msg[HEADER_LEN..HEADER_LEN + 3] == [0, 0, 0]
+}
+
+/// The error of a response whose signature does not verify.
+fn bad_signature(header: &Header) -> Error {
+    ProtocolError::BadSignature {
+        command: format!("SMB1 {:#04x} (MID {})", header.command, header.mid),
+    }
+    .into()
+}
+
+/// Adds one message of a transaction response to `asm`, which has taken
+/// `parts` messages so far.
+fn trans_part(header: Header, msg: &[u8], mut asm: TransAssembler, parts: usize) -> PartOutcome {
+    let part = match TransResponsePart::decode(msg) {
+        Ok(part) => part,
+        // An error response without the transaction words (WordCount 0).
+        Err(_) if header.status.is_error() && parts == 0 => {
+            return PartOutcome::Done(Ok(TransResp1 {
+                header,
+                parameters: Vec::new(),
+                data: Vec::new(),
+                parts: 1,
+            }))
+        }
+        Err(e) => {
+            return PartOutcome::Done(Err(ProtocolError::decode("transaction response", e).into()))
+        }
+    };
+    if parts > 0 && part.parameters.is_empty() && part.data.is_empty() {
+        // Every further message must bring bytes: no endless stream of
+        // empty parts.
+        return PartOutcome::Done(Err(ProtocolError::Unexpected(
+            "a transaction response part without parameters or data".into(),
+        )
+        .into()));
+    }
+    match asm.add(msg, &part) {
+        Ok(Some((parameters, data))) => PartOutcome::Done(Ok(TransResp1 {
+            header,
+            parameters,
+            data,
+            parts: parts + 1,
+        })),
+        Ok(None) => PartOutcome::More(asm, parts + 1),
+        Err(e) => PartOutcome::Done(Err(
+            ProtocolError::decode("transaction response part", e).into()
+        )),
     }
 }
 
@@ -280,7 +699,7 @@ async fn reader_task(rd: OwnedReadHalf, shared: std::sync::Weak<Shared1Ref>) {
             Ok(f) if f.len() >= 4 && f[..4] == header::PROTOCOL_ID => {
                 if let Err(e) = s.route(f) {
                     tracing::warn!(error = %e, "closing the SMB1 connection");
-                    s.shut_down("protocol error");
+                    s.shut_down(&e.to_string());
                     return;
                 }
             }
@@ -301,10 +720,16 @@ type Shared1Ref = Smb1Shared;
 async fn writer_task(
     wr: OwnedWriteHalf,
     mut rx: mpsc::UnboundedReceiver<Outgoing>,
+    stop: Arc<Notify>,
     shared: std::sync::Weak<Smb1Shared>,
 ) {
     let mut wr = tokio::io::BufWriter::with_capacity(256 * 1024, wr);
-    while let Some(frame) = rx.recv().await {
+    loop {
+        let frame = tokio::select! {
+            f = rx.recv() => f,
+            () = stop.notified() => None,
+        };
+        let Some(frame) = frame else { break };
         let mut res = crate::driver::write_one(&mut wr, &frame).await;
         if res.is_ok() {
             while let Ok(next) = rx.try_recv() {
@@ -325,4 +750,123 @@ async fn writer_task(
         }
     }
     let _ = wr.shutdown().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use smbkit_proto::smb1::header::command;
+    use smbkit_proto::smb1::trans::TransResponseFragment;
+
+    fn header(cmd: u8, status: NtStatus) -> Header {
+        Header {
+            command: cmd,
+            status,
+            flags: flags::REPLY,
+            flags2: flags2::UNICODE | flags2::NT_STATUS,
+            pid_high: 0,
+            security_features: [0; 8],
+            tid: 1,
+            pid_low: 0xFEFF,
+            uid: 1,
+            mid: 7,
+        }
+    }
+
+    fn message(cmd: u8, status: NtStatus, frag: &TransResponseFragment<'_>) -> Vec<u8> {
+        let mut w = Writer::new();
+        header(cmd, status).encode(&mut w);
+        if cmd == command::NT_TRANSACT {
+            frag.encode_nt(&mut w);
+        } else {
+            frag.encode(&mut w);
+        }
+        w.into_vec()
+    }
+
+    /// Feeds `msgs` one by one as the reader task does.
+    fn feed(cmd: u8, status: NtStatus, msgs: &[Vec<u8>], limit: u32) -> Result<TransResp1, Error> {
+        let mut asm = TransAssembler::with_limit(limit);
+        let mut parts = 0;
+        for (i, m) in msgs.iter().enumerate() {
+            match trans_part(header(cmd, status), m, asm, parts) {
+                PartOutcome::More(a, p) => {
+                    assert!(i + 1 < msgs.len(), "incomplete after the last part");
+                    asm = a;
+                    parts = p;
+                }
+                PartOutcome::Done(r) => {
+                    assert_eq!(i + 1, msgs.len(), "done before the last part");
+                    return r;
+                }
+            }
+        }
+        unreachable!("no messages")
+    }
+
+    #[test]
+    fn parts_are_put_together_in_any_order() {
+        let params: Vec<u8> = (0..10).collect();
+        let data: Vec<u8> = (0..3000u32).map(|v| v as u8).collect();
+        for cmd in [
+            command::TRANSACTION,
+            command::TRANSACTION2,
+            command::NT_TRANSACT,
+        ] {
+            fn frag<'a>(pd: u32, p: &'a [u8], dd: u32, d: &'a [u8]) -> TransResponseFragment<'a> {
+                TransResponseFragment {
+                    total_parameter_count: 10,
+                    total_data_count: 3000,
+                    parameter_displacement: pd,
+                    data_displacement: dd,
+                    setup: &[],
+                    parameters: p,
+                    data: d,
+                }
+            }
+            let st = NtStatus::BUFFER_OVERFLOW;
+            let m1 = message(cmd, st, &frag(0, &params, 0, &data[..1000]));
+            let m2 = message(cmd, st, &frag(10, &[], 1000, &data[1000..2500]));
+            let m3 = message(cmd, st, &frag(10, &[], 2500, &data[2500..]));
+            for order in [[&m1, &m2, &m3], [&m3, &m1, &m2]] {
+                let msgs: Vec<Vec<u8>> = order.iter().map(|m| (*m).clone()).collect();
+                let r = feed(cmd, st, &msgs, 0xFFFF).unwrap();
+                assert_eq!(
+                    (r.parameters.as_slice(), r.data.as_slice()),
+                    (&params[..], &data[..])
+                );
+                assert_eq!(r.parts, 3);
+                assert_eq!(r.header.status, st);
+            }
+            // A part beyond the limit, and a part that repeats bytes.
+            let e = feed(cmd, st, std::slice::from_ref(&m1), 2999).unwrap_err();
+            assert!(matches!(e, Error::Protocol(_)), "{e:?}");
+            let e = feed(cmd, st, &[m1.clone(), m1.clone()], 0xFFFF).unwrap_err();
+            assert!(matches!(e, Error::Protocol(_)), "{e:?}");
+            // A further part that brings nothing.
+            let empty = message(cmd, st, &frag(10, &[], 1000, &[]));
+            let e = feed(cmd, st, &[m1.clone(), empty], 0xFFFF).unwrap_err();
+            assert!(e.to_string().contains("without parameters or data"), "{e}");
+        }
+    }
+
+    #[test]
+    fn an_error_without_words_ends_the_response() {
+        let mut w = Writer::new();
+        header(command::TRANSACTION2, NtStatus::OBJECT_NAME_NOT_FOUND).encode(&mut w);
+        w.u8(0).u16(0);
+        let msg = w.into_vec();
+        let r = feed(
+            command::TRANSACTION2,
+            NtStatus::OBJECT_NAME_NOT_FOUND,
+            std::slice::from_ref(&msg),
+            0xFFFF,
+        )
+        .unwrap();
+        assert_eq!(r.header.status, NtStatus::OBJECT_NAME_NOT_FOUND);
+        assert!(r.parameters.is_empty() && r.data.is_empty());
+        // A success without words is malformed.
+        let e = feed(command::TRANSACTION2, NtStatus::SUCCESS, &[msg], 0xFFFF).unwrap_err();
+        assert!(matches!(e, Error::Protocol(_)), "{e:?}");
+    }
 }

@@ -13,14 +13,12 @@
 //! * `get_security`: NT_TRANSACT_QUERY_SECURITY_DESC (MS-CIFS §2.2.7.6),
 //!   repeated with LengthNeeded after STATUS_BUFFER_TOO_SMALL.
 //!
-//! The SMB1 driver hands over exactly one response message per request
-//! (it routes by MID and forgets the MID on the first answer), so a
-//! transaction response the server splits over several messages
-//! (TotalDataCount above the part's DataCount) cannot be received. Every
-//! MaxDataCount here is therefore kept within one message of the server's
-//! MaxBufferSize ([`one_message_room`]); pipes get the rest of a long
-//! message with READ_ANDX, and a response that still arrives in parts is
-//! an [`Error::Protocol`] rather than a hang.
+//! Transaction responses larger than smbkit's MaxBufferSize come in several
+//! messages, which the driver puts together, and transaction requests
+//! larger than the server's go as primary and secondary requests
+//! ([`Smb1Shared::request_trans`]). RPC request fragments are still kept
+//! within one message of the server's MaxBufferSize ([`request_room`]):
+//! all but the last are written with WRITE_ANDX, which cannot be split.
 
 use std::time::{Duration, SystemTime};
 
@@ -33,7 +31,7 @@ use smbkit_proto::smb1::nt_transact::{
     decode_length_needed, IoctlRequest, QuerySecurityDescRequest,
 };
 use smbkit_proto::smb1::read::{read_andx_data_range, ReadAndxRequest};
-use smbkit_proto::smb1::trans::{TransResponsePart, TransactNmPipeRequest};
+use smbkit_proto::smb1::trans::TransactNmPipeRequest;
 use smbkit_proto::smb2::create::{access_mask, create_disposition, create_options};
 use smbkit_proto::NtStatus;
 use tokio::time::Instant;
@@ -44,18 +42,22 @@ use crate::files::{display, failure, smb_path, OpenSpec};
 use crate::shares::{
     pipe_io_failure, rpc_failure, snapshot_time, ShareEnumCalls, BIND_CALL_ID, PIPE_ACCESS,
 };
-use crate::smb1::{Resp1, Smb1Shared};
+use crate::smb1::{Smb1Shared, TransResp1};
 use crate::smb1ops::{self, Open1};
 use crate::types::SharedDevice;
 
-/// The MaxBufferSize smbkit announces in SESSION_SETUP_ANDX (see
-/// `smb1ops::session_setup`): the server sends no message larger than this.
-const CLIENT_MAX_BUFFER: u32 = 61440;
+/// What a transaction, NT_TRANSACT or READ_ANDX message spends besides its
+/// data: the 32-byte header, up to 22 words, ByteCount, a name and
+/// alignment pads, with room to spare.
+const MESSAGE_OVERHEAD: u32 = 256;
 
-/// What a transaction, NT_TRANSACT or READ_ANDX response spends besides its
-/// data: the 32-byte header, up to 22 words, ByteCount and alignment pads,
-/// with room to spare.
-const RESPONSE_OVERHEAD: u32 = 256;
+/// MaxDataCount of a TRANS_TRANSACT_NMPIPE: the most its 16-bit field
+/// allows (the response may come in several messages).
+const PIPE_IO: u32 = 0xFFFF;
+
+/// The most output an NT_TRANSACT request asks for (and the largest
+/// response total accepted): 1 MiB.
+const NT_TRANS_OUTPUT_LIMIT: u32 = 1 << 20;
 
 /// The least MaxDataCount used, whatever the server's MaxBufferSize.
 const MIN_ROOM: u32 = 1024;
@@ -71,9 +73,10 @@ const SNAPSHOT_FIRST_OUTPUT: u32 = 16;
 /// in case a snapshot appears between two requests.
 const SNAPSHOT_SLACK: u32 = 128;
 
-/// MaxDataCount of the first NT_TRANSACT_QUERY_SECURITY_DESC (capped at
-/// [`one_message_room`]).
-const SECURITY_FIRST_OUTPUT: u32 = 64 * 1024;
+/// MaxDataCount of the first NT_TRANSACT_QUERY_SECURITY_DESC: room for a
+/// DACL of the largest size an ACL can have (its AclSize is 16-bit) and
+/// the rest of the descriptor.
+const SECURITY_FIRST_OUTPUT: u32 = 80 * 1024;
 
 /// The most NT_TRANSACT_QUERY_SECURITY_DESC round trips one call makes.
 const SECURITY_ATTEMPTS: usize = 3;
@@ -82,16 +85,20 @@ const SECURITY_ATTEMPTS: usize = 3;
 /// to close in the background.
 const BACKGROUND_CLOSE: Duration = Duration::from_secs(5);
 
-/// The most data bytes one response message can carry: the smaller of the
-/// server's MaxBufferSize (NEGOTIATE, kept as `max_transact_size`) and
-/// ours, less the headers; at most 0xFFFF (the 16-bit MaxDataCount of
-/// SMB_COM_TRANSACTION and READ_ANDX without CAP_LARGE_READX).
-fn one_message_room(conn: &Connection) -> u32 {
+/// The most data bytes one request message can carry: the server's
+/// MaxBufferSize (NEGOTIATE, kept as `max_transact_size`) less the headers,
+/// at most 0xFFFF.
+fn request_room(conn: &Connection) -> u32 {
     conn.server_info()
         .max_transact_size
-        .min(CLIENT_MAX_BUFFER)
-        .saturating_sub(RESPONSE_OVERHEAD)
+        .saturating_sub(MESSAGE_OVERHEAD)
         .clamp(MIN_ROOM, 0xFFFF)
+}
+
+/// The most data one READ_ANDX response on a pipe carries: smbkit's
+/// MaxBufferSize less the headers (a READ_ANDX response is never split).
+fn read_room() -> u32 {
+    u32::from(smb1ops::CLIENT_MAX_BUFFER).saturating_sub(MESSAGE_OVERHEAD)
 }
 
 /// `list_shares` over SMB1; see [`Connection::list_shares`].
@@ -100,7 +107,7 @@ pub(crate) async fn list_shares(
     s: &Smb1Shared,
 ) -> Result<Vec<SharedDevice>, Error> {
     let (deadline, limit) = conn.op_deadline();
-    list_shares_with(conn, s, one_message_room(conn), deadline)
+    list_shares_with(conn, s, PIPE_IO, deadline)
         .await
         .map_err(|e| with_limit(e, limit))
 }
@@ -161,9 +168,9 @@ async fn share_enum(
     })
     .await?;
 
-    // Request fragments must also fit one request message of the server's
-    // MaxBufferSize (no TRANSACTION_SECONDARY is ever sent).
-    let frag = u16::try_from(one_message_room(conn))
+    // Request fragments must fit one request message of the server's
+    // MaxBufferSize (those written with WRITE_ANDX cannot be split).
+    let frag = u16::try_from(request_room(conn))
         .unwrap_or(u16::MAX)
         .min(ack.max_recv_frag);
     let mut calls = ShareEnumCalls::new(conn.remote_name());
@@ -208,11 +215,12 @@ async fn pipe_transact<T>(
         max_data_count: io,
     };
     let r = s
-        .request(
+        .request_trans(
             command::TRANSACTION,
             pipe.tid,
             deadline,
             "TRANS_TRANSACT_NMPIPE",
+            u32::from(io),
             |w| req.encode(w),
         )
         .await?;
@@ -220,7 +228,7 @@ async fn pipe_transact<T>(
     if status != NtStatus::SUCCESS && status != NtStatus::BUFFER_OVERFLOW {
         return Err(pipe_io_failure("TRANS_TRANSACT_NMPIPE", status));
     }
-    let data = single_part(&r, "TRANS_TRANSACT_NMPIPE")?.1;
+    let data = &r.data[..];
     if data.len() > usize::from(io) {
         return Err(ProtocolError::Unexpected(format!(
             "TRANS_TRANSACT_NMPIPE returned {} bytes, more than the {io} asked for",
@@ -233,33 +241,13 @@ async fn pipe_transact<T>(
     }
     // The feeders bound what they accumulate and every READ_ANDX must bring
     // data, so this loop ends, at the latest at the deadline.
+    let read_len = u16::try_from(read_room().min(u32::from(io))).unwrap_or(u16::MAX);
     loop {
-        let data = pipe_read(s, pipe, io, deadline).await?;
+        let data = pipe_read(s, pipe, read_len, deadline).await?;
         if let Some(v) = feed(&data)? {
             return Ok(v);
         }
     }
-}
-
-/// The parameters and data of a transaction response that must be whole
-/// (one message): a response in several parts is an [`Error::Protocol`],
-/// since the driver delivers only the first message of a MID.
-fn single_part<'a>(r: &'a Resp1, what: &'static str) -> Result<(&'a [u8], &'a [u8]), Error> {
-    let part = TransResponsePart::decode(&r.msg)
-        .map_err(|e| ProtocolError::decode("transaction response", e))?;
-    if !part.is_whole() {
-        return Err(ProtocolError::Unexpected(format!(
-            "the {what} response was split over several SMB1 messages ({} of {} parameter \
-             bytes and {} of {} data bytes in the first); smbkit's SMB1 driver receives \
-             single-message transaction responses only",
-            part.parameters.len(),
-            part.total_parameter_count,
-            part.data.len(),
-            part.total_data_count
-        ))
-        .into());
-    }
-    Ok((part.parameter_bytes(&r.msg), part.data_bytes(&r.msg)))
 }
 
 /// WRITE_ANDX of one PDU to the pipe (offset 0, MS-CIFS §2.2.4.43).
@@ -357,7 +345,7 @@ pub(crate) async fn list_snapshots(
         );
         let f =
             FidGuard::open(conn, s, tid, share, &path, spec, "list_snapshots", deadline).await?;
-        let outcome = enumerate_snapshots(conn, s, &f.open, share, &path, deadline).await;
+        let outcome = enumerate_snapshots(s, &f.open, share, &path, deadline).await;
         let closed = f.close(s, deadline).await;
         let snapshots = outcome?;
         closed?;
@@ -370,23 +358,23 @@ pub(crate) async fn list_snapshots(
 /// FSCTL_SRV_ENUMERATE_SNAPSHOTS on the open `f` until the whole array
 /// fits (MS-SMB §2.2.7.2.1, §3.3.5.11.1).
 async fn enumerate_snapshots(
-    conn: &Connection,
     s: &Smb1Shared,
     f: &Open1,
     share: &str,
     path: &str,
     deadline: Instant,
 ) -> Result<Vec<SystemTime>, Error> {
-    let cap = one_message_room(conn);
+    let cap = NT_TRANS_OUTPUT_LIMIT;
     let mut out_len = SNAPSHOT_FIRST_OUTPUT;
     for _ in 0..SNAPSHOT_ATTEMPTS {
         let req = IoctlRequest::enumerate_snapshots(f.fid, out_len);
         let r = s
-            .request(
+            .request_trans(
                 command::NT_TRANSACT,
                 f.tid,
                 deadline,
                 "NT_TRANSACT_IOCTL",
+                out_len,
                 |w| req.encode(w),
             )
             .await?;
@@ -403,7 +391,7 @@ async fn enumerate_snapshots(
         if status != NtStatus::SUCCESS {
             return Err(failure("list_snapshots", share, path, status));
         }
-        let output = single_part(&r, "NT_TRANSACT_IOCTL")?.1;
+        let output = &r.data[..];
         if output.len() > out_len as usize {
             return Err(ProtocolError::Unexpected(format!(
                 "NT_TRANSACT_IOCTL returned {} bytes, more than the {out_len} asked for",
@@ -422,8 +410,8 @@ async fn enumerate_snapshots(
             .saturating_add(SNAPSHOT_SLACK);
         if needed > cap {
             return Err(ProtocolError::Unexpected(format!(
-                "the snapshot list of '{path}' needs {needed} bytes, more than one SMB1 \
-                 response of this server carries ({cap})"
+                "the snapshot list of '{path}' needs {needed} bytes, more than the \
+                 {cap} smbkit accepts"
             ))
             .into());
         }
@@ -461,7 +449,7 @@ pub(crate) async fn get_security(
     path: &str,
 ) -> Result<SecurityDescriptor, Error> {
     let (deadline, limit) = conn.op_deadline();
-    let first = SECURITY_FIRST_OUTPUT.min(one_message_room(conn));
+    let first = SECURITY_FIRST_OUTPUT;
     get_security_with(conn, s, share, path, first, deadline)
         .await
         .map_err(|e| with_limit(e, limit))
@@ -484,7 +472,7 @@ async fn get_security_with(
         0,
     );
     let f = FidGuard::open(conn, s, tid, share, &path, spec, "get_security", deadline).await?;
-    let outcome = query_security(conn, s, &f.open, share, &path, first, deadline).await;
+    let outcome = query_security(s, &f.open, share, &path, first, deadline).await;
     let closed = f.close(s, deadline).await;
     let sd = outcome?;
     closed?;
@@ -494,7 +482,6 @@ async fn get_security_with(
 /// NT_TRANSACT_QUERY_SECURITY_DESC on the open `f` for the owner, group
 /// and DACL (MS-CIFS §2.2.7.6, §3.3.5.59.6).
 async fn query_security(
-    conn: &Connection,
     s: &Smb1Shared,
     f: &Open1,
     share: &str,
@@ -502,7 +489,7 @@ async fn query_security(
     first: u32,
     deadline: Instant,
 ) -> Result<SecurityDescriptor, Error> {
-    let cap = one_message_room(conn);
+    let cap = NT_TRANS_OUTPUT_LIMIT;
     let mut out_len = first.min(cap);
     for _ in 0..SECURITY_ATTEMPTS {
         let req = QuerySecurityDescRequest {
@@ -513,17 +500,18 @@ async fn query_security(
             max_data_count: out_len,
         };
         let r = s
-            .request(
+            .request_trans(
                 command::NT_TRANSACT,
                 f.tid,
                 deadline,
                 "NT_TRANSACT_QUERY_SECURITY_DESC",
+                out_len,
                 |w| req.encode(w),
             )
             .await?;
         match r.header.status {
             NtStatus::SUCCESS => {
-                let (_, data) = single_part(&r, "NT_TRANSACT_QUERY_SECURITY_DESC")?;
+                let data = &r.data[..];
                 if data.len() > out_len as usize {
                     return Err(ProtocolError::Unexpected(format!(
                         "NT_TRANSACT_QUERY_SECURITY_DESC returned {} bytes, more than the \
@@ -549,13 +537,11 @@ async fn query_security(
 
 /// The next MaxDataCount after STATUS_BUFFER_TOO_SMALL: LengthNeeded from
 /// the response's parameters (MS-CIFS §2.2.7.6.2), or four times the offer
-/// when the server sent none; it must exceed the offer and fit one
-/// response message (`cap`).
-fn needed_length(r: &Resp1, offered: u32, cap: u32, path: &str) -> Result<u32, Error> {
-    let needed = TransResponsePart::decode(&r.msg)
+/// when the server sent none; it must exceed the offer and stay within
+/// `cap`.
+fn needed_length(r: &TransResp1, offered: u32, cap: u32, path: &str) -> Result<u32, Error> {
+    let needed = decode_length_needed(&r.parameters)
         .ok()
-        .filter(TransResponsePart::is_whole)
-        .and_then(|part| decode_length_needed(part.parameter_bytes(&r.msg)).ok())
         .unwrap_or_else(|| offered.saturating_mul(4).min(cap));
     if needed <= offered {
         return Err(ProtocolError::Unexpected(format!(
@@ -565,8 +551,8 @@ fn needed_length(r: &Resp1, offered: u32, cap: u32, path: &str) -> Result<u32, E
     }
     if needed > cap {
         return Err(ProtocolError::Unexpected(format!(
-            "the security descriptor of '{path}' is {needed} bytes, more than one SMB1 \
-             response of this server carries ({cap})"
+            "the security descriptor of '{path}' is {needed} bytes, more than the {cap} \
+             smbkit accepts"
         ))
         .into());
     }
@@ -715,96 +701,39 @@ mod tests {
         assert!(small.owner.is_some());
     }
 
-    /// A transaction response message (`nt`: NT_TRANSACT) carrying
-    /// `fragment`.
-    fn response(
-        nt: bool,
-        status: NtStatus,
-        fragment: smbkit_proto::smb1::trans::TransResponseFragment<'_>,
-    ) -> Resp1 {
+    /// A transaction response carrying `parameters` (no data) and
+    /// `status`.
+    fn response(status: NtStatus, parameters: &[u8]) -> TransResp1 {
         use smbkit_proto::smb1::header::{flags, flags2, Header};
-        let header = Header {
-            command: if nt {
-                command::NT_TRANSACT
-            } else {
-                command::TRANSACTION
+        TransResp1 {
+            header: Header {
+                command: command::NT_TRANSACT,
+                status,
+                flags: flags::REPLY,
+                flags2: flags2::UNICODE | flags2::NT_STATUS,
+                pid_high: 0,
+                security_features: [0; 8],
+                tid: 1,
+                pid_low: 0xFEFF,
+                uid: 1,
+                mid: 7,
             },
-            status,
-            flags: flags::REPLY,
-            flags2: flags2::UNICODE | flags2::NT_STATUS,
-            pid_high: 0,
-            security_features: [0; 8],
-            tid: 1,
-            pid_low: 0xFEFF,
-            uid: 1,
-            mid: 7,
-        };
-        let mut w = smbkit_proto::Writer::new();
-        header.encode(&mut w);
-        if nt {
-            fragment.encode_nt(&mut w);
-        } else {
-            fragment.encode(&mut w);
-        }
-        Resp1 {
-            header,
-            msg: bytes::Bytes::from(w.into_vec()),
+            parameters: parameters.to_vec(),
+            data: Vec::new(),
+            parts: 1,
         }
     }
 
     #[test]
-    fn a_response_in_several_messages_is_a_protocol_error() {
-        use smbkit_proto::smb1::trans::TransResponseFragment;
-        let data = [7u8; 40];
-        for nt in [false, true] {
-            let whole = response(
-                nt,
-                NtStatus::SUCCESS,
-                TransResponseFragment::whole(&[], &[1, 2, 3, 4], &data),
-            );
-            let (p, d) = single_part(&whole, "X").unwrap();
-            assert_eq!((p, d), (&[1u8, 2, 3, 4][..], &data[..]));
-            // The first of two messages: 40 of 100 data bytes.
-            let first = response(
-                nt,
-                NtStatus::SUCCESS,
-                TransResponseFragment {
-                    total_parameter_count: 0,
-                    total_data_count: 100,
-                    data: &data,
-                    ..TransResponseFragment::default()
-                },
-            );
-            let e = single_part(&first, "TRANS_TRANSACT_NMPIPE").unwrap_err();
-            assert!(matches!(e, Error::Protocol(_)), "{e:?}");
-            let msg = e.to_string();
-            assert!(
-                msg.contains("several SMB1 messages") && msg.contains("40 of 100"),
-                "{msg}"
-            );
-        }
-    }
-
-    #[test]
-    fn length_needed_must_grow_and_fit_one_message() {
-        use smbkit_proto::smb1::trans::TransResponseFragment;
-        let too_small = |needed: u32| {
-            response(
-                true,
-                NtStatus::BUFFER_TOO_SMALL,
-                TransResponseFragment::whole(&[], &needed.to_le_bytes(), &[]),
-            )
-        };
+    fn length_needed_must_grow_and_stay_within_the_cap() {
+        let too_small = |needed: u32| response(NtStatus::BUFFER_TOO_SMALL, &needed.to_le_bytes());
         assert_eq!(needed_length(&too_small(120), 8, 4000, "f").unwrap(), 120);
         for (needed, offered) in [(8, 8), (4, 8), (5000, 8)] {
             let e = needed_length(&too_small(needed), offered, 4000, "f").unwrap_err();
             assert!(matches!(e, Error::Protocol(_)), "{e:?}");
         }
         // No parameters (an error response without words): grow.
-        let bare = Resp1 {
-            header: too_small(1).header,
-            msg: too_small(1).msg.slice(..32),
-        };
+        let bare = response(NtStatus::BUFFER_TOO_SMALL, &[]);
         assert_eq!(needed_length(&bare, 100, 4000, "f").unwrap(), 400);
         assert_eq!(needed_length(&bare, 3000, 4000, "f").unwrap(), 4000);
         assert!(needed_length(&bare, 4000, 4000, "f").is_err());
@@ -822,14 +751,161 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_room_fits_one_message() {
+    async fn requests_fit_one_message_of_the_server() {
         let srv = TestServer::start(Profile::Smb1Only).unwrap();
         let conn = connect(&srv, true).await;
-        let room = one_message_room(&conn);
         // Samba's MaxBufferSize ("max xmit", 16644 by default) less the
-        // headers: every response fits one message of it.
+        // headers.
         let max = conn.server_info().max_transact_size;
-        assert!(max > RESPONSE_OVERHEAD + MIN_ROOM, "MaxBufferSize {max}");
-        assert_eq!(room, max.min(CLIENT_MAX_BUFFER) - RESPONSE_OVERHEAD);
+        assert!(max > MESSAGE_OVERHEAD + MIN_ROOM, "MaxBufferSize {max}");
+        assert_eq!(request_room(&conn), max - MESSAGE_OVERHEAD);
+        assert!(read_room() < u32::from(smb1ops::CLIENT_MAX_BUFFER));
+    }
+
+    // -----------------------------------------------------------------------
+    // Responses the server splits over several messages: a client
+    // MaxBufferSize of 1024 bytes makes Samba send every transaction
+    // response above ~950 bytes in parts.
+    // -----------------------------------------------------------------------
+
+    /// The client MaxBufferSize of [`small_buffer_connect`].
+    const SMALL_BUFFER: u16 = 1024;
+
+    /// A connection whose SESSION_SETUP announced [`SMALL_BUFFER`].
+    async fn small_buffer_connect(srv: &TestServer, direct: bool) -> Connection {
+        smb1ops::TEST_MAX_BUFFER
+            .scope(SMALL_BUFFER, connect(srv, direct))
+            .await
+    }
+
+    /// Gives `path` a POSIX ACL (the `system.posix_acl_access` extended
+    /// attribute, version 2) with `users` named-user entries.
+    fn large_acl(path: &std::path::Path, users: u32) {
+        const UNDEFINED: u32 = u32::MAX;
+        let mut v = 2u32.to_le_bytes().to_vec();
+        let mut entry = |tag: u16, perm: u16, id: u32| {
+            v.extend_from_slice(&tag.to_le_bytes());
+            v.extend_from_slice(&perm.to_le_bytes());
+            v.extend_from_slice(&id.to_le_bytes());
+        };
+        entry(0x01, 6, UNDEFINED); // ACL_USER_OBJ
+        for uid in 0..users {
+            entry(0x02, 4, 30_000 + uid); // ACL_USER
+        }
+        entry(0x04, 4, UNDEFINED); // ACL_GROUP_OBJ
+        entry(0x10, 6, UNDEFINED); // ACL_MASK
+        entry(0x20, 4, UNDEFINED); // ACL_OTHER
+        let hex: String = v.iter().map(|b| format!("{b:02x}")).collect();
+        let out = std::process::Command::new("setfattr")
+            .args(["-n", "system.posix_acl_access", "-v"])
+            .arg(format!("0x{hex}"))
+            .arg(path)
+            .output()
+            .expect("run setfattr (Debian's attr package)");
+        assert!(out.status.success(), "setfattr: {out:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn responses_in_many_messages_are_put_together() {
+        use smbkit_testserver::ExtraConfig;
+        let comment = "a share comment long enough to make the share list span messages";
+        let sections: String = (0..60)
+            .map(|i| format!("[extra{i:02}]\n\tpath = {{dir}}/share\n\tcomment = {comment} {i}\n"))
+            .collect();
+        for profile in [Profile::Smb1Only, Profile::Smb1Signing] {
+            let srv = TestServer::start_with(
+                profile,
+                ExtraConfig {
+                    sections: sections.clone(),
+                    ..ExtraConfig::default()
+                },
+            )
+            .unwrap();
+            let acl_file = srv.share_path().join("acl.txt");
+            std::fs::write(&acl_file, b"x").unwrap();
+            large_acl(&acl_file, 150);
+            let dir = srv.share_path().join("dir");
+            std::fs::create_dir(&dir).unwrap();
+            for i in 0..300 {
+                std::fs::write(dir.join(format!("file number {i:04} of the folder")), b"").unwrap();
+            }
+            let normal = connect(&srv, true).await;
+            for direct in [false, true] {
+                let conn = small_buffer_connect(&srv, direct).await;
+                assert_eq!(conn.server_info().signing, profile == Profile::Smb1Signing);
+                let what = format!("{profile} direct={direct}");
+
+                // NetrShareEnum over TRANS_TRANSACT_NMPIPE.
+                let shares = conn
+                    .list_shares()
+                    .await
+                    .unwrap_or_else(|e| panic!("{what}: {e}\n{}", srv.log_tail(30)));
+                assert_eq!(shares, normal.list_shares().await.unwrap(), "{what}");
+                for i in 0..60 {
+                    let name = format!("extra{i:02}");
+                    let share = shares.iter().find(|d| d.name == name).expect(&name);
+                    assert_eq!(share.comments, format!("{comment} {i}"));
+                }
+
+                // NT_TRANSACT_QUERY_SECURITY_DESC of a large DACL.
+                let sd = conn.get_security("share", "acl.txt").await.unwrap();
+                let aces = sd.dacl.as_ref().map_or(0, |a| a.aces.len());
+                assert!(aces >= 150, "{what}: {aces} ACEs");
+                assert_eq!(sd, normal.get_security("share", "acl.txt").await.unwrap());
+                // ... which indeed came in several messages.
+                let s = conn.smb1().unwrap();
+                let tid = tid(&conn, "share", deadline()).await.unwrap();
+                let spec = OpenSpec::new(
+                    access_mask::READ_CONTROL | access_mask::SYNCHRONIZE,
+                    create_disposition::OPEN,
+                    0,
+                );
+                let f = smb1ops::open(s, tid, "share", "acl.txt", spec, "test", deadline())
+                    .await
+                    .unwrap();
+                let req = QuerySecurityDescRequest {
+                    fid: f.fid,
+                    security_information: security_information::DACL,
+                    max_data_count: SECURITY_FIRST_OUTPUT,
+                };
+                let r = s
+                    .request_trans(
+                        command::NT_TRANSACT,
+                        tid,
+                        deadline(),
+                        "test",
+                        1 << 20,
+                        |w| req.encode(w),
+                    )
+                    .await
+                    .unwrap();
+                assert_eq!(r.header.status, NtStatus::SUCCESS);
+                assert!(r.parts >= 3, "{what}: {} parts", r.parts);
+                smb1ops::close_file(s, &f, deadline()).await.unwrap();
+
+                // FIND_FIRST2 / FIND_NEXT2.
+                let mut names: Vec<String> = conn
+                    .list_path("share", "dir")
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|f| f.filename)
+                    .filter(|n| !n.starts_with('.'))
+                    .collect();
+                names.sort();
+                let expected: Vec<String> = (0..300)
+                    .map(|i| format!("file number {i:04} of the folder"))
+                    .collect();
+                assert!(names == expected, "{what}: {} names", names.len());
+
+                // FSCTL_SRV_ENUMERATE_SNAPSHOTS.
+                assert_eq!(
+                    conn.list_snapshots("snapshots", "").await.unwrap().len(),
+                    smbkit_testserver::SNAPSHOTS.len(),
+                    "{what}"
+                );
+                assert_eq!(conn.echo(b"still in step").await.unwrap(), b"still in step");
+            }
+        }
     }
 }

@@ -64,7 +64,8 @@ pub(crate) async fn connect(
             0
         };
     let (rd, wr) = stream.into_split();
-    let (shared, tasks) = Smb1Shared::start(rd, wr, neg.max_mpx_count, flags2, 1);
+    let (shared, tasks) =
+        Smb1Shared::start(rd, wr, neg.max_mpx_count, neg.max_buffer_size, flags2, 1);
     let session = if extended {
         session_setup(&f, &shared, &neg, want_signing, deadline).await
     } else {
@@ -131,6 +132,27 @@ fn max_write(neg: &NegotiateResponse) -> u32 {
     }
 }
 
+/// The MaxBufferSize smbkit announces in SESSION_SETUP_ANDX (MS-CIFS
+/// §2.2.4.53.1): the largest message the server may send it. Larger
+/// transaction responses come in several messages.
+pub(crate) const CLIENT_MAX_BUFFER: u16 = 61440;
+
+#[cfg(test)]
+tokio::task_local! {
+    /// A smaller MaxBufferSize for connections made within its scope, so
+    /// that tests make the server split transaction responses.
+    pub(crate) static TEST_MAX_BUFFER: u16;
+}
+
+/// [`CLIENT_MAX_BUFFER`], or the test override.
+fn client_max_buffer() -> u16 {
+    #[cfg(test)]
+    if let Ok(v) = TEST_MAX_BUFFER.try_with(|v| *v) {
+        return v;
+    }
+    CLIENT_MAX_BUFFER
+}
+
 struct Session {
     guest: bool,
     anonymous: bool,
@@ -156,7 +178,36 @@ async fn session_setup(
         ..NtlmOptions::default()
     };
     let mut auth = SpnegoNtlm::new(creds, opts);
-    let mut token = auth.initial_token();
+    let token = auth.initial_token();
+    s.offer_signing(want_signing && !anonymous);
+    let r = session_setup_rounds(
+        f,
+        s,
+        neg,
+        want_signing,
+        anonymous,
+        &mut auth,
+        token,
+        deadline,
+    )
+    .await;
+    s.offer_signing(false);
+    r
+}
+
+/// The SESSION_SETUP_ANDX exchanges of [`session_setup`], starting with
+/// `token`.
+#[allow(clippy::too_many_arguments)]
+async fn session_setup_rounds(
+    f: &SmbProtocolFactory,
+    s: &Arc<Smb1Shared>,
+    neg: &NegotiateResponse,
+    want_signing: bool,
+    anonymous: bool,
+    auth: &mut SpnegoNtlm,
+    mut token: Vec<u8>,
+    deadline: Instant,
+) -> Result<Session, Error> {
     let auth_err =
         |e: smbkit_proto::ntlm::NtlmError| Error::from(ProtocolError::Auth(e.to_string()));
     let client_caps = caps::UNICODE
@@ -168,7 +219,7 @@ async fn session_setup(
         | caps::EXTENDED_SECURITY;
     for _round in 0..4 {
         let req = SessionSetupRequestExtended {
-            max_buffer_size: 61440,
+            max_buffer_size: client_max_buffer(),
             max_mpx_count: neg.max_mpx_count,
             vc_number: 1,
             session_key: neg.session_key,
@@ -199,16 +250,8 @@ async fn session_setup(
             let guest = resp.action & ACTION_GUEST != 0;
             if want_signing && !guest && !anonymous {
                 if let Some(key) = auth.session_key() {
-                    // The response to the final SESSION_SETUP is signed
-                    // with sequence number 1; requests go on from 2.
-                    let signer = Smb1Signer::new(key.to_vec());
-                    if !signer.verify(&r.msg, 1) {
-                        return Err(ProtocolError::BadSignature {
-                            command: "SESSION_SETUP_ANDX".into(),
-                        }
-                        .into());
-                    }
-                    s.activate_signing(signer, 2);
+                    // MS-SMB §3.2.5.3: the MAC key is the session key.
+                    start_signing(s, neg, Smb1Signer::new(key.to_vec()), &r, "")?;
                 }
             }
             return Ok(Session { guest, anonymous });
@@ -231,8 +274,16 @@ async fn session_setup(
 
 /// SESSION_SETUP_ANDX without extended security (MS-CIFS §2.2.4.53,
 /// §3.2.4.2.4): NTLMv2 (or NTLMv1) responses to the NEGOTIATE challenge in
-/// the password fields. Signed sessions are refused for now (see the check
-/// below).
+/// the password fields ([`PlainLogon`]).
+///
+/// Signing (MS-CIFS §3.2.5.3, "Activating Signing"): the MAC key is the
+/// NT session key followed by the NT response, the response to this
+/// request carries sequence number 1 and requests go on from 2. A server
+/// that answers unsigned has not started signing: refused if it requires
+/// signing (Samba 4.x never signs these sessions, whatever its `server
+/// signing`: its logons without extended security yield no session key),
+/// otherwise the session goes on unsigned. A signature that does not verify
+/// is an error.
 async fn session_setup_plain(
     f: &SmbProtocolFactory,
     s: &Arc<Smb1Shared>,
@@ -240,8 +291,9 @@ async fn session_setup_plain(
     want_signing: bool,
     deadline: Instant,
 ) -> Result<Session, Error> {
-    use smbkit_proto::ntlm;
-    use smbkit_proto::smb1::session_setup::{SessionSetupRequestNtlm, SessionSetupResponseNtlm};
+    use smbkit_proto::smb1::session_setup::{
+        PlainLogon, SessionSetupRequestNtlm, SessionSetupResponseNtlm,
+    };
     let challenge = neg.challenge.ok_or_else(|| {
         Error::from(ProtocolError::Unexpected(
             "the SMB1 NEGOTIATE response has neither extended security nor a challenge".into(),
@@ -249,39 +301,27 @@ async fn session_setup_plain(
     })?;
     let password = f.password.get();
     let anonymous = f.username.is_empty() && password.is_empty();
-    if want_signing && !anonymous {
-        // Samba's signatures on such sessions do not verify with the key
-        // MS-CIFS §3.2.5.3 describes (session key + NT response); until
-        // that is understood, refuse rather than run unverified.
-        return Err(Error::Unsupported(
-            "signing is required, and signed SMB1 sessions need extended security in this version; leave extended_security on"
-                .into(),
-        ));
-    }
-    let (lm, nt): (Vec<u8>, Vec<u8>) = if anonymous {
-        (Vec::new(), Vec::new())
+    let logon = if anonymous {
+        None
     } else if f.use_ntlm_v2 {
-        let key = zeroize::Zeroizing::new(ntlm::nt_owf_v2(&password, &f.username, &f.domain));
         let mut client_challenge = [0u8; 8];
         rand::fill(&mut client_challenge[..]);
-        let (nt, lm, _) = ntlm::ntlmv2_response(
-            &key,
+        Some(PlainLogon::ntlm_v2(
+            &password,
+            &f.username,
+            &f.domain,
             &challenge,
             &client_challenge,
             crate::handshake::filetime_now(),
-            &[],
-        );
-        (lm.to_vec(), nt)
+        ))
     } else {
-        let nt_key = zeroize::Zeroizing::new(ntlm::nt_owf_v1(&password));
-        let lm_key = zeroize::Zeroizing::new(ntlm::lm_owf_v1(&password));
-        (
-            ntlm::ntlmv1_response(&lm_key, &challenge).to_vec(),
-            ntlm::ntlmv1_response(&nt_key, &challenge).to_vec(),
-        )
+        Some(PlainLogon::ntlm_v1(&password, &challenge))
     };
+    let (lm, nt) = logon.as_ref().map_or((Vec::new(), Vec::new()), |l| {
+        (l.oem_password.clone(), l.unicode_password.clone())
+    });
     let req = SessionSetupRequestNtlm {
-        max_buffer_size: 61440,
+        max_buffer_size: client_max_buffer(),
         max_mpx_count: neg.max_mpx_count,
         vc_number: 1,
         session_key: neg.session_key,
@@ -298,6 +338,7 @@ async fn session_setup_plain(
         native_os: "Unix".into(),
         native_lanman: "smbkit".into(),
     };
+    s.offer_signing(want_signing && !anonymous);
     let r = s
         .request(
             command::SESSION_SETUP_ANDX,
@@ -306,7 +347,9 @@ async fn session_setup_plain(
             "SESSION_SETUP_ANDX",
             |w| req.encode(w),
         )
-        .await?;
+        .await;
+    s.offer_signing(false);
+    let r = r?;
     let status = r.header.status;
     if status != NtStatus::SUCCESS {
         let user = f.username.clone();
@@ -326,7 +369,57 @@ async fn session_setup_plain(
     let resp = SessionSetupResponseNtlm::decode(&r.msg)
         .map_err(|e| ProtocolError::decode("SESSION_SETUP_ANDX response", e))?;
     let guest = resp.action & ACTION_GUEST != 0;
+    if let Some(logon) = logon.filter(|_| want_signing && !guest) {
+        start_signing(
+            s,
+            neg,
+            logon.signer(),
+            &r,
+            " to a logon without extended security (Samba does not sign such sessions); \
+             leave extended_security on",
+        )?;
+    }
     Ok(Session { guest, anonymous })
+}
+
+/// Starts signing with `signer` after the final SESSION_SETUP_ANDX response
+/// `r` (MS-CIFS §3.2.5.3, MS-SMB §3.2.5.3): that response carries sequence
+/// number 1 and requests go on from 2. A response that is not signed means
+/// the server has not started signing: an error if it requires signing
+/// (`unsigned_hint` completes the message), else the session goes on
+/// unsigned. A signature that does not verify is an error.
+fn start_signing(
+    s: &Smb1Shared,
+    neg: &NegotiateResponse,
+    signer: Smb1Signer,
+    r: &Resp1,
+    unsigned_hint: &str,
+) -> Result<(), Error> {
+    if signer.verify(&r.msg, 1) {
+        s.activate_signing(signer, 2);
+        Ok(())
+    } else if is_signed(r) {
+        Err(ProtocolError::BadSignature {
+            command: "SESSION_SETUP_ANDX".into(),
+        }
+        .into())
+    } else if neg.security_mode & SECURITY_SIGNATURES_REQUIRED != 0 {
+        Err(Error::Unsupported(format!(
+            "the server requires signing but did not sign its response{unsigned_hint}"
+        )))
+    } else {
+        tracing::debug!("the server did not start signing; the session is unsigned");
+        Ok(())
+    }
+}
+
+/// Whether a response carries a signature: SMB_FLAGS2_SMB_SECURITY_SIGNATURE
+/// and a SecuritySignature other than zeros or the "BSRSPYL " that servers
+/// put in an unsigned SESSION_SETUP_ANDX response (Samba, like Windows,
+/// sends it before signing is active).
+fn is_signed(r: &Resp1) -> bool {
+    let sig = &r.header.security_features;
+    r.header.flags2 & flags2::SECURITY_SIGNATURE != 0 && sig != &[0; 8] && sig != b"BSRSPYL "
 }
 
 fn decode_setup(r: &Resp1) -> Result<SessionSetupResponseExtended, Error> {
@@ -896,8 +989,12 @@ const FIND_CONTINUE_FROM_LAST: u16 = 0x0008;
 /// Search attributes: hidden, system and directories too.
 const SEARCH_ALL: u16 = 0x0016;
 
-/// One TRANSACTION2 exchange whose response fits in one message: its
-/// parameters and data.
+/// The most a TRANSACTION2 response can total: its TotalParameterCount
+/// and TotalDataCount are 16-bit (MS-CIFS §2.2.4.46.2).
+const TRANS2_LIMIT: u32 = 0xFFFF;
+
+/// One TRANSACTION2 exchange: its parameters and data, reassembled from
+/// every message of the response (MS-CIFS §2.2.4.46.2).
 async fn trans2(
     s: &Smb1Shared,
     tid: u16,
@@ -907,31 +1004,28 @@ async fn trans2(
     deadline: Instant,
     body: impl FnOnce(&mut smbkit_proto::Writer),
 ) -> Result<(NtStatus, Vec<u8>, Vec<u8>, bool), Error> {
-    use smbkit_proto::smb1::trans::TransResponsePart;
     let r = s
-        .request(command::TRANSACTION2, tid, deadline, what, body)
+        .request_trans(
+            command::TRANSACTION2,
+            tid,
+            deadline,
+            what,
+            TRANS2_LIMIT,
+            body,
+        )
         .await?;
     let status = r.header.status;
     if status.is_error() {
         return Err(crate::files::failure(what, share, path, status));
     }
-    let part = TransResponsePart::decode(&r.msg)
-        .map_err(|e| ProtocolError::decode("TRANSACTION2 response", e))?;
-    if !part.is_whole() {
-        return Err(ProtocolError::Unexpected(
-            "a TRANSACTION2 response in several parts; only single-part responses are handled"
-                .into(),
-        )
-        .into());
-    }
-    let unicode = r.header.flags2 & flags2::UNICODE != 0;
-    Ok((
-        status,
-        part.parameter_bytes(&r.msg).to_vec(),
-        part.data_bytes(&r.msg).to_vec(),
-        unicode,
-    ))
+    let unicode = r.unicode();
+    Ok((status, r.parameters, r.data, unicode))
 }
+
+/// MaxDataCount of FIND_FIRST2 / FIND_NEXT2: the most the 16-bit field
+/// allows. A response larger than one message of our MaxBufferSize comes in
+/// several parts, which the driver puts together.
+const FIND_MAX_DATA: u16 = 0xFFFF;
 
 /// listPath over SMB1: TRANS2 FIND_FIRST2 / FIND_NEXT2 (MS-CIFS §2.2.6.2,
 /// §2.2.6.3) with SMB_FIND_FILE_BOTH_DIRECTORY_INFO.
@@ -948,11 +1042,7 @@ pub(crate) async fn list_entries(
         FindNext2Request, FindNext2ResponseParameters,
     };
     let tid = tid(conn, share, deadline).await?;
-    let max_data = conn
-        .server_info()
-        .max_transact_size
-        .saturating_sub(512)
-        .clamp(1024, 60 * 1024) as u16;
+    let max_data = FIND_MAX_DATA;
     let search = if dir.is_empty() {
         format!("\\{pattern}")
     } else {

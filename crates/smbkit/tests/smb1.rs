@@ -434,3 +434,170 @@ async fn unicode_and_long_names_over_smb1() {
     conn.rename("share", dir, "renamed dir ✓").await.unwrap();
     assert!(srv.share_path().join("renamed dir ✓").is_dir());
 }
+
+// ---------------------------------------------------------------------------
+// Transaction responses in several messages; logons without extended
+// security on servers that require signing.
+// ---------------------------------------------------------------------------
+
+/// A name of about 200 characters for entry `i`.
+fn long_name(i: usize) -> String {
+    format!("{i:05}-{}-Ω.txt", "long-name-part".repeat(13))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listing_a_folder_whose_responses_span_several_messages() {
+    // 1500 entries of ~200 UTF-16 characters: each FIND_FIRST2 / FIND_NEXT2
+    // response (MaxDataCount 64 KiB) exceeds one 61440-byte message and
+    // comes in two parts.
+    for profile in [Profile::Smb1Only, Profile::Smb1Signing] {
+        let srv = server(profile);
+        let dir = srv.share_path().join("many");
+        std::fs::create_dir(&dir).unwrap();
+        for i in 0..1500 {
+            std::fs::write(dir.join(long_name(i)), b"").unwrap();
+        }
+        for direct in [false, true] {
+            let conn = factory(&srv)
+                .direct_tcp(direct)
+                .connect((srv.host(), srv.port()))
+                .await
+                .unwrap();
+            assert_eq!(conn.server_info().signing, profile == Profile::Smb1Signing);
+            let mut names: Vec<String> = conn
+                .list_path("share", "many")
+                .await
+                .unwrap_or_else(|e| panic!("{profile} direct={direct}: {e}\n{}", srv.log_tail(30)))
+                .into_iter()
+                .map(|f| f.filename)
+                .filter(|n| n != "." && n != "..")
+                .collect();
+            names.sort();
+            let expected: Vec<String> = (0..1500).map(long_name).collect();
+            assert_eq!(names.len(), 1500, "{profile} direct={direct}");
+            assert!(names == expected, "{profile} direct={direct}");
+            // The connection is still in step afterwards.
+            assert_eq!(conn.echo(b"after").await.unwrap(), b"after");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logons_without_extended_security_on_servers_that_require_signing() {
+    // Samba signs no session set up without extended security, even with
+    // `server signing = mandatory`: its response to SESSION_SETUP_ANDX
+    // carries the "BSRSPYL " placeholder, not a signature. smbkit refuses
+    // to run such a session unsigned.
+    let srv = server(Profile::Smb1Signing);
+    for v2 in [false, true] {
+        for direct in [false, true] {
+            let err = factory(&srv)
+                .extended_security(false)
+                .use_ntlm_v2(v2)
+                .direct_tcp(direct)
+                .connect((srv.host(), srv.port()))
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(&err, Error::Unsupported(m)
+                    if m.contains("did not sign") && m.contains("extended_security")),
+                "v2={v2} direct={direct}: {err:?}"
+            );
+        }
+    }
+    // The same server signs the sessions set up with extended security.
+    let conn = factory(&srv)
+        .connect((srv.host(), srv.port()))
+        .await
+        .unwrap();
+    assert!(conn.server_info().signing);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_when_supported_by_an_smb1_server_that_offers_it() {
+    use smbkit_testserver::ExtraConfig;
+    // `server signing = auto`: signing offered, not required.
+    let srv = TestServer::start_with(
+        Profile::Smb1Only,
+        ExtraConfig {
+            global: "server signing = auto".into(),
+            ..ExtraConfig::default()
+        },
+    )
+    .unwrap();
+    for extended in [true, false] {
+        for sign in [SignOptions::WhenSupported, SignOptions::WhenRequired] {
+            let conn = factory(&srv)
+                .extended_security(extended)
+                .sign_options(sign)
+                .connect((srv.host(), srv.port()))
+                .await
+                .unwrap_or_else(|e| panic!("{extended} {sign:?}: {e}\n{}", srv.log_tail(30)));
+            // Signed when asked for, if the logon gives the server a key.
+            let expected = extended && sign == SignOptions::WhenSupported;
+            assert_eq!(
+                conn.server_info().signing,
+                expected,
+                "extended={extended} {sign:?}"
+            );
+            assert_eq!(conn.echo(b"x").await.unwrap(), b"x");
+            conn.store_file("share", "auto.txt", &mut &b"signed or not"[..])
+                .await
+                .unwrap();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_larger_than_the_servers_buffer_go_in_several_messages() {
+    use smbkit_testserver::ExtraConfig;
+    // `max xmit = 1024`: a FIND_FIRST2 for a folder path of ~1800
+    // characters (its parameters alone ~3.6 KB) is sent as a primary
+    // TRANSACTION2 request and three TRANSACTION2_SECONDARY requests after
+    // the server's interim response.
+    let component = "a-folder-name-of-fifty-characters-more-or-less-xyz";
+    let dir = vec![component; 35].join("/");
+    for profile in [Profile::Smb1Only, Profile::Smb1Signing] {
+        let srv = TestServer::start_with(
+            profile,
+            ExtraConfig {
+                global: "max xmit = 1024".into(),
+                ..ExtraConfig::default()
+            },
+        )
+        .unwrap();
+        let local = srv.share_path().join(&dir);
+        std::fs::create_dir_all(&local).unwrap();
+        for i in 0..20 {
+            std::fs::write(local.join(format!("entry {i:02}")), b"").unwrap();
+        }
+        srv.chown_to_user(srv.share_path()).ok();
+        for direct in [false, true] {
+            let conn = factory(&srv)
+                .direct_tcp(direct)
+                .connect((srv.host(), srv.port()))
+                .await
+                .unwrap_or_else(|e| panic!("{profile} direct={direct}: {e}\n{}", srv.log_tail(30)));
+            assert_eq!(conn.server_info().max_transact_size, 1024);
+            let mut names: Vec<String> = conn
+                .list_path("share", &dir)
+                .await
+                .unwrap_or_else(|e| panic!("{profile} direct={direct}: {e}\n{}", srv.log_tail(30)))
+                .into_iter()
+                .map(|f| f.filename)
+                .filter(|n| !n.starts_with('.'))
+                .collect();
+            names.sort();
+            let expected: Vec<String> = (0..20).map(|i| format!("entry {i:02}")).collect();
+            assert_eq!(names, expected, "{profile} direct={direct}");
+            // Sequence numbers still in step.
+            let echo = conn.echo(b"after").await;
+            assert!(
+                matches!(&echo, Ok(d) if d == b"after"),
+                "{profile} direct={direct}: {echo:?}\n{}",
+                srv.log_tail(40)
+            );
+            assert!(!conn.list_path("share", "").await.unwrap().is_empty());
+        }
+    }
+}

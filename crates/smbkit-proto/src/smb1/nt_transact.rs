@@ -87,14 +87,22 @@ impl NtTransactRequest {
     /// exceed the 65535 bytes of ByteCount (see the
     /// [`trans`](super::trans) module documentation).
     pub fn encode(&self, w: &mut Writer) {
+        self.encode_part(w, &self.parameters, &self.data);
+    }
+
+    /// [`NtTransactRequest::encode`] carrying only `parameters` and `data`
+    /// (the first bytes of the whole), with the totals of the whole: the
+    /// primary request of a transaction continued by
+    /// NT_TRANSACT_SECONDARY requests.
+    pub(super) fn encode_part(&self, w: &mut Writer, parameters: &[u8], data: &[u8]) {
         let word_count = wire_u8(NT_TRANS_REQUEST_WORDS + self.setup.len(), "WordCount");
-        let parameter_count = wire_u32(self.parameters.len(), "NT_Trans_Parameters length");
-        let data_count = wire_u32(self.data.len(), "NT_Trans_Data length");
+        let parameter_count = wire_u32(parameters.len(), "NT_Trans_Parameters length");
+        let data_count = wire_u32(data.len(), "NT_Trans_Data length");
         w.u8(word_count)
             .u8(self.max_setup_count)
             .u16(0) // Reserved1
-            .u32(parameter_count) // TotalParameterCount
-            .u32(data_count) // TotalDataCount
+            .u32(wire_u32(self.parameters.len(), "TotalParameterCount"))
+            .u32(wire_u32(self.data.len(), "TotalDataCount"))
             .u32(self.max_parameter_count)
             .u32(self.max_data_count)
             .u32(parameter_count);
@@ -110,8 +118,7 @@ impl NtTransactRequest {
         let byte_count_pos = w.len();
         w.u16(0);
         let start = w.len();
-        let (parameter_offset, data_offset) =
-            put_parameters_and_data(w, &self.parameters, &self.data);
+        let (parameter_offset, data_offset) = put_parameters_and_data(w, parameters, data);
         w.patch_u32(
             parameter_offset_pos,
             wire_u32(parameter_offset, "ParameterOffset"),

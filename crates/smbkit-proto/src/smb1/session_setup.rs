@@ -6,7 +6,10 @@ use super::andx::{
     read_string_lossy, wire_u16, words_reader,
 };
 use super::header::{command, flags2};
+use super::signing::Smb1Signer;
 use crate::codec::{DecodeError, Writer};
+use crate::ntlm;
+use zeroize::Zeroizing;
 
 /// Action bit SMB_SETUP_GUEST (MS-CIFS §2.2.4.53.2): set when the server
 /// logged the client on as guest rather than as the user it authenticated.
@@ -348,6 +351,98 @@ impl SessionSetupResponseNtlm {
     }
 }
 
+/// The credentials of a SESSION_SETUP_ANDX without extended security
+/// (MS-CIFS §2.2.4.53.1, §3.2.4.2.4): the challenge responses that go in
+/// OEMPassword and UnicodePassword, and the session key they establish.
+///
+/// Signing such a session uses the MAC key that Samba's
+/// `smb_signing_activate` and MS-CIFS §3.1.4.1 concatenate: the NT session
+/// key (MS-CIFS §3.2.5.3: "the NT Session Key MUST be used" unless the
+/// server sets SMB_SETUP_USE_LANMAN_KEY after an LM response) followed by
+/// the NT challenge response the session was authenticated with
+/// ([`PlainLogon::signer`]). The session key is
+///
+/// * for NTLM (v1): MD4(NTOWFv1), the "user session key" (MS-NLMP §3.3.1
+///   SessionBaseKey);
+/// * for NTLMv2: HMAC_MD5(NTOWFv2, NTProofStr) (MS-NLMP §3.3.2
+///   SessionBaseKey), with the whole NTLMv2 response after it in the MAC
+///   key.
+///
+/// The key is zeroed on drop and never printed.
+pub struct PlainLogon {
+    /// OEMPassword: the LM (NTLM) or LMv2 (NTLMv2) response.
+    pub oem_password: Vec<u8>,
+    /// UnicodePassword: the NT (NTLM) or NTLMv2 response.
+    pub unicode_password: Vec<u8>,
+    session_key: Zeroizing<[u8; 16]>,
+}
+
+impl std::fmt::Debug for PlainLogon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlainLogon")
+            .field("oem_password_len", &self.oem_password.len())
+            .field("unicode_password_len", &self.unicode_password.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PlainLogon {
+    /// NTLM (v1) responses to the NEGOTIATE `challenge` (MS-NLMP §3.3.1):
+    /// DESL(LMOWFv1, challenge) and DESL(NTOWFv1, challenge).
+    pub fn ntlm_v1(password: &str, challenge: &[u8; 8]) -> Self {
+        let nt_key = Zeroizing::new(ntlm::nt_owf_v1(password));
+        let lm_key = Zeroizing::new(ntlm::lm_owf_v1(password));
+        PlainLogon {
+            oem_password: ntlm::ntlmv1_response(&lm_key, challenge).to_vec(),
+            unicode_password: ntlm::ntlmv1_response(&nt_key, challenge).to_vec(),
+            session_key: Zeroizing::new(ntlm::session_base_key_v1(&nt_key)),
+        }
+    }
+
+    /// NTLMv2 responses to the NEGOTIATE `challenge` (MS-NLMP §3.3.2) with
+    /// the client's 8-byte nonce and FILETIME `timestamp`, and no AV pairs
+    /// (there is no CHALLENGE_MESSAGE to take them from): the LMv2 response
+    /// and the NTLMv2 response.
+    pub fn ntlm_v2(
+        password: &str,
+        user: &str,
+        domain: &str,
+        challenge: &[u8; 8],
+        client_challenge: &[u8; 8],
+        timestamp: u64,
+    ) -> Self {
+        let key = Zeroizing::new(ntlm::nt_owf_v2(password, user, domain));
+        Self::ntlm_v2_with(&key, challenge, client_challenge, timestamp, &[])
+    }
+
+    fn ntlm_v2_with(
+        key: &[u8; 16],
+        challenge: &[u8; 8],
+        client_challenge: &[u8; 8],
+        timestamp: u64,
+        target_info: &[u8],
+    ) -> Self {
+        let (nt, lm, session_key) =
+            ntlm::ntlmv2_response(key, challenge, client_challenge, timestamp, target_info);
+        PlainLogon {
+            oem_password: lm.to_vec(),
+            unicode_password: nt,
+            session_key: Zeroizing::new(session_key),
+        }
+    }
+
+    /// The NT session key (see the [type documentation](Self)).
+    pub fn session_key(&self) -> &[u8; 16] {
+        &self.session_key
+    }
+
+    /// The signer of the session: MAC key = session key || NT response
+    /// (MS-CIFS §3.1.4.1, Samba's `smb_signing_activate`).
+    pub fn signer(&self) -> Smb1Signer {
+        Smb1Signer::with_response(&self.session_key[..], &self.unicode_password)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -564,5 +659,85 @@ mod tests {
         let mut bad = msg;
         bad[32] = 4;
         assert!(SessionSetupResponseNtlm::decode(&bad).is_err());
+    }
+
+    // -----------------------------------------------------------------------
+    // Logons without extended security: keys (MS-NLMP §4.2 test vectors).
+    // -----------------------------------------------------------------------
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    const CHALLENGE: [u8; 8] = [0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef];
+
+    #[test]
+    fn plain_logon_ntlm_v1_matches_ms_nlmp_4_2_2() {
+        let l = PlainLogon::ntlm_v1("Password", &CHALLENGE);
+        // §4.2.2.2.1 NTLMv1 Response, §4.2.2.2.2 LMv1 Response.
+        assert_eq!(
+            l.unicode_password,
+            hex("67c43011f30298a2ad35ece64f16331c44bdbed927841f94")
+        );
+        assert_eq!(
+            l.oem_password,
+            hex("98def7b87f88aa5dafe2df779688a172def11c7d5ccdef13")
+        );
+        // §4.2.2.1.3 Session Base Key.
+        assert_eq!(
+            l.session_key()[..],
+            hex("d87262b0cde4b1cb7499becccdf10784")[..]
+        );
+        // The MAC key is the session key followed by the NT response.
+        let mac_key = [&l.session_key()[..], &l.unicode_password[..]].concat();
+        assert_eq!(mac_key.len(), 40);
+        let mut w = crate::smb1::andx::testutil::response_writer(command::ECHO, true);
+        crate::smb1::echo::EchoResponse {
+            sequence_number: 1,
+            data: b"x".to_vec(),
+        }
+        .encode(&mut w);
+        let mut msg = w.into_vec();
+        l.signer().sign(&mut msg, 3);
+        assert!(Smb1Signer::new(mac_key).verify(&msg, 3));
+        assert!(!Smb1Signer::new(l.session_key().to_vec()).verify(&msg, 3));
+        assert!(!format!("{l:?}").contains("d8"));
+    }
+
+    #[test]
+    fn plain_logon_ntlm_v2_matches_ms_nlmp_4_2_4() {
+        // §4.2.4: user "User", domain "Domain", client challenge aa..aa,
+        // time 0, AV pairs MsvAvNbDomainName "Domain", MsvAvNbComputerName
+        // "Server".
+        let key = ntlm::nt_owf_v2("Password", "User", "Domain");
+        assert_eq!(key[..], hex("0c868a403bfd7a93a3001ef22ef02e3f")[..]);
+        let av = hex(concat!(
+            "02000c00",
+            "44006f006d00610069006e00",
+            "01000c00",
+            "530065007200760065007200",
+            "00000000"
+        ));
+        let l = PlainLogon::ntlm_v2_with(&key, &CHALLENGE, &[0xaa; 8], 0, &av);
+        assert_eq!(
+            l.unicode_password[..16],
+            hex("68cd0ab851e51c96aabc927bebef6a1c")[..]
+        );
+        assert_eq!(
+            l.session_key()[..],
+            hex("8de40ccadbc14a82f15cb0ad0de95ca3")[..]
+        );
+        assert_eq!(
+            l.oem_password,
+            hex("86c35097ac9cec102554764a57cccc19aaaaaaaaaaaaaaaa")
+        );
+        // Without AV pairs (the SMB1 form), the key still follows NTProofStr.
+        let plain = PlainLogon::ntlm_v2("Password", "User", "Domain", &CHALLENGE, &[0xaa; 8], 0);
+        assert_eq!(plain.unicode_password.len(), 16 + 28 + 4);
+        assert_ne!(plain.session_key(), l.session_key());
+        assert_eq!(plain.oem_password, l.oem_password);
     }
 }

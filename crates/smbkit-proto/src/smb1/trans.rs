@@ -6,19 +6,17 @@
 //! §2.2.4.46.2, §2.2.4.62.2) and the reassembly of responses split across
 //! several messages ([`TransAssembler`]).
 //!
-//! # Single-message requests
+//! # Requests larger than one message
 //!
-//! Every request here is sent in one message: ParameterCount equals
-//! TotalParameterCount and DataCount equals TotalDataCount, so no
-//! SMB_COM_*_SECONDARY request (MS-CIFS §2.2.4.34, §2.2.4.47, §2.2.4.63) is
-//! ever needed. "If the size in bytes of the request exceeds the
-//! MaxBufferSize established during session setup, then the transaction MUST
-//! use the SMB_COM_TRANSACTION_SECONDARY ... SMB to send the additional
-//! command data" (MS-CIFS §2.2.4.33): the caller must therefore keep the
-//! encoded request within the server's MaxBufferSize (check the length of
-//! the encoded message) and split larger payloads itself (for example write
-//! a long pipe PDU with WRITE_ANDX and read the answer with READ_ANDX).
-//! Request decoders reject a request whose counts announce secondaries.
+//! The request encoders produce one message: ParameterCount equals
+//! TotalParameterCount and DataCount TotalDataCount. "If the size in bytes
+//! of the request exceeds the MaxBufferSize established during session
+//! setup, then the transaction MUST use the SMB_COM_TRANSACTION_SECONDARY
+//! ... SMB to send the additional command data" (MS-CIFS §2.2.4.33; also
+//! §2.2.4.46, §2.2.4.62): [`split_request`] turns such a message into a
+//! primary request and secondary requests (MS-CIFS §2.2.4.34, §2.2.4.47,
+//! §2.2.4.63), sent after the server's interim response. Request decoders
+//! reject a request whose counts announce secondaries.
 //!
 //! # Responses in several parts
 //!
@@ -333,13 +331,21 @@ impl TransRequest {
     /// If the setup words, parameters, data or the Bytes block exceed their
     /// 8- or 16-bit fields (see the [module documentation](self)).
     pub fn encode(&self, w: &mut Writer) {
+        self.encode_part(w, &self.parameters, &self.data);
+    }
+
+    /// [`TransRequest::encode`] carrying only `parameters` and `data` (the
+    /// first bytes of [`TransRequest::parameters`] and
+    /// [`TransRequest::data`]), with the totals of the whole: the primary
+    /// request of a transaction continued by secondary requests.
+    fn encode_part(&self, w: &mut Writer, parameters: &[u8], data: &[u8]) {
         let setup_count = wire_u8(self.setup.len(), "SetupCount");
         let word_count = wire_u8(TRANS_REQUEST_WORDS + self.setup.len(), "WordCount");
-        let parameter_count = wire_u16(self.parameters.len(), "Trans_Parameters length");
-        let data_count = wire_u16(self.data.len(), "Trans_Data length");
+        let parameter_count = wire_u16(parameters.len(), "Trans_Parameters length");
+        let data_count = wire_u16(data.len(), "Trans_Data length");
         w.u8(word_count)
-            .u16(parameter_count) // TotalParameterCount
-            .u16(data_count) // TotalDataCount
+            .u16(wire_u16(self.parameters.len(), "TotalParameterCount"))
+            .u16(wire_u16(self.data.len(), "TotalDataCount"))
             .u16(self.max_parameter_count)
             .u16(self.max_data_count)
             .u8(self.max_setup_count)
@@ -365,8 +371,7 @@ impl TransRequest {
                 w.u16(0);
             }
         }
-        let (parameter_offset, data_offset) =
-            put_parameters_and_data(w, &self.parameters, &self.data);
+        let (parameter_offset, data_offset) = put_parameters_and_data(w, parameters, data);
         w.patch_u16(
             parameter_offset_pos,
             wire_u16(parameter_offset, "ParameterOffset"),
@@ -440,6 +445,223 @@ impl TransRequest {
             flags,
             timeout,
         })
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Requests larger than one message: primary + secondary requests
+// ---------------------------------------------------------------------------
+
+/// SMB_COM_TRANSACTION_SECONDARY (MS-CIFS §2.2.4.34).
+pub const TRANSACTION_SECONDARY: u8 = 0x26;
+/// SMB_COM_TRANSACTION2_SECONDARY (MS-CIFS §2.2.4.47).
+pub const TRANSACTION2_SECONDARY: u8 = 0x33;
+/// SMB_COM_NT_TRANSACT_SECONDARY (MS-CIFS §2.2.4.63).
+pub const NT_TRANSACT_SECONDARY: u8 = 0xA1;
+
+/// A transaction request sent in several messages because it exceeds the
+/// server's MaxBufferSize (MS-CIFS §2.2.4.33: "the transaction MUST use the
+/// SMB_COM_TRANSACTION_SECONDARY ... SMB to send the additional command
+/// data"; likewise §2.2.4.46, §2.2.4.62).
+///
+/// The client sends [`SplitRequest::primary`], waits for the server's
+/// interim response (a response with WordCount 0 and a success status; an
+/// error response instead ends the transaction), then sends every
+/// [`SplitRequest::secondaries`] message, which the server does not answer;
+/// the transaction's response (in one or more messages) follows the last.
+/// All carry the primary's MID, TID, UID and PID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SplitRequest {
+    /// The primary request: the first parameter and data bytes, with
+    /// TotalParameterCount and TotalDataCount of the whole.
+    pub primary: Vec<u8>,
+    /// The secondary requests, whole messages (the primary's header with
+    /// the secondary command), each placing its bytes with
+    /// ParameterDisplacement and DataDisplacement.
+    pub secondaries: Vec<Vec<u8>>,
+}
+
+/// Splits `msg`, a single-message SMB_COM_TRANSACTION, TRANSACTION2 or
+/// NT_TRANSACT request as the encoders here produce it (header included),
+/// into messages of at most `max_message` bytes (the server's
+/// MaxBufferSize); `None` if it fits one. Parameters go before data, as in
+/// the single message; every message but the last is filled.
+///
+/// An error if `msg` is not such a request, or if `max_message` leaves no
+/// room for a byte of parameters or data after the fixed fields.
+pub fn split_request(msg: &[u8], max_message: usize) -> Result<Option<SplitRequest>, DecodeError> {
+    if msg.len() <= max_message {
+        return Ok(None);
+    }
+    let what = "transaction request to split";
+    let header = Header::decode(msg)?;
+    let header_bytes = &msg[..HEADER_LEN];
+    // Up to 3 bytes of padding before each block.
+    const PADS: usize = 6;
+    let room = |fixed: usize| -> Result<usize, DecodeError> {
+        match max_message.checked_sub(fixed + PADS) {
+            Some(r) if r > 0 => Ok(r),
+            _ => Err(DecodeError::invalid(
+                what,
+                format!("a MaxBufferSize of {max_message} leaves no room for data"),
+            )),
+        }
+    };
+    // A writer holding the request's header with `command`.
+    let start = |command: u8| {
+        let mut h = header_bytes.to_vec();
+        h[4] = command;
+        let mut w = Writer::new();
+        w.bytes(&h);
+        w
+    };
+    let (primary, carried, parameters, data, secondary_command, secondary_words) =
+        match header.command {
+            command::TRANSACTION | command::TRANSACTION2 => {
+                let req = TransRequest::decode(msg)?;
+                let mut empty = start(header.command);
+                req.encode_part(&mut empty, &[], &[]);
+                let first = room(empty.len())?;
+                let (p, d) = take_first(&req.parameters, &req.data, first);
+                let mut w = start(header.command);
+                req.encode_part(&mut w, p, d);
+                let carried = (p.len(), d.len());
+                let (cmd, words) = if header.command == command::TRANSACTION {
+                    (TRANSACTION_SECONDARY, 8)
+                } else {
+                    (TRANSACTION2_SECONDARY, 9)
+                };
+                (w.into_vec(), carried, req.parameters, req.data, cmd, words)
+            }
+            command::NT_TRANSACT => {
+                let req = super::nt_transact::NtTransactRequest::decode(msg)?;
+                let mut empty = start(header.command);
+                req.encode_part(&mut empty, &[], &[]);
+                let first = room(empty.len())?;
+                let (p, d) = take_first(&req.parameters, &req.data, first);
+                let mut w = start(header.command);
+                req.encode_part(&mut w, p, d);
+                let carried = (p.len(), d.len());
+                (
+                    w.into_vec(),
+                    carried,
+                    req.parameters,
+                    req.data,
+                    NT_TRANSACT_SECONDARY,
+                    18,
+                )
+            }
+            c => {
+                return Err(DecodeError::invalid(
+                    what,
+                    format!("command {c:#04x} is not a transaction"),
+                ))
+            }
+        };
+    let (mut p_at, mut d_at) = carried;
+    let next = room(HEADER_LEN + 1 + 2 * secondary_words + 2)?;
+    let mut secondaries = Vec::new();
+    while p_at < parameters.len() || d_at < data.len() {
+        let (p, d) = take_first(&parameters[p_at..], &data[d_at..], next);
+        let mut w = start(secondary_command);
+        let part = TransSecondary {
+            total_parameter_count: parameters.len(),
+            total_data_count: data.len(),
+            parameter_displacement: p_at,
+            parameters: p,
+            data_displacement: d_at,
+            data: d,
+        };
+        match secondary_command {
+            NT_TRANSACT_SECONDARY => part.encode_nt(&mut w),
+            TRANSACTION2_SECONDARY => part.encode(&mut w, Some(0xFFFF)),
+            _ => part.encode(&mut w, None),
+        }
+        p_at += p.len();
+        d_at += d.len();
+        secondaries.push(w.into_vec());
+    }
+    Ok(Some(SplitRequest {
+        primary,
+        secondaries,
+    }))
+}
+
+/// The first bytes of `parameters`, then of `data`, that fit `room`.
+fn take_first<'a>(parameters: &'a [u8], data: &'a [u8], room: usize) -> (&'a [u8], &'a [u8]) {
+    let p = parameters.len().min(room);
+    let d = data.len().min(room - p);
+    (&parameters[..p], &data[..d])
+}
+
+/// The content of one secondary transaction request.
+struct TransSecondary<'a> {
+    total_parameter_count: usize,
+    total_data_count: usize,
+    parameter_displacement: usize,
+    parameters: &'a [u8],
+    data_displacement: usize,
+    data: &'a [u8],
+}
+
+impl TransSecondary<'_> {
+    /// SMB_COM_TRANSACTION_SECONDARY (MS-CIFS §2.2.4.34.1, WordCount 8)
+    /// or, with a `fid`, SMB_COM_TRANSACTION2_SECONDARY (§2.2.4.47.1,
+    /// WordCount 9, FID last).
+    fn encode(&self, w: &mut Writer, fid: Option<u16>) {
+        w.u8(if fid.is_some() { 9 } else { 8 })
+            .u16(wire_u16(self.total_parameter_count, "TotalParameterCount"))
+            .u16(wire_u16(self.total_data_count, "TotalDataCount"))
+            .u16(wire_u16(self.parameters.len(), "ParameterCount"));
+        let parameter_offset_pos = w.len();
+        w.u16(0)
+            .u16(wire_u16(
+                self.parameter_displacement,
+                "ParameterDisplacement",
+            ))
+            .u16(wire_u16(self.data.len(), "DataCount"));
+        let data_offset_pos = w.len();
+        w.u16(0)
+            .u16(wire_u16(self.data_displacement, "DataDisplacement"));
+        if let Some(fid) = fid {
+            w.u16(fid);
+        }
+        let byte_count_pos = w.len();
+        w.u16(0);
+        let start = w.len();
+        let (po, d) = put_parameters_and_data(w, self.parameters, self.data);
+        w.patch_u16(parameter_offset_pos, wire_u16(po, "ParameterOffset"));
+        w.patch_u16(data_offset_pos, wire_u16(d, "DataOffset"));
+        let byte_count = wire_u16(w.len() - start, "ByteCount");
+        w.patch_u16(byte_count_pos, byte_count);
+    }
+
+    /// SMB_COM_NT_TRANSACT_SECONDARY (MS-CIFS §2.2.4.63.1, WordCount 18).
+    fn encode_nt(&self, w: &mut Writer) {
+        w.u8(18)
+            .zeros(3)
+            .u32(wire_u32(self.total_parameter_count, "TotalParameterCount"))
+            .u32(wire_u32(self.total_data_count, "TotalDataCount"))
+            .u32(wire_u32(self.parameters.len(), "ParameterCount"));
+        let parameter_offset_pos = w.len();
+        w.u32(0)
+            .u32(wire_u32(
+                self.parameter_displacement,
+                "ParameterDisplacement",
+            ))
+            .u32(wire_u32(self.data.len(), "DataCount"));
+        let data_offset_pos = w.len();
+        w.u32(0)
+            .u32(wire_u32(self.data_displacement, "DataDisplacement"))
+            .u8(0); // Reserved2
+        let byte_count_pos = w.len();
+        w.u16(0);
+        let start = w.len();
+        let (po, d) = put_parameters_and_data(w, self.parameters, self.data);
+        w.patch_u32(parameter_offset_pos, wire_u32(po, "ParameterOffset"));
+        w.patch_u32(data_offset_pos, wire_u32(d, "DataOffset"));
+        let byte_count = wire_u16(w.len() - start, "ByteCount");
+        w.patch_u16(byte_count_pos, byte_count);
     }
 }
 
@@ -1545,5 +1767,141 @@ mod tests {
             let part = TransResponsePart::decode(m)?;
             TransAssembler::new().add(m, &part)
         });
+    }
+
+    // -----------------------------------------------------------------------
+    // Requests split into primary and secondary requests.
+    // -----------------------------------------------------------------------
+
+    /// (command, parameter displacement, parameters, data displacement,
+    /// data) of a primary or secondary request.
+    fn request_piece(msg: &[u8]) -> (u8, usize, Vec<u8>, usize, Vec<u8>) {
+        let cmd = msg[4];
+        let b = blocks(
+            msg,
+            &[
+                command::TRANSACTION,
+                command::TRANSACTION2,
+                command::NT_TRANSACT,
+                TRANSACTION_SECONDARY,
+                TRANSACTION2_SECONDARY,
+                NT_TRANSACT_SECONDARY,
+            ],
+            "piece",
+        )
+        .unwrap();
+        let mut r = Reader::new(b.words);
+        let u16s = |r: &mut Reader<'_>| r.u16("w").unwrap() as usize;
+        let u32s = |r: &mut Reader<'_>| r.u32("w").unwrap() as usize;
+        let (pc, po, pd, dc, dof, dd) = match cmd {
+            command::TRANSACTION | command::TRANSACTION2 => {
+                r.skip(18, "w").unwrap();
+                let (pc, po, dc, dof) = (u16s(&mut r), u16s(&mut r), u16s(&mut r), u16s(&mut r));
+                (pc, po, 0, dc, dof, 0)
+            }
+            command::NT_TRANSACT => {
+                r.skip(19, "w").unwrap();
+                let (pc, po, dc, dof) = (u32s(&mut r), u32s(&mut r), u32s(&mut r), u32s(&mut r));
+                (pc, po, 0, dc, dof, 0)
+            }
+            NT_TRANSACT_SECONDARY => {
+                r.skip(11, "w").unwrap();
+                let v: Vec<usize> = (0..6).map(|_| u32s(&mut r)).collect();
+                (v[0], v[1], v[2], v[3], v[4], v[5])
+            }
+            _ => {
+                r.skip(4, "w").unwrap();
+                let v: Vec<usize> = (0..6).map(|_| u16s(&mut r)).collect();
+                (v[0], v[1], v[2], v[3], v[4], v[5])
+            }
+        };
+        let take = |o: usize, c: usize| {
+            if c == 0 {
+                return Vec::new();
+            }
+            assert!(
+                o >= b.bytes.start && o + c <= b.bytes.end,
+                "block within ByteCount"
+            );
+            msg[o..o + c].to_vec()
+        };
+        (cmd, pd, take(po, pc), dd, take(dof, dc))
+    }
+
+    #[test]
+    fn large_requests_are_split_into_secondaries() {
+        let parameters: Vec<u8> = (0..2500u32).map(|v| (v % 251) as u8).collect();
+        let data: Vec<u8> = (0..1800u32).map(|v| (v % 241) as u8).collect();
+        let nt = crate::smb1::nt_transact::NtTransactRequest {
+            function: 3,
+            setup: vec![1, 2],
+            parameters: parameters.clone(),
+            data: data.clone(),
+            max_setup_count: 0,
+            max_parameter_count: 4,
+            max_data_count: 1000,
+        };
+        let trans = TransRequest {
+            name: None,
+            setup: vec![1],
+            parameters: parameters.clone(),
+            data: data.clone(),
+            max_parameter_count: 10,
+            max_data_count: 4000,
+            ..TransRequest::default()
+        };
+        let mut pipe = trans.clone();
+        pipe.name = Some(PIPE_NAME.into());
+        for (cmd, second) in [
+            (command::TRANSACTION, TRANSACTION_SECONDARY),
+            (command::TRANSACTION2, TRANSACTION2_SECONDARY),
+            (command::NT_TRANSACT, NT_TRANSACT_SECONDARY),
+        ] {
+            let mut w = request_writer(cmd);
+            match cmd {
+                command::NT_TRANSACT => nt.encode(&mut w),
+                command::TRANSACTION => pipe.encode(&mut w),
+                _ => trans.encode(&mut w),
+            }
+            let msg = w.into_vec();
+            assert!(split_request(&msg, msg.len()).unwrap().is_none());
+            for max in [500usize, 1024, 4000] {
+                let split = split_request(&msg, max).unwrap().unwrap();
+                let mut p = vec![0u8; parameters.len()];
+                let mut d = vec![0u8; data.len()];
+                let (mut pn, mut dn) = (0, 0);
+                for (i, m) in std::iter::once(&split.primary)
+                    .chain(&split.secondaries)
+                    .enumerate()
+                {
+                    assert!(
+                        m.len() <= max,
+                        "{cmd:#x} max {max}: part {i} is {}",
+                        m.len()
+                    );
+                    assert_eq!(m[..4], msg[..4]);
+                    assert_eq!(m[5..32], msg[5..32], "same header but the command");
+                    let (c, pd, pb, dd, db) = request_piece(m);
+                    assert_eq!(c, if i == 0 { cmd } else { second });
+                    p[pd..pd + pb.len()].copy_from_slice(&pb);
+                    d[dd..dd + db.len()].copy_from_slice(&db);
+                    pn += pb.len();
+                    dn += db.len();
+                }
+                assert_eq!(
+                    (p, d),
+                    (parameters.clone(), data.clone()),
+                    "{cmd:#x} max {max}"
+                );
+                assert_eq!((pn, dn), (parameters.len(), data.len()));
+                assert!(!split.secondaries.is_empty());
+            }
+            // No room at all.
+            assert!(split_request(&msg, 60).is_err());
+        }
+        // Not a transaction.
+        let mut w = request_writer(command::ECHO);
+        w.u8(0).u16(300).zeros(300);
+        assert!(split_request(w.as_slice(), 100).is_err());
     }
 }
