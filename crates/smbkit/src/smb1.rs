@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use smbkit_proto::smb1::header::{self, flags, flags2, Header};
+use smbkit_proto::smb1::header::{self, command, flags, flags2, Header};
 use smbkit_proto::smb1::signing::Smb1Signer;
 use smbkit_proto::{NtStatus, Writer};
 use tokio::io::AsyncWriteExt;
@@ -38,9 +38,17 @@ struct State {
     /// MID → (waiter, the sequence number its response carries, the
     /// request's command).
     pending: HashMap<u16, (Waiter, u32, u8)>,
-    /// MaxMpxCount slots of requests given up on (timed out) whose
-    /// responses have not come: the server still counts them.
-    abandoned: HashMap<u16, OwnedSemaphorePermit>,
+    /// Requests given up on (timed out) whose responses have not come: the
+    /// server still counts their MaxMpxCount slots.
+    abandoned: HashMap<u16, Abandoned>,
+}
+
+/// A timed-out request the server has not answered yet.
+struct Abandoned {
+    _slot: OwnedSemaphorePermit,
+    /// The sequence number its response carries.
+    seq: u32,
+    command: u8,
 }
 
 /// What the SMB1 reader task and the request path share.
@@ -217,17 +225,28 @@ impl Smb1Shared {
             Ok(Err(_)) => Err(Error::NotConnected),
             Err(_) => {
                 let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-                st.pending.remove(&mid);
-                // The server still works on it: its slot stays taken until
-                // the response comes (or the connection goes).
-                st.abandoned.insert(mid, permit);
+                if let Some((_, seq, command)) = st.pending.remove(&mid) {
+                    // The server still works on it: its slot stays taken
+                    // until the response comes (or the connection goes).
+                    st.abandoned.insert(
+                        mid,
+                        Abandoned {
+                            _slot: permit,
+                            seq,
+                            command,
+                        },
+                    );
+                }
                 return Err(timeout());
             }
         };
         res
     }
 
-    fn route(&self, msg: Bytes) -> Result<(), Error> {
+    /// Routes one response to its waiter. Returns the tree and FID of a
+    /// file that a timed-out NT_CREATE_ANDX opened after all, for the caller
+    /// to close.
+    fn route(&self, msg: Bytes) -> Result<Option<(u16, u16)>, Error> {
         let mut header =
             Header::decode(&msg).map_err(|e| ProtocolError::decode("SMB1 header", e))?;
         if header.flags2 & flags2::NT_STATUS == 0 && header.status.0 != 0 {
@@ -242,16 +261,19 @@ impl Smb1Shared {
                 command = header.command,
                 "ignored an SMB1 request from the server"
             );
-            return Ok(());
+            return Ok(None);
         }
-        let (waiter, signer) = {
+        let (waiter, late, signer) = {
             let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            s.abandoned.remove(&header.mid);
-            (s.pending.remove(&header.mid), s.signer.clone())
+            let late = s.abandoned.remove(&header.mid);
+            (s.pending.remove(&header.mid), late, s.signer.clone())
         };
         let Some((w, seq, command)) = waiter else {
+            if let Some(late) = late {
+                return Ok(late_open(&header, &msg, &late, signer.as_deref()));
+            }
             tracing::debug!(mid = header.mid, "SMB1 response nobody waits for");
-            return Ok(());
+            return Ok(None);
         };
         let result = match signer {
             _ if header.command != command => Err(ProtocolError::Unexpected(format!(
@@ -266,8 +288,44 @@ impl Smb1Shared {
             _ => Ok(Resp1 { header, msg }),
         };
         let _ = w.send(result);
-        Ok(())
+        Ok(None)
     }
+}
+
+/// The tree and FID of the file a timed-out NT_CREATE_ANDX opened, when
+/// `msg` is its (verified) successful response: nobody will close it
+/// otherwise, and the open would hold the file until the connection ends.
+fn late_open(
+    header: &Header,
+    msg: &[u8],
+    late: &Abandoned,
+    signer: Option<&Smb1Signer>,
+) -> Option<(u16, u16)> {
+    use smbkit_proto::smb1::create::NtCreateAndxResponse;
+    if late.command != command::NT_CREATE_ANDX
+        || header.command != command::NT_CREATE_ANDX
+        || header.status != NtStatus::SUCCESS
+        || signer.is_some_and(|s| !s.verify(msg, late.seq))
+    {
+        return None;
+    }
+    let fid = NtCreateAndxResponse::decode(msg).ok()?.fid;
+    Some((header.tid, fid))
+}
+
+/// Closes the file a timed-out NT_CREATE_ANDX opened after all.
+fn close_late_open(shared: Arc<Smb1Shared>, tid: u16, fid: u16) {
+    tracing::debug!(fid, "closing the file of an NT_CREATE_ANDX that timed out");
+    tokio::spawn(async move {
+        let req = smbkit_proto::smb1::close::CloseRequest {
+            fid,
+            last_time_modified: smbkit_proto::smb1::close::KEEP_LAST_TIME_MODIFIED,
+        };
+        let deadline = Instant::now() + std::time::Duration::from_secs(30);
+        let _ = shared
+            .request(command::CLOSE, tid, deadline, "CLOSE", |w| req.encode(w))
+            .await;
+    });
 }
 
 async fn reader_task(rd: OwnedReadHalf, shared: std::sync::Weak<Shared1Ref>) {
@@ -277,13 +335,15 @@ async fn reader_task(rd: OwnedReadHalf, shared: std::sync::Weak<Shared1Ref>) {
         let frame = transport::read_frame_into(&mut rd, 16 * 1024 * 1024, &mut pool).await;
         let Some(s) = shared.upgrade() else { return };
         match frame {
-            Ok(f) if f.len() >= 4 && f[..4] == header::PROTOCOL_ID => {
-                if let Err(e) = s.route(f) {
+            Ok(f) if f.len() >= 4 && f[..4] == header::PROTOCOL_ID => match s.route(f) {
+                Ok(None) => {}
+                Ok(Some((tid, fid))) => close_late_open(s, tid, fid),
+                Err(e) => {
                     tracing::warn!(error = %e, "closing the SMB1 connection");
                     s.shut_down("protocol error");
                     return;
                 }
-            }
+            },
             Ok(_) => {
                 s.shut_down("a frame that is not an SMB1 message arrived");
                 return;
