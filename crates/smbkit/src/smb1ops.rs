@@ -670,17 +670,18 @@ pub(crate) async fn rename(
         old_file_name: format!("\\{old}"),
         new_file_name: format!("\\{new}"),
     };
-    simple(
-        s,
-        command::RENAME,
-        tid,
-        "rename",
-        share,
-        old,
-        deadline,
-        |w| req.encode(w),
-    )
-    .await
+    let r = s
+        .request(command::RENAME, tid, deadline, "rename", |w| req.encode(w))
+        .await?;
+    if r.header.status.is_error() {
+        return Err(crate::files::rename_failure(
+            share,
+            old,
+            new,
+            r.header.status,
+        ));
+    }
+    Ok(())
 }
 
 /// getAttributes over SMB1: NT_CREATE_ANDX for attributes only, then CLOSE.
