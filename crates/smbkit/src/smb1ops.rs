@@ -684,7 +684,13 @@ pub(crate) async fn rename(
     Ok(())
 }
 
-/// getAttributes over SMB1: NT_CREATE_ANDX for attributes only, then CLOSE.
+/// getAttributes over SMB1: two TRANS2 QUERY_PATH_INFORMATION at once, for
+/// the pass-through (MS-SMB §2.2.2.3.5) FileNetworkOpenInformation and
+/// FileInternalInformation, so that the file id comes along as it does
+/// over SMB2. (Samba answers the pass-through FileAllInformation with the
+/// SMB_QUERY_FILE_ALL_INFO layout, which has no file id.) Servers without
+/// CAP_INFOLEVEL_PASSTHRU get NT_CREATE_ANDX for attributes only, then
+/// CLOSE, and no file id.
 pub(crate) async fn get_attributes(
     conn: &Connection,
     s: &Smb1Shared,
@@ -692,7 +698,46 @@ pub(crate) async fn get_attributes(
     path: &str,
     deadline: Instant,
 ) -> Result<crate::types::SharedFile, Error> {
+    use smbkit_proto::fscc::{info_class, FileNetworkOpenInformation};
+    use smbkit_proto::smb1::trans2::{passthrough_level, QueryPathInformationRequest};
     let tid = tid(conn, share, deadline).await?;
+    let ft = smbkit_proto::fscc::filetime_to_unix;
+    if conn.server_info().capabilities & caps::INFOLEVEL_PASSTHRU != 0 {
+        let query = |class: u8| QueryPathInformationRequest {
+            information_level: passthrough_level(class),
+            file_name: format!("\\{path}"),
+            max_data_count: 512,
+        };
+        let (open, internal) = (
+            query(info_class::FILE_NETWORK_OPEN_INFORMATION),
+            query(info_class::FILE_INTERNAL_INFORMATION),
+        );
+        let ((_, _, open, _), (_, _, internal, _)) = tokio::try_join!(
+            trans2(s, tid, share, path, "get_attributes", deadline, |w| {
+                open.encode(w)
+            }),
+            trans2(s, tid, share, path, "get_attributes", deadline, |w| {
+                internal.encode(w)
+            }),
+        )?;
+        let o = FileNetworkOpenInformation::decode(&open)
+            .map_err(|e| ProtocolError::decode("FileNetworkOpenInformation", e))?;
+        let file_id = smbkit_proto::Reader::new(&internal)
+            .u64("FileInternalInformation")
+            .map_err(|e| ProtocolError::decode("FileInternalInformation", e))?;
+        return Ok(crate::types::SharedFile {
+            create_time: ft(o.creation_time),
+            last_access_time: ft(o.last_access_time),
+            last_write_time: ft(o.last_write_time),
+            last_attr_change_time: ft(o.change_time),
+            file_size: o.end_of_file,
+            alloc_size: o.allocation_size,
+            file_attributes: o.file_attributes,
+            short_name: String::new(),
+            filename: split_last(path).1.to_string(),
+            file_id,
+        });
+    }
     let spec = OpenSpec::new(
         access_mask::FILE_READ_ATTRIBUTES | access_mask::SYNCHRONIZE,
         create_disposition::OPEN,
@@ -701,7 +746,6 @@ pub(crate) async fn get_attributes(
     let o = open(s, tid, share, path, spec, "get_attributes", deadline).await?;
     close_file(s, &o, deadline).await?;
     let c = &o.create;
-    let ft = smbkit_proto::fscc::filetime_to_unix;
     Ok(crate::types::SharedFile {
         create_time: ft(c.create_time),
         last_access_time: ft(c.last_access_time),
