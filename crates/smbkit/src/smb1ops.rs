@@ -1200,7 +1200,7 @@ pub(crate) async fn delete_one(
         search_attributes: 0x06,
         file_name: format!("\\{path}"),
     };
-    simple(
+    let deleted = simple(
         s,
         command::DELETE,
         tid,
@@ -1210,7 +1210,24 @@ pub(crate) async fn delete_one(
         deadline,
         |w| req.encode(w),
     )
-    .await
+    .await;
+    match deleted {
+        // Samba's SMB_COM_DELETE opens the file sharing nothing, so a file
+        // open elsewhere (even with FILE_SHARE_DELETE) cannot go that way.
+        // Over SMB2 such a file is marked for deletion and goes when its
+        // last handle closes: do the same with an open that shares all and
+        // deletes on close.
+        Err(e) if e.status() == Some(NtStatus::SHARING_VIOLATION) => {
+            let spec = OpenSpec::new(
+                access_mask::DELETE | access_mask::FILE_READ_ATTRIBUTES | access_mask::SYNCHRONIZE,
+                create_disposition::OPEN,
+                create_options::NON_DIRECTORY_FILE | create_options::DELETE_ON_CLOSE,
+            );
+            let o = open(s, tid, share, path, spec, "delete_files", deadline).await?;
+            close_file(s, &o, deadline).await
+        }
+        r => r,
+    }
 }
 
 /// resetFileAttributes over SMB1 for one file: TRANS2
