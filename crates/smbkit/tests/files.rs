@@ -2432,6 +2432,35 @@ async fn smb1_and_smb2_describe_files_alike() {
     same(&r2, &r1, "get_attributes of the root");
 }
 
+/// A file another client has open (sharing everything) is deleted alike
+/// over SMB1 and SMB2: marked for deletion, gone once that client closes
+/// it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smb1_and_smb2_delete_files_open_elsewhere_alike() {
+    let srv = TestServer::start(Profile::Legacy)
+        .expect("start the test Samba server (run scripts/install-deps)");
+    put(&srv, "held by smb2.txt", b"a");
+    put(&srv, "held by smb1.txt", b"b");
+    // open_file has no SMB1 form yet: SMB2 holds both files open.
+    let holder = Target::smb2(Profile::Legacy, DIRECT).connect(&srv).await;
+    let smb2 = Target::smb2(Profile::Legacy, NETBIOS).connect(&srv).await;
+    let smb1 = Target {
+        smb1: true,
+        profile: Profile::Legacy,
+        via: DIRECT,
+    }
+    .connect(&srv)
+    .await;
+    for (conn, name) in [(&smb2, "held by smb2.txt"), (&smb1, "held by smb1.txt")] {
+        let held = holder.open_file("share", name).await.unwrap();
+        conn.delete_files("share", name, false)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        held.close().await.unwrap();
+        assert!(!local(&srv, name).exists(), "{name}");
+    }
+}
+
 // ---------------------------------------------------------------------------
 // The tests: each scenario over SMB2 (`smb2::name`) and, unless it is about
 // SMB2 alone, over SMB1 (`smb1::name`), with the other framing and the same
