@@ -605,7 +605,11 @@ async fn tid(conn: &Connection, share: &str, deadline: Instant) -> Result<u16, E
     Ok(conn.tree(share, deadline).await? as u16)
 }
 
-/// createDirectory over SMB1: SMB_COM_CREATE_DIRECTORY.
+/// createDirectory over SMB1: NT_CREATE_ANDX creating a directory, then
+/// CLOSE, as over SMB2 (SMB_COM_CREATE_DIRECTORY is deprecated, MS-CIFS
+/// §2.2.4.1, and Samba fails it on a read-only share with
+/// STATUS_MEDIA_WRITE_PROTECTED where the create gives
+/// STATUS_ACCESS_DENIED).
 pub(crate) async fn create_directory(
     conn: &Connection,
     s: &Smb1Shared,
@@ -614,20 +618,13 @@ pub(crate) async fn create_directory(
     deadline: Instant,
 ) -> Result<(), Error> {
     let tid = tid(conn, share, deadline).await?;
-    let req = smbkit_proto::smb1::path_ops::CreateDirectoryRequest {
-        directory_name: format!("\\{path}"),
-    };
-    simple(
-        s,
-        command::CREATE_DIRECTORY,
-        tid,
-        "create_directory",
-        share,
-        path,
-        deadline,
-        |w| req.encode(w),
-    )
-    .await
+    let spec = OpenSpec::new(
+        access_mask::FILE_READ_ATTRIBUTES | access_mask::SYNCHRONIZE,
+        create_disposition::CREATE,
+        create_options::DIRECTORY_FILE,
+    );
+    let o = open(s, tid, share, path, spec, "create_directory", deadline).await?;
+    close_file(s, &o, deadline).await
 }
 
 /// deleteDirectory over SMB1: SMB_COM_DELETE_DIRECTORY.
