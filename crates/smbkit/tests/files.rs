@@ -2461,6 +2461,133 @@ async fn smb1_and_smb2_delete_files_open_elsewhere_alike() {
     }
 }
 
+/// The same failures give the same statuses over SMB1 and SMB2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smb1_and_smb2_fail_alike() {
+    let srv = TestServer::start(Profile::Legacy)
+        .expect("start the test Samba server (run scripts/install-deps)");
+    put(&srv, "file.txt", b"x");
+    put(&srv, "full/inner.txt", b"x");
+    put(&srv, "locked.log", b"x");
+    let rootdir = local(&srv, "rootdir");
+    fs::create_dir(&rootdir).unwrap();
+    fs::write(rootdir.join("inner.txt"), b"root's").unwrap();
+    let smb2 = Target::smb2(Profile::Legacy, NETBIOS).connect(&srv).await;
+    let smb1 = Target {
+        smb1: true,
+        profile: Profile::Legacy,
+        via: DIRECT,
+    }
+    .connect(&srv)
+    .await;
+    smb2.reset_file_attributes("share", "locked.log", attributes::READONLY)
+        .await
+        .unwrap();
+    let mut differ = Vec::new();
+    macro_rules! alike {
+        ($what:expr, |$c:ident| $op:expr) => {{
+            let status = |r: Result<_, Error>| match r {
+                Ok(_) => "Ok".to_string(),
+                Err(e) => format!("{:?}", e.status()),
+            };
+            let $c = &smb2;
+            let s2 = status($op.await.map(|_| ()));
+            let $c = &smb1;
+            let s1 = status($op.await.map(|_| ()));
+            eprintln!("{}: SMB2 {s2}, SMB1 {s1}", $what);
+            if s1 != s2 {
+                differ.push(format!("{}: SMB2 {s2}, SMB1 {s1}", $what));
+            }
+        }};
+    }
+    alike!("list missing", |c| c.list_path("share", "missing"));
+    alike!("list missing/deeper", |c| c
+        .list_path("share", "missing/deeper"));
+    alike!("list a file", |c| c.list_path("share", "file.txt"));
+    alike!("list no share", |c| c.list_path("nosuchshare", "/"));
+    alike!("get_attributes missing", |c| c
+        .get_attributes("share", "missing"));
+    alike!("get_attributes no/such/path", |c| c
+        .get_attributes("share", "no/such/path"));
+    alike!("get_attributes file.txt/below", |c| c
+        .get_attributes("share", "file.txt/below"));
+    alike!("retrieve missing", |c| c.retrieve_file(
+        "share",
+        "missing",
+        &mut Vec::new()
+    ));
+    alike!("retrieve no/such/dir/x", |c| c.retrieve_file(
+        "share",
+        "no/such/dir/x",
+        &mut Vec::new()
+    ));
+    alike!("retrieve a folder", |c| c.retrieve_file(
+        "share",
+        "full",
+        &mut Vec::new()
+    ));
+    alike!("store into readonly", |c| c.store_file(
+        "readonly",
+        "new.txt",
+        &mut &b"x"[..]
+    ));
+    alike!("store over readonly", |c| c.store_file(
+        "readonly",
+        "hello.txt",
+        &mut &b"x"[..]
+    ));
+    alike!("store into missing dir", |c| c.store_file(
+        "share",
+        "nodir/x",
+        &mut &b"x"[..]
+    ));
+    alike!("mkdir readonly", |c| c
+        .create_directory("readonly", "newdir"));
+    alike!("mkdir existing", |c| c.create_directory("share", "full"));
+    alike!("mkdir over a file", |c| c
+        .create_directory("share", "file.txt"));
+    alike!("mkdir nope/child", |c| c
+        .create_directory("share", "nope/child"));
+    alike!("rmdir missing", |c| c.delete_directory("share", "missing"));
+    alike!("rmdir not empty", |c| c.delete_directory("share", "full"));
+    alike!("rmdir a file", |c| c.delete_directory("share", "file.txt"));
+    alike!("rename onto file", |c| c.rename(
+        "share",
+        "file.txt",
+        "locked.log"
+    ));
+    alike!("rename onto folder", |c| c
+        .rename("share", "file.txt", "full"));
+    alike!("rename missing", |c| c.rename("share", "missing", "x"));
+    alike!("rename nodir/missing", |c| c.rename(
+        "share",
+        "nodir/missing",
+        "x"
+    ));
+    alike!("rename into missing dir", |c| c
+        .rename("share", "file.txt", "nodir/x"));
+    alike!("delete nothing matches", |c| c.delete_files(
+        "share",
+        "*.nothing",
+        false
+    ));
+    alike!("delete in missing dir", |c| c.delete_files(
+        "share",
+        "nodir/*.txt",
+        false
+    ));
+    alike!("delete read-only", |c| c.delete_files(
+        "share",
+        "locked.log",
+        false
+    ));
+    alike!("delete root's tree", |c| c
+        .delete_files("share", "rootdir", true));
+    alike!("attributes nothing matches", |c| c
+        .reset_file_attributes("share", "*.none", 0));
+    assert!(differ.is_empty(), "{differ:#?}");
+}
+
 // ---------------------------------------------------------------------------
 // The tests: each scenario over SMB2 (`smb2::name`) and, unless it is about
 // SMB2 alone, over SMB1 (`smb1::name`), with the other framing and the same
