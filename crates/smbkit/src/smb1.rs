@@ -170,7 +170,7 @@ impl Smb1Shared {
             .await
             .map_err(|_| timeout())?
             .map_err(|_| Error::NotConnected)?;
-        let (tx, rx) = oneshot::channel();
+        let (tx, mut rx) = oneshot::channel();
         let mid = {
             let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
             let mut mid = s.next_mid;
@@ -220,27 +220,33 @@ impl Smb1Shared {
             }
             mid
         };
-        let res = match tokio::time::timeout_at(deadline, rx).await {
+        match tokio::time::timeout_at(deadline, &mut rx).await {
             Ok(Ok(r)) => r,
             Ok(Err(_)) => Err(Error::NotConnected),
             Err(_) => {
-                let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-                if let Some((_, seq, command)) = st.pending.remove(&mid) {
-                    // The server still works on it: its slot stays taken
-                    // until the response comes (or the connection goes).
-                    st.abandoned.insert(
-                        mid,
-                        Abandoned {
-                            _slot: permit,
-                            seq,
-                            command,
-                        },
-                    );
+                {
+                    let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+                    if let Some((_, seq, command)) = st.pending.remove(&mid) {
+                        // The server still works on it: its slot stays
+                        // taken until the response comes (or the
+                        // connection goes).
+                        st.abandoned.insert(
+                            mid,
+                            Abandoned {
+                                _slot: permit,
+                                seq,
+                                command,
+                            },
+                        );
+                        return Err(timeout());
+                    }
                 }
-                return Err(timeout());
+                // The response came as the time ran out and is being
+                // handed over: take it rather than drop it (an open's FID
+                // would be lost).
+                rx.await.unwrap_or(Err(Error::NotConnected))
             }
-        };
-        res
+        }
     }
 
     /// Routes one response to its waiter. Returns the tree and FID of a
