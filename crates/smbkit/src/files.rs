@@ -73,6 +73,19 @@ pub(crate) fn failure(what: &str, share: &str, path: &str, status: NtStatus) -> 
     }
 }
 
+/// A failed rename, naming both paths.
+pub(crate) fn rename_failure(share: &str, old: &str, new: &str, status: NtStatus) -> Error {
+    Error::OperationFailure {
+        message: format!(
+            "rename '{}' to '{}' failed ({})",
+            display(share, old),
+            display(share, new),
+            describe_status(status)
+        ),
+        status,
+    }
+}
+
 /// What to open and how (MS-SMB2 §2.2.13).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct OpenSpec {
@@ -820,15 +833,9 @@ impl Connection {
                 )
                 .await?;
             match rs.first() {
-                Some(r) if r.header.status.is_error() => Err(Error::OperationFailure {
-                    message: format!(
-                        "rename '{}' to '{}' failed ({})",
-                        display(share, &old),
-                        display(share, &new),
-                        describe_status(r.header.status)
-                    ),
-                    status: r.header.status,
-                }),
+                Some(r) if r.header.status.is_error() => {
+                    Err(rename_failure(share, &old, &new, r.header.status))
+                }
                 _ => Ok(()),
             }
         }

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use smbkit_proto::smb1::header::HEADER_LEN;
-use smbkit_proto::smb1::header::{self, flags, flags2, Header};
+use smbkit_proto::smb1::header::{self, command, flags, flags2, Header};
 use smbkit_proto::smb1::signing::Smb1Signer;
 use smbkit_proto::smb1::trans::{split_request, TransAssembler, TransResponsePart};
 use smbkit_proto::{NtStatus, Writer};
@@ -102,6 +102,8 @@ struct Pending {
 struct Abandoned {
     _permit: OwnedSemaphorePermit,
     seq: u32,
+    /// The request's command.
+    command: u8,
     /// For a transaction: what has arrived of its response, to know which
     /// message is the last.
     asm: Option<TransAssembler>,
@@ -463,6 +465,7 @@ impl Smb1Shared {
                             Abandoned {
                                 _permit: permit,
                                 seq: p.seq,
+                                command: p.command,
                                 asm,
                             },
                         );
@@ -514,8 +517,9 @@ impl Smb1Shared {
     }
 
     /// Handles one message from the server. An error return closes the
-    /// connection.
-    fn route(&self, msg: Bytes) -> Result<(), Error> {
+    /// connection. Returns the tree and FID of a file that a timed-out
+    /// NT_CREATE_ANDX opened after all, for the caller to close.
+    fn route(&self, msg: Bytes) -> Result<Option<(u16, u16)>, Error> {
         let mut header =
             Header::decode(&msg).map_err(|e| ProtocolError::decode("SMB1 header", e))?;
         if header.flags2 & flags2::NT_STATUS == 0 && header.status.0 != 0 {
@@ -531,7 +535,7 @@ impl Smb1Shared {
                 command = header.command,
                 "ignored an SMB1 request from the server"
             );
-            return Ok(());
+            return Ok(None);
         }
         let mid = header.mid;
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -552,12 +556,13 @@ impl Smb1Shared {
                     a.asm = Some(asm);
                     s.abandoned.insert(mid, a);
                 }
+                return Ok(None);
             }
-            return Ok(());
+            return Ok(late_open(&header, &msg, a.command));
         }
         let Some(p) = s.pending.remove(&mid) else {
             tracing::debug!(mid, "SMB1 response nobody waits for");
-            return Ok(());
+            return Ok(None);
         };
         if let Some(signer) = &signer {
             // MS-CIFS §3.2.5.1.2: a message whose signature does not verify
@@ -578,7 +583,7 @@ impl Smb1Shared {
                 ))
                 .into(),
             );
-            return Ok(());
+            return Ok(None);
         }
         match p.waiter {
             Waiter::One(tx) => {
@@ -628,8 +633,38 @@ impl Smb1Shared {
                 }
             },
         }
-        Ok(())
+        Ok(None)
     }
+}
+
+/// The tree and FID of the file a timed-out NT_CREATE_ANDX opened, when
+/// `msg` is its (verified) successful response: nobody will close it
+/// otherwise, and the open would hold the file until the connection ends.
+fn late_open(header: &Header, msg: &[u8], request_command: u8) -> Option<(u16, u16)> {
+    use smbkit_proto::smb1::create::NtCreateAndxResponse;
+    if request_command != command::NT_CREATE_ANDX
+        || header.command != command::NT_CREATE_ANDX
+        || header.status != NtStatus::SUCCESS
+    {
+        return None;
+    }
+    let fid = NtCreateAndxResponse::decode(msg).ok()?.fid;
+    Some((header.tid, fid))
+}
+
+/// Closes the file a timed-out NT_CREATE_ANDX opened after all.
+fn close_late_open(shared: Arc<Smb1Shared>, tid: u16, fid: u16) {
+    tracing::debug!(fid, "closing the file of an NT_CREATE_ANDX that timed out");
+    tokio::spawn(async move {
+        let req = smbkit_proto::smb1::close::CloseRequest {
+            fid,
+            last_time_modified: smbkit_proto::smb1::close::KEEP_LAST_TIME_MODIFIED,
+        };
+        let deadline = Instant::now() + std::time::Duration::from_secs(30);
+        let _ = shared
+            .request(command::CLOSE, tid, deadline, "CLOSE", |w| req.encode(w))
+            .await;
+    });
 }
 
 /// Whether `msg` is an interim response to a primary transaction request: a
@@ -696,13 +731,15 @@ async fn reader_task(rd: OwnedReadHalf, shared: std::sync::Weak<Shared1Ref>) {
         let frame = transport::read_frame_into(&mut rd, 16 * 1024 * 1024, &mut pool).await;
         let Some(s) = shared.upgrade() else { return };
         match frame {
-            Ok(f) if f.len() >= 4 && f[..4] == header::PROTOCOL_ID => {
-                if let Err(e) = s.route(f) {
+            Ok(f) if f.len() >= 4 && f[..4] == header::PROTOCOL_ID => match s.route(f) {
+                Ok(None) => {}
+                Ok(Some((tid, fid))) => close_late_open(s, tid, fid),
+                Err(e) => {
                     tracing::warn!(error = %e, "closing the SMB1 connection");
                     s.shut_down(&e.to_string());
                     return;
                 }
-            }
+            },
             Ok(_) => {
                 s.shut_down("a frame that is not an SMB1 message arrived");
                 return;

@@ -50,8 +50,8 @@ pub use trans::{
     TransactNmPipeRequest,
 };
 pub use trans2::{
-    parse_find_file_both_directory_info, FindClose2Request, FindFirst2Request,
-    FindFirst2ResponseParameters, FindNext2Request, FindNext2ResponseParameters,
+    parse_find_file_both_directory_info, parse_find_file_id_both_directory_info, FindClose2Request,
+    FindFirst2Request, FindFirst2ResponseParameters, FindNext2Request, FindNext2ResponseParameters,
     QueryFileInformationRequest, QueryFsInformationRequest, QueryPathInformationRequest,
     SetFileInformationRequest, SetPathInformationRequest, SmbQueryFileAllInfo,
 };

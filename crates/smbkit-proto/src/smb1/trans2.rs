@@ -515,6 +515,36 @@ pub fn parse_find_file_both_directory_info(
     data: &[u8],
     unicode: bool,
 ) -> Result<Vec<DirectoryEntry>, DecodeError> {
+    parse_find_entries(data, unicode, false)
+}
+
+/// Fixed part of SMB_FIND_FILE_ID_BOTH_DIRECTORY_INFO, up to FileName.
+const ID_BOTH_DIR_FIXED_LEN: usize = 104;
+
+/// Parses the Trans2_Data of a FIND_FIRST2 / FIND_NEXT2 response for
+/// SMB_FIND_FILE_ID_BOTH_DIRECTORY_INFO (MS-SMB §2.2.8.1.3): the layout of
+/// [`parse_find_file_both_directory_info`] with Reserved2 (2) and FileId
+/// (8) between ShortName and FileName (104 bytes before FileName), as the
+/// FILE_ID_BOTH_DIR_INFORMATION of MS-FSCC §2.4.17. The FileId goes to
+/// [`DirectoryEntry::file_id`]; everything else is read and checked as
+/// there.
+pub fn parse_find_file_id_both_directory_info(
+    data: &[u8],
+    unicode: bool,
+) -> Result<Vec<DirectoryEntry>, DecodeError> {
+    parse_find_entries(data, unicode, true)
+}
+
+fn parse_find_entries(
+    data: &[u8],
+    unicode: bool,
+    with_id: bool,
+) -> Result<Vec<DirectoryEntry>, DecodeError> {
+    let fixed_len = if with_id {
+        ID_BOTH_DIR_FIXED_LEN
+    } else {
+        BOTH_DIR_FIXED_LEN
+    };
     let mut entries = Vec::new();
     if data.is_empty() {
         return Ok(entries);
@@ -547,7 +577,13 @@ pub fn parse_find_file_both_directory_info(
         let short_name = from_utf16le(&short_field[..short_len], "ShortName")?
             .trim_end_matches('\0')
             .to_string();
-        let name_range = checked_range("FileName", BOTH_DIR_FIXED_LEN, name_len, entry.len())?;
+        let file_id = if with_id {
+            r.skip(2, "Reserved2")?;
+            r.u64("FileId")?
+        } else {
+            0
+        };
+        let name_range = checked_range("FileName", fixed_len, name_len, entry.len())?;
         let entry_len = name_range.end;
         let file_name = decode_name(&entry[name_range], unicode, "FileName")?;
         entries.push(DirectoryEntry {
@@ -561,7 +597,7 @@ pub fn parse_find_file_both_directory_info(
             file_attributes,
             ea_size,
             short_name,
-            file_id: 0,
+            file_id,
             file_name,
         });
         // Samba does not zero the last entry's NextEntryOffset: it holds the
@@ -579,7 +615,7 @@ pub fn parse_find_file_both_directory_info(
             return Err(DecodeError::OutOfBounds {
                 what: "NextEntryOffset",
                 offset: offset.saturating_add(next),
-                length: BOTH_DIR_FIXED_LEN,
+                length: fixed_len,
                 bound: data.len(),
             });
         }
@@ -1414,6 +1450,34 @@ mod tests {
         let mut bad = samba_entry("ab", "", 0x20, 1, true);
         bad[94..96].copy_from_slice(&0xD800u16.to_le_bytes());
         assert!(parse_find_file_both_directory_info(&bad, true).is_err());
+    }
+
+    #[test]
+    fn id_both_directory_info() {
+        let (msg, _) = samba_find_first_response();
+        let part = TransResponsePart::decode(&msg).unwrap();
+        let mut entries = parse_find_file_both_directory_info(part.data_bytes(&msg), true).unwrap();
+        for (i, e) in entries.iter_mut().enumerate() {
+            e.file_id = 0x0102_0304_0506_0700 + i as u64;
+        }
+        // FILE_ID_BOTH_DIR_INFORMATION has the same layout.
+        let data = crate::fscc::encode_id_both_directory_information(&entries);
+        assert_eq!(
+            parse_find_file_id_both_directory_info(&data, true).unwrap(),
+            entries
+        );
+        // FileId sits after ShortName and two reserved bytes.
+        assert_eq!(&data[96..104], &0x0102_0304_0506_0700u64.to_le_bytes());
+        assert_eq!(
+            parse_find_file_id_both_directory_info(&[], true).unwrap(),
+            vec![]
+        );
+        // An entry too short for the FileId, and a name past the end.
+        assert!(parse_find_file_id_both_directory_info(&data[..100], true).is_err());
+        let mut bad = data.clone();
+        bad[60..64].copy_from_slice(&(data.len() as u32).to_le_bytes());
+        assert!(parse_find_file_id_both_directory_info(&bad, true).is_err());
+        mutate_never_panics(&data, |d| parse_find_file_id_both_directory_info(d, true));
     }
 
     #[test]
