@@ -272,11 +272,17 @@ impl Connection {
             .await
             .map_err(|e| with_limit(e, limit))?;
         if r.header.status != NtStatus::SUCCESS {
+            let mut why = describe_status(r.header.status).to_string();
+            if r.header.status == NtStatus::ACCESS_DENIED && self.inner.info.cipher.is_none() {
+                // What a server answers for a share that requires
+                // encryption when the connection cannot encrypt.
+                why.push_str(&format!(
+                    "; the share may require encryption, which this connection cannot do ({})",
+                    crate::handshake::why_no_encryption(&self.inner.info)
+                ));
+            }
             return Err(Error::OperationFailure {
-                message: format!(
-                    "cannot connect to share '{share}' ({})",
-                    describe_status(r.header.status)
-                ),
+                message: format!("cannot connect to share '{share}' ({why})"),
                 status: r.header.status,
             });
         }

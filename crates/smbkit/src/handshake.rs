@@ -557,10 +557,19 @@ async fn session_setup(
         }
         let user = f.username.clone();
         if status.is_logon_failure() {
+            let mut message = describe_status(status).to_string();
+            if status == NtStatus::ACCESS_DENIED && cipher.is_none() {
+                // What Samba and Windows answer a client that cannot
+                // encrypt when they require encryption (MS-SMB2 §3.3.5.5).
+                message.push_str(&format!(
+                    "; the server may require encryption, which this connection cannot do ({})",
+                    no_cipher_reason(dialect, 0)
+                ));
+            }
             return Err(Error::AuthFailed {
                 status,
                 user,
-                message: describe_status(status).into(),
+                message,
             });
         }
         return Err(Error::OperationFailure {
