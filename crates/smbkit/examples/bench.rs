@@ -639,6 +639,15 @@ fn parent(opts: &Opts) -> Result<(), String> {
         base_k_best * 1e3,
         base_c_best * 1e3
     );
+    let _ = writeln!(
+        out,
+        "smbkit build: {}",
+        if cfg!(all(target_feature = "aes", target_feature = "avx2")) {
+            "for this CPU (AES-NI, AVX2 and more enabled at compile time)"
+        } else {
+            "generic (CPU features detected at run time)"
+        }
+    );
     let _ = writeln!(out, "{interference}");
     let _ = writeln!(out);
     let _ = writeln!(
