@@ -21,7 +21,7 @@ use smbkit_proto::state::Credits;
 use smbkit_proto::{Command, Dialect, NtStatus, Writer};
 use tokio::io::{AsyncWriteExt, BufWriter};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{mpsc, oneshot, watch, Notify};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -109,6 +109,9 @@ pub(crate) struct Shared {
     pending: Mutex<Pending>,
     credit_notify: Notify,
     closed: AtomicBool,
+    /// Becomes true when the connection is shut down: the reader and
+    /// writer tasks then stop, which closes the socket.
+    closing: watch::Sender<bool>,
     tx: mpsc::Sender<Outgoing>,
     pub session: RwLock<SessionState>,
     pub dialect: Dialect,
@@ -219,18 +222,25 @@ impl Shared {
         max_frame: usize,
     ) -> (Arc<Shared>, Tasks) {
         let (tx, rx) = mpsc::channel::<Outgoing>(256);
+        let (closing, closed) = watch::channel(false);
         let shared = Arc::new_cyclic(|me| Shared {
             me: me.clone(),
             credits: Mutex::new(credits),
             pending: Mutex::new(Pending::default()),
             credit_notify: Notify::new(),
             closed: AtomicBool::new(false),
+            closing,
             tx,
             session: RwLock::new(SessionState::default()),
             dialect,
         });
-        let reader = tokio::spawn(reader_task(rd, Arc::downgrade(&shared), max_frame));
-        let writer = tokio::spawn(writer_task(wr, rx, Arc::downgrade(&shared)));
+        let reader = tokio::spawn(reader_task(
+            rd,
+            Arc::downgrade(&shared),
+            max_frame,
+            closed.clone(),
+        ));
+        let writer = tokio::spawn(writer_task(wr, rx, Arc::downgrade(&shared), closed));
         (shared, Tasks { reader, writer })
     }
 
@@ -239,7 +249,9 @@ impl Shared {
         self.closed.load(Ordering::Acquire)
     }
 
-    /// Marks the connection closed and fails every waiting request.
+    /// Marks the connection closed, fails every waiting request and stops
+    /// the reader and writer tasks, which closes the socket ("the client
+    /// MUST disconnect", MS-SMB2 §3.2.5.1.1.1, §3.2.5.1.3).
     pub(crate) fn shut_down(&self, why: &str) {
         self.shut_down_with(why, || Error::NotConnected);
     }
@@ -251,6 +263,7 @@ impl Shared {
             return;
         }
         tracing::debug!(why, "connection closed");
+        self.closing.send_replace(true);
         let waiters: Vec<Slot> = {
             let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
             p.async_ids.clear();
@@ -807,11 +820,25 @@ impl Shared {
     }
 }
 
-async fn reader_task(rd: OwnedReadHalf, shared: std::sync::Weak<Shared>, max_frame: usize) {
+/// Resolves once the connection is shut down (or its [`Shared`] is gone).
+async fn shut_down_signal(closed: &mut watch::Receiver<bool>) {
+    let _ = closed.wait_for(|c| *c).await;
+}
+
+async fn reader_task(
+    rd: OwnedReadHalf,
+    shared: std::sync::Weak<Shared>,
+    max_frame: usize,
+    mut closed: watch::Receiver<bool>,
+) {
     let mut rd = tokio::io::BufReader::with_capacity(64 * 1024, rd);
     let mut pool = bytes::BytesMut::new();
     loop {
-        let frame = transport::read_frame_mut(&mut rd, max_frame, &mut pool).await;
+        let frame = tokio::select! {
+            biased;
+            () = shut_down_signal(&mut closed) => return,
+            f = transport::read_frame_mut(&mut rd, max_frame, &mut pool) => f,
+        };
         let Some(s) = shared.upgrade() else { return };
         match frame {
             Ok(f) => {
@@ -869,28 +896,41 @@ async fn writer_task(
     wr: OwnedWriteHalf,
     mut rx: mpsc::Receiver<Outgoing>,
     shared: std::sync::Weak<Shared>,
+    mut closed: watch::Receiver<bool>,
 ) {
     let mut wr = BufWriter::with_capacity(256 * 1024, wr);
-    while let Some(frame) = rx.recv().await {
-        let mut res = write_one(&mut wr, &frame).await;
-        if res.is_ok() {
-            // Coalesce what is already queued, then flush once.
-            while let Ok(next) = rx.try_recv() {
-                res = write_one(&mut wr, &next).await;
-                if res.is_err() {
-                    break;
+    let send = async {
+        while let Some(frame) = rx.recv().await {
+            let mut res = write_one(&mut wr, &frame).await;
+            if res.is_ok() {
+                // Coalesce what is already queued, then flush once.
+                while let Ok(next) = rx.try_recv() {
+                    res = write_one(&mut wr, &next).await;
+                    if res.is_err() {
+                        break;
+                    }
                 }
             }
-        }
-        if res.is_ok() {
-            res = wr.flush().await;
-        }
-        if let Err(e) = res {
-            if let Some(s) = shared.upgrade() {
-                s.shut_down(&format!("write failed: {e}"));
+            if res.is_ok() {
+                res = wr.flush().await;
             }
-            return;
+            if let Err(e) = res {
+                if let Some(s) = shared.upgrade() {
+                    s.shut_down(&format!("write failed: {e}"));
+                }
+                return false;
+            }
         }
+        true
+    };
+    // Once the connection is shut down nothing more is sent, not even what
+    // is queued or half written: the socket is closed as it is.
+    let drained = tokio::select! {
+        biased;
+        () = shut_down_signal(&mut closed) => false,
+        drained = send => drained,
+    };
+    if drained {
+        let _ = wr.shutdown().await;
     }
-    let _ = wr.shutdown().await;
 }
