@@ -820,6 +820,24 @@ impl Shared {
     }
 }
 
+/// The error each request in flight gets when `e`, raised by a received
+/// message, closes the connection. A frame that failed to decrypt and an
+/// unencrypted response keep their kind, so that a caller can tell a
+/// tampered or downgraded connection from other failures; anything else
+/// becomes [`ProtocolError::Unexpected`] naming the reason.
+fn closing_error(e: &Error) -> Error {
+    match e {
+        Error::Protocol(ProtocolError::Decryption(m)) => {
+            ProtocolError::Decryption(format!("{m}; the connection was closed")).into()
+        }
+        Error::Protocol(ProtocolError::Unencrypted { command }) => ProtocolError::Unencrypted {
+            command: command.clone(),
+        }
+        .into(),
+        e => ProtocolError::Unexpected(format!("connection closed: {e}")).into(),
+    }
+}
+
 /// Resolves once the connection is shut down (or its [`Shared`] is gone).
 async fn shut_down_signal(closed: &mut watch::Receiver<bool>) {
     let _ = closed.wait_for(|c| *c).await;
@@ -844,12 +862,9 @@ async fn reader_task(
             Ok(f) => {
                 if let Err(e) = s.route(f) {
                     tracing::warn!(error = %e, "closing the connection");
-                    let why = e.to_string();
                     // The requests in flight fail with the reason: nothing
                     // read after a bad message can be trusted.
-                    s.shut_down_with("protocol error", || {
-                        ProtocolError::Unexpected(format!("connection closed: {why}")).into()
-                    });
+                    s.shut_down_with("protocol error", || closing_error(&e));
                     return;
                 }
             }
