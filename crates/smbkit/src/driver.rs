@@ -21,7 +21,7 @@ use smbkit_proto::state::Credits;
 use smbkit_proto::{Command, Dialect, NtStatus, Writer};
 use tokio::io::{AsyncWriteExt, BufWriter};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{mpsc, oneshot, watch, Notify};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -109,6 +109,9 @@ pub(crate) struct Shared {
     pending: Mutex<Pending>,
     credit_notify: Notify,
     closed: AtomicBool,
+    /// Becomes true when the connection is shut down: the reader and
+    /// writer tasks then stop, which closes the socket.
+    closing: watch::Sender<bool>,
     tx: mpsc::Sender<Outgoing>,
     pub session: RwLock<SessionState>,
     pub dialect: Dialect,
@@ -219,18 +222,25 @@ impl Shared {
         max_frame: usize,
     ) -> (Arc<Shared>, Tasks) {
         let (tx, rx) = mpsc::channel::<Outgoing>(256);
+        let (closing, closed) = watch::channel(false);
         let shared = Arc::new_cyclic(|me| Shared {
             me: me.clone(),
             credits: Mutex::new(credits),
             pending: Mutex::new(Pending::default()),
             credit_notify: Notify::new(),
             closed: AtomicBool::new(false),
+            closing,
             tx,
             session: RwLock::new(SessionState::default()),
             dialect,
         });
-        let reader = tokio::spawn(reader_task(rd, Arc::downgrade(&shared), max_frame));
-        let writer = tokio::spawn(writer_task(wr, rx, Arc::downgrade(&shared)));
+        let reader = tokio::spawn(reader_task(
+            rd,
+            Arc::downgrade(&shared),
+            max_frame,
+            closed.clone(),
+        ));
+        let writer = tokio::spawn(writer_task(wr, rx, Arc::downgrade(&shared), closed));
         (shared, Tasks { reader, writer })
     }
 
@@ -239,7 +249,9 @@ impl Shared {
         self.closed.load(Ordering::Acquire)
     }
 
-    /// Marks the connection closed and fails every waiting request.
+    /// Marks the connection closed, fails every waiting request and stops
+    /// the reader and writer tasks, which closes the socket ("the client
+    /// MUST disconnect", MS-SMB2 §3.2.5.1.1.1, §3.2.5.1.3).
     pub(crate) fn shut_down(&self, why: &str) {
         self.shut_down_with(why, || Error::NotConnected);
     }
@@ -251,6 +263,7 @@ impl Shared {
             return;
         }
         tracing::debug!(why, "connection closed");
+        self.closing.send_replace(true);
         let waiters: Vec<Slot> = {
             let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
             p.async_ids.clear();
@@ -807,22 +820,51 @@ impl Shared {
     }
 }
 
-async fn reader_task(rd: OwnedReadHalf, shared: std::sync::Weak<Shared>, max_frame: usize) {
+/// The error each request in flight gets when `e`, raised by a received
+/// message, closes the connection. A frame that failed to decrypt and an
+/// unencrypted response keep their kind, so that a caller can tell a
+/// tampered or downgraded connection from other failures; anything else
+/// becomes [`ProtocolError::Unexpected`] naming the reason.
+fn closing_error(e: &Error) -> Error {
+    match e {
+        Error::Protocol(ProtocolError::Decryption(m)) => {
+            ProtocolError::Decryption(format!("{m}; the connection was closed")).into()
+        }
+        Error::Protocol(ProtocolError::Unencrypted { command }) => ProtocolError::Unencrypted {
+            command: command.clone(),
+        }
+        .into(),
+        e => ProtocolError::Unexpected(format!("connection closed: {e}")).into(),
+    }
+}
+
+/// Resolves once the connection is shut down (or its [`Shared`] is gone).
+async fn shut_down_signal(closed: &mut watch::Receiver<bool>) {
+    let _ = closed.wait_for(|c| *c).await;
+}
+
+async fn reader_task(
+    rd: OwnedReadHalf,
+    shared: std::sync::Weak<Shared>,
+    max_frame: usize,
+    mut closed: watch::Receiver<bool>,
+) {
     let mut rd = tokio::io::BufReader::with_capacity(64 * 1024, rd);
     let mut pool = bytes::BytesMut::new();
     loop {
-        let frame = transport::read_frame_mut(&mut rd, max_frame, &mut pool).await;
+        let frame = tokio::select! {
+            biased;
+            () = shut_down_signal(&mut closed) => return,
+            f = transport::read_frame_mut(&mut rd, max_frame, &mut pool) => f,
+        };
         let Some(s) = shared.upgrade() else { return };
         match frame {
             Ok(f) => {
                 if let Err(e) = s.route(f) {
                     tracing::warn!(error = %e, "closing the connection");
-                    let why = e.to_string();
                     // The requests in flight fail with the reason: nothing
                     // read after a bad message can be trusted.
-                    s.shut_down_with("protocol error", || {
-                        ProtocolError::Unexpected(format!("connection closed: {why}")).into()
-                    });
+                    s.shut_down_with("protocol error", || closing_error(&e));
                     return;
                 }
             }
@@ -869,28 +911,455 @@ async fn writer_task(
     wr: OwnedWriteHalf,
     mut rx: mpsc::Receiver<Outgoing>,
     shared: std::sync::Weak<Shared>,
+    mut closed: watch::Receiver<bool>,
 ) {
     let mut wr = BufWriter::with_capacity(256 * 1024, wr);
-    while let Some(frame) = rx.recv().await {
-        let mut res = write_one(&mut wr, &frame).await;
-        if res.is_ok() {
-            // Coalesce what is already queued, then flush once.
-            while let Ok(next) = rx.try_recv() {
-                res = write_one(&mut wr, &next).await;
-                if res.is_err() {
-                    break;
+    let send = async {
+        while let Some(frame) = rx.recv().await {
+            let mut res = write_one(&mut wr, &frame).await;
+            if res.is_ok() {
+                // Coalesce what is already queued, then flush once.
+                while let Ok(next) = rx.try_recv() {
+                    res = write_one(&mut wr, &next).await;
+                    if res.is_err() {
+                        break;
+                    }
+                }
+            }
+            if res.is_ok() {
+                res = wr.flush().await;
+            }
+            if let Err(e) = res {
+                if let Some(s) = shared.upgrade() {
+                    s.shut_down(&format!("write failed: {e}"));
+                }
+                return false;
+            }
+        }
+        true
+    };
+    // Once the connection is shut down nothing more is sent, not even what
+    // is queued or half written: the socket is closed as it is.
+    let drained = tokio::select! {
+        biased;
+        () = shut_down_signal(&mut closed) => false,
+        drained = send => drained,
+    };
+    if drained {
+        let _ = wr.shutdown().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The encryption rules of the request path and the reader, against a
+    //! scripted server on loopback that holds the session's keys: what a
+    //! server in the middle of a real connection cannot be made to send.
+
+    use std::time::Duration;
+
+    use smbkit_proto::crypto::{Cipher, SigningAlgorithm};
+    use smbkit_proto::smb2::header::flags;
+    use smbkit_proto::smb2::{EchoRequest, EchoResponse, TRANSFORM_HEADER_LEN};
+    use tokio::io::AsyncReadExt;
+    use tokio::net::{TcpListener, TcpStream};
+
+    use super::*;
+
+    const SESSION: u64 = 0x0000_1000_0000_0025;
+    const CIPHER: Cipher = Cipher::Aes128Gcm;
+    /// The client's Session.EncryptionKey, the server's DecryptionKey.
+    const TO_SERVER: [u8; 16] = [0x11; 16];
+    /// The server's Session.EncryptionKey, the client's DecryptionKey.
+    const TO_CLIENT: [u8; 16] = [0x22; 16];
+    /// Upper bound of every wait.
+    const LIMIT: Duration = Duration::from_secs(10);
+
+    async fn within<F: std::future::Future>(what: &str, f: F) -> F::Output {
+        tokio::time::timeout(LIMIT, f)
+            .await
+            .unwrap_or_else(|_| panic!("{what} did not finish within {LIMIT:?}"))
+    }
+
+    /// The server end of the connection.
+    struct Peer {
+        stream: TcpStream,
+        /// Encrypts with TO_CLIENT, as the server does.
+        enc: Encryptor,
+        /// Decrypts with TO_SERVER.
+        dec: Decryptor,
+    }
+
+    impl Peer {
+        /// Reads one frame; returns the SMB2 message (decrypted if it was
+        /// encrypted) and whether it was.
+        async fn read(&mut self) -> (Vec<u8>, bool) {
+            let mut h = [0u8; 4];
+            within("reading a request", self.stream.read_exact(&mut h))
+                .await
+                .unwrap();
+            let len = u32::from_be_bytes([0, h[1], h[2], h[3]]) as usize;
+            let mut f = vec![0u8; len];
+            within("reading a request", self.stream.read_exact(&mut f))
+                .await
+                .unwrap();
+            match frame_kind(&f) {
+                FrameKind::Transform => {
+                    let r = self.dec.open(&mut f).unwrap();
+                    (f[r].to_vec(), true)
+                }
+                FrameKind::Smb2 => (f, false),
+                k => panic!("unexpected frame {k:?}"),
+            }
+        }
+
+        /// Reads one request, which must be encrypted; returns its header.
+        async fn request(&mut self) -> Header {
+            let (msg, encrypted) = self.read().await;
+            assert!(
+                encrypted,
+                "a request of an encrypted session went out in plain"
+            );
+            Header::decode(&msg).unwrap()
+        }
+
+        /// Sends one frame as it is.
+        async fn send(&mut self, frame: &[u8]) {
+            let h = smbkit_proto::nbss::message_header(frame.len()).unwrap();
+            self.stream.write_all(&h).await.unwrap();
+            self.stream.write_all(frame).await.unwrap();
+        }
+
+        /// `msg` encrypted with the server's key.
+        fn seal(&self, msg: &[u8]) -> Vec<u8> {
+            let mut f = Vec::new();
+            self.enc.seal_parts(&[msg], &mut f).unwrap();
+            f
+        }
+
+        /// Waits until the client has closed its end of the connection.
+        async fn assert_disconnected(&mut self) {
+            let mut buf = [0u8; 4096];
+            loop {
+                match within("the client to disconnect", self.stream.read(&mut buf)).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
                 }
             }
         }
-        if res.is_ok() {
-            res = wr.flush().await;
+    }
+
+    /// A driver whose session encrypts everything, and the server end.
+    async fn start() -> (Arc<Shared>, Tasks, Peer) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (server, _) = l.accept().await.unwrap();
+        let (rd, wr) = client.into_split();
+        let mut credits = Credits::new();
+        credits.grant(63);
+        let (shared, tasks) = Shared::start(rd, wr, credits, Dialect::SMB3_1_1, 1 << 20);
+        {
+            let mut s = shared.session.write().unwrap();
+            s.session_id = SESSION;
+            s.encryptor = Some(Arc::new(
+                Encryptor::new(CIPHER, &TO_SERVER, SESSION, [1, 2, 3, 4]).unwrap(),
+            ));
+            s.decryptor = Some(Arc::new(
+                Decryptor::new(CIPHER, &TO_CLIENT, SESSION).unwrap(),
+            ));
+            s.encrypt_all = true;
         }
-        if let Err(e) = res {
-            if let Some(s) = shared.upgrade() {
-                s.shut_down(&format!("write failed: {e}"));
+        let peer = Peer {
+            stream: server,
+            enc: Encryptor::new(CIPHER, &TO_CLIENT, SESSION, [5, 6, 7, 8]).unwrap(),
+            dec: Decryptor::new(CIPHER, &TO_SERVER, SESSION).unwrap(),
+        };
+        (shared, tasks, peer)
+    }
+
+    async fn echo(shared: &Shared, limit: Duration) -> Result<Response, Error> {
+        shared
+            .request(Command::ECHO, 0, 1, Instant::now() + limit, "echo", |w| {
+                EchoRequest.encode(w)
+            })
+            .await
+    }
+
+    /// A plaintext ECHO response to `req`.
+    fn echo_response(req: &Header) -> Vec<u8> {
+        let mut h = Header::request(Command::ECHO);
+        h.flags |= flags::SERVER_TO_REDIR;
+        h.credits = 1;
+        h.message_id = req.message_id;
+        h.session_id = req.session_id;
+        let mut w = Writer::new();
+        h.encode(&mut w);
+        EchoResponse.encode(&mut w);
+        w.into_vec()
+    }
+
+    /// Sends an ECHO, lets `answer` reply for the server, and returns what
+    /// the ECHO got.
+    async fn echo_answered(
+        shared: &Shared,
+        peer: &mut Peer,
+        answer: impl AsyncFnOnce(&mut Peer, Header),
+    ) -> Result<Response, Error> {
+        let (r, ()) = tokio::join!(within("echo", echo(shared, LIMIT)), async {
+            let req = peer.request().await;
+            answer(peer, req).await;
+        });
+        r
+    }
+
+    /// After a bad message: the connection is closed for new requests, and
+    /// its socket is closed.
+    async fn assert_shut_down(shared: &Shared, peer: &mut Peer) {
+        assert!(shared.is_closed());
+        let e = within("echo after shut down", echo(shared, LIMIT))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::NotConnected), "{e:?}");
+        peer.assert_disconnected().await;
+    }
+
+    #[tokio::test]
+    async fn encrypted_response_is_taken_and_its_replay_refused() {
+        let (shared, _tasks, mut peer) = start().await;
+        let mut sent = Vec::new();
+        let r = echo_answered(&shared, &mut peer, async |p, req| {
+            sent = p.seal(&echo_response(&req));
+            p.send(&sent).await;
+        })
+        .await
+        .unwrap();
+        assert!(r.encrypted);
+        assert_eq!(r.header.command, Command::ECHO);
+        // The same frame again, as the answer to the next ECHO.
+        let e = echo_answered(&shared, &mut peer, async |p, _| p.send(&sent).await)
+            .await
+            .unwrap_err();
+        match &e {
+            Error::Protocol(ProtocolError::Unexpected(m)) => {
+                assert!(m.contains("which no request is waiting for"), "{m}")
             }
-            return;
+            e => panic!("{e:?}"),
+        }
+        assert_shut_down(&shared, &mut peer).await;
+    }
+
+    #[tokio::test]
+    async fn duplicated_response_closes_the_connection() {
+        let (shared, _tasks, mut peer) = start().await;
+        let r = echo_answered(&shared, &mut peer, async |p, req| {
+            let f = p.seal(&echo_response(&req));
+            p.send(&f).await;
+            p.send(&f).await;
+        })
+        .await;
+        assert!(r.unwrap().encrypted);
+        peer.assert_disconnected().await;
+        assert_shut_down(&shared, &mut peer).await;
+    }
+
+    #[tokio::test]
+    async fn plaintext_response_is_refused() {
+        let (shared, _tasks, mut peer) = start().await;
+        let e = echo_answered(&shared, &mut peer, async |p, req| {
+            p.send(&echo_response(&req)).await
+        })
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(&e, Error::Protocol(ProtocolError::Unencrypted { command }) if command == "ECHO"),
+            "{e:?}"
+        );
+        assert_shut_down(&shared, &mut peer).await;
+    }
+
+    /// Signing does not stand in for encryption: a plaintext response with
+    /// a valid signature is refused all the same.
+    #[tokio::test]
+    async fn signed_plaintext_response_is_refused() {
+        let (shared, _tasks, mut peer) = start().await;
+        let signer = Arc::new(Signer::new(SigningAlgorithm::AesCmac, &[0x33; 16]));
+        {
+            let mut s = shared.session.write().unwrap();
+            s.signer = Some(signer.clone());
+            s.signing_required = true;
+        }
+        let e = echo_answered(&shared, &mut peer, async |p, req| {
+            let mut msg = echo_response(&req);
+            signer.sign(&mut msg);
+            assert!(signer.verify(&msg));
+            p.send(&msg).await
+        })
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(&e, Error::Protocol(ProtocolError::Unencrypted { .. })),
+            "{e:?}"
+        );
+        assert_shut_down(&shared, &mut peer).await;
+    }
+
+    /// An interim STATUS_PENDING response is held to the same rule.
+    #[tokio::test]
+    async fn plaintext_interim_response_is_refused() {
+        let (shared, _tasks, mut peer) = start().await;
+        let e = echo_answered(&shared, &mut peer, async |p, req| {
+            let mut h = Header::decode(&echo_response(&req)).unwrap();
+            h.status = NtStatus::PENDING;
+            h.async_id = Some(7);
+            let mut w = Writer::new();
+            h.encode(&mut w);
+            EchoResponse.encode(&mut w);
+            p.send(w.as_slice()).await
+        })
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(&e, Error::Protocol(ProtocolError::Unencrypted { .. })),
+            "{e:?}"
+        );
+        assert_shut_down(&shared, &mut peer).await;
+    }
+
+    /// Frames that do not decrypt: another session, another key, a bit
+    /// flipped anywhere, a nested TRANSFORM_HEADER.
+    #[tokio::test]
+    async fn undecryptable_responses_fail_with_decryption() {
+        type Make = Box<dyn Fn(&Peer, &Header) -> Vec<u8>>;
+        let flipped = |i: usize| -> Make {
+            Box::new(move |p: &Peer, req: &Header| {
+                let mut f = p.seal(&echo_response(req));
+                f[i] ^= 0x04;
+                f
+            })
+        };
+        let cases: Vec<(&str, &str, Make)> = vec![
+            (
+                "wrong SessionId",
+                "encrypted frame for session",
+                Box::new(|_: &Peer, req: &Header| {
+                    let enc = Encryptor::new(CIPHER, &TO_CLIENT, SESSION + 1, [0; 4]).unwrap();
+                    let mut f = Vec::new();
+                    enc.seal_parts(&[&echo_response(req)], &mut f).unwrap();
+                    f
+                }),
+            ),
+            (
+                "wrong key",
+                "failed authentication",
+                Box::new(|_: &Peer, req: &Header| {
+                    let enc = Encryptor::new(CIPHER, &TO_SERVER, SESSION, [0; 4]).unwrap();
+                    let mut f = Vec::new();
+                    enc.seal_parts(&[&echo_response(req)], &mut f).unwrap();
+                    f
+                }),
+            ),
+            (
+                "ciphertext",
+                "failed authentication",
+                flipped(TRANSFORM_HEADER_LEN + 30),
+            ),
+            ("tag", "failed authentication", flipped(10)),
+            ("nonce", "failed authentication", flipped(25)),
+            ("OriginalMessageSize", "malformed", flipped(37)),
+            ("Reserved", "failed authentication", flipped(41)),
+            ("Flags", "malformed", flipped(42)),
+            (
+                "nested TRANSFORM_HEADER",
+                "itself encrypted",
+                Box::new(|p: &Peer, req: &Header| p.seal(&p.seal(&echo_response(req)))),
+            ),
+        ];
+        for (case, says, make) in cases {
+            let (shared, _tasks, mut peer) = start().await;
+            let e = echo_answered(&shared, &mut peer, async |p, req| {
+                let f = make(p, &req);
+                p.send(&f).await
+            })
+            .await
+            .unwrap_err();
+            match &e {
+                Error::Protocol(ProtocolError::Decryption(m)) => {
+                    assert!(m.contains(says), "{case}: {m}")
+                }
+                e => panic!("{case}: {e:?}"),
+            }
+            assert_shut_down(&shared, &mut peer).await;
         }
     }
-    let _ = wr.shutdown().await;
+
+    /// A frame that decrypts but holds no SMB2 message, or a response
+    /// nothing asked for.
+    #[tokio::test]
+    async fn authentic_but_wrong_content_is_a_protocol_error() {
+        let (shared, _tasks, mut peer) = start().await;
+        let e = echo_answered(&shared, &mut peer, async |p, _| {
+            let f = p.seal(b"\xFFSMB not an SMB2 message at all, long enough to be one");
+            p.send(&f).await
+        })
+        .await
+        .unwrap_err();
+        assert!(matches!(e, Error::Protocol(_)), "{e:?}");
+        assert_shut_down(&shared, &mut peer).await;
+
+        let (shared, _tasks, mut peer) = start().await;
+        let e = echo_answered(&shared, &mut peer, async |p, req| {
+            let mut other = req.clone();
+            other.message_id += 40;
+            let f = p.seal(&echo_response(&other));
+            p.send(&f).await
+        })
+        .await
+        .unwrap_err();
+        assert!(matches!(e, Error::Protocol(_)), "{e:?}");
+        assert_shut_down(&shared, &mut peer).await;
+    }
+
+    /// A request given up on: its CANCEL is encrypted like it, the final
+    /// response must still come encrypted, and an encrypted one is taken
+    /// quietly.
+    #[tokio::test]
+    async fn cancelled_request_keeps_the_rules() {
+        for plaintext_final in [false, true] {
+            let (shared, _tasks, mut peer) = start().await;
+            let (r, req) = tokio::join!(echo(&shared, Duration::from_millis(200)), async {
+                let req = peer.request().await;
+                let cancel = peer.request().await;
+                assert_eq!(cancel.command, Command::CANCEL);
+                assert_eq!(cancel.message_id, req.message_id);
+                req
+            });
+            assert!(r.unwrap_err().is_timeout());
+            let mut final_response = Header::decode(&echo_response(&req)).unwrap();
+            final_response.status = NtStatus::CANCELLED;
+            let mut w = Writer::new();
+            final_response.encode(&mut w);
+            w.u16(9).u16(0).u32(0).u8(0);
+            let msg = w.into_vec();
+            if plaintext_final {
+                peer.send(&msg).await;
+                within("the reader to refuse it", async {
+                    while !shared.is_closed() {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                })
+                .await;
+                assert_shut_down(&shared, &mut peer).await;
+            } else {
+                let f = peer.seal(&msg);
+                peer.send(&f).await;
+                let r = echo_answered(&shared, &mut peer, async |p, req| {
+                    let f = p.seal(&echo_response(&req));
+                    p.send(&f).await
+                })
+                .await;
+                assert!(r.unwrap().encrypted);
+                assert!(!shared.is_closed());
+            }
+        }
+    }
 }
