@@ -115,8 +115,40 @@ pub(crate) struct Shared {
     tx: mpsc::Sender<Outgoing>,
     pub session: RwLock<SessionState>,
     pub dialect: Dialect,
+    /// Nonces of the encrypted frames received lately (only the reader
+    /// task uses it).
+    seen_nonces: Mutex<NonceWindow>,
     /// A weak handle to itself, for tasks the reader spawns.
     me: std::sync::Weak<Shared>,
+}
+
+/// The nonces of the last [`NonceWindow::CAPACITY`] encrypted frames
+/// received. An authentic frame whose nonce is among them is a replay (a
+/// server never reuses a nonce under one key: MS-SMB2 §2.2.41), refused
+/// before its MessageId is even looked at; older replays still fail the
+/// MessageId check of [`Shared::route_one`].
+#[derive(Default)]
+struct NonceWindow {
+    order: std::collections::VecDeque<[u8; 16]>,
+    set: HashSet<[u8; 16]>,
+}
+
+impl NonceWindow {
+    const CAPACITY: usize = 4096;
+
+    /// Records `nonce`; false if it is in the window already.
+    fn insert(&mut self, nonce: [u8; 16]) -> bool {
+        if !self.set.insert(nonce) {
+            return false;
+        }
+        self.order.push_back(nonce);
+        if self.order.len() > Self::CAPACITY {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+        true
+    }
 }
 
 /// A built request whose message id and credits are reserved and whose
@@ -233,6 +265,7 @@ impl Shared {
             tx,
             session: RwLock::new(SessionState::default()),
             dialect,
+            seen_nonces: Mutex::new(NonceWindow::default()),
         });
         let reader = tokio::spawn(reader_task(
             rd,
@@ -714,6 +747,19 @@ impl Shared {
                 let range = decryptor
                     .open(&mut frame)
                     .map_err(|e| ProtocolError::Decryption(e.to_string()))?;
+                let mut nonce = [0u8; 16];
+                nonce.copy_from_slice(&frame[smbkit_proto::smb2::transform::NONCE_RANGE]);
+                let fresh = self
+                    .seen_nonces
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(nonce);
+                if !fresh {
+                    return Err(ProtocolError::Decryption(
+                        "an encrypted message with a nonce received before (a replay)".into(),
+                    )
+                    .into());
+                }
                 let plain = frame.freeze().slice(range);
                 if frame_kind(&plain) != FrameKind::Smb2 {
                     return Err(ProtocolError::Unexpected(
@@ -1123,6 +1169,27 @@ mod tests {
         peer.assert_disconnected().await;
     }
 
+    #[test]
+    fn nonce_window_refuses_repeats_and_forgets_the_oldest() {
+        let mut w = NonceWindow::default();
+        let n = |i: usize| {
+            let mut a = [0u8; 16];
+            a[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            a
+        };
+        for i in 0..NonceWindow::CAPACITY {
+            assert!(w.insert(n(i)));
+        }
+        assert!(!w.insert(n(0)));
+        assert!(!w.insert(n(NonceWindow::CAPACITY - 1)));
+        assert!(w.insert(n(NonceWindow::CAPACITY)));
+        // The oldest was forgotten to make room (a replay that old is
+        // caught by the MessageId check instead).
+        assert!(w.insert(n(0)));
+        assert_eq!(w.order.len(), NonceWindow::CAPACITY);
+        assert_eq!(w.set.len(), NonceWindow::CAPACITY);
+    }
+
     #[tokio::test]
     async fn encrypted_response_is_taken_and_its_replay_refused() {
         let (shared, _tasks, mut peer) = start().await;
@@ -1140,8 +1207,8 @@ mod tests {
             .await
             .unwrap_err();
         match &e {
-            Error::Protocol(ProtocolError::Unexpected(m)) => {
-                assert!(m.contains("which no request is waiting for"), "{m}")
+            Error::Protocol(ProtocolError::Decryption(m)) => {
+                assert!(m.contains("nonce received before"), "{m}")
             }
             e => panic!("{e:?}"),
         }
