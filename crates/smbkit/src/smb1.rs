@@ -195,16 +195,13 @@ impl Smb1Shared {
             let seq = s.seq;
             // Sequence numbers go in send order: taken, signed and queued
             // under the same lock.
-            let mut tail_out = tail;
             if let Some(signer) = s.signer.clone() {
-                if !tail_out.is_empty() {
-                    msg.extend_from_slice(&tail_out);
-                    tail_out = Bytes::new();
-                }
-                signer.sign(&mut msg, seq);
+                // The signature covers the tail, which still goes out
+                // from its own buffer.
+                signer.sign_with_tail(&mut msg, &tail, seq);
                 s.seq = seq.wrapping_add(2);
             }
-            let out = Outgoing::with_tail(msg, tail_out)?;
+            let out = Outgoing::with_tail(msg, tail)?;
             s.pending.insert(mid, (tx, seq.wrapping_add(1), command));
             if self.tx.send(out).is_err() {
                 s.pending.remove(&mid);

@@ -602,8 +602,8 @@ pub(crate) async fn read_raw(
     }
 }
 
-/// WRITE_ANDX of `data` at `offset` (MS-SMB §2.2.4.3), data not copied
-/// unless the message is signed; returns the bytes the server wrote
+/// WRITE_ANDX of `data` at `offset` (MS-SMB §2.2.4.3), the data sent from
+/// its own buffer (signed or not); returns the bytes the server wrote
 /// (Count | CountHigh << 16, MS-SMB §2.2.4.3.2), which may be fewer.
 #[allow(clippy::too_many_arguments)]
 async fn write_raw(
