@@ -267,11 +267,17 @@ impl Smb1Shared {
     }
 }
 
+/// Receive memory for frames of up to a quarter of this is taken in
+/// blocks of this size: READ_ANDX responses of 128 KiB, several in flight,
+/// then share a block (and its pages) instead of each being an allocation
+/// of its own.
+const RECEIVE_BLOCK: usize = 1024 * 1024;
+
 async fn reader_task(rd: OwnedReadHalf, shared: std::sync::Weak<Shared1Ref>) {
     let mut rd = tokio::io::BufReader::with_capacity(64 * 1024, rd);
-    let mut pool = bytes::BytesMut::new();
+    let mut pool = transport::RecvPool::new(RECEIVE_BLOCK);
     loop {
-        let frame = transport::read_frame_into(&mut rd, 16 * 1024 * 1024, &mut pool).await;
+        let frame = transport::read_frame_pooled(&mut rd, 16 * 1024 * 1024, &mut pool).await;
         let Some(s) = shared.upgrade() else { return };
         match frame {
             Ok(f) if f.len() >= 4 && f[..4] == header::PROTOCOL_ID => {
