@@ -147,7 +147,7 @@ fn max_read(neg: &NegotiateResponse, direct_tcp: bool, signing: bool) -> u32 {
     }
 }
 
-/// Largest WRITE_ANDX data smbkit sends (MS-SMB §3.2.4.3.1).
+/// Largest WRITE_ANDX data smbkit sends (MS-SMB §2.2.4.3.1, §3.3.5.8).
 ///
 /// With CAP_LARGE_WRITEX: 0x1FFFF − 64 = 131007 bytes, whatever the
 /// framing. Samba's smbd reads the length of every incoming SMB1 message as
