@@ -151,16 +151,31 @@ impl Smb1Shared {
         body: impl FnOnce(&mut Writer),
         tail: Bytes,
     ) -> Result<Resp1, Error> {
-        let timeout = || Error::Timeout {
-            operation,
-            after: deadline.saturating_duration_since(Instant::now()),
-        };
+        self.send(command, tid, deadline, operation, body, tail)
+            .await?
+            .response()
+            .await
+    }
+
+    /// Sends one request (as [`Smb1Shared::request_with_tail`] does) and
+    /// returns once it is queued for the socket; [`Sent1::response`] waits
+    /// for the answer. Callers that keep several requests in flight from
+    /// one task use this instead of a task per request.
+    pub(crate) async fn send(
+        &self,
+        command: u8,
+        tid: u16,
+        deadline: Instant,
+        operation: &'static str,
+        body: impl FnOnce(&mut Writer),
+        tail: Bytes,
+    ) -> Result<Sent1<'_>, Error> {
         if self.is_closed() {
             return Err(Error::NotConnected);
         }
         let permit = tokio::time::timeout_at(deadline, Arc::clone(&self.mpx).acquire_owned())
             .await
-            .map_err(|_| timeout())?
+            .map_err(|_| timeout_error(operation, deadline))?
             .map_err(|_| Error::NotConnected)?;
         let (tx, rx) = oneshot::channel();
         let mid = {
@@ -209,19 +224,14 @@ impl Smb1Shared {
             }
             mid
         };
-        let res = match tokio::time::timeout_at(deadline, rx).await {
-            Ok(Ok(r)) => r,
-            Ok(Err(_)) => Err(Error::NotConnected),
-            Err(_) => {
-                let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-                st.pending.remove(&mid);
-                // The server still works on it: its slot stays taken until
-                // the response comes (or the connection goes).
-                st.abandoned.insert(mid, permit);
-                return Err(timeout());
-            }
-        };
-        res
+        Ok(Sent1 {
+            shared: self,
+            rx,
+            permit: Some(permit),
+            mid,
+            deadline,
+            operation,
+        })
     }
 
     fn route(&self, msg: Bytes) -> Result<(), Error> {
@@ -264,6 +274,50 @@ impl Smb1Shared {
         };
         let _ = w.send(result);
         Ok(())
+    }
+}
+
+fn timeout_error(operation: &'static str, deadline: Instant) -> Error {
+    Error::Timeout {
+        operation,
+        after: deadline.saturating_duration_since(Instant::now()),
+    }
+}
+
+/// A request sent with [`Smb1Shared::send`] whose response is still to
+/// come. It holds its MaxMpxCount slot until then: dropped before the
+/// response (given up on, or timed out), the slot stays taken until the
+/// server answers, since the server still counts the request.
+pub(crate) struct Sent1<'a> {
+    shared: &'a Smb1Shared,
+    rx: oneshot::Receiver<Result<Resp1, Error>>,
+    permit: Option<OwnedSemaphorePermit>,
+    mid: u16,
+    deadline: Instant,
+    operation: &'static str,
+}
+
+impl Sent1<'_> {
+    /// Waits for the response (until the request's deadline); its
+    /// signature is verified when signing is active.
+    pub(crate) async fn response(mut self) -> Result<Resp1, Error> {
+        match tokio::time::timeout_at(self.deadline, &mut self.rx).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => Err(Error::NotConnected),
+            Err(_) => Err(timeout_error(self.operation, self.deadline)),
+        }
+    }
+}
+
+impl Drop for Sent1<'_> {
+    fn drop(&mut self) {
+        if let Some(permit) = self.permit.take() {
+            let mut st = self.shared.state.lock().unwrap_or_else(|e| e.into_inner());
+            if st.pending.remove(&self.mid).is_some() {
+                // No response yet: the server still works on it.
+                st.abandoned.insert(self.mid, permit);
+            }
+        }
     }
 }
 

@@ -603,8 +603,8 @@ pub(crate) async fn read_raw(
 }
 
 /// WRITE_ANDX of `data` at `offset` (MS-SMB §2.2.4.3), the data sent from
-/// its own buffer (signed or not); returns the bytes the server wrote
-/// (Count | CountHigh << 16, MS-SMB §2.2.4.3.2), which may be fewer.
+/// its own buffer (signed or not); returns the bytes the server wrote,
+/// which may be fewer.
 #[allow(clippy::too_many_arguments)]
 async fn write_raw(
     s: &Smb1Shared,
@@ -617,16 +617,38 @@ async fn write_raw(
     deadline: Instant,
 ) -> Result<usize, Error> {
     let len = data.len();
-    let r = s
-        .request_with_tail(
-            command::WRITE_ANDX,
-            tid,
-            deadline,
-            "write",
-            |w| smbkit_proto::smb1::write::encode_write_andx_header(w, fid, offset, 0, len),
-            data,
-        )
+    let r = send_write(s, tid, fid, offset, data, deadline)
+        .await?
+        .response()
         .await?;
+    written(&r, len, share, path)
+}
+
+/// Sends a WRITE_ANDX of `data` at `offset` without waiting for the
+/// response.
+async fn send_write(
+    s: &Smb1Shared,
+    tid: u16,
+    fid: u16,
+    offset: u64,
+    data: bytes::Bytes,
+    deadline: Instant,
+) -> Result<crate::smb1::Sent1<'_>, Error> {
+    let len = data.len();
+    s.send(
+        command::WRITE_ANDX,
+        tid,
+        deadline,
+        "write",
+        |w| smbkit_proto::smb1::write::encode_write_andx_header(w, fid, offset, 0, len),
+        data,
+    )
+    .await
+}
+
+/// The bytes a WRITE_ANDX response says were written of `len` (Count |
+/// CountHigh << 16, MS-SMB §2.2.4.3.2); an error status fails.
+fn written(r: &Resp1, len: usize, share: &str, path: &str) -> Result<usize, Error> {
     if r.header.status.is_error() {
         return Err(crate::files::failure(
             "writing",
@@ -637,61 +659,86 @@ async fn write_raw(
     }
     let resp = smbkit_proto::smb1::write::WriteAndxResponse::decode(&r.msg)
         .map_err(|e| ProtocolError::decode("WRITE_ANDX response", e))?;
-    let written = resp.written(len as u32) as usize;
-    if written > len {
+    let n = resp.written(len as u32) as usize;
+    if n > len {
         return Err(ProtocolError::Unexpected(format!(
-            "the server wrote {written} bytes, {len} were sent"
+            "the server wrote {n} bytes, {len} were sent"
         ))
         .into());
     }
-    Ok(written)
+    Ok(n)
+}
+
+/// The error for a WRITE_ANDX of which the server wrote nothing.
+fn nothing_written(share: &str, path: &str, len: usize, at: u64) -> Error {
+    ProtocolError::Unexpected(format!(
+        "writing '{}': the server reported success but wrote 0 of {len} bytes at offset {at}",
+        crate::files::display(share, path),
+    ))
+    .into()
 }
 
 /// Writes all of `data` at `offset` with WRITE_ANDX requests: a request the
 /// server took only part of is followed by one with the rest. A request of
 /// which the server wrote nothing fails the write. Each request has the
-/// whole time limit. Returns the buffer of `data` once nothing else holds
-/// it, for the next chunk.
+/// whole time limit.
 #[allow(clippy::too_many_arguments)]
 async fn write_all_at(
     s: &Smb1Shared,
     tid: u16,
     fid: u16,
     offset: u64,
-    data: bytes::Bytes,
+    mut data: bytes::Bytes,
     share: &str,
     path: &str,
     limit: std::time::Duration,
-) -> Result<Option<bytes::BytesMut>, Error> {
-    let keep = data.clone();
-    let mut rest = data;
+) -> Result<(), Error> {
     let mut at = offset;
-    while !rest.is_empty() {
-        let n = write_raw(
-            s,
-            tid,
-            fid,
-            at,
-            rest.clone(),
-            share,
-            path,
-            Instant::now() + limit,
-        )
-        .await?;
+    while !data.is_empty() {
+        let deadline = Instant::now() + limit;
+        let n = write_raw(s, tid, fid, at, data.clone(), share, path, deadline).await?;
         if n == 0 {
-            return Err(ProtocolError::Unexpected(format!(
-                "writing '{}': the server reported success but wrote 0 of {} bytes at offset {at}",
-                crate::files::display(share, path),
-                rest.len()
-            ))
-            .into());
+            return Err(nothing_written(share, path, data.len(), at));
         }
-        bytes::Buf::advance(&mut rest, n);
+        bytes::Buf::advance(&mut data, n);
         at += n as u64;
     }
-    drop(rest);
-    // The frames have been sent and answered: the buffer is ours again.
-    Ok(keep.try_into_mut().ok())
+    Ok(())
+}
+
+/// A WRITE_ANDX of an upload in flight.
+struct WriteInFlight<'a> {
+    sent: crate::smb1::Sent1<'a>,
+    data: bytes::Bytes,
+    at: u64,
+}
+
+impl WriteInFlight<'_> {
+    /// Waits for the response and writes what the server did not take;
+    /// returns the data's buffer once nothing else holds it, for the next
+    /// chunk.
+    async fn finish(
+        self,
+        s: &Smb1Shared,
+        tid: u16,
+        fid: u16,
+        share: &str,
+        path: &str,
+        limit: std::time::Duration,
+    ) -> Result<Option<bytes::BytesMut>, Error> {
+        let WriteInFlight { sent, data, at } = self;
+        let len = data.len();
+        let n = written(&sent.response().await?, len, share, path)?;
+        if n == 0 {
+            return Err(nothing_written(share, path, len, at));
+        }
+        if n < len {
+            let rest = data.slice(n..);
+            write_all_at(s, tid, fid, at + n as u64, rest, share, path, limit).await?;
+        }
+        // Sent and answered: the buffer is ours again.
+        Ok(data.try_into_mut().ok())
+    }
 }
 
 use crate::files::{smb_path, split_last, OpenSpec};
@@ -901,28 +948,31 @@ pub(crate) async fn store<R: AsyncRead + Unpin + ?Sized>(
     );
     let o = open(s, tid, share, &path, spec, "store_file", deadline).await?;
     let chunk = conn.server_info().max_write_size.max(1024) as usize;
-    type WriteTask = tokio::task::JoinHandle<Result<Option<bytes::BytesMut>, Error>>;
-    let mut inflight: std::collections::VecDeque<WriteTask> = std::collections::VecDeque::new();
     let result = async {
-        let (sh, pa): (Arc<str>, Arc<str>) = (share.into(), path.as_str().into());
+        let (tid, fid) = (o.tid, o.fid);
+        // Requests in flight, answered in order by this task (no task per
+        // request: fewer wake-ups).
+        let mut inflight: std::collections::VecDeque<WriteInFlight<'_>> =
+            std::collections::VecDeque::new();
         // Buffers of answered WRITE_ANDXs, reused so that their memory is
         // not allocated and faulted in afresh for every chunk.
         let mut spare: Vec<bytes::BytesMut> = Vec::new();
         let mut at = offset;
         loop {
-            let data = crate::transfer::fill_into(reader, chunk, spare.pop()).await?;
+            let data = crate::transfer::fill_into(reader, chunk, spare.pop())
+                .await?
+                .freeze();
             let n = data.len();
             if n > 0 {
-                let (s2, sh2, pa2) = (Arc::clone(s), sh.clone(), pa.clone());
-                let (tid, fid, at2, data) = (o.tid, o.fid, at, data.freeze());
-                inflight.push_back(tokio::spawn(async move {
-                    write_all_at(&s2, tid, fid, at2, data, &sh2, &pa2, limit).await
-                }));
+                let sent =
+                    send_write(s, tid, fid, at, data.clone(), Instant::now() + limit).await?;
+                inflight.push_back(WriteInFlight { sent, data, at });
                 at += n as u64;
             }
             if inflight.len() >= WINDOW {
                 if let Some(front) = inflight.pop_front() {
-                    spare.extend(front.await.map_err(join_error)??);
+                    let buf = front.finish(s, tid, fid, share, &path, limit).await?;
+                    spare.extend(buf);
                 }
             }
             if n < chunk {
@@ -930,22 +980,15 @@ pub(crate) async fn store<R: AsyncRead + Unpin + ?Sized>(
             }
         }
         while let Some(front) = inflight.pop_front() {
-            front.await.map_err(join_error)??;
+            front.finish(s, tid, fid, share, &path, limit).await?;
         }
         Ok::<u64, Error>(at - offset)
     }
     .await;
-    for t in inflight {
-        t.abort();
-    }
     let closed = close_file(s, &o, Instant::now() + limit).await;
     let n = result?;
     closed?;
     Ok(n)
-}
-
-fn join_error(e: tokio::task::JoinError) -> Error {
-    Error::Io(std::io::Error::other(format!("transfer task failed: {e}")))
 }
 
 /// SMB_FIND_FILE_BOTH_DIRECTORY_INFO (MS-CIFS §2.2.8.1.7).
@@ -1271,9 +1314,36 @@ mod tests {
         )
         .await;
         assert!(r.is_ok(), "{r:?}");
+        {
+            let f = file.lock().unwrap();
+            assert_eq!(f.len(), 10_100);
+            assert!(f[100..] == data[..]);
+        }
+        // Pipelined as uploads do: three requests in flight, each answered
+        // in part, the rest written when its answer is taken.
+        let limit = Duration::from_secs(5);
+        let mut inflight = Vec::new();
+        for k in 0..3u64 {
+            let chunk = bytes::Bytes::from(content(3000));
+            let at = 20_000 + k * 3000;
+            let sent = send_write(&s, 1, 2, at, chunk.clone(), Instant::now() + limit)
+                .await
+                .unwrap();
+            inflight.push(WriteInFlight {
+                sent,
+                data: chunk,
+                at,
+            });
+        }
+        for w in inflight {
+            w.finish(&s, 1, 2, "share", "f.bin", limit).await.unwrap();
+        }
         let f = file.lock().unwrap();
-        assert_eq!(f.len(), 10_100);
-        assert!(f[100..] == data[..]);
+        assert_eq!(f.len(), 29_000);
+        for k in 0..3 {
+            let at = 20_000 + k * 3000;
+            assert!(f[at..at + 3000] == content(3000)[..], "chunk {k}");
+        }
     }
 
     #[tokio::test]
