@@ -383,3 +383,96 @@ async fn writer_task(
     }
     let _ = wr.shutdown().await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use smbkit_proto::smb1::header::command;
+    use std::time::Duration;
+    use tokio::io::AsyncReadExt;
+    use tokio::net::{TcpListener, TcpStream};
+
+    /// A connection with MaxMpxCount 1 to a peer whose received messages
+    /// come out of the returned channel; `answer` replies to one of them.
+    async fn one_slot() -> (
+        Arc<Smb1Shared>,
+        Tasks,
+        mpsc::UnboundedReceiver<Header>,
+        OwnedWriteHalf,
+    ) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (server, _) = l.accept().await.unwrap();
+        let (mut srd, swr) = server.into_split();
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            loop {
+                let mut h = [0u8; 4];
+                if srd.read_exact(&mut h).await.is_err() {
+                    return;
+                }
+                let len = usize::from(h[1]) << 16 | usize::from(h[2]) << 8 | usize::from(h[3]);
+                let mut msg = vec![0u8; len];
+                srd.read_exact(&mut msg).await.unwrap();
+                let _ = tx.send(Header::decode(&msg).unwrap());
+            }
+        });
+        let (rd, wr) = client.into_split();
+        let (s, tasks) = Smb1Shared::start(rd, wr, 1, flags2::NT_STATUS, 1);
+        (s, tasks, rx, swr)
+    }
+
+    async fn answer(wr: &mut OwnedWriteHalf, mut h: Header) {
+        h.flags |= flags::REPLY;
+        let mut w = Writer::new();
+        h.encode(&mut w);
+        w.u8(0).u16(0); // WordCount 0, ByteCount 0
+        let frame = transport::frame(w.as_slice()).unwrap();
+        wr.write_all(&frame).await.unwrap();
+    }
+
+    fn echo(w: &mut Writer) {
+        w.u8(0).u16(0);
+    }
+
+    #[tokio::test]
+    async fn a_request_given_up_on_keeps_its_slot_until_answered() {
+        for dropped in [false, true] {
+            let (s, _tasks, mut seen, mut wr) = one_slot().await;
+            let soon = Instant::now() + Duration::from_millis(100);
+            if dropped {
+                // Sent, then dropped without waiting for the response.
+                let sent = s
+                    .send(command::ECHO, 0, soon, "echo", echo, Bytes::new())
+                    .await
+                    .unwrap();
+                drop(sent);
+            } else {
+                let err = s.request(command::ECHO, 0, soon, "echo", echo).await;
+                assert!(matches!(err, Err(Error::Timeout { .. })), "{err:?}");
+            }
+            let first = seen.recv().await.unwrap();
+            // The only slot is still the first request's: the next one
+            // waits.
+            let s2 = Arc::clone(&s);
+            let second = tokio::spawn(async move {
+                let later = Instant::now() + Duration::from_secs(5);
+                s2.request(command::ECHO, 0, later, "echo", echo).await
+            });
+            let quiet = tokio::time::timeout(Duration::from_millis(300), seen.recv()).await;
+            assert!(
+                quiet.is_err(),
+                "dropped={dropped}: sent before the slot was free"
+            );
+            // The late answer frees it.
+            let first_mid = first.mid;
+            answer(&mut wr, first).await;
+            let h = seen.recv().await.unwrap();
+            let mid = h.mid;
+            assert_ne!(mid, first_mid);
+            answer(&mut wr, h).await;
+            let r = second.await.unwrap().unwrap();
+            assert_eq!(r.header.mid, mid);
+        }
+    }
+}
