@@ -101,10 +101,10 @@ impl Target {
         }
     }
 
-    /// True when `open_file` can be used over this target: it has no SMB1
-    /// form yet, so the scenarios skip their `open_file` steps over SMB1.
+    /// True when `open_file` can be used over this target (both families
+    /// now).
     fn has_open_file(self) -> bool {
-        !self.smb1
+        true
     }
 
     async fn connect(self, srv: &TestServer) -> Connection {
@@ -2663,9 +2663,7 @@ scenarios! {
     file_operations_over_smb_2_1_signed(2): smb2(Smb21Max, NETBIOS_SIGNED);
     failures_do_not_use_up_credits(4): smb2(Modern, DIRECT_SIGNED), smb1(NETBIOS_SIGNED);
     many_timeouts_at_once_then_recovery(4): smb2(Modern, NETBIOS_SIGNED), smb1(DIRECT_SIGNED);
-    transfers_interrupted_by_a_paused_server_time_out(2): smb2(Modern, DIRECT), smb1(NETBIOS,
-        "Samba 4.17 smbd crashes (SIGSEGV in close_file_smb) when the timed-out retrieve closes its FID while its READ_ANDXs are still pending: retrieve must not CLOSE before they are answered");
-    timed_out_opens_do_not_leak_server_handles(2): smb2(Modern, DIRECT), smb1(NETBIOS,
-        "Samba 4.17 smbd crashes (SIGSEGV in close_file_smb) when the timed-out retrieve closes its FID while its READ_ANDXs are still pending: retrieve must not CLOSE before they are answered");
+    transfers_interrupted_by_a_paused_server_time_out(2): smb2(Modern, DIRECT), smb1(NETBIOS);
+    timed_out_opens_do_not_leak_server_handles(2): smb2(Modern, DIRECT), smb1(NETBIOS);
     timed_out_opens_of_quick_operations_do_not_leak(2): smb2(Modern, NETBIOS_SIGNED), smb1(DIRECT_SIGNED);
 }
