@@ -2590,8 +2590,8 @@ async fn smb1_and_smb2_fail_alike() {
 
 // ---------------------------------------------------------------------------
 // The tests: each scenario over SMB2 (`smb2::name`) and, unless it is about
-// SMB2 alone, over SMB1 (`smb1::name`), with the other framing and the same
-// signing.
+// SMB2 alone, over SMB1 (`smb1::name`, with the other framing and the same
+// signing, and `smb1_other_framing::name`, with the same framing as SMB2).
 
 /// `name(worker threads): smb2(Profile, Via), smb1(Via[, "ignore reason"]);`
 macro_rules! scenarios {
@@ -2615,6 +2615,18 @@ macro_rules! scenarios {
                 #[tokio::test(flavor = "multi_thread", worker_threads = $threads)]
                 async fn $name() {
                     super::$name(Target::smb1($via1)).await
+                }
+            )?)*
+        }
+        /// The SMB1 runs again with the other framing: every scenario over
+        /// SMB1 on both NBSS and direct TCP.
+        mod smb1_other_framing {
+            use super::*;
+            $($(
+                $(#[ignore = $reason])?
+                #[tokio::test(flavor = "multi_thread", worker_threads = $threads)]
+                async fn $name() {
+                    super::$name(Target::smb1($via1).other_framing()).await
                 }
             )?)*
         }
