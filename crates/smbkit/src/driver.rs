@@ -889,6 +889,10 @@ async fn shut_down_signal(closed: &mut watch::Receiver<bool>) {
     let _ = closed.wait_for(|c| *c).await;
 }
 
+/// Receive memory is taken in blocks of at least this size (see
+/// [`transport::RecvPool`]).
+const RECEIVE_BLOCK: usize = 1024 * 1024;
+
 async fn reader_task(
     rd: OwnedReadHalf,
     shared: std::sync::Weak<Shared>,
@@ -896,12 +900,15 @@ async fn reader_task(
     mut closed: watch::Receiver<bool>,
 ) {
     let mut rd = tokio::io::BufReader::with_capacity(64 * 1024, rd);
-    let mut pool = bytes::BytesMut::new();
+    // Responses of up to 256 KiB share 1 MiB blocks; larger ones (READs of
+    // 1 MiB) get blocks of their own, used again once the frames cut from
+    // them are dropped.
+    let mut pool = transport::RecvPool::new(RECEIVE_BLOCK);
     loop {
         let frame = tokio::select! {
             biased;
             () = shut_down_signal(&mut closed) => return,
-            f = transport::read_frame_mut(&mut rd, max_frame, &mut pool) => f,
+            f = transport::read_frame_pooled_mut(&mut rd, max_frame, &mut pool) => f,
         };
         let Some(s) = shared.upgrade() else { return };
         match frame {

@@ -144,6 +144,10 @@ pub(crate) struct Smb1Shared {
     max_request: usize,
     /// FLAGS2 of every request.
     pub flags2: u16,
+    /// Told whenever the last request given up on has been answered.
+    drained: Notify,
+    /// A weak handle to itself, for tasks it spawns.
+    me: std::sync::Weak<Smb1Shared>,
 }
 
 impl Smb1Shared {
@@ -159,7 +163,9 @@ impl Smb1Shared {
     ) -> (Arc<Smb1Shared>, Tasks) {
         let (tx, rx) = mpsc::unbounded_channel();
         let stop_writer = Arc::new(Notify::new());
-        let shared = Arc::new(Smb1Shared {
+        let shared = Arc::new_cyclic(|me| Smb1Shared {
+            me: me.clone(),
+            drained: Notify::new(),
             state: Mutex::new(State {
                 next_mid: first_mid,
                 seq: 0,
@@ -185,6 +191,43 @@ impl Smb1Shared {
         self.closed.load(Ordering::Acquire)
     }
 
+    /// True while requests given up on (timed out or dropped) wait for
+    /// their responses.
+    pub(crate) fn has_abandoned(&self) -> bool {
+        !self
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .abandoned
+            .is_empty()
+    }
+
+    /// Runs `job` once every request given up on has been answered (or the
+    /// connection is gone), in a task of its own.
+    pub(crate) fn when_drained<F>(&self, job: impl FnOnce(Arc<Smb1Shared>) -> F + Send + 'static)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let Some(me) = self.me.upgrade() else {
+            return;
+        };
+        tokio::spawn(async move {
+            loop {
+                let drained = me.drained.notified();
+                tokio::pin!(drained);
+                drained.as_mut().enable();
+                if me.is_closed() {
+                    return;
+                }
+                if !me.has_abandoned() {
+                    break;
+                }
+                drained.await;
+            }
+            job(me).await;
+        });
+    }
+
     /// Closes the connection: every waiting request fails with
     /// [`Error::NotConnected`], and so does every later one; the writer
     /// task closes the stream.
@@ -193,6 +236,7 @@ impl Smb1Shared {
             return;
         }
         tracing::debug!(why, "SMB1 connection closed");
+        self.drained.notify_waiters();
         let waiters: Vec<Waiter> = {
             let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
             s.abandoned.clear();
@@ -333,6 +377,42 @@ impl Smb1Shared {
         Ok(r)
     }
 
+    /// Sends one request (as [`Smb1Shared::request_with_tail`] does) and
+    /// returns once it is queued for the socket; [`Sent1::response`] waits
+    /// for the answer. Callers that keep several requests in flight from
+    /// one task use this instead of a task per request.
+    pub(crate) async fn send(
+        &self,
+        command: u8,
+        tid: u16,
+        deadline: Instant,
+        operation: &'static str,
+        body: impl FnOnce(&mut Writer),
+        tail: Bytes,
+    ) -> Result<Sent1<'_>, Error> {
+        let (tx, rx) = oneshot::channel();
+        let (mid, permit, _) = self
+            .enqueue(
+                command,
+                tid,
+                deadline,
+                operation,
+                body,
+                tail,
+                Waiter::One(tx),
+                false,
+            )
+            .await?;
+        Ok(Sent1 {
+            shared: self,
+            rx,
+            permit: Some(permit),
+            mid,
+            deadline,
+            operation,
+        })
+    }
+
     /// Sends one request and waits for what `waiter` delivers to `rx`. A
     /// transaction request (`interim` given) larger than the server's
     /// MaxBufferSize goes as a primary request, then, after the server's
@@ -347,20 +427,110 @@ impl Smb1Shared {
         operation: &'static str,
         body: impl FnOnce(&mut Writer),
         tail: Bytes,
-        mut waiter: Waiter,
+        waiter: Waiter,
         rx: oneshot::Receiver<Result<T, Error>>,
         interim: Option<oneshot::Receiver<()>>,
     ) -> Result<T, Error> {
-        let timeout = || Error::Timeout {
-            operation,
-            after: deadline.saturating_duration_since(Instant::now()),
+        let (mid, permit, secondaries) = self
+            .enqueue(
+                command,
+                tid,
+                deadline,
+                operation,
+                body,
+                tail,
+                waiter,
+                interim.is_some(),
+            )
+            .await?;
+        let timeout = || timeout_error(operation, deadline);
+        // Dropped before the response (the caller gave up on the future),
+        // the request is abandoned as on a timeout.
+        let mut guard = Abandon {
+            shared: self,
+            mid,
+            permit: Some(permit),
         };
+        let mut rx = rx;
+        if let (false, Some(mut irx)) = (secondaries.is_empty(), interim) {
+            // The interim response, or the end of the transaction (an
+            // error response), or the time limit.
+            let interim_came = tokio::select! {
+                biased;
+                r = &mut rx => return r.unwrap_or(Err(Error::NotConnected)),
+                i = &mut irx => i.is_ok(),
+                () = tokio::time::sleep_until(deadline) => false,
+            };
+            if interim_came {
+                self.send_secondaries(mid, secondaries)?;
+            }
+        }
+        match tokio::time::timeout_at(deadline, &mut rx).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => Err(Error::NotConnected),
+            Err(_) => {
+                if let Some(permit) = guard.permit.take() {
+                    if self.abandon(mid, permit) {
+                        return Err(timeout());
+                    }
+                }
+                // The reader removed the MID and answered under the lock
+                // just as the time ran out: the answer is there.
+                match rx.try_recv() {
+                    Ok(r) => r,
+                    Err(_) => Err(timeout()),
+                }
+            }
+        }
+    }
+
+    /// Gives up on the request `mid`: if its response has not come, its
+    /// MaxMpxCount slot (`permit`) and MID stay taken until it does (or
+    /// the connection goes), since the server still works on it. Returns
+    /// true if the response had not come.
+    fn abandon(&self, mid: u16, permit: OwnedSemaphorePermit) -> bool {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(p) = st.pending.remove(&mid) else {
+            return false;
+        };
+        let asm = match p.waiter {
+            Waiter::One(_) => None,
+            Waiter::Trans { asm, .. } => Some(asm),
+        };
+        st.abandoned.insert(
+            mid,
+            Abandoned {
+                _permit: permit,
+                seq: p.seq,
+                command: p.command,
+                asm,
+            },
+        );
+        true
+    }
+
+    /// Takes a MaxMpxCount slot and a MID, builds, signs and queues the
+    /// request with `waiter` registered for its response. A transaction
+    /// request (`trans`) larger than the server's MaxBufferSize is split:
+    /// the primary request goes now, the secondary ones are returned.
+    #[allow(clippy::too_many_arguments)]
+    async fn enqueue(
+        &self,
+        command: u8,
+        tid: u16,
+        deadline: Instant,
+        operation: &'static str,
+        body: impl FnOnce(&mut Writer),
+        tail: Bytes,
+        mut waiter: Waiter,
+        trans: bool,
+    ) -> Result<(u16, OwnedSemaphorePermit, Vec<Vec<u8>>), Error> {
         if self.is_closed() {
             return Err(Error::NotConnected);
         }
         let permit = tokio::time::timeout_at(deadline, Arc::clone(&self.mpx).acquire_owned())
             .await
-            .map_err(|_| timeout())?
+            .map_err(|_| timeout_error(operation, deadline))?
             .map_err(|_| Error::NotConnected)?;
         let mut secondaries: Vec<Vec<u8>> = Vec::new();
         let mid = {
@@ -392,7 +562,7 @@ impl Smb1Shared {
             h.encode(&mut w);
             body(&mut w);
             let mut msg = w.into_vec();
-            if interim.is_some() && self.max_request > 0 {
+            if trans && self.max_request > 0 {
                 if let Some(split) = split_request(&msg, self.max_request)
                     .map_err(|e| Error::InvalidArgument(format!("{operation}: {e}")))?
                 {
@@ -408,16 +578,13 @@ impl Smb1Shared {
             let seq = s.seq;
             // Sequence numbers go in send order: taken, signed and queued
             // under the same lock.
-            let mut tail_out = tail;
             if let Some(signer) = s.signer.clone() {
-                if !tail_out.is_empty() {
-                    msg.extend_from_slice(&tail_out);
-                    tail_out = Bytes::new();
-                }
-                signer.sign(&mut msg, seq);
+                // The signature covers the tail, which still goes out
+                // from its own buffer.
+                signer.sign_with_tail(&mut msg, &tail, seq);
                 s.seq = seq.wrapping_add(2);
             }
-            let out = Outgoing::with_tail(msg, tail_out)?;
+            let out = Outgoing::with_tail(msg, tail)?;
             s.pending.insert(
                 mid,
                 Pending {
@@ -432,54 +599,7 @@ impl Smb1Shared {
             }
             mid
         };
-        let mut rx = rx;
-        if let (false, Some(mut irx)) = (secondaries.is_empty(), interim) {
-            // The interim response, or the end of the transaction (an
-            // error response), or the time limit.
-            let interim_came = tokio::select! {
-                biased;
-                r = &mut rx => return r.unwrap_or(Err(Error::NotConnected)),
-                i = &mut irx => i.is_ok(),
-                () = tokio::time::sleep_until(deadline) => false,
-            };
-            if interim_came {
-                self.send_secondaries(mid, secondaries)?;
-            }
-        }
-        match tokio::time::timeout_at(deadline, &mut rx).await {
-            Ok(Ok(r)) => r,
-            Ok(Err(_)) => Err(Error::NotConnected),
-            Err(_) => {
-                {
-                    let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-                    if let Some(p) = st.pending.remove(&mid) {
-                        // The server still works on it: its slot and MID
-                        // stay taken until the response comes (or the
-                        // connection goes).
-                        let asm = match p.waiter {
-                            Waiter::One(_) => None,
-                            Waiter::Trans { asm, .. } => Some(asm),
-                        };
-                        st.abandoned.insert(
-                            mid,
-                            Abandoned {
-                                _permit: permit,
-                                seq: p.seq,
-                                command: p.command,
-                                asm,
-                            },
-                        );
-                        return Err(timeout());
-                    }
-                }
-                // The reader removed the MID and answered under the lock
-                // just as the time ran out: the answer is there.
-                match rx.try_recv() {
-                    Ok(r) => r,
-                    Err(_) => Err(timeout()),
-                }
-            }
-        }
+        Ok((mid, permit, secondaries))
     }
 
     /// Sends the secondary requests of the transaction `mid` after its
@@ -555,8 +675,11 @@ impl Smb1Shared {
                 if more {
                     a.asm = Some(asm);
                     s.abandoned.insert(mid, a);
+                    return Ok(None);
                 }
-                return Ok(None);
+            }
+            if s.abandoned.is_empty() {
+                self.drained.notify_waiters();
             }
             return Ok(late_open(&header, &msg, a.command));
         }
@@ -724,11 +847,77 @@ fn trans_part(header: Header, msg: &[u8], mut asm: TransAssembler, parts: usize)
     }
 }
 
+fn timeout_error(operation: &'static str, deadline: Instant) -> Error {
+    Error::Timeout {
+        operation,
+        after: deadline.saturating_duration_since(Instant::now()),
+    }
+}
+
+/// A request sent with [`Smb1Shared::send`] whose response is still to
+/// come. It holds its MaxMpxCount slot until then: dropped before the
+/// response (given up on, or timed out), the slot stays taken until the
+/// server answers, since the server still counts the request.
+pub(crate) struct Sent1<'a> {
+    shared: &'a Smb1Shared,
+    rx: oneshot::Receiver<Result<Resp1, Error>>,
+    permit: Option<OwnedSemaphorePermit>,
+    mid: u16,
+    deadline: Instant,
+    operation: &'static str,
+}
+
+impl Sent1<'_> {
+    /// Waits for the response (until the request's deadline); its
+    /// signature is verified when signing is active.
+    pub(crate) async fn response(mut self) -> Result<Resp1, Error> {
+        match tokio::time::timeout_at(self.deadline, &mut self.rx).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => Err(Error::NotConnected),
+            Err(_) => match self.rx.try_recv() {
+                // Answered just as the time ran out.
+                Ok(r) => r,
+                Err(_) => Err(timeout_error(self.operation, self.deadline)),
+            },
+        }
+    }
+}
+
+/// Abandons a request (see [`Smb1Shared::abandon`]) when dropped while
+/// still holding its slot.
+struct Abandon<'a> {
+    shared: &'a Smb1Shared,
+    mid: u16,
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Drop for Abandon<'_> {
+    fn drop(&mut self) {
+        if let Some(permit) = self.permit.take() {
+            self.shared.abandon(self.mid, permit);
+        }
+    }
+}
+
+impl Drop for Sent1<'_> {
+    fn drop(&mut self) {
+        if let Some(permit) = self.permit.take() {
+            self.shared.abandon(self.mid, permit);
+        }
+    }
+}
+
+/// Receive memory for frames of up to a quarter of this is taken in
+/// blocks of this size: READ_ANDX responses of 128 KiB, several in flight,
+/// then share a block (and its pages) instead of each being an allocation
+/// of its own.
+const RECEIVE_BLOCK: usize = 1024 * 1024;
+
 async fn reader_task(rd: OwnedReadHalf, shared: std::sync::Weak<Shared1Ref>) {
     let mut rd = tokio::io::BufReader::with_capacity(64 * 1024, rd);
-    let mut pool = bytes::BytesMut::new();
+    let mut pool = transport::RecvPool::new(RECEIVE_BLOCK);
     loop {
-        let frame = transport::read_frame_into(&mut rd, 16 * 1024 * 1024, &mut pool).await;
+        let frame = transport::read_frame_pooled(&mut rd, 16 * 1024 * 1024, &mut pool).await;
         let Some(s) = shared.upgrade() else { return };
         match frame {
             Ok(f) if f.len() >= 4 && f[..4] == header::PROTOCOL_ID => match s.route(f) {
@@ -794,6 +983,9 @@ mod tests {
     use super::*;
     use smbkit_proto::smb1::header::command;
     use smbkit_proto::smb1::trans::TransResponseFragment;
+    use std::time::Duration;
+    use tokio::io::AsyncReadExt;
+    use tokio::net::{TcpListener, TcpStream};
 
     fn header(cmd: u8, status: NtStatus) -> Header {
         Header {
@@ -905,5 +1097,91 @@ mod tests {
         // A success without words is malformed.
         let e = feed(command::TRANSACTION2, NtStatus::SUCCESS, &[msg], 0xFFFF).unwrap_err();
         assert!(matches!(e, Error::Protocol(_)), "{e:?}");
+    }
+
+    // Slots of requests given up on.
+
+    /// A connection with MaxMpxCount 1 to a peer whose received messages
+    /// come out of the returned channel; `answer` replies to one of them.
+    async fn one_slot() -> (
+        Arc<Smb1Shared>,
+        Tasks,
+        mpsc::UnboundedReceiver<Header>,
+        OwnedWriteHalf,
+    ) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (server, _) = l.accept().await.unwrap();
+        let (mut srd, swr) = server.into_split();
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            loop {
+                let mut h = [0u8; 4];
+                if srd.read_exact(&mut h).await.is_err() {
+                    return;
+                }
+                let len = usize::from(h[1]) << 16 | usize::from(h[2]) << 8 | usize::from(h[3]);
+                let mut msg = vec![0u8; len];
+                srd.read_exact(&mut msg).await.unwrap();
+                let _ = tx.send(Header::decode(&msg).unwrap());
+            }
+        });
+        let (rd, wr) = client.into_split();
+        let (s, tasks) = Smb1Shared::start(rd, wr, 1, 0, flags2::NT_STATUS, 1);
+        (s, tasks, rx, swr)
+    }
+
+    async fn answer(wr: &mut OwnedWriteHalf, mut h: Header) {
+        h.flags |= flags::REPLY;
+        let mut w = Writer::new();
+        h.encode(&mut w);
+        w.u8(0).u16(0); // WordCount 0, ByteCount 0
+        let frame = transport::frame(w.as_slice()).unwrap();
+        wr.write_all(&frame).await.unwrap();
+    }
+
+    fn echo(w: &mut Writer) {
+        w.u8(0).u16(0);
+    }
+
+    #[tokio::test]
+    async fn a_request_given_up_on_keeps_its_slot_until_answered() {
+        for dropped in [false, true] {
+            let (s, _tasks, mut seen, mut wr) = one_slot().await;
+            let soon = Instant::now() + Duration::from_millis(100);
+            if dropped {
+                // Sent, then dropped without waiting for the response.
+                let sent = s
+                    .send(command::ECHO, 0, soon, "echo", echo, Bytes::new())
+                    .await
+                    .unwrap();
+                drop(sent);
+            } else {
+                let err = s.request(command::ECHO, 0, soon, "echo", echo).await;
+                assert!(matches!(err, Err(Error::Timeout { .. })), "{err:?}");
+            }
+            let first = seen.recv().await.unwrap();
+            // The only slot is still the first request's: the next one
+            // waits.
+            let s2 = Arc::clone(&s);
+            let second = tokio::spawn(async move {
+                let later = Instant::now() + Duration::from_secs(5);
+                s2.request(command::ECHO, 0, later, "echo", echo).await
+            });
+            let quiet = tokio::time::timeout(Duration::from_millis(300), seen.recv()).await;
+            assert!(
+                quiet.is_err(),
+                "dropped={dropped}: sent before the slot was free"
+            );
+            // The late answer frees it.
+            let first_mid = first.mid;
+            answer(&mut wr, first).await;
+            let h = seen.recv().await.unwrap();
+            let mid = h.mid;
+            assert_ne!(mid, first_mid);
+            answer(&mut wr, h).await;
+            let r = second.await.unwrap().unwrap();
+            assert_eq!(r.header.mid, mid);
+        }
     }
 }

@@ -81,7 +81,7 @@ pub(crate) async fn connect(
     let info = ServerInfo {
         dialect: Dialect::NT_LM_0_12,
         server_guid: neg.server_guid.unwrap_or_default(),
-        max_read_size: max_read(&neg),
+        max_read_size: max_read(&neg, f.direct_tcp, shared.signing()),
         max_write_size: max_write(&neg),
         max_transact_size: neg.max_buffer_size,
         system_time: neg.system_time,
@@ -107,28 +107,71 @@ pub(crate) async fn connect(
     ))
 }
 
-/// Largest READ_ANDX: 120 KiB with CAP_LARGE_READX (Samba 4.17 answers
-/// reads above 128 KiB short, which would read as the end of the file),
-/// else within the server's MaxBufferSize.
-fn max_read(neg: &NegotiateResponse) -> u32 {
+/// The largest SMB message a NetBIOS session message carries: its length
+/// field is 17 bits (RFC 1002 §4.3.1: 16 bits and the E bit of the flags).
+const NBSS_MAX_MESSAGE: u32 = 0x1_FFFF;
+/// The largest SMB message of the direct TCP transport: a 24-bit length
+/// (MS-SMB §2.1, MS-SMB2 §2.1).
+const DIRECT_TCP_MAX_MESSAGE: u32 = 0xFF_FFFF;
+/// What precedes the data of a READ_ANDX response (MS-SMB §2.2.4.2.2): the
+/// 32-byte header, WordCount, 12 words, ByteCount and one pad byte. Samba
+/// subtracts the same 60 bytes (`MIN_SMB_SIZE + VWV(12) + 1` in
+/// `calc_read_size`).
+const READ_RESPONSE_OVERHEAD: u32 = 32 + 1 + 24 + 2 + 1;
+/// What precedes the data of a WRITE_ANDX request (MS-SMB §2.2.4.3.1):
+/// header, WordCount, 14 words, ByteCount, Pad (the DataOffset of 64 that
+/// `encode_write_andx_header` writes).
+const WRITE_REQUEST_OVERHEAD: u32 = 32 + 1 + 28 + 2 + 1;
+/// READ_ANDX size over direct TCP on an unsigned session. A response may
+/// be up to [`DIRECT_TCP_MAX_MESSAGE`], and Samba answers reads of up to
+/// 0xFFFFFF − 60 bytes in one message there (`calc_max_read_pdu`: 0xFFFFFF
+/// without signing when `smb1 unix extensions` is on, its default); larger
+/// requests would only add memory: the window keeps 8 of them in flight.
+/// A server that sends less is read on from where its data ended, and
+/// later requests ask for what it sent.
+const DIRECT_TCP_READ: u32 = 1024 * 1024;
+
+/// Largest READ_ANDX data smbkit asks for (MS-SMB §3.2.4.4.1).
+///
+/// With CAP_LARGE_READX: over NetBIOS, what fits a 17-bit session message
+/// (0x1FFFF − 60 = 131011 bytes); over direct TCP, [`DIRECT_TCP_READ`],
+/// except on signed sessions, where Samba answers at most 131011 bytes
+/// whatever the framing (`calc_max_read_pdu` returns 0x1FFFF when signing
+/// is active). Without it, the response must fit both MaxBufferSizes.
+fn max_read(neg: &NegotiateResponse, direct_tcp: bool, signing: bool) -> u32 {
     if neg.capabilities & caps::LARGE_READX != 0 {
-        120 * 1024
+        if direct_tcp && !signing {
+            DIRECT_TCP_READ.min(DIRECT_TCP_MAX_MESSAGE - READ_RESPONSE_OVERHEAD)
+        } else {
+            NBSS_MAX_MESSAGE - READ_RESPONSE_OVERHEAD
+        }
     } else {
         neg.max_buffer_size
-            .saturating_sub(128)
-            .clamp(1024, 60 * 1024)
+            .min(u32::from(CLIENT_MAX_BUFFER))
+            .saturating_sub(READ_RESPONSE_OVERHEAD)
+            .max(1024)
     }
 }
 
-/// Largest WRITE_ANDX: 120 KiB with CAP_LARGE_WRITEX (Samba 4.17 answers a
-/// 1 MiB one with a count of 0), else within the server's MaxBufferSize.
+/// Largest WRITE_ANDX data smbkit sends (MS-SMB §2.2.4.3.1, §3.3.5.8).
+///
+/// With CAP_LARGE_WRITEX: 0x1FFFF − 64 = 131007 bytes, whatever the
+/// framing. Samba's smbd reads the length of every incoming SMB1 message as
+/// 17 bits (`smb_len`, i.e. `smb_len_nbt`, in
+/// `read_smb_length_return_keepalive`), over direct TCP too, and
+/// `reply_write_and_X` then takes no more data than that length holds: a
+/// 1 MiB WRITE_ANDX reads as a 64-byte message asking to write 0 bytes,
+/// and its data as garbage frames that end the connection. (Samba reads
+/// 24-bit lengths only on its receivefile path, off by default.) Without
+/// CAP_LARGE_WRITEX, the request must fit the server's MaxBufferSize and
+/// DataLength alone.
 fn max_write(neg: &NegotiateResponse) -> u32 {
     if neg.capabilities & caps::LARGE_WRITEX != 0 {
-        120 * 1024
+        NBSS_MAX_MESSAGE - WRITE_REQUEST_OVERHEAD
     } else {
         neg.max_buffer_size
-            .saturating_sub(128)
-            .clamp(1024, 60 * 1024)
+            .saturating_sub(WRITE_REQUEST_OVERHEAD)
+            .clamp(1024, 0xFFFF)
     }
 }
 
@@ -529,6 +572,7 @@ pub(crate) async fn close(_conn: &Connection, s: &Smb1Shared, deadline: Instant)
 }
 
 /// An open file over SMB1.
+#[derive(Debug, Clone)]
 pub(crate) struct Open1 {
     pub tid: u16,
     pub fid: u16,
@@ -587,6 +631,20 @@ pub(crate) async fn close_file(s: &Smb1Shared, o: &Open1, deadline: Instant) -> 
         fid: o.fid,
         last_time_modified: smbkit_proto::smb1::close::KEEP_LAST_TIME_MODIFIED,
     };
+    if s.has_abandoned() {
+        // Requests given up on (the reads of a transfer that timed out, say)
+        // may still be pending on this file, and Samba 4.17's smbd crashes
+        // (close_file_smb) on a CLOSE that arrives while READ_ANDXs on the
+        // file are pending. The CLOSE goes once they are answered.
+        let tid = o.tid;
+        s.when_drained(move |s| async move {
+            let deadline = Instant::now() + std::time::Duration::from_secs(30);
+            let _ = s
+                .request(command::CLOSE, tid, deadline, "CLOSE", |w| req.encode(w))
+                .await;
+        });
+        return Ok(());
+    }
     let r = s
         .request(command::CLOSE, o.tid, deadline, "CLOSE", |w| req.encode(w))
         .await?;
@@ -618,14 +676,16 @@ pub(crate) async fn simple(
     Ok(())
 }
 
-/// READ_ANDX of up to `len` bytes at `offset` (MS-SMB §2.2.4.2); empty at
-/// the end of the file.
-/// READ_ANDXs of one transfer in flight at once (also bounded by the
+/// WRITE_ANDXs of one upload in flight at once (also bounded by the
 /// server's MaxMpxCount).
 const WINDOW: usize = 8;
 
+/// READ_ANDX of up to `len` bytes at `offset` (MS-SMB §2.2.4.2): the data,
+/// zero-copy; empty at the end of the file (STATUS_END_OF_FILE or no
+/// data). A server may send fewer bytes than asked anywhere in the file
+/// (MS-SMB §3.3.5.7), so the caller reads on from where the data ended.
 #[allow(clippy::too_many_arguments)]
-async fn read_raw(
+pub(crate) async fn read_raw(
     s: &Smb1Shared,
     tid: u16,
     fid: u16,
@@ -655,8 +715,9 @@ async fn read_raw(
     }
 }
 
-/// WRITE_ANDX of `data` at `offset` (MS-SMB §2.2.4.3), data not copied
-/// unless the message is signed.
+/// WRITE_ANDX of `data` at `offset` (MS-SMB §2.2.4.3), the data sent from
+/// its own buffer (signed or not); returns the bytes the server wrote,
+/// which may be fewer.
 #[allow(clippy::too_many_arguments)]
 async fn write_raw(
     s: &Smb1Shared,
@@ -667,18 +728,40 @@ async fn write_raw(
     share: &str,
     path: &str,
     deadline: Instant,
-) -> Result<(), Error> {
+) -> Result<usize, Error> {
     let len = data.len();
-    let r = s
-        .request_with_tail(
-            command::WRITE_ANDX,
-            tid,
-            deadline,
-            "write",
-            |w| smbkit_proto::smb1::write::encode_write_andx_header(w, fid, offset, 0, len),
-            data,
-        )
+    let r = send_write(s, tid, fid, offset, data, deadline)
+        .await?
+        .response()
         .await?;
+    written(&r, len, share, path)
+}
+
+/// Sends a WRITE_ANDX of `data` at `offset` without waiting for the
+/// response.
+async fn send_write(
+    s: &Smb1Shared,
+    tid: u16,
+    fid: u16,
+    offset: u64,
+    data: bytes::Bytes,
+    deadline: Instant,
+) -> Result<crate::smb1::Sent1<'_>, Error> {
+    let len = data.len();
+    s.send(
+        command::WRITE_ANDX,
+        tid,
+        deadline,
+        "write",
+        |w| smbkit_proto::smb1::write::encode_write_andx_header(w, fid, offset, 0, len),
+        data,
+    )
+    .await
+}
+
+/// The bytes a WRITE_ANDX response says were written of `len` (Count |
+/// CountHigh << 16, MS-SMB §2.2.4.3.2); an error status fails.
+fn written(r: &Resp1, len: usize, share: &str, path: &str) -> Result<usize, Error> {
     if r.header.status.is_error() {
         return Err(crate::files::failure(
             "writing",
@@ -689,14 +772,86 @@ async fn write_raw(
     }
     let resp = smbkit_proto::smb1::write::WriteAndxResponse::decode(&r.msg)
         .map_err(|e| ProtocolError::decode("WRITE_ANDX response", e))?;
-    if resp.written(len as u32) as usize != len {
+    let n = resp.written(len as u32) as usize;
+    if n > len {
         return Err(ProtocolError::Unexpected(format!(
-            "the server wrote {} of {len} bytes",
-            resp.written(len as u32)
+            "the server wrote {n} bytes, {len} were sent"
         ))
         .into());
     }
+    Ok(n)
+}
+
+/// The error for a WRITE_ANDX of which the server wrote nothing.
+fn nothing_written(share: &str, path: &str, len: usize, at: u64) -> Error {
+    ProtocolError::Unexpected(format!(
+        "writing '{}': the server reported success but wrote 0 of {len} bytes at offset {at}",
+        crate::files::display(share, path),
+    ))
+    .into()
+}
+
+/// Writes all of `data` at `offset` with WRITE_ANDX requests: a request the
+/// server took only part of is followed by one with the rest. A request of
+/// which the server wrote nothing fails the write. Each request has the
+/// whole time limit.
+#[allow(clippy::too_many_arguments)]
+async fn write_all_at(
+    s: &Smb1Shared,
+    tid: u16,
+    fid: u16,
+    offset: u64,
+    mut data: bytes::Bytes,
+    share: &str,
+    path: &str,
+    limit: std::time::Duration,
+) -> Result<(), Error> {
+    let mut at = offset;
+    while !data.is_empty() {
+        let deadline = Instant::now() + limit;
+        let n = write_raw(s, tid, fid, at, data.clone(), share, path, deadline).await?;
+        if n == 0 {
+            return Err(nothing_written(share, path, data.len(), at));
+        }
+        bytes::Buf::advance(&mut data, n);
+        at += n as u64;
+    }
     Ok(())
+}
+
+/// A WRITE_ANDX of an upload in flight.
+struct WriteInFlight<'a> {
+    sent: crate::smb1::Sent1<'a>,
+    data: bytes::Bytes,
+    at: u64,
+}
+
+impl WriteInFlight<'_> {
+    /// Waits for the response and writes what the server did not take;
+    /// returns the data's buffer once nothing else holds it, for the next
+    /// chunk.
+    async fn finish(
+        self,
+        s: &Smb1Shared,
+        tid: u16,
+        fid: u16,
+        share: &str,
+        path: &str,
+        limit: std::time::Duration,
+    ) -> Result<Option<bytes::BytesMut>, Error> {
+        let WriteInFlight { sent, data, at } = self;
+        let len = data.len();
+        let n = written(&sent.response().await?, len, share, path)?;
+        if n == 0 {
+            return Err(nothing_written(share, path, len, at));
+        }
+        if n < len {
+            let rest = data.slice(n..);
+            write_all_at(s, tid, fid, at + n as u64, rest, share, path, limit).await?;
+        }
+        // Sent and answered: the buffer is ours again.
+        Ok(data.try_into_mut().ok())
+    }
 }
 
 use crate::files::{smb_path, split_last, OpenSpec};
@@ -859,8 +1014,10 @@ pub(crate) async fn get_attributes(
     })
 }
 
-/// retrieveFileFromOffset over SMB1: READ_ANDX requests of up to 60 KiB,
-/// one after another; each request has the whole time limit.
+/// retrieveFileFromOffset over SMB1: NT_CREATE_ANDX, then READ_ANDX
+/// requests of [`max_read`] bytes, several in flight (the reader of
+/// [`crate::RemoteFile`]), then CLOSE. Each request has the whole time
+/// limit.
 pub(crate) async fn retrieve<W: AsyncWrite + Unpin + ?Sized>(
     conn: &Connection,
     s: &Arc<Smb1Shared>,
@@ -874,76 +1031,50 @@ pub(crate) async fn retrieve<W: AsyncWrite + Unpin + ?Sized>(
     let deadline = Instant::now() + limit;
     let path = smb_path(path)?;
     let tid = tid(conn, share, deadline).await?;
-    let spec = OpenSpec::new(
-        access_mask::FILE_READ_DATA | access_mask::FILE_READ_ATTRIBUTES | access_mask::SYNCHRONIZE,
-        create_disposition::OPEN,
-        create_options::NON_DIRECTORY_FILE,
+    let o = open(
+        s,
+        tid,
+        share,
+        &path,
+        Connection::read_spec(),
+        "retrieve_file",
+        deadline,
+    )
+    .await?;
+    let attributes = o.create.ext_file_attributes;
+    let size = o.create.end_of_file;
+    let file = crate::transfer::RemoteFile::new(
+        conn.clone(),
+        share,
+        &path,
+        crate::transfer::FileHandle::Smb1(o),
     );
-    let o = open(s, tid, share, &path, spec, "retrieve_file", deadline).await?;
     let result = async {
-        if offset > o.create.end_of_file {
+        if offset > size {
             return Err(Error::InvalidArgument(format!(
-                "offset {offset} is past the end of '{}' ({} bytes)",
+                "offset {offset} is past the end of '{}' ({size} bytes)",
                 crate::files::display(share, &path),
-                o.create.end_of_file
             )));
         }
-        let chunk = u64::from(conn.server_info().max_read_size.max(1024));
-        let end = max_length.map_or(u64::MAX, |m| offset.saturating_add(m));
-        let known = o.create.end_of_file;
-        let (sh, pa): (Arc<str>, Arc<str>) = (share.into(), path.as_str().into());
-        let mut inflight: std::collections::VecDeque<
-            tokio::task::JoinHandle<Result<(u32, bytes::Bytes), Error>>,
-        > = std::collections::VecDeque::new();
-        let mut next = offset;
-        let mut at = offset;
-        let outcome = loop {
-            // Keep up to WINDOW reads in flight up to the known end of the
-            // file; past it (a growing file), one at a time.
-            while inflight.len() < WINDOW && next < end && (next < known || inflight.is_empty()) {
-                let len = (end - next).min(chunk) as u32;
-                let (s2, sh2, pa2) = (Arc::clone(s), sh.clone(), pa.clone());
-                let (tid, fid, at2) = (o.tid, o.fid, next);
-                inflight.push_back(tokio::spawn(async move {
-                    read_raw(&s2, tid, fid, at2, len, &sh2, &pa2, Instant::now() + limit)
-                        .await
-                        .map(|d| (len, d))
-                }));
-                next += u64::from(len);
-            }
-            let Some(front) = inflight.pop_front() else {
-                break Ok(());
-            };
-            let (len, data) = match front.await {
-                Ok(Ok(x)) => x,
-                Ok(Err(e)) => break Err(e),
-                Err(e) => break Err(Error::Io(std::io::Error::other(e.to_string()))),
-            };
-            if !data.is_empty() {
-                if let Err(e) = writer.write_all(&data).await {
-                    break Err(e.into());
-                }
-                at += data.len() as u64;
-            }
-            if (data.len() as u32) < len {
-                break Ok(());
-            }
-        };
-        for t in inflight {
-            t.abort();
+        let mut reader = file.reader(offset, max_length);
+        let mut n = 0u64;
+        while let Some(data) = reader.next_chunk().await? {
+            writer.write_all(&data).await?;
+            n += data.len() as u64;
         }
-        outcome?;
         writer.flush().await?;
-        Ok((o.create.ext_file_attributes, at - offset))
+        Ok(n)
     }
     .await;
-    let closed = close_file(s, &o, Instant::now() + limit).await;
-    let r = result?;
+    let closed = file.close().await;
+    let n = result?;
     closed?;
-    Ok(r)
+    Ok((attributes, n))
 }
 
-/// storeFile(FromOffset) over SMB1: WRITE_ANDX requests of up to 60 KiB.
+/// storeFile(FromOffset) over SMB1: NT_CREATE_ANDX, WRITE_ANDX requests of
+/// [`max_write`] bytes with up to [`WINDOW`] in flight, then CLOSE. The
+/// buffers of answered requests hold the next chunks.
 pub(crate) async fn store<R: AsyncRead + Unpin + ?Sized>(
     conn: &Connection,
     s: &Arc<Smb1Shared>,
@@ -973,46 +1104,39 @@ pub(crate) async fn store<R: AsyncRead + Unpin + ?Sized>(
     let o = open(s, tid, share, &path, spec, "store_file", deadline).await?;
     let chunk = conn.server_info().max_write_size.max(1024) as usize;
     let result = async {
-        let mut at = offset;
-        let (sh, pa): (Arc<str>, Arc<str>) = (share.into(), path.as_str().into());
-        let mut inflight: std::collections::VecDeque<tokio::task::JoinHandle<Result<(), Error>>> =
+        let (tid, fid) = (o.tid, o.fid);
+        // Requests in flight, answered in order by this task (no task per
+        // request: fewer wake-ups).
+        let mut inflight: std::collections::VecDeque<WriteInFlight<'_>> =
             std::collections::VecDeque::new();
-        let outcome = async {
-            loop {
-                let data = crate::transfer::fill_chunk(reader, chunk).await?;
-                let n = data.len();
-                if n > 0 {
-                    let (s2, sh2, pa2) = (Arc::clone(s), sh.clone(), pa.clone());
-                    let (tid, fid, at2, data) = (o.tid, o.fid, at, data.freeze());
-                    inflight.push_back(tokio::spawn(async move {
-                        write_raw(&s2, tid, fid, at2, data, &sh2, &pa2, Instant::now() + limit)
-                            .await
-                    }));
-                    at += n as u64;
-                }
-                if inflight.len() >= WINDOW || n < chunk {
-                    if let Some(front) = inflight.pop_front() {
-                        front
-                            .await
-                            .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))??;
-                    }
-                }
-                if n < chunk {
-                    break;
+        // Buffers of answered WRITE_ANDXs, reused so that their memory is
+        // not allocated and faulted in afresh for every chunk.
+        let mut spare: Vec<bytes::BytesMut> = Vec::new();
+        let mut at = offset;
+        loop {
+            let data = crate::transfer::fill_into(reader, chunk, spare.pop())
+                .await?
+                .freeze();
+            let n = data.len();
+            if n > 0 {
+                let sent =
+                    send_write(s, tid, fid, at, data.clone(), Instant::now() + limit).await?;
+                inflight.push_back(WriteInFlight { sent, data, at });
+                at += n as u64;
+            }
+            if inflight.len() >= WINDOW {
+                if let Some(front) = inflight.pop_front() {
+                    let buf = front.finish(s, tid, fid, share, &path, limit).await?;
+                    spare.extend(buf);
                 }
             }
-            while let Some(front) = inflight.pop_front() {
-                front
-                    .await
-                    .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))??;
+            if n < chunk {
+                break;
             }
-            Ok::<(), Error>(())
         }
-        .await;
-        for t in inflight {
-            t.abort();
+        while let Some(front) = inflight.pop_front() {
+            front.finish(s, tid, fid, share, &path, limit).await?;
         }
-        outcome?;
         Ok::<u64, Error>(at - offset)
     }
     .await;
@@ -1357,4 +1481,186 @@ pub(crate) async fn set_attributes(
     )
     .await
     .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SmbProtocolFactory;
+    use smbkit_proto::smb1::header::{flags, Header};
+    use smbkit_proto::smb1::write::{WriteAndxRequest, WriteAndxResponse};
+    use smbkit_testserver::{Profile, TestServer};
+    use std::time::Duration;
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpListener;
+
+    fn content(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 31 + i / 977) as u8).collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn short_reads_below_the_size_are_read_on() {
+        // Samba answers at most 131011 bytes per READ_ANDX on a signed
+        // session: asking for 1 MiB gets short reads in the middle of the
+        // file, which must not end it.
+        let srv = TestServer::start(Profile::Smb1Signing).unwrap();
+        let data = content(5 * 1024 * 1024 + 77);
+        let p = srv.share_path().join("short.bin");
+        std::fs::write(&p, &data).unwrap();
+        srv.chown_to_user(&p).unwrap();
+        for direct in [false, true] {
+            let conn = SmbProtocolFactory::new(srv.user(), srv.password(), "C", "SMBKITTEST")
+                .unwrap()
+                .direct_tcp(direct)
+                .connect((srv.host(), srv.port()))
+                .await
+                .unwrap();
+            let file = conn.open_file("share", "short.bin").await.unwrap();
+            let mut reader = file.reader(10, None).with_chunk(1024 * 1024);
+            let mut all = Vec::new();
+            while let Some(b) = reader.next_chunk().await.unwrap() {
+                all.extend_from_slice(&b);
+            }
+            assert_eq!(all.len(), data.len() - 10);
+            assert!(all[..] == data[10..]);
+            // Later reads asked for what the server sent.
+            assert_eq!(reader.chunk(), 0x1_FFFF - 60);
+            drop(reader);
+            let mut all = Vec::new();
+            file.reader(0, None)
+                .with_chunk(200_000)
+                .read_to_end(&mut all)
+                .await
+                .unwrap();
+            assert!(all == data);
+            file.close().await.unwrap();
+        }
+    }
+
+    /// A peer that answers each WRITE_ANDX with `answer(request length)`
+    /// bytes written and keeps what it wrote.
+    async fn write_peer(
+        answer: fn(usize) -> usize,
+    ) -> (
+        Arc<Smb1Shared>,
+        crate::driver::Tasks,
+        Arc<std::sync::Mutex<Vec<u8>>>,
+    ) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = tokio::net::TcpStream::connect(l.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (mut server, _) = l.accept().await.unwrap();
+        let file = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let f2 = Arc::clone(&file);
+        tokio::spawn(async move {
+            loop {
+                let mut h = [0u8; 4];
+                if server.read_exact(&mut h).await.is_err() {
+                    return;
+                }
+                let len = usize::from(h[1]) << 16 | usize::from(h[2]) << 8 | usize::from(h[3]);
+                let mut msg = vec![0u8; len];
+                server.read_exact(&mut msg).await.unwrap();
+                let mut header = Header::decode(&msg).unwrap();
+                let req = WriteAndxRequest::decode(&msg).unwrap();
+                let n = answer(req.data.len());
+                {
+                    let mut f = f2.lock().unwrap();
+                    let end = req.offset as usize + n;
+                    if f.len() < end {
+                        f.resize(end, 0);
+                    }
+                    f[req.offset as usize..end].copy_from_slice(&req.data[..n]);
+                }
+                header.flags |= flags::REPLY;
+                let mut w = smbkit_proto::Writer::new();
+                header.encode(&mut w);
+                WriteAndxResponse {
+                    count: n as u32,
+                    available: 0,
+                }
+                .encode(&mut w);
+                let msg = w.into_vec();
+                let out = crate::transport::frame(&msg).unwrap();
+                tokio::io::AsyncWriteExt::write_all(&mut server, &out)
+                    .await
+                    .unwrap();
+            }
+        });
+        let (rd, wr) = client.into_split();
+        let (s, tasks) = Smb1Shared::start(rd, wr, 16, 0, flags2::NT_STATUS, 1);
+        (s, tasks, file)
+    }
+
+    #[tokio::test]
+    async fn short_writes_continue_with_the_rest() {
+        // At most 1000 bytes per request, and half of anything larger.
+        let (s, _tasks, file) = write_peer(|n| (n / 2).clamp(1, 1000)).await;
+        let data = content(10_000);
+        let r = write_all_at(
+            &s,
+            1,
+            2,
+            100,
+            bytes::Bytes::from(data.clone()),
+            "share",
+            "f.bin",
+            Duration::from_secs(5),
+        )
+        .await;
+        assert!(r.is_ok(), "{r:?}");
+        {
+            let f = file.lock().unwrap();
+            assert_eq!(f.len(), 10_100);
+            assert!(f[100..] == data[..]);
+        }
+        // Pipelined as uploads do: three requests in flight, each answered
+        // in part, the rest written when its answer is taken.
+        let limit = Duration::from_secs(5);
+        let mut inflight = Vec::new();
+        for k in 0..3u64 {
+            let chunk = bytes::Bytes::from(content(3000));
+            let at = 20_000 + k * 3000;
+            let sent = send_write(&s, 1, 2, at, chunk.clone(), Instant::now() + limit)
+                .await
+                .unwrap();
+            inflight.push(WriteInFlight {
+                sent,
+                data: chunk,
+                at,
+            });
+        }
+        for w in inflight {
+            w.finish(&s, 1, 2, "share", "f.bin", limit).await.unwrap();
+        }
+        let f = file.lock().unwrap();
+        assert_eq!(f.len(), 29_000);
+        for k in 0..3 {
+            let at = 20_000 + k * 3000;
+            assert!(f[at..at + 3000] == content(3000)[..], "chunk {k}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_write_of_nothing_fails() {
+        let (s, _tasks, _file) = write_peer(|_| 0).await;
+        let err = write_all_at(
+            &s,
+            1,
+            2,
+            0,
+            bytes::Bytes::from(content(5000)),
+            "share",
+            "f.bin",
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("wrote 0 of 5000 bytes") && msg.contains("f.bin"),
+            "{msg}"
+        );
+    }
 }

@@ -36,6 +36,8 @@ use crate::files::{display, failure, smb_path, Handle, OpenSpec};
 const MAX_CHUNK: usize = 1024 * 1024;
 /// Requests of one transfer in flight at once.
 const WINDOW: usize = 8;
+/// The smallest read size a reader falls back to after short reads.
+const MIN_CHUNK: usize = 4096;
 
 /// Where a transfer's messages point: the share and path, for errors.
 #[derive(Debug, Clone)]
@@ -52,7 +54,7 @@ impl Connection {
         (max as usize).clamp(4096, cap)
     }
 
-    fn read_spec() -> OpenSpec {
+    pub(crate) fn read_spec() -> OpenSpec {
         OpenSpec::new(
             access_mask::FILE_READ_DATA
                 | access_mask::FILE_READ_ATTRIBUTES
@@ -81,9 +83,24 @@ impl Connection {
         async {
             let path = smb_path(path)?;
             let tree_id = self.tree(share, deadline).await?;
-            let h = self
-                .open(tree_id, share, &path, Self::read_spec(), "open", deadline)
+            let h = if let Some(s1) = self.smb1() {
+                let o = crate::smb1ops::open(
+                    s1,
+                    tree_id as u16,
+                    share,
+                    &path,
+                    Self::read_spec(),
+                    "open",
+                    deadline,
+                )
                 .await?;
+                FileHandle::Smb1(o)
+            } else {
+                FileHandle::Smb2(
+                    self.open(tree_id, share, &path, Self::read_spec(), "open", deadline)
+                        .await?,
+                )
+            };
             Ok(RemoteFile::new(self.clone(), share, &path, h))
         }
         .await
@@ -197,7 +214,7 @@ impl Connection {
                 )
                 .await
                 .map_err(|e| with_limit(e, limit))?;
-            let file = RemoteFile::new(self.clone(), share, &path, h);
+            let file = RemoteFile::new(self.clone(), share, &path, FileHandle::Smb2(h));
             let rest = want - written;
             let mut reader = file.reader(offset + written, Some(rest));
             let copied = async {
@@ -417,16 +434,8 @@ async fn fill<R: AsyncRead + Unpin + ?Sized>(
     fill_into(reader, chunk, None).await
 }
 
-/// [`fill`] for other modules.
-pub(crate) async fn fill_chunk<R: AsyncRead + Unpin + ?Sized>(
-    reader: &mut R,
-    chunk: usize,
-) -> Result<BytesMut, Error> {
-    fill(reader, chunk).await
-}
-
 /// [`fill`] into `reuse` when given (emptied first).
-async fn fill_into<R: AsyncRead + Unpin + ?Sized>(
+pub(crate) async fn fill_into<R: AsyncRead + Unpin + ?Sized>(
     reader: &mut R,
     chunk: usize,
     reuse: Option<BytesMut>,
@@ -529,24 +538,33 @@ fn check_written(r: &Response, t: &Target, len: usize) -> Result<(), Error> {
 
 async fn read_chunk(
     conn: Connection,
-    tree_id: u32,
-    file_id: FileId,
+    file: FileKey,
     offset: u64,
     len: u32,
     limit: Duration,
     t: Target,
 ) -> Result<Bytes, Error> {
     let deadline = Instant::now() + limit;
-    let req = read_request(file_id, offset, len);
-    let charge = conn.charge_for(len as usize);
-    let r = conn
-        .shared()?
-        .request(Command::READ, tree_id, charge, deadline, "read", |w| {
-            req.encode(w)
-        })
-        .await
-        .map_err(|e| with_limit(e, limit))?;
-    read_data(&r, &t, len)
+    match file {
+        FileKey::Smb2 { tree_id, file_id } => {
+            let req = read_request(file_id, offset, len);
+            let charge = conn.charge_for(len as usize);
+            let r = conn
+                .shared()?
+                .request(Command::READ, tree_id, charge, deadline, "read", |w| {
+                    req.encode(w)
+                })
+                .await
+                .map_err(|e| with_limit(e, limit))?;
+            read_data(&r, &t, len)
+        }
+        FileKey::Smb1 { tid, fid } => {
+            let s = conn.smb1().ok_or(Error::NotConnected)?;
+            crate::smb1ops::read_raw(s, tid, fid, offset, len, &t.share, &t.path, deadline)
+                .await
+                .map_err(|e| with_limit(e, limit))
+        }
+    }
 }
 
 async fn write_chunk(
@@ -580,6 +598,51 @@ async fn write_chunk(
     Ok(keep.try_into_mut().ok())
 }
 
+/// The open file behind a [`RemoteFile`].
+#[derive(Debug, Clone)]
+pub(crate) enum FileHandle {
+    /// Opened with an SMB2 CREATE.
+    Smb2(Handle),
+    /// Opened with an SMB1 NT_CREATE_ANDX.
+    Smb1(crate::smb1ops::Open1),
+}
+
+/// What a READ names: the tree and the file.
+#[derive(Debug, Clone, Copy)]
+enum FileKey {
+    Smb2 { tree_id: u32, file_id: FileId },
+    Smb1 { tid: u16, fid: u16 },
+}
+
+impl FileHandle {
+    fn size(&self) -> u64 {
+        match self {
+            FileHandle::Smb2(h) => h.create.end_of_file,
+            FileHandle::Smb1(o) => o.create.end_of_file,
+        }
+    }
+
+    fn attributes(&self) -> u32 {
+        match self {
+            FileHandle::Smb2(h) => h.create.file_attributes,
+            FileHandle::Smb1(o) => o.create.ext_file_attributes,
+        }
+    }
+
+    fn key(&self) -> FileKey {
+        match self {
+            FileHandle::Smb2(h) => FileKey::Smb2 {
+                tree_id: h.tree_id,
+                file_id: h.file_id,
+            },
+            FileHandle::Smb1(o) => FileKey::Smb1 {
+                tid: o.tid,
+                fid: o.fid,
+            },
+        }
+    }
+}
+
 /// A file opened for reading with [`Connection::open_file`].
 ///
 /// Close it with [`RemoteFile::close`]; a file dropped without closing is
@@ -588,12 +651,12 @@ async fn write_chunk(
 pub struct RemoteFile {
     conn: Connection,
     target: Target,
-    handle: Handle,
+    handle: FileHandle,
     open: bool,
 }
 
 impl RemoteFile {
-    fn new(conn: Connection, share: &str, path: &str, handle: Handle) -> Self {
+    pub(crate) fn new(conn: Connection, share: &str, path: &str, handle: FileHandle) -> Self {
         RemoteFile {
             conn,
             target: Target {
@@ -607,12 +670,12 @@ impl RemoteFile {
 
     /// The file's size when it was opened.
     pub fn size(&self) -> u64 {
-        self.handle.create.end_of_file
+        self.handle.size()
     }
 
     /// The file's FILE_ATTRIBUTE_* bits when it was opened.
     pub fn attributes(&self) -> u32 {
-        self.handle.create.file_attributes
+        self.handle.attributes()
     }
 
     /// Reads up to `len` bytes at `offset` (fewer at the end of the file;
@@ -638,13 +701,23 @@ impl RemoteFile {
     /// (`None`: to the end), that keeps several reads in flight ahead of
     /// the caller. It implements [`AsyncRead`]; [`RemoteReader::next_chunk`]
     /// hands out the received buffers without copying.
+    ///
+    /// A read that returns fewer bytes than asked before the size the file
+    /// had when opened is not the end: the reader reads on from where the
+    /// data ended (and asks for no more than the server sent from then on).
+    /// The end of the file is an empty read, or a short one at or past that
+    /// size.
     pub fn reader(&self, offset: u64, max_length: Option<u64>) -> RemoteReader {
-        let chunk = self.conn.chunk_size(self.conn.server_info().max_read_size);
+        let max = self.conn.server_info().max_read_size;
+        let chunk = match self.handle {
+            FileHandle::Smb2(_) => self.conn.chunk_size(max),
+            // Already the exact SMB1 limit (see smb1ops::max_read).
+            FileHandle::Smb1(_) => max.max(1024) as usize,
+        };
         RemoteReader {
             conn: self.conn.clone(),
             target: self.target.clone(),
-            tree_id: self.handle.tree_id,
-            file_id: self.handle.file_id,
+            file: self.handle.key(),
             next: offset,
             end: max_length.map(|m| offset.saturating_add(m)),
             known_size: self.size(),
@@ -661,7 +734,7 @@ impl RemoteFile {
         self.open = false;
         let limit = self.conn.op_limit();
         self.conn
-            .close_handle(&self.handle, Instant::now() + limit)
+            .close_file_handle(&self.handle, Instant::now() + limit)
             .await
             .map_err(|e| with_limit(e, limit))
     }
@@ -676,30 +749,54 @@ impl Drop for RemoteFile {
 }
 
 impl Connection {
+    /// Closes an open file of either protocol.
+    pub(crate) async fn close_file_handle(
+        &self,
+        handle: &FileHandle,
+        deadline: Instant,
+    ) -> Result<(), Error> {
+        match handle {
+            FileHandle::Smb2(h) => self.close_handle(h, deadline).await,
+            FileHandle::Smb1(o) => {
+                let s = self.smb1().ok_or(Error::NotConnected)?;
+                crate::smb1ops::close_file(s, o, deadline).await
+            }
+        }
+    }
+
     /// Closes a handle without waiting (after a failure, or on drop).
-    pub(crate) fn close_in_background(&self, handle: Handle) {
+    pub(crate) fn close_in_background(&self, handle: impl Into<FileHandle>) {
         if !self.is_ready() {
             return;
         }
+        let handle = handle.into();
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             let conn = self.clone();
             rt.spawn(async move {
                 let limit = conn.op_limit();
-                let _ = conn.close_handle(&handle, Instant::now() + limit).await;
+                let _ = conn
+                    .close_file_handle(&handle, Instant::now() + limit)
+                    .await;
             });
         }
     }
 }
 
-type ReadTask = JoinHandle<Result<(u32, Bytes), Error>>;
+impl From<Handle> for FileHandle {
+    fn from(h: Handle) -> Self {
+        FileHandle::Smb2(h)
+    }
+}
+
+/// A READ in flight: its offset, the bytes asked for, and the data.
+type ReadTask = JoinHandle<Result<(u64, u32, Bytes), Error>>;
 
 /// Streams a remote file with reads in flight ahead of the caller; made by
 /// [`RemoteFile::reader`].
 pub struct RemoteReader {
     conn: Connection,
     target: Target,
-    tree_id: u32,
-    file_id: FileId,
+    file: FileKey,
     next: u64,
     end: Option<u64>,
     known_size: u64,
@@ -730,18 +827,22 @@ impl RemoteReader {
                 break;
             }
             let len = (end - self.next).min(self.chunk as u64) as u32;
-            let (conn, t) = (self.conn.clone(), self.target.clone());
-            let (tree_id, file_id, at, limit) = (self.tree_id, self.file_id, self.next, self.limit);
-            self.inflight.push_back(tokio::spawn(async move {
-                read_chunk(conn, tree_id, file_id, at, len, limit, t)
-                    .await
-                    .map(|b| (len, b))
-            }));
+            self.inflight.push_back(self.spawn_read(self.next, len));
             self.next += u64::from(len);
             if self.next > self.known_size {
                 break;
             }
         }
+    }
+
+    fn spawn_read(&self, at: u64, len: u32) -> ReadTask {
+        let (conn, t) = (self.conn.clone(), self.target.clone());
+        let (file, limit) = (self.file, self.limit);
+        tokio::spawn(async move {
+            read_chunk(conn, file, at, len, limit, t)
+                .await
+                .map(|b| (at, len, b))
+        })
     }
 
     fn finish(&mut self) {
@@ -753,23 +854,54 @@ impl RemoteReader {
 
     fn accept(
         &mut self,
-        res: Result<Result<(u32, Bytes), Error>, tokio::task::JoinError>,
+        res: Result<Result<(u64, u32, Bytes), Error>, tokio::task::JoinError>,
     ) -> Result<Option<Bytes>, Error> {
         match res.map_err(join_error).and_then(|r| r) {
-            Ok((asked, data)) => {
-                if (data.len() as u32) < asked {
-                    // Short read: the end of the file.
+            Ok((at, asked, data)) => {
+                let got = data.len() as u64;
+                if data.is_empty() {
+                    // STATUS_END_OF_FILE or no data: the end of the file.
                     self.finish();
-                } else {
-                    self.known_size = self.known_size.max(self.next);
+                    return Ok(None);
                 }
-                Ok(if data.is_empty() { None } else { Some(data) })
+                if got < u64::from(asked) {
+                    let reached = at + got;
+                    if reached < self.known_size {
+                        // Short, but not at the end: the server sends less
+                        // than asked (its own limit). Read the rest of this
+                        // range before the reads already in flight, and ask
+                        // for no more than it sent from now on.
+                        let rest = asked - got as u32;
+                        let task = self.spawn_read(reached, rest);
+                        self.inflight.push_front(task);
+                        self.chunk = self.chunk.min((got as usize).max(MIN_CHUNK));
+                    } else {
+                        // Short at or past the size the file had: its end.
+                        self.finish();
+                    }
+                } else {
+                    self.known_size = self.known_size.max(at + got);
+                }
+                Ok(Some(data))
             }
             Err(e) => {
                 self.finish();
                 Err(e)
             }
         }
+    }
+
+    /// The same reader asking for `chunk` bytes per read.
+    #[cfg(test)]
+    pub(crate) fn with_chunk(mut self, chunk: usize) -> Self {
+        self.chunk = chunk;
+        self
+    }
+
+    /// The bytes asked for per read now.
+    #[cfg(test)]
+    pub(crate) fn chunk(&self) -> usize {
+        self.chunk
     }
 
     /// The next block of the file, in order; `None` at the end.

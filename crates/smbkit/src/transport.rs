@@ -130,16 +130,35 @@ pub(crate) async fn read_frame_into<S: AsyncRead + Unpin>(
     max: usize,
     pool: &mut BytesMut,
 ) -> Result<Bytes, Error> {
-    Ok(read_frame_mut(s, max, pool).await?.freeze())
+    let len = read_frame_length(s, max).await?;
+    pool.clear();
+    pool.reserve(len);
+    read_body(s, pool, len).await
 }
 
-/// [`read_frame_into`], handing out the frame still writable (to decrypt
-/// it in place).
-pub(crate) async fn read_frame_mut<S: AsyncRead + Unpin>(
+/// [`read_frame`] reading into the blocks of `pool`.
+pub(crate) async fn read_frame_pooled<S: AsyncRead + Unpin>(
     s: &mut S,
     max: usize,
-    pool: &mut BytesMut,
+    pool: &mut RecvPool,
+) -> Result<Bytes, Error> {
+    Ok(read_frame_pooled_mut(s, max, pool).await?.freeze())
+}
+
+/// [`read_frame_pooled`], handing out the frame still writable (to decrypt
+/// it in place).
+pub(crate) async fn read_frame_pooled_mut<S: AsyncRead + Unpin>(
+    s: &mut S,
+    max: usize,
+    pool: &mut RecvPool,
 ) -> Result<BytesMut, Error> {
+    let len = read_frame_length(s, max).await?;
+    read_body_mut(s, pool.buffer(len), len).await
+}
+
+/// Reads frame headers up to that of the next session message (skipping
+/// keep-alives) and returns its length, checked against `max`.
+async fn read_frame_length<S: AsyncRead + Unpin>(s: &mut S, max: usize) -> Result<usize, Error> {
     loop {
         let mut h = [0u8; 4];
         read_exact_or_closed(s, &mut h).await?;
@@ -155,17 +174,86 @@ pub(crate) async fn read_frame_mut<S: AsyncRead + Unpin>(
             ))
             .into());
         }
-        // Read exactly this frame into uninitialised memory of the pool.
-        pool.clear();
-        pool.reserve(header.length);
-        while pool.len() < header.length {
-            let want = (header.length - pool.len()) as u64;
-            let n = (&mut *s).take(want).read_buf(pool).await?;
-            if n == 0 {
-                return Err(Error::NotConnected);
-            }
+        return Ok(header.length);
+    }
+}
+
+/// Reads exactly `len` bytes into the (empty) uninitialised capacity of
+/// `buf`, which has room for them, and cuts them off as one frame.
+async fn read_body<S: AsyncRead + Unpin>(
+    s: &mut S,
+    buf: &mut BytesMut,
+    len: usize,
+) -> Result<Bytes, Error> {
+    Ok(read_body_mut(s, buf, len).await?.freeze())
+}
+
+/// [`read_body`], the frame left writable.
+async fn read_body_mut<S: AsyncRead + Unpin>(
+    s: &mut S,
+    buf: &mut BytesMut,
+    len: usize,
+) -> Result<BytesMut, Error> {
+    debug_assert!(buf.is_empty() && buf.capacity() >= len);
+    while buf.len() < len {
+        let want = (len - buf.len()) as u64;
+        let n = (&mut *s).take(want).read_buf(buf).await?;
+        if n == 0 {
+            return Err(Error::NotConnected);
         }
-        return Ok(pool.split_to(header.length));
+    }
+    Ok(buf.split_to(len))
+}
+
+/// Receive memory of one connection: frames are read into blocks that are
+/// used again once every frame cut from them has been dropped, so that a
+/// steady stream of large responses, several held at once, allocates (and
+/// faults in) nothing after the first few.
+///
+/// A frame of at most a quarter of `min_block` bytes goes into a block of
+/// `min_block` bytes that the next frames share; a larger one gets a block
+/// of its own size. At most [`RecvPool::MAX_BLOCKS`] blocks are kept: past
+/// that the oldest is let go (its memory is freed once its frames are).
+#[derive(Debug)]
+pub(crate) struct RecvPool {
+    blocks: Vec<BytesMut>,
+    min_block: usize,
+}
+
+impl RecvPool {
+    /// Blocks kept for reuse.
+    const MAX_BLOCKS: usize = 16;
+
+    pub(crate) fn new(min_block: usize) -> Self {
+        RecvPool {
+            blocks: Vec::new(),
+            min_block,
+        }
+    }
+
+    /// An empty buffer with room for `len` bytes.
+    fn buffer(&mut self, len: usize) -> &mut BytesMut {
+        // A block with room left, or one all of whose frames are gone.
+        let found = self.blocks.iter_mut().position(|b| {
+            b.clear();
+            b.try_reclaim(len)
+        });
+        let i = match found {
+            Some(i) => i,
+            None => {
+                if self.blocks.len() >= Self::MAX_BLOCKS {
+                    self.blocks.remove(0);
+                }
+                let size = if len <= self.min_block / 4 {
+                    self.min_block
+                } else {
+                    len
+                };
+                self.blocks.push(BytesMut::with_capacity(size));
+                self.blocks.len() - 1
+            }
+        };
+        &mut self.blocks[i]
     }
 }
 
@@ -177,4 +265,72 @@ pub(crate) fn frame(msg: &[u8]) -> Result<Vec<u8>, Error> {
     out.extend_from_slice(&h);
     out.extend_from_slice(msg);
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Session messages of the given lengths (byte i of frame k is k + i),
+    /// with a keep-alive in front of each.
+    fn stream(lens: &[usize]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (k, &len) in lens.iter().enumerate() {
+            out.extend_from_slice(&[nbss::kind::KEEP_ALIVE, 0, 0, 0]);
+            out.extend_from_slice(&nbss::message_header(len).unwrap());
+            out.extend((0..len).map(|i| (k + i) as u8));
+        }
+        out
+    }
+
+    fn check(k: usize, f: &[u8], len: usize) {
+        assert_eq!(f.len(), len, "frame {k}");
+        assert!(
+            f.iter().enumerate().all(|(i, &b)| b == (k + i) as u8),
+            "frame {k}"
+        );
+    }
+
+    #[tokio::test]
+    async fn pooled_frames_share_and_reuse_blocks() {
+        let lens: Vec<usize> = (0..40).map(|k| 1000 + k * 37).collect();
+        let data = stream(&lens);
+        let mut s = &data[..];
+        let mut pool = RecvPool::new(16 * 1024);
+        // Held all at once: small frames share blocks of 16 KiB.
+        let mut held = Vec::new();
+        for (k, &len) in lens.iter().enumerate() {
+            let f = read_frame_pooled(&mut s, 1 << 20, &mut pool).await.unwrap();
+            check(k, &f, len);
+            held.push(f);
+        }
+        assert!(pool.blocks.len() <= RecvPool::MAX_BLOCKS);
+        assert!(pool.blocks.len() < lens.len() / 4, "{}", pool.blocks.len());
+        for (k, f) in held.iter().enumerate() {
+            check(k, f, lens[k]);
+        }
+        drop(held);
+
+        // Dropped as soon as read: large frames come from one reused block.
+        let lens = vec![100_000; 30];
+        let data = stream(&lens);
+        let mut s = &data[..];
+        let mut pool = RecvPool::new(16 * 1024);
+        for (k, &len) in lens.iter().enumerate() {
+            let f = read_frame_pooled(&mut s, 1 << 20, &mut pool).await.unwrap();
+            check(k, &f, len);
+        }
+        assert_eq!(pool.blocks.len(), 1);
+
+        // Over the limit, and cut short.
+        let data = stream(&[5000]);
+        let mut pool = RecvPool::new(16 * 1024);
+        assert!(read_frame_pooled(&mut &data[..], 4999, &mut pool)
+            .await
+            .is_err());
+        assert!(matches!(
+            read_frame_pooled(&mut &data[..data.len() - 1], 5000, &mut pool).await,
+            Err(Error::NotConnected)
+        ));
+    }
 }

@@ -101,10 +101,10 @@ impl Target {
         }
     }
 
-    /// True when `open_file` can be used over this target: it has no SMB1
-    /// form yet, so the scenarios skip their `open_file` steps over SMB1.
+    /// True when `open_file` can be used over this target (both families
+    /// now).
     fn has_open_file(self) -> bool {
-        !self.smb1
+        true
     }
 
     async fn connect(self, srv: &TestServer) -> Connection {
@@ -2590,8 +2590,8 @@ async fn smb1_and_smb2_fail_alike() {
 
 // ---------------------------------------------------------------------------
 // The tests: each scenario over SMB2 (`smb2::name`) and, unless it is about
-// SMB2 alone, over SMB1 (`smb1::name`), with the other framing and the same
-// signing.
+// SMB2 alone, over SMB1 (`smb1::name`, with the other framing and the same
+// signing, and `smb1_other_framing::name`, with the same framing as SMB2).
 
 /// `name(worker threads): smb2(Profile, Via), smb1(Via[, "ignore reason"]);`
 macro_rules! scenarios {
@@ -2615,6 +2615,18 @@ macro_rules! scenarios {
                 #[tokio::test(flavor = "multi_thread", worker_threads = $threads)]
                 async fn $name() {
                     super::$name(Target::smb1($via1)).await
+                }
+            )?)*
+        }
+        /// The SMB1 runs again with the other framing: every scenario over
+        /// SMB1 on both NBSS and direct TCP.
+        mod smb1_other_framing {
+            use super::*;
+            $($(
+                $(#[ignore = $reason])?
+                #[tokio::test(flavor = "multi_thread", worker_threads = $threads)]
+                async fn $name() {
+                    super::$name(Target::smb1($via1).other_framing()).await
                 }
             )?)*
         }
@@ -2663,9 +2675,7 @@ scenarios! {
     file_operations_over_smb_2_1_signed(2): smb2(Smb21Max, NETBIOS_SIGNED);
     failures_do_not_use_up_credits(4): smb2(Modern, DIRECT_SIGNED), smb1(NETBIOS_SIGNED);
     many_timeouts_at_once_then_recovery(4): smb2(Modern, NETBIOS_SIGNED), smb1(DIRECT_SIGNED);
-    transfers_interrupted_by_a_paused_server_time_out(2): smb2(Modern, DIRECT), smb1(NETBIOS,
-        "Samba 4.17 smbd crashes (SIGSEGV in close_file_smb) when the timed-out retrieve closes its FID while its READ_ANDXs are still pending: retrieve must not CLOSE before they are answered");
-    timed_out_opens_do_not_leak_server_handles(2): smb2(Modern, DIRECT), smb1(NETBIOS,
-        "Samba 4.17 smbd crashes (SIGSEGV in close_file_smb) when the timed-out retrieve closes its FID while its READ_ANDXs are still pending: retrieve must not CLOSE before they are answered");
+    transfers_interrupted_by_a_paused_server_time_out(2): smb2(Modern, DIRECT), smb1(NETBIOS);
+    timed_out_opens_do_not_leak_server_handles(2): smb2(Modern, DIRECT), smb1(NETBIOS);
     timed_out_opens_of_quick_operations_do_not_leak(2): smb2(Modern, NETBIOS_SIGNED), smb1(DIRECT_SIGNED);
 }

@@ -1,8 +1,10 @@
 //! SMB1 (NT LM 0.12) against real Samba: automatic fallback, forced SMB1,
-//! NTLMv1 and NTLMv2, signing, echo and tree connect.
+//! NTLMv1 and NTLMv2, signing, echo and tree connect, file operations and
+//! transfers.
 
-use smbkit::{Dialect, Error, NtStatus, Protocol, SignOptions, SmbProtocolFactory};
+use smbkit::{Connection, Dialect, Error, NtStatus, Protocol, SignOptions, SmbProtocolFactory};
 use smbkit_testserver::{Profile, TestServer};
+use tokio::io::AsyncReadExt;
 
 fn server(profile: Profile) -> TestServer {
     TestServer::start(profile).expect("start the test Samba server (run scripts/install-deps)")
@@ -130,20 +132,6 @@ async fn signed_smb1_sessions() {
         .unwrap();
     v1.echo(b"v1").await.unwrap();
     v1.tree_connect(srv.share()).await.unwrap();
-}
-
-#[tokio::test]
-async fn operations_without_an_smb1_form_yet_say_so() {
-    let srv = server(Profile::Smb1Only);
-    let conn = factory(&srv)
-        .connect((srv.host(), srv.port()))
-        .await
-        .unwrap();
-    let err = conn.open_file(srv.share(), "x").await.unwrap_err();
-    assert!(
-        matches!(&err, Error::Unsupported(m) if m.contains("SMB1")),
-        "{err:?}"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -600,4 +588,191 @@ async fn requests_larger_than_the_servers_buffer_go_in_several_messages() {
             assert!(!conn.list_path("share", "").await.unwrap().is_empty());
         }
     }
+}
+/// FNV-1a, to compare large contents in short assertion messages.
+fn hash(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// Puts `data` in the share's folder as `name`, owned by the test user.
+fn put_local(srv: &TestServer, name: &str, data: &[u8]) {
+    let p = srv.share_path().join(name);
+    std::fs::write(&p, data).unwrap();
+    srv.chown_to_user(&p).unwrap();
+}
+
+async fn connect_smb1(srv: &TestServer, direct: bool) -> Connection {
+    let conn = factory(srv)
+        .direct_tcp(direct)
+        .protocol(Protocol::Smb1Only)
+        .connect((srv.host(), srv.port()))
+        .await
+        .unwrap_or_else(|e| panic!("direct={direct}: {e}\n{}", srv.log_tail(40)));
+    assert!(!conn.is_using_smb2());
+    conn
+}
+
+/// The READ_ANDX and WRITE_ANDX sizes: 0x1FFFF-byte messages (the 17-bit
+/// NetBIOS length, and Samba's limit for requests and signed reads), larger
+/// reads only over direct TCP without signing.
+fn check_io_sizes(conn: &Connection, direct: bool, signed: bool) {
+    let info = conn.server_info();
+    assert_eq!(info.signing, signed);
+    assert_eq!(info.max_write_size, 0x1_FFFF - 64);
+    let read = if direct && !signed {
+        1024 * 1024
+    } else {
+        0x1_FFFF - 60
+    };
+    assert_eq!(info.max_read_size, read, "direct={direct} signed={signed}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_file_over_smb1() {
+    let data = content(3 * (1 << 20) + 12_345, 42);
+    for profile in [Profile::Smb1Only, Profile::Smb1Signing] {
+        let srv = server(profile);
+        put_local(&srv, "stream.bin", &data);
+        std::fs::create_dir(srv.share_path().join("a folder")).unwrap();
+        for direct in [false, true] {
+            let conn = connect_smb1(&srv, direct).await;
+            let what = format!("{profile} direct={direct}");
+            let file = conn.open_file("share", "stream.bin").await.unwrap();
+            assert_eq!(file.size(), data.len() as u64, "{what}");
+            assert_eq!(file.attributes() & 0x10, 0, "{what}: not a folder");
+            let len = data.len() as u64;
+            // Ranges inside one read, across the 131011-byte and 1 MiB
+            // boundaries, over several reads, at and past the end.
+            for (at, n) in [
+                (0u64, 100usize),
+                (131_011 - 5, 20),
+                (1024 * 1024 - 3, 300_000),
+                (1234, 2 * 1024 * 1024 + 17),
+                (len - 10, 100),
+                (len, 10),
+                (len + 5, 10),
+            ] {
+                let got = file.read_at(at, n).await.unwrap();
+                let from = (at as usize).min(data.len());
+                let to = (from + n).min(data.len());
+                assert_eq!(got.len(), to - from, "{what} read_at({at}, {n})");
+                assert_eq!(
+                    hash(&got),
+                    hash(&data[from..to]),
+                    "{what} read_at({at}, {n})"
+                );
+            }
+            let mut all = Vec::new();
+            file.reader(0, None).read_to_end(&mut all).await.unwrap();
+            assert_eq!(all.len(), data.len(), "{what}");
+            assert_eq!(hash(&all), hash(&data), "{what}");
+            // next_chunk from an offset, bounded.
+            let mut reader = file.reader(777, Some(2 * 1024 * 1024));
+            let mut part = Vec::new();
+            while let Some(b) = reader.next_chunk().await.unwrap() {
+                part.extend_from_slice(&b);
+            }
+            assert_eq!(
+                hash(&part),
+                hash(&data[777..777 + 2 * 1024 * 1024]),
+                "{what}"
+            );
+            drop(reader);
+            file.close().await.unwrap();
+
+            // An empty file: EOF at once.
+            put_local(&srv, "empty.bin", b"");
+            let empty = conn.open_file("share", "empty.bin").await.unwrap();
+            assert_eq!(empty.size(), 0);
+            assert!(empty.read_at(0, 10).await.unwrap().is_empty());
+            let mut none = Vec::new();
+            empty.reader(0, None).read_to_end(&mut none).await.unwrap();
+            assert!(none.is_empty());
+            // Dropped without close: closed in the background.
+            drop(empty);
+
+            let err = conn.open_file("share", "a folder").await.unwrap_err();
+            assert_eq!(err.status(), Some(NtStatus::FILE_IS_A_DIRECTORY), "{err:?}");
+            let err = conn.open_file("share", "nope").await.unwrap_err();
+            assert_eq!(
+                err.status(),
+                Some(NtStatus::OBJECT_NAME_NOT_FOUND),
+                "{err:?}"
+            );
+            assert!(err.to_string().contains("\\share\\nope"), "{err}");
+            // Still usable.
+            assert_eq!(conn.echo(b"still there").await.unwrap(), b"still there");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multi_mib_transfers_over_both_framings() {
+    // Not a multiple of any READ_ANDX or WRITE_ANDX size.
+    let data = content(9 * (1 << 20) + 4321, 9);
+    let srv = server(Profile::Smb1Only);
+    for direct in [false, true] {
+        let conn = connect_smb1(&srv, direct).await;
+        check_io_sizes(&conn, direct, false);
+        large_round_trip(&srv, &conn, &data, &format!("direct={direct}")).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_multi_mib_transfers() {
+    let data = content(5 * (1 << 20) + 999, 5);
+    let srv = server(Profile::Smb1Signing);
+    for direct in [false, true] {
+        let conn = connect_smb1(&srv, direct).await;
+        check_io_sizes(&conn, direct, true);
+        large_round_trip(&srv, &conn, &data, &format!("signed direct={direct}")).await;
+    }
+}
+
+/// Uploads `data` and reads it back whole and by ranges.
+async fn large_round_trip(srv: &TestServer, conn: &Connection, data: &[u8], what: &str) {
+    let name = format!("large-{}.bin", hash(what.as_bytes()));
+    let n = conn
+        .store_file("share", &name, &mut &data[..])
+        .await
+        .unwrap_or_else(|e| panic!("{what}: {e}\n{}", srv.log_tail(20)));
+    assert_eq!(n, data.len() as u64, "{what}");
+    let local = std::fs::read(srv.share_path().join(&name)).unwrap();
+    assert_eq!(local.len(), data.len(), "{what}");
+    assert_eq!(hash(&local), hash(data), "{what}: stored");
+
+    let mut out = Vec::new();
+    let (_, got) = conn.retrieve_file("share", &name, &mut out).await.unwrap();
+    assert_eq!(got, data.len() as u64, "{what}");
+    assert_eq!(hash(&out), hash(data), "{what}: retrieved");
+
+    for (at, max) in [
+        (131_011 - 1, Some(3 * 131_011 + 2)),
+        (1 << 20, Some(1 << 20)),
+        (data.len() as u64 - 3, None),
+        (data.len() as u64, None),
+    ] {
+        let mut part = Vec::new();
+        let (_, got) = conn
+            .retrieve_file_from_offset("share", &name, &mut part, at, max)
+            .await
+            .unwrap();
+        let from = at as usize;
+        let to = max.map_or(data.len(), |m| (from + m as usize).min(data.len()));
+        assert_eq!(got as usize, to - from, "{what} from {at}");
+        assert_eq!(hash(&part), hash(&data[from..to]), "{what} from {at}");
+    }
+
+    // Several chunks written into the middle of the file.
+    let patch = content(2 * 131_007 + 10, 3);
+    let at = 1_000_000u64;
+    conn.store_file_from_offset("share", &name, &mut &patch[..], at, false)
+        .await
+        .unwrap();
+    let mut expected = data.to_vec();
+    expected[at as usize..at as usize + patch.len()].copy_from_slice(&patch);
+    let local = std::fs::read(srv.share_path().join(&name)).unwrap();
+    assert_eq!(hash(&local), hash(&expected), "{what}: patched");
 }

@@ -355,6 +355,38 @@ mod tests {
     }
 
     #[test]
+    fn the_sizes_smbkit_asks_for_split_into_max_count_high() {
+        // 0x1FFFF − 60 (a whole 17-bit message), 1 MiB, 0xFFFFFF − 60 (a
+        // whole 24-bit message): low 16 bits in MaxCountOfBytesToReturn
+        // (request offset 43), high 16 in MaxCountHigh (offset 47).
+        for (count, low, high) in [
+            (131_011u32, 0xFFC3u16, 0x0001u16),
+            (0x10_0000, 0x0000, 0x0010),
+            (0xFF_FFC3, 0xFFC3, 0x00FF),
+        ] {
+            let mut w = request_writer(command::READ_ANDX);
+            ReadAndxRequest::file(1, 0, count).encode(&mut w);
+            let m = w.as_slice();
+            assert_eq!(&m[43..45], &low.to_le_bytes(), "{count}");
+            assert_eq!(
+                &m[47..51],
+                &[high as u8, (high >> 8) as u8, 0, 0],
+                "{count}"
+            );
+            assert_eq!(ReadAndxRequest::decode(m).unwrap().max_count, count);
+        }
+        // And back: a 131011-byte answer is a 0x1FFFF-byte message.
+        let r = ReadAndxResponse {
+            available: 0xFFFF,
+            data: vec![7; 131_011],
+        };
+        let mut w = response_writer(command::READ_ANDX, true);
+        r.encode(&mut w);
+        assert_eq!(w.len(), 0x1_FFFF);
+        assert_eq!(read_andx_data_range(w.as_slice()).unwrap(), 60..0x1_FFFF);
+    }
+
+    #[test]
     fn hostile_responses_fail() {
         let good = samba_response();
         let with = |pos: usize, bytes: &[u8]| {

@@ -69,6 +69,17 @@ impl Smb1Signer {
     /// message itself is not changed. `None` if `msg` is shorter than the
     /// 32-byte header.
     pub fn signature(&self, msg: &[u8], seq: u32) -> Option<[u8; SIGNATURE_LEN]> {
+        self.signature_with_tail(msg, &[], seq)
+    }
+
+    /// [`Self::signature`] of the message `msg` followed by `tail` (the
+    /// data of a WRITE_ANDX kept in its own buffer), without joining them.
+    pub fn signature_with_tail(
+        &self,
+        msg: &[u8],
+        tail: &[u8],
+        seq: u32,
+    ) -> Option<[u8; SIGNATURE_LEN]> {
         if msg.len() < HEADER_LEN {
             return None;
         }
@@ -79,6 +90,7 @@ impl Smb1Signer {
         h.update(&msg[..SIGNATURE_OFFSET]);
         h.update(seq_field);
         h.update(&msg[SIGNATURE_OFFSET + SIGNATURE_LEN..]);
+        h.update(tail);
         let digest: [u8; 16] = h.finalize().into();
         let mut sig = [0u8; SIGNATURE_LEN];
         sig.copy_from_slice(&digest[..SIGNATURE_LEN]);
@@ -92,13 +104,20 @@ impl Smb1Signer {
     /// signature covers it. A message shorter than the 32-byte header is
     /// left as it is.
     pub fn sign(&self, msg: &mut [u8], seq: u32) {
+        self.sign_with_tail(msg, &[], seq);
+    }
+
+    /// [`Self::sign`] for the message `msg` followed on the wire by `tail`:
+    /// the signature covers both and goes into `msg`'s header; `tail` is
+    /// not copied.
+    pub fn sign_with_tail(&self, msg: &mut [u8], tail: &[u8], seq: u32) {
         if msg.len() < HEADER_LEN {
             return;
         }
         let f2 = u16::from_le_bytes([msg[FLAGS2_OFFSET], msg[FLAGS2_OFFSET + 1]])
             | flags2::SECURITY_SIGNATURE;
         msg[FLAGS2_OFFSET..FLAGS2_OFFSET + 2].copy_from_slice(&f2.to_le_bytes());
-        if let Some(sig) = self.signature(msg, seq) {
+        if let Some(sig) = self.signature_with_tail(msg, tail, seq) {
             msg[SIGNATURE_OFFSET..SIGNATURE_OFFSET + SIGNATURE_LEN].copy_from_slice(&sig);
         }
     }
@@ -175,6 +194,19 @@ mod tests {
         assert_eq!(short, [0xFF; 31]);
         assert!(!signer.verify(&short, 0));
         assert!(!signer.verify(&[], 0));
+    }
+
+    #[test]
+    fn a_separate_tail_signs_like_the_joined_message() {
+        let signer = Smb1Signer::new((0..16).collect());
+        let whole = echo_request();
+        for split in [HEADER_LEN, HEADER_LEN + 3, whole.len()] {
+            let (head, tail) = whole.split_at(split);
+            let mut head = head.to_vec();
+            signer.sign_with_tail(&mut head, tail, 2);
+            assert_eq!(&head[14..22], &SIGNATURE_SEQ_2, "split at {split}");
+            assert!(signer.verify(&[&head[..], tail].concat(), 2));
+        }
     }
 
     #[test]

@@ -353,6 +353,31 @@ mod tests {
     }
 
     #[test]
+    fn the_largest_write_fills_a_17_bit_message() {
+        // 0x1FFFF − 64 = 131007 bytes: DataLengthHigh 1, DataLength 0xFFBF,
+        // ByteCount (1 + 131007) & 0xFFFF, and the whole message 0x1FFFF
+        // bytes, the most a 17-bit length (and Samba) takes.
+        let len = 131_007;
+        let mut w = request_writer(command::WRITE_ANDX);
+        encode_write_andx_header(&mut w, 1, 0, 0, len);
+        let m = w.as_slice();
+        assert_eq!(&m[51..55], &[0x01, 0x00, 0xBF, 0xFF]);
+        assert_eq!(&m[61..63], &0xFFC0u16.to_le_bytes());
+        assert_eq!(w.len() + len, 0x1_FFFF);
+        // A response with CountHigh reports it whole.
+        let resp = WriteAndxResponse {
+            count: len as u32,
+            available: 0,
+        };
+        let mut w = response_writer(command::WRITE_ANDX, true);
+        resp.encode(&mut w);
+        assert_eq!(&w.as_slice()[37..39], &0xFFBFu16.to_le_bytes()); // Count
+        assert_eq!(&w.as_slice()[41..43], &[0x01, 0x00]); // CountHigh
+        let back = WriteAndxResponse::decode(w.as_slice()).unwrap();
+        assert_eq!(back.written(len as u32), len as u32);
+    }
+
+    #[test]
     fn twelve_word_requests_and_hostile_ones() {
         // The 12-word form (32-bit offsets) as an old client sends it.
         let mut w = request_writer(command::WRITE_ANDX);
