@@ -60,8 +60,9 @@ pub struct GlobalOpts {
     /// only when the server requires it.
     #[arg(long, global = true, value_enum, default_value_t = Signing::Required)]
     pub signing: Signing,
-    /// SMB3 encryption: only `if-required` works in this version (a share
-    /// that requires encryption is reported as such).
+    /// SMB3 encryption: only where the server asks for it; the whole
+    /// session whenever the server can; or always (refusing servers that
+    /// cannot encrypt, like smbclient -e).
     #[arg(long, global = true, value_enum, default_value_t = Encryption::IfRequired)]
     pub encryption: Encryption,
     /// Offer only SMB1 (NT LM 0.12), as for servers that speak nothing else.
@@ -111,12 +112,11 @@ pub enum Signing {
 /// `--encryption`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Encryption {
-    /// Encrypt only where the server requires it (not available yet: such
-    /// shares are reported).
+    /// Encrypt the sessions and shares for which the server asks for it.
     IfRequired,
-    /// Always encrypt (not available in this version: refused).
+    /// Always encrypt: refuse servers that cannot (SMB 1, SMB 2.x, no common cipher).
     Required,
-    /// Encrypt when the server can (not available: goes on unencrypted, with a warning).
+    /// Encrypt the whole session when the server can; else go on unencrypted.
     Preferred,
 }
 

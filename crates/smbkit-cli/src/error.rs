@@ -179,9 +179,13 @@ pub fn hint_for(e: &Error, opts: &GlobalOpts, target: Option<&Target>) -> Option
              enable SMB2 on the server (Samba: server max protocol = SMB3)"
                 .into(),
         ),
+        Error::Unsupported(m) if m.contains("encryption is required") => Some(
+            "drop --encryption required to connect unencrypted, or use a server that speaks SMB 3"
+                .into(),
+        ),
         Error::Unsupported(m) if m.contains("encryption") => Some(
-            "this share requires SMB3 encryption, which this version of smbkit cannot do yet; \
-             use another share, or ask for the share's 'smb encrypt' setting to be 'desired'"
+            "encryption needs SMB 3.0 or later on both sides; if --smb1 or --netbios limit the \
+             dialect, drop them, or enable SMB3 on the server (Samba: server max protocol = SMB3)"
                 .into(),
         ),
         Error::Timeout { .. } => Some(format!(
@@ -214,8 +218,8 @@ pub fn hint_for(e: &Error, opts: &GlobalOpts, target: Option<&Target>) -> Option
                 if e.to_string().starts_with("cannot connect to share") =>
             {
                 Some(
-                    "the server refused this user the share; if the share requires encryption, \
-                     this version of smbkit cannot use it yet"
+                    "the server refused this user the share; check the user's rights on it \
+                     (a share that requires encryption also needs SMB 3.0 or later)"
                         .into(),
                 )
             }

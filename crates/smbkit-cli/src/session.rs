@@ -8,7 +8,7 @@ use smbkit::{Connection, Error, Protocol, SignOptions, SmbProtocolFactory};
 
 use crate::args::{Encryption, GlobalOpts, Signing};
 use crate::auth;
-use crate::error::{CmdResult, Failure, Kind};
+use crate::error::{CmdResult, Failure};
 use crate::target::Target;
 
 /// The NetBIOS name to call the server by: `--netbios-name`, else the
@@ -39,31 +39,8 @@ pub fn port(opts: &GlobalOpts, target: &Target) -> u16 {
         .unwrap_or(if opts.netbios { 139 } else { 445 })
 }
 
-/// Checks the options that this version cannot honour, before connecting.
-pub fn check_options(opts: &GlobalOpts) -> CmdResult {
-    match opts.encryption {
-        Encryption::IfRequired => {}
-        Encryption::Required => {
-            return Err(Failure::new(
-                Kind::Unsupported,
-                "encryption is not available in this version of smbkit",
-            )
-            .hint("drop --encryption required: --encryption if-required (the default) connects unencrypted"))
-        }
-        Encryption::Preferred => {
-            if !opts.quiet {
-                eprintln!(
-                    "smbkit: warning: encryption is not available in this version; going on unencrypted"
-                );
-            }
-        }
-    }
-    Ok(())
-}
-
 /// Connects, negotiates and logs in to `target`'s server.
 pub async fn connect(opts: &GlobalOpts, target: &Target) -> CmdResult<Connection> {
-    check_options(opts)?;
     let creds = auth::credentials(opts, target)?;
     let limit = Duration::from_secs_f64(opts.timeout);
     let remote_name = netbios_name(opts, target);
@@ -93,6 +70,11 @@ pub async fn connect(opts: &GlobalOpts, target: &Target) -> CmdResult<Connection
         Protocol::Smb2Only
     } else {
         Protocol::Auto
+    })
+    .encryption(match opts.encryption {
+        Encryption::IfRequired => smbkit::Encryption::IfRequired,
+        Encryption::Preferred => smbkit::Encryption::Preferred,
+        Encryption::Required => smbkit::Encryption::Required,
     })
     .direct_tcp(!opts.netbios)
     .timeout(limit)

@@ -251,18 +251,30 @@ fn usage_errors_exit_with_the_usage_code() {
 }
 
 #[test]
-fn encryption_required_is_refused_clearly() {
-    let o = smbkit()
-        .env("SMBKIT_PASSWORD", "x")
-        .args(["--encryption", "required", "info", "smb://u@127.0.0.1:1"])
-        .output()
-        .unwrap();
+fn encryption_required_is_refused_clearly_by_a_server_that_cannot() {
+    let srv = server(Profile::Smb21Max);
+    let o = run(&srv, &["--encryption", "required", "info", &url(&srv, "")]);
     assert_eq!(code(&o), UNSUPPORTED);
+    let err = stderr(&o);
+    assert!(err.contains("encryption is required"), "{err}");
+    assert!(err.contains("SMB 3.0"), "{err}");
+}
+
+#[test]
+fn encrypted_share_and_encryption_required() {
+    let srv = server(Profile::Modern);
+    let out = ok(&srv, &["--encryption", "required", "info", &url(&srv, "")]);
     assert!(
-        stderr(&o).contains("encryption is not available in this version"),
-        "{}",
-        stderr(&o)
+        out.contains("encryption:              on (whole session)"),
+        "{out}"
     );
+    assert!(out.contains("cipher:                  AES-"), "{out}");
+    // The share that requires encryption works with the default too.
+    let local = srv.encrypted_path().join("hello.txt");
+    std::fs::write(&local, b"encrypted hello\n").unwrap();
+    srv.chown_to_user(&local).unwrap();
+    let out = ok(&srv, &["cat", &url(&srv, "encrypted/hello.txt")]);
+    assert_eq!(out, "encrypted hello\n");
 }
 
 // ---------------------------------------------------------------------------

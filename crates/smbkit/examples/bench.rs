@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! scripts/bench [--size-mib N] [--files N] [--entries N] [--signing]
+//!               [--smb1] [--encrypt [--cipher NAME]]
 //!               [--only download|upload|small|list] [--repeat N]
 //!               [--warmup N] [--concurrency N] [--threads N]
 //! ```
@@ -14,6 +15,11 @@
 //! of many 4 KiB files (smbkit: `--concurrency` at a time over one
 //! connection; smbclient: one process, one `get` after the other) and the
 //! listing of a big folder (`list_path` against `ls`).
+//!
+//! With `--encrypt` both clients encrypt every message (smbkit with
+//! `Encryption::Required`, smbclient with `--client-protection=encrypt`)
+//! and smbkit's download and upload are also measured unencrypted, in the
+//! same run against the same server, to print what encryption costs.
 //!
 //! Every measurement runs in a fresh process: smbkit's in a child of this
 //! binary (`bench child …`), which reports its own peak RSS (VmHWM);
@@ -38,13 +44,13 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use smbkit::{Connection, Protocol, SmbProtocolFactory};
-use smbkit_testserver::{Profile, TestServer};
+use smbkit::{Connection, Encryption, Protocol, SmbProtocolFactory};
+use smbkit_testserver::{ExtraConfig, Profile, TestServer};
 use tokio::io::{AsyncRead, ReadBuf};
 
 const USAGE: &str = "\
 usage: bench [--size-mib N] [--files N] [--entries N] [--signing] [--smb1]
-             [--only download|upload|small|list] [--repeat N]
+             [--encrypt [--cipher NAME]] [--only download|upload|small|list] [--repeat N]
              [--warmup N] [--concurrency N] [--threads N]
 
 Runs smbkit and smbclient side by side against one private Samba server
@@ -55,6 +61,10 @@ Runs smbkit and smbclient side by side against one private Samba server
   --entries N       entries of the listed folder (default 10000)
   --signing         a server that requires signing (both clients sign)
   --smb1            an SMB1-only server (NT LM 0.12): both clients speak SMB1
+  --encrypt         both clients encrypt everything (SMB 3.1.1); smbkit's download
+                    and upload are also measured unencrypted, for comparison
+  --cipher NAME     with --encrypt: the one cipher the server offers
+                    (AES-128-GCM, AES-256-GCM, AES-128-CCM or AES-256-CCM)
   --only OP         run one row: download, upload, small or list
   --repeat N        trials per measurement; the best is kept (default 3)
   --warmup N        untimed rounds before them (default 1)
@@ -109,6 +119,8 @@ struct Opts {
     entries: usize,
     signing: bool,
     smb1: bool,
+    encrypt: bool,
+    cipher: Option<String>,
     only: Option<Op>,
     repeat: usize,
     warmup: usize,
@@ -123,6 +135,8 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
         entries: 10_000,
         signing: false,
         smb1: false,
+        encrypt: false,
+        cipher: None,
         only: None,
         repeat: 3,
         warmup: 1,
@@ -151,6 +165,18 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
             "--entries" => o.entries = number(value()?)? as usize,
             "--signing" => o.signing = true,
             "--smb1" => o.smb1 = true,
+            "--encrypt" => o.encrypt = true,
+            "--cipher" => {
+                let v = value()?.to_ascii_uppercase();
+                if !["AES-128-GCM", "AES-256-GCM", "AES-128-CCM", "AES-256-CCM"]
+                    .contains(&v.as_str())
+                {
+                    return Err(format!(
+                        "--cipher: {v:?} is not AES-128-GCM, AES-256-GCM, AES-128-CCM or AES-256-CCM"
+                    ));
+                }
+                o.cipher = Some(v);
+            }
             "--only" => o.only = Some(Op::parse(&value()?)?),
             "--repeat" => o.repeat = number(value()?)?.max(1) as usize,
             "--warmup" => o.warmup = number(value()?)? as usize,
@@ -162,6 +188,12 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
             }
             other => return Err(format!("unknown argument {other:?}")),
         }
+    }
+    if o.encrypt && o.smb1 {
+        return Err("--encrypt and --smb1 exclude each other: SMB1 cannot encrypt".into());
+    }
+    if o.cipher.is_some() && !o.encrypt {
+        return Err("--cipher goes with --encrypt".into());
     }
     Ok(o)
 }
@@ -294,6 +326,11 @@ mod child {
             } else {
                 Protocol::Smb2Only
             })
+            .encryption(if std::env::var_os("BENCH_ENCRYPT").is_some() {
+                Encryption::Required
+            } else {
+                Encryption::IfRequired
+            })
             .connect(("127.0.0.1", job.port))
             .await
             .map_err(|e| format!("connect: {e}"))?;
@@ -303,12 +340,16 @@ mod child {
         let connect_secs = t0.elapsed().as_secs_f64();
         let info = conn.server_info();
         let session = format!(
-            "dialect={} signing={}",
+            "dialect={} signing={} encryption={}",
             conn.dialect().version_str(),
             match (info.signing, info.signing_algorithm) {
                 (true, Some(a)) => format!("{a:?}"),
                 (true, None) => "on".into(),
                 (false, _) => "off".into(),
+            },
+            match (info.encrypted, info.cipher) {
+                (true, Some(c)) => c.to_string(),
+                _ => "off".into(),
             }
         );
 
@@ -451,6 +492,8 @@ struct Bench<'a> {
     time: Option<PathBuf>,
     rss_file: PathBuf,
     upload_src: PathBuf,
+    /// With `--encrypt`: set while smbkit runs unencrypted for comparison.
+    plain: std::cell::Cell<bool>,
 }
 
 /// One row's measurements.
@@ -461,6 +504,8 @@ struct Row {
     amount: f64,
     smbkit: Vec<Trial>,
     smbclient: Vec<Trial>,
+    /// With `--encrypt`: smbkit's trials unencrypted.
+    smbkit_plain: Vec<Trial>,
 }
 
 #[derive(Clone, Copy)]
@@ -496,7 +541,16 @@ fn parent(opts: &Opts) -> Result<(), String> {
         // on its own.
         std::env::set_var("BENCH_SMB1", "1");
     }
-    let server = TestServer::start(profile).map_err(|e| format!("cannot start smbd: {e}"))?;
+    let extra = ExtraConfig {
+        global: opts
+            .cipher
+            .as_ref()
+            .map(|c| format!("server smb3 encryption algorithms = {c}\n"))
+            .unwrap_or_default(),
+        sections: String::new(),
+    };
+    let server =
+        TestServer::start_with(profile, extra).map_err(|e| format!("cannot start smbd: {e}"))?;
     let time = Path::new("/usr/bin/time")
         .is_file()
         .then(|| PathBuf::from("/usr/bin/time"));
@@ -512,6 +566,7 @@ fn parent(opts: &Opts) -> Result<(), String> {
         rss_file: server.dir().join("bench-rss.txt"),
         upload_src: server.dir().join("bench-upload-source.bin"),
         server,
+        plain: std::cell::Cell::new(false),
     };
     let ops: Vec<Op> = match opts.only {
         Some(op) => vec![op],
@@ -542,7 +597,9 @@ fn parent(opts: &Opts) -> Result<(), String> {
     let session = base_k[0]
         .stdout
         .split_whitespace()
-        .filter(|w| w.starts_with("dialect=") || w.starts_with("signing="))
+        .filter(|w| {
+            w.starts_with("dialect=") || w.starts_with("signing=") || w.starts_with("encryption=")
+        })
         .collect::<Vec<_>>()
         .join(" ");
     let (base_k_best, base_c_best) = (best(&base_k), best(&base_c));
@@ -582,6 +639,15 @@ fn parent(opts: &Opts) -> Result<(), String> {
         base_k_best * 1e3,
         base_c_best * 1e3
     );
+    let _ = writeln!(
+        out,
+        "smbkit build: {}",
+        if cfg!(all(target_feature = "aes", target_feature = "avx2")) {
+            "for this CPU (AES-NI, AVX2 and more enabled at compile time)"
+        } else {
+            "generic (CPU features detected at run time)"
+        }
+    );
     let _ = writeln!(out, "{interference}");
     let _ = writeln!(out);
     let _ = writeln!(
@@ -608,6 +674,18 @@ fn parent(opts: &Opts) -> Result<(), String> {
         out,
         "ratio = smbkit rate / smbclient rate (above 1: smbkit is faster); MB = 10^6 bytes; RSS = peak of the process over its trials"
     );
+    for r in rows.iter().filter(|r| !r.smbkit_plain.is_empty()) {
+        let enc = r.amount / (best(&r.smbkit) - base_k_best).max(1e-6);
+        let plain = r.amount / (best(&r.smbkit_plain) - base_k_best).max(1e-6);
+        let _ = writeln!(
+            out,
+            "{}: smbkit unencrypted {}, encrypted {} = {:.0}% of it",
+            r.label,
+            fmt_rate(plain, r.unit),
+            fmt_rate(enc, r.unit),
+            enc / plain * 100.0
+        );
+    }
     let _ = writeln!(out);
     let _ = writeln!(
         out,
@@ -763,6 +841,7 @@ impl Bench<'_> {
             amount,
             smbkit: Vec::new(),
             smbclient: Vec::new(),
+            smbkit_plain: Vec::new(),
         };
         // Each client runs its warm-up and trials in one block: on VMs,
         // alternating them made whichever client followed the other pay
@@ -793,6 +872,24 @@ impl Bench<'_> {
                     } else {
                         row.smbclient.push(t);
                     }
+                }
+            }
+        }
+        if o.encrypt && matches!(op, Op::Download | Op::Upload) {
+            // The same transfer unencrypted, for what encryption costs.
+            self.plain.set(true);
+            let trials = (0..o.warmup + o.repeat)
+                .map(|_| self.smbkit_trial(op))
+                .collect::<Result<Vec<_>, _>>();
+            self.plain.set(false);
+            for (round, t) in trials?.into_iter().enumerate() {
+                eprintln!(
+                    "  {}smbkit unencrypted {:.1} ms",
+                    if round < o.warmup { "warm-up: " } else { "" },
+                    t.wall * 1e3
+                );
+                if round >= o.warmup {
+                    row.smbkit_plain.push(t);
                 }
             }
         }
@@ -920,6 +1017,9 @@ impl Bench<'_> {
             .arg(self.opts.threads.to_string())
             .env("BENCH_PASSWORD", self.server.password())
             .stdin(Stdio::null());
+        if self.opts.encrypt && !self.plain.get() {
+            cmd.env("BENCH_ENCRYPT", "1");
+        }
         for (k, v) in extra {
             cmd.arg(k).arg(v);
         }
@@ -947,6 +1047,9 @@ impl Bench<'_> {
     /// Runs smbclient with `-c commands`, timed from spawn to exit.
     fn smbclient(&self, commands: &str) -> Result<Trial, String> {
         let mut cmd = self.server.smbclient(self.server.share());
+        if self.opts.encrypt {
+            cmd.arg("--client-protection=encrypt");
+        }
         // One argument may not exceed 128 KiB (MAX_ARG_STRLEN): longer
         // command lists (thousands of gets) go through standard input.
         let stdin = if commands.len() <= 64 * 1024 {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use smbkit_proto::crypto::SigningAlgorithm;
+use smbkit_proto::crypto::{Cipher, SigningAlgorithm};
 use smbkit_proto::smb2::echo::{EchoRequest, EchoResponse};
 use smbkit_proto::smb2::logoff::LogoffRequest;
 use smbkit_proto::smb2::tree_connect::{TreeConnectRequest, TreeConnectResponse};
@@ -44,8 +44,16 @@ pub struct ServerInfo {
     pub signing: bool,
     /// The signing algorithm, when signing.
     pub signing_algorithm: Option<SigningAlgorithm>,
-    /// The cipher the server chose in its 3.1.1 encryption context, if any.
-    pub cipher: Option<u16>,
+    /// The cipher the connection can encrypt with: the one the server chose
+    /// in its 3.1.1 encryption context, or AES-128-CCM on 3.0/3.0.2 when the
+    /// server announced SMB2_GLOBAL_CAP_ENCRYPTION; `None` when it cannot
+    /// encrypt (SMB 1, 2.x, or no common cipher).
+    pub cipher: Option<Cipher>,
+    /// True if every message of the session is encrypted (the server asked
+    /// for it, or [`Encryption::Preferred`](crate::Encryption) /
+    /// [`Encryption::Required`](crate::Encryption) was set). Shares can
+    /// still ask for encryption on their own: see [`TreeInfo::encrypted`].
+    pub encrypted: bool,
     /// True for a guest session.
     pub is_guest: bool,
     /// True for an anonymous (null) session.
@@ -66,6 +74,9 @@ pub struct TreeInfo {
     pub capabilities: u32,
     /// The access rights the user has on the share.
     pub maximal_access: u32,
+    /// True if the messages of this tree are encrypted (the share asks for
+    /// it, or the whole session is encrypted).
+    pub encrypted: bool,
 }
 
 /// The protocol family a connection speaks, with its driver.
@@ -261,28 +272,53 @@ impl Connection {
             .await
             .map_err(|e| with_limit(e, limit))?;
         if r.header.status != NtStatus::SUCCESS {
+            let mut why = describe_status(r.header.status).to_string();
+            if r.header.status == NtStatus::ACCESS_DENIED && self.inner.info.cipher.is_none() {
+                // What a server answers for a share that requires
+                // encryption when the connection cannot encrypt.
+                why.push_str(&format!(
+                    "; the share may require encryption, which this connection cannot do ({})",
+                    crate::handshake::why_no_encryption(&self.inner.info)
+                ));
+            }
             return Err(Error::OperationFailure {
-                message: format!(
-                    "cannot connect to share '{share}' ({})",
-                    describe_status(r.header.status)
-                ),
+                message: format!("cannot connect to share '{share}' ({why})"),
                 status: r.header.status,
             });
         }
         let t = TreeConnectResponse::decode(&r.msg)
             .map_err(|e| ProtocolError::decode("TREE_CONNECT response", e))?;
+        let share_encrypts =
+            t.share_flags & smbkit_proto::smb2::tree_connect::share_flags::ENCRYPT_DATA != 0;
+        // Ok(whether the tree is encrypted), or Err if the share asks for
+        // encryption this connection cannot do.
+        let state: Result<bool, ()> = {
+            let shared = self.shared()?;
+            let mut s = shared.session.write().unwrap_or_else(|e| e.into_inner());
+            if !share_encrypts {
+                Ok(s.encrypt_all)
+            } else if s.encryptor.is_some() {
+                s.encrypted_trees.insert(r.header.tree_id);
+                Ok(true)
+            } else {
+                Err(())
+            }
+        };
+        let Ok(encrypted) = state else {
+            let _ = self.tree_disconnect_id(r.header.tree_id, deadline).await;
+            return Err(Error::Unsupported(format!(
+                "share '{share}' requires encryption, which this connection cannot do ({})",
+                crate::handshake::why_no_encryption(&self.inner.info)
+            )));
+        };
         let info = TreeInfo {
             tree_id: r.header.tree_id,
             share_type: t.share_type,
             share_flags: t.share_flags,
             capabilities: t.capabilities,
             maximal_access: t.maximal_access,
+            encrypted,
         };
-        if t.share_flags & smbkit_proto::smb2::tree_connect::share_flags::ENCRYPT_DATA != 0 {
-            return Err(Error::Unsupported(format!(
-                "share '{share}' requires encryption; SMB3 encryption is not enabled in this client"
-            )));
-        }
         trees.insert(key, info);
         Ok(info)
     }
@@ -299,21 +335,34 @@ impl Connection {
                 .map_err(|e| with_limit(e, limit));
         }
         if let Some(t) = removed {
-            let r = self
-                .shared()?
-                .request(
-                    Command::TREE_DISCONNECT,
-                    t.tree_id,
-                    1,
-                    deadline,
-                    "tree disconnect",
-                    |w| TreeDisconnectRequest.encode(w),
-                )
+            self.tree_disconnect_id(t.tree_id, deadline)
                 .await
                 .map_err(|e| with_limit(e, limit))?;
-            expect_success(&r, "tree disconnect")?;
         }
         Ok(())
+    }
+
+    /// Sends TREE_DISCONNECT for `tree_id` (SMB2), then forgets whether the
+    /// tree was encrypted.
+    async fn tree_disconnect_id(&self, tree_id: u32, deadline: Instant) -> Result<(), Error> {
+        let shared = self.shared()?;
+        let r = shared
+            .request(
+                Command::TREE_DISCONNECT,
+                tree_id,
+                1,
+                deadline,
+                "tree disconnect",
+                |w| TreeDisconnectRequest.encode(w),
+            )
+            .await;
+        shared
+            .session
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .encrypted_trees
+            .remove(&tree_id);
+        expect_success(&r?, "tree disconnect")
     }
 
     /// Disconnects every tree, logs off and closes the socket (the

@@ -115,6 +115,16 @@ pub enum ProtocolError {
     /// Authentication tokens could not be processed.
     #[error("authentication: {0}")]
     Auth(String),
+    /// An encrypted message failed to decrypt or authenticate (MS-SMB2
+    /// §3.2.5.1.1.1); the connection is closed.
+    #[error("an encrypted message was rejected: {0}")]
+    Decryption(String),
+    /// A response to an encrypted request arrived unencrypted.
+    #[error("unencrypted {command} response to an encrypted request")]
+    Unencrypted {
+        /// The command of the response.
+        command: String,
+    },
     /// Anything else the server did wrong.
     #[error("{0}")]
     Unexpected(String),

@@ -9,6 +9,8 @@ use std::time::Duration;
 use tokio::net::ToSocketAddrs;
 use zeroize::Zeroizing;
 
+use smbkit_proto::crypto::Cipher;
+
 use crate::connection::Connection;
 use crate::error::Error;
 
@@ -39,6 +41,35 @@ pub enum Protocol {
     /// `SUPPORT_SMB2 = False`).
     Smb1Only,
 }
+
+/// Whether to encrypt (SMB 3.x, MS-SMB2 §3.1.4.3).
+///
+/// Whatever the setting, a session or share for which the server asks for
+/// encryption is encrypted when the dialect and server can; the setting
+/// says what happens beyond that.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Encryption {
+    /// Encrypt what the server asks to be encrypted (a session or a share
+    /// with "encrypt data"), nothing else.
+    #[default]
+    IfRequired,
+    /// Encrypt the whole session when the server can (SMB 3.x with a
+    /// cipher both sides support); otherwise go on unencrypted.
+    Preferred,
+    /// Encrypt the whole session, and refuse to go on (with
+    /// [`Error::Unsupported`] saying why) if the server cannot: SMB 1 or
+    /// 2.x only, no common cipher, or a guest or anonymous session.
+    Required,
+}
+
+/// The ciphers offered by default, most preferred first: GCM before CCM
+/// (GCM is several times faster), 256-bit before 128-bit keys.
+pub const DEFAULT_CIPHERS: [Cipher; 4] = [
+    Cipher::Aes256Gcm,
+    Cipher::Aes128Gcm,
+    Cipher::Aes256Ccm,
+    Cipher::Aes128Ccm,
+];
 
 /// The password, given up front or computed when the connection needs it.
 #[derive(Clone)]
@@ -91,6 +122,8 @@ pub struct SmbProtocolFactory {
     pub(crate) direct_tcp: bool,
     pub(crate) protocol: Protocol,
     pub(crate) extended_security: bool,
+    pub(crate) encryption: Encryption,
+    pub(crate) ciphers: Vec<Cipher>,
     pub(crate) timeout: Duration,
     pub(crate) connect_timeout: Duration,
 }
@@ -131,6 +164,8 @@ impl SmbProtocolFactory {
             direct_tcp: false,
             protocol: Protocol::default(),
             extended_security: true,
+            encryption: Encryption::default(),
+            ciphers: DEFAULT_CIPHERS.to_vec(),
             timeout: DEFAULT_TIMEOUT,
             connect_timeout: DEFAULT_TIMEOUT,
         })
@@ -184,6 +219,53 @@ impl SmbProtocolFactory {
     pub fn extended_security(mut self, on: bool) -> Self {
         self.extended_security = on;
         self
+    }
+
+    /// Whether to encrypt beyond what the server asks for;
+    /// [`Encryption::IfRequired`] by default.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), smbkit::Error> {
+    /// use smbkit::{Encryption, SmbProtocolFactory};
+    ///
+    /// let conn = SmbProtocolFactory::new("alice", "secret", "MYPC", "FILESERVER")?
+    ///     .direct_tcp(true)
+    ///     .encryption(Encryption::Required)
+    ///     .connect("192.0.2.10:445")
+    ///     .await?;
+    /// assert!(conn.server_info().encrypted);
+    /// # Ok(()) }
+    /// ```
+    pub fn encryption(mut self, e: Encryption) -> Self {
+        self.encryption = e;
+        self
+    }
+
+    /// The SMB 3.1.1 ciphers to offer, most preferred first
+    /// ([`DEFAULT_CIPHERS`] unless set). SMB 3.0 and 3.0.2 always use
+    /// AES-128-CCM. An empty list is refused. To put 128-bit keys first:
+    ///
+    /// ```
+    /// use smbkit::{Cipher, SmbProtocolFactory};
+    ///
+    /// let f = SmbProtocolFactory::new("alice", "secret", "MYPC", "FILESERVER")?
+    ///     .ciphers(&[Cipher::Aes128Gcm, Cipher::Aes256Gcm, Cipher::Aes128Ccm])?;
+    /// # Ok::<(), smbkit::Error>(())
+    /// ```
+    pub fn ciphers(mut self, ciphers: &[Cipher]) -> Result<Self, Error> {
+        if ciphers.is_empty() {
+            return Err(Error::InvalidArgument(
+                "ciphers: the list is empty; offer at least one cipher".into(),
+            ));
+        }
+        let mut list: Vec<Cipher> = Vec::with_capacity(ciphers.len());
+        for &c in ciphers {
+            if !list.contains(&c) {
+                list.push(c);
+            }
+        }
+        self.ciphers = list;
+        Ok(self)
     }
 
     /// The default time limit for operations on the connection (30 s

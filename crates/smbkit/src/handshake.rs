@@ -3,12 +3,14 @@
 
 use std::sync::Arc;
 
-use smbkit_proto::crypto::{derive_session_keys, PreauthHash, Signer, SigningAlgorithm};
+use smbkit_proto::crypto::{
+    derive_session_keys, Cipher, Decryptor, Encryptor, PreauthHash, Signer, SigningAlgorithm,
+};
 use smbkit_proto::ntlm::{Credentials, NtlmOptions, SpnegoNtlm};
 use smbkit_proto::smb1;
 use smbkit_proto::smb2::header::Header;
 use smbkit_proto::smb2::negotiate::{
-    capabilities, cipher, hash_algorithm, security_mode, signing_algorithm, NegotiateContext,
+    capabilities, hash_algorithm, security_mode, signing_algorithm, NegotiateContext,
     NegotiateRequest, NegotiateResponse,
 };
 use smbkit_proto::smb2::session_setup::{session_flags, SessionSetupRequest, SessionSetupResponse};
@@ -21,7 +23,7 @@ use tokio::time::Instant;
 use crate::connection::{Backend, Connection, ServerInfo};
 use crate::driver::Shared;
 use crate::error::{describe_status, Error, ProtocolError};
-use crate::factory::{Protocol, SignOptions, SmbProtocolFactory};
+use crate::factory::{Encryption, Protocol, SignOptions, SmbProtocolFactory};
 use crate::transport;
 
 /// SMB1 dialect strings of the multi-protocol NEGOTIATE (MS-SMB2 §3.2.4.2.1).
@@ -95,10 +97,14 @@ pub(crate) async fn connect<A: ToSocketAddrs>(
     let (shared, tasks) = Shared::start(rd, wr, credits, dialect, max_frame);
 
     let signing_alg = signing_algorithm_for(dialect, &neg.response);
-    let cipher = neg.response.contexts.iter().find_map(|c| match c {
-        NegotiateContext::Encryption { ciphers } => ciphers.first().copied().filter(|&c| c != 0),
-        _ => None,
-    });
+    let cipher = connection_cipher(dialect, &neg.response, &f.ciphers)?;
+    if f.encryption == Encryption::Required && cipher.is_none() {
+        shared.shut_down("the server cannot encrypt");
+        return Err(Error::Unsupported(format!(
+            "encryption is required, but {}",
+            no_cipher_reason(dialect, neg.response.capabilities)
+        )));
+    }
     let session = tokio::time::timeout_at(
         deadline,
         session_setup(
@@ -136,6 +142,7 @@ pub(crate) async fn connect<A: ToSocketAddrs>(
         signing: session.signing,
         signing_algorithm: session.signing.then_some(signing_alg),
         cipher,
+        encrypted: session.encrypted,
         is_guest: session.flags & session_flags::IS_GUEST != 0,
         is_anonymous: session.anonymous || session.flags & session_flags::IS_NULL != 0,
     };
@@ -233,7 +240,10 @@ async fn negotiate<S: AsyncRead + AsyncWrite + Unpin>(
         } else {
             security_mode::SIGNING_ENABLED
         },
-        capabilities: capabilities::LARGE_MTU,
+        // Samba (and MS-SMB2 §3.3.5.4 for 3.0/3.0.2) only encrypts for a
+        // client that announces SMB2_GLOBAL_CAP_ENCRYPTION, whatever the
+        // dialect.
+        capabilities: capabilities::LARGE_MTU | capabilities::ENCRYPTION,
         client_guid,
         contexts: vec![
             NegotiateContext::PreauthIntegrity {
@@ -241,12 +251,7 @@ async fn negotiate<S: AsyncRead + AsyncWrite + Unpin>(
                 salt: salt.to_vec(),
             },
             NegotiateContext::Encryption {
-                ciphers: vec![
-                    cipher::AES128_GCM,
-                    cipher::AES128_CCM,
-                    cipher::AES256_GCM,
-                    cipher::AES256_CCM,
-                ],
+                ciphers: f.ciphers.iter().map(|c| c.wire_id()).collect(),
             },
             NegotiateContext::Signing {
                 algorithms: vec![
@@ -359,6 +364,69 @@ struct SessionResult {
     flags: u16,
     signing: bool,
     anonymous: bool,
+    encrypted: bool,
+}
+
+/// The cipher the connection encrypts with (Connection.CipherId for
+/// 3.1.1, AES-128-CCM for 3.0/3.0.2 when the server announced
+/// SMB2_GLOBAL_CAP_ENCRYPTION), or `None` if it cannot encrypt.
+fn connection_cipher(
+    dialect: Dialect,
+    r: &NegotiateResponse,
+    offered: &[Cipher],
+) -> Result<Option<Cipher>, Error> {
+    if dialect == Dialect::SMB3_1_1 {
+        let chosen = r.contexts.iter().find_map(|c| match c {
+            NegotiateContext::Encryption { ciphers } => Some(ciphers.clone()),
+            _ => None,
+        });
+        let Some(chosen) = chosen else {
+            return Ok(None);
+        };
+        // MS-SMB2 §3.2.5.2: exactly one cipher, 0 meaning none in common.
+        return match chosen.as_slice() {
+            [0] => Ok(None),
+            [id] => match Cipher::from_wire(*id) {
+                Some(c) if offered.contains(&c) => Ok(Some(c)),
+                _ => Err(ProtocolError::Unexpected(format!(
+                    "the server chose cipher {id:#06x}, which was not offered"
+                ))
+                .into()),
+            },
+            _ => Err(ProtocolError::Unexpected(format!(
+                "the server's encryption context names {} ciphers instead of one",
+                chosen.len()
+            ))
+            .into()),
+        };
+    }
+    if dialect.is_smb3() && r.capabilities & capabilities::ENCRYPTION != 0 {
+        return Ok(Some(Cipher::Aes128Ccm));
+    }
+    Ok(None)
+}
+
+/// Why a connection of `dialect` with these server capabilities cannot
+/// encrypt, for error messages.
+fn no_cipher_reason(dialect: Dialect, server_capabilities: u32) -> String {
+    if !dialect.is_smb3() {
+        format!("the server negotiated {dialect:?}; encryption needs SMB 3.0 or later")
+    } else if dialect == Dialect::SMB3_1_1 {
+        "the server chose no cipher among those offered (or has encryption turned off)".into()
+    } else if server_capabilities & capabilities::ENCRYPTION == 0 {
+        format!("the server does not offer encryption on {dialect:?}")
+    } else {
+        "no cipher is available".into()
+    }
+}
+
+/// Why a connection cannot encrypt, from what was negotiated.
+pub(crate) fn why_no_encryption(info: &ServerInfo) -> String {
+    if info.is_guest || info.is_anonymous {
+        "guest and anonymous sessions have no keys to encrypt with".into()
+    } else {
+        no_cipher_reason(info.dialect, info.capabilities)
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -369,7 +437,7 @@ async fn session_setup(
     want_signing: bool,
     signing_alg: SigningAlgorithm,
     conn_preauth: Option<PreauthHash>,
-    cipher: Option<u16>,
+    cipher: Option<Cipher>,
     deadline: Instant,
 ) -> Result<SessionResult, Error> {
     let password = f.password.get();
@@ -470,26 +538,38 @@ async fn session_setup(
                     .into());
                 }
             }
-            if resp.session_flags & session_flags::ENCRYPT_DATA != 0 {
-                return Err(Error::Unsupported(
-                    "the server requires encryption for this session; SMB3 encryption is not enabled in this client"
-                        .into(),
-                ));
-            }
             auth.finish(&resp.security_buffer).map_err(auth_err)?;
+            let encrypted = decide_encryption(
+                shared,
+                f.encryption,
+                resp.session_flags & session_flags::ENCRYPT_DATA != 0,
+                guest_or_null || anonymous,
+                dialect,
+                cipher,
+            )?;
             let signing = !(guest_or_null || anonymous) && want_signing;
             return Ok(SessionResult {
                 flags: resp.session_flags,
                 signing,
                 anonymous,
+                encrypted,
             });
         }
         let user = f.username.clone();
         if status.is_logon_failure() {
+            let mut message = describe_status(status).to_string();
+            if status == NtStatus::ACCESS_DENIED && cipher.is_none() {
+                // What Samba and Windows answer a client that cannot
+                // encrypt when they require encryption (MS-SMB2 §3.3.5.5).
+                message.push_str(&format!(
+                    "; the server may require encryption, which this connection cannot do ({})",
+                    no_cipher_reason(dialect, 0)
+                ));
+            }
             return Err(Error::AuthFailed {
                 status,
                 user,
-                message: describe_status(status).into(),
+                message,
             });
         }
         return Err(Error::OperationFailure {
@@ -499,22 +579,86 @@ async fn session_setup(
     }
 }
 
+/// Settles Session.EncryptData once the session is established: what the
+/// server asked for (SMB2_SESSION_FLAG_ENCRYPT_DATA) and what
+/// `encryption` asks for. Returns whether the session encrypts.
+fn decide_encryption(
+    shared: &Shared,
+    encryption: Encryption,
+    server_asks: bool,
+    guest_or_anonymous: bool,
+    dialect: Dialect,
+    cipher: Option<Cipher>,
+) -> Result<bool, Error> {
+    let mut s = shared.session.write().unwrap_or_else(|e| e.into_inner());
+    if guest_or_anonymous {
+        // MS-SMB2 §3.2.4.1.8: a guest or anonymous session has no keys and
+        // is never encrypted.
+        s.encryptor = None;
+        s.decryptor = None;
+    }
+    let can = s.encryptor.is_some() && s.decryptor.is_some();
+    let why_not = || {
+        if guest_or_anonymous {
+            "the session is a guest or anonymous one, which has no keys to encrypt with".to_string()
+        } else if cipher.is_none() {
+            no_cipher_reason(dialect, 0)
+        } else {
+            "no encryption keys could be derived".to_string()
+        }
+    };
+    let on = match encryption {
+        _ if server_asks && !can => {
+            return Err(Error::Unsupported(format!(
+                "the server requires encryption for this session, but {}",
+                why_not()
+            )))
+        }
+        Encryption::Required if !can => {
+            return Err(Error::Unsupported(format!(
+                "encryption is required, but {}",
+                why_not()
+            )))
+        }
+        Encryption::Required | Encryption::Preferred => can,
+        Encryption::IfRequired => server_asks,
+    };
+    s.encrypt_all = on;
+    Ok(on)
+}
+
 fn install_keys(
     shared: &Shared,
     auth: &SpnegoNtlm,
     dialect: Dialect,
     preauth: Option<&PreauthHash>,
-    cipher: Option<u16>,
+    cipher: Option<Cipher>,
     alg: SigningAlgorithm,
     want_signing: bool,
 ) {
     let Some(key) = auth.session_key().map(zeroize::Zeroizing::new) else {
         return;
     };
-    let keys = derive_session_keys(dialect, &key[..], preauth.map(|p| p.value()), cipher);
+    let keys = derive_session_keys(
+        dialect,
+        &key[..],
+        preauth.map(|p| p.value()),
+        cipher.map(Cipher::wire_id),
+    );
     let mut s = shared.session.write().unwrap_or_else(|e| e.into_inner());
     s.signer = Some(Arc::new(Signer::new(alg, &keys.signing_key)));
     s.signing_required = want_signing;
+    if let Some(c) = cipher {
+        let mut salt = [0u8; 4];
+        rand::fill(&mut salt[..]);
+        let session_id = s.session_id;
+        s.encryptor = Encryptor::new(c, &keys.encryption_key, session_id, salt)
+            .ok()
+            .map(Arc::new);
+        s.decryptor = Decryptor::new(c, &keys.decryption_key, session_id)
+            .ok()
+            .map(Arc::new);
+    }
 }
 
 /// The current time as a FILETIME (100 ns intervals since 1601-01-01 UTC).

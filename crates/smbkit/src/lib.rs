@@ -44,10 +44,11 @@ mod types;
 pub use connection::{Connection, ServerInfo, TreeInfo};
 pub use error::{Error, ProtocolError};
 pub use factory::{
-    AuthHandler, Protocol, SignOptions, SmbProtocolFactory, DEFAULT_ECHO_TIMEOUT, DEFAULT_TIMEOUT,
+    AuthHandler, Encryption, Protocol, SignOptions, SmbProtocolFactory, DEFAULT_CIPHERS,
+    DEFAULT_ECHO_TIMEOUT, DEFAULT_TIMEOUT,
 };
 pub use files::DEFAULT_SEARCH;
-pub use smbkit_proto::crypto::SigningAlgorithm;
+pub use smbkit_proto::crypto::{Cipher, SigningAlgorithm};
 pub use smbkit_proto::dtyp::{Ace, Acl, SecurityDescriptor, Sid};
 pub use smbkit_proto::fscc::{attributes, search};
 pub use smbkit_proto::nbss::NegativeResponse;

@@ -32,6 +32,13 @@ pub(crate) async fn connect(
     neg: NegotiateResponse,
     deadline: Instant,
 ) -> Result<Connection, Error> {
+    if f.encryption == crate::factory::Encryption::Required {
+        return Err(Error::Unsupported(
+            "encryption is required, but the server speaks only SMB 1 (NT LM 0.12), which cannot \
+             encrypt; SMB 3.0 or later is needed"
+                .into(),
+        ));
+    }
     let extended = neg.capabilities & caps::EXTENDED_SECURITY != 0;
     let server_requires = neg.security_mode & SECURITY_SIGNATURES_REQUIRED != 0;
     let server_supports = neg.security_mode & SECURITY_SIGNATURES_ENABLED != 0;
@@ -84,6 +91,7 @@ pub(crate) async fn connect(
         signing: shared.signing(),
         signing_algorithm: None,
         cipher: None,
+        encrypted: false,
         is_guest: session.guest,
         is_anonymous: session.anonymous,
     };
@@ -526,6 +534,7 @@ pub(crate) async fn tree_connect(
         share_flags: u32::from(t.optional_support),
         capabilities: 0,
         maximal_access: t.maximal_access.unwrap_or(0),
+        encrypted: false,
     })
 }
 

@@ -142,8 +142,18 @@ pub(crate) async fn read_frame_pooled<S: AsyncRead + Unpin>(
     max: usize,
     pool: &mut RecvPool,
 ) -> Result<Bytes, Error> {
+    Ok(read_frame_pooled_mut(s, max, pool).await?.freeze())
+}
+
+/// [`read_frame_pooled`], handing out the frame still writable (to decrypt
+/// it in place).
+pub(crate) async fn read_frame_pooled_mut<S: AsyncRead + Unpin>(
+    s: &mut S,
+    max: usize,
+    pool: &mut RecvPool,
+) -> Result<BytesMut, Error> {
     let len = read_frame_length(s, max).await?;
-    read_body(s, pool.buffer(len), len).await
+    read_body_mut(s, pool.buffer(len), len).await
 }
 
 /// Reads frame headers up to that of the next session message (skipping
@@ -175,6 +185,15 @@ async fn read_body<S: AsyncRead + Unpin>(
     buf: &mut BytesMut,
     len: usize,
 ) -> Result<Bytes, Error> {
+    Ok(read_body_mut(s, buf, len).await?.freeze())
+}
+
+/// [`read_body`], the frame left writable.
+async fn read_body_mut<S: AsyncRead + Unpin>(
+    s: &mut S,
+    buf: &mut BytesMut,
+    len: usize,
+) -> Result<BytesMut, Error> {
     debug_assert!(buf.is_empty() && buf.capacity() >= len);
     while buf.len() < len {
         let want = (len - buf.len()) as u64;
@@ -183,7 +202,7 @@ async fn read_body<S: AsyncRead + Unpin>(
             return Err(Error::NotConnected);
         }
     }
-    Ok(buf.split_to(len).freeze())
+    Ok(buf.split_to(len))
 }
 
 /// Receive memory of one connection: frames are read into blocks that are

@@ -18,16 +18,6 @@ fn signing_name(a: SigningAlgorithm) -> &'static str {
     }
 }
 
-fn cipher_name(id: u16) -> String {
-    match id {
-        1 => "AES-128-CCM".into(),
-        2 => "AES-128-GCM".into(),
-        3 => "AES-256-CCM".into(),
-        4 => "AES-256-GCM".into(),
-        other => format!("cipher 0x{other:04x}"),
-    }
-}
-
 /// `smbkit info`: the negotiated dialect, signing, encryption and cipher,
 /// the server's limits, GUID and time.
 pub async fn info(opts: &GlobalOpts, a: &InfoArgs) -> CmdResult {
@@ -64,12 +54,21 @@ pub async fn info(opts: &GlobalOpts, a: &InfoArgs) -> CmdResult {
         "server requires signing",
         yes_no(i.signing_required_by_server).into(),
     );
-    line("encryption", "off".into());
+    line(
+        "encryption",
+        if i.encrypted {
+            "on (whole session)".into()
+        } else if i.cipher.is_some() {
+            "off (shares that ask for it are encrypted)".into()
+        } else {
+            "off (not available)".into()
+        },
+    );
     line(
         "cipher",
         match i.cipher {
-            Some(c) if c != 0 => format!("none in use ({} offered by the server)", cipher_name(c)),
-            _ => "none".into(),
+            Some(c) => c.to_string(),
+            None => "none".into(),
         },
     );
     let size = |n: u32| format!("{n} ({})", human_size(u64::from(n)));
