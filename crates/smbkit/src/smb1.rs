@@ -96,6 +96,28 @@ struct Pending {
     command: u8,
 }
 
+impl Pending {
+    /// A transaction (request sequence number and command) still waiting
+    /// for more of its response, with what has arrived so far.
+    fn trans_continued(
+        tx: oneshot::Sender<Result<TransResp1, Error>>,
+        asm: TransAssembler,
+        parts: usize,
+        (seq, command): (u32, u8),
+    ) -> Pending {
+        Pending {
+            waiter: Waiter::Trans {
+                tx,
+                asm,
+                parts,
+                interim: None,
+            },
+            seq,
+            command,
+        }
+    }
+}
+
 /// A request given up on (timed out) whose response has not (completely)
 /// arrived: the server still counts its MaxMpxCount slot, and its MID is
 /// not reused until the last message of its response has come.
@@ -723,32 +745,14 @@ impl Smb1Shared {
                 let _ = itx.send(());
                 s.pending.insert(
                     mid,
-                    Pending {
-                        waiter: Waiter::Trans {
-                            tx,
-                            asm,
-                            parts,
-                            interim: None,
-                        },
-                        seq: p.seq,
-                        command: p.command,
-                    },
+                    Pending::trans_continued(tx, asm, parts, (p.seq, p.command)),
                 );
             }
             Waiter::Trans { tx, asm, parts, .. } => match trans_part(header, &msg, asm, parts) {
                 PartOutcome::More(asm, parts) => {
                     s.pending.insert(
                         mid,
-                        Pending {
-                            waiter: Waiter::Trans {
-                                tx,
-                                asm,
-                                parts,
-                                interim: None,
-                            },
-                            seq: p.seq,
-                            command: p.command,
-                        },
+                        Pending::trans_continued(tx, asm, parts, (p.seq, p.command)),
                     );
                 }
                 PartOutcome::Done(r) => {

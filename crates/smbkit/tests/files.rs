@@ -101,12 +101,6 @@ impl Target {
         }
     }
 
-    /// True when `open_file` can be used over this target (both families
-    /// now).
-    fn has_open_file(self) -> bool {
-        true
-    }
-
     async fn connect(self, srv: &TestServer) -> Connection {
         let mut f =
             SmbProtocolFactory::new(srv.user(), srv.password(), "SMBKITCLIENT", "SMBKITTEST")
@@ -682,7 +676,7 @@ async fn retrieve_long_and_unicode_names(t: Target) {
     assert!(root.contains("Ünïcödé – naïve café.txt"), "{root:?}");
     assert_eq!(names_of(&conn, "日本語").await, set(["テスト😀.bin"]));
     // open_file on a long unicode name.
-    if t.has_open_file() {
+    {
         let file = conn.open_file("share", &uni).await.unwrap();
         assert_eq!(file.size(), expected[1].len() as u64);
         let part = file.read_at(500, 1000).await.unwrap();
@@ -777,7 +771,7 @@ async fn retrieve_failures(t: Target) {
             .await,
         &[NtStatus::FILE_IS_A_DIRECTORY],
     );
-    if t.has_open_file() {
+    {
         failure(
             conn.open_file("share", "a folder").await,
             &[NtStatus::FILE_IS_A_DIRECTORY],
@@ -1917,7 +1911,7 @@ async fn offsets_past_4_gib(t: Target) {
         .await
         .unwrap();
     assert_eq!(out, vec![0u8; 10]);
-    if t.has_open_file() {
+    {
         let file = conn.open_file("share", "sparse.bin").await.unwrap();
         assert_eq!(file.read_at(at + 100, 50).await.unwrap(), data[100..150]);
         file.close().await.unwrap();
@@ -2278,7 +2272,7 @@ async fn timed_out_opens_do_not_leak_server_handles(t: Target) {
 
     srv.pause();
     let mut results = Vec::new();
-    if t.has_open_file() {
+    {
         let r = quick.open_file("share", "opened.txt").await;
         results.push(("open_file", r.map(|_| ())));
     }
