@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use smbkit_testserver::{Profile, TestServer, SNAPSHOTS};
+use smbkit_testserver::{content, Profile, TestServer, SNAPSHOTS};
 
 /// Exit codes (see the README's table).
 const USAGE: i32 = 2;
@@ -135,19 +135,6 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-/// Deterministic pseudo-random content.
-fn content(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
 }
 
 /// A file in the `share` share, made here and given to the test user.

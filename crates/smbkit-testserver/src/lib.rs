@@ -197,6 +197,34 @@ fn global_block(lines: &str) -> String {
         .collect()
 }
 
+/// Deterministic pseudo-random test content (xorshift32): the same `len`
+/// and `seed` give the same bytes, different seeds different ones.
+///
+/// ```
+/// let a = smbkit_testserver::content(1000, 7);
+/// assert_eq!(a, smbkit_testserver::content(1000, 7));
+/// assert_ne!(a, smbkit_testserver::content(1000, 8));
+/// ```
+pub fn content(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(0x9e37_79b9) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+/// FNV-1a (64 bits) of `data`: enough to tell test contents apart in short
+/// assertion messages.
+pub fn fnv1a(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 /// A private `smbd` on `127.0.0.1:<port>` with the shares `share`, `readonly`, `snapshots` and `encrypted`.
 ///
 /// Dropping it stops `smbd`, its `samba-dcerpcd` helpers, and removes its directory.

@@ -10,7 +10,7 @@ use std::fs;
 use std::time::Duration;
 
 use smbkit::{Cipher, Connection, Encryption, Error, SmbProtocolFactory};
-use smbkit_testserver::{ExtraConfig, Profile, TestServer};
+use smbkit_testserver::{content, ExtraConfig, Profile, TestServer};
 
 /// Samba's name of a cipher in `server smb3 encryption algorithms`.
 fn samba_name(c: Cipher) -> &'static str {
@@ -63,19 +63,6 @@ async fn connect(srv: &TestServer, f: SmbProtocolFactory) -> Connection {
     f.connect((srv.host(), srv.port()))
         .await
         .unwrap_or_else(|e| panic!("connect: {e}\n{}", srv.log_tail(30)))
-}
-
-/// Deterministic pseudo-random content (xorshift32).
-fn content(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2_654_435_761) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
 }
 
 /// Store, list, retrieve (whole and from an offset), get attributes,

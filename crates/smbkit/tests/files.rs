@@ -20,7 +20,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use smbkit::{Connection, Error, NtStatus, Protocol, SharedFile, SignOptions, SmbProtocolFactory};
 use smbkit_proto::fscc::{attributes, search};
-use smbkit_testserver::{Profile, TestServer};
+use smbkit_testserver::{content, fnv1a as hash, Profile, TestServer};
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -122,26 +122,6 @@ impl Target {
         assert_eq!(conn.is_using_smb2(), !self.smb1, "{self:?}");
         conn
     }
-}
-
-/// FNV-1a, 64 bits: enough to tell contents apart.
-fn hash(data: &[u8]) -> u64 {
-    data.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
-/// Deterministic pseudo-random content (xorshift32).
-fn content(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(0x9e37_79b9) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
 }
 
 /// The local path of `rel` (with `/` separators) in the `share` share.

@@ -3,7 +3,7 @@
 //! transfers.
 
 use smbkit::{Connection, Dialect, Error, NtStatus, Protocol, SignOptions, SmbProtocolFactory};
-use smbkit_testserver::{Profile, TestServer};
+use smbkit_testserver::{content, fnv1a as hash, Profile, TestServer};
 use tokio::io::AsyncReadExt;
 
 fn server(profile: Profile) -> TestServer {
@@ -201,18 +201,6 @@ async fn listing_deleting_and_attributes_over_smb1() {
         .unwrap();
     let a = conn.get_attributes("share", "del/keep.txt").await.unwrap();
     assert_eq!(a.file_attributes & 0x3, 0, "{:#x}", a.file_attributes);
-}
-
-fn content(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2654435761).wrapping_add(7);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -588,12 +576,6 @@ async fn requests_larger_than_the_servers_buffer_go_in_several_messages() {
             assert!(!conn.list_path("share", "").await.unwrap().is_empty());
         }
     }
-}
-/// FNV-1a, to compare large contents in short assertion messages.
-fn hash(data: &[u8]) -> u64 {
-    data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
 }
 
 /// Puts `data` in the share's folder as `name`, owned by the test user.

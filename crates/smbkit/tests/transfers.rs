@@ -5,7 +5,7 @@
 use std::io::Write as _;
 
 use smbkit::{Error, NtStatus, SignOptions, SmbProtocolFactory};
-use smbkit_testserver::{Profile, TestServer};
+use smbkit_testserver::{content, Profile, TestServer};
 use tokio::io::AsyncReadExt;
 
 fn server(profile: Profile) -> TestServer {
@@ -24,19 +24,6 @@ async fn connect(srv: &TestServer, signing: bool) -> smbkit::Connection {
         .connect((srv.host(), srv.port()))
         .await
         .unwrap()
-}
-
-/// Deterministic pseudo-random content.
-fn content(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2654435761).wrapping_add(1);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
 }
 
 fn put_local(srv: &TestServer, name: &str, data: &[u8]) {
