@@ -174,9 +174,9 @@ pub fn hint_for(e: &Error, opts: &GlobalOpts, target: Option<&Target>) -> Option
         Error::Unsupported(m) if m.contains("requires signing") => {
             Some("drop --signing never: use --signing required (the default) or --signing supported".into())
         }
-        Error::Unsupported(m) if m.contains("SMB1") => Some(
-            "this operation has no SMB1 form in this version of smbkit; \
-             enable SMB2 on the server (Samba: server max protocol = SMB3)"
+        Error::Unsupported(m) if m.contains("SMB1") || m.contains("SMB 1") => Some(
+            "the server speaks only SMB1, which cannot do this; \
+             enable SMB2/3 on the server (Samba: server max protocol = SMB3)"
                 .into(),
         ),
         Error::Unsupported(m) if m.contains("encryption is required") => Some(
