@@ -16,6 +16,7 @@ use tokio::time::Instant;
 use crate::driver::{Response, Shared, Tasks};
 use crate::error::{describe_status, Error, ProtocolError};
 use crate::factory::{SmbProtocolFactory, DEFAULT_ECHO_TIMEOUT};
+use crate::handshake::Validation;
 use crate::smb1::Smb1Shared;
 
 /// What was negotiated with the server.
@@ -90,6 +91,10 @@ pub(crate) struct Inner {
     pub(crate) info: ServerInfo,
     pub(crate) factory: SmbProtocolFactory,
     trees: tokio::sync::Mutex<HashMap<String, TreeInfo>>,
+    /// FSCTL_VALIDATE_NEGOTIATE_INFO still to do after the next tree
+    /// connect (SMB 3.0 and 3.0.2).
+    validation: Mutex<Option<Validation>>,
+    negotiate_validated: std::sync::atomic::AtomicBool,
 }
 
 /// An authenticated connection to an SMB server.
@@ -121,6 +126,8 @@ impl Connection {
                 info,
                 factory,
                 trees: tokio::sync::Mutex::new(HashMap::new()),
+                validation: Mutex::new(None),
+                negotiate_validated: std::sync::atomic::AtomicBool::new(false),
             }),
             timeout: None,
         }
@@ -132,6 +139,102 @@ impl Connection {
             Backend::Smb2(s, _) => s.is_closed(),
             Backend::Smb1(s, _) => s.is_closed(),
         }
+    }
+
+    /// Arranges FSCTL_VALIDATE_NEGOTIATE_INFO after the next tree connect.
+    pub(crate) fn expect_validation(&self, v: Validation) {
+        *self
+            .inner
+            .validation
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(v);
+    }
+
+    /// True once the server has confirmed, in a signed
+    /// FSCTL_VALIDATE_NEGOTIATE_INFO exchange after the first tree
+    /// connect, that the NEGOTIATE was not tampered with (SMB 3.0 and 3.0.2
+    /// with a signed-in user; MS-SMB2 §3.2.5.5). SMB 3.1.1 protects the
+    /// negotiation with its preauth integrity hash instead, and earlier
+    /// dialects, guest and anonymous sessions cannot validate: false there.
+    pub fn is_negotiate_validated(&self) -> bool {
+        self.inner
+            .negotiate_validated
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Runs the pending FSCTL_VALIDATE_NEGOTIATE_INFO exchange on `tree_id`
+    /// (MS-SMB2 §3.2.5.5, §3.2.5.14.12). Any sign of tampering closes the
+    /// connection.
+    async fn validate_negotiate(&self, tree_id: u32, deadline: Instant) -> Result<(), Error> {
+        use smbkit_proto::smb2::ioctl::{
+            ctl_code, ioctl_flags, IoctlRequest, IoctlResponse, ValidateNegotiateInfoResponse,
+        };
+        let Some(v) = self
+            .inner
+            .validation
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        else {
+            return Ok(());
+        };
+        let shared = self.shared()?;
+        let req = IoctlRequest {
+            ctl_code: ctl_code::FSCTL_VALIDATE_NEGOTIATE_INFO,
+            file_id: smbkit_proto::smb2::create::FileId::ANY,
+            input: v.sent.to_bytes(),
+            max_input_response: 0,
+            max_output_response: ValidateNegotiateInfoResponse::LEN as u32,
+            flags: ioctl_flags::IS_FSCTL,
+        };
+        let fail = |why: String| -> Error {
+            shared.shut_down("secure dialect negotiation failed");
+            ProtocolError::Unexpected(format!(
+                "secure dialect negotiation failed (FSCTL_VALIDATE_NEGOTIATE_INFO): {why}; \
+                 the connection was closed"
+            ))
+            .into()
+        };
+        let r = shared
+            .request_signed(
+                Command::IOCTL,
+                tree_id,
+                deadline,
+                "validating the negotiation",
+                |w| req.encode(w),
+            )
+            .await?;
+        // MS-SMB2 §3.2.5.14.12.
+        if !r.encrypted && !r.header.is_signed() {
+            return Err(fail("the response is neither signed nor encrypted".into()));
+        }
+        match r.header.status {
+            NtStatus::SUCCESS => {}
+            NtStatus::ACCESS_DENIED => {
+                return Err(fail("the server answered ACCESS_DENIED".into()));
+            }
+            other => {
+                // Not all servers implement it; only a mismatch or a
+                // refusal means tampering.
+                tracing::debug!(status = %other, "FSCTL_VALIDATE_NEGOTIATE_INFO not supported");
+                return Ok(());
+            }
+        }
+        let out = IoctlResponse::decode(&r.msg)
+            .map_err(|e| ProtocolError::decode("VALIDATE_NEGOTIATE_INFO response", e))?;
+        let got = ValidateNegotiateInfoResponse::decode(&out.output)
+            .map_err(|e| ProtocolError::decode("VALIDATE_NEGOTIATE_INFO response", e))?;
+        if got != v.expected {
+            return Err(fail(format!(
+                "the server says {got:?}, the NEGOTIATE response said {:?}",
+                v.expected
+            )));
+        }
+        self.inner
+            .negotiate_validated
+            .store(true, std::sync::atomic::Ordering::Release);
+        tracing::debug!("negotiation validated");
+        Ok(())
     }
 
     /// The SMB1 driver, for connections that speak SMB1.
@@ -319,6 +422,9 @@ impl Connection {
             maximal_access: t.maximal_access,
             encrypted,
         };
+        self.validate_negotiate(info.tree_id, deadline)
+            .await
+            .map_err(|e| with_limit(e, limit))?;
         trees.insert(key, info);
         Ok(info)
     }

@@ -672,6 +672,35 @@ impl Shared {
         Ok(r)
     }
 
+    /// Like [`Shared::request`], but signed whenever the session has a key,
+    /// whether or not the session signs its other messages (for
+    /// FSCTL_VALIDATE_NEGOTIATE_INFO, MS-SMB2 §3.2.5.5: "the client MUST
+    /// sign the request"); an encrypted request is not signed.
+    pub(crate) async fn request_signed(
+        &self,
+        command: Command,
+        tree_id: u32,
+        deadline: Instant,
+        operation: &'static str,
+        body: impl FnOnce(&mut Writer),
+    ) -> Result<Response, Error> {
+        let mut p = self.prepare(command, tree_id, 1, deadline, body).await?;
+        if p.seal.is_none() {
+            let signer = self
+                .session
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .signer
+                .clone();
+            if let Some(signer) = signer {
+                signer.sign(&mut p.bytes);
+            }
+        }
+        let r = self.dispatch(p, deadline, operation).await?;
+        self.verify(&r)?;
+        Ok(r)
+    }
+
     /// Like [`Shared::request`], with `tail` sent right after the encoded
     /// message as part of it (the data of a WRITE, whose header says
     /// where it starts). The tail is only copied when the message must be

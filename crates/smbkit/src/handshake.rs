@@ -9,6 +9,7 @@ use smbkit_proto::crypto::{
 use smbkit_proto::ntlm::{Credentials, NtlmOptions, SpnegoNtlm};
 use smbkit_proto::smb1;
 use smbkit_proto::smb2::header::Header;
+use smbkit_proto::smb2::ioctl::{ValidateNegotiateInfoRequest, ValidateNegotiateInfoResponse};
 use smbkit_proto::smb2::negotiate::{
     capabilities, hash_algorithm, security_mode, signing_algorithm, NegotiateContext,
     NegotiateRequest, NegotiateResponse,
@@ -147,11 +148,35 @@ pub(crate) async fn connect<A: ToSocketAddrs>(
         is_anonymous: session.anonymous || session.flags & session_flags::IS_NULL != 0,
     };
     tracing::debug!(?info, "session established");
-    Ok(Connection::new(
+    let conn = Connection::new(
         Backend::Smb2(shared, std::sync::Mutex::new(Some(tasks))),
         f,
         info,
-    ))
+    );
+    // MS-SMB2 §3.2.5.5: on 3.0 and 3.0.2 the negotiation is validated after
+    // the first tree connect (3.1.1 has the preauth integrity hash).
+    if matches!(dialect, Dialect::SMB3_0 | Dialect::SMB3_0_2) && session.signing_key_known {
+        if let Some(sent) = neg.sent {
+            let r = &neg.response;
+            conn.expect_validation(Validation {
+                sent,
+                expected: ValidateNegotiateInfoResponse {
+                    capabilities: r.capabilities,
+                    guid: r.server_guid,
+                    security_mode: r.security_mode,
+                    dialect: r.dialect.0,
+                },
+            });
+        }
+    }
+    Ok(conn)
+}
+
+/// What FSCTL_VALIDATE_NEGOTIATE_INFO sends and must get back.
+#[derive(Debug, Clone)]
+pub(crate) struct Validation {
+    pub sent: ValidateNegotiateInfoRequest,
+    pub expected: ValidateNegotiateInfoResponse,
 }
 
 /// What NEGOTIATE settled on.
@@ -167,6 +192,9 @@ struct Negotiated {
     credits_granted: u16,
     /// Connection.PreauthIntegrityHashValue after NEGOTIATE (3.1.1 only).
     preauth: Option<PreauthHash>,
+    /// What the SMB2 NEGOTIATE request said, for FSCTL_VALIDATE_NEGOTIATE_INFO
+    /// (`None` when SMB 2.0.2 was chosen from the multi-protocol NEGOTIATE).
+    sent: Option<ValidateNegotiateInfoRequest>,
 }
 
 fn dialects_for(direct_tcp: bool) -> Vec<Dialect> {
@@ -224,6 +252,7 @@ async fn negotiate<S: AsyncRead + AsyncWrite + Unpin>(
                 message_ids_used: ids_used,
                 credits_granted: h.credits,
                 preauth: None,
+                sent: None,
             }));
         }
     }
@@ -298,11 +327,18 @@ async fn negotiate<S: AsyncRead + AsyncWrite + Unpin>(
     } else {
         None
     };
+    let sent = ValidateNegotiateInfoRequest {
+        capabilities: req.capabilities,
+        guid: req.client_guid,
+        security_mode: req.security_mode,
+        dialects: req.dialects.iter().map(|d| d.0).collect(),
+    };
     Ok(Outcome::Smb2(Negotiated {
         response: resp,
         message_ids_used: ids_used + 1,
         credits_granted: rh.credits,
         preauth,
+        sent: Some(sent),
     }))
 }
 
@@ -365,6 +401,8 @@ struct SessionResult {
     signing: bool,
     anonymous: bool,
     encrypted: bool,
+    /// The session has a key to sign with (neither guest nor anonymous).
+    signing_key_known: bool,
 }
 
 /// The cipher the connection encrypts with (Connection.CipherId for
@@ -553,6 +591,7 @@ async fn session_setup(
                 signing,
                 anonymous,
                 encrypted,
+                signing_key_known: !(guest_or_null || anonymous),
             });
         }
         let user = f.username.clone();

@@ -346,3 +346,58 @@ fn bad_names_are_rejected_with_a_clear_message() {
         );
     }
 }
+
+/// SMB 3.0 and 3.0.2 validate the negotiation with a signed
+/// FSCTL_VALIDATE_NEGOTIATE_INFO after the first tree connect, signed or
+/// not, encrypted or not; 3.1.1 relies on its preauth hash instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn negotiation_is_validated_on_smb_3_0_and_3_0_2() {
+    use smbkit::Encryption;
+    use smbkit_testserver::ExtraConfig;
+    // Over NetBIOS framing 3.0.2 is the newest dialect offered.
+    let srv = server(Profile::Modern);
+    for (sign, encryption) in [
+        (SignOptions::WhenRequired, Encryption::IfRequired),
+        (SignOptions::WhenSupported, Encryption::IfRequired),
+        (SignOptions::WhenRequired, Encryption::Required),
+    ] {
+        let conn = factory(&srv)
+            .direct_tcp(false)
+            .sign_options(sign)
+            .encryption(encryption)
+            .connect((srv.host(), srv.port()))
+            .await
+            .unwrap();
+        assert_eq!(conn.dialect(), Dialect::SMB3_0_2);
+        assert!(!conn.is_negotiate_validated(), "not before a tree connect");
+        conn.list_path("share", "/").await.unwrap();
+        assert!(conn.is_negotiate_validated(), "{sign:?} {encryption:?}");
+        conn.echo(b"still fine").await.unwrap();
+    }
+    // 3.1.1: nothing to validate.
+    let conn = factory(&srv)
+        .direct_tcp(true)
+        .connect((srv.host(), srv.port()))
+        .await
+        .unwrap();
+    conn.list_path("share", "/").await.unwrap();
+    assert!(!conn.is_negotiate_validated());
+
+    // A server limited to 3.0.
+    let srv = TestServer::start_with(
+        Profile::Modern,
+        ExtraConfig {
+            global: "server max protocol = SMB3_00\n".into(),
+            sections: String::new(),
+        },
+    )
+    .unwrap();
+    let conn = factory(&srv)
+        .direct_tcp(true)
+        .connect((srv.host(), srv.port()))
+        .await
+        .unwrap();
+    assert_eq!(conn.dialect(), Dialect::SMB3_0);
+    conn.list_shares().await.unwrap();
+    assert!(conn.is_negotiate_validated());
+}

@@ -75,6 +75,10 @@ enum Fault {
     /// Drop the next encrypted frame and send in its place a plaintext,
     /// unsigned ECHO response to the last encrypted request.
     PlainEcho,
+    /// Flip the SMB2_GLOBAL_CAP_DFS bit of every SMB2 NEGOTIATE response
+    /// (unsigned, so the client cannot tell), as a downgrade attack would
+    /// alter what the server offers.
+    TamperNegotiate,
 }
 
 fn flip(at: At) -> Fault {
@@ -297,6 +301,9 @@ async fn server_to_client(
                                 s.plan.pop_front()
                             }
                         }
+                        // Stays armed for the NEGOTIATE responses of later
+                        // connections.
+                        Some(Fault::TamperNegotiate) => None,
                         Some(_) => s.plan.pop_front(),
                         None => None,
                     };
@@ -326,12 +333,21 @@ async fn server_to_client(
                         Some(Fault::PlainEcho) => {
                             out.push(plain_echo_response(s.last_encrypted_id, s.session_id))
                         }
+                        Some(Fault::TamperNegotiate) => out.push(body),
                     }
                 }
                 FrameKind::Smb2 => {
+                    let mut body = body;
                     if let Ok(hdr) = Header::decode(&body) {
                         if hdr.command == Command::SESSION_SETUP {
                             s.session_id = hdr.session_id;
+                        }
+                        let tamper = matches!(s.plan.front(), Some(Fault::TamperNegotiate));
+                        // Capabilities: offset 24 of the NEGOTIATE response
+                        // body (MS-SMB2 §2.2.4), after the 64-byte header.
+                        if tamper && hdr.command == Command::NEGOTIATE && body.len() > 88 {
+                            body[64 + 24] ^= 0x01;
+                            s.applied += 1;
                         }
                     }
                     out.push(body);
@@ -762,4 +778,43 @@ async fn client_nonces_never_repeat() {
     let salts: HashSet<_> = nonces.iter().map(|n| n[8..].to_vec()).collect();
     assert_eq!(salts.len(), 1, "{salts:?}");
     assert_eq!(distinct.len(), nonces.len(), "a nonce was used twice");
+}
+
+/// A NEGOTIATE response altered on the way (here: one capability bit) is
+/// caught on SMB 3.0.2 by the signed FSCTL_VALIDATE_NEGOTIATE_INFO after the
+/// first tree connect: the tree connect fails, the connection is closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tampered_negotiation_is_caught_by_validate_negotiate_info() {
+    let srv = TestServer::start(Profile::Modern).unwrap();
+    let proxy = Proxy::start(srv.port()).await;
+    // Untouched, it validates.
+    let conn = SmbProtocolFactory::new(srv.user(), srv.password(), "SMBKITCLIENT", "SMBKITTEST")
+        .unwrap()
+        .direct_tcp(false)
+        .connect(("127.0.0.1", proxy.port))
+        .await
+        .unwrap();
+    within("list", conn.list_path("share", "/")).await.unwrap();
+    assert!(conn.is_negotiate_validated());
+    drop(conn);
+
+    proxy.arm(Fault::TamperNegotiate);
+    let conn = SmbProtocolFactory::new(srv.user(), srv.password(), "SMBKITCLIENT", "SMBKITTEST")
+        .unwrap()
+        .direct_tcp(false)
+        .connect(("127.0.0.1", proxy.port))
+        .await
+        .unwrap();
+    assert_eq!(conn.dialect(), smbkit::Dialect::SMB3_0_2);
+    assert!(proxy.applied() >= 1, "the NEGOTIATE response was altered");
+    let e = within("list", conn.list_path("share", "/"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::Protocol(ProtocolError::Unexpected(m)) if m.contains("secure dialect negotiation failed")),
+        "{e:?}"
+    );
+    assert!(!conn.is_negotiate_validated());
+    let again = within("echo", conn.echo(b"x")).await;
+    assert!(matches!(again, Err(Error::NotConnected)), "{again:?}");
 }

@@ -320,6 +320,71 @@ fn ioctl_structure_size(
     Err(DecodeError::invalid(what, detail))
 }
 
+/// VALIDATE_NEGOTIATE_INFO request (MS-SMB2 §2.2.31.4): what the client
+/// sent in its NEGOTIATE, repeated in a signed FSCTL_VALIDATE_NEGOTIATE_INFO
+/// so that the server can tell whether it was tampered with on the way
+/// (SMB 3.0 and 3.0.2; 3.1.1 has the preauth integrity hash instead).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidateNegotiateInfoRequest {
+    /// Capabilities: "The Capabilities of the client."
+    pub capabilities: u32,
+    /// Guid: "The ClientGuid of the client."
+    pub guid: [u8; 16],
+    /// SecurityMode: "The SecurityMode of the client."
+    pub security_mode: u16,
+    /// Dialects: "The list of SMB2 dialects supported by the client."
+    pub dialects: Vec<u16>,
+}
+
+impl ValidateNegotiateInfoRequest {
+    /// The request as the input buffer of the IOCTL.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut w = crate::Writer::new();
+        w.u32(self.capabilities)
+            .bytes(&self.guid)
+            .u16(self.security_mode);
+        w.u16(u16::try_from(self.dialects.len()).unwrap_or(u16::MAX));
+        for &d in self.dialects.iter().take(usize::from(u16::MAX)) {
+            w.u16(d);
+        }
+        w.into_vec()
+    }
+}
+
+/// VALIDATE_NEGOTIATE_INFO response (MS-SMB2 §2.2.32.6): the server's
+/// view of the negotiation, which the client compares with what it
+/// received (MS-SMB2 §3.2.5.14.12).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ValidateNegotiateInfoResponse {
+    /// Capabilities: "The Capabilities of the server."
+    pub capabilities: u32,
+    /// Guid: "The ServerGuid of the server."
+    pub guid: [u8; 16],
+    /// SecurityMode: "The SecurityMode of the server."
+    pub security_mode: u16,
+    /// Dialect: "The SMB2 dialect in use by the server on the connection."
+    pub dialect: u16,
+}
+
+impl ValidateNegotiateInfoResponse {
+    /// Size of the structure: 24 bytes.
+    pub const LEN: usize = 24;
+
+    /// Decodes the IOCTL's output buffer, which must be exactly the 24-byte
+    /// structure.
+    pub fn decode(output: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(output);
+        let v = ValidateNegotiateInfoResponse {
+            capabilities: r.u32("VALIDATE_NEGOTIATE_INFO Capabilities")?,
+            guid: r.array("VALIDATE_NEGOTIATE_INFO Guid")?,
+            security_mode: r.u16("VALIDATE_NEGOTIATE_INFO SecurityMode")?,
+            dialect: r.u16("VALIDATE_NEGOTIATE_INFO Dialect")?,
+        };
+        r.expect_end("VALIDATE_NEGOTIATE_INFO response")?;
+        Ok(v)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -333,6 +398,42 @@ mod tests {
         persistent: 0x11,
         volatile: 0x22,
     };
+
+    #[test]
+    fn validate_negotiate_info_layouts() {
+        let req = ValidateNegotiateInfoRequest {
+            capabilities: 0x44,
+            guid: [7; 16],
+            security_mode: 1,
+            dialects: vec![0x0202, 0x0210, 0x0300, 0x0302],
+        };
+        let b = req.to_bytes();
+        // 4 + 16 + 2 + 2 + 2 per dialect (MS-SMB2 §2.2.31.4).
+        assert_eq!(b.len(), 24 + 8);
+        assert_eq!(&b[..4], &[0x44, 0, 0, 0]);
+        assert_eq!(&b[4..20], &[7; 16]);
+        assert_eq!(&b[20..24], &[1, 0, 4, 0]);
+        assert_eq!(&b[24..], &[0x02, 0x02, 0x10, 0x02, 0x00, 0x03, 0x02, 0x03]);
+
+        let mut out = Vec::new();
+        out.extend_from_slice(&0x2fu32.to_le_bytes());
+        out.extend_from_slice(&[9; 16]);
+        out.extend_from_slice(&3u16.to_le_bytes());
+        out.extend_from_slice(&0x0302u16.to_le_bytes());
+        let v = ValidateNegotiateInfoResponse::decode(&out).unwrap();
+        assert_eq!(
+            v,
+            ValidateNegotiateInfoResponse {
+                capabilities: 0x2f,
+                guid: [9; 16],
+                security_mode: 3,
+                dialect: 0x0302,
+            }
+        );
+        assert!(ValidateNegotiateInfoResponse::decode(&out[..23]).is_err());
+        out.push(0);
+        assert!(ValidateNegotiateInfoResponse::decode(&out).is_err());
+    }
 
     fn transceive() -> IoctlRequest {
         IoctlRequest {
