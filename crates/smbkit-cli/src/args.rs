@@ -65,6 +65,16 @@ pub struct GlobalOpts {
     /// cannot encrypt, like smbclient -e).
     #[arg(long, global = true, value_enum, default_value_t = Encryption::IfRequired)]
     pub encryption: Encryption,
+    /// SMB 3.1.1 ciphers to offer, most preferred first, comma-separated
+    /// [default: aes-256-gcm,aes-128-gcm,aes-256-ccm,aes-128-ccm].
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_delimiter = ',',
+        value_name = "CIPHER"
+    )]
+    pub cipher: Vec<CipherArg>,
     /// Offer only SMB1 (NT LM 0.12), as for servers that speak nothing else.
     #[arg(long, global = true, conflicts_with = "smb2_only")]
     pub smb1: bool,
@@ -118,6 +128,34 @@ pub enum Encryption {
     Required,
     /// Encrypt the whole session when the server can; else go on unencrypted.
     Preferred,
+}
+
+/// `--cipher`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CipherArg {
+    /// AES-256-GCM.
+    #[value(name = "aes-256-gcm")]
+    Aes256Gcm,
+    /// AES-128-GCM.
+    #[value(name = "aes-128-gcm")]
+    Aes128Gcm,
+    /// AES-256-CCM.
+    #[value(name = "aes-256-ccm")]
+    Aes256Ccm,
+    /// AES-128-CCM (the only cipher of SMB 3.0 and 3.0.2).
+    #[value(name = "aes-128-ccm")]
+    Aes128Ccm,
+}
+
+impl From<CipherArg> for smbkit::Cipher {
+    fn from(c: CipherArg) -> Self {
+        match c {
+            CipherArg::Aes256Gcm => smbkit::Cipher::Aes256Gcm,
+            CipherArg::Aes128Gcm => smbkit::Cipher::Aes128Gcm,
+            CipherArg::Aes256Ccm => smbkit::Cipher::Aes256Ccm,
+            CipherArg::Aes128Ccm => smbkit::Cipher::Aes128Ccm,
+        }
+    }
 }
 
 /// The subcommands.

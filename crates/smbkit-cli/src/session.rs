@@ -79,6 +79,12 @@ pub async fn connect(opts: &GlobalOpts, target: &Target) -> CmdResult<Connection
     .direct_tcp(!opts.netbios)
     .timeout(limit)
     .connect_timeout(limit);
+    let factory = if opts.cipher.is_empty() {
+        factory
+    } else {
+        let list: Vec<smbkit::Cipher> = opts.cipher.iter().map(|&c| c.into()).collect();
+        factory.ciphers(&list).map_err(Failure::from)?
+    };
     let port = port(opts, target);
     tracing::debug!(host = %target.host, port, user = %creds.user, "connecting");
     Ok(factory.connect((target.host.as_str(), port)).await?)

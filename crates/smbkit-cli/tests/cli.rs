@@ -256,6 +256,21 @@ fn encrypted_share_and_encryption_required() {
         "{out}"
     );
     assert!(out.contains("cipher:                  AES-"), "{out}");
+    let out = ok(
+        &srv,
+        &[
+            "--encryption",
+            "required",
+            "--cipher",
+            "aes-256-ccm",
+            "info",
+            &url(&srv, ""),
+        ],
+    );
+    assert!(
+        out.contains("cipher:                  AES-256-CCM"),
+        "{out}"
+    );
     // The share that requires encryption works with the default too.
     let local = srv.encrypted_path().join("hello.txt");
     std::fs::write(&local, b"encrypted hello\n").unwrap();
