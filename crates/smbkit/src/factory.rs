@@ -242,9 +242,9 @@ impl SmbProtocolFactory {
     }
 
     /// The SMB 3.1.1 ciphers to offer, most preferred first
-    /// ([`DEFAULT_CIPHERS`] unless set). The server picks one of them: Windows
-    /// follows the client's order, Samba its own (`server smb3 encryption
-    /// algorithms`), so offer a single cipher to be sure of getting it. SMB 3.0 and 3.0.2 always use
+    /// ([`DEFAULT_CIPHERS`] unless set). The server picks one of them, not
+    /// always by this order (Samba goes by its own `server smb3 encryption
+    /// algorithms` list), so offer a single cipher to be sure of getting it. SMB 3.0 and 3.0.2 always use
     /// AES-128-CCM. An empty list is refused. To put 128-bit keys first:
     ///
     /// ```
