@@ -989,6 +989,20 @@ pub(crate) async fn write_one(
     Ok(())
 }
 
+/// Writes `first`, then whatever `next` still has queued, then flushes
+/// once: frames queued meanwhile go out in one flush.
+pub(crate) async fn write_batch(
+    wr: &mut BufWriter<OwnedWriteHalf>,
+    first: &Outgoing,
+    mut next: impl FnMut() -> Option<Outgoing>,
+) -> std::io::Result<()> {
+    write_one(wr, first).await?;
+    while let Some(f) = next() {
+        write_one(wr, &f).await?;
+    }
+    wr.flush().await
+}
+
 async fn writer_task(
     wr: OwnedWriteHalf,
     mut rx: mpsc::Receiver<Outgoing>,
@@ -998,19 +1012,7 @@ async fn writer_task(
     let mut wr = BufWriter::with_capacity(256 * 1024, wr);
     let send = async {
         while let Some(frame) = rx.recv().await {
-            let mut res = write_one(&mut wr, &frame).await;
-            if res.is_ok() {
-                // Coalesce what is already queued, then flush once.
-                while let Ok(next) = rx.try_recv() {
-                    res = write_one(&mut wr, &next).await;
-                    if res.is_err() {
-                        break;
-                    }
-                }
-            }
-            if res.is_ok() {
-                res = wr.flush().await;
-            }
+            let res = write_batch(&mut wr, &frame, || rx.try_recv().ok()).await;
             if let Err(e) = res {
                 if let Some(s) = shared.upgrade() {
                     s.shut_down(&format!("write failed: {e}"));

@@ -960,18 +960,7 @@ async fn writer_task(
             () = stop.notified() => None,
         };
         let Some(frame) = frame else { break };
-        let mut res = crate::driver::write_one(&mut wr, &frame).await;
-        if res.is_ok() {
-            while let Ok(next) = rx.try_recv() {
-                res = crate::driver::write_one(&mut wr, &next).await;
-                if res.is_err() {
-                    break;
-                }
-            }
-        }
-        if res.is_ok() {
-            res = wr.flush().await;
-        }
+        let res = crate::driver::write_batch(&mut wr, &frame, || rx.try_recv().ok()).await;
         if let Err(e) = res {
             if let Some(s) = shared.upgrade() {
                 s.shut_down(&format!("write failed: {e}"));
