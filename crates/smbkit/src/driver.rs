@@ -962,7 +962,7 @@ async fn reader_task(
 /// one vectored write.
 const DIRECT_WRITE: usize = 64 * 1024;
 
-pub(crate) async fn write_one(
+async fn write_one(
     wr: &mut BufWriter<OwnedWriteHalf>,
     f: &Outgoing,
 ) -> std::io::Result<()> {
