@@ -962,10 +962,7 @@ async fn reader_task(
 /// one vectored write.
 const DIRECT_WRITE: usize = 64 * 1024;
 
-async fn write_one(
-    wr: &mut BufWriter<OwnedWriteHalf>,
-    f: &Outgoing,
-) -> std::io::Result<()> {
+async fn write_one(wr: &mut BufWriter<OwnedWriteHalf>, f: &Outgoing) -> std::io::Result<()> {
     if f.len() < DIRECT_WRITE {
         wr.write_all(&f.header).await?;
         wr.write_all(&f.msg).await?;
