@@ -958,13 +958,30 @@ pub fn decode_query_basic_info(data: &[u8]) -> Result<FileBasicInformation, Deco
             available: data.len(),
         });
     }
-    let mut r = Reader::new(data);
+    read_basic_info(&mut Reader::new(data))
+}
+
+/// Reads the five fields SMB_QUERY_FILE_BASIC_INFO and
+/// SMB_QUERY_FILE_ALL_INFO share: the four times and ExtFileAttributes.
+fn read_basic_info(r: &mut Reader<'_>) -> Result<FileBasicInformation, DecodeError> {
     Ok(FileBasicInformation {
         creation_time: r.u64("CreationTime")?,
         last_access_time: r.u64("LastAccessTime")?,
         last_write_time: r.u64("LastWriteTime")?,
         change_time: r.u64("LastChangeTime")?,
         file_attributes: r.u32("ExtFileAttributes")?,
+    })
+}
+
+/// Reads the fields SMB_QUERY_FILE_STANDARD_INFO and
+/// SMB_QUERY_FILE_ALL_INFO share: sizes, links and the two flags.
+fn read_standard_info(r: &mut Reader<'_>) -> Result<FileStandardInformation, DecodeError> {
+    Ok(FileStandardInformation {
+        allocation_size: r.u64("AllocationSize")?,
+        end_of_file: r.u64("EndOfFile")?,
+        number_of_links: r.u32("NumberOfLinks")?,
+        delete_pending: r.u8("DeletePending")? != 0,
+        directory: r.u8("Directory")? != 0,
     })
 }
 
@@ -986,14 +1003,7 @@ pub fn decode_query_standard_info(data: &[u8]) -> Result<FileStandardInformation
             available: data.len(),
         });
     }
-    let mut r = Reader::new(data);
-    Ok(FileStandardInformation {
-        allocation_size: r.u64("AllocationSize")?,
-        end_of_file: r.u64("EndOfFile")?,
-        number_of_links: r.u32("NumberOfLinks")?,
-        delete_pending: r.u8("DeletePending")? != 0,
-        directory: r.u8("Directory")? != 0,
-    })
+    read_standard_info(&mut Reader::new(data))
 }
 
 /// SMB_QUERY_FILE_ALL_INFO (MS-CIFS §2.2.8.3.10), the SMB1 form (for the
@@ -1025,21 +1035,9 @@ impl SmbQueryFileAllInfo {
     /// Unicode flag). Trailing bytes are ignored.
     pub fn decode(data: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(data);
-        let basic = FileBasicInformation {
-            creation_time: r.u64("CreationTime")?,
-            last_access_time: r.u64("LastAccessTime")?,
-            last_write_time: r.u64("LastWriteTime")?,
-            change_time: r.u64("LastChangeTime")?,
-            file_attributes: r.u32("ExtFileAttributes")?,
-        };
+        let basic = read_basic_info(&mut r)?;
         r.skip(4, "Reserved1")?;
-        let standard = FileStandardInformation {
-            allocation_size: r.u64("AllocationSize")?,
-            end_of_file: r.u64("EndOfFile")?,
-            number_of_links: r.u32("NumberOfLinks")?,
-            delete_pending: r.u8("DeletePending")? != 0,
-            directory: r.u8("Directory")? != 0,
-        };
+        let standard = read_standard_info(&mut r)?;
         r.skip(2, "Reserved2")?;
         let ea_size = r.u32("EaSize")?;
         let name_len = r.u32("FileNameLength")? as usize;
