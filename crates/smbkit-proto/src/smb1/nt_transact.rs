@@ -11,10 +11,9 @@
 //! and reassembled with a [`TransAssembler`](super::trans::TransAssembler);
 //! the complete parameters and data are then decoded with the types here.
 
+use super::andx::{begin_bytes, end_bytes};
 use super::header::command;
-use super::trans::{
-    blocks, expect_word_count, put_parameters_and_data, wire_u16, wire_u32, wire_u8,
-};
+use super::trans::{blocks, expect_word_count, put_parameters_and_data, wire_u32, wire_u8};
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::dtyp::SecurityDescriptor;
 
@@ -115,17 +114,14 @@ impl NtTransactRequest {
         for s in &self.setup {
             w.u16(*s);
         }
-        let byte_count_pos = w.len();
-        w.u16(0);
-        let start = w.len();
+        let byte_count_pos = begin_bytes(w);
         let (parameter_offset, data_offset) = put_parameters_and_data(w, parameters, data);
         w.patch_u32(
             parameter_offset_pos,
             wire_u32(parameter_offset, "ParameterOffset"),
         );
         w.patch_u32(data_offset_pos, wire_u32(data_offset, "DataOffset"));
-        let byte_count = wire_u16(w.len() - start, "ByteCount");
-        w.patch_u16(byte_count_pos, byte_count);
+        end_bytes(w, byte_count_pos, "ByteCount");
     }
 
     /// Decodes a single-message request (for test servers and round

@@ -11,6 +11,7 @@
 //! e.g. `\dir\a.txt`. All responses are empty (WordCount 0, ByteCount 0):
 //! decode them with [`decode_empty_response`].
 
+use super::andx::{begin_bytes, end_bytes};
 use super::header::{command, Header, HEADER_LEN};
 use super::trans::{blocks, expect_word_count, put_unicode_string, read_smb_string, Blocks};
 use crate::codec::{DecodeError, Reader, Writer};
@@ -79,14 +80,11 @@ fn put_name(w: &mut Writer, name: &str) {
 fn encode_path_request(w: &mut Writer, words: &[u8], names: &[&str]) {
     debug_assert!(words.len() % 2 == 0);
     w.u8((words.len() / 2) as u8).bytes(words);
-    let byte_count_pos = w.len();
-    w.u16(0);
-    let start = w.len();
+    let byte_count_pos = begin_bytes(w);
     for name in names {
         put_name(w, name);
     }
-    let byte_count = super::trans::wire_u16(w.len() - start, "ByteCount");
-    w.patch_u16(byte_count_pos, byte_count);
+    end_bytes(w, byte_count_pos, "ByteCount");
 }
 
 /// Reads `count` BufferFormat-prefixed names from the Bytes of `b`.

@@ -31,6 +31,8 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
+pub(super) use super::andx::wire_u16;
+use super::andx::{begin_bytes, end_bytes};
 use super::header::{command, flags2, Header, HEADER_LEN};
 use crate::codec::{from_utf16le, DecodeError, Reader, Writer};
 
@@ -124,19 +126,6 @@ pub(super) fn expect_word_count(
         ));
     }
     Ok(())
-}
-
-/// Converts a length or offset to a 16-bit wire field.
-///
-/// # Panics
-///
-/// If it does not fit: the caller asked to encode more than the field can
-/// express (a bug in the caller, not a wire condition).
-pub(super) fn wire_u16(value: usize, what: &'static str) -> u16 {
-    match u16::try_from(value) {
-        Ok(v) => v,
-        Err(_) => panic!("{what} of {value} does not fit the 16-bit wire field"),
-    }
 }
 
 /// As [`wire_u16`], for 32-bit fields.
@@ -361,9 +350,7 @@ impl TransRequest {
         for s in &self.setup {
             w.u16(*s);
         }
-        let byte_count_pos = w.len();
-        w.u16(0);
-        let start = w.len();
+        let byte_count_pos = begin_bytes(w);
         match &self.name {
             Some(name) => put_unicode_string(w, name),
             None => {
@@ -377,8 +364,7 @@ impl TransRequest {
             wire_u16(parameter_offset, "ParameterOffset"),
         );
         w.patch_u16(data_offset_pos, wire_u16(data_offset, "DataOffset"));
-        let byte_count = wire_u16(w.len() - start, "ByteCount");
-        w.patch_u16(byte_count_pos, byte_count);
+        end_bytes(w, byte_count_pos, "ByteCount");
     }
 
     /// Decodes a single-message SMB_COM_TRANSACTION or SMB_COM_TRANSACTION2
@@ -626,14 +612,11 @@ impl TransSecondary<'_> {
         if let Some(fid) = fid {
             w.u16(fid);
         }
-        let byte_count_pos = w.len();
-        w.u16(0);
-        let start = w.len();
+        let byte_count_pos = begin_bytes(w);
         let (po, d) = put_parameters_and_data(w, self.parameters, self.data);
         w.patch_u16(parameter_offset_pos, wire_u16(po, "ParameterOffset"));
         w.patch_u16(data_offset_pos, wire_u16(d, "DataOffset"));
-        let byte_count = wire_u16(w.len() - start, "ByteCount");
-        w.patch_u16(byte_count_pos, byte_count);
+        end_bytes(w, byte_count_pos, "ByteCount");
     }
 
     /// SMB_COM_NT_TRANSACT_SECONDARY (MS-CIFS §2.2.4.63.1, WordCount 18).
@@ -654,14 +637,11 @@ impl TransSecondary<'_> {
         w.u32(0)
             .u32(wire_u32(self.data_displacement, "DataDisplacement"))
             .u8(0); // Reserved2
-        let byte_count_pos = w.len();
-        w.u16(0);
-        let start = w.len();
+        let byte_count_pos = begin_bytes(w);
         let (po, d) = put_parameters_and_data(w, self.parameters, self.data);
         w.patch_u32(parameter_offset_pos, wire_u32(po, "ParameterOffset"));
         w.patch_u32(data_offset_pos, wire_u32(d, "DataOffset"));
-        let byte_count = wire_u16(w.len() - start, "ByteCount");
-        w.patch_u16(byte_count_pos, byte_count);
+        end_bytes(w, byte_count_pos, "ByteCount");
     }
 }
 
@@ -1034,14 +1014,11 @@ impl<'a> TransResponseFragment<'a> {
         for s in self.setup {
             w.u16(*s);
         }
-        let byte_count_pos = w.len();
-        w.u16(0);
-        let start = w.len();
+        let byte_count_pos = begin_bytes(w);
         let (po, d) = put_parameters_and_data(w, self.parameters, self.data);
         w.patch_u16(parameter_offset_pos, wire_u16(po, "ParameterOffset"));
         w.patch_u16(data_offset_pos, wire_u16(d, "DataOffset"));
-        let byte_count = wire_u16(w.len() - start, "ByteCount");
-        w.patch_u16(byte_count_pos, byte_count);
+        end_bytes(w, byte_count_pos, "ByteCount");
     }
 
     /// Appends the SMB_COM_NT_TRANSACT response words and bytes (MS-CIFS
@@ -1068,14 +1045,11 @@ impl<'a> TransResponseFragment<'a> {
         for s in self.setup {
             w.u16(*s);
         }
-        let byte_count_pos = w.len();
-        w.u16(0);
-        let start = w.len();
+        let byte_count_pos = begin_bytes(w);
         let (po, d) = put_parameters_and_data(w, self.parameters, self.data);
         w.patch_u32(parameter_offset_pos, wire_u32(po, "ParameterOffset"));
         w.patch_u32(data_offset_pos, wire_u32(d, "DataOffset"));
-        let byte_count = wire_u16(w.len() - start, "ByteCount");
-        w.patch_u16(byte_count_pos, byte_count);
+        end_bytes(w, byte_count_pos, "ByteCount");
     }
 }
 
