@@ -659,17 +659,8 @@ impl Shared {
         operation: &'static str,
         body: impl FnOnce(&mut Writer),
     ) -> Result<Response, Error> {
-        let mut p = self
-            .prepare(command, tree_id, charge, deadline, body)
-            .await?;
-        if p.seal.is_none() {
-            if let Some(signer) = self.request_signer(command) {
-                signer.sign(&mut p.bytes);
-            }
-        }
-        let r = self.dispatch(p, deadline, operation).await?;
-        self.verify(&r)?;
-        Ok(r)
+        self.request_signing(command, tree_id, charge, deadline, operation, false, body)
+            .await
     }
 
     /// Like [`Shared::request`], but signed whenever the session has a key,
@@ -684,14 +675,36 @@ impl Shared {
         operation: &'static str,
         body: impl FnOnce(&mut Writer),
     ) -> Result<Response, Error> {
-        let mut p = self.prepare(command, tree_id, 1, deadline, body).await?;
+        self.request_signing(command, tree_id, 1, deadline, operation, true, body)
+            .await
+    }
+
+    /// [`Shared::request`], signing by the session's rules or, with
+    /// `always_sign`, whenever there is a key.
+    #[allow(clippy::too_many_arguments)]
+    async fn request_signing(
+        &self,
+        command: Command,
+        tree_id: u32,
+        charge: u16,
+        deadline: Instant,
+        operation: &'static str,
+        always_sign: bool,
+        body: impl FnOnce(&mut Writer),
+    ) -> Result<Response, Error> {
+        let mut p = self
+            .prepare(command, tree_id, charge, deadline, body)
+            .await?;
         if p.seal.is_none() {
-            let signer = self
-                .session
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .signer
-                .clone();
+            let signer = if always_sign {
+                self.session
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .signer
+                    .clone()
+            } else {
+                self.request_signer(command)
+            };
             if let Some(signer) = signer {
                 signer.sign(&mut p.bytes);
             }
