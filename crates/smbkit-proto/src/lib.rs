@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod codec;
+pub mod conn;
 pub mod crypto;
 pub mod dtyp;
 pub mod fscc;

@@ -391,23 +391,9 @@ impl Connection {
         }
         let t = TreeConnectResponse::decode(&r.msg)
             .map_err(|e| ProtocolError::decode("TREE_CONNECT response", e))?;
-        let share_encrypts =
-            t.share_flags & smbkit_proto::smb2::tree_connect::share_flags::ENCRYPT_DATA != 0;
         // Ok(whether the tree is encrypted), or Err if the share asks for
         // encryption this connection cannot do.
-        let state: Result<bool, ()> = {
-            let shared = self.shared()?;
-            let mut s = shared.session.write().unwrap_or_else(|e| e.into_inner());
-            if !share_encrypts {
-                Ok(s.encrypt_all)
-            } else if s.encryptor.is_some() {
-                s.encrypted_trees.insert(r.header.tree_id);
-                Ok(true)
-            } else {
-                Err(())
-            }
-        };
-        let Ok(encrypted) = state else {
+        let Ok(encrypted) = self.shared()?.tree_connected(r.header.tree_id, t.share_flags) else {
             let _ = self.tree_disconnect_id(r.header.tree_id, deadline).await;
             return Err(Error::Unsupported(format!(
                 "share '{share}' requires encryption, which this connection cannot do ({})",
@@ -462,12 +448,7 @@ impl Connection {
                 |w| TreeDisconnectRequest.encode(w),
             )
             .await;
-        shared
-            .session
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .encrypted_trees
-            .remove(&tree_id);
+        shared.tree_disconnected(tree_id);
         expect_success(&r?, "tree disconnect")
     }
 

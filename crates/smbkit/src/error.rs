@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use smbkit_proto::nbss::NegativeResponse;
-use smbkit_proto::{DecodeError, NtStatus};
+use smbkit_proto::NtStatus;
 
 /// Why an smbkit operation failed.
 ///
@@ -87,85 +87,31 @@ impl Error {
     }
 }
 
-/// A violation of the protocol by the server.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ProtocolError {
-    /// A message could not be decoded.
-    #[error("malformed {context}: {source}")]
-    Decode {
-        /// Which message.
-        context: &'static str,
-        /// What was wrong.
-        #[source]
-        source: DecodeError,
-    },
-    /// A signed response did not verify.
-    #[error("the signature of the {command} response does not verify")]
-    BadSignature {
-        /// The command of the response.
-        command: String,
-    },
-    /// An unsigned response arrived on a session that requires signing.
-    #[error("unsigned {command} response on a session that requires signing")]
-    Unsigned {
-        /// The command of the response.
-        command: String,
-    },
-    /// Authentication tokens could not be processed.
-    #[error("authentication: {0}")]
-    Auth(String),
-    /// An encrypted message failed to decrypt or authenticate (MS-SMB2
-    /// §3.2.5.1.1.1); the connection is closed.
-    #[error("an encrypted message was rejected: {0}")]
-    Decryption(String),
-    /// A response to an encrypted request arrived unencrypted.
-    #[error("unencrypted {command} response to an encrypted request")]
-    Unencrypted {
-        /// The command of the response.
-        command: String,
-    },
-    /// Anything else the server did wrong.
-    #[error("{0}")]
-    Unexpected(String),
-}
+/// A violation of the protocol by the server (or by whatever sits between
+/// it and the client).
+pub use smbkit_proto::conn::Violation as ProtocolError;
 
-impl ProtocolError {
-    pub(crate) fn decode(context: &'static str, source: DecodeError) -> Self {
-        ProtocolError::Decode { context, source }
+impl From<smbkit_proto::conn::ConnError> for Error {
+    fn from(e: smbkit_proto::conn::ConnError) -> Self {
+        use smbkit_proto::conn::ConnError as C;
+        match e {
+            C::NotConnected => Error::NotConnected,
+            C::Timeout { operation, after } => Error::Timeout { operation, after },
+            C::AuthFailed { status, message } => Error::AuthFailed {
+                status,
+                user: String::new(),
+                message,
+            },
+            C::OperationFailure { message, status } => Error::OperationFailure { message, status },
+            C::Unsupported(m) => Error::Unsupported(m),
+            C::InvalidArgument(m) => Error::InvalidArgument(m),
+            C::Protocol(v) => Error::Protocol(v),
+            e => Error::Protocol(ProtocolError::Unexpected(e.to_string())),
+        }
     }
 }
 
 /// Describes an NT status in a few words for messages.
 pub(crate) fn describe_status(status: NtStatus) -> &'static str {
-    match status {
-        NtStatus::LOGON_FAILURE => "unknown user name or bad password",
-        NtStatus::WRONG_PASSWORD => "wrong password",
-        NtStatus::ACCOUNT_LOCKED_OUT => "the account is locked out",
-        NtStatus::ACCOUNT_DISABLED => "the account is disabled",
-        NtStatus::ACCOUNT_EXPIRED => "the account has expired",
-        NtStatus::PASSWORD_EXPIRED => "the password has expired",
-        NtStatus::PASSWORD_MUST_CHANGE => "the password must be changed",
-        NtStatus::ACCOUNT_RESTRICTION => "account restrictions prevent this logon",
-        NtStatus::INVALID_LOGON_HOURS => "logon is not allowed at this time",
-        NtStatus::INVALID_WORKSTATION => "logon is not allowed from this workstation",
-        NtStatus::ACCESS_DENIED => "access denied",
-        NtStatus::BAD_NETWORK_NAME => "no such share",
-        NtStatus::OBJECT_NAME_NOT_FOUND => "no such file or folder",
-        NtStatus::OBJECT_PATH_NOT_FOUND => "no such path",
-        NtStatus::NOT_SUPPORTED => "not supported by the server",
-        NtStatus::OBJECT_NAME_COLLISION => "the name exists already",
-        NtStatus::DIRECTORY_NOT_EMPTY => "the folder is not empty",
-        NtStatus::FILE_IS_A_DIRECTORY => "it is a folder, not a file",
-        NtStatus::NOT_A_DIRECTORY => "it is a file, not a folder",
-        NtStatus::SHARING_VIOLATION => "the file is in use",
-        NtStatus::CANNOT_DELETE => "the file cannot be deleted (read-only?)",
-        NtStatus::DELETE_PENDING => "the file is being deleted",
-        NtStatus::OBJECT_NAME_INVALID => "the name is not valid on the server",
-        NtStatus::DISK_FULL => "the server's disk is full",
-        NtStatus::NETWORK_NAME_DELETED => "the share was disconnected",
-        NtStatus::NO_SUCH_FILE => "nothing matches",
-        NtStatus::INVALID_DEVICE_REQUEST => "the server does not support this on that share",
-        _ => "the server refused the request",
-    }
+    smbkit_proto::types::describe_status(status)
 }

@@ -291,6 +291,30 @@ impl SmbProtocolFactory {
         crate::handshake::connect(self, addr).await
     }
 
+    /// Like [`SmbProtocolFactory::connect`], over a stream the caller has
+    /// opened already: a Unix socket, an in-memory duplex, a proxy tunnel,
+    /// a TLS or QUIC stream. Unless [`SmbProtocolFactory::direct_tcp`] is
+    /// set, the NetBIOS session is requested first, as over port 139.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), smbkit::Error> {
+    /// use smbkit::SmbProtocolFactory;
+    ///
+    /// let tcp = tokio::net::TcpStream::connect("192.0.2.10:445").await?;
+    /// let conn = SmbProtocolFactory::new("alice", "secret", "MYPC", "FILESERVER")?
+    ///     .direct_tcp(true)
+    ///     .connect_stream(tcp)
+    ///     .await?;
+    /// conn.echo(b"ping").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect_stream<S>(self, stream: S) -> Result<Connection, Error>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+    {
+        crate::handshake::connect_stream(self, stream).await
+    }
+
     /// The reference's callback style: connects, then calls
     /// [`AuthHandler::on_auth_ok`] with the ready connection or
     /// [`AuthHandler::on_auth_failed`] with the error.

@@ -16,7 +16,6 @@ use smbkit_proto::smb1::signing::Smb1Signer;
 use smbkit_proto::smb1::trans::{split_request, TransAssembler, TransResponsePart};
 use smbkit_proto::{NtStatus, Writer};
 use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{mpsc, oneshot, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
@@ -176,8 +175,8 @@ impl Smb1Shared {
     /// Starts the reader and writer over a negotiated stream. `first_mid`
     /// follows the MIDs the handshake used.
     pub(crate) fn start(
-        rd: OwnedReadHalf,
-        wr: OwnedWriteHalf,
+        rd: crate::transport::ReadHalf,
+        wr: crate::transport::WriteHalf,
         max_mpx: u16,
         max_buffer: u32,
         flags2: u16,
@@ -606,7 +605,7 @@ impl Smb1Shared {
                 signer.sign_with_tail(&mut msg, &tail, seq);
                 s.seq = seq.wrapping_add(2);
             }
-            let out = Outgoing::with_tail(msg, tail)?;
+            let out = Outgoing::new(msg, tail)?;
             s.pending.insert(
                 mid,
                 Pending {
@@ -646,7 +645,7 @@ impl Smb1Shared {
             }
             if self
                 .tx
-                .send(Outgoing::with_tail(msg, Bytes::new())?)
+                .send(Outgoing::new(msg, Bytes::new())?)
                 .is_err()
             {
                 return Err(Error::NotConnected);
@@ -917,7 +916,7 @@ impl Drop for Sent1<'_> {
 /// of its own.
 const RECEIVE_BLOCK: usize = 1024 * 1024;
 
-async fn reader_task(rd: OwnedReadHalf, shared: std::sync::Weak<Shared1Ref>) {
+async fn reader_task(rd: crate::transport::ReadHalf, shared: std::sync::Weak<Shared1Ref>) {
     let mut rd = tokio::io::BufReader::with_capacity(64 * 1024, rd);
     let mut pool = transport::RecvPool::new(RECEIVE_BLOCK);
     loop {
@@ -948,7 +947,7 @@ async fn reader_task(rd: OwnedReadHalf, shared: std::sync::Weak<Shared1Ref>) {
 type Shared1Ref = Smb1Shared;
 
 async fn writer_task(
-    wr: OwnedWriteHalf,
+    wr: crate::transport::WriteHalf,
     mut rx: mpsc::UnboundedReceiver<Outgoing>,
     stop: Arc<Notify>,
     shared: std::sync::Weak<Smb1Shared>,
@@ -1119,7 +1118,7 @@ mod tests {
                 let _ = tx.send(Header::decode(&msg).unwrap());
             }
         });
-        let (rd, wr) = client.into_split();
+        let (rd, wr) = crate::transport::split(Box::new(client));
         let (s, tasks) = Smb1Shared::start(rd, wr, 1, 0, flags2::NT_STATUS, 1);
         (s, tasks, rx, swr)
     }

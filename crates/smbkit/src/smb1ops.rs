@@ -12,7 +12,6 @@ use smbkit_proto::smb1::session_setup::{
 use smbkit_proto::smb1::signing::Smb1Signer;
 use smbkit_proto::smb1::tree_connect::{TreeConnectRequest, TreeConnectResponse};
 use smbkit_proto::{Dialect, NtStatus};
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use crate::connection::{Backend, Connection, ServerInfo, TreeInfo};
@@ -28,7 +27,7 @@ const SECURITY_SIGNATURES_REQUIRED: u8 = 0x08;
 /// NT LM 0.12.
 pub(crate) async fn connect(
     f: SmbProtocolFactory,
-    stream: TcpStream,
+    stream: crate::transport::BoxStream,
     neg: NegotiateResponse,
     deadline: Instant,
 ) -> Result<Connection, Error> {
@@ -63,7 +62,7 @@ pub(crate) async fn connect(
         } else {
             0
         };
-    let (rd, wr) = stream.into_split();
+    let (rd, wr) = crate::transport::split(stream);
     let (shared, tasks) =
         Smb1Shared::start(rd, wr, neg.max_mpx_count, neg.max_buffer_size, flags2, 1);
     let session = if extended {
@@ -1588,7 +1587,7 @@ mod tests {
                     .unwrap();
             }
         });
-        let (rd, wr) = client.into_split();
+        let (rd, wr) = crate::transport::split(Box::new(client));
         let (s, tasks) = Smb1Shared::start(rd, wr, 16, 0, flags2::NT_STATUS, 1);
         (s, tasks, file)
     }

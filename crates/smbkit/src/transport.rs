@@ -14,8 +14,24 @@ use tokio::time::Instant;
 
 use crate::error::{Error, ProtocolError};
 
-/// Upper bound on a frame we accept before NEGOTIATE has told the sizes.
-pub(crate) const HANDSHAKE_MAX_FRAME: usize = 1024 * 1024;
+/// A byte stream an SMB connection runs over: TCP, or whatever the caller
+/// brings to [`SmbProtocolFactory::connect_stream`](crate::SmbProtocolFactory::connect_stream).
+pub(crate) trait Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Stream for T {}
+
+/// A connection's stream, whatever its type.
+pub(crate) type BoxStream = Box<dyn Stream>;
+/// The reading half of a [`BoxStream`].
+pub(crate) type ReadHalf = tokio::io::ReadHalf<BoxStream>;
+/// The writing half of a [`BoxStream`].
+pub(crate) type WriteHalf = tokio::io::WriteHalf<BoxStream>;
+
+/// Splits a stream into the halves the reader and writer tasks own.
+pub(crate) fn split(s: BoxStream) -> (ReadHalf, WriteHalf) {
+    tokio::io::split(s)
+}
+
 
 /// Opens the TCP connection (trying each resolved address in turn) and,
 /// unless `direct_tcp`, establishes the NetBIOS session. Everything must
@@ -258,6 +274,7 @@ impl RecvPool {
 }
 
 /// Prefixes `msg` with its session-message header.
+#[cfg(test)]
 pub(crate) fn frame(msg: &[u8]) -> Result<Vec<u8>, Error> {
     let h = nbss::message_header(msg.len())
         .map_err(|e| Error::InvalidArgument(format!("message too large to send: {e}")))?;

@@ -2,7 +2,7 @@
 //! print as hex instead of failing.
 
 mod status;
-pub use status::NtStatus;
+pub use status::{describe_status, NtStatus};
 
 /// Defines an open newtype over an integer with named constants.
 #[macro_export]

@@ -249,6 +249,40 @@ impl NtStatus {
     }
 }
 
+/// Describes an NT status in a few words for messages.
+pub fn describe_status(status: NtStatus) -> &'static str {
+    match status {
+        NtStatus::LOGON_FAILURE => "unknown user name or bad password",
+        NtStatus::WRONG_PASSWORD => "wrong password",
+        NtStatus::ACCOUNT_LOCKED_OUT => "the account is locked out",
+        NtStatus::ACCOUNT_DISABLED => "the account is disabled",
+        NtStatus::ACCOUNT_EXPIRED => "the account has expired",
+        NtStatus::PASSWORD_EXPIRED => "the password has expired",
+        NtStatus::PASSWORD_MUST_CHANGE => "the password must be changed",
+        NtStatus::ACCOUNT_RESTRICTION => "account restrictions prevent this logon",
+        NtStatus::INVALID_LOGON_HOURS => "logon is not allowed at this time",
+        NtStatus::INVALID_WORKSTATION => "logon is not allowed from this workstation",
+        NtStatus::ACCESS_DENIED => "access denied",
+        NtStatus::BAD_NETWORK_NAME => "no such share",
+        NtStatus::OBJECT_NAME_NOT_FOUND => "no such file or folder",
+        NtStatus::OBJECT_PATH_NOT_FOUND => "no such path",
+        NtStatus::NOT_SUPPORTED => "not supported by the server",
+        NtStatus::OBJECT_NAME_COLLISION => "the name exists already",
+        NtStatus::DIRECTORY_NOT_EMPTY => "the folder is not empty",
+        NtStatus::FILE_IS_A_DIRECTORY => "it is a folder, not a file",
+        NtStatus::NOT_A_DIRECTORY => "it is a file, not a folder",
+        NtStatus::SHARING_VIOLATION => "the file is in use",
+        NtStatus::CANNOT_DELETE => "the file cannot be deleted (read-only?)",
+        NtStatus::DELETE_PENDING => "the file is being deleted",
+        NtStatus::OBJECT_NAME_INVALID => "the name is not valid on the server",
+        NtStatus::DISK_FULL => "the server's disk is full",
+        NtStatus::NETWORK_NAME_DELETED => "the share was disconnected",
+        NtStatus::NO_SUCH_FILE => "nothing matches",
+        NtStatus::INVALID_DEVICE_REQUEST => "the server does not support this on that share",
+        _ => "the server refused the request",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::NtStatus;

@@ -1,0 +1,123 @@
+//! Why a request or a connection failed, as the state machines report it.
+
+use std::time::Duration;
+
+use crate::{DecodeError, NtStatus};
+
+/// Why a request, or the whole connection, failed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnError {
+    /// The connection is closed (by the caller, or because the stream or
+    /// the protocol failed earlier).
+    #[error("not connected: the connection to the server is closed")]
+    NotConnected,
+    /// The request's deadline passed before its answer came.
+    #[error("{operation} timed out after {after:?}")]
+    Timeout {
+        /// What was being done.
+        operation: &'static str,
+        /// How long was waited.
+        after: Duration,
+    },
+    /// The server refused the credentials.
+    #[error("authentication failed: {status} ({message})")]
+    AuthFailed {
+        /// The status of the failed SESSION_SETUP.
+        status: NtStatus,
+        /// A description of the status, with hints.
+        message: String,
+    },
+    /// A step of the handshake failed with an error status.
+    #[error("{message}: {status}")]
+    OperationFailure {
+        /// What failed.
+        message: String,
+        /// The status the server returned.
+        status: NtStatus,
+    },
+    /// The settings forbid what the server requires, or the server cannot
+    /// do what the settings require.
+    #[error("{0}")]
+    Unsupported(String),
+    /// A request that cannot be sent as asked.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// The server broke the protocol.
+    #[error("protocol error: {0}")]
+    Protocol(#[from] Violation),
+}
+
+/// A violation of the protocol by the server (or by whatever sits between
+/// it and the client).
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Violation {
+    /// A message could not be decoded.
+    #[error("malformed {context}: {source}")]
+    Decode {
+        /// Which message.
+        context: &'static str,
+        /// What was wrong.
+        #[source]
+        source: DecodeError,
+    },
+    /// A signed response did not verify.
+    #[error("the signature of the {command} response does not verify")]
+    BadSignature {
+        /// The command of the response.
+        command: String,
+    },
+    /// An unsigned response arrived on a session that requires signing.
+    #[error("unsigned {command} response on a session that requires signing")]
+    Unsigned {
+        /// The command of the response.
+        command: String,
+    },
+    /// Authentication tokens could not be processed.
+    #[error("authentication: {0}")]
+    Auth(String),
+    /// An encrypted message failed to decrypt or authenticate (MS-SMB2
+    /// §3.2.5.1.1.1).
+    #[error("an encrypted message was rejected: {0}")]
+    Decryption(String),
+    /// A response to an encrypted request arrived unencrypted (MS-SMB2
+    /// §3.3.4.1.4).
+    #[error("unencrypted {command} response to an encrypted request")]
+    Unencrypted {
+        /// The command of the response.
+        command: String,
+    },
+    /// Anything else the server did wrong.
+    #[error("{0}")]
+    Unexpected(String),
+}
+
+impl Violation {
+    /// A decoding failure of `context`.
+    pub fn decode(context: &'static str, source: DecodeError) -> Self {
+        Violation::Decode { context, source }
+    }
+}
+
+impl ConnError {
+    /// The error the requests in flight get when `self`, raised by a
+    /// received message, closes the connection. A frame that failed to
+    /// decrypt and an unencrypted response keep their kind, so that a
+    /// caller can tell a tampered or downgraded connection from other
+    /// failures; anything else becomes [`Violation::Unexpected`] naming
+    /// the reason.
+    pub(crate) fn for_requests_in_flight(&self) -> ConnError {
+        match self {
+            ConnError::Protocol(Violation::Decryption(m)) => {
+                Violation::Decryption(format!("{m}; the connection was closed")).into()
+            }
+            ConnError::Protocol(Violation::Unencrypted { command }) => Violation::Unencrypted {
+                command: command.clone(),
+            }
+            .into(),
+            ConnError::NotConnected => ConnError::NotConnected,
+            e => Violation::Unexpected(format!("connection closed: {e}")).into(),
+        }
+    }
+}

@@ -1,0 +1,791 @@
+//! The SMB2 handshake: the multi-protocol NEGOTIATE (with SMB1 detection),
+//! the SMB2 NEGOTIATE, SESSION_SETUP with SPNEGO/NTLM, key derivation and
+//! the encryption decision (MS-SMB2 §3.2.4.2, §3.2.5.2, §3.2.5.3).
+
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+
+use super::{Event, Owner, Part, Request, Response, Signing, Smb2Connection};
+use crate::conn::{ConnError, RequestId, Transmit, Violation};
+use crate::crypto::{
+    derive_session_keys, Cipher, Decryptor, Encryptor, PreauthHash, Signer, SigningAlgorithm,
+};
+use crate::ntlm::{Credentials, NtlmError, NtlmOptions, SpnegoNtlm};
+use crate::smb1;
+use crate::smb2::header::Header;
+use crate::smb2::ioctl::{ValidateNegotiateInfoRequest, ValidateNegotiateInfoResponse};
+use crate::smb2::negotiate::{
+    capabilities, hash_algorithm, security_mode, signing_algorithm, NegotiateContext,
+    NegotiateRequest, NegotiateResponse,
+};
+use crate::smb2::session_setup::{session_flags, SessionSetupRequest, SessionSetupResponse};
+use crate::{Command, Dialect, NtStatus};
+
+/// SMB1 dialect strings of the multi-protocol NEGOTIATE (MS-SMB2 §3.2.4.2.1).
+pub const NT_LM_012: &str = "NT LM 0.12";
+const SMB2_002: &str = "SMB 2.002";
+const SMB2_WILDCARD: &str = "SMB 2.???";
+
+/// The largest frame accepted before NEGOTIATE settles the sizes.
+pub const HANDSHAKE_MAX_FRAME: usize = 1024 * 1024;
+
+/// Which protocol families to offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Family {
+    /// SMB 2/3, or SMB1 when the server speaks nothing newer: a
+    /// multi-protocol NEGOTIATE first.
+    #[default]
+    Auto,
+    /// SMB 2/3 only: the SMB2 NEGOTIATE straight away.
+    Smb2Only,
+    /// SMB1 only: a multi-protocol NEGOTIATE offering NT LM 0.12 alone.
+    Smb1Only,
+}
+
+/// When to sign (pysmb's `sign_options`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SigningPolicy {
+    /// Never; a server that requires signing is refused.
+    Never,
+    /// Whenever the server supports it.
+    WhenSupported,
+    /// When the server requires it.
+    #[default]
+    WhenRequired,
+}
+
+/// When to encrypt (SMB 3.x).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EncryptionPolicy {
+    /// When the server asks for it, for the session or a share.
+    #[default]
+    IfRequired,
+    /// The whole session whenever the server can.
+    Preferred,
+    /// The whole session, or no connection.
+    Required,
+}
+
+/// What the handshake needs to know.
+#[derive(Debug, Clone)]
+pub struct Smb2Config {
+    /// Which families to offer.
+    pub family: Family,
+    /// SMB1 only: ask for extended security (SPNEGO) in the NEGOTIATE.
+    pub extended_security: bool,
+    /// Direct TCP (3.1.1 is offered only there, MS-SMB2 §2.1).
+    pub direct_tcp: bool,
+    /// When to sign.
+    pub signing: SigningPolicy,
+    /// When to encrypt.
+    pub encryption: EncryptionPolicy,
+    /// The SMB 3.1.1 ciphers to offer, in order of preference.
+    pub ciphers: Vec<Cipher>,
+    /// Who logs on (an empty user name means an anonymous session).
+    pub credentials: Credentials,
+    /// NTLM settings, `client_time` included (this crate reads no clock).
+    pub ntlm: NtlmOptions,
+    /// How long the whole handshake may take.
+    pub limit: Duration,
+}
+
+/// What the handshake settled on.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Established {
+    /// The server's NEGOTIATE response.
+    pub negotiate: NegotiateResponse,
+    /// The dialect in use.
+    pub dialect: Dialect,
+    /// The server requires signing.
+    pub signing_required_by_server: bool,
+    /// The session signs its messages.
+    pub signing: bool,
+    /// The signing algorithm when signing.
+    pub signing_algorithm: Option<SigningAlgorithm>,
+    /// The cipher the connection can encrypt with.
+    pub cipher: Option<Cipher>,
+    /// Every message of the session is encrypted.
+    pub encrypted: bool,
+    /// The SessionFlags of the final SESSION_SETUP response.
+    pub session_flags: u16,
+    /// A guest session.
+    pub is_guest: bool,
+    /// An anonymous session.
+    pub is_anonymous: bool,
+    /// On 3.0 and 3.0.2 with a signing key: what
+    /// FSCTL_VALIDATE_NEGOTIATE_INFO sends, and what it must get back
+    /// (MS-SMB2 §3.2.5.5).
+    pub validation: Option<(ValidateNegotiateInfoRequest, ValidateNegotiateInfoResponse)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for the answer to the multi-protocol NEGOTIATE.
+    MultiProtocol,
+    /// Waiting for the SMB2 NEGOTIATE response.
+    Negotiate,
+    /// SESSION_SETUP rounds.
+    SessionSetup,
+    /// Established, or handed over to SMB1.
+    Done,
+}
+
+/// The handshake's state inside [`Smb2Connection`].
+pub(crate) struct Handshake {
+    config: Smb2Config,
+    phase: Phase,
+    started: Instant,
+    deadline: Instant,
+    max_frame: usize,
+    /// The SMB1 dialects offered in the multi-protocol NEGOTIATE.
+    smb1_dialects: &'static [&'static str],
+    negotiate: Option<NegotiateResponse>,
+    /// What the SMB2 NEGOTIATE said (for VALIDATE_NEGOTIATE_INFO).
+    sent: Option<ValidateNegotiateInfoRequest>,
+    offered: Vec<Dialect>,
+    /// The SMB2 NEGOTIATE request as sent (for the preauth hash).
+    negotiate_bytes: Vec<u8>,
+    preauth: Option<PreauthHash>,
+    want_signing: bool,
+    signing_alg: SigningAlgorithm,
+    cipher: Option<Cipher>,
+    auth: Option<SpnegoNtlm>,
+    anonymous: bool,
+    rounds: u32,
+}
+
+impl Handshake {
+    pub(crate) fn new(config: Smb2Config, now: Instant) -> Handshake {
+        Handshake {
+            deadline: now + config.limit,
+            config,
+            phase: Phase::Negotiate,
+            started: now,
+            max_frame: HANDSHAKE_MAX_FRAME,
+            smb1_dialects: &[],
+            negotiate: None,
+            sent: None,
+            offered: Vec::new(),
+            negotiate_bytes: Vec::new(),
+            preauth: None,
+            want_signing: false,
+            signing_alg: SigningAlgorithm::HmacSha256,
+            cipher: None,
+            auth: None,
+            anonymous: false,
+            rounds: 0,
+        }
+    }
+
+    pub(crate) fn is_done(&self) -> bool {
+        self.phase == Phase::Done
+    }
+
+    pub(crate) fn expects_smb1(&self) -> bool {
+        self.phase == Phase::MultiProtocol
+    }
+
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        (self.phase != Phase::Done).then_some(self.deadline)
+    }
+
+    pub(crate) fn max_frame(&self) -> usize {
+        self.max_frame
+    }
+
+    pub(crate) fn timeout_error(&self) -> ConnError {
+        ConnError::Timeout {
+            operation: match self.phase {
+                Phase::MultiProtocol | Phase::Negotiate => "negotiating the protocol",
+                _ => "authenticating",
+            },
+            after: self.deadline.saturating_duration_since(self.started),
+        }
+    }
+
+    /// Sees each handshake request as it goes out.
+    pub(crate) fn on_sent(&mut self, command: Command, msg: &[u8]) {
+        match command {
+            Command::NEGOTIATE => self.negotiate_bytes = msg.to_vec(),
+            Command::SESSION_SETUP => {
+                if let Some(h) = self.preauth.as_mut() {
+                    h.update(msg);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn dialects_for(direct_tcp: bool) -> Vec<Dialect> {
+    let mut d = vec![
+        Dialect::SMB2_0_2,
+        Dialect::SMB2_1,
+        Dialect::SMB3_0,
+        Dialect::SMB3_0_2,
+    ];
+    // MS-SMB2 §2.1: 3.1.1 is not used over NetBIOS framing.
+    if direct_tcp {
+        d.push(Dialect::SMB3_1_1);
+    }
+    d
+}
+
+fn auth_err(e: NtlmError) -> ConnError {
+    Violation::Auth(e.to_string()).into()
+}
+
+impl Smb2Connection {
+    /// Queues the first NEGOTIATE.
+    pub(super) fn begin_handshake(&mut self, now: Instant) {
+        let hs = &mut self.handshake;
+        if hs.config.family == Family::Smb2Only {
+            self.send_negotiate(now);
+            return;
+        }
+        let dialects: &'static [&'static str] = if hs.config.family == Family::Smb1Only {
+            &[NT_LM_012]
+        } else {
+            &[NT_LM_012, SMB2_002, SMB2_WILDCARD]
+        };
+        let mut flags2 = smb1::header::flags2::UNICODE
+            | smb1::header::flags2::NT_STATUS
+            | smb1::header::flags2::LONG_NAMES;
+        if hs.config.extended_security {
+            flags2 |= smb1::header::flags2::EXTENDED_SECURITY;
+        }
+        hs.smb1_dialects = dialects;
+        hs.phase = Phase::MultiProtocol;
+        let req = smb1::negotiate::negotiate_request(dialects, flags2, 0);
+        // The multi-protocol NEGOTIATE uses SMB2 MessageId 0 (MS-SMB2
+        // §3.2.4.2.1).
+        self.credits.consume_external(1);
+        match Transmit::new(req, Bytes::new()) {
+            Ok(t) => self.transmits.push_back(t),
+            Err(e) => self.shut_down(e),
+        }
+    }
+
+    /// Takes the SMB1 answer to the multi-protocol NEGOTIATE.
+    pub(super) fn handshake_smb1_response(
+        &mut self,
+        frame: &BytesMut,
+        _now: Instant,
+    ) -> Result<(), ConnError> {
+        let r = smb1::negotiate::NegotiateResponse::decode(frame)
+            .map_err(|e| Violation::decode("SMB1 NEGOTIATE response", e))?;
+        let dialects = self.handshake.smb1_dialects;
+        match dialects.get(usize::from(r.dialect_index)) {
+            Some(&NT_LM_012) => {
+                self.handshake.phase = Phase::Done;
+                self.closed = Some(ConnError::NotConnected);
+                self.events.push_back(Event::Smb1Negotiated(Box::new(r)));
+                Ok(())
+            }
+            _ => Err(ConnError::Unsupported(format!(
+                "the server accepted none of the offered dialects ({})",
+                dialects.join(", ")
+            ))),
+        }
+    }
+
+    /// Takes an SMB2 frame during the multi-protocol phase: the NEGOTIATE
+    /// response to the SMB1 request (MessageId 0).
+    pub(super) fn handshake_multi_protocol_smb2(&mut self, frame: &[u8], now: Instant) -> Result<(), ConnError> {
+        let (h, resp) = decode_negotiate(frame)?;
+        if h.message_id != 0 {
+            return Err(Violation::Unexpected(format!(
+                "NEGOTIATE response has MessageId {} instead of 0",
+                h.message_id
+            ))
+            .into());
+        }
+        self.credits.grant(h.credits);
+        if resp.dialect != Dialect::SMB2_WILDCARD {
+            // The server chose SMB 2.0.2 from the SMB1 request directly.
+            check_dialect(&resp, &[Dialect::SMB2_0_2])?;
+            self.handshake.phase = Phase::Negotiate;
+            return self.negotiated(resp, None, now);
+        }
+        self.handshake.phase = Phase::Negotiate;
+        self.send_negotiate(now);
+        Ok(())
+    }
+
+    fn send_negotiate(&mut self, now: Instant) {
+        let hs = &mut self.handshake;
+        hs.phase = Phase::Negotiate;
+        let dialects = dialects_for(hs.config.direct_tcp);
+        let mut salt = [0u8; 32];
+        rand::fill(&mut salt[..]);
+        let mut client_guid = [0u8; 16];
+        rand::fill(&mut client_guid[..]);
+        let req = NegotiateRequest {
+            dialects: dialects.clone(),
+            security_mode: if hs.config.signing == SigningPolicy::WhenSupported {
+                security_mode::SIGNING_ENABLED | security_mode::SIGNING_REQUIRED
+            } else {
+                security_mode::SIGNING_ENABLED
+            },
+            // Samba (and MS-SMB2 §3.3.5.4 for 3.0/3.0.2) only encrypts for a
+            // client that announces SMB2_GLOBAL_CAP_ENCRYPTION, whatever
+            // the dialect.
+            capabilities: capabilities::LARGE_MTU | capabilities::ENCRYPTION,
+            client_guid,
+            contexts: vec![
+                NegotiateContext::PreauthIntegrity {
+                    hash_algorithms: vec![hash_algorithm::SHA512],
+                    salt: salt.to_vec(),
+                },
+                NegotiateContext::Encryption {
+                    ciphers: hs.config.ciphers.iter().map(|c| c.wire_id()).collect(),
+                },
+                NegotiateContext::Signing {
+                    algorithms: vec![
+                        signing_algorithm::AES_GMAC,
+                        signing_algorithm::AES_CMAC,
+                        signing_algorithm::HMAC_SHA256,
+                    ],
+                },
+            ],
+        };
+        hs.sent = Some(ValidateNegotiateInfoRequest {
+            capabilities: req.capabilities,
+            guid: req.client_guid,
+            security_mode: req.security_mode,
+            dialects: req.dialects.iter().map(|d| d.0).collect(),
+        });
+        hs.offered = dialects;
+        let deadline = hs.deadline;
+        let part = Part::new(Command::NEGOTIATE, 0, 1, |w| req.encode(w));
+        if let Err(e) = self.start_owned(
+            Request::single(part, deadline, "NEGOTIATE"),
+            Owner::Handshake,
+            now,
+        ) {
+            self.shut_down(e);
+        }
+    }
+
+    /// Takes the response to a handshake request.
+    pub(super) fn handshake_response(
+        &mut self,
+        id: RequestId,
+        r: Response,
+        now: Instant,
+    ) -> Result<(), ConnError> {
+        if let Some(o) = self.requests.remove(&id) {
+            self.deadlines.remove(&(o.deadline, id));
+        }
+        match r.header.command {
+            Command::NEGOTIATE => {
+                let (_, resp) = decode_negotiate(&r.msg)?;
+                let offered = self.handshake.offered.clone();
+                check_dialect(&resp, &offered)?;
+                let preauth = if resp.dialect == Dialect::SMB3_1_1 {
+                    let ok = resp.contexts.iter().any(|c| {
+                        matches!(c, NegotiateContext::PreauthIntegrity { hash_algorithms, .. }
+                            if hash_algorithms.as_slice() == [hash_algorithm::SHA512])
+                    });
+                    if !ok {
+                        return Err(Violation::Unexpected(
+                            "3.1.1 NEGOTIATE response without a SHA-512 preauth integrity \
+                             context"
+                                .into(),
+                        )
+                        .into());
+                    }
+                    let mut p = PreauthHash::new();
+                    p.update(&self.handshake.negotiate_bytes);
+                    p.update(&r.msg);
+                    Some(p)
+                } else {
+                    None
+                };
+                self.negotiated(resp, preauth, now)
+            }
+            Command::SESSION_SETUP => self.session_setup_response(r, now),
+            c => Err(Violation::Unexpected(format!("a {c:?} response during the handshake")).into()),
+        }
+    }
+
+    /// NEGOTIATE is settled: sizes, signing, cipher; the first
+    /// SESSION_SETUP goes out.
+    fn negotiated(
+        &mut self,
+        resp: NegotiateResponse,
+        preauth: Option<PreauthHash>,
+        now: Instant,
+    ) -> Result<(), ConnError> {
+        let dialect = resp.dialect;
+        self.dialect = dialect;
+        self.credits.set_large_mtu(
+            dialect != Dialect::SMB2_0_2 && resp.capabilities & capabilities::LARGE_MTU != 0,
+        );
+        let hs = &mut self.handshake;
+        let max_payload = resp
+            .max_read_size
+            .max(resp.max_transact_size)
+            .max(resp.max_write_size) as usize;
+        hs.max_frame = (max_payload + 64 * 1024).min(crate::nbss::DEFAULT_MAX_FRAME);
+        let server_requires = resp.security_mode & security_mode::SIGNING_REQUIRED != 0;
+        if server_requires && hs.config.signing == SigningPolicy::Never {
+            return Err(ConnError::Unsupported(
+                "the server requires signing, but sign_options is Never; use WhenRequired or \
+                 WhenSupported"
+                    .into(),
+            ));
+        }
+        hs.want_signing = match hs.config.signing {
+            SigningPolicy::Never => false,
+            SigningPolicy::WhenSupported => true,
+            SigningPolicy::WhenRequired => server_requires,
+        };
+        hs.signing_alg = signing_algorithm_for(dialect, &resp);
+        hs.cipher = connection_cipher(dialect, &resp, &hs.config.ciphers)?;
+        if hs.config.encryption == EncryptionPolicy::Required && hs.cipher.is_none() {
+            return Err(ConnError::Unsupported(format!(
+                "encryption is required, but {}",
+                no_cipher_reason(dialect, resp.capabilities)
+            )));
+        }
+        hs.preauth = preauth;
+        hs.negotiate = Some(resp);
+        hs.phase = Phase::SessionSetup;
+        let creds = hs.config.credentials.clone();
+        hs.anonymous = creds.is_anonymous();
+        let mut auth = SpnegoNtlm::new(creds, hs.config.ntlm.clone());
+        let token = auth.initial_token();
+        hs.auth = Some(auth);
+        self.send_session_setup(token, now);
+        Ok(())
+    }
+
+    fn send_session_setup(&mut self, token: Vec<u8>, now: Instant) {
+        let hs = &mut self.handshake;
+        hs.rounds += 1;
+        let req = SessionSetupRequest {
+            flags: 0,
+            security_mode: if hs.want_signing {
+                security_mode::SIGNING_REQUIRED as u8
+            } else {
+                security_mode::SIGNING_ENABLED as u8
+            },
+            capabilities: 0,
+            previous_session_id: 0,
+            security_buffer: token,
+        };
+        let deadline = hs.deadline;
+        let part = Part::new(Command::SESSION_SETUP, 0, 1, |w| req.encode(w));
+        if let Err(e) = self.start_owned(
+            Request {
+                signing: Signing::Session,
+                ..Request::single(part, deadline, "SESSION_SETUP")
+            },
+            Owner::Handshake,
+            now,
+        ) {
+            self.shut_down(e);
+        }
+    }
+
+    /// Derives and installs the session's keys once the session key is
+    /// known (after the AUTHENTICATE went out): on 3.1.1 the preauth hash
+    /// then covers every message but the final response (MS-SMB2
+    /// §3.2.5.3.1).
+    pub(super) fn install_keys(&mut self) {
+        let hs = &self.handshake;
+        if hs.rounds < 2 {
+            return;
+        }
+        let Some(auth) = hs.auth.as_ref() else {
+            return;
+        };
+        let Some(key) = auth.session_key().map(zeroize::Zeroizing::new) else {
+            return;
+        };
+        let keys = derive_session_keys(
+            self.dialect,
+            &key[..],
+            hs.preauth.as_ref().map(|p| p.value()),
+            hs.cipher.map(Cipher::wire_id),
+        );
+        let s = &mut self.session;
+        s.signer = Some(Signer::new(hs.signing_alg, &keys.signing_key));
+        s.signing_required = hs.want_signing;
+        if let Some(c) = hs.cipher {
+            let mut salt = [0u8; 4];
+            rand::fill(&mut salt[..]);
+            s.encryptor = Encryptor::new(c, &keys.encryption_key, s.session_id, salt).ok();
+            s.decryptor = Decryptor::new(c, &keys.decryption_key, s.session_id).ok();
+        }
+    }
+
+    fn session_setup_response(&mut self, r: Response, now: Instant) -> Result<(), ConnError> {
+        let status = r.header.status;
+        self.session.session_id = r.header.session_id;
+        if status == NtStatus::MORE_PROCESSING_REQUIRED {
+            if self.handshake.rounds >= 4 {
+                return Err(Violation::Unexpected(
+                    "SESSION_SETUP did not finish after 4 rounds".into(),
+                )
+                .into());
+            }
+            if let Some(h) = self.handshake.preauth.as_mut() {
+                h.update(&r.msg);
+            }
+            let resp = SessionSetupResponse::decode(&r.msg)
+                .map_err(|e| Violation::decode("SESSION_SETUP response", e))?;
+            let auth = self
+                .handshake
+                .auth
+                .as_mut()
+                .ok_or_else(|| Violation::Unexpected("SESSION_SETUP out of order".into()))?;
+            let token = auth.step(&resp.security_buffer).map_err(auth_err)?;
+            self.send_session_setup(token, now);
+            return Ok(());
+        }
+        if status == NtStatus::SUCCESS {
+            return self.session_established(r);
+        }
+        let user = self.handshake.config.credentials.user.clone();
+        if status.is_logon_failure() {
+            let mut message = crate::types::describe_status(status).to_string();
+            if status == NtStatus::ACCESS_DENIED && self.handshake.cipher.is_none() {
+                // What Samba and Windows answer a client that cannot
+                // encrypt when they require encryption (MS-SMB2 §3.3.5.5).
+                message.push_str(&format!(
+                    "; the server may require encryption, which this connection cannot do ({})",
+                    no_cipher_reason(self.dialect, 0)
+                ));
+            }
+            return Err(ConnError::AuthFailed { status, message });
+        }
+        Err(ConnError::OperationFailure {
+            message: format!("SESSION_SETUP for user '{user}' failed"),
+            status,
+        })
+    }
+
+    fn session_established(&mut self, r: Response) -> Result<(), ConnError> {
+        let resp = SessionSetupResponse::decode(&r.msg)
+            .map_err(|e| Violation::decode("SESSION_SETUP response", e))?;
+        let guest_or_null =
+            resp.session_flags & (session_flags::IS_GUEST | session_flags::IS_NULL) != 0;
+        let anonymous = self.handshake.anonymous;
+        let want_signing = self.handshake.want_signing;
+        if guest_or_null || anonymous {
+            // Guest and anonymous sessions have no key to sign with.
+            self.session.signer = None;
+            self.session.signing_required = false;
+        } else if r.header.is_signed() || want_signing {
+            // The final response is signed with the new key when the
+            // session is signed; on 3.x servers sign it in any case.
+            self.verify(&r)?;
+            if !r.header.is_signed() {
+                return Err(Violation::Unsigned {
+                    command: "SESSION_SETUP".into(),
+                }
+                .into());
+            }
+        }
+        if let Some(auth) = self.handshake.auth.as_mut() {
+            auth.finish(&resp.security_buffer).map_err(auth_err)?;
+        }
+        let server_asks = resp.session_flags & session_flags::ENCRYPT_DATA != 0;
+        let encrypted = self.decide_encryption(server_asks, guest_or_null || anonymous)?;
+        let hs = &mut self.handshake;
+        hs.phase = Phase::Done;
+        hs.auth = None;
+        let Some(negotiate) = hs.negotiate.take() else {
+            return Err(Violation::Unexpected("SESSION_SETUP before NEGOTIATE".into()).into());
+        };
+        let signing = !(guest_or_null || anonymous) && want_signing;
+        let signing_key_known = !(guest_or_null || anonymous);
+        let validation = match (self.dialect, hs.sent.take()) {
+            (Dialect::SMB3_0 | Dialect::SMB3_0_2, Some(sent)) if signing_key_known => Some((
+                sent,
+                ValidateNegotiateInfoResponse {
+                    capabilities: negotiate.capabilities,
+                    guid: negotiate.server_guid,
+                    security_mode: negotiate.security_mode,
+                    dialect: negotiate.dialect.0,
+                },
+            )),
+            _ => None,
+        };
+        let e = Established {
+            dialect: self.dialect,
+            signing_required_by_server: negotiate.security_mode & security_mode::SIGNING_REQUIRED
+                != 0,
+            signing,
+            signing_algorithm: signing.then_some(hs.signing_alg),
+            cipher: hs.cipher,
+            encrypted,
+            session_flags: resp.session_flags,
+            is_guest: resp.session_flags & session_flags::IS_GUEST != 0,
+            is_anonymous: anonymous || resp.session_flags & session_flags::IS_NULL != 0,
+            validation,
+            negotiate,
+        };
+        self.events.push_back(Event::Established(Box::new(e)));
+        Ok(())
+    }
+
+    /// Settles Session.EncryptData once the session is established: what
+    /// the server asked for (SMB2_SESSION_FLAG_ENCRYPT_DATA) and what the
+    /// policy asks for. Returns whether the session encrypts.
+    fn decide_encryption(
+        &mut self,
+        server_asks: bool,
+        guest_or_anonymous: bool,
+    ) -> Result<bool, ConnError> {
+        let s = &mut self.session;
+        if guest_or_anonymous {
+            // MS-SMB2 §3.2.4.1.8: a guest or anonymous session has no keys
+            // and is never encrypted.
+            s.encryptor = None;
+            s.decryptor = None;
+        }
+        let can = s.encryptor.is_some() && s.decryptor.is_some();
+        let cipher = self.handshake.cipher;
+        let dialect = self.dialect;
+        let why_not = || {
+            if guest_or_anonymous {
+                "the session is a guest or anonymous one, which has no keys to encrypt with"
+                    .to_string()
+            } else if cipher.is_none() {
+                no_cipher_reason(dialect, 0)
+            } else {
+                "no encryption keys could be derived".to_string()
+            }
+        };
+        let on = match self.handshake.config.encryption {
+            _ if server_asks && !can => {
+                return Err(ConnError::Unsupported(format!(
+                    "the server requires encryption for this session, but {}",
+                    why_not()
+                )))
+            }
+            EncryptionPolicy::Required if !can => {
+                return Err(ConnError::Unsupported(format!(
+                    "encryption is required, but {}",
+                    why_not()
+                )))
+            }
+            EncryptionPolicy::Required | EncryptionPolicy::Preferred => can,
+            EncryptionPolicy::IfRequired => server_asks,
+        };
+        s.encrypt_all = on;
+        Ok(on)
+    }
+}
+
+fn decode_negotiate(frame: &[u8]) -> Result<(Header, NegotiateResponse), ConnError> {
+    let h = Header::decode(frame).map_err(|e| Violation::decode("NEGOTIATE response", e))?;
+    if h.command != Command::NEGOTIATE || !h.is_response() {
+        return Err(Violation::Unexpected(format!(
+            "expected a NEGOTIATE response, got {:?}",
+            h.command
+        ))
+        .into());
+    }
+    if h.status != NtStatus::SUCCESS {
+        return Err(ConnError::OperationFailure {
+            message: "the server refused NEGOTIATE".into(),
+            status: h.status,
+        });
+    }
+    let r =
+        NegotiateResponse::decode(frame).map_err(|e| Violation::decode("NEGOTIATE response", e))?;
+    Ok((h, r))
+}
+
+fn check_dialect(r: &NegotiateResponse, offered: &[Dialect]) -> Result<(), ConnError> {
+    if offered.contains(&r.dialect) {
+        Ok(())
+    } else {
+        Err(Violation::Unexpected(format!(
+            "the server chose dialect {:?}, which was not offered",
+            r.dialect
+        ))
+        .into())
+    }
+}
+
+/// The signing algorithm for the dialect (MS-SMB2 §3.1.4.1): HMAC-SHA256
+/// for 2.x, AES-CMAC for 3.0/3.0.2, and for 3.1.1 what the server chose in
+/// its signing-capabilities context (AES-CMAC if it sent none).
+fn signing_algorithm_for(dialect: Dialect, r: &NegotiateResponse) -> SigningAlgorithm {
+    if !dialect.is_smb3() {
+        return SigningAlgorithm::HmacSha256;
+    }
+    if dialect == Dialect::SMB3_1_1 {
+        for c in &r.contexts {
+            if let NegotiateContext::Signing { algorithms } = c {
+                if let Some(a) = algorithms
+                    .first()
+                    .and_then(|&a| SigningAlgorithm::from_wire(a))
+                {
+                    return a;
+                }
+            }
+        }
+    }
+    SigningAlgorithm::AesCmac
+}
+
+/// The cipher the connection encrypts with (Connection.CipherId for
+/// 3.1.1, AES-128-CCM for 3.0/3.0.2 when the server announced
+/// SMB2_GLOBAL_CAP_ENCRYPTION), or `None` if it cannot encrypt.
+fn connection_cipher(
+    dialect: Dialect,
+    r: &NegotiateResponse,
+    offered: &[Cipher],
+) -> Result<Option<Cipher>, ConnError> {
+    if dialect == Dialect::SMB3_1_1 {
+        let chosen = r.contexts.iter().find_map(|c| match c {
+            NegotiateContext::Encryption { ciphers } => Some(ciphers.clone()),
+            _ => None,
+        });
+        let Some(chosen) = chosen else {
+            return Ok(None);
+        };
+        // MS-SMB2 §3.2.5.2: exactly one cipher, 0 meaning none in common.
+        return match chosen.as_slice() {
+            [0] => Ok(None),
+            [id] => match Cipher::from_wire(*id) {
+                Some(c) if offered.contains(&c) => Ok(Some(c)),
+                _ => Err(Violation::Unexpected(format!(
+                    "the server chose cipher {id:#06x}, which was not offered"
+                ))
+                .into()),
+            },
+            _ => Err(Violation::Unexpected(format!(
+                "the server's encryption context names {} ciphers instead of one",
+                chosen.len()
+            ))
+            .into()),
+        };
+    }
+    if dialect.is_smb3() && r.capabilities & capabilities::ENCRYPTION != 0 {
+        return Ok(Some(Cipher::Aes128Ccm));
+    }
+    Ok(None)
+}
+
+/// Why a connection of `dialect` with these server capabilities cannot
+/// encrypt, for error messages.
+pub fn no_cipher_reason(dialect: Dialect, server_capabilities: u32) -> String {
+    if !dialect.is_smb3() {
+        format!("the server negotiated {dialect:?}; encryption needs SMB 3.0 or later")
+    } else if dialect == Dialect::SMB3_1_1 {
+        "the server chose no cipher among those offered (or has encryption turned off)".into()
+    } else if server_capabilities & capabilities::ENCRYPTION == 0 {
+        format!("the server does not offer encryption on {dialect:?}")
+    } else {
+        "no cipher is available".into()
+    }
+}

@@ -1,0 +1,1086 @@
+//! The SMB 2/3 connection state machine (MS-SMB2 §3.2).
+//!
+//! [`Smb2Connection`] owns everything the client decides about one
+//! connection: the handshake ([`handshake`]), message ids and credits
+//! (§3.2.4.1.1, §3.2.5.1.4), signing (§3.2.4.1.1, §3.2.5.1.3), encryption
+//! and the replay window (§3.2.4.1.8, §3.2.5.1.1.1), request/response
+//! matching with interim responses (§3.2.5.1.5), compound chains
+//! (§3.2.4.1.4, §3.2.5.1.9), deadlines, CANCEL (§3.2.4.24) and the closing
+//! of handles that CREATEs given up on opened after all.
+//!
+//! Its life: [`Smb2Connection::new`] queues the first NEGOTIATE; the driver
+//! sends what [`Smb2Connection::poll_transmit`] gives, feeds every received
+//! frame to [`Smb2Connection::handle_frame`] and the time to
+//! [`Smb2Connection::handle_timeout`] when [`Smb2Connection::poll_timeout`]
+//! says, and reads [`Event`]s. [`Event::Established`] ends the handshake;
+//! from then on [`Smb2Connection::start`] takes requests, each answered by
+//! one [`Event::Completed`] unless [`Smb2Connection::cancel`] withdrew it.
+//! [`Event::Closed`] is the last event.
+
+pub mod handshake;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+
+pub use handshake::{Established, Smb2Config};
+
+use super::{ConnError, NonceWindow, RequestId, Transmit, Violation};
+use crate::crypto::{Decryptor, Encryptor, Signer};
+use crate::smb2::close::CloseRequest;
+use crate::smb2::create::{CreateResponse, FileId};
+use crate::smb2::header::{self, Header, HEADER_LEN};
+use crate::smb2::transform::{frame_kind, FrameKind, NONCE_RANGE};
+use crate::smb2::CancelRequest;
+use crate::state::Credits;
+use crate::{Command, Dialect, NtStatus, Writer};
+
+/// How long the connection gives a CLOSE of its own (for a handle a CREATE
+/// given up on opened after all) before it forgets about it.
+const INTERNAL_CLOSE_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// One request of a chain, encoded by the caller: [`HEADER_LEN`] bytes of
+/// room for the header (which the connection writes), then the body, whose
+/// offsets count from the start of the header.
+#[derive(Debug)]
+pub struct Part {
+    /// The command.
+    pub command: Command,
+    /// The TreeId (0 for commands outside a tree).
+    pub tree_id: u32,
+    /// The CreditCharge the request needs (MS-SMB2 §3.1.5.2); 1 for
+    /// requests that move at most 64 KiB.
+    pub charge: u16,
+    /// Header room followed by the body.
+    pub msg: Vec<u8>,
+}
+
+impl Part {
+    /// A part whose body `encode` writes (after the header room).
+    pub fn new(
+        command: Command,
+        tree_id: u32,
+        charge: u16,
+        encode: impl FnOnce(&mut Writer),
+    ) -> Part {
+        let mut w = Writer::new();
+        w.zeros(HEADER_LEN);
+        encode(&mut w);
+        Part {
+            command,
+            tree_id,
+            charge,
+            msg: w.into_vec(),
+        }
+    }
+}
+
+/// Which signing rule a request follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Signing {
+    /// The session's rules (MS-SMB2 §3.2.4.1.1): signed when the session
+    /// signs, and TREE_CONNECT always on 3.1.1.
+    #[default]
+    Session,
+    /// Signed whenever the session has a key (FSCTL_VALIDATE_NEGOTIATE_INFO,
+    /// MS-SMB2 §3.2.5.5: "the client MUST sign the request").
+    Always,
+}
+
+/// A request (or compound chain) to send.
+#[derive(Debug)]
+pub struct Request {
+    /// The messages, in order; one for a plain request.
+    pub parts: Vec<Part>,
+    /// Every part after the first works on the file the first opened
+    /// (SMB2_FLAGS_RELATED_OPERATIONS, MS-SMB2 §3.2.4.1.4).
+    pub related: bool,
+    /// Bytes sent right after the (single) message, as part of it: the
+    /// data of a WRITE. Copied only when the message must be signed.
+    pub tail: Bytes,
+    /// The signing rule.
+    pub signing: Signing,
+    /// When to give up: the request then completes with
+    /// [`ConnError::Timeout`] and is cancelled on the server.
+    pub deadline: Instant,
+    /// What the request does, for errors (e.g. "read").
+    pub operation: &'static str,
+}
+
+impl Request {
+    /// A single request.
+    pub fn single(part: Part, deadline: Instant, operation: &'static str) -> Request {
+        Request {
+            parts: vec![part],
+            related: false,
+            tail: Bytes::new(),
+            signing: Signing::Session,
+            deadline,
+            operation,
+        }
+    }
+}
+
+/// One response as the connection delivers it: verified (signature or
+/// encryption), of any status.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// The decoded header.
+    pub header: Header,
+    /// The whole message (header included), a slice of the received frame.
+    pub msg: Bytes,
+    /// True if the message arrived encrypted (and so was authenticated by
+    /// the cipher's tag rather than by a signature).
+    pub encrypted: bool,
+}
+
+/// What the connection tells its driver.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Event {
+    /// The handshake is done: the session is authenticated and requests
+    /// can be started.
+    Established(Box<Established>),
+    /// The server chose SMB1 (NT LM 0.12) in the multi-protocol NEGOTIATE:
+    /// this connection is done, and an SMB1 connection takes the stream
+    /// over from here.
+    Smb1Negotiated(Box<crate::smb1::negotiate::NegotiateResponse>),
+    /// A request finished: its responses in order (one per part), or why
+    /// not.
+    Completed {
+        /// The request.
+        id: RequestId,
+        /// The outcome.
+        result: Result<Vec<Response>, ConnError>,
+    },
+    /// The connection is closed; nothing more will be sent or accepted.
+    /// Every request still waiting has had its [`Event::Completed`].
+    Closed(ConnError),
+}
+
+/// Who waits for a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    /// The caller: completes with [`Event::Completed`].
+    User,
+    /// The handshake.
+    Handshake,
+    /// The connection's own clean-up (CLOSE of an abandoned handle).
+    Internal,
+}
+
+/// A request not sent yet (waiting for credits).
+#[derive(Debug)]
+struct Queued {
+    parts: Vec<Part>,
+    related: bool,
+    tail: Bytes,
+    signing: Signing,
+}
+
+#[derive(Debug)]
+struct Sent {
+    /// The message id of each part.
+    ids: Vec<u64>,
+    responses: Vec<Option<Response>>,
+    remaining: usize,
+}
+
+#[derive(Debug)]
+enum Stage {
+    Queued(Queued),
+    Sent(Sent),
+}
+
+#[derive(Debug)]
+struct Outstanding {
+    owner: Owner,
+    operation: &'static str,
+    started: Instant,
+    deadline: Instant,
+    stage: Stage,
+}
+
+/// A sent message waiting for its response.
+#[derive(Debug, Clone, Copy)]
+struct InFlight {
+    request: RequestId,
+    part: usize,
+    command: Command,
+    /// Went out encrypted: its response must come back encrypted
+    /// (MS-SMB2 §3.3.4.1.4).
+    encrypted: bool,
+    /// A CREATE whose handle nothing else in its request closes: the tree
+    /// it opens in.
+    create_tree: Option<u32>,
+}
+
+/// A message given up on (timed out or withdrawn) whose final response has
+/// not come yet.
+#[derive(Debug, Clone, Copy)]
+struct Orphan {
+    encrypted: bool,
+    /// A CREATE: if the server opens the file after all, its handle is
+    /// closed when the response comes.
+    create_tree: Option<u32>,
+}
+
+/// The session's keys and the rules that use them.
+#[derive(Default)]
+pub(crate) struct SessionKeys {
+    pub(crate) session_id: u64,
+    /// Present once the session key is known and the session is neither
+    /// guest nor anonymous.
+    pub(crate) signer: Option<Signer>,
+    /// Session.SigningRequired (MS-SMB2 §3.2.1.3).
+    pub(crate) signing_required: bool,
+    /// Encrypts requests with Session.EncryptionKey (MS-SMB2 §3.1.4.3).
+    pub(crate) encryptor: Option<Encryptor>,
+    /// Decrypts responses with Session.DecryptionKey.
+    pub(crate) decryptor: Option<Decryptor>,
+    /// Session.EncryptData: every request of the session is encrypted.
+    pub(crate) encrypt_all: bool,
+    /// Trees whose share asks for encryption (TreeConnect.EncryptData).
+    pub(crate) encrypted_trees: HashSet<u32>,
+}
+
+impl SessionKeys {
+    /// Whether a request of `command` on `tree_id` must be encrypted
+    /// (MS-SMB2 §3.2.4.1.8: never NEGOTIATE nor SESSION_SETUP).
+    fn encrypts(&self, command: Command, tree_id: u32) -> bool {
+        if command == Command::NEGOTIATE || command == Command::SESSION_SETUP {
+            return false;
+        }
+        self.encryptor.is_some()
+            && (self.encrypt_all || (tree_id != 0 && self.encrypted_trees.contains(&tree_id)))
+    }
+}
+
+/// The SMB 2/3 connection state machine. See the [module docs](self).
+pub struct Smb2Connection {
+    credits: Credits,
+    dialect: Dialect,
+    session: SessionKeys,
+    handshake: handshake::Handshake,
+    next_request: u64,
+    requests: HashMap<RequestId, Outstanding>,
+    /// Requests waiting for credits, in the order they were started.
+    queue: VecDeque<RequestId>,
+    deadlines: BTreeSet<(Instant, RequestId)>,
+    in_flight: HashMap<u64, InFlight>,
+    orphans: HashMap<u64, Orphan>,
+    /// AsyncId of requests that got an interim response.
+    async_ids: HashMap<u64, u64>,
+    nonces: NonceWindow,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+    closed: Option<ConnError>,
+}
+
+impl std::fmt::Debug for Smb2Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Smb2Connection")
+            .field("dialect", &self.dialect)
+            .field("credits", &self.credits)
+            .field("requests", &self.requests.len())
+            .field("in_flight", &self.in_flight.len())
+            .field("closed", &self.closed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Smb2Connection {
+    /// A connection that starts its handshake at `now`: the first NEGOTIATE
+    /// is ready in [`Smb2Connection::poll_transmit`].
+    pub fn new(config: Smb2Config, now: Instant) -> Smb2Connection {
+        let mut c = Smb2Connection {
+            credits: Credits::new(),
+            dialect: Dialect::SMB2_0_2,
+            session: SessionKeys::default(),
+            handshake: handshake::Handshake::new(config, now),
+            next_request: 0,
+            requests: HashMap::new(),
+            queue: VecDeque::new(),
+            deadlines: BTreeSet::new(),
+            in_flight: HashMap::new(),
+            orphans: HashMap::new(),
+            async_ids: HashMap::new(),
+            nonces: NonceWindow::default(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            closed: None,
+        };
+        c.begin_handshake(now);
+        c
+    }
+
+    /// The negotiated dialect (2.0.2 until NEGOTIATE is answered).
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// True once the connection is closed.
+    pub fn is_closed(&self) -> bool {
+        self.closed.is_some()
+    }
+
+    /// True once the handshake is done and requests are taken.
+    pub fn is_established(&self) -> bool {
+        self.handshake.is_done() && !self.is_closed()
+    }
+
+    /// The SessionId (0 before the first SESSION_SETUP response).
+    pub fn session_id(&self) -> u64 {
+        self.session.session_id
+    }
+
+    /// Credits granted and not yet used.
+    pub fn credits_available(&self) -> u32 {
+        self.credits.available()
+    }
+
+    /// Requests started and not yet completed, queued ones included.
+    pub fn requests_outstanding(&self) -> usize {
+        self.requests
+            .values()
+            .filter(|r| r.owner == Owner::User)
+            .count()
+    }
+
+    /// Messages sent whose final response has not come, given-up ones
+    /// included.
+    pub fn messages_in_flight(&self) -> usize {
+        self.in_flight.len() + self.orphans.len()
+    }
+
+    /// The largest frame the server may send: a READ or IOCTL/QUERY
+    /// response of the negotiated size plus headers (1 MiB during the
+    /// handshake).
+    pub fn max_frame(&self) -> usize {
+        self.handshake.max_frame()
+    }
+
+    /// Starts a request. It goes out at once when the credits allow, else
+    /// when responses grant them; either way it ends with one
+    /// [`Event::Completed`] (or never, after [`Smb2Connection::cancel`]).
+    pub fn start(&mut self, req: Request, now: Instant) -> Result<RequestId, ConnError> {
+        if self.closed.is_some() {
+            return Err(ConnError::NotConnected);
+        }
+        if !self.handshake.is_done() {
+            return Err(ConnError::InvalidArgument(
+                "the connection is still authenticating".into(),
+            ));
+        }
+        self.start_owned(req, Owner::User, now)
+    }
+
+    fn start_owned(
+        &mut self,
+        req: Request,
+        owner: Owner,
+        now: Instant,
+    ) -> Result<RequestId, ConnError> {
+        if req.parts.is_empty() {
+            return Err(ConnError::InvalidArgument("a request needs a message".into()));
+        }
+        if req.parts.len() > 1 && !req.tail.is_empty() {
+            return Err(ConnError::InvalidArgument(
+                "only a single request can carry a tail".into(),
+            ));
+        }
+        if let Some(p) = req.parts.iter().find(|p| p.msg.len() < HEADER_LEN) {
+            return Err(ConnError::InvalidArgument(format!(
+                "a {:?} message without room for its header",
+                p.command
+            )));
+        }
+        let id = RequestId(self.next_request);
+        self.next_request += 1;
+        self.requests.insert(
+            id,
+            Outstanding {
+                owner,
+                operation: req.operation,
+                started: now,
+                deadline: req.deadline,
+                stage: Stage::Queued(Queued {
+                    parts: req.parts,
+                    related: req.related,
+                    tail: req.tail,
+                    signing: req.signing,
+                }),
+            },
+        );
+        self.deadlines.insert((req.deadline, id));
+        self.queue.push_back(id);
+        self.pump(now);
+        Ok(id)
+    }
+
+    /// Withdraws a request whose result is no longer wanted (its future was
+    /// dropped). A request not sent yet is forgotten; a sent one is
+    /// cancelled on the server (MS-SMB2 §3.2.4.24) and its responses are
+    /// absorbed when they come, a handle its CREATE opens is closed. No
+    /// [`Event::Completed`] follows. Unknown or finished ids are ignored.
+    pub fn cancel(&mut self, id: RequestId) {
+        let Some(r) = self.requests.remove(&id) else {
+            return;
+        };
+        self.deadlines.remove(&(r.deadline, id));
+        match r.stage {
+            Stage::Queued(_) => self.queue.retain(|q| *q != id),
+            Stage::Sent(s) => self.abandon(&s),
+        }
+    }
+
+    /// Turns the messages of a sent request still waiting into orphans and
+    /// asks the server to cancel them.
+    fn abandon(&mut self, s: &Sent) {
+        for (i, mid) in s.ids.iter().enumerate() {
+            if s.responses[i].is_some() {
+                continue;
+            }
+            let Some(f) = self.in_flight.remove(mid) else {
+                continue;
+            };
+            self.orphans.insert(
+                *mid,
+                Orphan {
+                    encrypted: f.encrypted,
+                    create_tree: f.create_tree,
+                },
+            );
+            self.send_cancel(*mid, f.encrypted);
+        }
+    }
+
+    /// Sends CANCEL for `message_id` (no credit, no response; encrypted
+    /// like the request it cancels).
+    fn send_cancel(&mut self, message_id: u64, encrypted: bool) {
+        if self.closed.is_some() {
+            return;
+        }
+        let mut h = Header::request(Command::CANCEL);
+        h.message_id = message_id;
+        h.async_id = self.async_ids.get(&message_id).copied();
+        h.session_id = self.session.session_id;
+        let mut w = Writer::new();
+        h.encode(&mut w);
+        CancelRequest.encode(&mut w);
+        let mut msg = w.into_vec();
+        let t = match &self.session.encryptor {
+            Some(enc) if encrypted => seal(enc, &msg, &[]),
+            _ => {
+                if let Some(s) = self.request_signer(Command::CANCEL, Signing::Session) {
+                    s.sign(&mut msg);
+                }
+                Transmit::new(msg, Bytes::new())
+            }
+        };
+        if let Ok(t) = t {
+            self.transmits.push_back(t);
+        }
+    }
+
+    /// Closes the connection at the caller's wish: every request still
+    /// waiting completes with [`ConnError::NotConnected`], nothing more is
+    /// sent. (A polite close sends TREE_DISCONNECT and LOGOFF first, as
+    /// ordinary requests.)
+    pub fn close(&mut self) {
+        self.shut_down(ConnError::NotConnected);
+    }
+
+    /// Closes the connection because the stream failed (read or write
+    /// error, end of stream).
+    pub fn handle_stream_error(&mut self, why: &str) {
+        tracing::debug!(why, "the stream failed");
+        self.shut_down(ConnError::NotConnected);
+    }
+
+    fn shut_down(&mut self, reason: ConnError) {
+        if self.closed.is_some() {
+            return;
+        }
+        tracing::debug!(%reason, "connection closed");
+        let for_requests = reason.for_requests_in_flight();
+        self.closed = Some(reason.clone());
+        self.transmits.clear();
+        self.queue.clear();
+        self.deadlines.clear();
+        self.in_flight.clear();
+        self.orphans.clear();
+        self.async_ids.clear();
+        let mut ids: Vec<RequestId> = self.requests.keys().copied().collect();
+        ids.sort();
+        for id in ids {
+            if let Some(r) = self.requests.remove(&id) {
+                if r.owner == Owner::User {
+                    self.events.push_back(Event::Completed {
+                        id,
+                        result: Err(for_requests.clone()),
+                    });
+                }
+            }
+        }
+        self.events.push_back(Event::Closed(reason));
+    }
+
+    /// The next frame to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// True if frames are waiting in [`Smb2Connection::poll_transmit`].
+    pub fn has_transmit(&self) -> bool {
+        !self.transmits.is_empty()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`Smb2Connection::handle_timeout`] must next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.closed.is_some() {
+            return None;
+        }
+        let requests = self.deadlines.first().map(|(t, _)| *t);
+        let hs = self.handshake.deadline();
+        match (requests, hs) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Lets time pass: requests past their deadline complete with
+    /// [`ConnError::Timeout`] and are cancelled on the server; a handshake
+    /// past its deadline closes the connection.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.closed.is_some() {
+            return;
+        }
+        if let Some(d) = self.handshake.deadline() {
+            if now >= d {
+                let e = self.handshake.timeout_error();
+                self.shut_down(e);
+                return;
+            }
+        }
+        while let Some(&(t, id)) = self.deadlines.first() {
+            if t > now {
+                break;
+            }
+            self.deadlines.pop_first();
+            let Some(r) = self.requests.remove(&id) else {
+                continue;
+            };
+            let operation = match &r.stage {
+                Stage::Queued(_) => {
+                    self.queue.retain(|q| *q != id);
+                    "waiting for credits"
+                }
+                Stage::Sent(s) => {
+                    self.abandon(s);
+                    r.operation
+                }
+            };
+            let e = ConnError::Timeout {
+                operation,
+                after: now.saturating_duration_since(r.started),
+            };
+            match r.owner {
+                Owner::User => self.events.push_back(Event::Completed {
+                    id,
+                    result: Err(e),
+                }),
+                Owner::Handshake => {
+                    self.shut_down(e);
+                    return;
+                }
+                Owner::Internal => {}
+            }
+        }
+    }
+
+    /// Sends the queued requests the credits allow, in order.
+    fn pump(&mut self, now: Instant) {
+        while let Some(&id) = self.queue.front() {
+            if self.closed.is_some() {
+                return;
+            }
+            let Some(r) = self.requests.get(&id) else {
+                self.queue.pop_front();
+                continue;
+            };
+            let Stage::Queued(q) = &r.stage else {
+                self.queue.pop_front();
+                continue;
+            };
+            let total: u16 = q
+                .parts
+                .iter()
+                .map(|p| p.charge.max(1))
+                .fold(0u16, |a, b| a.saturating_add(b));
+            let ask = self.credits.request_for(total);
+            let Some(first_id) = self.credits.reserve(total) else {
+                return;
+            };
+            self.queue.pop_front();
+            let Some(r) = self.requests.get_mut(&id) else {
+                continue;
+            };
+            let Stage::Queued(q) = std::mem::replace(
+                &mut r.stage,
+                Stage::Sent(Sent {
+                    ids: Vec::new(),
+                    responses: Vec::new(),
+                    remaining: 0,
+                }),
+            ) else {
+                continue;
+            };
+            let owner = r.owner;
+            match self.send(id, owner, q, first_id, ask, total) {
+                Ok(sent) => {
+                    if let Some(r) = self.requests.get_mut(&id) {
+                        r.stage = Stage::Sent(sent);
+                    }
+                }
+                Err(e) => {
+                    // Nothing went out: the message ids are burnt (the
+                    // server never sees them), the request fails.
+                    let r = self.requests.remove(&id);
+                    if let Some(r) = r {
+                        self.deadlines.remove(&(r.deadline, id));
+                        match r.owner {
+                            Owner::User => self.events.push_back(Event::Completed {
+                                id,
+                                result: Err(e),
+                            }),
+                            Owner::Handshake => {
+                                self.shut_down(e);
+                                return;
+                            }
+                            Owner::Internal => {}
+                        }
+                    }
+                }
+            }
+        }
+        let _ = now;
+    }
+
+    /// Writes the headers, signs or encrypts, and queues the frame.
+    fn send(
+        &mut self,
+        id: RequestId,
+        owner: Owner,
+        q: Queued,
+        first_id: u64,
+        ask: u16,
+        total: u16,
+    ) -> Result<Sent, ConnError> {
+        let Queued {
+            parts,
+            related,
+            tail,
+            signing,
+        } = q;
+        let n = parts.len();
+        let session_id = self.session.session_id;
+        // One TRANSFORM_HEADER covers the whole chain: encrypt it if any of
+        // its requests must be.
+        let encrypt = parts
+            .iter()
+            .any(|p| self.session.encrypts(p.command, p.tree_id));
+        let large_mtu = self.credits.large_mtu();
+        let closes = parts.iter().any(|p| p.command == Command::CLOSE);
+        let mut ids = Vec::with_capacity(n);
+        let mut frame: Vec<u8> = Vec::new();
+        let mut next_id = first_id;
+        let mut tail = tail;
+        let mut flights = Vec::with_capacity(n);
+        for (i, part) in parts.into_iter().enumerate() {
+            let charge = part.charge.max(1);
+            let mut h = Header::request(part.command);
+            h.credit_charge = if large_mtu { charge } else { 0 };
+            h.credits = if i == 0 {
+                ask.saturating_sub(total - charge)
+            } else {
+                charge
+            };
+            h.message_id = next_id;
+            h.tree_id = part.tree_id;
+            h.session_id = if part.command == Command::NEGOTIATE {
+                0
+            } else {
+                session_id
+            };
+            if related && i > 0 {
+                h.flags |= header::flags::RELATED_OPERATIONS;
+            }
+            let mut msg = part.msg;
+            {
+                let mut w = Writer::new();
+                h.encode(&mut w);
+                msg[..HEADER_LEN].copy_from_slice(w.as_slice());
+            }
+            if i + 1 < n {
+                let pad = (8 - msg.len() % 8) % 8;
+                msg.resize(msg.len() + pad, 0);
+                let len = u32::try_from(msg.len()).map_err(|_| {
+                    ConnError::InvalidArgument("a compound part larger than 4 GiB".into())
+                })?;
+                msg[header::NEXT_COMMAND_OFFSET..header::NEXT_COMMAND_OFFSET + 4]
+                    .copy_from_slice(&len.to_le_bytes());
+            }
+            if !encrypt {
+                if let Some(signer) = self.request_signer(part.command, signing) {
+                    if !tail.is_empty() {
+                        msg.extend_from_slice(&tail);
+                        tail = Bytes::new();
+                    }
+                    signer.sign(&mut msg);
+                }
+            }
+            if owner == Owner::Handshake {
+                self.handshake.on_sent(part.command, &msg);
+            }
+            let track_create = part.command == Command::CREATE && !closes;
+            flights.push(InFlight {
+                request: id,
+                part: i,
+                command: part.command,
+                encrypted: encrypt,
+                create_tree: track_create.then_some(part.tree_id),
+            });
+            ids.push(next_id);
+            if n == 1 {
+                frame = msg;
+            } else {
+                frame.extend_from_slice(&msg);
+            }
+            next_id += u64::from(charge);
+        }
+        let t = if encrypt {
+            match &self.session.encryptor {
+                Some(enc) => seal(enc, &frame, &tail)?,
+                None => {
+                    return Err(ConnError::InvalidArgument(
+                        "encryption is required but there is no key".into(),
+                    ))
+                }
+            }
+        } else {
+            Transmit::new(frame, tail)?
+        };
+        self.transmits.push_back(t);
+        if owner == Owner::Handshake && flights.iter().any(|f| f.command == Command::SESSION_SETUP) {
+            self.install_keys();
+        }
+        for (mid, f) in ids.iter().zip(flights) {
+            self.in_flight.insert(*mid, f);
+        }
+        Ok(Sent {
+            responses: vec![None; n],
+            remaining: n,
+            ids,
+        })
+    }
+
+    /// The signer for a request of `command`, if it must be signed
+    /// (MS-SMB2 §3.2.4.1.1; TREE_CONNECT is always signed on 3.1.1 for
+    /// authenticated, non-guest sessions).
+    fn request_signer(&self, command: Command, signing: Signing) -> Option<&Signer> {
+        if command == Command::NEGOTIATE || command == Command::SESSION_SETUP {
+            return None;
+        }
+        let signer = self.session.signer.as_ref()?;
+        let sign = match signing {
+            Signing::Always => true,
+            Signing::Session => {
+                self.session.signing_required
+                    || (self.dialect == Dialect::SMB3_1_1 && command == Command::TREE_CONNECT)
+            }
+        };
+        sign.then_some(signer)
+    }
+
+    /// Takes one received frame (the payload of one session message): an
+    /// SMB2 message or compound chain, or an encrypted one, which is
+    /// decrypted in place. A frame that breaks the protocol closes the
+    /// connection: nothing read after it can be trusted.
+    pub fn handle_frame(&mut self, frame: BytesMut, now: Instant) {
+        if self.closed.is_some() {
+            return;
+        }
+        if let Err(e) = self.route(frame, now) {
+            tracing::warn!(error = %e, "closing the connection");
+            self.shut_down(e);
+            return;
+        }
+        self.pump(now);
+    }
+
+    fn route(&mut self, mut frame: BytesMut, now: Instant) -> Result<(), ConnError> {
+        match frame_kind(&frame) {
+            FrameKind::Smb2 if self.handshake.expects_smb1() => {
+                self.handshake_multi_protocol_smb2(&frame, now)
+            }
+            FrameKind::Smb2 => self.route_chain(frame.freeze(), false, now),
+            FrameKind::Transform => {
+                let decryptor = self.session.decryptor.as_ref().ok_or_else(|| {
+                    Violation::Unexpected(
+                        "the server sent an encrypted message, but this session has no \
+                         encryption keys"
+                            .into(),
+                    )
+                })?;
+                let range = decryptor
+                    .open(&mut frame)
+                    .map_err(|e| Violation::Decryption(e.to_string()))?;
+                let mut nonce = [0u8; 16];
+                nonce.copy_from_slice(&frame[NONCE_RANGE]);
+                if !self.nonces.insert(nonce) {
+                    return Err(Violation::Decryption(
+                        "an encrypted message with a nonce received before (a replay)".into(),
+                    )
+                    .into());
+                }
+                let plain = frame.freeze().slice(range);
+                if frame_kind(&plain) != FrameKind::Smb2 {
+                    return Err(Violation::Unexpected(
+                        "an encrypted frame that does not hold an SMB2 message".into(),
+                    )
+                    .into());
+                }
+                self.route_chain(plain, true, now)
+            }
+            FrameKind::Smb1 if self.handshake.expects_smb1() => {
+                self.handshake_smb1_response(&frame, now)
+            }
+            _ => Err(Violation::Unexpected(
+                "a frame that is not an SMB2 message arrived".into(),
+            )
+            .into()),
+        }
+    }
+
+    fn route_chain(&mut self, frame: Bytes, encrypted: bool, now: Instant) -> Result<(), ConnError> {
+        let ranges: Vec<(usize, usize)> = {
+            let parts = header::split_compound(&frame)
+                .map_err(|e| Violation::decode("compound response", e))?;
+            let base = frame.as_ptr() as usize;
+            parts
+                .iter()
+                .map(|s| (s.as_ptr() as usize - base, s.len()))
+                .collect()
+        };
+        for (off, len) in ranges {
+            self.route_one(frame.slice(off..off + len), encrypted, now)?;
+            if self.closed.is_some() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn route_one(&mut self, msg: Bytes, encrypted: bool, now: Instant) -> Result<(), ConnError> {
+        let header = Header::decode(&msg).map_err(|e| Violation::decode("SMB2 header", e))?;
+        if !header.is_response() {
+            return Err(Violation::Unexpected(format!(
+                "the server sent a request ({:?})",
+                header.command
+            ))
+            .into());
+        }
+        if header.message_id == u64::MAX {
+            // Unsolicited OPLOCK_BREAK / lease break notification: nothing
+            // waits for it, and no handles with oplocks are requested.
+            tracing::debug!(command = ?header.command, "ignored unsolicited notification");
+            return Ok(());
+        }
+        let mid = header.message_id;
+        let sent_encrypted = match (self.in_flight.get(&mid), self.orphans.get(&mid)) {
+            (Some(f), _) => f.encrypted,
+            (None, Some(o)) => o.encrypted,
+            (None, None) => {
+                // Not a response to anything outstanding: a duplicate, a
+                // replay or a forgery. Nothing can be trusted after it.
+                return Err(Violation::Unexpected(format!(
+                    "a {:?} response with MessageId {mid}, which no request is waiting for",
+                    header.command
+                ))
+                .into());
+            }
+        };
+        if sent_encrypted && !encrypted {
+            // MS-SMB2 §3.3.4.1.4: the response to an encrypted request is
+            // encrypted. A plain one was not sent by the server we share
+            // keys with, or was downgraded on the way.
+            return Err(Violation::Unencrypted {
+                command: format!("{:?}", header.command),
+            }
+            .into());
+        }
+        if let Some(f) = self.in_flight.get(&mid) {
+            if f.command != header.command {
+                return Err(Violation::Unexpected(format!(
+                    "a {:?} response to a {:?} request (MessageId {mid})",
+                    header.command, f.command
+                ))
+                .into());
+            }
+        }
+        self.credits.grant(header.credits);
+        if header.status == NtStatus::PENDING && header.is_async() {
+            // Interim response (MS-SMB2 §3.2.5.1.5): keep waiting for the
+            // final one, remembering its AsyncId.
+            if let Some(a) = header.async_id {
+                self.async_ids.insert(mid, a);
+            }
+            return Ok(());
+        }
+        self.async_ids.remove(&mid);
+        if let Some(o) = self.orphans.remove(&mid) {
+            if let (Some(tree_id), NtStatus::SUCCESS) = (o.create_tree, header.status) {
+                self.close_abandoned(tree_id, &msg, now);
+            }
+            return Ok(());
+        }
+        let Some(f) = self.in_flight.remove(&mid) else {
+            return Ok(());
+        };
+        let response = Response {
+            header,
+            msg,
+            encrypted,
+        };
+        let Some(r) = self.requests.get_mut(&f.request) else {
+            return Ok(());
+        };
+        if r.owner == Owner::Handshake {
+            return self.handshake_response(f.request, response, now);
+        }
+        let Stage::Sent(s) = &mut r.stage else {
+            return Ok(());
+        };
+        s.responses[f.part] = Some(response);
+        s.remaining -= 1;
+        if s.remaining > 0 {
+            return Ok(());
+        }
+        let Some(r) = self.requests.remove(&f.request) else {
+            return Ok(());
+        };
+        self.deadlines.remove(&(r.deadline, f.request));
+        let Stage::Sent(s) = r.stage else {
+            return Ok(());
+        };
+        let responses: Vec<Response> = s.responses.into_iter().flatten().collect();
+        let result = responses
+            .iter()
+            .try_for_each(|r| self.verify(r))
+            .map(|()| responses);
+        if r.owner == Owner::User {
+            self.events.push_back(Event::Completed {
+                id: f.request,
+                result,
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks a response's signature per MS-SMB2 §3.2.5.1.3 (skipped for a
+    /// message that arrived encrypted: its tag authenticated it).
+    fn verify(&self, r: &Response) -> Result<(), ConnError> {
+        if r.encrypted {
+            return Ok(());
+        }
+        let signer = self.session.signer.as_ref();
+        let required = self.session.signing_required;
+        let command = || format!("{:?}", r.header.command);
+        if r.header.is_signed() {
+            match signer {
+                Some(signer) if signer.verify(&r.msg) => Ok(()),
+                Some(_) => Err(Violation::BadSignature { command: command() }.into()),
+                // A signature we cannot check (no key yet): only acceptable
+                // when signing is not required.
+                None if !required => Ok(()),
+                None => Err(Violation::BadSignature { command: command() }.into()),
+            }
+        } else if required && signer.is_some() && r.header.status != NtStatus::PENDING {
+            Err(Violation::Unsigned { command: command() }.into())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Closes the handle a CREATE given up on opened after all.
+    fn close_abandoned(&mut self, tree_id: u32, msg: &[u8], now: Instant) {
+        let Ok(create) = CreateResponse::decode(msg) else {
+            return;
+        };
+        tracing::debug!(?create.file_id, "closing the handle of a CREATE given up on");
+        self.close_handle(tree_id, create.file_id, now);
+    }
+
+    /// Closes a handle on the connection's own account: a CLOSE whose
+    /// answer nobody waits for (for a handle whose owner was dropped).
+    pub fn close_handle(&mut self, tree_id: u32, file_id: FileId, now: Instant) {
+        if self.closed.is_some() {
+            return;
+        }
+        let req = CloseRequest { flags: 0, file_id };
+        let part = Part::new(Command::CLOSE, tree_id, 1, |w| req.encode(w));
+        let _ = self.start_owned(
+            Request::single(part, now + INTERNAL_CLOSE_LIMIT, "CLOSE"),
+            Owner::Internal,
+            now,
+        );
+    }
+
+    /// Records a connected tree and applies the tree encryption policy
+    /// (MS-SMB2 §3.2.5.5): a share that asks for encryption
+    /// (SMB2_SHAREFLAG_ENCRYPT_DATA) gets its requests encrypted. Returns
+    /// whether the tree's messages are encrypted, or an error when the share
+    /// asks for encryption this connection cannot do.
+    pub fn tree_connected(&mut self, tree_id: u32, share_flags: u32) -> Result<bool, ConnError> {
+        let share_encrypts =
+            share_flags & crate::smb2::tree_connect::share_flags::ENCRYPT_DATA != 0;
+        if !share_encrypts {
+            Ok(self.session.encrypt_all)
+        } else if self.session.encryptor.is_some() {
+            self.session.encrypted_trees.insert(tree_id);
+            Ok(true)
+        } else {
+            Err(ConnError::Unsupported(
+                "the share requires encryption, which this connection cannot do".into(),
+            ))
+        }
+    }
+
+    /// Forgets a disconnected tree.
+    pub fn tree_disconnected(&mut self, tree_id: u32) {
+        self.session.encrypted_trees.remove(&tree_id);
+    }
+
+    /// True if the session encrypts all its messages.
+    pub fn encrypts_all(&self) -> bool {
+        self.session.encrypt_all
+    }
+}
+
+/// `msg` and `tail` encrypted behind a TRANSFORM_HEADER (MS-SMB2 §3.1.4.3),
+/// copied once into a new buffer.
+fn seal(enc: &Encryptor, msg: &[u8], tail: &[u8]) -> Result<Transmit, ConnError> {
+    let mut frame = Vec::new();
+    enc.seal_parts(&[msg, tail], &mut frame)
+        .map_err(|e| ConnError::InvalidArgument(format!("cannot encrypt the message: {e}")))?;
+    Transmit::new(frame, Bytes::new())
+}
