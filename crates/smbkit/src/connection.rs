@@ -393,7 +393,10 @@ impl Connection {
             .map_err(|e| ProtocolError::decode("TREE_CONNECT response", e))?;
         // Ok(whether the tree is encrypted), or Err if the share asks for
         // encryption this connection cannot do.
-        let Ok(encrypted) = self.shared()?.tree_connected(r.header.tree_id, t.share_flags) else {
+        let Ok(encrypted) = self
+            .shared()?
+            .tree_connected(r.header.tree_id, t.share_flags)
+        else {
             let _ = self.tree_disconnect_id(r.header.tree_id, deadline).await;
             return Err(Error::Unsupported(format!(
                 "share '{share}' requires encryption, which this connection cannot do ({})",

@@ -151,8 +151,7 @@ impl Drop for Withdraw<'_> {
             // Answered, but nobody took the answer: close what it opened.
             if let (Some(tree_id), Some(Ok(responses))) = (self.create_tree, done) {
                 if let Some(r) = responses.first() {
-                    if r.header.command == Command::CREATE && r.header.status == NtStatus::SUCCESS
-                    {
+                    if r.header.command == Command::CREATE && r.header.status == NtStatus::SUCCESS {
                         if let Ok(c) = CreateResponse::decode(&r.msg) {
                             st.core.close_handle(tree_id, c.file_id, now);
                         }

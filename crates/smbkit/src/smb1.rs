@@ -643,11 +643,7 @@ impl Smb1Shared {
                 s.seq = seq.wrapping_add(2);
                 last = Some(seq);
             }
-            if self
-                .tx
-                .send(Outgoing::new(msg, Bytes::new())?)
-                .is_err()
-            {
+            if self.tx.send(Outgoing::new(msg, Bytes::new())?).is_err() {
                 return Err(Error::NotConnected);
             }
         }

@@ -32,7 +32,6 @@ pub(crate) fn split(s: BoxStream) -> (ReadHalf, WriteHalf) {
     tokio::io::split(s)
 }
 
-
 /// Opens the TCP connection (trying each resolved address in turn) and,
 /// unless `direct_tcp`, establishes the NetBIOS session. Everything must
 /// finish by `deadline`.

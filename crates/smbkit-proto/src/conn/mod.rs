@@ -55,9 +55,8 @@ pub struct Transmit {
 impl Transmit {
     /// A frame of `msg` followed by `tail`.
     pub fn new(msg: Vec<u8>, tail: bytes::Bytes) -> Result<Self, ConnError> {
-        let header = crate::nbss::message_header(msg.len() + tail.len()).map_err(|e| {
-            ConnError::InvalidArgument(format!("message too large to send: {e}"))
-        })?;
+        let header = crate::nbss::message_header(msg.len() + tail.len())
+            .map_err(|e| ConnError::InvalidArgument(format!("message too large to send: {e}")))?;
         Ok(Transmit { header, msg, tail })
     }
 

@@ -385,7 +385,9 @@ impl Smb2Connection {
         now: Instant,
     ) -> Result<RequestId, ConnError> {
         if req.parts.is_empty() {
-            return Err(ConnError::InvalidArgument("a request needs a message".into()));
+            return Err(ConnError::InvalidArgument(
+                "a request needs a message".into(),
+            ));
         }
         if req.parts.len() > 1 && !req.tail.is_empty() {
             return Err(ConnError::InvalidArgument(
@@ -594,10 +596,9 @@ impl Smb2Connection {
                 after: now.saturating_duration_since(r.started),
             };
             match r.owner {
-                Owner::User => self.events.push_back(Event::Completed {
-                    id,
-                    result: Err(e),
-                }),
+                Owner::User => self
+                    .events
+                    .push_back(Event::Completed { id, result: Err(e) }),
                 Owner::Handshake => {
                     self.shut_down(e);
                     return;
@@ -658,10 +659,9 @@ impl Smb2Connection {
                     if let Some(r) = r {
                         self.deadlines.remove(&(r.deadline, id));
                         match r.owner {
-                            Owner::User => self.events.push_back(Event::Completed {
-                                id,
-                                result: Err(e),
-                            }),
+                            Owner::User => self
+                                .events
+                                .push_back(Event::Completed { id, result: Err(e) }),
                             Owner::Handshake => {
                                 self.shut_down(e);
                                 return;
@@ -780,7 +780,8 @@ impl Smb2Connection {
             Transmit::new(frame, tail)?
         };
         self.transmits.push_back(t);
-        if owner == Owner::Handshake && flights.iter().any(|f| f.command == Command::SESSION_SETUP) {
+        if owner == Owner::Handshake && flights.iter().any(|f| f.command == Command::SESSION_SETUP)
+        {
             self.install_keys();
         }
         for (mid, f) in ids.iter().zip(flights) {
@@ -864,14 +865,18 @@ impl Smb2Connection {
             FrameKind::Smb1 if self.handshake.expects_smb1() => {
                 self.handshake_smb1_response(&frame, now)
             }
-            _ => Err(Violation::Unexpected(
-                "a frame that is not an SMB2 message arrived".into(),
-            )
-            .into()),
+            _ => Err(
+                Violation::Unexpected("a frame that is not an SMB2 message arrived".into()).into(),
+            ),
         }
     }
 
-    fn route_chain(&mut self, frame: Bytes, encrypted: bool, now: Instant) -> Result<(), ConnError> {
+    fn route_chain(
+        &mut self,
+        frame: Bytes,
+        encrypted: bool,
+        now: Instant,
+    ) -> Result<(), ConnError> {
         let ranges: Vec<(usize, usize)> = {
             let parts = header::split_compound(&frame)
                 .map_err(|e| Violation::decode("compound response", e))?;

@@ -1,1 +1,1085 @@
+//! The deterministic simulation tier of the SMB2 connection: a scripted
+//! server holding the session's keys and a simulated clock. No sockets,
+//! no threads, no real time: what a real server cannot be made to do
+//! (withhold credits, answer out of order, replay, tamper, stall at a
+//! chosen step) runs here in milliseconds.
 
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+
+use super::*;
+use crate::crypto::{Cipher, SigningAlgorithm};
+use crate::ntlm::{AvPairs, ChallengeMessage, Credentials, NtlmOptions};
+use crate::smb2::create::{CreateRequest, CreateResponse};
+use crate::smb2::header::flags;
+use crate::smb2::negotiate::{security_mode, NegotiateResponse};
+use crate::smb2::session_setup::SessionSetupResponse;
+use crate::smb2::{EchoRequest, EchoResponse, TRANSFORM_HEADER_LEN};
+
+const SESSION: u64 = 0x0000_1000_0000_0025;
+const CIPHER: Cipher = Cipher::Aes128Gcm;
+/// The client's Session.EncryptionKey, the server's DecryptionKey.
+const TO_SERVER: [u8; 16] = [0x11; 16];
+/// The server's Session.EncryptionKey, the client's DecryptionKey.
+const TO_CLIENT: [u8; 16] = [0x22; 16];
+
+/// The simulated clock.
+struct Clock(Instant);
+
+impl Clock {
+    fn now(&self) -> Instant {
+        self.0
+    }
+    fn advance(&mut self, d: Duration) -> Instant {
+        self.0 += d;
+        self.0
+    }
+}
+
+/// A request as the server sees it.
+#[derive(Debug, Clone)]
+struct Seen {
+    header: Header,
+    msg: Vec<u8>,
+    encrypted: bool,
+}
+
+/// The server end: keys, and what the client sent.
+struct Server {
+    enc: Encryptor,
+    dec: Decryptor,
+}
+
+impl Server {
+    fn new() -> Server {
+        Server {
+            enc: Encryptor::new(CIPHER, &TO_CLIENT, SESSION, [5, 6, 7, 8]).unwrap(),
+            dec: Decryptor::new(CIPHER, &TO_SERVER, SESSION).unwrap(),
+        }
+    }
+
+    /// Every message the client has queued, decrypted and split.
+    fn take(&self, c: &mut Smb2Connection) -> Vec<Seen> {
+        let mut out = Vec::new();
+        while let Some(t) = c.poll_transmit() {
+            let len = u32::from_be_bytes(t.header) as usize;
+            let mut frame = t.msg.clone();
+            frame.extend_from_slice(&t.tail);
+            assert_eq!(len, frame.len(), "the frame header counts the frame");
+            let (plain, encrypted) = match frame_kind(&frame) {
+                FrameKind::Transform => {
+                    let r = self.dec.open(&mut frame).unwrap();
+                    (frame[r].to_vec(), true)
+                }
+                FrameKind::Smb2 => (frame, false),
+                k => panic!("the client sent a {k:?} frame"),
+            };
+            for m in header::split_compound(&plain).unwrap() {
+                out.push(Seen {
+                    header: Header::decode(m).unwrap(),
+                    msg: m.to_vec(),
+                    encrypted,
+                });
+            }
+        }
+        out
+    }
+
+    fn seal(&self, msg: &[u8]) -> Vec<u8> {
+        let mut f = Vec::new();
+        self.enc.seal_parts(&[msg], &mut f).unwrap();
+        f
+    }
+}
+
+/// A response to `req` with `status`, granting `credits`, with the body
+/// `encode` writes.
+fn response(
+    req: &Header,
+    status: NtStatus,
+    credits: u16,
+    encode: impl FnOnce(&mut Writer),
+) -> Vec<u8> {
+    let mut h = Header::request(req.command);
+    h.flags |= flags::SERVER_TO_REDIR;
+    h.status = status;
+    h.credits = credits;
+    h.message_id = req.message_id;
+    h.session_id = req.session_id;
+    h.tree_id = req.tree_id;
+    let mut w = Writer::new();
+    h.encode(&mut w);
+    encode(&mut w);
+    w.into_vec()
+}
+
+fn echo_response(req: &Header) -> Vec<u8> {
+    response(req, NtStatus::SUCCESS, 1, |w| EchoResponse.encode(w))
+}
+
+/// An error response body (MS-SMB2 §2.2.2).
+fn error_body(w: &mut Writer) {
+    w.u16(9).u16(0).u32(0).u8(0);
+}
+
+fn interim(req: &Header, async_id: u64) -> Vec<u8> {
+    let mut h = Header::decode(&response(req, NtStatus::PENDING, 1, error_body)).unwrap();
+    h.flags |= flags::ASYNC_COMMAND;
+    h.async_id = Some(async_id);
+    let mut w = Writer::new();
+    h.encode(&mut w);
+    error_body(&mut w);
+    w.into_vec()
+}
+
+fn create_response(req: &Header, file_id: FileId) -> Vec<u8> {
+    response(req, NtStatus::SUCCESS, 1, |w| {
+        CreateResponse {
+            oplock_level: 0,
+            flags: 0,
+            create_action: 1,
+            creation_time: 0,
+            last_access_time: 0,
+            last_write_time: 0,
+            change_time: 0,
+            allocation_size: 0,
+            end_of_file: 0,
+            file_attributes: 0x80,
+            file_id,
+            contexts: Vec::new(),
+        }
+        .encode(w)
+    })
+}
+
+fn feed(c: &mut Smb2Connection, frame: &[u8], now: Instant) {
+    c.handle_frame(BytesMut::from(frame), now);
+}
+
+fn events(c: &mut Smb2Connection) -> Vec<Event> {
+    std::iter::from_fn(|| c.poll_event()).collect()
+}
+
+/// The results of the completed requests among `events`.
+fn completed(ev: &[Event]) -> Vec<(RequestId, Result<Vec<Response>, ConnError>)> {
+    ev.iter()
+        .filter_map(|e| match e {
+            Event::Completed { id, result } => Some((*id, result.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn config() -> Smb2Config {
+    Smb2Config {
+        family: handshake::Family::Smb2Only,
+        extended_security: true,
+        direct_tcp: true,
+        signing: handshake::SigningPolicy::WhenRequired,
+        encryption: handshake::EncryptionPolicy::IfRequired,
+        ciphers: vec![CIPHER],
+        credentials: Credentials::new("alice", "", "secret"),
+        ntlm: NtlmOptions::default(),
+        limit: Duration::from_secs(30),
+    }
+}
+
+/// A connection whose handshake is skipped: SMB 3.1.1, `credits` granted,
+/// the scripted keys installed; `encrypt_all` encrypts every request.
+fn established(credits: u16, encrypt_all: bool, clock: &Clock) -> Smb2Connection {
+    let mut c = Smb2Connection::new(config(), clock.now());
+    // Drop the NEGOTIATE the handshake queued; the session is set up by
+    // hand instead.
+    while c.poll_transmit().is_some() {}
+    c.requests.clear();
+    c.deadlines.clear();
+    c.in_flight.clear();
+    c.queue.clear();
+    c.handshake.mark_done();
+    c.dialect = Dialect::SMB3_1_1;
+    c.credits = Credits::new();
+    c.credits.consume_external(1);
+    c.credits.set_large_mtu(true);
+    c.credits.grant(credits);
+    c.session.session_id = SESSION;
+    c.session.encryptor = Some(Encryptor::new(CIPHER, &TO_SERVER, SESSION, [1, 2, 3, 4]).unwrap());
+    c.session.decryptor = Some(Decryptor::new(CIPHER, &TO_CLIENT, SESSION).unwrap());
+    c.session.encrypt_all = encrypt_all;
+    c
+}
+
+fn echo(c: &mut Smb2Connection, clock: &Clock, limit: Duration) -> RequestId {
+    let part = Part::new(Command::ECHO, 0, 1, |w| EchoRequest.encode(w));
+    c.start(
+        Request::single(part, clock.now() + limit, "echo"),
+        clock.now(),
+    )
+    .unwrap()
+}
+
+const LIMIT: Duration = Duration::from_secs(10);
+
+/// Asserts that the connection is closed and that new requests fail with
+/// NotConnected.
+fn assert_closed(c: &mut Smb2Connection, clock: &Clock) {
+    assert!(c.is_closed());
+    assert!(c.poll_transmit().is_none(), "nothing is sent once closed");
+    let part = Part::new(Command::ECHO, 0, 1, |w| EchoRequest.encode(w));
+    let e = c
+        .start(
+            Request::single(part, clock.now() + LIMIT, "echo"),
+            clock.now(),
+        )
+        .unwrap_err();
+    assert!(matches!(e, ConnError::NotConnected), "{e:?}");
+}
+
+/// The one echo's exchange: send, let `answer` reply, return the events.
+fn echo_answered(
+    c: &mut Smb2Connection,
+    s: &Server,
+    clock: &Clock,
+    answer: impl FnOnce(&Server, &Seen) -> Vec<Vec<u8>>,
+) -> (RequestId, Vec<Event>) {
+    let id = echo(c, clock, LIMIT);
+    let seen = s.take(c);
+    assert_eq!(seen.len(), 1);
+    for f in answer(s, &seen[0]) {
+        feed(c, &f, clock.now());
+    }
+    (id, events(c))
+}
+
+// ---------------------------------------------------------------------------
+// Message ids and credits.
+
+#[test]
+fn requests_wait_for_credits_and_go_out_in_order() {
+    let clock = Clock(Instant::now());
+    let mut c = established(2, false, &clock);
+    let s = Server::new();
+    let ids: Vec<_> = (0..5).map(|_| echo(&mut c, &clock, LIMIT)).collect();
+    let first = s.take(&mut c);
+    assert_eq!(first.len(), 2, "two credits, two requests on the wire");
+    assert_eq!(first[0].header.message_id, 1);
+    assert_eq!(first[1].header.message_id, 2);
+    assert!(first.iter().all(|r| r.header.credits >= 1));
+    // No grant: nothing more goes out.
+    feed(
+        &mut c,
+        &response(&first[0].header, NtStatus::SUCCESS, 0, |w| {
+            EchoResponse.encode(w)
+        }),
+        clock.now(),
+    );
+    assert!(s.take(&mut c).is_empty());
+    // A grant of 3 lets the other three go, with consecutive ids.
+    feed(
+        &mut c,
+        &response(&first[1].header, NtStatus::SUCCESS, 3, |w| {
+            EchoResponse.encode(w)
+        }),
+        clock.now(),
+    );
+    let rest = s.take(&mut c);
+    assert_eq!(
+        rest.iter().map(|r| r.header.message_id).collect::<Vec<_>>(),
+        [3, 4, 5]
+    );
+    for r in &rest {
+        feed(&mut c, &echo_response(&r.header), clock.now());
+    }
+    let done = completed(&events(&mut c));
+    assert_eq!(done.iter().map(|d| d.0).collect::<Vec<_>>(), ids);
+    assert!(done.iter().all(|d| d.1.is_ok()));
+    assert_eq!(c.messages_in_flight(), 0);
+    assert_eq!(c.requests_outstanding(), 0);
+}
+
+#[test]
+fn multi_credit_request_takes_consecutive_ids() {
+    let clock = Clock(Instant::now());
+    let mut c = established(20, false, &clock);
+    let s = Server::new();
+    let part = Part::new(Command::READ, 7, 16, |w| {
+        w.zeros(49);
+    });
+    c.start(
+        Request::single(part, clock.now() + LIMIT, "read"),
+        clock.now(),
+    )
+    .unwrap();
+    echo(&mut c, &clock, LIMIT);
+    let seen = s.take(&mut c);
+    assert_eq!(seen[0].header.credit_charge, 16);
+    assert_eq!(seen[0].header.message_id, 1);
+    assert_eq!(seen[1].header.message_id, 17);
+    assert_eq!(c.credits_available(), 3);
+}
+
+#[test]
+fn queued_request_times_out_waiting_for_credits() {
+    let mut clock = Clock(Instant::now());
+    let mut c = established(1, false, &clock);
+    let s = Server::new();
+    echo(&mut c, &clock, LIMIT);
+    let waiting = echo(&mut c, &clock, Duration::from_secs(2));
+    assert_eq!(s.take(&mut c).len(), 1);
+    assert_eq!(c.poll_timeout(), Some(clock.now() + Duration::from_secs(2)));
+    let now = clock.advance(Duration::from_secs(2));
+    c.handle_timeout(now);
+    let done = completed(&events(&mut c));
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].0, waiting);
+    assert!(
+        matches!(&done[0].1, Err(ConnError::Timeout { operation: "waiting for credits", after }) if *after == Duration::from_secs(2)),
+        "{:?}",
+        done[0].1
+    );
+    assert!(
+        s.take(&mut c).is_empty(),
+        "a request never sent needs no CANCEL"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Interim responses, timeouts, cancel.
+
+#[test]
+fn interim_response_keeps_the_request_waiting_and_its_cancel_names_the_async_id() {
+    let mut clock = Clock(Instant::now());
+    let mut c = established(10, false, &clock);
+    let s = Server::new();
+    let id = echo(&mut c, &clock, Duration::from_secs(5));
+    let req = s.take(&mut c).remove(0);
+    feed(&mut c, &interim(&req.header, 0x77), clock.now());
+    assert!(completed(&events(&mut c)).is_empty());
+    let now = clock.advance(Duration::from_secs(5));
+    c.handle_timeout(now);
+    let done = completed(&events(&mut c));
+    assert_eq!(done[0].0, id);
+    assert!(matches!(
+        &done[0].1,
+        Err(ConnError::Timeout {
+            operation: "echo",
+            ..
+        })
+    ));
+    let cancel = s.take(&mut c).remove(0);
+    assert_eq!(cancel.header.command, Command::CANCEL);
+    assert_eq!(cancel.header.async_id, Some(0x77));
+    // The final answer is absorbed; the connection goes on.
+    feed(
+        &mut c,
+        &response(&req.header, NtStatus::CANCELLED, 1, error_body),
+        clock.now(),
+    );
+    assert!(!c.is_closed());
+    assert_eq!(c.messages_in_flight(), 0);
+    let (_, ev) = echo_answered(&mut c, &s, &clock, |_, r| vec![echo_response(&r.header)]);
+    assert!(completed(&ev)[0].1.is_ok());
+}
+
+#[test]
+fn withdrawn_request_is_cancelled_and_answers_no_one() {
+    let clock = Clock(Instant::now());
+    let mut c = established(10, false, &clock);
+    let s = Server::new();
+    let id = echo(&mut c, &clock, LIMIT);
+    let req = s.take(&mut c).remove(0);
+    c.cancel(id);
+    let cancel = s.take(&mut c).remove(0);
+    assert_eq!(cancel.header.command, Command::CANCEL);
+    assert_eq!(cancel.header.message_id, req.header.message_id);
+    feed(&mut c, &echo_response(&req.header), clock.now());
+    assert!(
+        events(&mut c).is_empty(),
+        "no completion for a withdrawn request"
+    );
+    assert_eq!(c.messages_in_flight(), 0);
+    assert_eq!(c.requests_outstanding(), 0);
+    // Its credits came back.
+    assert_eq!(c.credits_available(), 10);
+}
+
+#[test]
+fn withdrawn_queued_request_is_never_sent() {
+    let clock = Clock(Instant::now());
+    let mut c = established(1, false, &clock);
+    let s = Server::new();
+    echo(&mut c, &clock, LIMIT);
+    let queued = echo(&mut c, &clock, LIMIT);
+    let first = s.take(&mut c).remove(0);
+    c.cancel(queued);
+    feed(&mut c, &echo_response(&first.header), clock.now());
+    assert!(s.take(&mut c).is_empty());
+    assert_eq!(completed(&events(&mut c)).len(), 1);
+}
+
+#[test]
+fn create_given_up_on_has_its_handle_closed_when_it_opens() {
+    let clock = Clock(Instant::now());
+    let mut c = established(10, false, &clock);
+    let s = Server::new();
+    let req = CreateRequest {
+        security_flags: 0,
+        requested_oplock_level: 0,
+        impersonation_level: 2,
+        create_flags: 0,
+        desired_access: 0x0012_0089,
+        file_attributes: 0,
+        share_access: 7,
+        create_disposition: 1,
+        create_options: 0,
+        name: "a.txt".into(),
+        contexts: Vec::new(),
+    };
+    let id = c
+        .start(
+            Request::single(
+                Part::new(Command::CREATE, 9, 1, |w| req.encode(w)),
+                clock.now() + LIMIT,
+                "open",
+            ),
+            clock.now(),
+        )
+        .unwrap();
+    let create = s.take(&mut c).remove(0);
+    c.cancel(id);
+    assert_eq!(s.take(&mut c)[0].header.command, Command::CANCEL);
+    let fid = FileId {
+        persistent: 0x1234,
+        volatile: 0x5678,
+    };
+    feed(&mut c, &create_response(&create.header, fid), clock.now());
+    let close = s.take(&mut c);
+    assert_eq!(close.len(), 1);
+    assert_eq!(close[0].header.command, Command::CLOSE);
+    assert_eq!(close[0].header.tree_id, 9);
+    let got = crate::smb2::close::CloseRequest::decode(&close[0].msg).unwrap();
+    assert_eq!(got.file_id, fid);
+    // The CLOSE's own answer completes nothing visible.
+    feed(
+        &mut c,
+        &response(&close[0].header, NtStatus::SUCCESS, 1, |w| {
+            crate::smb2::close::CloseResponse::default().encode(w)
+        }),
+        clock.now(),
+    );
+    assert!(events(&mut c).is_empty());
+    assert_eq!(c.messages_in_flight(), 0);
+}
+
+// ---------------------------------------------------------------------------
+// Compound chains.
+
+#[test]
+fn compound_answers_out_of_order_complete_in_order() {
+    let clock = Clock(Instant::now());
+    let mut c = established(10, false, &clock);
+    let s = Server::new();
+    let parts = (0..3)
+        .map(|_| Part::new(Command::ECHO, 0, 1, |w| EchoRequest.encode(w)))
+        .collect();
+    let id = c
+        .start(
+            Request {
+                parts,
+                related: false,
+                tail: Bytes::new(),
+                signing: Signing::Session,
+                deadline: clock.now() + LIMIT,
+                operation: "chain",
+            },
+            clock.now(),
+        )
+        .unwrap();
+    let seen = s.take(&mut c);
+    assert_eq!(seen.len(), 3, "one frame, three messages");
+    for r in seen.iter().rev() {
+        feed(&mut c, &echo_response(&r.header), clock.now());
+    }
+    let done = completed(&events(&mut c));
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].0, id);
+    let rs = done[0].1.as_ref().unwrap();
+    assert_eq!(
+        rs.iter().map(|r| r.header.message_id).collect::<Vec<_>>(),
+        seen.iter().map(|r| r.header.message_id).collect::<Vec<_>>()
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Hostile or broken frames.
+
+#[test]
+fn response_to_nothing_closes_the_connection_and_fails_the_waiting() {
+    let clock = Clock(Instant::now());
+    let mut c = established(10, false, &clock);
+    let s = Server::new();
+    let waiting = echo(&mut c, &clock, LIMIT);
+    let req = s.take(&mut c).remove(0);
+    let mut other = req.header.clone();
+    other.message_id += 40;
+    feed(&mut c, &echo_response(&other), clock.now());
+    let ev = events(&mut c);
+    let done = completed(&ev);
+    assert_eq!(done[0].0, waiting);
+    assert!(
+        matches!(&done[0].1, Err(ConnError::Protocol(_))),
+        "{:?}",
+        done[0].1
+    );
+    assert!(matches!(ev.last(), Some(Event::Closed(_))));
+    assert_closed(&mut c, &clock);
+}
+
+#[test]
+fn duplicated_response_closes_the_connection() {
+    let clock = Clock(Instant::now());
+    let mut c = established(10, false, &clock);
+    let s = Server::new();
+    let (_, ev) = echo_answered(&mut c, &s, &clock, |_, r| {
+        vec![echo_response(&r.header), echo_response(&r.header)]
+    });
+    assert!(completed(&ev)[0].1.is_ok());
+    assert!(matches!(
+        ev.last(),
+        Some(Event::Closed(ConnError::Protocol(_)))
+    ));
+    assert_closed(&mut c, &clock);
+}
+
+#[test]
+fn a_response_of_another_command_is_refused() {
+    let clock = Clock(Instant::now());
+    let mut c = established(10, false, &clock);
+    let s = Server::new();
+    let (_, ev) = echo_answered(&mut c, &s, &clock, |_, r| {
+        let mut h = r.header.clone();
+        h.command = Command::READ;
+        vec![response(&h, NtStatus::SUCCESS, 1, error_body)]
+    });
+    assert!(matches!(&completed(&ev)[0].1, Err(ConnError::Protocol(_))));
+    assert_closed(&mut c, &clock);
+}
+
+#[test]
+fn truncated_and_corrupted_frames_close_the_connection() {
+    let cases: Vec<(&str, Box<dyn Fn(Vec<u8>) -> Vec<u8>>)> = vec![
+        ("truncated header", Box::new(|m: Vec<u8>| m[..40].to_vec())),
+        ("empty", Box::new(|_| Vec::new())),
+        (
+            "bad protocol id",
+            Box::new(|mut m: Vec<u8>| {
+                m[0] = 0x00;
+                m
+            }),
+        ),
+        (
+            "a request",
+            Box::new(|mut m: Vec<u8>| {
+                m[16] &= !1;
+                m
+            }),
+        ),
+        (
+            "bad NextCommand",
+            Box::new(|mut m: Vec<u8>| {
+                m[20] = 3;
+                m
+            }),
+        ),
+    ];
+    for (case, mangle) in cases {
+        let clock = Clock(Instant::now());
+        let mut c = established(10, false, &clock);
+        let s = Server::new();
+        let (_, ev) = echo_answered(&mut c, &s, &clock, |_, r| {
+            vec![mangle(echo_response(&r.header))]
+        });
+        assert!(
+            matches!(&completed(&ev)[0].1, Err(ConnError::Protocol(_))),
+            "{case}: {ev:?}"
+        );
+        assert_closed(&mut c, &clock);
+    }
+}
+
+#[test]
+fn random_frames_never_panic() {
+    // A fixed xorshift so that the run is the same every time.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for round in 0..2000 {
+        let clock = Clock(Instant::now());
+        let mut c = established(10, round % 2 == 0, &clock);
+        let s = Server::new();
+        echo(&mut c, &clock, LIMIT);
+        let req = s.take(&mut c).remove(0);
+        let mut frame = if round % 2 == 0 {
+            s.seal(&echo_response(&req.header))
+        } else {
+            echo_response(&req.header)
+        };
+        let flips = 1 + next() % 4;
+        for _ in 0..flips {
+            let i = (next() as usize) % frame.len();
+            frame[i] ^= 1 << (next() % 8);
+        }
+        if next() % 5 == 0 {
+            let cut = (next() as usize) % frame.len();
+            frame.truncate(cut);
+        }
+        feed(&mut c, &frame, clock.now());
+        let ev = events(&mut c);
+        // Either the echo was answered, or the connection closed with
+        // everything failed; never a request left hanging.
+        if !c.is_closed() {
+            assert_eq!(completed(&ev).len(), 1, "round {round}");
+        } else {
+            assert!(matches!(ev.last(), Some(Event::Closed(_))), "round {round}");
+        }
+    }
+}
+
+#[test]
+fn bad_signature_fails_the_request_and_keeps_the_connection() {
+    let clock = Clock(Instant::now());
+    let mut c = established(10, false, &clock);
+    let s = Server::new();
+    c.session.signer = Some(Signer::new(SigningAlgorithm::AesCmac, &[0x33; 16]));
+    c.session.signing_required = true;
+    let (_, ev) = echo_answered(&mut c, &s, &clock, |_, r| {
+        let mut m = echo_response(&r.header);
+        Signer::new(SigningAlgorithm::AesCmac, &[0x44; 16]).sign(&mut m);
+        vec![m]
+    });
+    assert!(matches!(
+        &completed(&ev)[0].1,
+        Err(ConnError::Protocol(Violation::BadSignature { .. }))
+    ));
+    let (_, ev) = echo_answered(&mut c, &s, &clock, |_, r| vec![echo_response(&r.header)]);
+    assert!(matches!(
+        &completed(&ev)[0].1,
+        Err(ConnError::Protocol(Violation::Unsigned { .. }))
+    ));
+    let signer = Signer::new(SigningAlgorithm::AesCmac, &[0x33; 16]);
+    let (_, ev) = echo_answered(&mut c, &s, &clock, |_, r| {
+        assert!(signer.verify(&r.msg), "requests are signed");
+        let mut m = echo_response(&r.header);
+        signer.sign(&mut m);
+        vec![m]
+    });
+    assert!(completed(&ev)[0].1.is_ok());
+    assert!(!c.is_closed());
+}
+
+// ---------------------------------------------------------------------------
+// Encryption (MS-SMB2 §3.2.4.1.8, §3.2.5.1.1.1, §3.3.4.1.4).
+
+#[test]
+fn encrypted_response_is_taken_and_its_replay_refused() {
+    let clock = Clock(Instant::now());
+    let mut c = established(10, true, &clock);
+    let s = Server::new();
+    let mut sent = Vec::new();
+    let (_, ev) = echo_answered(&mut c, &s, &clock, |s, r| {
+        assert!(
+            r.encrypted,
+            "a request of an encrypted session went out in plain"
+        );
+        sent = s.seal(&echo_response(&r.header));
+        vec![sent.clone()]
+    });
+    assert!(completed(&ev)[0].1.as_ref().unwrap()[0].encrypted);
+    let (_, ev) = echo_answered(&mut c, &s, &clock, |_, _| vec![sent.clone()]);
+    match &completed(&ev)[0].1 {
+        Err(ConnError::Protocol(Violation::Decryption(m))) => {
+            assert!(m.contains("nonce received before"), "{m}")
+        }
+        e => panic!("{e:?}"),
+    }
+    assert_closed(&mut c, &clock);
+}
+
+#[test]
+fn plaintext_response_to_an_encrypted_request_is_refused() {
+    for interim_first in [false, true] {
+        for signed in [false, true] {
+            let clock = Clock(Instant::now());
+            let mut c = established(10, true, &clock);
+            let s = Server::new();
+            let signer = Signer::new(SigningAlgorithm::AesCmac, &[0x33; 16]);
+            c.session.signer = Some(Signer::new(SigningAlgorithm::AesCmac, &[0x33; 16]));
+            let (_, ev) = echo_answered(&mut c, &s, &clock, |_, r| {
+                let mut m = if interim_first {
+                    interim(&r.header, 7)
+                } else {
+                    echo_response(&r.header)
+                };
+                if signed {
+                    // Signing does not stand in for encryption.
+                    signer.sign(&mut m);
+                }
+                vec![m]
+            });
+            assert!(
+                matches!(
+                    &completed(&ev)[0].1,
+                    Err(ConnError::Protocol(Violation::Unencrypted { command })) if command == "ECHO"
+                ),
+                "{ev:?}"
+            );
+            assert_closed(&mut c, &clock);
+        }
+    }
+}
+
+#[test]
+fn undecryptable_responses_fail_with_decryption() {
+    type Make = Box<dyn Fn(&Server, &Header) -> Vec<u8>>;
+    let flipped = |i: usize| -> Make {
+        Box::new(move |s: &Server, req: &Header| {
+            let mut f = s.seal(&echo_response(req));
+            f[i] ^= 0x04;
+            f
+        })
+    };
+    let cases: Vec<(&str, &str, Make)> = vec![
+        (
+            "wrong SessionId",
+            "encrypted frame for session",
+            Box::new(|_: &Server, req: &Header| {
+                let enc = Encryptor::new(CIPHER, &TO_CLIENT, SESSION + 1, [0; 4]).unwrap();
+                let mut f = Vec::new();
+                enc.seal_parts(&[&echo_response(req)], &mut f).unwrap();
+                f
+            }),
+        ),
+        (
+            "wrong key",
+            "failed authentication",
+            Box::new(|_: &Server, req: &Header| {
+                let enc = Encryptor::new(CIPHER, &TO_SERVER, SESSION, [0; 4]).unwrap();
+                let mut f = Vec::new();
+                enc.seal_parts(&[&echo_response(req)], &mut f).unwrap();
+                f
+            }),
+        ),
+        (
+            "ciphertext",
+            "failed authentication",
+            flipped(TRANSFORM_HEADER_LEN + 30),
+        ),
+        ("tag", "failed authentication", flipped(10)),
+        ("nonce", "failed authentication", flipped(25)),
+        ("OriginalMessageSize", "malformed", flipped(37)),
+        ("Reserved", "failed authentication", flipped(41)),
+        ("Flags", "malformed", flipped(42)),
+        (
+            "nested TRANSFORM_HEADER",
+            "itself encrypted",
+            Box::new(|s: &Server, req: &Header| s.seal(&s.seal(&echo_response(req)))),
+        ),
+    ];
+    for (case, says, make) in cases {
+        let clock = Clock(Instant::now());
+        let mut c = established(10, true, &clock);
+        let s = Server::new();
+        let (_, ev) = echo_answered(&mut c, &s, &clock, |s, r| vec![make(s, &r.header)]);
+        match &completed(&ev)[0].1 {
+            Err(ConnError::Protocol(Violation::Decryption(m))) => {
+                assert!(m.contains(says), "{case}: {m}")
+            }
+            e => panic!("{case}: {e:?}"),
+        }
+        assert_closed(&mut c, &clock);
+    }
+}
+
+#[test]
+fn authentic_frame_without_an_smb2_message_is_a_protocol_error() {
+    let clock = Clock(Instant::now());
+    let mut c = established(10, true, &clock);
+    let s = Server::new();
+    let (_, ev) = echo_answered(&mut c, &s, &clock, |s, _| {
+        vec![s.seal(b"\xFFSMB not an SMB2 message at all, long enough to be one")]
+    });
+    assert!(matches!(&completed(&ev)[0].1, Err(ConnError::Protocol(_))));
+    assert_closed(&mut c, &clock);
+}
+
+#[test]
+fn cancelled_request_keeps_the_encryption_rules() {
+    for plaintext_final in [false, true] {
+        let mut clock = Clock(Instant::now());
+        let mut c = established(10, true, &clock);
+        let s = Server::new();
+        echo(&mut c, &clock, Duration::from_millis(200));
+        let req = s.take(&mut c).remove(0);
+        let now = clock.advance(Duration::from_millis(200));
+        c.handle_timeout(now);
+        assert!(matches!(
+            &completed(&events(&mut c))[0].1,
+            Err(ConnError::Timeout { .. })
+        ));
+        let cancel = s.take(&mut c).remove(0);
+        assert_eq!(cancel.header.command, Command::CANCEL);
+        assert!(cancel.encrypted, "a CANCEL is encrypted like its request");
+        let final_response = response(&req.header, NtStatus::CANCELLED, 1, error_body);
+        if plaintext_final {
+            feed(&mut c, &final_response, clock.now());
+            assert_closed(&mut c, &clock);
+        } else {
+            feed(&mut c, &s.seal(&final_response), clock.now());
+            let (_, ev) = echo_answered(&mut c, &s, &clock, |s, r| {
+                vec![s.seal(&echo_response(&r.header))]
+            });
+            assert!(completed(&ev)[0].1.is_ok());
+            assert!(!c.is_closed());
+        }
+    }
+}
+
+#[test]
+fn share_that_asks_for_encryption_gets_its_requests_encrypted() {
+    let clock = Clock(Instant::now());
+    let mut c = established(10, false, &clock);
+    let s = Server::new();
+    assert!(!c.tree_connected(5, 0).unwrap());
+    assert!(c
+        .tree_connected(6, crate::smb2::tree_connect::share_flags::ENCRYPT_DATA)
+        .unwrap());
+    for (tree, encrypted) in [(5, false), (6, true), (0, false)] {
+        let part = Part::new(Command::ECHO, tree, 1, |w| EchoRequest.encode(w));
+        c.start(
+            Request::single(part, clock.now() + LIMIT, "echo"),
+            clock.now(),
+        )
+        .unwrap();
+        assert_eq!(s.take(&mut c)[0].encrypted, encrypted, "tree {tree}");
+    }
+    c.tree_disconnected(6);
+    c.session.encryptor = None;
+    assert!(c
+        .tree_connected(7, crate::smb2::tree_connect::share_flags::ENCRYPT_DATA)
+        .is_err());
+}
+
+// ---------------------------------------------------------------------------
+// The handshake, against a scripted server.
+
+/// The server's side of the handshake, one step at a time.
+fn negotiate_response(req: &Seen) -> Vec<u8> {
+    response(&req.header, NtStatus::SUCCESS, 32, |w| {
+        NegotiateResponse {
+            security_mode: security_mode::SIGNING_ENABLED,
+            dialect: Dialect::SMB2_1,
+            server_guid: [7; 16],
+            capabilities: 0,
+            max_transact_size: 65536,
+            max_read_size: 65536,
+            max_write_size: 65536,
+            system_time: 0,
+            server_start_time: 0,
+            security_buffer: Vec::new(),
+            contexts: Vec::new(),
+        }
+        .encode(w)
+    })
+}
+
+fn challenge_response(req: &Seen) -> Vec<u8> {
+    let challenge = ChallengeMessage {
+        target_name: "SERVER".into(),
+        flags: crate::ntlm::flags::NEGOTIATE_UNICODE
+            | crate::ntlm::flags::NEGOTIATE_NTLM
+            | crate::ntlm::flags::NEGOTIATE_EXTENDED_SESSIONSECURITY
+            | crate::ntlm::flags::NEGOTIATE_SIGN,
+        server_challenge: [9; 8],
+        target_info: AvPairs(Vec::new()),
+        version: None,
+    }
+    .encode()
+    .unwrap();
+    let mut h = req.header.clone();
+    h.session_id = SESSION;
+    response(&h, NtStatus::MORE_PROCESSING_REQUIRED, 32, |w| {
+        SessionSetupResponse {
+            session_flags: 0,
+            security_buffer: crate::spnego::neg_token_resp(Some(&challenge), None),
+        }
+        .encode(w)
+    })
+}
+
+fn accept_response(req: &Seen) -> Vec<u8> {
+    response(&req.header, NtStatus::SUCCESS, 32, |w| {
+        SessionSetupResponse {
+            session_flags: 0,
+            security_buffer: Vec::new(),
+        }
+        .encode(w)
+    })
+}
+
+#[test]
+fn handshake_against_a_scripted_server() {
+    let clock = Clock(Instant::now());
+    let mut c = Smb2Connection::new(config(), clock.now());
+    let s = Server::new();
+    let neg = s.take(&mut c).remove(0);
+    assert_eq!(neg.header.command, Command::NEGOTIATE);
+    assert_eq!(neg.header.message_id, 0);
+    feed(&mut c, &negotiate_response(&neg), clock.now());
+    let setup1 = s.take(&mut c).remove(0);
+    assert_eq!(setup1.header.command, Command::SESSION_SETUP);
+    assert_eq!(setup1.header.message_id, 1);
+    feed(&mut c, &challenge_response(&setup1), clock.now());
+    let setup2 = s.take(&mut c).remove(0);
+    assert_eq!(setup2.header.session_id, SESSION);
+    assert!(!c.is_established());
+    feed(&mut c, &accept_response(&setup2), clock.now());
+    let ev = events(&mut c);
+    let Some(Event::Established(e)) = ev.first() else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(e.dialect, Dialect::SMB2_1);
+    assert!(!e.signing);
+    assert!(c.is_established());
+    assert_eq!(c.session_id(), SESSION);
+    assert_eq!(c.max_frame(), 65536 + 64 * 1024);
+    // Requests flow on the established session.
+    let id = echo(&mut c, &clock, LIMIT);
+    let req = s.take(&mut c).remove(0);
+    assert_eq!(req.header.session_id, SESSION);
+    feed(&mut c, &echo_response(&req.header), clock.now());
+    assert_eq!(completed(&events(&mut c))[0].0, id);
+}
+
+#[test]
+fn requests_are_refused_until_the_handshake_is_done() {
+    let clock = Clock(Instant::now());
+    let mut c = Smb2Connection::new(config(), clock.now());
+    let part = Part::new(Command::ECHO, 0, 1, |w| EchoRequest.encode(w));
+    assert!(c
+        .start(
+            Request::single(part, clock.now() + LIMIT, "echo"),
+            clock.now()
+        )
+        .is_err());
+}
+
+/// Runs the handshake up to step `stop` (0: before the NEGOTIATE
+/// response, 1: before the first SESSION_SETUP response, 2: before the
+/// last), then lets `fault` happen.
+fn handshake_until(stop: usize, clock: &Clock) -> Smb2Connection {
+    let mut c = Smb2Connection::new(config(), clock.now());
+    let s = Server::new();
+    let steps: [fn(&Seen) -> Vec<u8>; 3] =
+        [negotiate_response, challenge_response, accept_response];
+    for step in steps.iter().take(stop) {
+        let req = s.take(&mut c).remove(0);
+        feed(&mut c, &step(&req), clock.now());
+    }
+    assert_eq!(s.take(&mut c).len(), 1, "a request waits for its answer");
+    c
+}
+
+#[test]
+fn handshake_stalled_at_every_step_times_out() {
+    for stop in 0..3 {
+        let mut clock = Clock(Instant::now());
+        let mut c = handshake_until(stop, &clock);
+        let deadline = c.poll_timeout().unwrap();
+        assert_eq!(deadline, clock.now() + Duration::from_secs(30));
+        c.handle_timeout(clock.advance(Duration::from_secs(29)));
+        assert!(!c.is_closed());
+        c.handle_timeout(clock.advance(Duration::from_secs(1)));
+        let ev = events(&mut c);
+        let want = if stop == 0 {
+            "negotiating the protocol"
+        } else {
+            "authenticating"
+        };
+        assert!(
+            matches!(ev.last(), Some(Event::Closed(ConnError::Timeout { operation, .. })) if *operation == want),
+            "step {stop}: {ev:?}"
+        );
+    }
+}
+
+#[test]
+fn handshake_cut_at_every_step_closes() {
+    for stop in 0..3 {
+        let clock = Clock(Instant::now());
+        let mut c = handshake_until(stop, &clock);
+        c.handle_stream_error("connection reset");
+        let ev = events(&mut c);
+        assert!(
+            matches!(ev.last(), Some(Event::Closed(ConnError::NotConnected))),
+            "step {stop}: {ev:?}"
+        );
+        assert!(c.poll_timeout().is_none());
+    }
+}
+
+#[test]
+fn handshake_refused_logon_is_auth_failed() {
+    let clock = Clock(Instant::now());
+    let mut c = handshake_until(2, &clock);
+    let s = Server::new();
+    let _ = s.take(&mut c);
+    // handshake_until left the last SESSION_SETUP unanswered: answer it.
+    let mut h = Header::request(Command::SESSION_SETUP);
+    h.message_id = 2;
+    h.session_id = SESSION;
+    let req = Seen {
+        header: h,
+        msg: Vec::new(),
+        encrypted: false,
+    };
+    feed(
+        &mut c,
+        &response(&req.header, NtStatus::LOGON_FAILURE, 1, error_body),
+        clock.now(),
+    );
+    let ev = events(&mut c);
+    assert!(
+        matches!(ev.last(), Some(Event::Closed(ConnError::AuthFailed { status, .. })) if *status == NtStatus::LOGON_FAILURE),
+        "{ev:?}"
+    );
+}
+
+#[test]
+fn handshake_with_a_garbled_answer_at_every_step_closes_with_a_protocol_error() {
+    for stop in 0..3 {
+        for cut in [10usize, 64, 70] {
+            let clock = Clock(Instant::now());
+            let mut c = Smb2Connection::new(config(), clock.now());
+            let s = Server::new();
+            let steps: [fn(&Seen) -> Vec<u8>; 3] =
+                [negotiate_response, challenge_response, accept_response];
+            for step in steps.iter().take(stop) {
+                let req = s.take(&mut c).remove(0);
+                feed(&mut c, &step(&req), clock.now());
+            }
+            let req = s.take(&mut c).remove(0);
+            let mut m = steps[stop](&req);
+            m.truncate(cut.min(m.len()));
+            feed(&mut c, &m, clock.now());
+            let ev = events(&mut c);
+            assert!(
+                matches!(ev.last(), Some(Event::Closed(ConnError::Protocol(_)))),
+                "step {stop}, cut {cut}: {ev:?}"
+            );
+        }
+    }
+}
