@@ -220,6 +220,11 @@ impl Shared {
         let (r, transmit, closed, rearm) = {
             let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
             let r = f(&mut st);
+            if st.core.is_closed() {
+                // Before any waiter hears of it: a caller that got the
+                // error finds the connection closed.
+                self.closed.store(true, Ordering::Release);
+            }
             let closed = st.deliver();
             let next = st.core.poll_timeout();
             let rearm = match (next, st.armed) {
@@ -232,7 +237,8 @@ impl Shared {
             }
             (r, st.core.has_transmit(), closed, rearm)
         };
-        if closed && !self.closed.swap(true, Ordering::AcqRel) {
+        if closed {
+            self.closed.store(true, Ordering::Release);
             self.closing.send_replace(true);
         }
         if transmit {

@@ -1095,7 +1095,7 @@ mod tests {
         Arc<Smb1Shared>,
         Tasks,
         mpsc::UnboundedReceiver<Header>,
-        OwnedWriteHalf,
+        tokio::net::tcp::OwnedWriteHalf,
     ) {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let client = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
@@ -1119,7 +1119,7 @@ mod tests {
         (s, tasks, rx, swr)
     }
 
-    async fn answer(wr: &mut OwnedWriteHalf, mut h: Header) {
+    async fn answer(wr: &mut tokio::net::tcp::OwnedWriteHalf, mut h: Header) {
         h.flags |= flags::REPLY;
         let mut w = Writer::new();
         h.encode(&mut w);

@@ -462,7 +462,7 @@ impl Smb2Connection {
         hs.phase = Phase::SessionSetup;
         let creds = hs.config.credentials.clone();
         hs.anonymous = creds.is_anonymous();
-        let mut auth = SpnegoNtlm::new(creds, hs.config.ntlm.clone());
+        let mut auth = SpnegoNtlm::new(creds, hs.config.ntlm);
         let token = auth.initial_token();
         hs.auth = Some(auth);
         self.send_session_setup(token, now);

@@ -567,7 +567,8 @@ fn a_response_of_another_command_is_refused() {
 
 #[test]
 fn truncated_and_corrupted_frames_close_the_connection() {
-    let cases: Vec<(&str, Box<dyn Fn(Vec<u8>) -> Vec<u8>>)> = vec![
+    type Mangle = Box<dyn Fn(Vec<u8>) -> Vec<u8>>;
+    let cases: Vec<(&str, Mangle)> = vec![
         ("truncated header", Box::new(|m: Vec<u8>| m[..40].to_vec())),
         ("empty", Box::new(|_| Vec::new())),
         (
