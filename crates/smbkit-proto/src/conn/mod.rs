@@ -18,9 +18,11 @@
 //! inside any event loop, or in a simulation with a made-up clock.
 
 mod error;
+pub mod smb1;
 pub mod smb2;
 
 pub use error::{ConnError, Violation};
+pub use smb1::{Smb1Config, Smb1Connection};
 pub use smb2::{Smb2Config, Smb2Connection};
 
 use std::collections::{HashSet, VecDeque};

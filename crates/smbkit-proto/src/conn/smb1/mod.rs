@@ -1,0 +1,828 @@
+//! The SMB1 (NT LM 0.12) connection state machine (MS-CIFS §3.2, MS-SMB
+//! §3.2).
+//!
+//! [`Smb1Connection`] owns what the client decides about an SMB1
+//! connection once NEGOTIATE has settled on NT LM 0.12: multiplex ids
+//! (MIDs), the MaxMpxCount window, MD5 signing with sequence numbers
+//! (MS-CIFS §3.1.4.1), request/response matching, multi-part transaction
+//! responses and secondary transaction requests, deadlines, requests given
+//! up on, and the closing of files an NT_CREATE_ANDX given up on opened
+//! after all. It has the shape of [`Smb2Connection`](super::Smb2Connection):
+//! frames and time in, frames, events and the next deadline out, requests
+//! started and withdrawn by [`RequestId`].
+//!
+//! MaxMpxCount (MS-CIFS §2.2.4.52.2) counts the requests the server has not
+//! answered: a request's slot is taken when it is sent and freed when the
+//! last message of its response arrives, whether or not anybody still
+//! waits for it. A request that finds every slot taken waits in a queue,
+//! so any number of requests can be started at once, even against a
+//! server that allows one (impacket's).
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::{ConnError, RequestId, Transmit, Violation};
+use crate::smb1::header::{command, flags, flags2, Header, HEADER_LEN, PROTOCOL_ID};
+use crate::smb1::signing::Smb1Signer;
+use crate::smb1::trans::{split_request, TransAssembler, TransResponsePart};
+use crate::{NtStatus, Writer};
+
+/// How long the connection gives a CLOSE of its own before it forgets it.
+const INTERNAL_CLOSE_LIMIT: Duration = Duration::from_secs(30);
+
+/// The settings NEGOTIATE decided.
+#[derive(Debug, Clone, Copy)]
+pub struct Smb1Config {
+    /// The server's MaxMpxCount: requests it takes at once (at least 1).
+    pub max_mpx: u16,
+    /// The server's MaxBufferSize: a transaction request larger than this
+    /// goes as a primary request and secondary ones (0: no limit).
+    pub max_buffer: u32,
+    /// FLAGS2 of every request.
+    pub flags2: u16,
+    /// The MID of the first request (after those the handshake used).
+    pub first_mid: u16,
+}
+
+/// What a request waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// One response message.
+    One,
+    /// A TRANSACTION, TRANSACTION2 or NT_TRANSACT response, in as many
+    /// messages as the server sends, whose totals may not exceed `limit`
+    /// bytes (what the request's MaxParameterCount / MaxDataCount allow).
+    Trans {
+        /// The most bytes of parameters or data accepted.
+        limit: u32,
+    },
+}
+
+/// A request to send.
+#[derive(Debug)]
+pub struct Request {
+    /// The command.
+    pub command: u8,
+    /// The TID.
+    pub tid: u16,
+    /// [`HEADER_LEN`] bytes of room for the header (which the connection
+    /// writes), then the parameter words and bytes.
+    pub msg: Vec<u8>,
+    /// Bytes sent right after the message, as part of it (WRITE_ANDX
+    /// data); covered by the signature without being copied.
+    pub tail: Bytes,
+    /// One message back, or a transaction.
+    pub kind: Kind,
+    /// When to give up.
+    pub deadline: Instant,
+    /// What the request does, for errors.
+    pub operation: &'static str,
+    /// Hold the request until every request given up on has been answered.
+    /// Samba 4.17's smbd crashes (close_file_smb) on a CLOSE that arrives
+    /// while READ_ANDXs on the file are pending; a CLOSE sent after a
+    /// transfer was given up on waits this way.
+    pub after_abandoned: bool,
+}
+
+impl Request {
+    /// A request for one response, its body written by `encode`.
+    pub fn new(
+        command: u8,
+        tid: u16,
+        deadline: Instant,
+        operation: &'static str,
+        encode: impl FnOnce(&mut Writer),
+    ) -> Request {
+        let mut w = Writer::new();
+        w.zeros(HEADER_LEN);
+        encode(&mut w);
+        Request {
+            command,
+            tid,
+            msg: w.into_vec(),
+            tail: Bytes::new(),
+            kind: Kind::One,
+            deadline,
+            operation,
+            after_abandoned: false,
+        }
+    }
+}
+
+/// One response message, verified.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// The decoded header (a DOS error already turned into its NT status).
+    pub header: Header,
+    /// The whole message.
+    pub msg: Bytes,
+}
+
+/// A whole transaction response: the parameters and data of every message
+/// the server sent for the request, put together (MS-CIFS §3.2.5.x, each
+/// message placing its bytes with ParameterDisplacement and
+/// DataDisplacement).
+#[derive(Debug, Clone)]
+pub struct TransResponse {
+    /// The header of the last message; its status is the transaction's.
+    pub header: Header,
+    /// Trans_Parameters, complete.
+    pub parameters: Vec<u8>,
+    /// Trans_Data, complete.
+    pub data: Vec<u8>,
+    /// How many messages carried the response.
+    pub parts: usize,
+}
+
+impl TransResponse {
+    /// True if the response's strings are Unicode.
+    pub fn unicode(&self) -> bool {
+        self.header.flags2 & flags2::UNICODE != 0
+    }
+}
+
+/// What a request got.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// For [`Kind::One`].
+    One(Response),
+    /// For [`Kind::Trans`].
+    Trans(TransResponse),
+}
+
+/// What the connection tells its driver.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Event {
+    /// A request finished.
+    Completed {
+        /// The request.
+        id: RequestId,
+        /// Its reply, or why not.
+        result: Result<Reply, ConnError>,
+    },
+    /// The connection is closed; every waiting request has had its
+    /// [`Event::Completed`].
+    Closed(ConnError),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    User,
+    Internal,
+}
+
+#[derive(Debug)]
+struct Outstanding {
+    owner: Owner,
+    operation: &'static str,
+    started: Instant,
+    deadline: Instant,
+    /// Not sent yet.
+    queued: Option<Request>,
+    /// Sent with this MID.
+    mid: Option<u16>,
+}
+
+/// How the response to a MID is being put together.
+#[derive(Debug)]
+enum Assembly {
+    One,
+    Trans {
+        asm: TransAssembler,
+        parts: usize,
+        /// Secondary requests to send once the interim response to the
+        /// primary one comes (MS-CIFS §3.2.4.1.x).
+        secondaries: Vec<Vec<u8>>,
+    },
+}
+
+/// A sent request whose response has not (completely) arrived. It holds
+/// one MaxMpxCount slot.
+#[derive(Debug)]
+struct Pending {
+    /// `None` once given up on: the response is absorbed when it comes.
+    request: Option<RequestId>,
+    /// The sequence number every message of its response carries.
+    seq: u32,
+    command: u8,
+    assembly: Assembly,
+}
+
+/// The SMB1 connection state machine. See the [module docs](self).
+pub struct Smb1Connection {
+    config: Smb1Config,
+    next_mid: u16,
+    /// The sequence number of the next request (MS-CIFS §3.1.4.1).
+    seq: u32,
+    signer: Option<Smb1Signer>,
+    offer_signing: bool,
+    uid: u16,
+    next_request: u64,
+    requests: HashMap<RequestId, Outstanding>,
+    queue: VecDeque<RequestId>,
+    deadlines: BTreeSet<(Instant, RequestId)>,
+    pending: HashMap<u16, Pending>,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+    closed: Option<ConnError>,
+}
+
+impl std::fmt::Debug for Smb1Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Smb1Connection")
+            .field("config", &self.config)
+            .field("requests", &self.requests.len())
+            .field("pending", &self.pending.len())
+            .field("closed", &self.closed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Smb1Connection {
+    /// A connection over which NEGOTIATE chose NT LM 0.12.
+    pub fn new(config: Smb1Config) -> Smb1Connection {
+        Smb1Connection {
+            next_mid: config.first_mid,
+            config,
+            seq: 0,
+            signer: None,
+            offer_signing: false,
+            uid: 0,
+            next_request: 0,
+            requests: HashMap::new(),
+            queue: VecDeque::new(),
+            deadlines: BTreeSet::new(),
+            pending: HashMap::new(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            closed: None,
+        }
+    }
+
+    /// The FLAGS2 every request carries.
+    pub fn flags2(&self) -> u16 {
+        self.config.flags2
+    }
+
+    /// True once closed.
+    pub fn is_closed(&self) -> bool {
+        self.closed.is_some()
+    }
+
+    /// Sets the session's UID for later requests.
+    pub fn set_uid(&mut self, uid: u16) {
+        self.uid = uid;
+    }
+
+    /// Whether requests sent before signing starts carry
+    /// SMB_FLAGS2_SMB_SECURITY_SIGNATURE (with a zero signature): a client
+    /// that can sign says so in its SESSION_SETUP_ANDX (MS-CIFS §2.2.3.1).
+    pub fn offer_signing(&mut self, on: bool) {
+        self.offer_signing = on;
+    }
+
+    /// Starts signing with `signer`; the next request gets sequence number
+    /// `next_seq` (MS-CIFS §3.2.4.1.1: the session setup that established
+    /// the key used 0 and its response 1).
+    pub fn activate_signing(&mut self, signer: Smb1Signer, next_seq: u32) {
+        self.signer = Some(signer);
+        self.seq = next_seq;
+    }
+
+    /// True once messages are signed.
+    pub fn signing(&self) -> bool {
+        self.signer.is_some()
+    }
+
+    /// The server's MaxMpxCount slots in use: requests sent whose response
+    /// has not completely arrived, given-up ones included.
+    pub fn slots_in_use(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Requests started and not completed, queued ones included.
+    pub fn requests_outstanding(&self) -> usize {
+        self.requests
+            .values()
+            .filter(|r| r.owner == Owner::User)
+            .count()
+    }
+
+    /// True while requests given up on wait for their responses.
+    pub fn has_abandoned(&self) -> bool {
+        self.pending.values().any(|p| p.request.is_none())
+    }
+
+    fn slots(&self) -> usize {
+        usize::from(self.config.max_mpx.clamp(1, 256))
+    }
+
+    /// Starts a request: it is sent when a MaxMpxCount slot is free, and
+    /// ends with one [`Event::Completed`] (none after
+    /// [`Smb1Connection::cancel`]).
+    pub fn start(&mut self, req: Request, now: Instant) -> Result<RequestId, ConnError> {
+        self.start_owned(req, Owner::User, now)
+    }
+
+    /// Starts a request nobody waits for (a CLOSE on behalf of a caller
+    /// that has gone): it runs to its end or its deadline on its own.
+    pub fn start_detached(&mut self, req: Request, now: Instant) -> Result<(), ConnError> {
+        self.start_owned(req, Owner::Internal, now).map(|_| ())
+    }
+
+    fn start_owned(
+        &mut self,
+        req: Request,
+        owner: Owner,
+        now: Instant,
+    ) -> Result<RequestId, ConnError> {
+        if self.closed.is_some() {
+            return Err(ConnError::NotConnected);
+        }
+        if req.msg.len() < HEADER_LEN {
+            return Err(ConnError::InvalidArgument(
+                "an SMB1 message without room for its header".into(),
+            ));
+        }
+        let id = RequestId(self.next_request);
+        self.next_request += 1;
+        self.deadlines.insert((req.deadline, id));
+        self.requests.insert(
+            id,
+            Outstanding {
+                owner,
+                operation: req.operation,
+                started: now,
+                deadline: req.deadline,
+                queued: Some(req),
+                mid: None,
+            },
+        );
+        self.queue.push_back(id);
+        self.pump();
+        Ok(id)
+    }
+
+    /// Withdraws a request whose result is no longer wanted. A queued one
+    /// is forgotten; a sent one keeps its slot and MID until the server
+    /// answers (the server still works on it), and its answer is absorbed.
+    pub fn cancel(&mut self, id: RequestId) {
+        let Some(r) = self.requests.remove(&id) else {
+            return;
+        };
+        self.deadlines.remove(&(r.deadline, id));
+        if r.queued.is_some() {
+            self.queue.retain(|q| *q != id);
+        }
+        if let Some(mid) = r.mid {
+            if let Some(p) = self.pending.get_mut(&mid) {
+                p.request = None;
+            }
+        }
+    }
+
+    /// Closes the connection: every waiting request fails with
+    /// [`ConnError::NotConnected`].
+    pub fn close(&mut self) {
+        self.shut_down(ConnError::NotConnected);
+    }
+
+    /// Closes the connection because the stream failed.
+    pub fn handle_stream_error(&mut self, why: &str) {
+        tracing::debug!(why, "the SMB1 stream failed");
+        self.shut_down(ConnError::NotConnected);
+    }
+
+    fn shut_down(&mut self, reason: ConnError) {
+        if self.closed.is_some() {
+            return;
+        }
+        tracing::debug!(%reason, "SMB1 connection closed");
+        let for_requests = reason.for_requests_in_flight();
+        self.closed = Some(reason.clone());
+        self.transmits.clear();
+        self.queue.clear();
+        self.deadlines.clear();
+        self.pending.clear();
+        let mut ids: Vec<RequestId> = self.requests.keys().copied().collect();
+        ids.sort();
+        for id in ids {
+            if let Some(r) = self.requests.remove(&id) {
+                if r.owner == Owner::User {
+                    self.events.push_back(Event::Completed {
+                        id,
+                        result: Err(for_requests.clone()),
+                    });
+                }
+            }
+        }
+        self.events.push_back(Event::Closed(reason));
+    }
+
+    /// The next frame to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// True if frames wait in [`Smb1Connection::poll_transmit`].
+    pub fn has_transmit(&self) -> bool {
+        !self.transmits.is_empty()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`Smb1Connection::handle_timeout`] must next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.closed.is_some() {
+            return None;
+        }
+        self.deadlines.first().map(|(t, _)| *t)
+    }
+
+    /// Lets time pass: requests past their deadline complete with
+    /// [`ConnError::Timeout`]; a sent one keeps its slot until answered.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(&(t, id)) = self.deadlines.first() {
+            if t > now {
+                break;
+            }
+            self.deadlines.pop_first();
+            let Some(r) = self.requests.remove(&id) else {
+                continue;
+            };
+            if r.queued.is_some() {
+                self.queue.retain(|q| *q != id);
+            }
+            if let Some(mid) = r.mid {
+                if let Some(p) = self.pending.get_mut(&mid) {
+                    p.request = None;
+                }
+            }
+            if r.owner == Owner::User {
+                self.events.push_back(Event::Completed {
+                    id,
+                    result: Err(ConnError::Timeout {
+                        operation: r.operation,
+                        after: now.saturating_duration_since(r.started),
+                    }),
+                });
+            }
+        }
+        self.pump();
+    }
+
+    /// Sends queued requests while slots are free, in order (a request
+    /// held until the abandoned ones are answered lets later ones pass).
+    fn pump(&mut self) {
+        let mut i = 0;
+        while i < self.queue.len() {
+            if self.closed.is_some() || self.pending.len() >= self.slots() {
+                return;
+            }
+            let id = self.queue[i];
+            let hold = self
+                .requests
+                .get(&id)
+                .and_then(|r| r.queued.as_ref())
+                .is_some_and(|q| q.after_abandoned)
+                && self.has_abandoned();
+            if hold {
+                i += 1;
+                continue;
+            }
+            self.queue.remove(i);
+            let Some(req) = self.requests.get_mut(&id).and_then(|r| r.queued.take()) else {
+                continue;
+            };
+            match self.send(id, req) {
+                Ok(mid) => {
+                    if let Some(r) = self.requests.get_mut(&id) {
+                        r.mid = Some(mid);
+                    }
+                }
+                Err(e) => {
+                    if let Some(r) = self.requests.remove(&id) {
+                        self.deadlines.remove(&(r.deadline, id));
+                        if r.owner == Owner::User {
+                            self.events.push_back(Event::Completed { id, result: Err(e) });
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Takes a MID, writes the header, splits a large transaction, signs
+    /// and queues the request.
+    fn send(&mut self, id: RequestId, req: Request) -> Result<u16, ConnError> {
+        let mut mid = self.next_mid;
+        // 0xFFFF is the server's (oplock breaks); skip ids in use.
+        while mid == 0xFFFF || self.pending.contains_key(&mid) {
+            mid = mid.wrapping_add(1);
+        }
+        let h = Header {
+            command: req.command,
+            status: NtStatus::SUCCESS,
+            flags: flags::CASE_INSENSITIVE | flags::CANONICALIZED_PATHS,
+            flags2: self.config.flags2
+                | if self.signer.is_some() || self.offer_signing {
+                    flags2::SECURITY_SIGNATURE
+                } else {
+                    0
+                },
+            pid_high: 0,
+            security_features: [0; 8],
+            tid: req.tid,
+            pid_low: 0xFEFF,
+            uid: self.uid,
+            mid,
+        };
+        let mut msg = req.msg;
+        {
+            let mut w = Writer::new();
+            h.encode(&mut w);
+            msg[..HEADER_LEN].copy_from_slice(w.as_slice());
+        }
+        let assembly = match req.kind {
+            Kind::One => Assembly::One,
+            Kind::Trans { limit } => {
+                let mut secondaries = Vec::new();
+                if self.config.max_buffer > 0 {
+                    if let Some(split) = split_request(&msg, self.config.max_buffer as usize)
+                        .map_err(|e| {
+                            ConnError::InvalidArgument(format!("{}: {e}", req.operation))
+                        })?
+                    {
+                        msg = split.primary;
+                        secondaries = split.secondaries;
+                    }
+                }
+                Assembly::Trans {
+                    asm: TransAssembler::with_limit(limit),
+                    parts: 0,
+                    secondaries,
+                }
+            }
+        };
+        let seq = self.seq;
+        if let Some(signer) = &self.signer {
+            // The signature covers the tail, which still goes out from its
+            // own buffer.
+            signer.sign_with_tail(&mut msg, &req.tail, seq);
+            self.seq = seq.wrapping_add(2);
+        }
+        let t = Transmit::new(msg, req.tail)?;
+        self.next_mid = mid.wrapping_add(1);
+        self.transmits.push_back(t);
+        self.pending.insert(
+            mid,
+            Pending {
+                request: Some(id),
+                seq: seq.wrapping_add(1),
+                command: req.command,
+                assembly,
+            },
+        );
+        Ok(mid)
+    }
+
+    /// Sends the secondary requests of the transaction `mid` after its
+    /// interim response. Each takes two sequence numbers, as any request
+    /// does, though none is answered (Samba counts them so); the
+    /// transaction's response then carries the last one's number + 1.
+    fn send_secondaries(&mut self, mid: u16, secondaries: Vec<Vec<u8>>) -> Result<(), ConnError> {
+        let mut last = None;
+        for mut msg in secondaries {
+            if let Some(signer) = &self.signer {
+                let seq = self.seq;
+                signer.sign(&mut msg, seq);
+                self.seq = seq.wrapping_add(2);
+                last = Some(seq);
+            }
+            self.transmits.push_back(Transmit::new(msg, Bytes::new())?);
+        }
+        if let (Some(last), Some(p)) = (last, self.pending.get_mut(&mid)) {
+            p.seq = last.wrapping_add(1);
+        }
+        Ok(())
+    }
+
+    /// Takes one received frame. A frame that breaks the protocol (not
+    /// SMB1, undecodable, a bad signature) closes the connection.
+    pub fn handle_frame(&mut self, frame: Bytes, now: Instant) {
+        if self.closed.is_some() {
+            return;
+        }
+        if let Err(e) = self.route(frame, now) {
+            tracing::warn!(error = %e, "closing the SMB1 connection");
+            self.shut_down(e);
+            return;
+        }
+        self.pump();
+    }
+
+    fn route(&mut self, msg: Bytes, now: Instant) -> Result<(), ConnError> {
+        if msg.len() < 4 || msg[..4] != PROTOCOL_ID {
+            return Err(Violation::Unexpected(
+                "a frame that is not an SMB1 message arrived".into(),
+            )
+            .into());
+        }
+        let mut header = Header::decode(&msg).map_err(|e| Violation::decode("SMB1 header", e))?;
+        if header.flags2 & flags2::NT_STATUS == 0 && header.status.0 != 0 {
+            // A DOS error class and code (MS-CIFS §2.2.2.4): callers see
+            // the NT status it stands for.
+            let (class, code) = crate::smb1::dos_error::split(header.status.0);
+            header.status = crate::smb1::dos_error::to_nt_status(class, code);
+        }
+        if !header.is_reply() {
+            // An oplock break request (exempt from signing, MS-CIFS
+            // §3.2.5.1.2): nothing here asks for oplocks.
+            tracing::debug!(command = header.command, "ignored an SMB1 request from the server");
+            return Ok(());
+        }
+        let mid = header.mid;
+        let Some(mut p) = self.pending.remove(&mid) else {
+            tracing::debug!(mid, "SMB1 response nobody waits for");
+            return Ok(());
+        };
+        if let Some(signer) = &self.signer {
+            // MS-CIFS §3.2.5.1.2: a message whose signature does not
+            // verify is discarded, and the client SHOULD disconnect.
+            if !signer.verify(&msg, p.seq) {
+                let e: ConnError = Violation::BadSignature {
+                    command: format!("SMB1 {:#04x} (MID {})", header.command, header.mid),
+                }
+                .into();
+                if let Some(id) = p.request {
+                    self.complete(id, Err(e.clone()));
+                }
+                return Err(e);
+            }
+        }
+        if header.command != p.command {
+            if let Some(id) = p.request {
+                self.complete(
+                    id,
+                    Err(Violation::Unexpected(format!(
+                        "the response to SMB1 command {:#04x} carries command {:#04x}",
+                        p.command, header.command
+                    ))
+                    .into()),
+                );
+            }
+            return Ok(());
+        }
+        let assembly = std::mem::replace(&mut p.assembly, Assembly::One);
+        match assembly {
+            Assembly::One => {
+                match p.request {
+                    Some(id) => self.complete(id, Ok(Reply::One(Response { header, msg }))),
+                    None => self.close_late_open(&header, &msg, p.command, now),
+                }
+                Ok(())
+            }
+            Assembly::Trans {
+                asm,
+                parts,
+                secondaries,
+            } if !secondaries.is_empty() && is_interim(&header, &msg) => {
+                // MS-CIFS §3.3.5.x: the server has taken the primary
+                // request and waits for the secondary ones.
+                p.assembly = Assembly::Trans {
+                    asm,
+                    parts,
+                    secondaries: Vec::new(),
+                };
+                let given_up = p.request.is_none();
+                self.pending.insert(mid, p);
+                if given_up {
+                    // Nobody waits: the server is told nothing more; the
+                    // transaction's slot stays until it answers or the
+                    // connection goes.
+                    return Ok(());
+                }
+                self.send_secondaries(mid, secondaries)
+            }
+            Assembly::Trans { asm, parts, .. } => {
+                match trans_part(header, &msg, asm, parts) {
+                    PartOutcome::More(asm, parts) => {
+                        p.assembly = Assembly::Trans {
+                            asm,
+                            parts,
+                            secondaries: Vec::new(),
+                        };
+                        self.pending.insert(mid, p);
+                    }
+                    PartOutcome::Done(r) => {
+                        if let Some(id) = p.request {
+                            self.complete(id, r.map(Reply::Trans));
+                        }
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn complete(&mut self, id: RequestId, result: Result<Reply, ConnError>) {
+        let Some(r) = self.requests.remove(&id) else {
+            return;
+        };
+        self.deadlines.remove(&(r.deadline, id));
+        if r.owner == Owner::User {
+            self.events.push_back(Event::Completed { id, result });
+        }
+    }
+
+    /// Closes the file an NT_CREATE_ANDX given up on opened after all:
+    /// nobody will close it otherwise, and the open would hold the file
+    /// until the connection ends.
+    fn close_late_open(&mut self, header: &Header, msg: &[u8], request_command: u8, now: Instant) {
+        use crate::smb1::create::NtCreateAndxResponse;
+        if request_command != command::NT_CREATE_ANDX
+            || header.command != command::NT_CREATE_ANDX
+            || header.status != NtStatus::SUCCESS
+        {
+            return;
+        }
+        let Ok(create) = NtCreateAndxResponse::decode(msg) else {
+            return;
+        };
+        tracing::debug!(fid = create.fid, "closing the file of an NT_CREATE_ANDX given up on");
+        self.close_file(header.tid, create.fid, now);
+    }
+
+    /// Closes a file on the connection's own account (for a handle whose
+    /// owner was dropped), after every request given up on is answered.
+    pub fn close_file(&mut self, tid: u16, fid: u16, now: Instant) {
+        let req = crate::smb1::close::CloseRequest {
+            fid,
+            last_time_modified: crate::smb1::close::KEEP_LAST_TIME_MODIFIED,
+        };
+        let mut r = Request::new(command::CLOSE, tid, now + INTERNAL_CLOSE_LIMIT, "CLOSE", |w| {
+            req.encode(w)
+        });
+        r.after_abandoned = true;
+        let _ = self.start_owned(r, Owner::Internal, now);
+    }
+}
+
+/// Whether `msg` is an interim response to a primary transaction request: a
+/// success without parameter words or bytes (MS-CIFS §2.2.4.33.2:
+/// "Interim Response ... WordCount 0x00 ... ByteCount 0x0000").
+fn is_interim(header: &Header, msg: &[u8]) -> bool {
+    !header.status.is_error()
+        && msg.len() >= HEADER_LEN + 3
+        && msg[HEADER_LEN..HEADER_LEN + 3] == [0, 0, 0]
+}
+
+enum PartOutcome {
+    More(TransAssembler, usize),
+    Done(Result<TransResponse, ConnError>),
+}
+
+/// Adds one message of a transaction response to `asm`, which has taken
+/// `parts` messages so far.
+fn trans_part(header: Header, msg: &[u8], mut asm: TransAssembler, parts: usize) -> PartOutcome {
+    let part = match TransResponsePart::decode(msg) {
+        Ok(part) => part,
+        // An error response without the transaction words (WordCount 0).
+        Err(_) if header.status.is_error() && parts == 0 => {
+            return PartOutcome::Done(Ok(TransResponse {
+                header,
+                parameters: Vec::new(),
+                data: Vec::new(),
+                parts: 1,
+            }))
+        }
+        Err(e) => return PartOutcome::Done(Err(Violation::decode("transaction response", e).into())),
+    };
+    if parts > 0 && part.parameters.is_empty() && part.data.is_empty() {
+        // Every further message must bring bytes: no endless stream of
+        // empty parts.
+        return PartOutcome::Done(Err(Violation::Unexpected(
+            "a transaction response part without parameters or data".into(),
+        )
+        .into()));
+    }
+    match asm.add(msg, &part) {
+        Ok(Some((parameters, data))) => PartOutcome::Done(Ok(TransResponse {
+            header,
+            parameters,
+            data,
+            parts: parts + 1,
+        })),
+        Ok(None) => PartOutcome::More(asm, parts + 1),
+        Err(e) => PartOutcome::Done(Err(Violation::decode("transaction response part", e).into())),
+    }
+}
