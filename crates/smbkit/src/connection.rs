@@ -13,11 +13,12 @@ use smbkit_proto::smb2::tree_disconnect::TreeDisconnectRequest;
 use smbkit_proto::{Command, Dialect, NtStatus};
 use tokio::time::Instant;
 
-use crate::driver::{Response, Shared, Tasks};
+use crate::driver::smb1::Smb1Shared;
+use crate::driver::smb2::Shared;
+use crate::driver::{Response, Tasks};
 use crate::error::{describe_status, Error, ProtocolError};
 use crate::factory::{SmbProtocolFactory, DEFAULT_ECHO_TIMEOUT};
 use crate::handshake::Validation;
-use crate::smb1::Smb1Shared;
 
 /// What was negotiated with the server.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -16,7 +16,7 @@ use tokio::net::ToSocketAddrs;
 use tokio::time::Instant;
 
 use crate::connection::{Backend, Connection, ServerInfo};
-use crate::driver::Shared;
+use crate::driver::smb2::Shared;
 use crate::error::Error;
 use crate::factory::{Encryption, Protocol, SignOptions, SmbProtocolFactory};
 use crate::transport::{self, BoxStream};
@@ -181,6 +181,7 @@ async fn establish(
 async fn pump(core: &mut Smb2Connection, stream: &mut BoxStream) -> Result<Outcome, Error> {
     loop {
         while let Some(t) = core.poll_transmit() {
+            let t = t.finish()?;
             stream.write_all(&t.header).await?;
             stream.write_all(&t.msg).await?;
             stream.write_all(&t.tail).await?;

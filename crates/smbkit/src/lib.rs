@@ -34,7 +34,6 @@ mod factory;
 mod files;
 mod handshake;
 mod shares;
-mod smb1;
 mod smb1_ipc;
 mod smb1ops;
 mod transfer;

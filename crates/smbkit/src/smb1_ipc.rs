@@ -16,7 +16,7 @@
 //! Transaction responses larger than smbkit's MaxBufferSize come in several
 //! messages, which the driver puts together, and transaction requests
 //! larger than the server's go as primary and secondary requests
-//! ([`Smb1Shared::request_trans`]). RPC request fragments are still kept
+//! ([`Smb1Shared::request_trans`](crate::driver::smb1::Smb1Shared)). RPC request fragments are still kept
 //! within one message of the server's MaxBufferSize ([`request_room`]):
 //! all but the last are written with WRITE_ANDX, which cannot be split.
 
@@ -37,12 +37,12 @@ use smbkit_proto::NtStatus;
 use tokio::time::Instant;
 
 use crate::connection::{with_limit, Connection};
+use crate::driver::smb1::{Smb1Shared, TransResp1};
 use crate::error::{describe_status, Error, ProtocolError};
 use crate::files::{display, failure, smb_path, OpenSpec};
 use crate::shares::{
     pipe_io_failure, rpc_failure, snapshot_time, ShareEnumCalls, BIND_CALL_ID, PIPE_ACCESS,
 };
-use crate::smb1::{Smb1Shared, TransResp1};
 use crate::smb1ops::{self, Open1};
 use crate::types::SharedDevice;
 

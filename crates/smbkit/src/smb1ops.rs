@@ -15,9 +15,9 @@ use smbkit_proto::{Dialect, NtStatus};
 use tokio::time::Instant;
 
 use crate::connection::{Backend, Connection, ServerInfo, TreeInfo};
+use crate::driver::smb1::{Resp1, Smb1Shared};
 use crate::error::{describe_status, Error, ProtocolError};
 use crate::factory::{SignOptions, SmbProtocolFactory};
-use crate::smb1::{Resp1, Smb1Shared};
 
 /// NEGOTIATE SecurityMode bits (MS-CIFS §2.2.4.52.2).
 const SECURITY_SIGNATURES_ENABLED: u8 = 0x04;
@@ -64,7 +64,7 @@ pub(crate) async fn connect(
         };
     let (rd, wr) = crate::transport::split(stream);
     let (shared, tasks) =
-        Smb1Shared::start(rd, wr, neg.max_mpx_count, neg.max_buffer_size, flags2, 1);
+        Smb1Shared::open(rd, wr, neg.max_mpx_count, neg.max_buffer_size, flags2, 1);
     let session = if extended {
         session_setup(&f, &shared, &neg, want_signing, deadline).await
     } else {
@@ -635,13 +635,7 @@ pub(crate) async fn close_file(s: &Smb1Shared, o: &Open1, deadline: Instant) -> 
         // may still be pending on this file, and Samba 4.17's smbd crashes
         // (close_file_smb) on a CLOSE that arrives while READ_ANDXs on the
         // file are pending. The CLOSE goes once they are answered.
-        let tid = o.tid;
-        s.when_drained(move |s| async move {
-            let deadline = Instant::now() + std::time::Duration::from_secs(30);
-            let _ = s
-                .request(command::CLOSE, tid, deadline, "CLOSE", |w| req.encode(w))
-                .await;
-        });
+        s.close_file_detached(o.tid, o.fid);
         return Ok(());
     }
     let r = s
@@ -745,7 +739,7 @@ async fn send_write(
     offset: u64,
     data: bytes::Bytes,
     deadline: Instant,
-) -> Result<crate::smb1::Sent1<'_>, Error> {
+) -> Result<crate::driver::smb1::Sent1<'_>, Error> {
     let len = data.len();
     s.send(
         command::WRITE_ANDX,
@@ -820,7 +814,7 @@ async fn write_all_at(
 
 /// A WRITE_ANDX of an upload in flight.
 struct WriteInFlight<'a> {
-    sent: crate::smb1::Sent1<'a>,
+    sent: crate::driver::smb1::Sent1<'a>,
     data: bytes::Bytes,
     at: u64,
 }
@@ -1588,7 +1582,7 @@ mod tests {
             }
         });
         let (rd, wr) = crate::transport::split(Box::new(client));
-        let (s, tasks) = Smb1Shared::start(rd, wr, 16, 0, flags2::NT_STATUS, 1);
+        let (s, tasks) = Smb1Shared::open(rd, wr, 16, 0, flags2::NT_STATUS, 1);
         (s, tasks, file)
     }
 

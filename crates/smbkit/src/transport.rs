@@ -152,6 +152,7 @@ pub(crate) async fn read_frame_into<S: AsyncRead + Unpin>(
 }
 
 /// [`read_frame`] reading into the blocks of `pool`.
+#[cfg(test)]
 pub(crate) async fn read_frame_pooled<S: AsyncRead + Unpin>(
     s: &mut S,
     max: usize,

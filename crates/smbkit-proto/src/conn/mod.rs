@@ -26,6 +26,9 @@ pub use smb1::{Smb1Config, Smb1Connection};
 pub use smb2::{Smb2Config, Smb2Connection};
 
 use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+
+use crate::crypto::{Encryptor, Signer};
 
 /// Identifies one request started on a connection, for as long as the
 /// connection lives.
@@ -39,14 +42,44 @@ impl RequestId {
     }
 }
 
-/// One frame to send: the 4-byte session-message header (RFC 1002 §4.3.1,
-/// also used by direct TCP, MS-SMB2 §2.1), the message, and bytes that
-/// follow the message on the wire without having been copied into it (the
-/// data of a WRITE).
+/// One frame the connection wants sent. The signing or encryption of a
+/// large message is left in it, to be done by [`Transmit::finish`] outside
+/// whatever lock guards the connection (so that the connection is not held
+/// while a megabyte is encrypted); the connection has already decided
+/// everything (the key, the message id), only the arithmetic remains.
 #[derive(Debug)]
 pub struct Transmit {
-    /// The session-message header: type 0 and the 24-bit length of
-    /// `msg` + `tail`.
+    msg: Vec<u8>,
+    tail: bytes::Bytes,
+    work: Work,
+}
+
+/// What [`Transmit::finish`] still has to do.
+enum Work {
+    None,
+    /// Sign the message (with the tail appended) with this key.
+    Sign(Arc<Signer>),
+    /// Encrypt message and tail behind a TRANSFORM_HEADER.
+    Seal(Arc<Encryptor>),
+}
+
+impl std::fmt::Debug for Work {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Work::None => "None",
+            Work::Sign(_) => "Sign",
+            Work::Seal(_) => "Seal",
+        })
+    }
+}
+
+/// A frame ready for the wire: the 4-byte session-message header (RFC 1002
+/// §4.3.1, also used by direct TCP, MS-SMB2 §2.1), the message, and bytes
+/// that follow it without having been copied into it (WRITE data).
+#[derive(Debug)]
+pub struct Frame {
+    /// The session-message header: type 0 and the 24-bit length of `msg` +
+    /// `tail`.
     pub header: [u8; 4],
     /// The message (or the encrypted frame).
     pub msg: Vec<u8>,
@@ -54,14 +87,7 @@ pub struct Transmit {
     pub tail: bytes::Bytes,
 }
 
-impl Transmit {
-    /// A frame of `msg` followed by `tail`.
-    pub fn new(msg: Vec<u8>, tail: bytes::Bytes) -> Result<Self, ConnError> {
-        let header = crate::nbss::message_header(msg.len() + tail.len())
-            .map_err(|e| ConnError::InvalidArgument(format!("message too large to send: {e}")))?;
-        Ok(Transmit { header, msg, tail })
-    }
-
+impl Frame {
     /// The number of bytes this frame puts on the wire.
     pub fn len(&self) -> usize {
         4 + self.msg.len() + self.tail.len()
@@ -70,6 +96,85 @@ impl Transmit {
     /// Never true: a frame always has its 4-byte header.
     pub fn is_empty(&self) -> bool {
         false
+    }
+}
+
+/// Fails unless a frame of `len` bytes fits a session message.
+fn check_len(len: usize) -> Result<(), ConnError> {
+    crate::nbss::message_header(len)
+        .map(|_| ())
+        .map_err(|e| ConnError::InvalidArgument(format!("message too large to send: {e}")))
+}
+
+impl Transmit {
+    /// A frame of `msg` followed by `tail`, sent as it is.
+    pub(crate) fn new(msg: Vec<u8>, tail: bytes::Bytes) -> Result<Self, ConnError> {
+        check_len(msg.len() + tail.len())?;
+        Ok(Transmit {
+            msg,
+            tail,
+            work: Work::None,
+        })
+    }
+
+    /// `msg` and `tail`, signed with `signer` when finished.
+    pub(crate) fn signed(
+        msg: Vec<u8>,
+        tail: bytes::Bytes,
+        signer: Arc<Signer>,
+    ) -> Result<Self, ConnError> {
+        check_len(msg.len() + tail.len())?;
+        Ok(Transmit {
+            msg,
+            tail,
+            work: Work::Sign(signer),
+        })
+    }
+
+    /// `msg` and `tail`, encrypted with `enc` when finished.
+    pub(crate) fn sealed(
+        msg: Vec<u8>,
+        tail: bytes::Bytes,
+        enc: Arc<Encryptor>,
+    ) -> Result<Self, ConnError> {
+        check_len(crate::smb2::TRANSFORM_HEADER_LEN + msg.len() + tail.len())?;
+        Ok(Transmit {
+            msg,
+            tail,
+            work: Work::Seal(enc),
+        })
+    }
+
+    /// Signs or encrypts as the connection decided, and frames the result.
+    pub fn finish(self) -> Result<Frame, ConnError> {
+        let Transmit {
+            mut msg,
+            mut tail,
+            work,
+        } = self;
+        match work {
+            Work::None => {}
+            Work::Sign(signer) => {
+                if !tail.is_empty() {
+                    // The signature covers the tail.
+                    msg.extend_from_slice(&tail);
+                    tail = bytes::Bytes::new();
+                }
+                signer.sign(&mut msg);
+            }
+            Work::Seal(enc) => {
+                let mut frame =
+                    Vec::with_capacity(crate::smb2::TRANSFORM_HEADER_LEN + msg.len() + tail.len());
+                enc.seal_parts(&[&msg, &tail], &mut frame).map_err(|e| {
+                    ConnError::InvalidArgument(format!("cannot encrypt the message: {e}"))
+                })?;
+                msg = frame;
+                tail = bytes::Bytes::new();
+            }
+        }
+        let header = crate::nbss::message_header(msg.len() + tail.len())
+            .map_err(|e| ConnError::InvalidArgument(format!("message too large to send: {e}")))?;
+        Ok(Frame { header, msg, tail })
     }
 }
 
@@ -128,7 +233,10 @@ mod tests {
 
     #[test]
     fn transmit_counts_its_header() {
-        let t = Transmit::new(vec![1, 2, 3], bytes::Bytes::from_static(&[4, 5])).unwrap();
+        let t = Transmit::new(vec![1, 2, 3], bytes::Bytes::from_static(&[4, 5]))
+            .unwrap()
+            .finish()
+            .unwrap();
         assert_eq!(t.header, [0, 0, 0, 5]);
         assert_eq!(t.len(), 9);
     }

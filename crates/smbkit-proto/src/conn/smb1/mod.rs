@@ -194,7 +194,7 @@ struct Outstanding {
 enum Assembly {
     One,
     Trans {
-        asm: TransAssembler,
+        asm: Box<TransAssembler>,
         parts: usize,
         /// Secondary requests to send once the interim response to the
         /// primary one comes (MS-CIFS §3.2.4.1.x).
@@ -404,7 +404,9 @@ impl Smb1Connection {
             return;
         }
         tracing::debug!(%reason, "SMB1 connection closed");
-        let for_requests = reason.for_requests_in_flight();
+        // The other requests in flight learn only that the connection is
+        // gone (the request that met the cause got it itself).
+        let for_requests = ConnError::NotConnected;
         self.closed = Some(reason.clone());
         self.transmits.clear();
         self.queue.clear();
@@ -513,7 +515,8 @@ impl Smb1Connection {
                     if let Some(r) = self.requests.remove(&id) {
                         self.deadlines.remove(&(r.deadline, id));
                         if r.owner == Owner::User {
-                            self.events.push_back(Event::Completed { id, result: Err(e) });
+                            self.events
+                                .push_back(Event::Completed { id, result: Err(e) });
                         }
                     }
                 }
@@ -567,7 +570,7 @@ impl Smb1Connection {
                     }
                 }
                 Assembly::Trans {
-                    asm: TransAssembler::with_limit(limit),
+                    asm: Box::new(TransAssembler::with_limit(limit)),
                     parts: 0,
                     secondaries,
                 }
@@ -647,7 +650,10 @@ impl Smb1Connection {
         if !header.is_reply() {
             // An oplock break request (exempt from signing, MS-CIFS
             // §3.2.5.1.2): nothing here asks for oplocks.
-            tracing::debug!(command = header.command, "ignored an SMB1 request from the server");
+            tracing::debug!(
+                command = header.command,
+                "ignored an SMB1 request from the server"
+            );
             return Ok(());
         }
         let mid = header.mid;
@@ -758,7 +764,10 @@ impl Smb1Connection {
         let Ok(create) = NtCreateAndxResponse::decode(msg) else {
             return;
         };
-        tracing::debug!(fid = create.fid, "closing the file of an NT_CREATE_ANDX given up on");
+        tracing::debug!(
+            fid = create.fid,
+            "closing the file of an NT_CREATE_ANDX given up on"
+        );
         self.close_file(header.tid, create.fid, now);
     }
 
@@ -769,9 +778,13 @@ impl Smb1Connection {
             fid,
             last_time_modified: crate::smb1::close::KEEP_LAST_TIME_MODIFIED,
         };
-        let mut r = Request::new(command::CLOSE, tid, now + INTERNAL_CLOSE_LIMIT, "CLOSE", |w| {
-            req.encode(w)
-        });
+        let mut r = Request::new(
+            command::CLOSE,
+            tid,
+            now + INTERNAL_CLOSE_LIMIT,
+            "CLOSE",
+            |w| req.encode(w),
+        );
         r.after_abandoned = true;
         let _ = self.start_owned(r, Owner::Internal, now);
     }
@@ -787,13 +800,18 @@ fn is_interim(header: &Header, msg: &[u8]) -> bool {
 }
 
 enum PartOutcome {
-    More(TransAssembler, usize),
+    More(Box<TransAssembler>, usize),
     Done(Result<TransResponse, ConnError>),
 }
 
 /// Adds one message of a transaction response to `asm`, which has taken
 /// `parts` messages so far.
-fn trans_part(header: Header, msg: &[u8], mut asm: TransAssembler, parts: usize) -> PartOutcome {
+fn trans_part(
+    header: Header,
+    msg: &[u8],
+    mut asm: Box<TransAssembler>,
+    parts: usize,
+) -> PartOutcome {
     let part = match TransResponsePart::decode(msg) {
         Ok(part) => part,
         // An error response without the transaction words (WordCount 0).
@@ -805,7 +823,9 @@ fn trans_part(header: Header, msg: &[u8], mut asm: TransAssembler, parts: usize)
                 parts: 1,
             }))
         }
-        Err(e) => return PartOutcome::Done(Err(Violation::decode("transaction response", e).into())),
+        Err(e) => {
+            return PartOutcome::Done(Err(Violation::decode("transaction response", e).into()))
+        }
     };
     if parts > 0 && part.parameters.is_empty() && part.data.is_empty() {
         // Every further message must bring bytes: no endless stream of

@@ -25,6 +25,7 @@ fn conn(max_mpx: u16, max_buffer: u32) -> Smb1Connection {
 fn take(c: &mut Smb1Connection) -> Vec<(Header, Vec<u8>)> {
     std::iter::from_fn(|| c.poll_transmit())
         .map(|t| {
+            let t = t.finish().unwrap();
             let mut m = t.msg;
             m.extend_from_slice(&t.tail);
             assert_eq!(u32::from_be_bytes(t.header) as usize, m.len());
@@ -98,9 +99,15 @@ fn given_up_request_keeps_its_slot_until_answered() {
     let mut c = conn(1, 0);
     let first = c
         .start(
-            Request::new(command::ECHO, 0, now + Duration::from_secs(1), "echo", |w| {
-                w.u8(0).u16(0);
-            }),
+            Request::new(
+                command::ECHO,
+                0,
+                now + Duration::from_secs(1),
+                "echo",
+                |w| {
+                    w.u8(0).u16(0);
+                },
+            ),
             now,
         )
         .unwrap();
@@ -217,7 +224,9 @@ fn signing_sequence_numbers_and_a_bad_signature() {
         Err(ConnError::Protocol(Violation::BadSignature { .. }))
     ));
     assert!(matches!(ev.last(), Some(Event::Closed(_))));
-    assert!(c.start(Request::new(command::ECHO, 0, now, "echo", |_| {}), now).is_err());
+    assert!(c
+        .start(Request::new(command::ECHO, 0, now, "echo", |_| {}), now)
+        .is_err());
 }
 
 fn trans_part(req: &Header, total: usize, off: usize, data: &[u8]) -> Vec<u8> {
@@ -246,7 +255,11 @@ fn transaction_response_in_several_parts_is_put_together() {
     let id = c.start(r, now).unwrap();
     let req = take(&mut c).remove(0).0;
     let data: Vec<u8> = (0..3000u32).map(|i| i as u8).collect();
-    for (off, chunk) in [(2000, &data[2000..]), (0, &data[..1000]), (1000, &data[1000..2000])] {
+    for (off, chunk) in [
+        (2000, &data[2000..]),
+        (0, &data[..1000]),
+        (1000, &data[1000..2000]),
+    ] {
         c.handle_frame(Bytes::from(trans_part(&req, data.len(), off, chunk)), now);
     }
     let done = completed(&events(&mut c));

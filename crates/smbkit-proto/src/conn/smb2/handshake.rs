@@ -519,13 +519,20 @@ impl Smb2Connection {
             hs.cipher.map(Cipher::wire_id),
         );
         let s = &mut self.session;
-        s.signer = Some(Signer::new(hs.signing_alg, &keys.signing_key));
+        s.signer = Some(std::sync::Arc::new(Signer::new(
+            hs.signing_alg,
+            &keys.signing_key,
+        )));
         s.signing_required = hs.want_signing;
         if let Some(c) = hs.cipher {
             let mut salt = [0u8; 4];
             rand::fill(&mut salt[..]);
-            s.encryptor = Encryptor::new(c, &keys.encryption_key, s.session_id, salt).ok();
-            s.decryptor = Decryptor::new(c, &keys.decryption_key, s.session_id).ok();
+            s.encryptor = Encryptor::new(c, &keys.encryption_key, s.session_id, salt)
+                .ok()
+                .map(std::sync::Arc::new);
+            s.decryptor = Decryptor::new(c, &keys.decryption_key, s.session_id)
+                .ok()
+                .map(std::sync::Arc::new);
         }
     }
 

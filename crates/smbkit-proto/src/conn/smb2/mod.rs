@@ -22,6 +22,7 @@ pub mod handshake;
 mod tests;
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
@@ -234,13 +235,13 @@ pub(crate) struct SessionKeys {
     pub(crate) session_id: u64,
     /// Present once the session key is known and the session is neither
     /// guest nor anonymous.
-    pub(crate) signer: Option<Signer>,
+    pub(crate) signer: Option<Arc<Signer>>,
     /// Session.SigningRequired (MS-SMB2 §3.2.1.3).
     pub(crate) signing_required: bool,
     /// Encrypts requests with Session.EncryptionKey (MS-SMB2 §3.1.4.3).
-    pub(crate) encryptor: Option<Encryptor>,
+    pub(crate) encryptor: Option<Arc<Encryptor>>,
     /// Decrypts responses with Session.DecryptionKey.
-    pub(crate) decryptor: Option<Decryptor>,
+    pub(crate) decryptor: Option<Arc<Decryptor>>,
     /// Session.EncryptData: every request of the session is encrypted.
     pub(crate) encrypt_all: bool,
     /// Trees whose share asks for encryption (TreeConnect.EncryptData).
@@ -475,7 +476,7 @@ impl Smb2Connection {
         CancelRequest.encode(&mut w);
         let mut msg = w.into_vec();
         let t = match &self.session.encryptor {
-            Some(enc) if encrypted => seal(enc, &msg, &[]),
+            Some(enc) if encrypted => Transmit::sealed(msg, Bytes::new(), enc.clone()),
             _ => {
                 if let Some(s) = self.request_signer(Command::CANCEL, Signing::Session) {
                     s.sign(&mut msg);
@@ -608,30 +609,35 @@ impl Smb2Connection {
         }
     }
 
-    /// Sends the queued requests the credits allow, in order.
-    fn pump(&mut self, now: Instant) {
-        while let Some(&id) = self.queue.front() {
-            if self.closed.is_some() {
+    /// Sends the queued requests the credits allow, in the order they were
+    /// started; a request that needs more credits than are available waits
+    /// without holding back smaller ones behind it (every response tops the
+    /// window up toward [`crate::state::TARGET_CREDITS`], so a large one
+    /// does not wait long).
+    fn pump(&mut self, _now: Instant) {
+        let mut i = 0;
+        while i < self.queue.len() {
+            if self.closed.is_some() || self.credits.available() == 0 {
                 return;
             }
-            let Some(r) = self.requests.get(&id) else {
-                self.queue.pop_front();
-                continue;
+            let id = self.queue[i];
+            let total: u16 = match self.requests.get(&id).map(|r| &r.stage) {
+                Some(Stage::Queued(q)) => q
+                    .parts
+                    .iter()
+                    .map(|p| p.charge.max(1))
+                    .fold(0u16, |a, b| a.saturating_add(b)),
+                _ => {
+                    self.queue.remove(i);
+                    continue;
+                }
             };
-            let Stage::Queued(q) = &r.stage else {
-                self.queue.pop_front();
-                continue;
-            };
-            let total: u16 = q
-                .parts
-                .iter()
-                .map(|p| p.charge.max(1))
-                .fold(0u16, |a, b| a.saturating_add(b));
             let ask = self.credits.request_for(total);
             let Some(first_id) = self.credits.reserve(total) else {
-                return;
+                i += 1;
+                continue;
             };
-            self.queue.pop_front();
+            self.queue.remove(i);
             let Some(r) = self.requests.get_mut(&id) else {
                 continue;
             };
@@ -655,8 +661,7 @@ impl Smb2Connection {
                 Err(e) => {
                     // Nothing went out: the message ids are burnt (the
                     // server never sees them), the request fails.
-                    let r = self.requests.remove(&id);
-                    if let Some(r) = r {
+                    if let Some(r) = self.requests.remove(&id) {
                         self.deadlines.remove(&(r.deadline, id));
                         match r.owner {
                             Owner::User => self
@@ -672,7 +677,6 @@ impl Smb2Connection {
                 }
             }
         }
-        let _ = now;
     }
 
     /// Writes the headers, signs or encrypts, and queues the frame.
@@ -703,7 +707,6 @@ impl Smb2Connection {
         let mut ids = Vec::with_capacity(n);
         let mut frame: Vec<u8> = Vec::new();
         let mut next_id = first_id;
-        let mut tail = tail;
         let mut flights = Vec::with_capacity(n);
         for (i, part) in parts.into_iter().enumerate() {
             let charge = part.charge.max(1);
@@ -739,12 +742,11 @@ impl Smb2Connection {
                 msg[header::NEXT_COMMAND_OFFSET..header::NEXT_COMMAND_OFFSET + 4]
                     .copy_from_slice(&len.to_le_bytes());
             }
-            if !encrypt {
+            if !encrypt && n > 1 {
+                // Parts of a chain are signed one by one (MS-SMB2
+                // §3.2.4.1.4); a single message is signed by
+                // [`Transmit::finish`].
                 if let Some(signer) = self.request_signer(part.command, signing) {
-                    if !tail.is_empty() {
-                        msg.extend_from_slice(&tail);
-                        tail = Bytes::new();
-                    }
                     signer.sign(&mut msg);
                 }
             }
@@ -767,15 +769,21 @@ impl Smb2Connection {
             }
             next_id += u64::from(charge);
         }
+        let single_signer = match flights.first() {
+            Some(f) if n == 1 && !encrypt => self.request_signer(f.command, signing).cloned(),
+            _ => None,
+        };
         let t = if encrypt {
             match &self.session.encryptor {
-                Some(enc) => seal(enc, &frame, &tail)?,
+                Some(enc) => Transmit::sealed(frame, tail, enc.clone())?,
                 None => {
                     return Err(ConnError::InvalidArgument(
                         "encryption is required but there is no key".into(),
                     ))
                 }
             }
+        } else if let Some(signer) = single_signer {
+            Transmit::signed(frame, tail, signer)?
         } else {
             Transmit::new(frame, tail)?
         };
@@ -797,7 +805,7 @@ impl Smb2Connection {
     /// The signer for a request of `command`, if it must be signed
     /// (MS-SMB2 §3.2.4.1.1; TREE_CONNECT is always signed on 3.1.1 for
     /// authenticated, non-guest sessions).
-    fn request_signer(&self, command: Command, signing: Signing) -> Option<&Signer> {
+    fn request_signer(&self, command: Command, signing: Signing) -> Option<&Arc<Signer>> {
         if command == Command::NEGOTIATE || command == Command::SESSION_SETUP {
             return None;
         }
@@ -1079,13 +1087,4 @@ impl Smb2Connection {
     pub fn encrypts_all(&self) -> bool {
         self.session.encrypt_all
     }
-}
-
-/// `msg` and `tail` encrypted behind a TRANSFORM_HEADER (MS-SMB2 §3.1.4.3),
-/// copied once into a new buffer.
-fn seal(enc: &Encryptor, msg: &[u8], tail: &[u8]) -> Result<Transmit, ConnError> {
-    let mut frame = Vec::new();
-    enc.seal_parts(&[msg, tail], &mut frame)
-        .map_err(|e| ConnError::InvalidArgument(format!("cannot encrypt the message: {e}")))?;
-    Transmit::new(frame, Bytes::new())
 }

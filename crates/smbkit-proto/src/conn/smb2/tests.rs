@@ -63,6 +63,7 @@ impl Server {
     fn take(&self, c: &mut Smb2Connection) -> Vec<Seen> {
         let mut out = Vec::new();
         while let Some(t) = c.poll_transmit() {
+            let t = t.finish().unwrap();
             let len = u32::from_be_bytes(t.header) as usize;
             let mut frame = t.msg.clone();
             frame.extend_from_slice(&t.tail);
@@ -203,8 +204,12 @@ fn established(credits: u16, encrypt_all: bool, clock: &Clock) -> Smb2Connection
     c.credits.set_large_mtu(true);
     c.credits.grant(credits);
     c.session.session_id = SESSION;
-    c.session.encryptor = Some(Encryptor::new(CIPHER, &TO_SERVER, SESSION, [1, 2, 3, 4]).unwrap());
-    c.session.decryptor = Some(Decryptor::new(CIPHER, &TO_CLIENT, SESSION).unwrap());
+    c.session.encryptor = Some(Arc::new(
+        Encryptor::new(CIPHER, &TO_SERVER, SESSION, [1, 2, 3, 4]).unwrap(),
+    ));
+    c.session.decryptor = Some(Arc::new(
+        Decryptor::new(CIPHER, &TO_CLIENT, SESSION).unwrap(),
+    ));
     c.session.encrypt_all = encrypt_all;
     c
 }
@@ -655,7 +660,10 @@ fn bad_signature_fails_the_request_and_keeps_the_connection() {
     let clock = Clock(Instant::now());
     let mut c = established(10, false, &clock);
     let s = Server::new();
-    c.session.signer = Some(Signer::new(SigningAlgorithm::AesCmac, &[0x33; 16]));
+    c.session.signer = Some(Arc::new(Signer::new(
+        SigningAlgorithm::AesCmac,
+        &[0x33; 16],
+    )));
     c.session.signing_required = true;
     let (_, ev) = echo_answered(&mut c, &s, &clock, |_, r| {
         let mut m = echo_response(&r.header);
@@ -718,7 +726,10 @@ fn plaintext_response_to_an_encrypted_request_is_refused() {
             let mut c = established(10, true, &clock);
             let s = Server::new();
             let signer = Signer::new(SigningAlgorithm::AesCmac, &[0x33; 16]);
-            c.session.signer = Some(Signer::new(SigningAlgorithm::AesCmac, &[0x33; 16]));
+            c.session.signer = Some(Arc::new(Signer::new(
+                SigningAlgorithm::AesCmac,
+                &[0x33; 16],
+            )));
             let (_, ev) = echo_answered(&mut c, &s, &clock, |_, r| {
                 let mut m = if interim_first {
                     interim(&r.header, 7)

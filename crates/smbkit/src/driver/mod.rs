@@ -1,26 +1,26 @@
-//! The tokio driver of an SMB 2/3 connection: it moves bytes and time
-//! between a stream and the sans-I/O [`Smb2Connection`] of
-//! `smbkit-proto`, which makes every protocol decision.
+//! The tokio driver: it moves bytes and time between a stream and a
+//! sans-I/O connection of `smbkit-proto` (`Smb2Connection` or
+//! `Smb1Connection`), which makes every protocol decision. One driver
+//! serves both families through the [`Core`] trait; [`smb2`] and [`smb1`]
+//! add each family's request calls.
 //!
 //! Three small tasks run per connection: the reader feeds each received
 //! frame to the connection, the writer sends what the connection queued,
 //! and the timer tells the connection the time when a deadline passes.
 //! Callers start requests on the connection (behind one mutex, held only
 //! for the synchronous call) and wait on a oneshot channel for their
-//! [`Event::Completed`]; dropping the wait withdraws the request
-//! ([`Smb2Connection::cancel`]), so no future leaks message ids, credits
-//! or handles.
+//! completion; dropping the wait withdraws the request ([`Core::cancel`]),
+//! so no future leaks message ids, credits, slots or handles.
+
+pub(crate) mod smb1;
+pub(crate) mod smb2;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
-use smbkit_proto::conn::smb2::{Event, Request, Signing};
-use smbkit_proto::conn::{RequestId, Smb2Connection, Transmit};
-use smbkit_proto::smb2::create::CreateResponse;
-use smbkit_proto::smb2::header::HEADER_LEN;
-use smbkit_proto::{Command, NtStatus, Writer};
+use bytes::BytesMut;
+use smbkit_proto::conn::{ConnError, Frame, RequestId, Transmit};
 use tokio::io::{AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::sync::{oneshot, watch, Notify};
 use tokio::task::JoinHandle;
@@ -29,59 +29,68 @@ use tokio::time::Instant;
 use crate::error::Error;
 use crate::transport;
 
-pub(crate) use smbkit_proto::conn::smb2::Response;
+pub(crate) use smb2::{body, Part, Response};
 
-/// One request of a compound chain: its command, tree, charge and message
-/// (header room, then the body: see [`body`]).
-pub(crate) struct Part {
-    pub command: Command,
-    pub tree_id: u32,
-    pub charge: u16,
-    pub body: Vec<u8>,
+/// What a sans-I/O connection tells the driver.
+pub(crate) enum Completion<T> {
+    /// A request finished.
+    Done(RequestId, Result<T, ConnError>),
+    /// The connection closed.
+    Closed,
 }
 
-/// Encodes a request body after room for its header, so that its offsets
-/// count from the header as the protocol wants.
-pub(crate) fn body(encode: impl FnOnce(&mut Writer)) -> Vec<u8> {
-    let mut w = Writer::new();
-    w.zeros(HEADER_LEN);
-    encode(&mut w);
-    w.into_vec()
+/// The interface the driver needs of a sans-I/O connection (both families
+/// have the same shape: frames and time in; frames, completions and the
+/// next deadline out).
+pub(crate) trait Core: Send + 'static {
+    /// What a completed request delivers.
+    type Output: Send + 'static;
+    fn handle_frame(&mut self, frame: BytesMut, now: std::time::Instant);
+    fn handle_timeout(&mut self, now: std::time::Instant);
+    fn handle_stream_error(&mut self, why: &str);
+    fn poll_transmit(&mut self) -> Option<Transmit>;
+    fn has_transmit(&self) -> bool;
+    fn poll_timeout(&self) -> Option<std::time::Instant>;
+    fn poll_completion(&mut self) -> Option<Completion<Self::Output>>;
+    fn cancel(&mut self, id: RequestId);
+    fn close(&mut self);
+    fn is_closed(&self) -> bool;
+    fn max_frame(&self) -> usize;
 }
 
-type Waiter = oneshot::Sender<Result<Vec<Response>, Error>>;
+type Waiter<T> = oneshot::Sender<Result<T, Error>>;
 
 /// The connection and who waits for what.
-struct State {
-    core: Smb2Connection,
-    waiters: HashMap<RequestId, Waiter>,
+pub(crate) struct State<C: Core> {
+    pub(crate) core: C,
+    waiters: HashMap<RequestId, Waiter<C::Output>>,
     /// The deadline the timer task sleeps until.
     armed: Option<std::time::Instant>,
 }
 
-impl State {
-    /// Hands the connection's events to their waiters; true once the
+impl<C: Core> State<C> {
+    /// Hands the connection's completions to their waiters; true once the
     /// connection has closed.
     fn deliver(&mut self) -> bool {
         let mut closed = false;
-        while let Some(ev) = self.core.poll_event() {
-            match ev {
-                Event::Completed { id, result } => {
+        while let Some(c) = self.core.poll_completion() {
+            match c {
+                Completion::Done(id, result) => {
                     if let Some(tx) = self.waiters.remove(&id) {
                         let _ = tx.send(result.map_err(Error::from));
                     }
                 }
-                Event::Closed(_) => closed = true,
-                _ => {}
+                Completion::Closed => closed = true,
             }
         }
         closed || self.core.is_closed()
     }
 }
 
-/// What the callers and the driver's tasks share.
-pub(crate) struct Shared {
-    state: Mutex<State>,
+/// What the callers and the driver's tasks share: the connection, behind
+/// one mutex held only for synchronous calls.
+pub(crate) struct Driver<C: Core> {
+    state: Mutex<State<C>>,
     closed: AtomicBool,
     /// Becomes true when the connection is shut down: the tasks then stop,
     /// which closes the stream.
@@ -90,22 +99,12 @@ pub(crate) struct Shared {
     wake_timer: Arc<Notify>,
 }
 
-/// One frame for the SMB1 writer task.
-pub(crate) type Outgoing = Transmit;
-
 /// Handles of a driver's tasks; dropping it stops them.
 pub(crate) struct Tasks {
     handles: Vec<JoinHandle<()>>,
 }
 
 impl Tasks {
-    /// The reader and writer task of a connection.
-    pub(crate) fn new(reader: JoinHandle<()>, writer: JoinHandle<()>) -> Self {
-        Tasks {
-            handles: vec![reader, writer],
-        }
-    }
-
     /// Stops the tasks and waits until they are gone, which closes the
     /// stream.
     pub(crate) async fn close(mut self) {
@@ -126,37 +125,46 @@ impl Drop for Tasks {
     }
 }
 
-/// Withdraws a request whose caller stopped waiting (its future was
-/// dropped): the connection cancels it, and a handle its CREATE opened
-/// meanwhile is closed.
-struct Withdraw<'a> {
-    shared: &'a Shared,
+/// Undoes what an answer nobody took did (closes the file an open
+/// opened), for [`Pending`].
+pub(crate) type Orphaned<C> = fn(&mut C, <C as Core>::Output, std::time::Instant);
+
+/// A request started on the connection whose answer is awaited. Dropped
+/// before the answer is taken (its future was dropped), it withdraws the
+/// request ([`Core::cancel`]); an answer that had come but was not taken
+/// goes to its `orphaned` hook, which closes what it opened.
+pub(crate) struct Pending<'a, C: Core> {
+    driver: &'a Driver<C>,
     id: RequestId,
-    rx: Option<oneshot::Receiver<Result<Vec<Response>, Error>>>,
-    /// The tree of a CREATE whose handle nothing else in the request
-    /// closes.
-    create_tree: Option<u32>,
+    rx: Option<oneshot::Receiver<Result<C::Output, Error>>>,
+    orphaned: Option<Orphaned<C>>,
 }
 
-impl Drop for Withdraw<'_> {
+impl<C: Core> Pending<'_, C> {
+    /// Waits for the answer.
+    pub(crate) async fn answer(mut self) -> Result<C::Output, Error> {
+        let Some(rx) = self.rx.as_mut() else {
+            return Err(Error::NotConnected);
+        };
+        let r = rx.await;
+        self.rx = None;
+        r.unwrap_or(Err(Error::NotConnected))
+    }
+}
+
+impl<C: Core> Drop for Pending<'_, C> {
     fn drop(&mut self) {
         let Some(mut rx) = self.rx.take() else {
             return;
         };
         let done = rx.try_recv().ok();
         let now = now();
-        self.shared.with_state(|st| {
+        let orphaned = self.orphaned;
+        self.driver.with_state(|st| {
             st.waiters.remove(&self.id);
             st.core.cancel(self.id);
-            // Answered, but nobody took the answer: close what it opened.
-            if let (Some(tree_id), Some(Ok(responses))) = (self.create_tree, done) {
-                if let Some(r) = responses.first() {
-                    if r.header.command == Command::CREATE && r.header.status == NtStatus::SUCCESS {
-                        if let Ok(c) = CreateResponse::decode(&r.msg) {
-                            st.core.close_handle(tree_id, c.file_id, now);
-                        }
-                    }
-                }
+            if let (Some(hook), Some(Ok(answer))) = (orphaned, done) {
+                hook(&mut st.core, answer, now);
             }
         });
     }
@@ -171,18 +179,18 @@ async fn shut_down_signal(closed: &mut watch::Receiver<bool>) {
     let _ = closed.wait_for(|c| *c).await;
 }
 
-impl Shared {
+impl<C: Core> Driver<C> {
     /// Starts the driver's tasks over an established connection.
     pub(crate) fn start(
-        core: Smb2Connection,
+        core: C,
         rd: transport::ReadHalf,
         wr: transport::WriteHalf,
-    ) -> (Arc<Shared>, Tasks) {
+    ) -> (Arc<Driver<C>>, Tasks) {
         let (closing, closed) = watch::channel(false);
         let max_frame = core.max_frame();
         let wake_writer = Arc::new(Notify::new());
         let wake_timer = Arc::new(Notify::new());
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(Driver {
             state: Mutex::new(State {
                 core,
                 waiters: HashMap::new(),
@@ -216,7 +224,7 @@ impl Shared {
 
     /// Runs `f` on the connection, then delivers its events and wakes the
     /// tasks that have work.
-    fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+    pub(crate) fn with_state<R>(&self, f: impl FnOnce(&mut State<C>) -> R) -> R {
         let (r, transmit, closed, rearm) = {
             let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
             let r = f(&mut st);
@@ -262,165 +270,24 @@ impl Shared {
         self.with_state(|st| st.core.close());
     }
 
-    /// Starts `req` and waits for its responses.
-    async fn run(&self, req: Request) -> Result<Vec<Response>, Error> {
-        let closes = req.parts.iter().any(|p| p.command == Command::CLOSE);
-        let create_tree = req
-            .parts
-            .first()
-            .filter(|p| p.command == Command::CREATE && !closes)
-            .map(|p| p.tree_id);
+    /// Starts a request with `start` and returns the wait for its answer.
+    pub(crate) fn begin(
+        &self,
+        start: impl FnOnce(&mut C, std::time::Instant) -> Result<RequestId, ConnError>,
+        orphaned: Option<Orphaned<C>>,
+    ) -> Result<Pending<'_, C>, Error> {
         let (tx, rx) = oneshot::channel();
         let now = now();
         let id = self.with_state(|st| {
-            let id = st.core.start(req, now)?;
+            let id = start(&mut st.core, now)?;
             st.waiters.insert(id, tx);
             Ok::<_, Error>(id)
         })?;
-        let mut guard = Withdraw {
-            shared: self,
+        Ok(Pending {
+            driver: self,
             id,
             rx: Some(rx),
-            create_tree,
-        };
-        let rx = guard.rx.as_mut().ok_or(Error::NotConnected)?;
-        let r = rx.await;
-        guard.rx = None;
-        r.unwrap_or(Err(Error::NotConnected))
-    }
-
-    async fn run_one(&self, req: Request) -> Result<Response, Error> {
-        self.run(req)
-            .await?
-            .into_iter()
-            .next()
-            .ok_or(Error::NotConnected)
-    }
-
-    fn single(
-        command: Command,
-        tree_id: u32,
-        charge: u16,
-        deadline: Instant,
-        operation: &'static str,
-        encode: impl FnOnce(&mut Writer),
-    ) -> Request {
-        Request::single(
-            smbkit_proto::conn::smb2::Part {
-                command,
-                tree_id,
-                charge,
-                msg: body(encode),
-            },
-            deadline.into_std(),
-            operation,
-        )
-    }
-
-    /// Sends one request, signed by the session's rules (MS-SMB2
-    /// §3.2.4.1.1), and returns its verified response (of any status).
-    pub(crate) async fn request(
-        &self,
-        command: Command,
-        tree_id: u32,
-        charge: u16,
-        deadline: Instant,
-        operation: &'static str,
-        encode: impl FnOnce(&mut Writer),
-    ) -> Result<Response, Error> {
-        self.run_one(Self::single(
-            command, tree_id, charge, deadline, operation, encode,
-        ))
-        .await
-    }
-
-    /// Like [`Shared::request`], but signed whenever the session has a key,
-    /// whether or not the session signs its other messages (for
-    /// FSCTL_VALIDATE_NEGOTIATE_INFO, MS-SMB2 §3.2.5.5).
-    pub(crate) async fn request_signed(
-        &self,
-        command: Command,
-        tree_id: u32,
-        deadline: Instant,
-        operation: &'static str,
-        encode: impl FnOnce(&mut Writer),
-    ) -> Result<Response, Error> {
-        let mut req = Self::single(command, tree_id, 1, deadline, operation, encode);
-        req.signing = Signing::Always;
-        self.run_one(req).await
-    }
-
-    /// Like [`Shared::request`], with `tail` sent right after the encoded
-    /// message as part of it (the data of a WRITE, whose header says where
-    /// it starts). The tail is only copied when the message must be signed.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn request_with_tail(
-        &self,
-        command: Command,
-        tree_id: u32,
-        charge: u16,
-        deadline: Instant,
-        operation: &'static str,
-        encode: impl FnOnce(&mut Writer),
-        tail: Bytes,
-    ) -> Result<Response, Error> {
-        let mut req = Self::single(command, tree_id, charge, deadline, operation, encode);
-        req.tail = tail;
-        self.run_one(req).await
-    }
-
-    /// Sends `parts` as one compound chain (MS-SMB2 §3.2.4.1.4) and returns
-    /// their verified responses in order. With `related`, every part after
-    /// the first operates on the file the first one opened.
-    pub(crate) async fn compound(
-        &self,
-        parts: Vec<Part>,
-        related: bool,
-        deadline: Instant,
-        operation: &'static str,
-    ) -> Result<Vec<Response>, Error> {
-        let parts = parts
-            .into_iter()
-            .map(|p| smbkit_proto::conn::smb2::Part {
-                command: p.command,
-                tree_id: p.tree_id,
-                charge: p.charge,
-                msg: p.body,
-            })
-            .collect();
-        self.run(Request {
-            parts,
-            related,
-            tail: Bytes::new(),
-            signing: Signing::Session,
-            deadline: deadline.into_std(),
-            operation,
-        })
-        .await
-    }
-
-    /// Applies the tree encryption policy to a tree just connected (see
-    /// [`Smb2Connection::tree_connected`]).
-    pub(crate) fn tree_connected(&self, tree_id: u32, share_flags: u32) -> Result<bool, Error> {
-        self.with_state(|st| st.core.tree_connected(tree_id, share_flags))
-            .map_err(Error::from)
-    }
-
-    /// Forgets a disconnected tree.
-    pub(crate) fn tree_disconnected(&self, tree_id: u32) {
-        self.with_state(|st| st.core.tree_disconnected(tree_id));
-    }
-
-    /// Counts of the connection's bookkeeping: requests waiting, messages
-    /// in flight, credits available.
-    #[allow(dead_code)]
-    pub(crate) fn stats(&self) -> (usize, usize, u32) {
-        self.with_state(|st| {
-            (
-                st.core.requests_outstanding(),
-                st.core.messages_in_flight(),
-                st.core.credits_available(),
-            )
+            orphaned,
         })
     }
 }
@@ -429,9 +296,9 @@ impl Shared {
 /// [`transport::RecvPool`]).
 const RECEIVE_BLOCK: usize = 1024 * 1024;
 
-async fn reader_task(
+async fn reader_task<C: Core>(
     rd: transport::ReadHalf,
-    shared: std::sync::Weak<Shared>,
+    shared: std::sync::Weak<Driver<C>>,
     max_frame: usize,
     mut closed: watch::Receiver<bool>,
 ) {
@@ -467,10 +334,7 @@ async fn reader_task(
 /// one vectored write.
 const DIRECT_WRITE: usize = 64 * 1024;
 
-async fn write_one<W: AsyncWrite + Unpin>(
-    wr: &mut BufWriter<W>,
-    f: &Transmit,
-) -> std::io::Result<()> {
+async fn write_one<W: AsyncWrite + Unpin>(wr: &mut BufWriter<W>, f: &Frame) -> std::io::Result<()> {
     if f.len() < DIRECT_WRITE {
         wr.write_all(&f.header).await?;
         wr.write_all(&f.msg).await?;
@@ -498,8 +362,8 @@ async fn write_one<W: AsyncWrite + Unpin>(
 /// once: frames queued meanwhile go out in one flush.
 pub(crate) async fn write_batch<W: AsyncWrite + Unpin>(
     wr: &mut BufWriter<W>,
-    first: &Transmit,
-    mut next: impl FnMut() -> Option<Transmit>,
+    first: &Frame,
+    mut next: impl FnMut() -> Option<Frame>,
 ) -> std::io::Result<()> {
     write_one(wr, first).await?;
     while let Some(f) = next() {
@@ -508,9 +372,9 @@ pub(crate) async fn write_batch<W: AsyncWrite + Unpin>(
     wr.flush().await
 }
 
-async fn writer_task(
+async fn writer_task<C: Core>(
     wr: transport::WriteHalf,
-    shared: std::sync::Weak<Shared>,
+    shared: std::sync::Weak<Driver<C>>,
     wake: Arc<Notify>,
     mut closed: watch::Receiver<bool>,
 ) {
@@ -531,18 +395,33 @@ async fn writer_task(
                 wake.notified().await;
                 continue;
             }
-            let mut frames = batch.drain(..);
-            let res = match frames.next() {
-                Some(first) => write_batch(&mut wr, &first, || frames.next()).await,
+            // Signing and encryption happen here, off the connection's
+            // lock.
+            let mut frames = Vec::with_capacity(batch.len());
+            let mut failed = None;
+            for t in batch.drain(..) {
+                match t.finish() {
+                    Ok(f) => frames.push(f),
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+            }
+            let mut it = frames.into_iter();
+            let res = match it.next() {
+                Some(first) => write_batch(&mut wr, &first, || it.next()).await,
                 None => Ok(()),
             };
-            drop(frames);
-            if let Err(e) = res {
-                if let Some(s) = shared.upgrade() {
-                    s.with_state(|st| st.core.handle_stream_error(&format!("write failed: {e}")));
-                }
-                return;
+            let why = match (failed, res) {
+                (None, Ok(())) => continue,
+                (Some(e), _) => format!("a frame could not be prepared: {e}"),
+                (None, Err(e)) => format!("write failed: {e}"),
+            };
+            if let Some(s) = shared.upgrade() {
+                s.with_state(|st| st.core.handle_stream_error(&why));
             }
+            return;
         }
     };
     // Once the connection is shut down nothing more is sent, not even what
@@ -555,8 +434,8 @@ async fn writer_task(
     let _ = wr.shutdown().await;
 }
 
-async fn timer_task(
-    shared: std::sync::Weak<Shared>,
+async fn timer_task<C: Core>(
+    shared: std::sync::Weak<Driver<C>>,
     wake: Arc<Notify>,
     mut closed: watch::Receiver<bool>,
 ) {

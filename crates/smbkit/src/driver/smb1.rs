@@ -1,0 +1,247 @@
+//! The SMB1 side of the driver: [`Core`] for [`Smb1Connection`], and the
+//! request calls the SMB1 operations use.
+
+use bytes::{Bytes, BytesMut};
+use smbkit_proto::conn::smb1::{Event, Kind, Reply, Request, Smb1Config};
+use smbkit_proto::conn::{RequestId, Smb1Connection, Transmit};
+use smbkit_proto::smb1::signing::Smb1Signer;
+use smbkit_proto::Writer;
+use tokio::time::Instant;
+
+use super::{Completion, Core, Driver, Pending, Tasks};
+use crate::error::{Error, ProtocolError};
+use crate::transport;
+
+/// One SMB1 response message, verified.
+pub(crate) type Resp1 = smbkit_proto::conn::smb1::Response;
+/// A whole transaction response.
+pub(crate) type TransResp1 = smbkit_proto::conn::smb1::TransResponse;
+/// The driver of an SMB1 connection.
+pub(crate) type Smb1Shared = Driver<Smb1Connection>;
+
+/// The largest SMB1 frame accepted (READ_ANDX over direct TCP answers up to
+/// 16 MiB).
+const MAX_FRAME: usize = 16 * 1024 * 1024;
+
+impl Core for Smb1Connection {
+    type Output = Reply;
+
+    fn handle_frame(&mut self, frame: BytesMut, now: std::time::Instant) {
+        Smb1Connection::handle_frame(self, frame.freeze(), now)
+    }
+    fn handle_timeout(&mut self, now: std::time::Instant) {
+        Smb1Connection::handle_timeout(self, now)
+    }
+    fn handle_stream_error(&mut self, why: &str) {
+        Smb1Connection::handle_stream_error(self, why)
+    }
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        Smb1Connection::poll_transmit(self)
+    }
+    fn has_transmit(&self) -> bool {
+        Smb1Connection::has_transmit(self)
+    }
+    fn poll_timeout(&self) -> Option<std::time::Instant> {
+        Smb1Connection::poll_timeout(self)
+    }
+    fn poll_completion(&mut self) -> Option<Completion<Reply>> {
+        loop {
+            match self.poll_event()? {
+                Event::Completed { id, result } => return Some(Completion::Done(id, result)),
+                Event::Closed(_) => return Some(Completion::Closed),
+                _ => continue,
+            }
+        }
+    }
+    fn cancel(&mut self, id: RequestId) {
+        Smb1Connection::cancel(self, id)
+    }
+    fn close(&mut self) {
+        Smb1Connection::close(self)
+    }
+    fn is_closed(&self) -> bool {
+        Smb1Connection::is_closed(self)
+    }
+    fn max_frame(&self) -> usize {
+        MAX_FRAME
+    }
+}
+
+/// Closes the file of an NT_CREATE_ANDX whose answer nobody took.
+fn close_orphaned_open(core: &mut Smb1Connection, reply: Reply, now: std::time::Instant) {
+    use smbkit_proto::smb1::create::NtCreateAndxResponse;
+    use smbkit_proto::smb1::header::command;
+    let Reply::One(r) = reply else { return };
+    if r.header.command != command::NT_CREATE_ANDX || r.header.status.is_error() {
+        return;
+    }
+    if let Ok(c) = NtCreateAndxResponse::decode(&r.msg) {
+        core.close_file(r.header.tid, c.fid, now);
+    }
+}
+
+fn one(reply: Reply) -> Result<Resp1, Error> {
+    match reply {
+        Reply::One(r) => Ok(r),
+        Reply::Trans(_) => Err(ProtocolError::Unexpected("a transaction reply".into()).into()),
+    }
+}
+
+/// A request sent with [`Smb1Shared::send`] whose response is still to
+/// come. Dropped before the response, it is withdrawn: its MaxMpxCount slot
+/// stays taken until the server answers, since the server still counts it.
+pub(crate) struct Sent1<'a> {
+    pending: Pending<'a, Smb1Connection>,
+}
+
+impl Sent1<'_> {
+    /// Waits for the response (until the request's deadline); its
+    /// signature is verified when signing is active.
+    pub(crate) async fn response(self) -> Result<Resp1, Error> {
+        one(self.pending.answer().await?)
+    }
+}
+
+impl Driver<Smb1Connection> {
+    /// Starts the driver over a stream on which NEGOTIATE chose NT LM 0.12.
+    pub(crate) fn open(
+        rd: transport::ReadHalf,
+        wr: transport::WriteHalf,
+        max_mpx: u16,
+        max_buffer: u32,
+        flags2: u16,
+        first_mid: u16,
+    ) -> (std::sync::Arc<Smb1Shared>, Tasks) {
+        let core = Smb1Connection::new(Smb1Config {
+            max_mpx,
+            max_buffer,
+            flags2,
+            first_mid,
+        });
+        Driver::start(core, rd, wr)
+    }
+
+    /// Starts a request; the wait for its answer is returned.
+    fn send_request(&self, req: Request) -> Result<Pending<'_, Smb1Connection>, Error> {
+        let opens = req.command == smbkit_proto::smb1::header::command::NT_CREATE_ANDX;
+        let orphaned: Option<super::Orphaned<Smb1Connection>> =
+            opens.then_some(close_orphaned_open);
+        self.begin(|core, now| core.start(req, now), orphaned)
+    }
+
+    /// Sends one request built by `body` and waits for its response; the
+    /// response's signature is verified when signing is active. Responses
+    /// of any status are returned.
+    pub(crate) async fn request(
+        &self,
+        command: u8,
+        tid: u16,
+        deadline: Instant,
+        operation: &'static str,
+        body: impl FnOnce(&mut Writer),
+    ) -> Result<Resp1, Error> {
+        self.request_with_tail(command, tid, deadline, operation, body, Bytes::new())
+            .await
+    }
+
+    /// [`Smb1Shared::request`] with `tail` appended to the message (the
+    /// data of a WRITE_ANDX).
+    pub(crate) async fn request_with_tail(
+        &self,
+        command: u8,
+        tid: u16,
+        deadline: Instant,
+        operation: &'static str,
+        body: impl FnOnce(&mut Writer),
+        tail: Bytes,
+    ) -> Result<Resp1, Error> {
+        self.send(command, tid, deadline, operation, body, tail)
+            .await?
+            .response()
+            .await
+    }
+
+    /// Sends a TRANSACTION, TRANSACTION2 or NT_TRANSACT request built by
+    /// `body` and waits for its whole response (see
+    /// [`smbkit_proto::conn::smb1::Kind::Trans`]); totals above `limit`
+    /// bytes are a protocol error.
+    pub(crate) async fn request_trans(
+        &self,
+        command: u8,
+        tid: u16,
+        deadline: Instant,
+        operation: &'static str,
+        limit: u32,
+        body: impl FnOnce(&mut Writer),
+    ) -> Result<TransResp1, Error> {
+        let mut req = Request::new(command, tid, deadline.into_std(), operation, body);
+        req.kind = Kind::Trans { limit };
+        match self.send_request(req)?.answer().await? {
+            Reply::Trans(t) => {
+                tracing::trace!(
+                    operation,
+                    parts = t.parts,
+                    parameters = t.parameters.len(),
+                    data = t.data.len(),
+                    "transaction response"
+                );
+                Ok(t)
+            }
+            Reply::One(_) => Err(ProtocolError::Unexpected("a single-message reply".into()).into()),
+        }
+    }
+
+    /// Starts one request and returns once it is queued; [`Sent1::response`]
+    /// waits for the answer. Callers that keep several requests in flight
+    /// from one task use this instead of a task per request.
+    pub(crate) async fn send(
+        &self,
+        command: u8,
+        tid: u16,
+        deadline: Instant,
+        operation: &'static str,
+        body: impl FnOnce(&mut Writer),
+        tail: Bytes,
+    ) -> Result<Sent1<'_>, Error> {
+        let mut req = Request::new(command, tid, deadline.into_std(), operation, body);
+        req.tail = tail;
+        Ok(Sent1 {
+            pending: self.send_request(req)?,
+        })
+    }
+
+    /// Closes a file on the connection's own account, after every request
+    /// given up on is answered (Samba 4.17's smbd crashes on a CLOSE that
+    /// arrives while READ_ANDXs on the file are pending); nobody waits.
+    pub(crate) fn close_file_detached(&self, tid: u16, fid: u16) {
+        let now = Instant::now().into_std();
+        self.with_state(|st| st.core.close_file(tid, fid, now));
+    }
+
+    /// Sets the session's UID for later requests.
+    pub(crate) fn set_uid(&self, uid: u16) {
+        self.with_state(|st| st.core.set_uid(uid));
+    }
+
+    /// Whether requests before signing starts say
+    /// SMB_FLAGS2_SMB_SECURITY_SIGNATURE (see
+    /// [`Smb1Connection::offer_signing`]).
+    pub(crate) fn offer_signing(&self, on: bool) {
+        self.with_state(|st| st.core.offer_signing(on));
+    }
+
+    /// Starts signing; the next request gets sequence number `next_seq`.
+    pub(crate) fn activate_signing(&self, signer: Smb1Signer, next_seq: u32) {
+        self.with_state(|st| st.core.activate_signing(signer, next_seq));
+    }
+
+    /// True once messages are signed.
+    pub(crate) fn signing(&self) -> bool {
+        self.with_state(|st| st.core.signing())
+    }
+
+    /// True while requests given up on wait for their responses.
+    pub(crate) fn has_abandoned(&self) -> bool {
+        self.with_state(|st| st.core.has_abandoned())
+    }
+}

@@ -1,0 +1,233 @@
+//! The SMB 2/3 side of the driver: [`Core`] for [`Smb2Connection`], and the
+//! request calls the operations use.
+
+use bytes::{Bytes, BytesMut};
+use smbkit_proto::conn::smb2::{Event, Request, Signing};
+use smbkit_proto::conn::{RequestId, Smb2Connection, Transmit};
+use smbkit_proto::smb2::create::CreateResponse;
+use smbkit_proto::smb2::header::HEADER_LEN;
+use smbkit_proto::{Command, NtStatus, Writer};
+use tokio::time::Instant;
+
+use super::{Completion, Core, Driver, Orphaned};
+use crate::error::Error;
+
+pub(crate) use smbkit_proto::conn::smb2::Response;
+
+/// The driver of an SMB 2/3 connection.
+pub(crate) type Shared = Driver<Smb2Connection>;
+
+/// One request of a compound chain: its command, tree, charge and message
+/// (header room, then the body: see [`body`]).
+pub(crate) struct Part {
+    pub command: Command,
+    pub tree_id: u32,
+    pub charge: u16,
+    pub body: Vec<u8>,
+}
+
+/// Encodes a request body after room for its header, so that its offsets
+/// count from the header as the protocol wants.
+pub(crate) fn body(encode: impl FnOnce(&mut Writer)) -> Vec<u8> {
+    let mut w = Writer::new();
+    w.zeros(HEADER_LEN);
+    encode(&mut w);
+    w.into_vec()
+}
+
+impl Core for Smb2Connection {
+    type Output = Vec<Response>;
+
+    fn handle_frame(&mut self, frame: BytesMut, now: std::time::Instant) {
+        Smb2Connection::handle_frame(self, frame, now)
+    }
+    fn handle_timeout(&mut self, now: std::time::Instant) {
+        Smb2Connection::handle_timeout(self, now)
+    }
+    fn handle_stream_error(&mut self, why: &str) {
+        Smb2Connection::handle_stream_error(self, why)
+    }
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        Smb2Connection::poll_transmit(self)
+    }
+    fn has_transmit(&self) -> bool {
+        Smb2Connection::has_transmit(self)
+    }
+    fn poll_timeout(&self) -> Option<std::time::Instant> {
+        Smb2Connection::poll_timeout(self)
+    }
+    fn poll_completion(&mut self) -> Option<Completion<Vec<Response>>> {
+        loop {
+            match self.poll_event()? {
+                Event::Completed { id, result } => return Some(Completion::Done(id, result)),
+                Event::Closed(_) => return Some(Completion::Closed),
+                _ => continue,
+            }
+        }
+    }
+    fn cancel(&mut self, id: RequestId) {
+        Smb2Connection::cancel(self, id)
+    }
+    fn close(&mut self) {
+        Smb2Connection::close(self)
+    }
+    fn is_closed(&self) -> bool {
+        Smb2Connection::is_closed(self)
+    }
+    fn max_frame(&self) -> usize {
+        Smb2Connection::max_frame(self)
+    }
+}
+
+/// Closes the handle of a CREATE whose answer nobody took.
+fn close_orphaned_open(
+    core: &mut Smb2Connection,
+    responses: Vec<Response>,
+    now: std::time::Instant,
+) {
+    let Some(r) = responses.first() else {
+        return;
+    };
+    if r.header.command == Command::CREATE && r.header.status == NtStatus::SUCCESS {
+        if let Ok(c) = CreateResponse::decode(&r.msg) {
+            core.close_handle(r.header.tree_id, c.file_id, now);
+        }
+    }
+}
+
+impl Driver<Smb2Connection> {
+    /// Starts `req` and waits for its responses.
+    async fn run(&self, req: Request) -> Result<Vec<Response>, Error> {
+        let closes = req.parts.iter().any(|p| p.command == Command::CLOSE);
+        let opens = req
+            .parts
+            .first()
+            .is_some_and(|p| p.command == Command::CREATE && !closes);
+        let orphaned: Option<Orphaned<Smb2Connection>> = opens.then_some(close_orphaned_open);
+        self.begin(|core, now| core.start(req, now), orphaned)?
+            .answer()
+            .await
+    }
+
+    async fn run_one(&self, req: Request) -> Result<Response, Error> {
+        self.run(req)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or(Error::NotConnected)
+    }
+
+    fn single(
+        command: Command,
+        tree_id: u32,
+        charge: u16,
+        deadline: Instant,
+        operation: &'static str,
+        encode: impl FnOnce(&mut Writer),
+    ) -> Request {
+        Request::single(
+            smbkit_proto::conn::smb2::Part {
+                command,
+                tree_id,
+                charge,
+                msg: body(encode),
+            },
+            deadline.into_std(),
+            operation,
+        )
+    }
+
+    /// Sends one request, signed by the session's rules (MS-SMB2
+    /// §3.2.4.1.1), and returns its verified response (of any status).
+    pub(crate) async fn request(
+        &self,
+        command: Command,
+        tree_id: u32,
+        charge: u16,
+        deadline: Instant,
+        operation: &'static str,
+        encode: impl FnOnce(&mut Writer),
+    ) -> Result<Response, Error> {
+        self.run_one(Self::single(
+            command, tree_id, charge, deadline, operation, encode,
+        ))
+        .await
+    }
+
+    /// Like [`Shared::request`], but signed whenever the session has a key,
+    /// whether or not the session signs its other messages (for
+    /// FSCTL_VALIDATE_NEGOTIATE_INFO, MS-SMB2 §3.2.5.5).
+    pub(crate) async fn request_signed(
+        &self,
+        command: Command,
+        tree_id: u32,
+        deadline: Instant,
+        operation: &'static str,
+        encode: impl FnOnce(&mut Writer),
+    ) -> Result<Response, Error> {
+        let mut req = Self::single(command, tree_id, 1, deadline, operation, encode);
+        req.signing = Signing::Always;
+        self.run_one(req).await
+    }
+
+    /// Like [`Shared::request`], with `tail` sent right after the encoded
+    /// message as part of it (the data of a WRITE, whose header says where
+    /// it starts). The tail is only copied when the message must be signed.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn request_with_tail(
+        &self,
+        command: Command,
+        tree_id: u32,
+        charge: u16,
+        deadline: Instant,
+        operation: &'static str,
+        encode: impl FnOnce(&mut Writer),
+        tail: Bytes,
+    ) -> Result<Response, Error> {
+        let mut req = Self::single(command, tree_id, charge, deadline, operation, encode);
+        req.tail = tail;
+        self.run_one(req).await
+    }
+
+    /// Sends `parts` as one compound chain (MS-SMB2 §3.2.4.1.4) and returns
+    /// their verified responses in order. With `related`, every part after
+    /// the first operates on the file the first one opened.
+    pub(crate) async fn compound(
+        &self,
+        parts: Vec<Part>,
+        related: bool,
+        deadline: Instant,
+        operation: &'static str,
+    ) -> Result<Vec<Response>, Error> {
+        let parts = parts
+            .into_iter()
+            .map(|p| smbkit_proto::conn::smb2::Part {
+                command: p.command,
+                tree_id: p.tree_id,
+                charge: p.charge,
+                msg: p.body,
+            })
+            .collect();
+        self.run(Request {
+            parts,
+            related,
+            tail: Bytes::new(),
+            signing: Signing::Session,
+            deadline: deadline.into_std(),
+            operation,
+        })
+        .await
+    }
+
+    /// Applies the tree encryption policy to a tree just connected (see
+    /// [`Smb2Connection::tree_connected`]).
+    pub(crate) fn tree_connected(&self, tree_id: u32, share_flags: u32) -> Result<bool, Error> {
+        self.with_state(|st| st.core.tree_connected(tree_id, share_flags))
+            .map_err(Error::from)
+    }
+
+    /// Forgets a disconnected tree.
+    pub(crate) fn tree_disconnected(&self, tree_id: u32) {
+        self.with_state(|st| st.core.tree_disconnected(tree_id));
+    }
+}
