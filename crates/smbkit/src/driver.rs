@@ -18,7 +18,7 @@ use smbkit_proto::smb2::header::{self, Header};
 use smbkit_proto::smb2::transform::{frame_kind, FrameKind};
 use smbkit_proto::smb2::CancelRequest;
 use smbkit_proto::state::Credits;
-use smbkit_proto::{Command, Dialect, NtStatus, Writer};
+use smbkit_proto::{Command, Dialect, EncodeError, NtStatus, Writer};
 use tokio::io::{AsyncWriteExt, BufWriter};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{mpsc, oneshot, watch, Notify};
@@ -174,11 +174,13 @@ pub(crate) struct Part {
 }
 
 /// Encodes a request body on its own (offsets relative to a header at 0).
-pub(crate) fn body(encode: impl FnOnce(&mut Writer)) -> Vec<u8> {
+pub(crate) fn body(
+    encode: impl FnOnce(&mut Writer) -> Result<(), EncodeError>,
+) -> Result<Vec<u8>, Error> {
     let mut w = Writer::new();
     w.zeros(header::HEADER_LEN);
-    encode(&mut w);
-    w.as_slice()[header::HEADER_LEN..].to_vec()
+    encode(&mut w)?;
+    Ok(w.as_slice()[header::HEADER_LEN..].to_vec())
 }
 
 /// One frame for the writer task: the 4-byte session-message header, the
@@ -317,8 +319,12 @@ impl Shared {
         tree_id: u32,
         charge: u16,
         deadline: Instant,
-        body: impl FnOnce(&mut Writer),
+        body: impl FnOnce(&mut Writer) -> Result<(), EncodeError>,
     ) -> Result<Prepared, Error> {
+        // The body first: one that cannot be encoded takes no message id.
+        let mut w = Writer::new();
+        w.zeros(header::HEADER_LEN);
+        body(&mut w)?;
         let (message_id, credits_asked) = self.reserve(charge, deadline).await?;
         let header_charge = self
             .credits
@@ -337,9 +343,7 @@ impl Shared {
         h.message_id = message_id;
         h.tree_id = tree_id;
         h.session_id = session_id;
-        let mut w = Writer::new();
-        h.encode(&mut w);
-        body(&mut w);
+        w.as_mut_slice()[..header::HEADER_LEN].copy_from_slice(&h.to_bytes());
         let (tx, rx) = oneshot::channel();
         {
             let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
@@ -657,7 +661,7 @@ impl Shared {
         charge: u16,
         deadline: Instant,
         operation: &'static str,
-        body: impl FnOnce(&mut Writer),
+        body: impl FnOnce(&mut Writer) -> Result<(), EncodeError>,
     ) -> Result<Response, Error> {
         self.request_signing(command, tree_id, charge, deadline, operation, false, body)
             .await
@@ -673,7 +677,7 @@ impl Shared {
         tree_id: u32,
         deadline: Instant,
         operation: &'static str,
-        body: impl FnOnce(&mut Writer),
+        body: impl FnOnce(&mut Writer) -> Result<(), EncodeError>,
     ) -> Result<Response, Error> {
         self.request_signing(command, tree_id, 1, deadline, operation, true, body)
             .await
@@ -690,7 +694,7 @@ impl Shared {
         deadline: Instant,
         operation: &'static str,
         always_sign: bool,
-        body: impl FnOnce(&mut Writer),
+        body: impl FnOnce(&mut Writer) -> Result<(), EncodeError>,
     ) -> Result<Response, Error> {
         let mut p = self
             .prepare(command, tree_id, charge, deadline, body)
@@ -726,7 +730,7 @@ impl Shared {
         charge: u16,
         deadline: Instant,
         operation: &'static str,
-        body: impl FnOnce(&mut Writer),
+        body: impl FnOnce(&mut Writer) -> Result<(), EncodeError>,
         tail: Bytes,
     ) -> Result<Response, Error> {
         let mut p = self
@@ -761,7 +765,8 @@ impl Shared {
             let deadline = Instant::now() + std::time::Duration::from_secs(30);
             let _ = shared
                 .request(Command::CLOSE, tree_id, 1, deadline, "CLOSE", |w| {
-                    req.encode(w)
+                    req.encode(w);
+                    Ok(())
                 })
                 .await;
         });
@@ -1174,7 +1179,8 @@ mod tests {
     async fn echo(shared: &Shared, limit: Duration) -> Result<Response, Error> {
         shared
             .request(Command::ECHO, 0, 1, Instant::now() + limit, "echo", |w| {
-                EchoRequest.encode(w)
+                EchoRequest.encode(w);
+                Ok(())
             })
             .await
     }

@@ -228,7 +228,7 @@ async fn negotiate<S: AsyncRead + AsyncWrite + Unpin>(
         if f.extended_security {
             flags2 |= smb1::header::flags2::EXTENDED_SECURITY;
         }
-        let req = smb1::negotiate::negotiate_request(dialects, flags2, 0);
+        let req = smb1::negotiate::negotiate_request(dialects, flags2, 0)?;
         stream.write_all(&transport::frame(&req)?).await?;
         let frame = transport::read_frame(stream, transport::HANDSHAKE_MAX_FRAME).await?;
         ids_used = 1;
@@ -296,7 +296,7 @@ async fn negotiate<S: AsyncRead + AsyncWrite + Unpin>(
     h.credits = 1;
     let mut w = Writer::new();
     h.encode(&mut w);
-    req.encode(&mut w);
+    req.encode(&mut w)?;
     let req_bytes = w.into_vec();
     stream.write_all(&transport::frame(&req_bytes)?).await?;
     let frame = transport::read_frame(stream, transport::HANDSHAKE_MAX_FRAME).await?;

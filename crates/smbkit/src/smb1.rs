@@ -14,7 +14,7 @@ use smbkit_proto::smb1::header::HEADER_LEN;
 use smbkit_proto::smb1::header::{self, command, flags, flags2, Header};
 use smbkit_proto::smb1::signing::Smb1Signer;
 use smbkit_proto::smb1::trans::{split_request, TransAssembler, TransResponsePart};
-use smbkit_proto::{NtStatus, Writer};
+use smbkit_proto::{EncodeError, NtStatus, Writer};
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{mpsc, oneshot, Notify, OwnedSemaphorePermit, Semaphore};
@@ -314,7 +314,7 @@ impl Smb1Shared {
         tid: u16,
         deadline: Instant,
         operation: &'static str,
-        body: impl FnOnce(&mut Writer),
+        body: impl FnOnce(&mut Writer) -> Result<(), EncodeError>,
     ) -> Result<Resp1, Error> {
         self.request_with_tail(command, tid, deadline, operation, body, Bytes::new())
             .await
@@ -328,7 +328,7 @@ impl Smb1Shared {
         tid: u16,
         deadline: Instant,
         operation: &'static str,
-        body: impl FnOnce(&mut Writer),
+        body: impl FnOnce(&mut Writer) -> Result<(), EncodeError>,
         tail: Bytes,
     ) -> Result<Resp1, Error> {
         let (tx, rx) = oneshot::channel();
@@ -366,7 +366,7 @@ impl Smb1Shared {
         deadline: Instant,
         operation: &'static str,
         limit: u32,
-        body: impl FnOnce(&mut Writer),
+        body: impl FnOnce(&mut Writer) -> Result<(), EncodeError>,
     ) -> Result<TransResp1, Error> {
         let (tx, rx) = oneshot::channel();
         let (itx, irx) = oneshot::channel();
@@ -409,7 +409,7 @@ impl Smb1Shared {
         tid: u16,
         deadline: Instant,
         operation: &'static str,
-        body: impl FnOnce(&mut Writer),
+        body: impl FnOnce(&mut Writer) -> Result<(), EncodeError>,
         tail: Bytes,
     ) -> Result<Sent1<'_>, Error> {
         let (tx, rx) = oneshot::channel();
@@ -447,7 +447,7 @@ impl Smb1Shared {
         tid: u16,
         deadline: Instant,
         operation: &'static str,
-        body: impl FnOnce(&mut Writer),
+        body: impl FnOnce(&mut Writer) -> Result<(), EncodeError>,
         tail: Bytes,
         waiter: Waiter,
         rx: oneshot::Receiver<Result<T, Error>>,
@@ -542,7 +542,7 @@ impl Smb1Shared {
         tid: u16,
         deadline: Instant,
         operation: &'static str,
-        body: impl FnOnce(&mut Writer),
+        body: impl FnOnce(&mut Writer) -> Result<(), EncodeError>,
         tail: Bytes,
         mut waiter: Waiter,
         trans: bool,
@@ -582,7 +582,7 @@ impl Smb1Shared {
             };
             let mut w = Writer::new();
             h.encode(&mut w);
-            body(&mut w);
+            body(&mut w)?;
             let mut msg = w.into_vec();
             if trans && self.max_request > 0 {
                 if let Some(split) = split_request(&msg, self.max_request)
@@ -789,7 +789,10 @@ fn close_late_open(shared: Arc<Smb1Shared>, tid: u16, fid: u16) {
         };
         let deadline = Instant::now() + std::time::Duration::from_secs(30);
         let _ = shared
-            .request(command::CLOSE, tid, deadline, "CLOSE", |w| req.encode(w))
+            .request(command::CLOSE, tid, deadline, "CLOSE", |w| {
+                req.encode(w);
+                Ok(())
+            })
             .await;
     });
 }
@@ -999,9 +1002,9 @@ mod tests {
         let mut w = Writer::new();
         header(cmd, status).encode(&mut w);
         if cmd == command::NT_TRANSACT {
-            frag.encode_nt(&mut w);
+            frag.encode_nt(&mut w).unwrap();
         } else {
-            frag.encode(&mut w);
+            frag.encode(&mut w).unwrap();
         }
         w.into_vec()
     }
@@ -1133,8 +1136,9 @@ mod tests {
         wr.write_all(&frame).await.unwrap();
     }
 
-    fn echo(w: &mut Writer) {
+    fn echo(w: &mut Writer) -> Result<(), EncodeError> {
         w.u8(0).u16(0);
+        Ok(())
     }
 
     #[tokio::test]

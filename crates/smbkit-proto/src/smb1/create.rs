@@ -12,7 +12,7 @@ use super::andx::{
     put_string, read_string, wire_u16, words_reader,
 };
 use super::header::{command, flags2, HEADER_LEN};
-use crate::codec::{utf16le, DecodeError, Reader, Writer};
+use crate::codec::{utf16_len, DecodeError, EncodeError, Reader, Writer};
 
 /// Flags of the request (MS-CIFS §2.2.4.64.1, MS-SMB §2.2.4.9.1).
 pub mod create_flags {
@@ -140,11 +140,11 @@ impl NtCreateAndxRequest {
     /// at the odd offset 83); NameLength is the name's UTF-16 length in
     /// bytes without the terminator. The chain ends here.
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the name does not fit the 16-bit NameLength and ByteCount.
-    pub fn encode(&self, w: &mut Writer) {
-        let name_len = wire_u16(utf16le(&self.name).len(), "NameLength");
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
+        let name_len = wire_u16(utf16_len(&self.name), "NT_CREATE_ANDX NameLength")?;
         w.u8(24);
         put_andx_none(w);
         w.u8(0)
@@ -161,7 +161,7 @@ impl NtCreateAndxRequest {
             .u8(self.security_flags);
         let bc = begin_bytes(w);
         put_string(w, &self.name, true);
-        end_bytes(w, bc, "NT_CREATE_ANDX request ByteCount");
+        end_bytes(w, bc, "NT_CREATE_ANDX request ByteCount")
     }
 
     /// Decodes the request (WordCount "MUST be 0x18"). FileName is read up
@@ -369,6 +369,7 @@ impl NtCreateAndxResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::utf16le;
     use crate::smb1::andx::testutil::{
         assert_truncations_fail, mutate_never_panics, request_writer, response_writer,
     };
@@ -390,7 +391,7 @@ mod tests {
             name: r"\dir\a.txt".into(),
         };
         let mut w = request_writer(command::NT_CREATE_ANDX);
-        req.encode(&mut w);
+        req.encode(&mut w).unwrap();
         let msg = w.into_vec();
         // MS-CIFS §2.2.4.64.1, laid out by hand.
         let mut expected: Vec<u8> = vec![
@@ -423,7 +424,7 @@ mod tests {
             ..req
         };
         let mut w = request_writer(command::NT_CREATE_ANDX);
-        root.encode(&mut w);
+        root.encode(&mut w).unwrap();
         assert_eq!(&w.as_slice()[81..], &[0x03, 0x00, 0x00, 0x00, 0x00]);
         assert_eq!(NtCreateAndxRequest::decode(w.as_slice()).unwrap(), root);
     }

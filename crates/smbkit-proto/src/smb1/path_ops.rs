@@ -14,7 +14,7 @@
 use super::andx::{begin_bytes, end_bytes};
 use super::header::{command, Header, HEADER_LEN};
 use super::trans::{blocks, expect_word_count, put_unicode_string, read_smb_string, Blocks};
-use crate::codec::{DecodeError, Reader, Writer};
+use crate::codec::{DecodeError, EncodeError, Reader, Writer};
 
 /// BufferFormat of a path name: "This field MUST be 0x04" (MS-CIFS
 /// §2.2.4.7.1 and the other path requests).
@@ -76,15 +76,20 @@ fn put_name(w: &mut Writer, name: &str) {
 }
 
 /// Appends `words` (as WordCount and Words) and the names (as ByteCount and
-/// Bytes) to `w`.
-fn encode_path_request(w: &mut Writer, words: &[u8], names: &[&str]) {
+/// Bytes) to `w`; `what` names the ByteCount for errors.
+fn encode_path_request(
+    w: &mut Writer,
+    words: &[u8],
+    names: &[&str],
+    what: &'static str,
+) -> Result<(), EncodeError> {
     debug_assert!(words.len() % 2 == 0);
     w.u8((words.len() / 2) as u8).bytes(words);
     let byte_count_pos = begin_bytes(w);
     for name in names {
         put_name(w, name);
     }
-    end_bytes(w, byte_count_pos, "ByteCount");
+    end_bytes(w, byte_count_pos, what)
 }
 
 /// Reads `count` BufferFormat-prefixed names from the Bytes of `b`.
@@ -136,11 +141,16 @@ impl DeleteRequest {
     /// Appends the request to `w` (holding the SMB_COM_DELETE header with
     /// SMB_FLAGS2_UNICODE).
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the name exceeds the 65535 bytes of ByteCount.
-    pub fn encode(&self, w: &mut Writer) {
-        encode_path_request(w, &self.search_attributes.to_le_bytes(), &[&self.file_name]);
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
+        encode_path_request(
+            w,
+            &self.search_attributes.to_le_bytes(),
+            &[&self.file_name],
+            "SMB_COM_DELETE ByteCount",
+        )
     }
 
     /// Decodes the request (for test servers and round trips): WordCount 1,
@@ -172,11 +182,16 @@ impl CreateDirectoryRequest {
     /// Appends the request to `w` (holding the SMB_COM_CREATE_DIRECTORY
     /// header with SMB_FLAGS2_UNICODE).
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the name exceeds the 65535 bytes of ByteCount.
-    pub fn encode(&self, w: &mut Writer) {
-        encode_path_request(w, &[], &[&self.directory_name]);
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
+        encode_path_request(
+            w,
+            &[],
+            &[&self.directory_name],
+            "SMB_COM_CREATE_DIRECTORY ByteCount",
+        )
     }
 
     /// Decodes the request (for test servers and round trips).
@@ -203,11 +218,16 @@ impl DeleteDirectoryRequest {
     /// Appends the request to `w` (holding the SMB_COM_DELETE_DIRECTORY
     /// header with SMB_FLAGS2_UNICODE).
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the name exceeds the 65535 bytes of ByteCount.
-    pub fn encode(&self, w: &mut Writer) {
-        encode_path_request(w, &[], &[&self.directory_name]);
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
+        encode_path_request(
+            w,
+            &[],
+            &[&self.directory_name],
+            "SMB_COM_DELETE_DIRECTORY ByteCount",
+        )
     }
 
     /// Decodes the request (for test servers and round trips).
@@ -241,15 +261,16 @@ impl RenameRequest {
     /// Appends the request to `w` (holding the SMB_COM_RENAME header with
     /// SMB_FLAGS2_UNICODE).
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the names exceed the 65535 bytes of ByteCount.
-    pub fn encode(&self, w: &mut Writer) {
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
         encode_path_request(
             w,
             &self.search_attributes.to_le_bytes(),
             &[&self.old_file_name, &self.new_file_name],
-        );
+            "SMB_COM_RENAME ByteCount",
+        )
     }
 
     /// Decodes the request (for test servers and round trips).
@@ -289,10 +310,10 @@ impl NtRenameRequest {
     /// Appends the request to `w` (holding the SMB_COM_NT_RENAME header
     /// with SMB_FLAGS2_UNICODE).
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the names exceed the 65535 bytes of ByteCount.
-    pub fn encode(&self, w: &mut Writer) {
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
         let mut words = Writer::new();
         words
             .u16(self.search_attributes)
@@ -302,7 +323,8 @@ impl NtRenameRequest {
             w,
             words.as_slice(),
             &[&self.old_file_name, &self.new_file_name],
-        );
+            "SMB_COM_NT_RENAME ByteCount",
+        )
     }
 
     /// Decodes the request (for test servers and round trips); Reserved is
@@ -359,9 +381,9 @@ mod tests {
     use crate::smb2::testutil::{assert_truncations_fail, mutate_never_panics};
     use crate::types::NtStatus;
 
-    fn encode_with(cmd: u8, f: impl FnOnce(&mut Writer)) -> Vec<u8> {
+    fn encode_with(cmd: u8, f: impl FnOnce(&mut Writer) -> Result<(), EncodeError>) -> Vec<u8> {
         let mut w = request_writer(cmd);
-        f(&mut w);
+        f(&mut w).unwrap();
         w.into_vec()
     }
 

@@ -69,7 +69,7 @@ pub use tree_connect::{TreeConnectRequest, TreeConnectResponse};
 pub use tree_disconnect::{TreeDisconnectRequest, TreeDisconnectResponse};
 pub use write::{encode_write_request, write_request_data_range, WriteRequest, WriteResponse};
 
-use crate::codec::{checked_range, DecodeError, Reader, Writer};
+use crate::codec::{checked_range, wire_u16, wire_u32, DecodeError, Reader, Writer};
 use crate::types::Command;
 
 /// Decodes the header of `msg`, checks that it carries `command`, and returns
@@ -131,28 +131,6 @@ fn buffer<'a>(
     }
     let range = checked_range(what, offset, length, msg.len())?;
     Ok(&msg[range])
-}
-
-/// Converts a length or offset to the width of its wire field.
-///
-/// # Panics
-///
-/// If the value does not fit: the caller asked to encode something the
-/// protocol cannot express (for example a security buffer of more than
-/// 65535 bytes), which is a bug in the caller, not a wire condition.
-fn wire_u16(value: usize, what: &'static str) -> u16 {
-    match u16::try_from(value) {
-        Ok(v) => v,
-        Err(_) => panic!("{what} of {value} does not fit the 16-bit wire field"),
-    }
-}
-
-/// As [`wire_u16`], for 32-bit fields.
-fn wire_u32(value: usize, what: &'static str) -> u32 {
-    match u32::try_from(value) {
-        Ok(v) => v,
-        Err(_) => panic!("{what} of {value} does not fit the 32-bit wire field"),
-    }
 }
 
 /// Writes a 4-byte body (StructureSize 4 + Reserved), the shape shared by
