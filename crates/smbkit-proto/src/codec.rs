@@ -455,9 +455,72 @@ pub fn from_utf16le_lossy(b: &[u8]) -> String {
     String::from_utf16_lossy(&units)
 }
 
+/// Helpers for the encoders' limit tests.
+#[cfg(test)]
+pub(crate) mod testutil {
+    use super::EncodeError;
+
+    /// Asserts that `r` is the [`EncodeError::TooLarge`] of field `what`
+    /// with `actual` over `limit`.
+    #[track_caller]
+    pub fn assert_too_large<T: core::fmt::Debug>(
+        r: Result<T, EncodeError>,
+        what: &str,
+        actual: usize,
+        limit: usize,
+    ) {
+        match r {
+            Err(EncodeError::TooLarge {
+                what: w,
+                actual: a,
+                limit: l,
+                ..
+            }) => assert_eq!((w, a, l), (what, actual, limit)),
+            other => panic!("expected {what} {actual} > {limit}, got {other:?}"),
+        }
+    }
+
+    /// A name of `units` UTF-16 code units (2 × `units` bytes).
+    pub fn name(units: usize) -> String {
+        "n".repeat(units)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::testutil::assert_too_large;
     use super::*;
+
+    #[test]
+    fn wire_conversions_stop_at_the_field_width() {
+        assert_eq!(wire_u8(255, "f"), Ok(255));
+        assert_too_large(wire_u8(256, "f"), "f", 256, 255);
+        assert_eq!(wire_u16(65535, "f"), Ok(65535));
+        assert_too_large(wire_u16(65536, "f"), "f", 65536, 65535);
+        assert_eq!(count_u16(65535, "c", "items"), Ok(65535));
+        assert_too_large(count_u16(65536, "c", "items"), "c", 65536, 65535);
+        #[cfg(target_pointer_width = "64")]
+        {
+            let max = usize::try_from(u32::MAX).unwrap();
+            assert_eq!(wire_u32(max, "f"), Ok(u32::MAX));
+            assert_too_large(wire_u32(max + 1, "f"), "f", max + 1, max);
+            assert_eq!(count_u32(max, "c", "items"), Ok(u32::MAX));
+            assert_too_large(count_u32(max + 1, "c", "items"), "c", max + 1, max);
+        }
+    }
+
+    #[test]
+    fn encode_errors_name_the_field_the_value_and_the_limit() {
+        assert_eq!(
+            EncodeError::too_long("SMB2 CREATE NameLength", 80000, 65535).to_string(),
+            "SMB2 CREATE NameLength: 80000 bytes, the limit is 65535"
+        );
+        assert_eq!(
+            EncodeError::too_many("ACL AceCount", "ACEs", 70000, 65535).to_string(),
+            "ACL AceCount: 70000 ACEs, the limit is 65535"
+        );
+        assert_eq!(utf16_len("a😀"), 6);
+    }
 
     #[test]
     fn reader_checks_bounds() {

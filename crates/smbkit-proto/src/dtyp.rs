@@ -1749,4 +1749,64 @@ mod tests {
             }
         }
     }
+
+    // ---- encoder limits --------------------------------------------------
+
+    #[test]
+    fn sid_sub_authority_limit() {
+        use crate::codec::testutil::assert_too_large;
+        let mut s = sid("S-1-5-21-1-2-3-4-5-6-7-8-9-10-11-12-13-14");
+        assert_eq!(s.sub_authorities.len(), 15);
+        assert_eq!(Sid::decode(&s.to_bytes().unwrap()).unwrap(), s);
+        s.sub_authorities.push(14);
+        assert_too_large(s.to_bytes(), "SID SubAuthorityCount", 16, 15);
+    }
+
+    #[test]
+    fn ace_and_acl_size_limits() {
+        use crate::codec::testutil::assert_too_large;
+        // An ACE without a SID is its 4-byte header and `raw`; AceSize is
+        // 16 bits.
+        let ace = |raw: usize| Ace {
+            ace_type: 0x11,
+            ace_flags: 0,
+            access_mask: 0,
+            object: None,
+            sid: None,
+            raw: vec![0; raw],
+        };
+        assert_eq!(ace(65531).to_bytes().unwrap().len(), 65535);
+        assert_too_large(ace(65532).to_bytes(), "ACE AceSize", 65536, 65535);
+        // An ACL is its 8-byte header and the ACEs; AclSize is 16 bits.
+        let acl = |aces: Vec<Ace>| Acl { revision: 2, aces };
+        let b = acl(vec![ace(65523)]).to_bytes().unwrap();
+        assert_eq!(b.len(), 65535);
+        assert_eq!(Acl::decode(&b).unwrap().aces.len(), 1);
+        assert_too_large(
+            acl(vec![ace(65524)]).to_bytes(),
+            "ACL AclSize",
+            65536,
+            65535,
+        );
+        // AceCount is 16 bits: 65536 ACEs are refused by count, before
+        // their size.
+        assert_too_large(
+            acl(vec![ace(0); 65536]).to_bytes(),
+            "ACL AceCount",
+            65536,
+            65535,
+        );
+        let d = SecurityDescriptor {
+            revision: 1,
+            control: 0,
+            owner: None,
+            group: None,
+            sacl: None,
+            dacl: Some(acl(vec![ace(0); 65536])),
+        };
+        assert_eq!(
+            d.to_bytes().unwrap_err().to_string(),
+            "ACL AceCount: 65536 ACEs, the limit is 65535"
+        );
+    }
 }

@@ -2139,4 +2139,20 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn short_name_limit() {
+        use crate::codec::testutil::{assert_too_large, name};
+        // ShortName is a 24-byte field: 12 UTF-16 code units.
+        let e = entry("LONG NAME.TXT", &name(12), attributes::NORMAL, 1);
+        let buf = encode_id_both_directory_information(std::slice::from_ref(&e)).unwrap();
+        assert_eq!(parse_id_both_directory_information(&buf).unwrap(), vec![e]);
+        let e = entry("LONG NAME.TXT", &name(13), attributes::NORMAL, 1);
+        assert_too_large(
+            encode_both_directory_information(&[e]),
+            "FILE_BOTH_DIR_INFORMATION ShortName",
+            26,
+            24,
+        );
+    }
 }

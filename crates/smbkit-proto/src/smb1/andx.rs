@@ -397,6 +397,28 @@ pub(crate) mod testutil {
         h.encode(&mut w);
         w
     }
+
+    /// The largest `n` up to `hi` for which `encode(n)` succeeds, assuming
+    /// it succeeds for 0 and, once it fails, fails for every larger `n`.
+    pub fn largest_ok<T, E>(hi: usize, encode: impl Fn(usize) -> Result<T, E>) -> usize {
+        assert!(encode(0).is_ok(), "encoding fails already for 0");
+        let (mut ok, mut bad) = (0, hi + 1);
+        while bad - ok > 1 {
+            let mid = ok + (bad - ok) / 2;
+            if encode(mid).is_ok() {
+                ok = mid;
+            } else {
+                bad = mid;
+            }
+        }
+        ok
+    }
+
+    /// The ByteCount of the first block of `msg` (after WordCount words).
+    pub fn byte_count(msg: &[u8]) -> usize {
+        let at = super::super::header::HEADER_LEN + 1 + 2 * usize::from(msg[32]);
+        usize::from(u16::from_le_bytes([msg[at], msg[at + 1]]))
+    }
 }
 
 #[cfg(test)]

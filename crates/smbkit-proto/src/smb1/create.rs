@@ -545,4 +545,45 @@ mod tests {
         w.bytes(&[0, 0, 0]);
         assert!(NtCreateAndxResponse::decode(w.as_slice()).is_err());
     }
+
+    #[test]
+    fn name_limits() {
+        use crate::codec::testutil::{assert_too_large, name};
+        use crate::smb1::andx::testutil::{byte_count, largest_ok};
+        let encode = |units: usize| {
+            let req = NtCreateAndxRequest {
+                flags: 0,
+                root_directory_fid: 0,
+                desired_access: access_mask::GENERIC_READ,
+                allocation_size: 0,
+                ext_file_attributes: 0,
+                share_access: share_access::READ,
+                create_disposition: create_disposition::OPEN,
+                create_options: 0,
+                impersonation_level: impersonation::IMPERSONATION,
+                security_flags: 0,
+                name: name(units),
+            };
+            let mut w = request_writer(command::NT_CREATE_ANDX);
+            req.encode(&mut w).map(|()| w.into_vec())
+        };
+        // ByteCount holds the pad byte, the name and its terminator:
+        // 2n + 3 <= 65535, so 32766 units.
+        assert_eq!(largest_ok(40_000, encode), 32766);
+        let msg = encode(32766).unwrap();
+        assert_eq!(byte_count(&msg), 65535);
+        assert_eq!(NtCreateAndxRequest::decode(&msg).unwrap().name, name(32766));
+        assert_too_large(
+            encode(32767),
+            "NT_CREATE_ANDX request ByteCount",
+            65537,
+            65535,
+        );
+        // Past 32767 units NameLength itself overflows, and says so first.
+        assert_too_large(encode(32768), "NT_CREATE_ANDX NameLength", 65536, 65535);
+        assert_eq!(
+            encode(40_000).unwrap_err().to_string(),
+            "NT_CREATE_ANDX NameLength: 80000 bytes, the limit is 65535"
+        );
+    }
 }

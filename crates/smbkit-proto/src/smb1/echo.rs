@@ -125,4 +125,29 @@ mod tests {
         bad[35] = 5; // ByteCount past the end
         assert!(EchoResponse::decode(&bad).is_err());
     }
+
+    #[test]
+    fn data_limit() {
+        use crate::codec::testutil::assert_too_large;
+        let req = |n: usize| EchoRequest {
+            echo_count: 1,
+            data: vec![0xEE; n],
+        };
+        let mut w = request_writer(command::ECHO);
+        req(65535).encode(&mut w).unwrap();
+        assert_eq!(EchoRequest::decode(w.as_slice()).unwrap().data.len(), 65535);
+        let mut w = request_writer(command::ECHO);
+        assert_too_large(
+            req(65536).encode(&mut w),
+            "SMB_COM_ECHO ByteCount",
+            65536,
+            65535,
+        );
+        let resp = EchoResponse {
+            sequence_number: 1,
+            data: vec![0xEE; 65536],
+        };
+        let mut w = response_writer(command::ECHO, true);
+        assert_too_large(resp.encode(&mut w), "SMB_COM_ECHO ByteCount", 65536, 65535);
+    }
 }

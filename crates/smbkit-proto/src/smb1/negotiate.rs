@@ -659,4 +659,47 @@ mod tests {
         bad[67..69].copy_from_slice(&[4, 0]); // ByteCount shorter than challenge
         assert!(NegotiateResponse::decode(&bad).is_err());
     }
+
+    #[test]
+    fn dialect_strings_must_fit_and_hold_no_nul() {
+        use crate::codec::testutil::assert_too_large;
+        assert_eq!(
+            negotiate_request(&["NT LM\0 0.12"], DEFAULT_FLAGS2, 0),
+            Err(EncodeError::Invalid {
+                what: "SMB_COM_NEGOTIATE DialectString",
+                detail: "contains a NUL character",
+            })
+        );
+        // Each one-letter dialect takes 3 bytes of ByteCount.
+        let dialects = vec!["X"; 21846];
+        let msg = negotiate_request(&dialects[..21845], DEFAULT_FLAGS2, 0).unwrap();
+        assert_eq!(decode_negotiate_request(&msg).unwrap().len(), 21845);
+        assert_too_large(
+            negotiate_request(&dialects, DEFAULT_FLAGS2, 0),
+            "SMB_COM_NEGOTIATE ByteCount",
+            65538,
+            65535,
+        );
+    }
+
+    #[test]
+    fn response_byte_count_limit() {
+        use crate::codec::testutil::assert_too_large;
+        let msg = extended_response();
+        let mut r = NegotiateResponse::decode(&msg).unwrap();
+        // ServerGUID (16) and the blob share ByteCount.
+        r.security_blob = vec![0x60; 65535 - 16];
+        let mut w = Writer::new();
+        Header::decode(&msg).unwrap().encode(&mut w);
+        r.encode(&mut w, true).unwrap();
+        r.security_blob.push(0x60);
+        let mut w = Writer::new();
+        Header::decode(&msg).unwrap().encode(&mut w);
+        assert_too_large(
+            r.encode(&mut w, true),
+            "SMB_COM_NEGOTIATE response ByteCount",
+            65536,
+            65535,
+        );
+    }
 }

@@ -592,4 +592,47 @@ mod tests {
         assert_eq!(msg[32], 0x16); // WordCount 18 + 4 setup words
         assert_truncations_fail(&msg, assemble);
     }
+
+    #[test]
+    fn setup_and_byte_count_limits() {
+        use crate::codec::testutil::assert_too_large;
+        use crate::smb1::andx::testutil::{byte_count, largest_ok};
+        let request = |setup: usize, data: usize| {
+            let req = NtTransactRequest {
+                function: function::IOCTL,
+                setup: vec![0; setup],
+                parameters: Vec::new(),
+                data: vec![0; data],
+                max_setup_count: 0,
+                max_parameter_count: 0,
+                max_data_count: 0,
+            };
+            let mut w = request_writer(command::NT_TRANSACT);
+            req.encode(&mut w).map(|()| w.into_vec())
+        };
+        // WordCount is one byte: 19 + SetupCount.
+        assert_eq!(request(236, 0).unwrap()[32], 255);
+        assert_too_large(request(237, 0), "NT_TRANSACT SetupCount", 237, 236);
+        // NT_TRANSACT counts are 32 bits, but the one message's ByteCount
+        // is 16.
+        let n = largest_ok(70_000, |n| request(4, n));
+        assert!(byte_count(&request(4, n).unwrap()) >= 65532);
+        assert!(matches!(
+            request(4, n + 1),
+            Err(EncodeError::TooLarge {
+                what: "NT_TRANSACT ByteCount",
+                limit: 65535,
+                ..
+            })
+        ));
+        let ioctl = |n: usize| {
+            let mut w = request_writer(command::NT_TRANSACT);
+            IoctlRequest {
+                data: vec![1; n],
+                ..IoctlRequest::enumerate_snapshots(7, 1024)
+            }
+            .encode(&mut w)
+        };
+        assert_eq!(largest_ok(70_000, ioctl), n);
+    }
 }

@@ -512,4 +512,96 @@ mod tests {
         w.u8(0).u16(2);
         assert!(decode_empty_response(w.as_slice()).is_err());
     }
+
+    /// Encodes with `f` into a request of `cmd`, keeping the error.
+    fn try_encode(
+        cmd: u8,
+        f: impl FnOnce(&mut Writer) -> Result<(), EncodeError>,
+    ) -> Result<Vec<u8>, EncodeError> {
+        let mut w = request_writer(cmd);
+        f(&mut w).map(|()| w.into_vec())
+    }
+
+    #[test]
+    fn names_fill_byte_count_and_no_more() {
+        use crate::codec::testutil::{assert_too_large, name};
+        use crate::smb1::andx::testutil::{byte_count, largest_ok};
+        // One name: BufferFormat, the name and its terminator (no pad: the
+        // name starts at an even offset) = 2n + 3 bytes, so 32766 units.
+        let delete = |n: usize| {
+            try_encode(command::DELETE, |w| {
+                DeleteRequest {
+                    search_attributes: 0,
+                    file_name: name(n),
+                }
+                .encode(w)
+            })
+        };
+        let mkdir = |n: usize| {
+            try_encode(command::CREATE_DIRECTORY, |w| {
+                CreateDirectoryRequest {
+                    directory_name: name(n),
+                }
+                .encode(w)
+            })
+        };
+        let rmdir = |n: usize| {
+            try_encode(command::DELETE_DIRECTORY, |w| {
+                DeleteDirectoryRequest {
+                    directory_name: name(n),
+                }
+                .encode(w)
+            })
+        };
+        assert_eq!(largest_ok(40_000, delete), 32766);
+        assert_eq!(byte_count(&delete(32766).unwrap()), 65535);
+        assert_too_large(delete(32767), "SMB_COM_DELETE ByteCount", 65537, 65535);
+        assert_eq!(largest_ok(40_000, mkdir), 32766);
+        assert_too_large(
+            mkdir(32767),
+            "SMB_COM_CREATE_DIRECTORY ByteCount",
+            65537,
+            65535,
+        );
+        assert_eq!(largest_ok(40_000, rmdir), 32766);
+        assert_too_large(
+            rmdir(40_000),
+            "SMB_COM_DELETE_DIRECTORY ByteCount",
+            80_003,
+            65535,
+        );
+        // Two names share ByteCount: 2a + 2b + 7 bytes (the second name
+        // needs a pad byte), so 16382 units each.
+        let rename = |n: usize| {
+            try_encode(command::RENAME, |w| {
+                RenameRequest {
+                    search_attributes: 0,
+                    old_file_name: name(n),
+                    new_file_name: name(n),
+                }
+                .encode(w)
+            })
+        };
+        let nt_rename = |n: usize| {
+            try_encode(command::NT_RENAME, |w| {
+                NtRenameRequest {
+                    search_attributes: 0,
+                    information_level: nt_rename_level::RENAME_FILE,
+                    old_file_name: name(n),
+                    new_file_name: name(n),
+                }
+                .encode(w)
+            })
+        };
+        assert_eq!(largest_ok(40_000, rename), 16382);
+        assert_eq!(byte_count(&rename(16382).unwrap()), 65535);
+        assert_too_large(rename(16383), "SMB_COM_RENAME ByteCount", 65539, 65535);
+        assert_eq!(largest_ok(40_000, nt_rename), 16382);
+        assert_too_large(
+            nt_rename(16383),
+            "SMB_COM_NT_RENAME ByteCount",
+            65539,
+            65535,
+        );
+    }
 }

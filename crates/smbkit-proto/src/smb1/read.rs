@@ -410,4 +410,73 @@ mod tests {
         w.bytes(&[0, 0, 0]);
         assert!(ReadAndxResponse::decode(w.as_slice()).is_err());
     }
+
+    #[test]
+    fn pipe_read_count_limit() {
+        use crate::codec::testutil::assert_too_large;
+        let pipe = |count: u32| ReadAndxRequest {
+            fid: 1,
+            offset: 0,
+            max_count: count,
+            min_count: 0,
+            pipe_timeout: Some(u32::MAX),
+            remaining: 0,
+        };
+        let mut w = request_writer(command::READ_ANDX);
+        pipe(0xFFFF).encode(&mut w).unwrap();
+        let mut w = request_writer(command::READ_ANDX);
+        assert_too_large(
+            pipe(0x1_0000).encode(&mut w),
+            "READ_ANDX MaxCountOfBytesToReturn of a pipe read",
+            0x1_0000,
+            0xFFFF,
+        );
+        // A file read puts the high bits in MaxCountHigh.
+        let mut w = request_writer(command::READ_ANDX);
+        ReadAndxRequest::file(1, 0, 0x1_0000)
+            .encode(&mut w)
+            .unwrap();
+    }
+
+    #[test]
+    fn response_data_offset_limit() {
+        use crate::codec::testutil::assert_too_large;
+        // DataOffset (16 bits) is where the data starts in `w`: after the
+        // 27 bytes of WordCount, words and ByteCount, and a pad byte to an
+        // even offset. 65534 is the last even offset that fits.
+        let resp = ReadAndxResponse {
+            available: 0xFFFF,
+            data: b"x".to_vec(),
+        };
+        let mut w = Writer::new();
+        w.zeros(65534 - 27);
+        resp.encode(&mut w).unwrap();
+        let mut w = Writer::new();
+        w.zeros(65535 - 27);
+        assert_too_large(
+            resp.encode(&mut w),
+            "READ_ANDX response DataOffset",
+            65536,
+            65535,
+        );
+    }
+
+    #[cfg(target_pointer_width = "64")]
+    #[test]
+    fn response_data_length_limit() {
+        use crate::codec::testutil::assert_too_large;
+        // Zeroed, so mapped without being touched: the encoder refuses it
+        // before reading it.
+        let resp = ReadAndxResponse {
+            available: 0xFFFF,
+            data: vec![0; 1 << 32],
+        };
+        let mut w = response_writer(command::READ_ANDX, true);
+        assert_too_large(
+            resp.encode(&mut w),
+            "READ_ANDX response DataLength and DataLengthHigh",
+            1 << 32,
+            (1 << 32) - 1,
+        );
+    }
 }

@@ -753,4 +753,104 @@ mod tests {
         assert_ne!(plain.session_key(), l.session_key());
         assert_eq!(plain.oem_password, l.oem_password);
     }
+
+    #[test]
+    fn blob_password_and_byte_count_limits() {
+        use crate::codec::testutil::{assert_too_large, name};
+        use crate::smb1::andx::testutil::{byte_count, largest_ok};
+        let extended = |n: usize| {
+            let mut req = extended_request();
+            req.security_blob = vec![0x60; n];
+            let mut w = request_writer(command::SESSION_SETUP_ANDX);
+            req.encode(&mut w).map(|()| w.into_vec())
+        };
+        // The blob and the two strings share ByteCount.
+        let n = largest_ok(70_000, extended);
+        assert!(byte_count(&extended(n).unwrap()) >= 65534, "{n}");
+        assert_too_large(
+            extended(n + 2),
+            "SESSION_SETUP_ANDX request ByteCount",
+            byte_count(&extended(n).unwrap()) + 2,
+            65535,
+        );
+        assert_too_large(
+            extended(65536),
+            "SESSION_SETUP_ANDX request SecurityBlobLength",
+            65536,
+            65535,
+        );
+
+        let plain = |oem: usize, uni: usize, account: usize| {
+            let req = SessionSetupRequestNtlm {
+                max_buffer_size: 61440,
+                max_mpx_count: 50,
+                vc_number: 1,
+                session_key: 0,
+                capabilities: 0,
+                oem_password: vec![1; oem],
+                unicode_password: vec![2; uni],
+                account_name: name(account),
+                primary_domain: "D".into(),
+                native_os: "Unix".into(),
+                native_lanman: "smbkit".into(),
+            };
+            let mut w = request_writer(command::SESSION_SETUP_ANDX);
+            req.encode(&mut w).map(|()| w.into_vec())
+        };
+        assert_too_large(
+            plain(65536, 24, 1),
+            "SESSION_SETUP_ANDX request OEMPasswordLen",
+            65536,
+            65535,
+        );
+        assert_too_large(
+            plain(24, 65536, 1),
+            "SESSION_SETUP_ANDX request UnicodePasswordLen",
+            65536,
+            65535,
+        );
+        let n = largest_ok(40_000, |n| plain(24, 24, n));
+        assert!(byte_count(&plain(24, 24, n).unwrap()) >= 65534, "{n}");
+        assert!(matches!(
+            plain(24, 24, n + 1),
+            Err(EncodeError::TooLarge {
+                what: "SESSION_SETUP_ANDX request ByteCount",
+                ..
+            })
+        ));
+
+        // The responses' strings fill ByteCount too.
+        let response = |n: usize| {
+            let r = SessionSetupResponseExtended {
+                action: 0,
+                security_blob: Vec::new(),
+                native_os: name(n),
+                native_lanman: "Samba".into(),
+            };
+            let mut w = response_writer(command::SESSION_SETUP_ANDX, true);
+            r.encode(&mut w, true).map(|()| w.into_vec())
+        };
+        let n = largest_ok(40_000, response);
+        assert!(byte_count(&response(n).unwrap()) >= 65534, "{n}");
+        assert!(matches!(
+            response(n + 1),
+            Err(EncodeError::TooLarge {
+                what: "SESSION_SETUP_ANDX response ByteCount",
+                ..
+            })
+        ));
+        let ntlm_response = |n: usize| {
+            let r = SessionSetupResponseNtlm {
+                action: 0,
+                native_os: name(n),
+                native_lanman: "Samba".into(),
+                primary_domain: "D".into(),
+            };
+            let mut w = response_writer(command::SESSION_SETUP_ANDX, true);
+            r.encode(&mut w, true).map(|()| w.into_vec())
+        };
+        let n = largest_ok(40_000, ntlm_response);
+        assert!(byte_count(&ntlm_response(n).unwrap()) >= 65534, "{n}");
+        assert!(ntlm_response(n + 1).is_err());
+    }
 }

@@ -2032,4 +2032,103 @@ mod tests {
         w.u8(0).u16(300).zeros(300);
         assert!(split_request(w.as_slice(), 100).is_err());
     }
+
+    #[test]
+    fn setup_word_limits() {
+        use crate::codec::testutil::assert_too_large;
+        // WordCount is one byte: 14 + SetupCount for a request, 10 for a
+        // response, 18 for an NT_TRANSACT response.
+        let request = |setup: usize| {
+            let req = TransRequest {
+                setup: vec![0; setup],
+                ..TransRequest::default()
+            };
+            let mut w = request_writer(command::TRANSACTION2);
+            req.encode(&mut w).map(|()| w.into_vec())
+        };
+        let msg = request(241).unwrap();
+        assert_eq!(msg[32], 255);
+        assert_eq!(TransRequest::decode(&msg).unwrap().setup.len(), 241);
+        assert_too_large(request(242), "TRANSACTION2 SetupCount", 242, 241);
+        let setup = vec![0u16; 246];
+        let fragment = |n: usize| TransResponseFragment::whole(&setup[..n], &[], &[]).unwrap();
+        let mut w = response_writer(command::TRANSACTION2, NtStatus::SUCCESS, true);
+        fragment(245).encode(&mut w).unwrap();
+        let mut w = response_writer(command::TRANSACTION2, NtStatus::SUCCESS, true);
+        assert_too_large(
+            fragment(246).encode(&mut w),
+            "TRANSACTION response SetupCount",
+            246,
+            245,
+        );
+        let mut w = response_writer(command::NT_TRANSACT, NtStatus::SUCCESS, true);
+        fragment(237).encode_nt(&mut w).unwrap();
+        let mut w = response_writer(command::NT_TRANSACT, NtStatus::SUCCESS, true);
+        assert_too_large(
+            fragment(238).encode_nt(&mut w),
+            "NT_TRANSACT response SetupCount",
+            238,
+            237,
+        );
+    }
+
+    #[test]
+    fn response_totals_narrow_to_16_bits() {
+        use crate::codec::testutil::assert_too_large;
+        // A TRANSACTION response carries 16-bit totals and displacements;
+        // the fragment holds them as 32 bits, for NT_TRANSACT.
+        let mut f = TransResponseFragment::whole(&[], &[], b"x").unwrap();
+        f.total_data_count = 0xFFFF;
+        f.data_displacement = 0xFFFE;
+        let mut w = response_writer(command::TRANSACTION2, NtStatus::SUCCESS, true);
+        f.encode(&mut w).unwrap();
+        f.total_data_count = 0x1_0000;
+        let mut w = response_writer(command::TRANSACTION2, NtStatus::SUCCESS, true);
+        assert_too_large(
+            f.encode(&mut w),
+            "TRANSACTION response TotalDataCount",
+            0x1_0000,
+            0xFFFF,
+        );
+        f.total_data_count = 0xFFFF;
+        f.data_displacement = 0x1_0000;
+        let mut w = response_writer(command::TRANSACTION2, NtStatus::SUCCESS, true);
+        assert_too_large(
+            f.encode(&mut w),
+            "TRANSACTION response DataDisplacement",
+            0x1_0000,
+            0xFFFF,
+        );
+        // NT_TRANSACT keeps them whole.
+        f.total_data_count = 0x1_0000;
+        let mut w = response_writer(command::NT_TRANSACT, NtStatus::SUCCESS, true);
+        f.encode_nt(&mut w).unwrap();
+    }
+
+    #[test]
+    fn pipe_data_fills_byte_count() {
+        use crate::codec::testutil::assert_too_large;
+        use crate::smb1::andx::testutil::{byte_count, largest_ok};
+        let encode = |n: usize| {
+            let req = TransactNmPipeRequest {
+                data: vec![5; n],
+                ..nmpipe()
+            };
+            let mut w = request_writer(command::TRANSACTION);
+            req.encode(&mut w).map(|()| w.into_vec())
+        };
+        // The name "\PIPE\" and the padding come first in the Bytes.
+        let n = largest_ok(70_000, encode);
+        let msg = encode(n).unwrap();
+        assert!(byte_count(&msg) >= 65532, "{}", byte_count(&msg));
+        assert!(matches!(
+            encode(n + 1),
+            Err(EncodeError::TooLarge {
+                what: "TRANSACTION ByteCount",
+                limit: 65535,
+                ..
+            })
+        ));
+        assert_too_large(encode(65536), "TRANSACTION TotalDataCount", 65536, 65535);
+    }
 }

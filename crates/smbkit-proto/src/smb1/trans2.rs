@@ -1611,4 +1611,94 @@ mod tests {
             50
         );
     }
+
+    #[test]
+    fn path_requests_stop_at_data_offset() {
+        use crate::codec::testutil::{assert_too_large, name};
+        use crate::smb1::andx::testutil::largest_ok;
+        let try_encode = |f: &dyn Fn(&mut Writer) -> Result<(), EncodeError>| {
+            let mut w = request_writer(command::TRANSACTION2);
+            f(&mut w).map(|()| w.into_vec())
+        };
+        // The parameters start at offset 68 (after the words, ByteCount,
+        // the empty Name and its pad); DataOffset, the 16-bit offset of
+        // what follows them from the header start, is what a long name
+        // overflows first. QUERY_PATH_INFORMATION: 2n + 8 bytes of
+        // parameters, so DataOffset is 2n + 76.
+        let query = |n: usize| {
+            try_encode(&|w| {
+                QueryPathInformationRequest {
+                    information_level: query_level::FILE_BASIC_INFO,
+                    file_name: name(n),
+                    max_data_count: 40,
+                }
+                .encode(w)
+            })
+        };
+        assert_eq!(largest_ok(40_000, query), 32729);
+        assert_too_large(query(32730), "TRANSACTION2 DataOffset", 65536, 65535);
+        // Past that the parameters alone overflow TotalParameterCount.
+        assert_too_large(
+            query(40_000),
+            "TRANSACTION2 TotalParameterCount",
+            80_008,
+            65535,
+        );
+        // FIND_FIRST2 and FIND_NEXT2: 12 bytes of parameters before the
+        // name.
+        let find = |n: usize| {
+            try_encode(&|w| {
+                FindFirst2Request {
+                    file_name: name(n),
+                    ..find_first()
+                }
+                .encode(w)
+            })
+        };
+        assert_eq!(largest_ok(40_000, find), 32726);
+        assert_too_large(find(32727), "TRANSACTION2 DataOffset", 65536, 65535);
+        let next = |n: usize| {
+            try_encode(&|w| {
+                FindNext2Request {
+                    sid: 1,
+                    search_count: 10,
+                    information_level: find_level::FILE_BOTH_DIRECTORY_INFO,
+                    resume_key: 0,
+                    flags: 0,
+                    file_name: name(n),
+                    max_data_count: 1000,
+                }
+                .encode(w)
+            })
+        };
+        assert_eq!(largest_ok(40_000, next), 32726);
+        assert_too_large(next(32727), "TRANSACTION2 DataOffset", 65536, 65535);
+        // SET_PATH_INFORMATION: the data starts at the 4-byte boundary
+        // after the 2n + 8 bytes of parameters.
+        let set = |n: usize| {
+            try_encode(&|w| {
+                SetPathInformationRequest::basic(name(n), &FileBasicInformation::default())
+                    .encode(w)
+            })
+        };
+        assert_eq!(largest_ok(40_000, set), 32728);
+        assert_too_large(set(32729), "TRANSACTION2 DataOffset", 65536, 65535);
+    }
+
+    #[test]
+    fn set_file_information_data_limit() {
+        use crate::codec::testutil::assert_too_large;
+        let req = SetFileInformationRequest {
+            fid: 1,
+            information_level: set_level::FILE_BASIC_INFO,
+            data: vec![0; 65536],
+        };
+        let mut w = request_writer(command::TRANSACTION2);
+        assert_too_large(
+            req.encode(&mut w),
+            "TRANSACTION2 TotalDataCount",
+            65536,
+            65535,
+        );
+    }
 }

@@ -310,4 +310,55 @@ mod tests {
         assert!(with(47, &[0xFF, 0xFF]).is_err()); // ByteCount past the end
         assert!(with(4, &[command::SESSION_SETUP_ANDX]).is_err());
     }
+
+    #[test]
+    fn password_path_and_byte_count_limits() {
+        use crate::codec::testutil::{assert_too_large, name};
+        use crate::smb1::andx::testutil::{byte_count, largest_ok};
+        let req = |password: usize, path: usize| {
+            let r = TreeConnectRequest {
+                flags: 0,
+                password: vec![0; password],
+                path: name(path),
+                service: service::ANY.into(),
+            };
+            let mut w = request_writer(command::TREE_CONNECT_ANDX);
+            r.encode(&mut w).map(|()| w.into_vec())
+        };
+        assert_too_large(
+            req(65536, 1),
+            "TREE_CONNECT_ANDX PasswordLength",
+            65536,
+            65535,
+        );
+        // Password, path and service share ByteCount: 1 + 2n + 2 + 6.
+        assert_eq!(largest_ok(40_000, |n| req(1, n)), 32763);
+        assert_eq!(byte_count(&req(1, 32763).unwrap()), 65535);
+        assert_too_large(
+            req(1, 32764),
+            "TREE_CONNECT_ANDX request ByteCount",
+            65537,
+            65535,
+        );
+        let resp = |n: usize| {
+            let r = TreeConnectResponse {
+                optional_support: 1,
+                maximal_access: None,
+                guest_maximal_access: None,
+                service: "A:".into(),
+                native_file_system: name(n),
+            };
+            let mut w = response_writer(command::TREE_CONNECT_ANDX, true);
+            r.encode(&mut w, true).map(|()| w.into_vec())
+        };
+        let n = largest_ok(40_000, resp);
+        assert!(byte_count(&resp(n).unwrap()) >= 65534, "{n}");
+        assert!(matches!(
+            resp(n + 1),
+            Err(EncodeError::TooLarge {
+                what: "TREE_CONNECT_ANDX response ByteCount",
+                ..
+            })
+        ));
+    }
 }

@@ -460,4 +460,37 @@ mod tests {
         bad[32] = 4;
         assert!(WriteAndxResponse::decode(&bad).is_err());
     }
+
+    #[test]
+    fn length_and_offset_limits() {
+        use crate::codec::testutil::assert_too_large;
+        let max = usize::try_from(u32::MAX).unwrap();
+        // The header alone says how much data follows: DataLength and
+        // DataLengthHigh hold 32 bits.
+        let mut w = request_writer(command::WRITE_ANDX);
+        encode_write_andx_header(&mut w, 1, 0, 0, max).unwrap();
+        #[cfg(target_pointer_width = "64")]
+        {
+            let mut w = request_writer(command::WRITE_ANDX);
+            assert_too_large(
+                encode_write_andx_header(&mut w, 1, 0, 0, max + 1),
+                "WRITE_ANDX DataLength and DataLengthHigh",
+                max + 1,
+                max,
+            );
+        }
+        // DataOffset (16 bits): the data follows the 32 bytes of
+        // WordCount, words, ByteCount and Pad.
+        let mut w = Writer::new();
+        w.zeros(65535 - 32);
+        encode_write_andx(&mut w, 1, 0, 0, b"x").unwrap();
+        let mut w = Writer::new();
+        w.zeros(65536 - 32);
+        assert_too_large(
+            encode_write_andx(&mut w, 1, 0, 0, b"x"),
+            "WRITE_ANDX DataOffset",
+            65536,
+            65535,
+        );
+    }
 }

@@ -1196,4 +1196,75 @@ mod tests {
         assert_eq!(FileId::decode(&mut r, "id").unwrap(), FileId::ANY);
         assert!(FileId::decode(&mut Reader::new(&[0; 15]), "id").is_err());
     }
+
+    #[test]
+    fn name_length_limit() {
+        use crate::codec::testutil::{assert_too_large, name};
+        let mut req = open_request();
+        req.contexts.clear();
+        // NameLength is 16 bits: 32767 UTF-16 units (65534 bytes) fit.
+        req.name = name(32767);
+        let msg = encode_request(&req);
+        assert_eq!(
+            &msg[HEADER_LEN + 46..HEADER_LEN + 48],
+            &65534u16.to_le_bytes()
+        );
+        assert_eq!(CreateRequest::decode(&msg).unwrap().name, req.name);
+        req.name = name(32768);
+        let mut w = request_writer(Command::CREATE);
+        assert_too_large(req.encode(&mut w), "SMB2 CREATE NameLength", 65536, 65535);
+        // 40,000 characters, as a caller might pass.
+        req.name = name(40_000);
+        assert_eq!(
+            req.encode(&mut request_writer(Command::CREATE))
+                .unwrap_err()
+                .to_string(),
+            "SMB2 CREATE NameLength: 80000 bytes, the limit is 65535"
+        );
+    }
+
+    #[test]
+    fn name_offset_limit() {
+        use crate::codec::testutil::assert_too_large;
+        let req = open_request();
+        // NameOffset (16 bits) counts from the start of `w`: the name
+        // follows the 56-byte fixed body, which must end by 65535.
+        let mut w = Writer::new();
+        w.zeros(65535 - REQUEST_FIXED_LEN);
+        req.encode(&mut w).unwrap();
+        let mut w = Writer::new();
+        w.zeros(65536 - REQUEST_FIXED_LEN);
+        assert_too_large(req.encode(&mut w), "SMB2 CREATE NameOffset", 65536, 65535);
+    }
+
+    #[test]
+    fn create_context_limits() {
+        use crate::codec::testutil::assert_too_large;
+        let with = |name_len: usize, data: &[u8]| {
+            let mut req = open_request();
+            req.contexts = vec![CreateContext::new(&vec![b'N'; name_len], data.to_vec())];
+            let mut w = request_writer(Command::CREATE);
+            req.encode(&mut w).map(|()| w.into_vec())
+        };
+        // NameLength is 16 bits.
+        let msg = with(65535, &[]).unwrap();
+        let back = CreateRequest::decode(&msg).unwrap();
+        assert_eq!(back.contexts[0].name.len(), 65535);
+        assert_too_large(
+            with(65536, &[]),
+            "SMB2_CREATE_CONTEXT NameLength",
+            65536,
+            65535,
+        );
+        // DataOffset, the 8-byte boundary after the name from the context
+        // start, is 16 bits too: a name of 65512 bytes ends at 65528.
+        let msg = with(65512, b"d").unwrap();
+        assert_eq!(CreateRequest::decode(&msg).unwrap().contexts[0].data, b"d");
+        assert_too_large(
+            with(65513, b"d"),
+            "SMB2_CREATE_CONTEXT DataOffset",
+            65536,
+            65535,
+        );
+    }
 }

@@ -635,4 +635,22 @@ mod tests {
         }
         assert!(ErrorResponse::decode(&msg).is_ok());
     }
+
+    #[test]
+    fn validate_negotiate_dialect_count_limit() {
+        use crate::codec::testutil::assert_too_large;
+        let req = |n: usize| ValidateNegotiateInfoRequest {
+            capabilities: 0,
+            guid: [0; 16],
+            security_mode: 1,
+            dialects: vec![0x0302; n],
+        };
+        assert_eq!(req(65535).to_bytes().unwrap().len(), 24 + 2 * 65535);
+        assert_too_large(
+            req(65536).to_bytes(),
+            "VALIDATE_NEGOTIATE_INFO DialectCount",
+            65536,
+            65535,
+        );
+    }
 }

@@ -920,4 +920,109 @@ mod tests {
         assert!(with(120, &[0x00, 0x00]).is_err()); // HashAlgorithmCount 0
         assert!(with(168, &[0x00, 0x00]).is_err()); // CipherCount 0
     }
+
+    #[test]
+    fn count_and_length_limits() {
+        use crate::codec::testutil::assert_too_large;
+        let encode = |req: &NegotiateRequest| {
+            let mut w = request_writer(Command::NEGOTIATE);
+            req.encode(&mut w).map(|()| w.into_vec())
+        };
+        let mut req = request_311();
+        req.contexts.clear();
+        req.dialects = vec![Dialect::SMB2_1; 65535];
+        let msg = encode(&req).unwrap();
+        assert_eq!(
+            NegotiateRequest::decode(&msg).unwrap().dialects.len(),
+            65535
+        );
+        req.dialects.push(Dialect::SMB2_1);
+        assert_too_large(encode(&req), "SMB2 NEGOTIATE DialectCount", 65536, 65535);
+
+        // NegotiateContextCount: 65535 contexts fit, one more does not.
+        let mut req = request_311();
+        let other = NegotiateContext::Other {
+            context_type: 0x0100,
+            data: Vec::new(),
+        };
+        req.contexts = vec![other.clone(); 65535];
+        encode(&req).unwrap();
+        req.contexts.push(other);
+        assert_too_large(
+            encode(&req),
+            "SMB2 NEGOTIATE NegotiateContextCount",
+            65536,
+            65535,
+        );
+
+        // A context's DataLength, the salt and the algorithm counts are 16 bits.
+        let one = |c: NegotiateContext| {
+            let mut req = request_311();
+            req.contexts = vec![c];
+            encode(&req)
+        };
+        let data = |n: usize| NegotiateContext::Other {
+            context_type: 0x0100,
+            data: vec![0; n],
+        };
+        one(data(65535)).unwrap();
+        assert_too_large(
+            one(data(65536)),
+            "SMB2 negotiate context DataLength",
+            65536,
+            65535,
+        );
+        let preauth = |algorithms: usize, salt: usize| NegotiateContext::PreauthIntegrity {
+            hash_algorithms: vec![1; algorithms],
+            salt: vec![0; salt],
+        };
+        assert_too_large(
+            one(preauth(1, 65536)),
+            "SMB2_PREAUTH_INTEGRITY_CAPABILITIES SaltLength",
+            65536,
+            65535,
+        );
+        assert_too_large(
+            one(preauth(65536, 0)),
+            "SMB2_PREAUTH_INTEGRITY_CAPABILITIES HashAlgorithmCount",
+            65536,
+            65535,
+        );
+        // 65535 algorithms are 131070 bytes: the DataLength fails instead.
+        assert_too_large(
+            one(preauth(65535, 0)),
+            "SMB2 negotiate context DataLength",
+            4 + 2 * 65535,
+            65535,
+        );
+        assert_too_large(
+            one(NegotiateContext::Encryption {
+                ciphers: vec![1; 65536],
+            }),
+            "SMB2 negotiate context CipherCount/SigningAlgorithmCount",
+            65536,
+            65535,
+        );
+    }
+
+    #[test]
+    fn response_security_buffer_limit() {
+        use crate::codec::testutil::assert_too_large;
+        let mut resp = NegotiateResponse::decode(&samba_response()).unwrap();
+        resp.contexts.clear();
+        resp.dialect = Dialect::SMB3_0_2;
+        resp.security_buffer = vec![7; 65535];
+        let mut w = response_writer(Command::NEGOTIATE, NtStatus::SUCCESS);
+        resp.encode(&mut w).unwrap();
+        let back = NegotiateResponse::decode(w.as_slice()).unwrap();
+        assert_eq!(back.security_buffer.len(), 65535);
+        resp.security_buffer.push(7);
+        let mut w = response_writer(Command::NEGOTIATE, NtStatus::SUCCESS);
+        assert_too_large(
+            resp.encode(&mut w),
+            "SMB2 NEGOTIATE SecurityBufferLength",
+            65536,
+            65535,
+        );
+    }
 }

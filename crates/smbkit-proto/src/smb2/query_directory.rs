@@ -291,4 +291,22 @@ mod tests {
         assert!(with(66, &[0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]).is_err());
         assert_eq!(with(66, &[0xFF, 0xFF, 0, 0, 0, 0]).unwrap(), 172..172);
     }
+
+    #[test]
+    fn pattern_length_limit() {
+        use crate::codec::testutil::{assert_too_large, name};
+        let mut req = sample_request();
+        req.pattern = name(32767);
+        let mut w = request_writer(Command::QUERY_DIRECTORY);
+        req.encode(&mut w).unwrap();
+        assert_eq!(QueryDirectoryRequest::decode(w.as_slice()).unwrap(), req);
+        req.pattern = name(32768);
+        let mut w = request_writer(Command::QUERY_DIRECTORY);
+        assert_too_large(
+            req.encode(&mut w),
+            "SMB2 QUERY_DIRECTORY FileNameLength",
+            65536,
+            65535,
+        );
+    }
 }

@@ -394,4 +394,27 @@ mod tests {
         m[68..72].copy_from_slice(&[0, 0, 0, 0]);
         assert!(ReadResponse::decode(&m).unwrap().data.is_empty());
     }
+
+    #[test]
+    fn response_data_offset_limit() {
+        use crate::codec::testutil::assert_too_large;
+        // DataOffset is one byte: the data must start by offset 255, so
+        // the body may start at 255 - 16 at the latest.
+        let resp = ReadResponse {
+            data_remaining: 0,
+            data: b"x".to_vec(),
+        };
+        let mut w = Writer::new();
+        w.zeros(255 - RESPONSE_FIXED_LEN);
+        resp.encode(&mut w).unwrap();
+        assert_eq!(w.as_slice()[255 - RESPONSE_FIXED_LEN + 2], 255);
+        let mut w = Writer::new();
+        w.zeros(256 - RESPONSE_FIXED_LEN);
+        assert_too_large(
+            resp.encode(&mut w),
+            "SMB2 READ response DataOffset",
+            256,
+            255,
+        );
+    }
 }

@@ -304,4 +304,40 @@ mod tests {
         bad[78..80].copy_from_slice(&[0x04, 0x00]);
         assert!(SessionSetupRequest::decode(&bad).is_err());
     }
+
+    #[test]
+    fn security_buffer_limit() {
+        use crate::codec::testutil::assert_too_large;
+        let req = |n: usize| SessionSetupRequest {
+            flags: 0,
+            security_mode: 1,
+            capabilities: 0,
+            previous_session_id: 0,
+            security_buffer: vec![0x60; n],
+        };
+        let mut w = request_writer(Command::SESSION_SETUP);
+        req(65535).encode(&mut w).unwrap();
+        let back = SessionSetupRequest::decode(w.as_slice()).unwrap();
+        assert_eq!(back.security_buffer.len(), 65535);
+        let mut w = request_writer(Command::SESSION_SETUP);
+        assert_too_large(
+            req(65536).encode(&mut w),
+            "SMB2 SESSION_SETUP SecurityBufferLength",
+            65536,
+            65535,
+        );
+        let resp = |n: usize| SessionSetupResponse {
+            session_flags: 0,
+            security_buffer: vec![0xA1; n],
+        };
+        let mut w = response_writer(Command::SESSION_SETUP, NtStatus::SUCCESS);
+        resp(65535).encode(&mut w).unwrap();
+        let mut w = response_writer(Command::SESSION_SETUP, NtStatus::SUCCESS);
+        assert_too_large(
+            resp(65536).encode(&mut w),
+            "SMB2 SESSION_SETUP SecurityBufferLength",
+            65536,
+            65535,
+        );
+    }
 }

@@ -304,4 +304,26 @@ mod tests {
         bad[64] = 9;
         assert!(TreeConnectResponse::decode(&bad).is_err());
     }
+
+    #[test]
+    fn path_length_limit() {
+        use crate::codec::testutil::{assert_too_large, name};
+        let req = |units: usize| TreeConnectRequest {
+            flags: 0,
+            path: name(units),
+        };
+        let mut w = request_writer(Command::TREE_CONNECT);
+        req(32767).encode(&mut w).unwrap();
+        assert_eq!(
+            TreeConnectRequest::decode(w.as_slice()).unwrap(),
+            req(32767)
+        );
+        let mut w = request_writer(Command::TREE_CONNECT);
+        assert_too_large(
+            req(32768).encode(&mut w),
+            "SMB2 TREE_CONNECT PathLength",
+            65536,
+            65535,
+        );
+    }
 }
