@@ -815,6 +815,31 @@ fn missing_paths_are_not_found() {
 }
 
 #[test]
+fn paths_too_long_for_the_protocol_are_usage_errors_naming_the_limit() {
+    let srv = server(Profile::Modern);
+    let long = "x".repeat(40_000);
+    for (command, rest) in [
+        ("stat", format!("share/{long}")),
+        ("ls", format!("share/{long}")),
+        ("cat", format!("share/{long}")),
+        ("rm", format!("share/{long}")),
+    ] {
+        let err = fails(&srv, &[command, &url(&srv, &rest)], USAGE);
+        assert!(
+            err.contains("80000 bytes in UTF-16, the limit is 65535"),
+            "{command}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{command}: {err}");
+        assert!(
+            err.len() < 400,
+            "{command}: the message repeats the path: {err}"
+        );
+    }
+    let err = fails(&srv, &["ls", &url(&srv, &"s".repeat(40_000))], USAGE);
+    assert!(err.contains("the limit is 80"), "{err}");
+}
+
+#[test]
 fn read_only_share_denies_writes() {
     let srv = server(Profile::Modern);
     let tmp = TempDir::new();

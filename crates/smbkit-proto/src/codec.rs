@@ -5,6 +5,13 @@
 //! becomes a [`DecodeError`] and never a panic. Offsets and lengths that the
 //! wire carries are validated with [`Reader::slice_at`] / [`checked_range`]
 //! using checked arithmetic.
+//!
+//! The other way, [`Writer`] appends; an encoder whose input can hold a
+//! value that its wire field cannot carry (a name longer than a 16-bit
+//! length field allows, more entries than a count can say) returns an
+//! [`EncodeError`] naming the field, the value and the limit instead of
+//! truncating it or panicking. After an error the writer holds a partial
+//! message and is to be discarded.
 
 use thiserror::Error;
 
@@ -62,6 +69,95 @@ impl DecodeError {
             detail: detail.into(),
         }
     }
+}
+
+/// Why a message could not be encoded: the input holds something that the
+/// wire format cannot carry.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum EncodeError {
+    /// A length, offset or count does not fit the field that carries it
+    /// (for example a path whose UTF-16 form is longer than the 16-bit
+    /// NameLength of an SMB2 CREATE can say). Displays as "SMB2 CREATE
+    /// NameLength: 80000 bytes, the limit is 65535".
+    #[error("{what}: {actual} {unit}, the limit is {limit}")]
+    TooLarge {
+        /// The message and field, e.g. "SMB2 CREATE NameLength".
+        what: &'static str,
+        /// What is counted: "bytes", or the items of a count ("ACEs").
+        unit: &'static str,
+        /// The value the input asked for.
+        actual: usize,
+        /// The largest value the field can carry.
+        limit: usize,
+    },
+    /// A value the format cannot express at all, whatever its length (a
+    /// NUL inside a NUL-terminated string).
+    #[error("{what}: {detail}")]
+    Invalid {
+        /// The message and field.
+        what: &'static str,
+        /// What is wrong with the value.
+        detail: &'static str,
+    },
+}
+
+impl EncodeError {
+    /// A length of `actual` bytes over `limit`.
+    pub fn too_long(what: &'static str, actual: usize, limit: usize) -> Self {
+        EncodeError::TooLarge {
+            what,
+            unit: "bytes",
+            actual,
+            limit,
+        }
+    }
+
+    /// A count of `actual` items (`unit`, e.g. "ACEs") over `limit`.
+    pub fn too_many(what: &'static str, unit: &'static str, actual: usize, limit: usize) -> Self {
+        EncodeError::TooLarge {
+            what,
+            unit,
+            actual,
+            limit,
+        }
+    }
+}
+
+/// Converts a length or offset in bytes to an 8-bit wire field.
+pub fn wire_u8(value: usize, what: &'static str) -> Result<u8, EncodeError> {
+    u8::try_from(value).map_err(|_| EncodeError::too_long(what, value, usize::from(u8::MAX)))
+}
+
+/// Converts a length or offset in bytes to a 16-bit wire field.
+pub fn wire_u16(value: usize, what: &'static str) -> Result<u16, EncodeError> {
+    u16::try_from(value).map_err(|_| EncodeError::too_long(what, value, usize::from(u16::MAX)))
+}
+
+/// Converts a length or offset in bytes to a 32-bit wire field.
+pub fn wire_u32(value: usize, what: &'static str) -> Result<u32, EncodeError> {
+    u32::try_from(value).map_err(|_| EncodeError::too_long(what, value, u32_max()))
+}
+
+/// Converts a count of `unit` (e.g. "ACEs") to a 16-bit wire field.
+pub fn count_u16(value: usize, what: &'static str, unit: &'static str) -> Result<u16, EncodeError> {
+    u16::try_from(value)
+        .map_err(|_| EncodeError::too_many(what, unit, value, usize::from(u16::MAX)))
+}
+
+/// Converts a count of `unit` to a 32-bit wire field.
+pub fn count_u32(value: usize, what: &'static str, unit: &'static str) -> Result<u32, EncodeError> {
+    u32::try_from(value).map_err(|_| EncodeError::too_many(what, unit, value, u32_max()))
+}
+
+/// `u32::MAX` as a `usize` (saturated where it does not fit).
+fn u32_max() -> usize {
+    usize::try_from(u32::MAX).unwrap_or(usize::MAX)
+}
+
+/// The length in bytes of `s` as UTF-16 (what [`Writer::utf16`] appends).
+pub fn utf16_len(s: &str) -> usize {
+    s.encode_utf16().count() * 2
 }
 
 /// Returns `offset..offset+length` if it lies within `bound` bytes.
@@ -359,9 +455,72 @@ pub fn from_utf16le_lossy(b: &[u8]) -> String {
     String::from_utf16_lossy(&units)
 }
 
+/// Helpers for the encoders' limit tests.
+#[cfg(test)]
+pub(crate) mod testutil {
+    use super::EncodeError;
+
+    /// Asserts that `r` is the [`EncodeError::TooLarge`] of field `what`
+    /// with `actual` over `limit`.
+    #[track_caller]
+    pub fn assert_too_large<T: core::fmt::Debug>(
+        r: Result<T, EncodeError>,
+        what: &str,
+        actual: usize,
+        limit: usize,
+    ) {
+        match r {
+            Err(EncodeError::TooLarge {
+                what: w,
+                actual: a,
+                limit: l,
+                ..
+            }) => assert_eq!((w, a, l), (what, actual, limit)),
+            other => panic!("expected {what} {actual} > {limit}, got {other:?}"),
+        }
+    }
+
+    /// A name of `units` UTF-16 code units (2 × `units` bytes).
+    pub fn name(units: usize) -> String {
+        "n".repeat(units)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::testutil::assert_too_large;
     use super::*;
+
+    #[test]
+    fn wire_conversions_stop_at_the_field_width() {
+        assert_eq!(wire_u8(255, "f"), Ok(255));
+        assert_too_large(wire_u8(256, "f"), "f", 256, 255);
+        assert_eq!(wire_u16(65535, "f"), Ok(65535));
+        assert_too_large(wire_u16(65536, "f"), "f", 65536, 65535);
+        assert_eq!(count_u16(65535, "c", "items"), Ok(65535));
+        assert_too_large(count_u16(65536, "c", "items"), "c", 65536, 65535);
+        #[cfg(target_pointer_width = "64")]
+        {
+            let max = usize::try_from(u32::MAX).unwrap();
+            assert_eq!(wire_u32(max, "f"), Ok(u32::MAX));
+            assert_too_large(wire_u32(max + 1, "f"), "f", max + 1, max);
+            assert_eq!(count_u32(max, "c", "items"), Ok(u32::MAX));
+            assert_too_large(count_u32(max + 1, "c", "items"), "c", max + 1, max);
+        }
+    }
+
+    #[test]
+    fn encode_errors_name_the_field_the_value_and_the_limit() {
+        assert_eq!(
+            EncodeError::too_long("SMB2 CREATE NameLength", 80000, 65535).to_string(),
+            "SMB2 CREATE NameLength: 80000 bytes, the limit is 65535"
+        );
+        assert_eq!(
+            EncodeError::too_many("ACL AceCount", "ACEs", 70000, 65535).to_string(),
+            "ACL AceCount: 70000 ACEs, the limit is 65535"
+        );
+        assert_eq!(utf16_len("a😀"), 6);
+    }
 
     #[test]
     fn reader_checks_bounds() {

@@ -15,7 +15,9 @@ use std::str::FromStr;
 
 use thiserror::Error;
 
-use crate::codec::{DecodeError, Reader, Writer};
+use crate::codec::{
+    count_u16, wire_u16, wire_u32, wire_u8, DecodeError, EncodeError, Reader, Writer,
+};
 
 /// ACE types: the AceType field of ACE_HEADER (MS-DTYP §2.4.4.1).
 pub mod ace_type {
@@ -332,32 +334,38 @@ impl Sid {
 
     /// Appends the packet representation.
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If there are more than 15 sub-authorities (the decoder would refuse
     /// the result).
-    pub fn encode(&self, w: &mut Writer) {
-        assert!(
-            self.sub_authorities.len() <= Self::MAX_SUB_AUTHORITIES,
-            "a SID has at most 15 sub-authorities"
-        );
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
+        let count = self.sub_authorities.len();
+        if count > Self::MAX_SUB_AUTHORITIES {
+            return Err(EncodeError::too_many(
+                "SID SubAuthorityCount",
+                "sub-authorities",
+                count,
+                Self::MAX_SUB_AUTHORITIES,
+            ));
+        }
         w.u8(self.revision)
-            .u8(self.sub_authorities.len() as u8)
+            .u8(wire_u8(count, "SID SubAuthorityCount")?)
             .bytes(&self.identifier_authority);
         for s in &self.sub_authorities {
             w.u32(*s);
         }
+        Ok(())
     }
 
     /// The packet representation.
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// As [`Sid::encode`].
-    pub fn to_bytes(&self) -> Vec<u8> {
+    pub fn to_bytes(&self) -> Result<Vec<u8>, EncodeError> {
         let mut w = Writer::new();
-        self.encode(&mut w);
-        w.into_vec()
+        self.encode(&mut w)?;
+        Ok(w.into_vec())
     }
 
     /// The name of a well-known SID (MS-DTYP §2.4.2.4), e.g. `Everyone` for
@@ -681,11 +689,11 @@ impl Ace {
     /// `Some` — Mask, the object part (if `object` is `Some`) and the SID,
     /// then `raw`. A decoded ACE encodes back to its original bytes.
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the ACE exceeds 65535 bytes or the SID has more than 15
     /// sub-authorities.
-    pub fn encode(&self, w: &mut Writer) {
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
         let start = w.len();
         w.u8(self.ace_type).u8(self.ace_flags).u16(0);
         if let Some(sid) = &self.sid {
@@ -708,22 +716,23 @@ impl Ace {
                     w.bytes(g);
                 }
             }
-            sid.encode(w);
+            sid.encode(w)?;
         }
         w.bytes(&self.raw);
-        let size = u16::try_from(w.len() - start).expect("ACE larger than 65535 bytes");
+        let size = wire_u16(w.len() - start, "ACE AceSize")?;
         w.patch_u16(start + 2, size);
+        Ok(())
     }
 
     /// The encoded ACE.
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// As [`Ace::encode`].
-    pub fn to_bytes(&self) -> Vec<u8> {
+    pub fn to_bytes(&self) -> Result<Vec<u8>, EncodeError> {
         let mut w = Writer::new();
-        self.encode(&mut w);
-        w.into_vec()
+        self.encode(&mut w)?;
+        Ok(w.into_vec())
     }
 }
 
@@ -901,30 +910,31 @@ impl Acl {
 
     /// Appends the ACL with AclSize and AceCount computed (Sbz1, Sbz2 = 0).
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the ACL exceeds 65535 bytes or 65535 ACEs, or an ACE cannot be
     /// encoded ([`Ace::encode`]).
-    pub fn encode(&self, w: &mut Writer) {
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
         let start = w.len();
-        let count = u16::try_from(self.aces.len()).expect("more than 65535 ACEs");
+        let count = count_u16(self.aces.len(), "ACL AceCount", "ACEs")?;
         w.u8(self.revision).u8(0).u16(0).u16(count).u16(0);
         for ace in &self.aces {
-            ace.encode(w);
+            ace.encode(w)?;
         }
-        let size = u16::try_from(w.len() - start).expect("ACL larger than 65535 bytes");
+        let size = wire_u16(w.len() - start, "ACL AclSize")?;
         w.patch_u16(start + 2, size);
+        Ok(())
     }
 
     /// The encoded ACL.
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// As [`Acl::encode`].
-    pub fn to_bytes(&self) -> Vec<u8> {
+    pub fn to_bytes(&self) -> Result<Vec<u8>, EncodeError> {
         let mut w = Writer::new();
-        self.encode(&mut w);
-        w.into_vec()
+        self.encode(&mut w)?;
+        Ok(w.into_vec())
     }
 }
 
@@ -1046,10 +1056,10 @@ impl SecurityDescriptor {
     /// [`control::SE_DACL_PRESENT`] set for an ACL that is present; no bit
     /// is cleared (so a NULL DACL survives). Sbz1 is written as 0.
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If a part cannot be encoded ([`Sid::encode`], [`Acl::encode`]).
-    pub fn encode(&self, w: &mut Writer) {
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
         let base = w.len();
         let mut ctl = self.control | control::SE_SELF_RELATIVE;
         if self.sacl.is_some() {
@@ -1060,38 +1070,39 @@ impl SecurityDescriptor {
         }
         w.u8(self.revision).u8(0).u16(ctl);
         w.zeros(16); // offsets, patched below
-        let offset_of = |w: &Writer| u32::try_from(w.len() - base).expect("descriptor too large");
+        let offset_of = |w: &Writer, what| wire_u32(w.len() - base, what);
         if let Some(sid) = &self.owner {
-            let off = offset_of(w);
+            let off = offset_of(w, "SECURITY_DESCRIPTOR OffsetOwner")?;
             w.patch_u32(base + 4, off);
-            sid.encode(w);
+            sid.encode(w)?;
         }
         if let Some(sid) = &self.group {
-            let off = offset_of(w);
+            let off = offset_of(w, "SECURITY_DESCRIPTOR OffsetGroup")?;
             w.patch_u32(base + 8, off);
-            sid.encode(w);
+            sid.encode(w)?;
         }
         if let Some(acl) = &self.sacl {
-            let off = offset_of(w);
+            let off = offset_of(w, "SECURITY_DESCRIPTOR OffsetSacl")?;
             w.patch_u32(base + 12, off);
-            acl.encode(w);
+            acl.encode(w)?;
         }
         if let Some(acl) = &self.dacl {
-            let off = offset_of(w);
+            let off = offset_of(w, "SECURITY_DESCRIPTOR OffsetDacl")?;
             w.patch_u32(base + 16, off);
-            acl.encode(w);
+            acl.encode(w)?;
         }
+        Ok(())
     }
 
     /// The encoded self-relative descriptor.
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// As [`SecurityDescriptor::encode`].
-    pub fn to_bytes(&self) -> Vec<u8> {
+    pub fn to_bytes(&self) -> Result<Vec<u8>, EncodeError> {
         let mut w = Writer::new();
-        self.encode(&mut w);
-        w.into_vec()
+        self.encode(&mut w)?;
+        Ok(w.into_vec())
     }
 
     /// Whether the DACL is a NULL DACL (present flag set, no ACL).
@@ -1158,7 +1169,7 @@ mod tests {
         let s = Sid::decode(&b).unwrap();
         assert_eq!(s.to_string(), "S-1-5-32-544");
         assert_eq!(s.well_known_name(), Some("BUILTIN\\Administrators"));
-        assert_eq!(s.to_bytes(), b);
+        assert_eq!(s.to_bytes().unwrap(), b);
         assert_eq!(s.encoded_len(), 16);
         // A domain account.
         let b = hex(
@@ -1167,7 +1178,7 @@ mod tests {
         let s = Sid::decode(&b).unwrap();
         assert_eq!(s.to_string(), "S-1-5-21-286331153-572662306-858993459-1201");
         assert_eq!(s.rid(), Some(1201));
-        assert_eq!(s.to_bytes(), b);
+        assert_eq!(s.to_bytes().unwrap(), b);
         // Trailing bytes are ignored.
         let mut more = b.clone();
         more.extend_from_slice(b"garbage");
@@ -1189,7 +1200,7 @@ mod tests {
         assert!(Sid::new(5, &[0; 16]).is_none());
         let zero = Sid::new(5, &[]).unwrap();
         assert_eq!(zero.to_string(), "S-1-5");
-        assert_eq!(Sid::decode(&zero.to_bytes()).unwrap(), zero);
+        assert_eq!(Sid::decode(&zero.to_bytes().unwrap()).unwrap(), zero);
     }
 
     #[test]
@@ -1257,7 +1268,7 @@ mod tests {
             "S-1-5-21-286331153-572662306-858993459-1134"
         );
         assert!(a.raw.is_empty() && a.object.is_none());
-        assert_eq!(a.to_bytes(), b);
+        assert_eq!(a.to_bytes().unwrap(), b);
         assert_eq!(
             a.to_string(),
             "ALLOWED S-1-5-21-286331153-572662306-858993459-1134 FULL [ID]"
@@ -1266,7 +1277,7 @@ mod tests {
         let b = hex("01 03 18 00 a9 00 02 00 01 02 00 00 00 00 00 05 20 00 00 00 21 02 00 00");
         let a = Ace::decode(&b).unwrap();
         assert_eq!(a.to_string(), "DENIED S-1-5-32-545 0x000200a9 [OI|CI]");
-        assert_eq!(a.to_bytes(), b);
+        assert_eq!(a.to_bytes().unwrap(), b);
         // Audit with success/failure flags.
         let a = Ace::new(
             ace_type::SYSTEM_AUDIT,
@@ -1274,7 +1285,7 @@ mod tests {
             access_mask::DELETE,
             sid("S-1-1-0"),
         );
-        let b = a.to_bytes();
+        let b = a.to_bytes().unwrap();
         assert_eq!(b.len(), 4 + 4 + 12);
         assert_eq!(Ace::decode(&b).unwrap(), a);
         assert_eq!(a.to_string(), "AUDIT S-1-1-0 0x00010000 [SA|FA]");
@@ -1311,7 +1322,7 @@ mod tests {
                     sid: Some(sid("S-1-5-11")),
                     raw: Vec::new(),
                 };
-                let b = a.to_bytes();
+                let b = a.to_bytes().unwrap();
                 let expected_len =
                     4 + 4 + 4 + 16 * (ot.is_some() as usize + iot.is_some() as usize) + 12;
                 assert_eq!(b.len(), expected_len);
@@ -1319,7 +1330,7 @@ mod tests {
                 assert_eq!(back.object.unwrap().object_type, ot);
                 assert_eq!(back.object.unwrap().inherited_object_type, iot);
                 assert_eq!(back.sid, a.sid);
-                assert_eq!(back.to_bytes(), b);
+                assert_eq!(back.to_bytes().unwrap(), b);
                 for len in 0..b.len() {
                     assert!(Ace::decode(&b[..len]).is_err());
                 }
@@ -1357,7 +1368,7 @@ mod tests {
             sid("S-1-5-32-545"),
         );
         a.raw = b"artx\x01\x02\x03\x04".to_vec();
-        let b = a.to_bytes();
+        let b = a.to_bytes().unwrap();
         assert_eq!(Ace::decode(&b).unwrap(), a);
         assert_eq!(a.to_string(), "ALLOWED_CALLBACK S-1-5-32-545 READ +8 bytes");
         // Compound (0x04) and unknown types stay raw.
@@ -1367,7 +1378,7 @@ mod tests {
             assert_eq!(a.sid, None);
             assert_eq!(a.access_mask, 0);
             assert_eq!(a.raw, vec![1, 2, 3, 4, 5, 6, 7, 8]);
-            assert_eq!(a.to_bytes(), b);
+            assert_eq!(a.to_bytes().unwrap(), b);
         }
         let a = Ace::decode(&[0x14, 0, 8, 0, 0, 0, 0, 0]).unwrap();
         assert_eq!(a.to_string(), "TYPE(0x14) raw=4 bytes");
@@ -1377,8 +1388,8 @@ mod tests {
 
     #[test]
     fn ace_size_checks() {
-        let good = Ace::new(0, 0, 1, sid("S-1-1-0")).to_bytes(); // 20 bytes
-                                                                 // AceSize below the header.
+        let good = Ace::new(0, 0, 1, sid("S-1-1-0")).to_bytes().unwrap(); // 20 bytes
+                                                                          // AceSize below the header.
         for size in 0..4u16 {
             let mut b = good.clone();
             b[2..4].copy_from_slice(&size.to_le_bytes());
@@ -1398,7 +1409,7 @@ mod tests {
         b.extend_from_slice(&[0; 4]);
         let a = Ace::decode(&b).unwrap();
         assert_eq!(a.raw, vec![0; 4]);
-        assert_eq!(a.to_bytes(), b);
+        assert_eq!(a.to_bytes().unwrap(), b);
         // A SID claiming 15 sub-authorities inside a small ACE.
         let mut b = good;
         b[9] = 15;
@@ -1432,7 +1443,7 @@ mod tests {
     #[test]
     fn acl_round_trip_and_bounds() {
         let acl = sample_dacl();
-        let b = acl.to_bytes();
+        let b = acl.to_bytes().unwrap();
         assert_eq!(u16::from_le_bytes([b[2], b[3]]) as usize, b.len());
         assert_eq!(u16::from_le_bytes([b[4], b[5]]), 4);
         assert_eq!(Acl::decode(&b).unwrap(), acl);
@@ -1465,8 +1476,8 @@ mod tests {
             revision: 2,
             aces: vec![],
         };
-        assert_eq!(empty.to_bytes(), vec![2, 0, 8, 0, 0, 0, 0, 0]);
-        assert_eq!(Acl::decode(&empty.to_bytes()).unwrap(), empty);
+        assert_eq!(empty.to_bytes().unwrap(), vec![2, 0, 8, 0, 0, 0, 0, 0]);
+        assert_eq!(Acl::decode(&empty.to_bytes().unwrap()).unwrap(), empty);
     }
 
     // ---- security descriptor --------------------------------------------
@@ -1526,7 +1537,7 @@ mod tests {
             ]
         );
         // The encoder reproduces the layout exactly.
-        assert_eq!(sd.to_bytes(), b);
+        assert_eq!(sd.to_bytes().unwrap(), b);
         // Every truncation fails.
         for len in 0..b.len() {
             assert!(SecurityDescriptor::decode(&b[..len]).is_err(), "len={len}");
@@ -1570,7 +1581,10 @@ mod tests {
         // DP set with no DACL: a NULL DACL.
         assert!(sd.has_null_dacl());
         assert!(sd.to_string().ends_with("DACL:NULL"));
-        assert_eq!(SecurityDescriptor::decode(&sd.to_bytes()).unwrap(), sd);
+        assert_eq!(
+            SecurityDescriptor::decode(&sd.to_bytes().unwrap()).unwrap(),
+            sd
+        );
     }
 
     #[test]
@@ -1594,7 +1608,7 @@ mod tests {
             }),
             dacl: Some(sample_dacl()),
         };
-        let b = sd.to_bytes();
+        let b = sd.to_bytes().unwrap();
         let back = SecurityDescriptor::decode(&b).unwrap();
         assert_eq!(
             back.control,
@@ -1607,7 +1621,7 @@ mod tests {
         assert_eq!(back.group, sd.group);
         assert_eq!(back.sacl, sd.sacl);
         assert_eq!(back.dacl, sd.dacl);
-        assert_eq!(back.to_bytes(), b);
+        assert_eq!(back.to_bytes().unwrap(), b);
         assert_eq!(
             back.sacl.as_ref().unwrap().aces[1]
                 .sid
@@ -1650,7 +1664,7 @@ mod tests {
             "ALLOWED S-1-5-32-545 0x00100089 [ID]"
         );
         assert_eq!(dacl.aces[1].to_string(), "ALLOWED S-1-5-18 FULL [ID]");
-        assert_eq!(sd.to_bytes(), b);
+        assert_eq!(sd.to_bytes().unwrap(), b);
     }
 
     /// xorshift64*: deterministic pseudo-random bytes for the no-panic test.
@@ -1687,8 +1701,9 @@ mod tests {
                 sacl: Some(with_object.clone()),
                 dacl: Some(with_object.clone()),
             }
-            .to_bytes(),
-            with_object.to_bytes(),
+            .to_bytes()
+            .unwrap(),
+            with_object.to_bytes().unwrap(),
         ];
         let mut state = 0x0123_4567_89AB_CDEFu64;
         for round in 0..20_000 {
@@ -1711,17 +1726,17 @@ mod tests {
             if let Ok(sd) = SecurityDescriptor::decode(&buf) {
                 let _ = sd.to_string();
                 // Whatever decodes re-encodes and decodes to the same parts.
-                let again = SecurityDescriptor::decode(&sd.to_bytes()).unwrap();
+                let again = SecurityDescriptor::decode(&sd.to_bytes().unwrap()).unwrap();
                 assert_eq!((&again.owner, &again.group), (&sd.owner, &sd.group));
                 assert_eq!((&again.sacl, &again.dacl), (&sd.sacl, &sd.dacl));
             }
             if let Ok(acl) = Acl::decode(&buf) {
                 let _ = acl.to_string();
-                assert_eq!(Acl::decode(&acl.to_bytes()).unwrap(), acl);
+                assert_eq!(Acl::decode(&acl.to_bytes().unwrap()).unwrap(), acl);
             }
             if let Ok(ace) = Ace::decode(&buf) {
                 let _ = ace.to_string();
-                assert_eq!(Ace::decode(&ace.to_bytes()).unwrap(), ace);
+                assert_eq!(Ace::decode(&ace.to_bytes().unwrap()).unwrap(), ace);
             }
             if let Ok(s) = Sid::decode(&buf) {
                 let _ = s.well_known_name();
@@ -1733,5 +1748,65 @@ mod tests {
                 let _ = text.parse::<Sid>();
             }
         }
+    }
+
+    // ---- encoder limits --------------------------------------------------
+
+    #[test]
+    fn sid_sub_authority_limit() {
+        use crate::codec::testutil::assert_too_large;
+        let mut s = sid("S-1-5-21-1-2-3-4-5-6-7-8-9-10-11-12-13-14");
+        assert_eq!(s.sub_authorities.len(), 15);
+        assert_eq!(Sid::decode(&s.to_bytes().unwrap()).unwrap(), s);
+        s.sub_authorities.push(14);
+        assert_too_large(s.to_bytes(), "SID SubAuthorityCount", 16, 15);
+    }
+
+    #[test]
+    fn ace_and_acl_size_limits() {
+        use crate::codec::testutil::assert_too_large;
+        // An ACE without a SID is its 4-byte header and `raw`; AceSize is
+        // 16 bits.
+        let ace = |raw: usize| Ace {
+            ace_type: 0x11,
+            ace_flags: 0,
+            access_mask: 0,
+            object: None,
+            sid: None,
+            raw: vec![0; raw],
+        };
+        assert_eq!(ace(65531).to_bytes().unwrap().len(), 65535);
+        assert_too_large(ace(65532).to_bytes(), "ACE AceSize", 65536, 65535);
+        // An ACL is its 8-byte header and the ACEs; AclSize is 16 bits.
+        let acl = |aces: Vec<Ace>| Acl { revision: 2, aces };
+        let b = acl(vec![ace(65523)]).to_bytes().unwrap();
+        assert_eq!(b.len(), 65535);
+        assert_eq!(Acl::decode(&b).unwrap().aces.len(), 1);
+        assert_too_large(
+            acl(vec![ace(65524)]).to_bytes(),
+            "ACL AclSize",
+            65536,
+            65535,
+        );
+        // AceCount is 16 bits: 65536 ACEs are refused by count, before
+        // their size.
+        assert_too_large(
+            acl(vec![ace(0); 65536]).to_bytes(),
+            "ACL AceCount",
+            65536,
+            65535,
+        );
+        let d = SecurityDescriptor {
+            revision: 1,
+            control: 0,
+            owner: None,
+            group: None,
+            sacl: None,
+            dacl: Some(acl(vec![ace(0); 65536])),
+        };
+        assert_eq!(
+            d.to_bytes().unwrap_err().to_string(),
+            "ACL AceCount: 65536 ACEs, the limit is 65535"
+        );
     }
 }

@@ -21,7 +21,10 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::codec::{checked_range, from_utf16le, DecodeError, Reader, Writer};
+use crate::codec::{
+    checked_range, count_u32, from_utf16le, utf16_len, wire_u32, wire_u8, DecodeError, EncodeError,
+    Reader, Writer,
+};
 
 /// File attribute flags (MS-FSCC §2.6 "File Attributes"), as carried by the
 /// FileAttributes field of directory entries, FILE_BASIC_INFORMATION,
@@ -465,11 +468,13 @@ fn parse_directory_entries(buf: &[u8], with_id: bool) -> Result<Vec<DirectoryEnt
 /// An empty slice gives an empty buffer. Meant for test servers and
 /// round-trip tests.
 ///
-/// # Panics
+/// # Errors
 ///
 /// If a short name is longer than 12 UTF-16 code units, a name longer than
 /// `u32::MAX` bytes, or an entry longer than `u32::MAX` bytes.
-pub fn encode_id_both_directory_information(entries: &[DirectoryEntry]) -> Vec<u8> {
+pub fn encode_id_both_directory_information(
+    entries: &[DirectoryEntry],
+) -> Result<Vec<u8>, EncodeError> {
     encode_directory_entries(entries, true)
 }
 
@@ -478,24 +483,35 @@ pub fn encode_id_both_directory_information(entries: &[DirectoryEntry]) -> Vec<u
 /// [`DirectoryEntry::file_id`] is not represented. See
 /// [`encode_id_both_directory_information`].
 ///
-/// # Panics
+/// # Errors
 ///
 /// As [`encode_id_both_directory_information`].
-pub fn encode_both_directory_information(entries: &[DirectoryEntry]) -> Vec<u8> {
+pub fn encode_both_directory_information(
+    entries: &[DirectoryEntry],
+) -> Result<Vec<u8>, EncodeError> {
     encode_directory_entries(entries, false)
 }
 
-fn encode_directory_entries(entries: &[DirectoryEntry], with_id: bool) -> Vec<u8> {
+fn encode_directory_entries(
+    entries: &[DirectoryEntry],
+    with_id: bool,
+) -> Result<Vec<u8>, EncodeError> {
     let mut w = Writer::new();
     for (i, e) in entries.iter().enumerate() {
         let start = w.len();
-        let short = crate::codec::utf16le(&e.short_name);
-        assert!(
-            short.len() <= SHORT_NAME_FIELD_LEN,
-            "short name longer than 12 UTF-16 code units"
-        );
-        let name = crate::codec::utf16le(&e.file_name);
-        let name_len = u32::try_from(name.len()).expect("file name longer than u32::MAX bytes");
+        let short_len = utf16_len(&e.short_name);
+        if short_len > SHORT_NAME_FIELD_LEN {
+            return Err(EncodeError::too_long(
+                "FILE_BOTH_DIR_INFORMATION ShortName",
+                short_len,
+                SHORT_NAME_FIELD_LEN,
+            ));
+        }
+        let short_len_u8 = wire_u8(short_len, "FILE_BOTH_DIR_INFORMATION ShortNameLength")?;
+        let name_len = wire_u32(
+            utf16_len(&e.file_name),
+            "FILE_BOTH_DIR_INFORMATION FileNameLength",
+        )?;
         w.u32(0) // NextEntryOffset, patched below
             .u32(e.file_index)
             .u64(e.creation_time)
@@ -507,21 +523,21 @@ fn encode_directory_entries(entries: &[DirectoryEntry], with_id: bool) -> Vec<u8
             .u32(e.file_attributes)
             .u32(name_len)
             .u32(e.ea_size)
-            .u8(short.len() as u8)
+            .u8(short_len_u8)
             .u8(0) // Reserved1
-            .bytes(&short)
-            .zeros(SHORT_NAME_FIELD_LEN - short.len());
+            .utf16(&e.short_name)
+            .zeros(SHORT_NAME_FIELD_LEN - short_len);
         if with_id {
             w.u16(0).u64(e.file_id); // Reserved2, FileId
         }
-        w.bytes(&name);
+        w.utf16(&e.file_name);
         if i + 1 < entries.len() {
             w.align(8);
-            let next = u32::try_from(w.len() - start).expect("entry longer than u32::MAX bytes");
+            let next = wire_u32(w.len() - start, "FILE_BOTH_DIR_INFORMATION NextEntryOffset")?;
             w.patch_u32(start, next);
         }
     }
-    w.into_vec()
+    Ok(w.into_vec())
 }
 
 // ---------------------------------------------------------------------------
@@ -774,32 +790,33 @@ impl FileAllInformation {
 
     /// Appends the structure (for test servers).
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the name is longer than `u32::MAX` bytes of UTF-16.
-    pub fn encode(&self, w: &mut Writer) {
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
+        let name_len = wire_u32(utf16_len(&self.name), "FILE_ALL_INFORMATION FileNameLength")?;
         self.basic.encode(w);
         self.standard.encode(w);
-        let name = crate::codec::utf16le(&self.name);
         w.u64(self.internal)
             .u32(self.ea_size)
             .u32(self.access_flags)
             .u64(self.position)
             .u32(self.mode)
             .u32(self.alignment)
-            .u32(u32::try_from(name.len()).expect("name longer than u32::MAX bytes"))
-            .bytes(&name);
+            .u32(name_len)
+            .utf16(&self.name);
+        Ok(())
     }
 
     /// The encoded structure.
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// As [`FileAllInformation::encode`].
-    pub fn to_bytes(&self) -> Vec<u8> {
+    pub fn to_bytes(&self) -> Result<Vec<u8>, EncodeError> {
         let mut w = Writer::new();
-        self.encode(&mut w);
-        w.into_vec()
+        self.encode(&mut w)?;
+        Ok(w.into_vec())
     }
 }
 
@@ -896,32 +913,36 @@ impl FileRenameInformation {
     /// [`FileRenameInformation::MIN_LEN`] bytes in total (FileNameLength is
     /// not affected).
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the name is longer than `u32::MAX` bytes of UTF-16.
-    pub fn encode(&self, w: &mut Writer) {
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
         let start = w.len();
-        let name = crate::codec::utf16le(&self.file_name);
+        let name_len = wire_u32(
+            utf16_len(&self.file_name),
+            "FILE_RENAME_INFORMATION FileNameLength",
+        )?;
         w.u8(u8::from(self.replace_if_exists))
             .zeros(7)
             .u64(self.root_directory)
-            .u32(u32::try_from(name.len()).expect("name longer than u32::MAX bytes"))
-            .bytes(&name);
+            .u32(name_len)
+            .utf16(&self.file_name);
         let written = w.len() - start;
         if written < Self::MIN_LEN {
             w.zeros(Self::MIN_LEN - written);
         }
+        Ok(())
     }
 
     /// The encoded structure.
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// As [`FileRenameInformation::encode`].
-    pub fn to_bytes(&self) -> Vec<u8> {
+    pub fn to_bytes(&self) -> Result<Vec<u8>, EncodeError> {
         let mut w = Writer::new();
-        self.encode(&mut w);
-        w.into_vec()
+        self.encode(&mut w)?;
+        Ok(w.into_vec())
     }
 
     /// Decodes the structure (for test servers); Reserved and any padding
@@ -1141,23 +1162,27 @@ impl SnapshotArray {
     /// A complete array listing `snapshots` (NumberOfSnapShots =
     /// NumberOfSnapShotsReturned = their count, SnapShotArraySize computed).
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the count or the array size exceeds `u32::MAX`.
-    pub fn from_snapshots(snapshots: Vec<String>) -> Self {
+    pub fn from_snapshots(snapshots: Vec<String>) -> Result<Self, EncodeError> {
         let units: usize = snapshots.iter().map(|s| s.encode_utf16().count() + 1).sum();
         let array_size = if snapshots.is_empty() {
             0
         } else {
             (units + 1) * 2
         };
-        let n = u32::try_from(snapshots.len()).expect("too many snapshots");
-        SnapshotArray {
+        let n = count_u32(
+            snapshots.len(),
+            "SRV_SNAPSHOT_ARRAY NumberOfSnapShots",
+            "snapshots",
+        )?;
+        Ok(SnapshotArray {
             number_of_snapshots: n,
             number_returned: n,
-            array_size: u32::try_from(array_size).expect("snapshot array too large"),
+            array_size: wire_u32(array_size, "SRV_SNAPSHOT_ARRAY SnapShotArraySize")?,
             snapshots,
-        }
+        })
     }
 
     /// Encodes the structure (for test servers): the three counts as
@@ -1477,7 +1502,7 @@ mod tests {
     #[test]
     fn id_both_directory_round_trip() {
         let entries = sample_entries(true);
-        let buf = encode_id_both_directory_information(&entries);
+        let buf = encode_id_both_directory_information(&entries).unwrap();
         assert_eq!(parse_id_both_directory_information(&buf).unwrap(), entries);
         // Each NextEntryOffset is a multiple of 8.
         let first_next = u32::from_le_bytes(buf[0..4].try_into().unwrap());
@@ -1487,7 +1512,7 @@ mod tests {
     #[test]
     fn both_directory_round_trip() {
         let entries = sample_entries(false);
-        let buf = encode_both_directory_information(&entries);
+        let buf = encode_both_directory_information(&entries).unwrap();
         assert_eq!(parse_both_directory_information(&buf).unwrap(), entries);
         let first_next = u32::from_le_bytes(buf[0..4].try_into().unwrap());
         assert_eq!(first_next, 96); // 94 + 2, padded to 96
@@ -1496,14 +1521,14 @@ mod tests {
     #[test]
     fn directory_entry_layout() {
         let e = entry("x.txt", "X.TXT", attributes::ARCHIVE, 0x0102_0304_0506_0708);
-        let buf = encode_id_both_directory_information(std::slice::from_ref(&e));
+        let buf = encode_id_both_directory_information(std::slice::from_ref(&e)).unwrap();
         assert_eq!(buf.len(), 104 + 10);
         assert_eq!(&buf[60..64], &10u32.to_le_bytes()); // FileNameLength
         assert_eq!(&buf[56..60], &attributes::ARCHIVE.to_le_bytes());
         assert_eq!(buf[68], 10); // ShortNameLength
         assert_eq!(&buf[96..104], &0x0102_0304_0506_0708u64.to_le_bytes());
         assert_eq!(&buf[104..], crate::codec::utf16le("x.txt").as_slice());
-        let both = encode_both_directory_information(std::slice::from_ref(&e));
+        let both = encode_both_directory_information(std::slice::from_ref(&e)).unwrap();
         assert_eq!(both.len(), 94 + 10);
         assert_eq!(&both[94..], crate::codec::utf16le("x.txt").as_slice());
     }
@@ -1513,9 +1538,9 @@ mod tests {
         for with_id in [true, false] {
             let entries = sample_entries(with_id);
             let buf = if with_id {
-                encode_id_both_directory_information(&entries)
+                encode_id_both_directory_information(&entries).unwrap()
             } else {
-                encode_both_directory_information(&entries)
+                encode_both_directory_information(&entries).unwrap()
             };
             for len in 0..buf.len() {
                 let cut = &buf[..len];
@@ -1536,7 +1561,7 @@ mod tests {
     #[test]
     fn next_entry_offset_must_make_progress_and_stay_inside() {
         let entries = sample_entries(true);
-        let good = encode_id_both_directory_information(&entries);
+        let good = encode_id_both_directory_information(&entries).unwrap();
         let first_len = 104 + 2; // "."
         for bad in [
             1u32,                  // no real progress, unaligned
@@ -1565,7 +1590,7 @@ mod tests {
     #[test]
     fn trailing_bytes_after_last_entry_are_ignored() {
         let entries = sample_entries(true);
-        let mut buf = encode_id_both_directory_information(&entries);
+        let mut buf = encode_id_both_directory_information(&entries).unwrap();
         buf.extend_from_slice(&[0u8; 6]);
         assert_eq!(parse_id_both_directory_information(&buf).unwrap(), entries);
     }
@@ -1573,7 +1598,7 @@ mod tests {
     #[test]
     fn bad_names_are_errors() {
         let e = entry("ab", "AB", 0, 1);
-        let good = encode_id_both_directory_information(std::slice::from_ref(&e));
+        let good = encode_id_both_directory_information(std::slice::from_ref(&e)).unwrap();
         // ShortNameLength beyond the 24-byte field.
         let mut buf = good.clone();
         buf[68] = 26;
@@ -1601,7 +1626,7 @@ mod tests {
     #[test]
     fn many_small_entries_are_bounded_by_input() {
         let entries: Vec<_> = (0..500).map(|i| entry("", "", 0, i)).collect();
-        let buf = encode_id_both_directory_information(&entries);
+        let buf = encode_id_both_directory_information(&entries).unwrap();
         assert_eq!(buf.len(), 500 * 104);
         assert_eq!(
             parse_id_both_directory_information(&buf).unwrap().len(),
@@ -1686,7 +1711,7 @@ mod tests {
     #[test]
     fn all_information_round_trip_and_layout() {
         let a = sample_all();
-        let bytes = a.to_bytes();
+        let bytes = a.to_bytes().unwrap();
         let name_bytes = crate::codec::utf16le(&a.name).len();
         assert_eq!(bytes.len(), FileAllInformation::FIXED_LEN + name_bytes);
         assert_eq!(&bytes[96..100], &(name_bytes as u32).to_le_bytes());
@@ -1697,7 +1722,7 @@ mod tests {
     #[test]
     fn all_information_truncation() {
         let a = sample_all();
-        let bytes = a.to_bytes();
+        let bytes = a.to_bytes().unwrap();
         for len in 0..bytes.len() {
             let cut = &bytes[..len];
             assert!(FileAllInformation::decode(cut).is_err(), "strict len={len}");
@@ -1743,7 +1768,7 @@ mod tests {
             root_directory: 0,
             file_name: "dir\\new.txt".to_string(),
         };
-        let bytes = r.to_bytes();
+        let bytes = r.to_bytes().unwrap();
         assert_eq!(bytes.len(), 20 + 22);
         assert_eq!(bytes[0], 1);
         assert_eq!(&bytes[1..16], &[0u8; 15]);
@@ -1759,7 +1784,7 @@ mod tests {
             root_directory: 0,
             file_name: "a".to_string(),
         };
-        let bytes = short.to_bytes();
+        let bytes = short.to_bytes().unwrap();
         assert_eq!(bytes.len(), 24);
         assert_eq!(&bytes[16..20], &2u32.to_le_bytes());
         assert_eq!(FileRenameInformation::decode(&bytes).unwrap(), short);
@@ -1880,7 +1905,10 @@ mod tests {
         let two = raw_snapshots(2, 2, 102, &[T1, T2], true);
         let a = parse_snapshot_array(&two).unwrap();
         assert_eq!(a.snapshots, vec![T1.to_string(), T2.to_string()]);
-        assert_eq!(SnapshotArray::from_snapshots(a.snapshots.clone()), a);
+        assert_eq!(
+            SnapshotArray::from_snapshots(a.snapshots.clone()).unwrap(),
+            a
+        );
         assert_eq!(a.to_bytes(), two);
     }
 
@@ -2056,16 +2084,19 @@ mod tests {
     #[test]
     fn no_panic_on_mutated_or_random_input() {
         let seeds: Vec<Vec<u8>> = vec![
-            encode_id_both_directory_information(&sample_entries(true)),
-            encode_both_directory_information(&sample_entries(false)),
-            sample_all().to_bytes(),
-            SnapshotArray::from_snapshots(vec![T1.into(), T2.into()]).to_bytes(),
+            encode_id_both_directory_information(&sample_entries(true)).unwrap(),
+            encode_both_directory_information(&sample_entries(false)).unwrap(),
+            sample_all().to_bytes().unwrap(),
+            SnapshotArray::from_snapshots(vec![T1.into(), T2.into()])
+                .unwrap()
+                .to_bytes(),
             FileRenameInformation {
                 replace_if_exists: true,
                 root_directory: 0,
                 file_name: "x".into(),
             }
-            .to_bytes(),
+            .to_bytes()
+            .unwrap(),
         ];
         let mut state = 0x9E37_79B9_7F4A_7C15u64;
         for round in 0..20_000 {
@@ -2107,5 +2138,21 @@ mod tests {
                 let _ = unix_to_filetime(v as i64, v as u32);
             }
         }
+    }
+
+    #[test]
+    fn short_name_limit() {
+        use crate::codec::testutil::{assert_too_large, name};
+        // ShortName is a 24-byte field: 12 UTF-16 code units.
+        let e = entry("LONG NAME.TXT", &name(12), attributes::NORMAL, 1);
+        let buf = encode_id_both_directory_information(std::slice::from_ref(&e)).unwrap();
+        assert_eq!(parse_id_both_directory_information(&buf).unwrap(), vec![e]);
+        let e = entry("LONG NAME.TXT", &name(13), attributes::NORMAL, 1);
+        assert_too_large(
+            encode_both_directory_information(&[e]),
+            "FILE_BOTH_DIR_INFORMATION ShortName",
+            26,
+            24,
+        );
     }
 }

@@ -21,5 +21,5 @@ pub mod spnego;
 pub mod state;
 pub mod types;
 
-pub use codec::{DecodeError, Reader, Writer};
+pub use codec::{DecodeError, EncodeError, Reader, Writer};
 pub use types::{Command, Dialect, NtStatus};

@@ -14,7 +14,7 @@
 use std::fmt;
 use std::net::Ipv4Addr;
 
-use crate::codec::{DecodeError, Reader, Writer};
+use crate::codec::{wire_u32, DecodeError, EncodeError, Reader, Writer};
 
 /// Largest frame accepted by default: a 16 MiB message plus room for the
 /// SMB2 headers around it. Callers pass it to [`parse_frame_header`] so a
@@ -190,17 +190,20 @@ pub fn parse_frame_header(h: [u8; 4], max: usize) -> Result<FrameHeader, DecodeE
 
 /// The header for a session message of `len` bytes: 0x00 and the 24-bit
 /// big-endian length (MS-SMB2 §2.1; also valid NetBIOS framing, RFC 1002
-/// §4.3.6). Fails with [`DecodeError::TooLarge`] if `len` does not fit in
-/// 24 bits.
-pub fn message_header(len: usize) -> Result<[u8; 4], DecodeError> {
+/// §4.3.6).
+///
+/// # Errors
+///
+/// If `len` does not fit in 24 bits.
+pub fn message_header(len: usize) -> Result<[u8; 4], EncodeError> {
     if len > MAX_MESSAGE_LEN {
-        return Err(DecodeError::TooLarge {
-            what: "SMB message",
-            length: len,
-            limit: MAX_MESSAGE_LEN,
-        });
+        return Err(EncodeError::too_long(
+            "NBSS session message Length",
+            len,
+            MAX_MESSAGE_LEN,
+        ));
     }
-    let b = (len as u32).to_be_bytes();
+    let b = wire_u32(len, "NBSS session message Length")?.to_be_bytes();
     Ok([kind::SESSION_MESSAGE, b[1], b[2], b[3]])
 }
 
@@ -464,10 +467,10 @@ mod tests {
         assert_eq!(message_header(0).unwrap(), [0, 0, 0, 0]);
         assert_eq!(message_header(0x01_0203).unwrap(), [0, 1, 2, 3]);
         assert_eq!(message_header(0xFF_FFFF).unwrap(), [0, 0xFF, 0xFF, 0xFF]);
-        assert!(matches!(
-            message_header(1 << 24),
-            Err(DecodeError::TooLarge { .. })
-        ));
+        assert_eq!(
+            message_header(1 << 24).unwrap_err().to_string(),
+            "NBSS session message Length: 16777216 bytes, the limit is 16777215"
+        );
         assert!(message_header(usize::MAX).is_err());
         for len in [0usize, 1, 64, 65_535, 65_536, 131_071, 131_072, 0xFF_FFFF] {
             let h = parse_frame_header(message_header(len).unwrap(), usize::MAX).unwrap();

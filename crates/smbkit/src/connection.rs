@@ -183,7 +183,7 @@ impl Connection {
         let req = IoctlRequest {
             ctl_code: ctl_code::FSCTL_VALIDATE_NEGOTIATE_INFO,
             file_id: smbkit_proto::smb2::create::FileId::ANY,
-            input: v.sent.to_bytes(),
+            input: v.sent.to_bytes()?,
             max_input_response: 0,
             max_output_response: ValidateNegotiateInfoResponse::LEN as u32,
             flags: ioctl_flags::IS_FSCTL,
@@ -333,7 +333,8 @@ impl Connection {
         let r = self
             .shared()?
             .request(Command::ECHO, 0, 1, deadline, "echo", |w| {
-                EchoRequest.encode(w)
+                EchoRequest.encode(w);
+                Ok(())
             })
             .await
             .map_err(|e| with_limit(e, limit))?;
@@ -449,7 +450,10 @@ impl Connection {
                 1,
                 deadline,
                 "tree disconnect",
-                |w| TreeDisconnectRequest.encode(w),
+                |w| {
+                    TreeDisconnectRequest.encode(w);
+                    Ok(())
+                },
             )
             .await;
         shared.tree_disconnected(tree_id);
@@ -492,14 +496,18 @@ impl Connection {
                     1,
                     deadline,
                     "tree disconnect",
-                    |w| TreeDisconnectRequest.encode(w),
+                    |w| {
+                        TreeDisconnectRequest.encode(w);
+                        Ok(())
+                    },
                 )
                 .await;
         }
         let _ = self
             .shared()?
             .request(Command::LOGOFF, 0, 1, deadline, "logoff", |w| {
-                LogoffRequest.encode(w)
+                LogoffRequest.encode(w);
+                Ok(())
             })
             .await;
         if let Backend::Smb2(s, tasks) = &self.inner.backend {
@@ -513,6 +521,12 @@ impl Connection {
     }
 }
 
+/// The longest share name accepted: 80 characters, the NetBIOS/Windows
+/// limit for share names (well inside the 16-bit PathLength of an SMB2
+/// TREE_CONNECT, MS-SMB2 §2.2.9, and the ByteCount of an SMB1
+/// TREE_CONNECT_ANDX, MS-CIFS §2.2.4.55.1).
+const MAX_SHARE_CHARS: usize = 80;
+
 /// Rejects share names the server could never accept.
 pub(crate) fn check_share(share: &str) -> Result<(), Error> {
     if share.is_empty() {
@@ -523,9 +537,11 @@ pub(crate) fn check_share(share: &str) -> Result<(), Error> {
             "share name '{share}' contains {c:?}; give the share alone, without a path"
         )));
     }
-    if share.chars().count() > 80 {
+    let count = share.chars().count();
+    if count > MAX_SHARE_CHARS {
         return Err(Error::InvalidArgument(format!(
-            "share name '{share}' is longer than 80 characters"
+            "share name '{}' is {count} characters long, the limit is {MAX_SHARE_CHARS}",
+            crate::files::abbreviate(share)
         )));
     }
     Ok(())

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use smbkit_proto::nbss::NegativeResponse;
-use smbkit_proto::NtStatus;
+use smbkit_proto::{EncodeError, NtStatus};
 
 /// Why an smbkit operation failed.
 ///
@@ -68,6 +68,16 @@ pub enum Error {
     /// An argument was rejected before anything was sent.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+}
+
+/// An input that a request cannot carry (a path longer than its 16-bit
+/// length field, ...) is rejected before anything is sent: the message
+/// names the field and its limit, e.g. "invalid argument: SMB2 CREATE
+/// NameLength: 80000 bytes, the limit is 65535".
+impl From<EncodeError> for Error {
+    fn from(e: EncodeError) -> Self {
+        Error::InvalidArgument(e.to_string())
+    }
 }
 
 impl Error {

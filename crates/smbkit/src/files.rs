@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use smbkit_proto::codec::utf16_len;
 use smbkit_proto::fscc::{self, info_class, FileAllInformation, FileBasicInformation};
 use smbkit_proto::smb2::close::CloseRequest;
 use smbkit_proto::smb2::create::{
@@ -30,19 +31,55 @@ use crate::types::SharedFile;
 /// system, directory, archive and normal files (the reference's 65591).
 pub const DEFAULT_SEARCH: u32 = fscc::search::DEFAULT;
 
+/// The longest path a request can carry, in bytes of UTF-16: the path
+/// fields of both families have 16-bit lengths (MS-SMB2 §2.2.13 CREATE
+/// NameLength, §2.2.33 QUERY_DIRECTORY FileNameLength; MS-CIFS §2.2.4.64.1
+/// NT_CREATE_ANDX NameLength, and the 16-bit ByteCount and
+/// TotalParameterCount around every SMB1 path, §2.2.3.3, §2.2.4.46.1).
+pub(crate) const MAX_PATH_BYTES: usize = 65535;
+
 /// A remote path in the form the server wants: backslashes, no leading or
-/// trailing separator (the share root is the empty string).
+/// trailing separator (the share root is the empty string). A path longer
+/// than [`MAX_PATH_BYTES`] is rejected here, before anything is sent (the
+/// encoders would refuse it too, naming their field).
 pub(crate) fn smb_path(path: &str) -> Result<String, Error> {
     if path.contains('\0') {
         return Err(Error::InvalidArgument(format!(
-            "path {path:?} contains a NUL character"
+            "path {:?} contains a NUL character",
+            abbreviate(path)
         )));
     }
     let parts: Vec<&str> = path
         .split(['/', '\\'])
         .filter(|p| !p.is_empty() && *p != ".")
         .collect();
-    Ok(parts.join("\\"))
+    let path = parts.join("\\");
+    check_length("path", &path)?;
+    Ok(path)
+}
+
+/// Fails unless `s` fits [`MAX_PATH_BYTES`] as UTF-16; `what` names it.
+pub(crate) fn check_length(what: &str, s: &str) -> Result<(), Error> {
+    let bytes = utf16_len(s);
+    if bytes > MAX_PATH_BYTES {
+        return Err(Error::InvalidArgument(format!(
+            "{what} '{}' of {} characters is {bytes} bytes in UTF-16, the limit is \
+             {MAX_PATH_BYTES} (a 16-bit length field)",
+            abbreviate(s),
+            s.chars().count()
+        )));
+    }
+    Ok(())
+}
+
+/// The first characters of `s` (all of it if short), for messages about
+/// names too long to print whole.
+pub(crate) fn abbreviate(s: &str) -> String {
+    const SHOWN: usize = 40;
+    match s.char_indices().nth(SHOWN) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
 }
 
 /// `\share\path` for messages.
@@ -178,7 +215,8 @@ impl Connection {
         let r = self
             .shared()?
             .request(Command::CLOSE, h.tree_id, 1, deadline, "CLOSE", |w| {
-                req.encode(w)
+                req.encode(w);
+                Ok(())
             })
             .await?;
         if r.header.status.is_error() && r.header.status != NtStatus::FILE_CLOSED {
@@ -210,7 +248,7 @@ impl Connection {
             command: Command::CREATE,
             tree_id,
             charge: 1,
-            body: body(|w| req.encode(w)),
+            body: body(|w| req.encode(w))?,
         }];
         for (command, charge, b) in middle {
             parts.push(Part {
@@ -228,7 +266,10 @@ impl Connection {
             command: Command::CLOSE,
             tree_id,
             charge: 1,
-            body: body(|w| close.encode(w)),
+            body: body(|w| {
+                close.encode(w);
+                Ok(())
+            })?,
         });
         let mut rs = self
             .shared()?
@@ -303,9 +344,11 @@ impl Connection {
         }
         if pattern.contains(['\\', '/', '\0']) {
             return Err(Error::InvalidArgument(format!(
-                "pattern {pattern:?} must be a name pattern, without folders"
+                "pattern {:?} must be a name pattern, without folders",
+                abbreviate(pattern)
             )));
         }
+        check_length("pattern", pattern)?;
         if let Some(s1) = self.smb1() {
             return crate::smb1ops::list_entries(self, s1, share, &path, pattern, deadline).await;
         }
@@ -341,13 +384,13 @@ impl Connection {
                         command: Command::CREATE,
                         tree_id,
                         charge: 1,
-                        body: body(|w| create.encode(w)),
+                        body: body(|w| create.encode(w))?,
                     },
                     Part {
                         command: Command::QUERY_DIRECTORY,
                         tree_id,
                         charge,
-                        body: body(|w| first.encode(w)),
+                        body: body(|w| first.encode(w))?,
                     },
                 ],
                 true,
@@ -455,7 +498,7 @@ impl Connection {
                     share,
                     &path,
                     spec,
-                    vec![(Command::QUERY_INFO, 1, body(|w| q.encode(w)))],
+                    vec![(Command::QUERY_INFO, 1, body(|w| q.encode(w))?)],
                     "get_attributes",
                     deadline,
                 )
@@ -592,7 +635,7 @@ impl Connection {
                 share,
                 path,
                 spec,
-                vec![(Command::SET_INFO, 1, body(|w| set.encode(w)))],
+                vec![(Command::SET_INFO, 1, body(|w| set.encode(w))?)],
                 what,
                 deadline,
             )
@@ -757,7 +800,7 @@ impl Connection {
                         share,
                         &child,
                         spec,
-                        vec![(Command::SET_INFO, 1, body(|w| set.encode(w)))],
+                        vec![(Command::SET_INFO, 1, body(|w| set.encode(w))?)],
                         "reset_file_attributes",
                         deadline,
                     )
@@ -814,7 +857,7 @@ impl Connection {
                     root_directory: 0,
                     file_name: new.clone(),
                 }
-                .to_bytes(),
+                .to_bytes()?,
             };
             let spec = OpenSpec::new(
                 access_mask::DELETE | access_mask::FILE_READ_ATTRIBUTES | access_mask::SYNCHRONIZE,
@@ -827,7 +870,7 @@ impl Connection {
                     share,
                     &old,
                     spec,
-                    vec![(Command::SET_INFO, 1, body(|w| set.encode(w)))],
+                    vec![(Command::SET_INFO, 1, body(|w| set.encode(w))?)],
                     "rename",
                     deadline,
                 )

@@ -353,7 +353,8 @@ impl Connection {
         let r = self
             .shared()?
             .request(Command::READ, pipe.tree_id, charge, deadline, "READ", |w| {
-                req.encode(w)
+                req.encode(w);
+                Ok(())
             })
             .await?;
         let status = r.header.status;
@@ -445,7 +446,7 @@ impl Connection {
                         share,
                         &path,
                         spec,
-                        vec![(Command::IOCTL, charge, body(|w| req.encode(w)))],
+                        vec![(Command::IOCTL, charge, body(|w| req.encode(w))?)],
                         "list_snapshots",
                         deadline,
                     )
@@ -567,7 +568,7 @@ impl Connection {
                     share,
                     &path,
                     spec,
-                    vec![(Command::QUERY_INFO, charge, body(|w| q.encode(w)))],
+                    vec![(Command::QUERY_INFO, charge, body(|w| q.encode(w))?)],
                     "get_security",
                     deadline,
                 )
@@ -675,8 +676,8 @@ impl ShareEnumCalls {
         self.call_id += 1;
         let max = srvsvc::MAX_PREFERRED_LENGTH;
         let stub = match self.resume {
-            None => srvsvc::netr_share_enum_request(&self.server, 1, max),
-            Some(h) => srvsvc::netr_share_enum_request_resume(&self.server, 1, max, h),
+            None => srvsvc::netr_share_enum_request(&self.server, 1, max)?,
+            Some(h) => srvsvc::netr_share_enum_request_resume(&self.server, 1, max, h)?,
         };
         let fragments = pdu::request_fragments(
             self.call_id,

@@ -639,7 +639,10 @@ impl Drop for FidGuard {
                             tid,
                             Instant::now() + BACKGROUND_CLOSE,
                             "CLOSE",
-                            |w| req.encode(w),
+                            |w| {
+                                req.encode(w);
+                                Ok(())
+                            },
                         )
                         .await;
                 }

@@ -549,7 +549,10 @@ pub(crate) async fn tree_disconnect(
             tid as u16,
             deadline,
             "tree disconnect",
-            |w| smbkit_proto::smb1::logoff::TreeDisconnectRequest.encode(w),
+            |w| {
+                smbkit_proto::smb1::logoff::TreeDisconnectRequest.encode(w);
+                Ok(())
+            },
         )
         .await?;
     if r.header.status.is_error() {
@@ -565,7 +568,8 @@ pub(crate) async fn tree_disconnect(
 pub(crate) async fn close(_conn: &Connection, s: &Smb1Shared, deadline: Instant) {
     let _ = s
         .request(command::LOGOFF_ANDX, 0, deadline, "logoff", |w| {
-            smbkit_proto::smb1::logoff::LogoffRequest.encode(w)
+            smbkit_proto::smb1::logoff::LogoffRequest.encode(w);
+            Ok(())
         })
         .await;
 }
@@ -639,7 +643,10 @@ pub(crate) async fn close_file(s: &Smb1Shared, o: &Open1, deadline: Instant) -> 
         return Ok(());
     }
     let r = s
-        .request(command::CLOSE, o.tid, deadline, "CLOSE", |w| req.encode(w))
+        .request(command::CLOSE, o.tid, deadline, "CLOSE", |w| {
+            req.encode(w);
+            Ok(())
+        })
         .await?;
     if r.header.status.is_error() {
         return Err(Error::OperationFailure {
@@ -660,7 +667,7 @@ pub(crate) async fn simple(
     share: &str,
     path: &str,
     deadline: Instant,
-    body: impl FnOnce(&mut smbkit_proto::Writer),
+    body: impl FnOnce(&mut smbkit_proto::Writer) -> Result<(), smbkit_proto::EncodeError>,
 ) -> Result<(), Error> {
     let r = s.request(cmd, tid, deadline, what, body).await?;
     if r.header.status.is_error() {
@@ -1162,7 +1169,7 @@ async fn trans2(
     path: &str,
     what: &'static str,
     deadline: Instant,
-    body: impl FnOnce(&mut smbkit_proto::Writer),
+    body: impl FnOnce(&mut smbkit_proto::Writer) -> Result<(), smbkit_proto::EncodeError>,
 ) -> Result<(NtStatus, Vec<u8>, Vec<u8>, bool), Error> {
     let r = s
         .request_trans(
@@ -1390,7 +1397,8 @@ fn find_close_in_background(s: &Arc<Smb1Shared>, tid: u16, sid: u16) {
         let deadline = Instant::now() + LATE_FIND_LIMIT;
         let _ = s
             .request(command::FIND_CLOSE2, tid, deadline, "FIND_CLOSE2", |w| {
-                req.encode(w)
+                req.encode(w);
+                Ok(())
             })
             .await;
     });

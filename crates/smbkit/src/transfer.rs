@@ -17,12 +17,13 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use smbkit_proto::codec::wire_u32;
 use smbkit_proto::smb2::create::{
     access_mask, create_disposition, create_options, CreateResponse, FileId,
 };
 use smbkit_proto::smb2::read::{read_response_data_range, ReadRequest, DEFAULT_READ_PADDING};
 use smbkit_proto::smb2::write::{encode_write_request, WriteResponse};
-use smbkit_proto::{Command, NtStatus, Writer};
+use smbkit_proto::{Command, EncodeError, NtStatus, Writer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -168,7 +169,10 @@ impl Connection {
             middle.push((
                 Command::READ,
                 self.charge_for(first_len as usize),
-                body(|w| read.encode(w)),
+                body(|w| {
+                    read.encode(w);
+                    Ok(())
+                })?,
             ));
         }
         let (create, rs) = self
@@ -331,7 +335,7 @@ impl Connection {
                 middle.push((
                     Command::WRITE,
                     self.charge_for(data.len()),
-                    body(|w| encode_write_request(w, offset, FileId::ANY, 0, data)),
+                    body(|w| encode_write_request(w, offset, FileId::ANY, 0, data))?,
                 ));
             }
             let (_, rs) = self
@@ -477,13 +481,20 @@ fn check_offset(
 /// The WRITE request (MS-SMB2 §2.2.21) without its data, which the
 /// driver sends right after it: the fixed 48-byte body with DataOffset 112
 /// and Length `len`.
-fn encode_write_header(w: &mut Writer, offset: u64, file_id: FileId, len: usize) {
+fn encode_write_header(
+    w: &mut Writer,
+    offset: u64,
+    file_id: FileId,
+    len: usize,
+) -> Result<(), EncodeError> {
+    let length = wire_u32(len, "SMB2 WRITE Length")?;
     let start = w.len();
-    encode_write_request(w, offset, file_id, 0, &[]);
+    encode_write_request(w, offset, file_id, 0, &[])?;
     // Drop the one-byte Buffer placeholder an empty WRITE carries, and
     // give Length the size of the data that follows.
     w.truncate(start + 48);
-    w.patch_u32(start + 4, len as u32);
+    w.patch_u32(start + 4, length);
+    Ok(())
 }
 
 fn read_request(file_id: FileId, offset: u64, len: u32) -> ReadRequest {
@@ -552,7 +563,8 @@ async fn read_chunk(
             let r = conn
                 .shared()?
                 .request(Command::READ, tree_id, charge, deadline, "read", |w| {
-                    req.encode(w)
+                    req.encode(w);
+                    Ok(())
                 })
                 .await
                 .map_err(|e| with_limit(e, limit))?;

@@ -131,7 +131,7 @@ async fn scripted_server(v2: bool, answers: Vec<Answer>) -> (u16, mpsc::Unbounde
         };
         let mut w = Writer::new();
         reply_header(&req, 0).encode(&mut w);
-        neg.encode(&mut w, true);
+        neg.encode(&mut w, true).unwrap();
         write_msg(&mut s, w.as_slice()).await;
 
         // SESSION_SETUP_ANDX: check the responses, sign the answer with 1.
@@ -156,7 +156,8 @@ async fn scripted_server(v2: bool, answers: Vec<Answer>) -> (u16, mpsc::Unbounde
             native_lanman: "Scripted".into(),
             primary_domain: DOMAIN.into(),
         }
-        .encode(&mut w, true);
+        .encode(&mut w, true)
+        .unwrap();
         let mut out = w.into_vec();
         signer.sign(&mut out, 1);
         write_msg(&mut s, &out).await;
@@ -187,7 +188,8 @@ async fn scripted_server(v2: bool, answers: Vec<Answer>) -> (u16, mpsc::Unbounde
                 sequence_number: 1,
                 data: echo.data,
             }
-            .encode(&mut w);
+            .encode(&mut w)
+            .unwrap();
             let mut out = w.into_vec();
             match answers.next().unwrap_or(Answer::Good) {
                 Answer::Good => signer.sign(&mut out, own),

@@ -93,6 +93,14 @@ pub enum Violation {
     Unexpected(String),
 }
 
+impl From<crate::EncodeError> for ConnError {
+    /// A value a request cannot carry: the message names the field and its
+    /// limit.
+    fn from(e: crate::EncodeError) -> Self {
+        ConnError::InvalidArgument(e.to_string())
+    }
+}
+
 impl Violation {
     /// A decoding failure of `context`.
     pub fn decode(context: &'static str, source: DecodeError) -> Self {

@@ -7,7 +7,7 @@
 //! message). Decoding validates every offset/length pair with checked
 //! arithmetic through [`Reader::slice_at`]; nothing here can panic on input.
 
-use crate::codec::{from_utf16le, utf16le, Reader, Writer};
+use crate::codec::{from_utf16le, utf16le, wire_u16, wire_u32, Reader, Writer};
 use crate::DecodeError;
 
 use super::{flags, NtlmError};
@@ -254,7 +254,7 @@ impl AvPairs {
         let mut w = Writer::new();
         for p in &self.0 {
             let v = p.value_bytes();
-            let len = u16::try_from(v.len()).map_err(|_| NtlmError::TooLarge("AV_PAIR value"))?;
+            let len = wire_u16(v.len(), "AV_PAIR AvLen").map_err(NtlmError::TooLarge)?;
             w.u16(p.id()).u16(len).bytes(&v);
         }
         w.u16(av_id::EOL).u16(0);
@@ -385,8 +385,8 @@ fn write_fields(
     offset: usize,
     what: &'static str,
 ) -> Result<(), NtlmError> {
-    let l = u16::try_from(len).map_err(|_| NtlmError::TooLarge(what))?;
-    let o = u32::try_from(offset).map_err(|_| NtlmError::TooLarge(what))?;
+    let l = wire_u16(len, what).map_err(NtlmError::TooLarge)?;
+    let o = wire_u32(offset, what).map_err(NtlmError::TooLarge)?;
     w.u16(l).u16(l).u32(o);
     Ok(())
 }

@@ -156,9 +156,10 @@ pub enum NtlmError {
     /// A server token lacked a field the exchange needs (e.g. no responseToken with the CHALLENGE).
     #[error("the server token lacks {0}")]
     MissingToken(&'static str),
-    /// A field is too long for its 16-bit length (MS-NLMP §2.2.1.3), e.g. a huge TargetInfo.
-    #[error("{0} is too long for an NTLM message")]
-    TooLarge(&'static str),
+    /// A field is too long for its 16-bit length (MS-NLMP §2.2.1.3), e.g. a
+    /// huge TargetInfo; the error names the field and the limit.
+    #[error("NTLM {0}")]
+    TooLarge(crate::EncodeError),
     /// The server's mechListMIC (RFC 4178 §5, MS-SPNG §3.3.5.1) did not verify.
     #[error("the server's SPNEGO mechListMIC did not verify")]
     MechListMicMismatch,

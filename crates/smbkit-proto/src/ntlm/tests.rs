@@ -923,3 +923,28 @@ fn anonymous_spnego_has_no_key_and_no_mic() {
     a.finish(&server_resp(spnego::NegState::AcceptCompleted, None, None))
         .unwrap();
 }
+
+#[test]
+fn fields_longer_than_16_bits_are_refused_naming_the_limit() {
+    let msg = |domain: usize| NegotiateMessage {
+        flags: flags::NEGOTIATE_OEM_DOMAIN_SUPPLIED,
+        domain: vec![b'D'; domain],
+        workstation: Vec::new(),
+        version: None,
+    };
+    let ok = msg(65535).encode().unwrap();
+    assert_eq!(NegotiateMessage::decode(&ok).unwrap().domain.len(), 65535);
+    let err = msg(65536).encode().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "NTLM NEGOTIATE DomainName: 65536 bytes, the limit is 65535"
+    );
+    let pairs = AvPairs(vec![AvPair::Unknown {
+        id: 0x0F,
+        value: vec![0; 65536],
+    }]);
+    assert_eq!(
+        pairs.encode().unwrap_err().to_string(),
+        "NTLM AV_PAIR AvLen: 65536 bytes, the limit is 65535"
+    );
+}

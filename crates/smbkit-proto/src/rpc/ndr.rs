@@ -19,7 +19,9 @@
 //! The reader validates every count against the bytes that remain before
 //! it allocates, and never panics on any input.
 
-use crate::codec::{from_utf16le, from_utf16le_lossy, DecodeError, Reader, Writer};
+use crate::codec::{
+    count_u32, from_utf16le, from_utf16le_lossy, DecodeError, EncodeError, Reader, Writer,
+};
 
 /// The first referent id [`NdrWriter`] hands out; later ids step by 4, as
 /// MIDL-generated stubs do (any non-zero value is valid, C706 §14.3.10).
@@ -126,22 +128,34 @@ impl NdrWriter {
     /// Appends the body of a conformant varying string (C706 §14.3.4):
     /// `max_count` = `actual_count` = UTF-16 units of `s` plus the
     /// terminator, `offset` 0, the units, the NUL, then zero padding to a
-    /// 4-byte boundary. A string too long for a 32-bit count (over 4 Gi
-    /// units) gets its counts saturated; stubs never carry such strings.
-    pub fn wstring(&mut self, s: &str) -> &mut Self {
+    /// 4-byte boundary.
+    ///
+    /// # Errors
+    ///
+    /// If `s` has 4 Gi UTF-16 units or more (the counts are 32-bit); then
+    /// nothing is written.
+    pub fn wstring(&mut self, s: &str) -> Result<&mut Self, EncodeError> {
         let units = s.encode_utf16().count().saturating_add(1);
-        let count = u32::try_from(units).unwrap_or(u32::MAX);
+        let count = count_u32(
+            units,
+            "NDR conformant varying string max_count",
+            "UTF-16 units",
+        )?;
         self.u32(count).u32(0).u32(count);
         self.w.utf16(s).u16(0);
-        self.align(4)
+        Ok(self.align(4))
     }
 
     /// Appends a top-level `[unique, string] wchar_t*`: NULL for `None`,
     /// otherwise a referent id immediately followed by the string
     /// (C706 §14.3.11).
-    pub fn unique_wstring(&mut self, s: Option<&str>) -> &mut Self {
+    ///
+    /// # Errors
+    ///
+    /// As [`NdrWriter::wstring`].
+    pub fn unique_wstring(&mut self, s: Option<&str>) -> Result<&mut Self, EncodeError> {
         match s {
-            None => self.null_pointer(),
+            None => Ok(self.null_pointer()),
             Some(s) => {
                 self.referent();
                 self.wstring(s)
@@ -328,7 +342,11 @@ mod tests {
     #[test]
     fn wstring_layout_and_round_trip() {
         let mut w = NdrWriter::new();
-        w.unique_wstring(Some("ab")).unique_wstring(None).u32(7);
+        w.unique_wstring(Some("ab"))
+            .unwrap()
+            .unique_wstring(None)
+            .unwrap()
+            .u32(7);
         let b = w.into_vec();
         assert_eq!(
             b,
@@ -440,7 +458,7 @@ mod tests {
     #[test]
     fn truncated_reads_fail_cleanly() {
         let mut w = NdrWriter::new();
-        w.unique_wstring(Some("share")).u64(9);
+        w.unique_wstring(Some("share")).unwrap().u64(9);
         let b = w.into_vec();
         for n in 0..b.len() {
             let mut r = NdrReader::new(&b[..n]);

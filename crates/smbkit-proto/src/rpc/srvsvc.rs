@@ -30,7 +30,7 @@
 
 use super::ndr::{NdrReader, NdrWriter};
 use super::pdu::{SyntaxId, Uuid};
-use crate::codec::DecodeError;
+use crate::codec::{DecodeError, EncodeError};
 
 /// The SRVSVC interface UUID, `4b324fc8-1670-01d3-1278-5a47bf6ee188`
 /// (MS-SRVS §1.9, §2.1).
@@ -181,7 +181,16 @@ pub struct ShareEnumResult {
 ///
 /// Only level 1 responses can be decoded by
 /// [`parse_netr_share_enum_response`].
-pub fn netr_share_enum_request(server_name: &str, level: u32, prefmaxlen: u32) -> Vec<u8> {
+///
+/// # Errors
+///
+/// If `server_name` is too long for a conformant varying string
+/// ([`NdrWriter::wstring`]).
+pub fn netr_share_enum_request(
+    server_name: &str,
+    level: u32,
+    prefmaxlen: u32,
+) -> Result<Vec<u8>, EncodeError> {
     netr_share_enum_request_resume(server_name, level, prefmaxlen, 0)
 }
 
@@ -193,9 +202,9 @@ pub fn netr_share_enum_request_resume(
     level: u32,
     prefmaxlen: u32,
     resume_handle: u32,
-) -> Vec<u8> {
+) -> Result<Vec<u8>, EncodeError> {
     let mut w = NdrWriter::new();
-    w.unique_wstring((!server_name.is_empty()).then_some(server_name));
+    w.unique_wstring((!server_name.is_empty()).then_some(server_name))?;
     // SHARE_ENUM_STRUCT: Level, then the union's discriminant and arm.
     w.u32(level).u32(level);
     w.referent(); // SHARE_INFO_n_CONTAINER*, pointee deferred to here:
@@ -204,7 +213,7 @@ pub fn netr_share_enum_request_resume(
     w.u32(prefmaxlen);
     w.referent(); // ResumeHandle
     w.u32(resume_handle);
-    w.into_vec()
+    Ok(w.into_vec())
 }
 
 /// Bytes of one `SHARE_INFO_1` in the conformant array: two pointers and a
@@ -414,10 +423,10 @@ mod tests {
         }
         for (name, _, remark) in shares {
             if let Some(n) = name {
-                w.wstring(n);
+                w.wstring(n).unwrap();
             }
             if let Some(r) = remark {
-                w.wstring(r);
+                w.wstring(r).unwrap();
             }
         }
         w.u32(shares.len() as u32);
@@ -437,15 +446,15 @@ mod tests {
     #[test]
     fn request_matches_hand_layout() {
         assert_eq!(
-            netr_share_enum_request("\\\\host", 1, MAX_PREFERRED_LENGTH),
+            netr_share_enum_request("\\\\host", 1, MAX_PREFERRED_LENGTH).unwrap(),
             REQUEST_HOST
         );
         // Empty server name: NULL pointer.
-        let stub = netr_share_enum_request("", 1, MAX_PREFERRED_LENGTH);
+        let stub = netr_share_enum_request("", 1, MAX_PREFERRED_LENGTH).unwrap();
         assert_eq!(stub[..4], [0, 0, 0, 0]);
         assert_eq!(stub.len(), 4 + 32);
         // Resume handle is carried through.
-        let stub = netr_share_enum_request_resume("\\\\host", 1, 0x1000, 7);
+        let stub = netr_share_enum_request_resume("\\\\host", 1, 0x1000, 7).unwrap();
         assert_eq!(stub[52..56], 0x1000u32.to_le_bytes());
         assert_eq!(stub[60..64], 7u32.to_le_bytes());
     }
@@ -602,7 +611,7 @@ mod tests {
     #[test]
     fn end_to_end_over_fragments() {
         // The request PDU as the driver sends it.
-        let stub = netr_share_enum_request("\\\\host", 1, MAX_PREFERRED_LENGTH);
+        let stub = netr_share_enum_request("\\\\host", 1, MAX_PREFERRED_LENGTH).unwrap();
         let req = pdu::request(2, pdu::CONTEXT_ID, OPNUM_NETR_SHARE_ENUM, &stub);
         assert_eq!(req.len(), 24 + 64);
         assert_eq!(req[22..24], 15u16.to_le_bytes());

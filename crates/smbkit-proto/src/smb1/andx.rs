@@ -16,7 +16,8 @@
 use std::ops::Range;
 
 use super::header::{command, Header, HEADER_LEN};
-use crate::codec::{from_utf16le, from_utf16le_lossy, DecodeError, Reader, Writer};
+pub(crate) use crate::codec::wire_u16;
+use crate::codec::{from_utf16le, from_utf16le_lossy, DecodeError, EncodeError, Reader, Writer};
 
 /// SMB_COM_NO_ANDX_COMMAND (MS-CIFS §2.2.4.75): the AndXCommand value that
 /// ends a chain. Requests that are not chained carry it with AndXOffset 0.
@@ -246,25 +247,14 @@ pub(crate) fn begin_bytes(w: &mut Writer) -> usize {
 
 /// Patches the ByteCount at `pos` with the number of bytes written since.
 ///
-/// # Panics
+/// # Errors
 ///
-/// If more than 65535 bytes were written: the caller asked for a data block
+/// If more than 65535 bytes were written: the input asked for a data block
 /// that ByteCount cannot describe.
-pub(crate) fn end_bytes(w: &mut Writer, pos: usize, what: &'static str) {
+pub(crate) fn end_bytes(w: &mut Writer, pos: usize, what: &'static str) -> Result<(), EncodeError> {
     let count = w.len() - pos - 2;
-    w.patch_u16(pos, wire_u16(count, what));
-}
-
-/// Converts a length to a 16-bit wire field.
-///
-/// # Panics
-///
-/// If it does not fit, which is a bug in the caller, not a wire condition.
-pub(crate) fn wire_u16(value: usize, what: &'static str) -> u16 {
-    match u16::try_from(value) {
-        Ok(v) => v,
-        Err(_) => panic!("{what} of {value} does not fit the 16-bit wire field"),
-    }
+    w.patch_u16(pos, wire_u16(count, what)?);
+    Ok(())
 }
 
 /// Writes an SMB_STRING (MS-CIFS §2.2.1.1): with `unicode`, a zero pad byte
@@ -406,6 +396,28 @@ pub(crate) mod testutil {
         w = Writer::new();
         h.encode(&mut w);
         w
+    }
+
+    /// The largest `n` up to `hi` for which `encode(n)` succeeds, assuming
+    /// it succeeds for 0 and, once it fails, fails for every larger `n`.
+    pub fn largest_ok<T, E>(hi: usize, encode: impl Fn(usize) -> Result<T, E>) -> usize {
+        assert!(encode(0).is_ok(), "encoding fails already for 0");
+        let (mut ok, mut bad) = (0, hi + 1);
+        while bad - ok > 1 {
+            let mid = ok + (bad - ok) / 2;
+            if encode(mid).is_ok() {
+                ok = mid;
+            } else {
+                bad = mid;
+            }
+        }
+        ok
+    }
+
+    /// The ByteCount of the first block of `msg` (after WordCount words).
+    pub fn byte_count(msg: &[u8]) -> usize {
+        let at = super::super::header::HEADER_LEN + 1 + 2 * usize::from(msg[32]);
+        usize::from(u16::from_le_bytes([msg[at], msg[at + 1]]))
     }
 }
 

@@ -12,7 +12,7 @@ use super::andx::{
     put_string, read_string, wire_u16, words_reader,
 };
 use super::header::{command, flags2, HEADER_LEN};
-use crate::codec::{utf16le, DecodeError, Reader, Writer};
+use crate::codec::{utf16_len, DecodeError, EncodeError, Reader, Writer};
 
 /// Flags of the request (MS-CIFS §2.2.4.64.1, MS-SMB §2.2.4.9.1).
 pub mod create_flags {
@@ -140,11 +140,11 @@ impl NtCreateAndxRequest {
     /// at the odd offset 83); NameLength is the name's UTF-16 length in
     /// bytes without the terminator. The chain ends here.
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the name does not fit the 16-bit NameLength and ByteCount.
-    pub fn encode(&self, w: &mut Writer) {
-        let name_len = wire_u16(utf16le(&self.name).len(), "NameLength");
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
+        let name_len = wire_u16(utf16_len(&self.name), "NT_CREATE_ANDX NameLength")?;
         w.u8(24);
         put_andx_none(w);
         w.u8(0)
@@ -161,7 +161,7 @@ impl NtCreateAndxRequest {
             .u8(self.security_flags);
         let bc = begin_bytes(w);
         put_string(w, &self.name, true);
-        end_bytes(w, bc, "NT_CREATE_ANDX request ByteCount");
+        end_bytes(w, bc, "NT_CREATE_ANDX request ByteCount")
     }
 
     /// Decodes the request (WordCount "MUST be 0x18"). FileName is read up
@@ -369,6 +369,7 @@ impl NtCreateAndxResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::utf16le;
     use crate::smb1::andx::testutil::{
         assert_truncations_fail, mutate_never_panics, request_writer, response_writer,
     };
@@ -390,7 +391,7 @@ mod tests {
             name: r"\dir\a.txt".into(),
         };
         let mut w = request_writer(command::NT_CREATE_ANDX);
-        req.encode(&mut w);
+        req.encode(&mut w).unwrap();
         let msg = w.into_vec();
         // MS-CIFS §2.2.4.64.1, laid out by hand.
         let mut expected: Vec<u8> = vec![
@@ -423,7 +424,7 @@ mod tests {
             ..req
         };
         let mut w = request_writer(command::NT_CREATE_ANDX);
-        root.encode(&mut w);
+        root.encode(&mut w).unwrap();
         assert_eq!(&w.as_slice()[81..], &[0x03, 0x00, 0x00, 0x00, 0x00]);
         assert_eq!(NtCreateAndxRequest::decode(w.as_slice()).unwrap(), root);
     }
@@ -543,5 +544,46 @@ mod tests {
         let mut w = response_writer(command::NT_CREATE_ANDX, true);
         w.bytes(&[0, 0, 0]);
         assert!(NtCreateAndxResponse::decode(w.as_slice()).is_err());
+    }
+
+    #[test]
+    fn name_limits() {
+        use crate::codec::testutil::{assert_too_large, name};
+        use crate::smb1::andx::testutil::{byte_count, largest_ok};
+        let encode = |units: usize| {
+            let req = NtCreateAndxRequest {
+                flags: 0,
+                root_directory_fid: 0,
+                desired_access: access_mask::GENERIC_READ,
+                allocation_size: 0,
+                ext_file_attributes: 0,
+                share_access: share_access::READ,
+                create_disposition: create_disposition::OPEN,
+                create_options: 0,
+                impersonation_level: impersonation::IMPERSONATION,
+                security_flags: 0,
+                name: name(units),
+            };
+            let mut w = request_writer(command::NT_CREATE_ANDX);
+            req.encode(&mut w).map(|()| w.into_vec())
+        };
+        // ByteCount holds the pad byte, the name and its terminator:
+        // 2n + 3 <= 65535, so 32766 units.
+        assert_eq!(largest_ok(40_000, encode), 32766);
+        let msg = encode(32766).unwrap();
+        assert_eq!(byte_count(&msg), 65535);
+        assert_eq!(NtCreateAndxRequest::decode(&msg).unwrap().name, name(32766));
+        assert_too_large(
+            encode(32767),
+            "NT_CREATE_ANDX request ByteCount",
+            65537,
+            65535,
+        );
+        // Past 32767 units NameLength itself overflows, and says so first.
+        assert_too_large(encode(32768), "NT_CREATE_ANDX NameLength", 65536, 65535);
+        assert_eq!(
+            encode(40_000).unwrap_err().to_string(),
+            "NT_CREATE_ANDX NameLength: 80000 bytes, the limit is 65535"
+        );
     }
 }

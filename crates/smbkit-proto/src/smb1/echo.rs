@@ -1,7 +1,8 @@
 //! SMB_COM_ECHO (0x2B; MS-CIFS §2.2.4.39).
 
-use super::andx::{begin_bytes, end_bytes, expect_word_count, first_block, words_reader};
+use super::andx::{expect_word_count, first_block, words_reader};
 use super::header::command;
+use crate::codec::{wire_u16, EncodeError};
 use crate::codec::{DecodeError, Writer};
 
 /// SMB_COM_ECHO request (MS-CIFS §2.2.4.39.1): WordCount 1 (EchoCount),
@@ -25,11 +26,10 @@ pub struct EchoResponse {
     pub data: Vec<u8>,
 }
 
-fn encode_echo(w: &mut Writer, word: u16, data: &[u8]) {
-    w.u8(1).u16(word);
-    let bc = begin_bytes(w);
-    w.bytes(data);
-    end_bytes(w, bc, "SMB_COM_ECHO ByteCount");
+fn encode_echo(w: &mut Writer, word: u16, data: &[u8]) -> Result<(), EncodeError> {
+    let byte_count = wire_u16(data.len(), "SMB_COM_ECHO ByteCount")?;
+    w.u8(1).u16(word).u16(byte_count).bytes(data);
+    Ok(())
 }
 
 fn decode_echo(msg: &[u8], what: &'static str) -> Result<(u16, Vec<u8>), DecodeError> {
@@ -43,11 +43,11 @@ impl EchoRequest {
     /// Appends the request's blocks to `w`, which holds exactly the SMB1
     /// header at position 0.
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the data exceeds the 65535 bytes of ByteCount.
-    pub fn encode(&self, w: &mut Writer) {
-        encode_echo(w, self.echo_count, &self.data);
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
+        encode_echo(w, self.echo_count, &self.data)
     }
 
     /// Decodes the request (WordCount "MUST be 0x01"; Data is the ByteCount
@@ -62,11 +62,11 @@ impl EchoResponse {
     /// Appends the response's blocks to `w`, which holds exactly the SMB1
     /// header at position 0.
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the data exceeds the 65535 bytes of ByteCount.
-    pub fn encode(&self, w: &mut Writer) {
-        encode_echo(w, self.sequence_number, &self.data);
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
+        encode_echo(w, self.sequence_number, &self.data)
     }
 
     /// Decodes the response (WordCount "MUST be 0x01"; Data is the
@@ -94,7 +94,7 @@ mod tests {
             data: b"ping".to_vec(),
         };
         let mut w = request_writer(command::ECHO);
-        req.encode(&mut w);
+        req.encode(&mut w).unwrap();
         let msg = w.into_vec();
         assert_eq!(
             &msg[32..],
@@ -114,7 +114,7 @@ mod tests {
         assert_eq!(r.sequence_number, 1);
         assert_eq!(r.data, b"ping");
         let mut w = response_writer(command::ECHO, true);
-        r.encode(&mut w);
+        r.encode(&mut w).unwrap();
         assert_eq!(w.as_slice(), &msg[..]);
         assert_truncations_fail(&msg, EchoResponse::decode);
         mutate_never_panics(&msg, EchoResponse::decode);
@@ -124,5 +124,30 @@ mod tests {
         let mut bad = msg;
         bad[35] = 5; // ByteCount past the end
         assert!(EchoResponse::decode(&bad).is_err());
+    }
+
+    #[test]
+    fn data_limit() {
+        use crate::codec::testutil::assert_too_large;
+        let req = |n: usize| EchoRequest {
+            echo_count: 1,
+            data: vec![0xEE; n],
+        };
+        let mut w = request_writer(command::ECHO);
+        req(65535).encode(&mut w).unwrap();
+        assert_eq!(EchoRequest::decode(w.as_slice()).unwrap().data.len(), 65535);
+        let mut w = request_writer(command::ECHO);
+        assert_too_large(
+            req(65536).encode(&mut w),
+            "SMB_COM_ECHO ByteCount",
+            65536,
+            65535,
+        );
+        let resp = EchoResponse {
+            sequence_number: 1,
+            data: vec![0xEE; 65536],
+        };
+        let mut w = response_writer(command::ECHO, true);
+        assert_too_large(resp.encode(&mut w), "SMB_COM_ECHO ByteCount", 65536, 65535);
     }
 }

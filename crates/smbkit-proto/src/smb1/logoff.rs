@@ -4,9 +4,7 @@
 //! Neither carries data: the UID (logoff) or TID (tree disconnect) to end is
 //! in the header.
 
-use super::andx::{
-    begin_bytes, end_bytes, expect_word_count, first_block, put_andx_none, AndxBlock,
-};
+use super::andx::{expect_word_count, first_block, put_andx_none, AndxBlock};
 use super::header::command;
 use crate::codec::{DecodeError, Writer};
 
@@ -34,8 +32,7 @@ pub struct TreeDisconnectResponse;
 fn encode_andx_only(w: &mut Writer) {
     w.u8(2);
     put_andx_none(w);
-    let bc = begin_bytes(w);
-    end_bytes(w, bc, "ByteCount");
+    w.u16(0);
 }
 
 /// Writes WordCount 0 and ByteCount 0.

@@ -1,7 +1,7 @@
 //! SMB_COM_NEGOTIATE (MS-CIFS §2.2.4.52, MS-SMB §2.2.4.5).
 
 use super::header::{command, flags, flags2, Header, HEADER_LEN};
-use crate::codec::{from_utf16le_lossy, DecodeError, Reader, Writer};
+use crate::codec::{from_utf16le_lossy, wire_u16, DecodeError, EncodeError, Reader, Writer};
 use crate::types::NtStatus;
 
 /// The NT LAN Manager dialect string (MS-CIFS §1.7, §2.2.4.52).
@@ -92,11 +92,11 @@ pub mod capabilities {
 /// `flags2` should be [`DEFAULT_FLAGS2`], plus
 /// [`flags2::SECURITY_SIGNATURE`] if signing is wanted.
 ///
-/// # Panics
+/// # Errors
 ///
 /// If a dialect string contains a NUL, or the strings exceed the 65535 bytes
 /// of ByteCount.
-pub fn negotiate_request(dialects: &[&str], flags2: u16, mid: u16) -> Vec<u8> {
+pub fn negotiate_request(dialects: &[&str], flags2: u16, mid: u16) -> Result<Vec<u8>, EncodeError> {
     let header = Header {
         command: command::NEGOTIATE,
         status: NtStatus::SUCCESS,
@@ -116,16 +116,17 @@ pub fn negotiate_request(dialects: &[&str], flags2: u16, mid: u16) -> Vec<u8> {
     w.u16(0);
     let start = w.len();
     for d in dialects {
-        assert!(!d.contains('\0'), "SMB1 dialect string {d:?} contains NUL");
+        if d.contains('\0') {
+            return Err(EncodeError::Invalid {
+                what: "SMB_COM_NEGOTIATE DialectString",
+                detail: "contains a NUL character",
+            });
+        }
         w.u8(0x02).bytes(d.as_bytes()).u8(0);
     }
-    let count = w.len() - start;
-    let count = match u16::try_from(count) {
-        Ok(c) => c,
-        Err(_) => panic!("SMB1 negotiate dialect strings of {count} bytes exceed ByteCount"),
-    };
+    let count = wire_u16(w.len() - start, "SMB_COM_NEGOTIATE ByteCount")?;
     w.patch_u16(count_pos, count);
-    w.into_vec()
+    Ok(w.into_vec())
 }
 
 /// Decodes an SMB_COM_NEGOTIATE request (MS-CIFS §2.2.4.52.1) into its
@@ -310,13 +311,13 @@ impl NegotiateResponse {
     /// WordCount 1 form. Strings are written without alignment padding, NUL
     /// terminated, as Windows and Samba do.
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the data block exceeds the 65535 bytes of ByteCount.
-    pub fn encode(&self, w: &mut Writer, unicode: bool) {
+    pub fn encode(&self, w: &mut Writer, unicode: bool) -> Result<(), EncodeError> {
         if self.dialect_index == NO_DIALECT {
             w.u8(1).u16(NO_DIALECT).u16(0);
-            return;
+            return Ok(());
         }
         let extended = self.capabilities & capabilities::EXTENDED_SECURITY != 0;
         let challenge_length = match (&self.challenge, extended) {
@@ -352,12 +353,9 @@ impl NegotiateResponse {
                 put_string(w, s, unicode);
             }
         }
-        let count = w.len() - start;
-        let count = match u16::try_from(count) {
-            Ok(c) => c,
-            Err(_) => panic!("SMB_COM_NEGOTIATE response data of {count} bytes exceeds ByteCount"),
-        };
+        let count = wire_u16(w.len() - start, "SMB_COM_NEGOTIATE response ByteCount")?;
         w.patch_u16(count_pos, count);
+        Ok(())
     }
 }
 
@@ -424,7 +422,8 @@ mod tests {
 
     #[test]
     fn request_matches_hand_computed_bytes() {
-        let msg = negotiate_request(&[NT_LM_0_12, SMB_2_002, SMB_2_WILDCARD], DEFAULT_FLAGS2, 0);
+        let msg =
+            negotiate_request(&[NT_LM_0_12, SMB_2_002, SMB_2_WILDCARD], DEFAULT_FLAGS2, 0).unwrap();
         let mut expected: Vec<u8> = vec![
             0xFF, b'S', b'M', b'B', 0x72, // Protocol, Command
             0, 0, 0, 0,    // Status
@@ -453,7 +452,8 @@ mod tests {
             &[NT_LM_0_12],
             DEFAULT_FLAGS2 | flags2::SECURITY_SIGNATURE,
             9,
-        );
+        )
+        .unwrap();
         let h = Header::decode(&signed).unwrap();
         assert_eq!(h.flags2, 0xC805);
         assert_eq!(h.mid, 9);
@@ -461,7 +461,7 @@ mod tests {
 
     #[test]
     fn hostile_requests_fail() {
-        let good = negotiate_request(&[NT_LM_0_12], DEFAULT_FLAGS2, 0);
+        let good = negotiate_request(&[NT_LM_0_12], DEFAULT_FLAGS2, 0).unwrap();
         let mut bad = good.clone();
         bad[32] = 1; // WordCount
         assert!(decode_negotiate_request(&bad).is_err());
@@ -565,7 +565,7 @@ mod tests {
 
         let mut w = Writer::new();
         Header::decode(&msg).unwrap().encode(&mut w);
-        r.encode(&mut w, true);
+        r.encode(&mut w, true).unwrap();
         assert_eq!(w.as_slice(), &msg[..]);
     }
 
@@ -581,7 +581,7 @@ mod tests {
             assert_eq!(r.server_name.as_deref(), Some("SMBSRV"));
             let mut w = Writer::new();
             Header::decode(&msg).unwrap().encode(&mut w);
-            r.encode(&mut w, flags2 & flags2::UNICODE != 0);
+            r.encode(&mut w, flags2 & flags2::UNICODE != 0).unwrap();
             assert_eq!(w.as_slice(), &msg[..]);
         }
         // DomainName only (older servers): no ServerName.
@@ -608,7 +608,7 @@ mod tests {
         assert!(r.security_blob.is_empty());
         let mut w = Writer::new();
         Header::decode(&msg).unwrap().encode(&mut w);
-        r.encode(&mut w, true);
+        r.encode(&mut w, true).unwrap();
         assert_eq!(w.as_slice(), &msg[..]);
         for len in 0..msg.len() {
             assert!(NegotiateResponse::decode(&msg[..len]).is_err());
@@ -658,5 +658,48 @@ mod tests {
         let mut bad = non_ext;
         bad[67..69].copy_from_slice(&[4, 0]); // ByteCount shorter than challenge
         assert!(NegotiateResponse::decode(&bad).is_err());
+    }
+
+    #[test]
+    fn dialect_strings_must_fit_and_hold_no_nul() {
+        use crate::codec::testutil::assert_too_large;
+        assert_eq!(
+            negotiate_request(&["NT LM\0 0.12"], DEFAULT_FLAGS2, 0),
+            Err(EncodeError::Invalid {
+                what: "SMB_COM_NEGOTIATE DialectString",
+                detail: "contains a NUL character",
+            })
+        );
+        // Each one-letter dialect takes 3 bytes of ByteCount.
+        let dialects = vec!["X"; 21846];
+        let msg = negotiate_request(&dialects[..21845], DEFAULT_FLAGS2, 0).unwrap();
+        assert_eq!(decode_negotiate_request(&msg).unwrap().len(), 21845);
+        assert_too_large(
+            negotiate_request(&dialects, DEFAULT_FLAGS2, 0),
+            "SMB_COM_NEGOTIATE ByteCount",
+            65538,
+            65535,
+        );
+    }
+
+    #[test]
+    fn response_byte_count_limit() {
+        use crate::codec::testutil::assert_too_large;
+        let msg = extended_response();
+        let mut r = NegotiateResponse::decode(&msg).unwrap();
+        // ServerGUID (16) and the blob share ByteCount.
+        r.security_blob = vec![0x60; 65535 - 16];
+        let mut w = Writer::new();
+        Header::decode(&msg).unwrap().encode(&mut w);
+        r.encode(&mut w, true).unwrap();
+        r.security_blob.push(0x60);
+        let mut w = Writer::new();
+        Header::decode(&msg).unwrap().encode(&mut w);
+        assert_too_large(
+            r.encode(&mut w, true),
+            "SMB_COM_NEGOTIATE response ByteCount",
+            65536,
+            65535,
+        );
     }
 }

@@ -13,8 +13,8 @@
 
 use super::andx::{begin_bytes, end_bytes};
 use super::header::command;
-use super::trans::{blocks, expect_word_count, put_parameters_and_data, wire_u32, wire_u8};
-use crate::codec::{DecodeError, Reader, Writer};
+use super::trans::{blocks, expect_word_count, put_parameters_and_data, setup_counts};
+use crate::codec::{wire_u32, DecodeError, EncodeError, Reader, Writer};
 use crate::dtyp::SecurityDescriptor;
 
 /// NT_TRANSACT subcommand codes, the Function field (MS-CIFS §2.2.2.2).
@@ -80,37 +80,47 @@ impl NtTransactRequest {
     /// after a setup-less request's ByteCount); TotalParameterCount =
     /// ParameterCount and TotalDataCount = DataCount (one message).
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If there are more than 236 setup words, or the parameters and data
     /// exceed the 65535 bytes of ByteCount (see the
     /// [`trans`](super::trans) module documentation).
-    pub fn encode(&self, w: &mut Writer) {
-        self.encode_part(w, &self.parameters, &self.data);
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
+        self.encode_part(w, &self.parameters, &self.data)
     }
 
     /// [`NtTransactRequest::encode`] carrying only `parameters` and `data`
     /// (the first bytes of the whole), with the totals of the whole: the
     /// primary request of a transaction continued by
     /// NT_TRANSACT_SECONDARY requests.
-    pub(super) fn encode_part(&self, w: &mut Writer, parameters: &[u8], data: &[u8]) {
-        let word_count = wire_u8(NT_TRANS_REQUEST_WORDS + self.setup.len(), "WordCount");
-        let parameter_count = wire_u32(parameters.len(), "NT_Trans_Parameters length");
-        let data_count = wire_u32(data.len(), "NT_Trans_Data length");
+    pub(super) fn encode_part(
+        &self,
+        w: &mut Writer,
+        parameters: &[u8],
+        data: &[u8],
+    ) -> Result<(), EncodeError> {
+        let (word_count, setup_count) = setup_counts(
+            self.setup.len(),
+            NT_TRANS_REQUEST_WORDS,
+            "NT_TRANSACT SetupCount",
+        )?;
+        let total_parameter_count =
+            wire_u32(self.parameters.len(), "NT_TRANSACT TotalParameterCount")?;
+        let total_data_count = wire_u32(self.data.len(), "NT_TRANSACT TotalDataCount")?;
+        let parameter_count = wire_u32(parameters.len(), "NT_TRANSACT ParameterCount")?;
+        let data_count = wire_u32(data.len(), "NT_TRANSACT DataCount")?;
         w.u8(word_count)
             .u8(self.max_setup_count)
             .u16(0) // Reserved1
-            .u32(wire_u32(self.parameters.len(), "TotalParameterCount"))
-            .u32(wire_u32(self.data.len(), "TotalDataCount"))
+            .u32(total_parameter_count)
+            .u32(total_data_count)
             .u32(self.max_parameter_count)
             .u32(self.max_data_count)
             .u32(parameter_count);
         let parameter_offset_pos = w.len();
         w.u32(0).u32(data_count);
         let data_offset_pos = w.len();
-        w.u32(0)
-            .u8(wire_u8(self.setup.len(), "SetupCount"))
-            .u16(self.function);
+        w.u32(0).u8(setup_count).u16(self.function);
         for s in &self.setup {
             w.u16(*s);
         }
@@ -118,10 +128,13 @@ impl NtTransactRequest {
         let (parameter_offset, data_offset) = put_parameters_and_data(w, parameters, data);
         w.patch_u32(
             parameter_offset_pos,
-            wire_u32(parameter_offset, "ParameterOffset"),
+            wire_u32(parameter_offset, "NT_TRANSACT ParameterOffset")?,
         );
-        w.patch_u32(data_offset_pos, wire_u32(data_offset, "DataOffset"));
-        end_bytes(w, byte_count_pos, "ByteCount");
+        w.patch_u32(
+            data_offset_pos,
+            wire_u32(data_offset, "NT_TRANSACT DataOffset")?,
+        );
+        end_bytes(w, byte_count_pos, "NT_TRANSACT ByteCount")
     }
 
     /// Decodes a single-message request (for test servers and round
@@ -247,11 +260,11 @@ impl IoctlRequest {
 
     /// Appends the request to `w` (holding the SMB_COM_NT_TRANSACT header).
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the input data exceed the 65535 bytes of ByteCount.
-    pub fn encode(&self, w: &mut Writer) {
-        self.to_nt_transact().encode(w);
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
+        self.to_nt_transact().encode(w)
     }
 
     /// Decodes the request (for test servers and round trips): Function
@@ -316,8 +329,10 @@ impl QuerySecurityDescRequest {
     }
 
     /// Appends the request to `w` (holding the SMB_COM_NT_TRANSACT header).
-    pub fn encode(&self, w: &mut Writer) {
-        self.to_nt_transact().encode(w);
+    /// Its fields have fixed sizes, so this does not fail in practice; the
+    /// `Result` is that of [`NtTransactRequest::encode`].
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
+        self.to_nt_transact().encode(w)
     }
 
     /// Decodes the request (for test servers and round trips); Reserved is
@@ -397,9 +412,9 @@ mod tests {
     use crate::smb2::testutil::{assert_truncations_fail, mutate_never_panics};
     use crate::types::NtStatus;
 
-    fn encode_with(f: impl FnOnce(&mut Writer)) -> Vec<u8> {
+    fn encode_with(f: impl FnOnce(&mut Writer) -> Result<(), EncodeError>) -> Vec<u8> {
         let mut w = request_writer(command::NT_TRANSACT);
-        f(&mut w);
+        f(&mut w).unwrap();
         w.into_vec()
     }
 
@@ -495,7 +510,10 @@ mod tests {
 
     fn nt_response(status: NtStatus, setup: &[u16], params: &[u8], data: &[u8]) -> Vec<u8> {
         let mut w = response_writer(command::NT_TRANSACT, status, true);
-        TransResponseFragment::whole(setup, params, data).encode_nt(&mut w);
+        TransResponseFragment::whole(setup, params, data)
+            .unwrap()
+            .encode_nt(&mut w)
+            .unwrap();
         w.into_vec()
     }
 
@@ -528,7 +546,7 @@ mod tests {
     #[test]
     fn query_security_desc_responses() {
         let sd = sample_sd();
-        let bytes = sd.to_bytes();
+        let bytes = sd.to_bytes().unwrap();
         let len = bytes.len() as u32;
         // Success: LengthNeeded and the descriptor.
         let msg = nt_response(NtStatus::SUCCESS, &[], &len.to_le_bytes(), &bytes);
@@ -560,7 +578,8 @@ mod tests {
         let array = SnapshotArray::from_snapshots(vec![
             "@GMT-2024.06.30-12.30.00".into(),
             "@GMT-2024.01.01-00.00.00".into(),
-        ]);
+        ])
+        .unwrap();
         let out = array.to_bytes();
         // Setup as MS-SMB §2.2.7.2.2.1 shows it: Function, FunctionCode, FID.
         let setup = [0x0002, 0x4064, 0x0014, 0x4004];
@@ -572,5 +591,48 @@ mod tests {
         assert_eq!(parse_snapshot_array(&d).unwrap(), array);
         assert_eq!(msg[32], 0x16); // WordCount 18 + 4 setup words
         assert_truncations_fail(&msg, assemble);
+    }
+
+    #[test]
+    fn setup_and_byte_count_limits() {
+        use crate::codec::testutil::assert_too_large;
+        use crate::smb1::andx::testutil::{byte_count, largest_ok};
+        let request = |setup: usize, data: usize| {
+            let req = NtTransactRequest {
+                function: function::IOCTL,
+                setup: vec![0; setup],
+                parameters: Vec::new(),
+                data: vec![0; data],
+                max_setup_count: 0,
+                max_parameter_count: 0,
+                max_data_count: 0,
+            };
+            let mut w = request_writer(command::NT_TRANSACT);
+            req.encode(&mut w).map(|()| w.into_vec())
+        };
+        // WordCount is one byte: 19 + SetupCount.
+        assert_eq!(request(236, 0).unwrap()[32], 255);
+        assert_too_large(request(237, 0), "NT_TRANSACT SetupCount", 237, 236);
+        // NT_TRANSACT counts are 32 bits, but the one message's ByteCount
+        // is 16.
+        let n = largest_ok(70_000, |n| request(4, n));
+        assert!(byte_count(&request(4, n).unwrap()) >= 65532);
+        assert!(matches!(
+            request(4, n + 1),
+            Err(EncodeError::TooLarge {
+                what: "NT_TRANSACT ByteCount",
+                limit: 65535,
+                ..
+            })
+        ));
+        let ioctl = |n: usize| {
+            let mut w = request_writer(command::NT_TRANSACT);
+            IoctlRequest {
+                data: vec![1; n],
+                ..IoctlRequest::enumerate_snapshots(7, 1024)
+            }
+            .encode(&mut w)
+        };
+        assert_eq!(largest_ok(70_000, ioctl), n);
     }
 }

@@ -14,7 +14,7 @@
 use super::andx::{begin_bytes, end_bytes};
 use super::header::{command, Header, HEADER_LEN};
 use super::trans::{blocks, expect_word_count, put_unicode_string, read_smb_string, Blocks};
-use crate::codec::{DecodeError, Reader, Writer};
+use crate::codec::{DecodeError, EncodeError, Reader, Writer};
 
 /// BufferFormat of a path name: "This field MUST be 0x04" (MS-CIFS
 /// §2.2.4.7.1 and the other path requests).
@@ -76,15 +76,20 @@ fn put_name(w: &mut Writer, name: &str) {
 }
 
 /// Appends `words` (as WordCount and Words) and the names (as ByteCount and
-/// Bytes) to `w`.
-fn encode_path_request(w: &mut Writer, words: &[u8], names: &[&str]) {
+/// Bytes) to `w`; `what` names the ByteCount for errors.
+fn encode_path_request(
+    w: &mut Writer,
+    words: &[u8],
+    names: &[&str],
+    what: &'static str,
+) -> Result<(), EncodeError> {
     debug_assert!(words.len() % 2 == 0);
     w.u8((words.len() / 2) as u8).bytes(words);
     let byte_count_pos = begin_bytes(w);
     for name in names {
         put_name(w, name);
     }
-    end_bytes(w, byte_count_pos, "ByteCount");
+    end_bytes(w, byte_count_pos, what)
 }
 
 /// Reads `count` BufferFormat-prefixed names from the Bytes of `b`.
@@ -136,11 +141,16 @@ impl DeleteRequest {
     /// Appends the request to `w` (holding the SMB_COM_DELETE header with
     /// SMB_FLAGS2_UNICODE).
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the name exceeds the 65535 bytes of ByteCount.
-    pub fn encode(&self, w: &mut Writer) {
-        encode_path_request(w, &self.search_attributes.to_le_bytes(), &[&self.file_name]);
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
+        encode_path_request(
+            w,
+            &self.search_attributes.to_le_bytes(),
+            &[&self.file_name],
+            "SMB_COM_DELETE ByteCount",
+        )
     }
 
     /// Decodes the request (for test servers and round trips): WordCount 1,
@@ -172,11 +182,16 @@ impl CreateDirectoryRequest {
     /// Appends the request to `w` (holding the SMB_COM_CREATE_DIRECTORY
     /// header with SMB_FLAGS2_UNICODE).
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the name exceeds the 65535 bytes of ByteCount.
-    pub fn encode(&self, w: &mut Writer) {
-        encode_path_request(w, &[], &[&self.directory_name]);
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
+        encode_path_request(
+            w,
+            &[],
+            &[&self.directory_name],
+            "SMB_COM_CREATE_DIRECTORY ByteCount",
+        )
     }
 
     /// Decodes the request (for test servers and round trips).
@@ -203,11 +218,16 @@ impl DeleteDirectoryRequest {
     /// Appends the request to `w` (holding the SMB_COM_DELETE_DIRECTORY
     /// header with SMB_FLAGS2_UNICODE).
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the name exceeds the 65535 bytes of ByteCount.
-    pub fn encode(&self, w: &mut Writer) {
-        encode_path_request(w, &[], &[&self.directory_name]);
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
+        encode_path_request(
+            w,
+            &[],
+            &[&self.directory_name],
+            "SMB_COM_DELETE_DIRECTORY ByteCount",
+        )
     }
 
     /// Decodes the request (for test servers and round trips).
@@ -241,15 +261,16 @@ impl RenameRequest {
     /// Appends the request to `w` (holding the SMB_COM_RENAME header with
     /// SMB_FLAGS2_UNICODE).
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the names exceed the 65535 bytes of ByteCount.
-    pub fn encode(&self, w: &mut Writer) {
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
         encode_path_request(
             w,
             &self.search_attributes.to_le_bytes(),
             &[&self.old_file_name, &self.new_file_name],
-        );
+            "SMB_COM_RENAME ByteCount",
+        )
     }
 
     /// Decodes the request (for test servers and round trips).
@@ -289,10 +310,10 @@ impl NtRenameRequest {
     /// Appends the request to `w` (holding the SMB_COM_NT_RENAME header
     /// with SMB_FLAGS2_UNICODE).
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the names exceed the 65535 bytes of ByteCount.
-    pub fn encode(&self, w: &mut Writer) {
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
         let mut words = Writer::new();
         words
             .u16(self.search_attributes)
@@ -302,7 +323,8 @@ impl NtRenameRequest {
             w,
             words.as_slice(),
             &[&self.old_file_name, &self.new_file_name],
-        );
+            "SMB_COM_NT_RENAME ByteCount",
+        )
     }
 
     /// Decodes the request (for test servers and round trips); Reserved is
@@ -359,9 +381,9 @@ mod tests {
     use crate::smb2::testutil::{assert_truncations_fail, mutate_never_panics};
     use crate::types::NtStatus;
 
-    fn encode_with(cmd: u8, f: impl FnOnce(&mut Writer)) -> Vec<u8> {
+    fn encode_with(cmd: u8, f: impl FnOnce(&mut Writer) -> Result<(), EncodeError>) -> Vec<u8> {
         let mut w = request_writer(cmd);
-        f(&mut w);
+        f(&mut w).unwrap();
         w.into_vec()
     }
 
@@ -489,5 +511,97 @@ mod tests {
         let mut w = response_writer(command::DELETE, NtStatus::SUCCESS, true);
         w.u8(0).u16(2);
         assert!(decode_empty_response(w.as_slice()).is_err());
+    }
+
+    /// Encodes with `f` into a request of `cmd`, keeping the error.
+    fn try_encode(
+        cmd: u8,
+        f: impl FnOnce(&mut Writer) -> Result<(), EncodeError>,
+    ) -> Result<Vec<u8>, EncodeError> {
+        let mut w = request_writer(cmd);
+        f(&mut w).map(|()| w.into_vec())
+    }
+
+    #[test]
+    fn names_fill_byte_count_and_no_more() {
+        use crate::codec::testutil::{assert_too_large, name};
+        use crate::smb1::andx::testutil::{byte_count, largest_ok};
+        // One name: BufferFormat, the name and its terminator (no pad: the
+        // name starts at an even offset) = 2n + 3 bytes, so 32766 units.
+        let delete = |n: usize| {
+            try_encode(command::DELETE, |w| {
+                DeleteRequest {
+                    search_attributes: 0,
+                    file_name: name(n),
+                }
+                .encode(w)
+            })
+        };
+        let mkdir = |n: usize| {
+            try_encode(command::CREATE_DIRECTORY, |w| {
+                CreateDirectoryRequest {
+                    directory_name: name(n),
+                }
+                .encode(w)
+            })
+        };
+        let rmdir = |n: usize| {
+            try_encode(command::DELETE_DIRECTORY, |w| {
+                DeleteDirectoryRequest {
+                    directory_name: name(n),
+                }
+                .encode(w)
+            })
+        };
+        assert_eq!(largest_ok(40_000, delete), 32766);
+        assert_eq!(byte_count(&delete(32766).unwrap()), 65535);
+        assert_too_large(delete(32767), "SMB_COM_DELETE ByteCount", 65537, 65535);
+        assert_eq!(largest_ok(40_000, mkdir), 32766);
+        assert_too_large(
+            mkdir(32767),
+            "SMB_COM_CREATE_DIRECTORY ByteCount",
+            65537,
+            65535,
+        );
+        assert_eq!(largest_ok(40_000, rmdir), 32766);
+        assert_too_large(
+            rmdir(40_000),
+            "SMB_COM_DELETE_DIRECTORY ByteCount",
+            80_003,
+            65535,
+        );
+        // Two names share ByteCount: 2a + 2b + 7 bytes (the second name
+        // needs a pad byte), so 16382 units each.
+        let rename = |n: usize| {
+            try_encode(command::RENAME, |w| {
+                RenameRequest {
+                    search_attributes: 0,
+                    old_file_name: name(n),
+                    new_file_name: name(n),
+                }
+                .encode(w)
+            })
+        };
+        let nt_rename = |n: usize| {
+            try_encode(command::NT_RENAME, |w| {
+                NtRenameRequest {
+                    search_attributes: 0,
+                    information_level: nt_rename_level::RENAME_FILE,
+                    old_file_name: name(n),
+                    new_file_name: name(n),
+                }
+                .encode(w)
+            })
+        };
+        assert_eq!(largest_ok(40_000, rename), 16382);
+        assert_eq!(byte_count(&rename(16382).unwrap()), 65535);
+        assert_too_large(rename(16383), "SMB_COM_RENAME ByteCount", 65539, 65535);
+        assert_eq!(largest_ok(40_000, nt_rename), 16382);
+        assert_too_large(
+            nt_rename(16383),
+            "SMB_COM_NT_RENAME ByteCount",
+            65539,
+            65535,
+        );
     }
 }

@@ -7,7 +7,7 @@ use super::andx::{
     check_command, expect_word_count, first_block, put_andx_none, wire_u16, words_reader,
 };
 use super::header::{command, HEADER_LEN};
-use crate::codec::{checked_range, DecodeError, Reader, Writer};
+use crate::codec::{checked_range, wire_u32, DecodeError, EncodeError, Reader, Writer};
 
 /// Size of the response's parameter words: "WordCount (1 byte): This field
 /// MUST be 0x0C".
@@ -62,19 +62,21 @@ impl ReadAndxRequest {
     /// which holds exactly the SMB1 header at position 0. The chain ends
     /// here.
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If [`Self::pipe_timeout`] is set and [`Self::max_count`] exceeds
     /// 0xFFFF: a pipe read has no field for the high bits.
-    pub fn encode(&self, w: &mut Writer) {
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
         let low = (self.max_count & 0xFFFF) as u16;
         let timeout_or_high = match self.pipe_timeout {
             Some(t) => {
-                assert!(
-                    self.max_count <= 0xFFFF,
-                    "READ_ANDX of {} bytes from a pipe does not fit MaxCountOfBytesToReturn",
-                    self.max_count
-                );
+                if self.max_count > 0xFFFF {
+                    return Err(EncodeError::too_long(
+                        "READ_ANDX MaxCountOfBytesToReturn of a pipe read",
+                        usize::try_from(self.max_count).unwrap_or(usize::MAX),
+                        0xFFFF,
+                    ));
+                }
                 t
             }
             None => self.max_count >> 16,
@@ -89,6 +91,7 @@ impl ReadAndxRequest {
             .u16(self.remaining)
             .u32((self.offset >> 32) as u32)
             .u16(0);
+        Ok(())
     }
 
     /// Decodes the request (WordCount "MUST be either 0x0A or 0x0C"; with 10
@@ -148,18 +151,15 @@ impl ReadAndxResponse {
     /// ByteCount holding the low 16 bits of pad + data (for data of 64 KiB
     /// or more it cannot hold the whole length).
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the data is 4 GiB or more.
-    pub fn encode(&self, w: &mut Writer) {
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
         let len = self.data.len();
-        assert!(
-            u32::try_from(len).is_ok(),
-            "READ_ANDX data of {len} bytes exceeds DataLength and DataLengthHigh"
-        );
+        wire_u32(len, "READ_ANDX response DataLength and DataLengthHigh")?;
         let bytes_start = w.len() + 1 + RESPONSE_WORDS + 2;
         let pad = bytes_start % 2;
-        let data_offset = wire_u16(bytes_start + pad, "DataOffset");
+        let data_offset = wire_u16(bytes_start + pad, "READ_ANDX response DataOffset")?;
         w.u8(12);
         put_andx_none(w);
         w.u16(self.available)
@@ -172,6 +172,7 @@ impl ReadAndxResponse {
             .u16(((pad + len) & 0xFFFF) as u16)
             .zeros(pad)
             .bytes(&self.data);
+        Ok(())
     }
 
     /// Decodes the response, copying the data; see [`read_andx_data_range`]
@@ -251,7 +252,7 @@ mod tests {
     fn request_matches_spec_layout() {
         let req = ReadAndxRequest::file(0x4007, 0x0000_0001_0000_2000, 0x0001_0000);
         let mut w = request_writer(command::READ_ANDX);
-        req.encode(&mut w);
+        req.encode(&mut w).unwrap();
         let msg = w.into_vec();
         // MS-CIFS §2.2.4.42.1 / MS-SMB §2.2.4.2.1, laid out by hand.
         let expected: &[u8] = &[
@@ -279,7 +280,7 @@ mod tests {
             ..ReadAndxRequest::file(0x4001, 0, 0)
         };
         let mut w = request_writer(command::READ_ANDX);
-        pipe.encode(&mut w);
+        pipe.encode(&mut w).unwrap();
         assert_eq!(&w.as_slice()[47..51], &[0xFF; 4]);
         let back = ReadAndxRequest::decode(w.as_slice()).unwrap();
         assert_eq!((back.max_count, back.pipe_timeout), (4280, None));
@@ -316,7 +317,7 @@ mod tests {
         assert_eq!(r.available, 0xFFFF);
         assert_eq!(r.data, b"hello");
         let mut w = response_writer(command::READ_ANDX, true);
-        r.encode(&mut w);
+        r.encode(&mut w).unwrap();
         assert_eq!(w.as_slice(), &msg[..]);
         assert_truncations_fail(&msg, ReadAndxResponse::decode);
         assert_truncations_fail(&msg, read_andx_data_range);
@@ -328,7 +329,7 @@ mod tests {
             data: Vec::new(),
         };
         let mut w = response_writer(command::READ_ANDX, true);
-        empty.encode(&mut w);
+        empty.encode(&mut w).unwrap();
         let mut m = w.into_vec();
         m[45..47].copy_from_slice(&[0xFF, 0xFF]);
         assert_eq!(read_andx_data_range(&m).unwrap(), 59..59);
@@ -343,7 +344,7 @@ mod tests {
             data,
         };
         let mut w = response_writer(command::READ_ANDX, true);
-        r.encode(&mut w);
+        r.encode(&mut w).unwrap();
         let msg = w.into_vec();
         // DataLength 70000 & 0xFFFF, DataLengthHigh 1, ByteCount truncated.
         assert_eq!(&msg[43..45], &0x1170u16.to_le_bytes());
@@ -365,7 +366,7 @@ mod tests {
             (0xFF_FFC3, 0xFFC3, 0x00FF),
         ] {
             let mut w = request_writer(command::READ_ANDX);
-            ReadAndxRequest::file(1, 0, count).encode(&mut w);
+            ReadAndxRequest::file(1, 0, count).encode(&mut w).unwrap();
             let m = w.as_slice();
             assert_eq!(&m[43..45], &low.to_le_bytes(), "{count}");
             assert_eq!(
@@ -381,7 +382,7 @@ mod tests {
             data: vec![7; 131_011],
         };
         let mut w = response_writer(command::READ_ANDX, true);
-        r.encode(&mut w);
+        r.encode(&mut w).unwrap();
         assert_eq!(w.len(), 0x1_FFFF);
         assert_eq!(read_andx_data_range(w.as_slice()).unwrap(), 60..0x1_FFFF);
     }
@@ -408,5 +409,74 @@ mod tests {
         let mut w = response_writer(command::READ_ANDX, true);
         w.bytes(&[0, 0, 0]);
         assert!(ReadAndxResponse::decode(w.as_slice()).is_err());
+    }
+
+    #[test]
+    fn pipe_read_count_limit() {
+        use crate::codec::testutil::assert_too_large;
+        let pipe = |count: u32| ReadAndxRequest {
+            fid: 1,
+            offset: 0,
+            max_count: count,
+            min_count: 0,
+            pipe_timeout: Some(u32::MAX),
+            remaining: 0,
+        };
+        let mut w = request_writer(command::READ_ANDX);
+        pipe(0xFFFF).encode(&mut w).unwrap();
+        let mut w = request_writer(command::READ_ANDX);
+        assert_too_large(
+            pipe(0x1_0000).encode(&mut w),
+            "READ_ANDX MaxCountOfBytesToReturn of a pipe read",
+            0x1_0000,
+            0xFFFF,
+        );
+        // A file read puts the high bits in MaxCountHigh.
+        let mut w = request_writer(command::READ_ANDX);
+        ReadAndxRequest::file(1, 0, 0x1_0000)
+            .encode(&mut w)
+            .unwrap();
+    }
+
+    #[test]
+    fn response_data_offset_limit() {
+        use crate::codec::testutil::assert_too_large;
+        // DataOffset (16 bits) is where the data starts in `w`: after the
+        // 27 bytes of WordCount, words and ByteCount, and a pad byte to an
+        // even offset. 65534 is the last even offset that fits.
+        let resp = ReadAndxResponse {
+            available: 0xFFFF,
+            data: b"x".to_vec(),
+        };
+        let mut w = Writer::new();
+        w.zeros(65534 - 27);
+        resp.encode(&mut w).unwrap();
+        let mut w = Writer::new();
+        w.zeros(65535 - 27);
+        assert_too_large(
+            resp.encode(&mut w),
+            "READ_ANDX response DataOffset",
+            65536,
+            65535,
+        );
+    }
+
+    #[cfg(target_pointer_width = "64")]
+    #[test]
+    fn response_data_length_limit() {
+        use crate::codec::testutil::assert_too_large;
+        // Zeroed, so mapped without being touched: the encoder refuses it
+        // before reading it.
+        let resp = ReadAndxResponse {
+            available: 0xFFFF,
+            data: vec![0; 1 << 32],
+        };
+        let mut w = response_writer(command::READ_ANDX, true);
+        assert_too_large(
+            resp.encode(&mut w),
+            "READ_ANDX response DataLength and DataLengthHigh",
+            1 << 32,
+            (1 << 32) - 1,
+        );
     }
 }

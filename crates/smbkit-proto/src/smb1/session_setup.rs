@@ -7,7 +7,7 @@ use super::andx::{
 };
 use super::header::{command, flags2};
 use super::signing::Smb1Signer;
-use crate::codec::{DecodeError, Writer};
+use crate::codec::{DecodeError, EncodeError, Writer};
 use crate::ntlm;
 use zeroize::Zeroizing;
 
@@ -52,11 +52,14 @@ impl SessionSetupRequestExtended {
     /// here (AndXCommand 0xFF); NativeOS and NativeLanMan are Unicode,
     /// aligned to 2 bytes from the header start.
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the blob and strings exceed the 65535 bytes of ByteCount.
-    pub fn encode(&self, w: &mut Writer) {
-        let blob_len = wire_u16(self.security_blob.len(), "SecurityBlobLength");
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
+        let blob_len = wire_u16(
+            self.security_blob.len(),
+            "SESSION_SETUP_ANDX request SecurityBlobLength",
+        )?;
         w.u8(12);
         put_andx_none(w);
         w.u16(self.max_buffer_size)
@@ -70,7 +73,7 @@ impl SessionSetupRequestExtended {
         w.bytes(&self.security_blob);
         put_string(w, &self.native_os, true);
         put_string(w, &self.native_lanman, true);
-        end_bytes(w, bc, "SESSION_SETUP_ANDX request ByteCount");
+        end_bytes(w, bc, "SESSION_SETUP_ANDX request ByteCount")
     }
 
     /// Decodes the request (WordCount "MUST be 0x0C"). The blob must fit in
@@ -149,12 +152,18 @@ impl SessionSetupRequestNtlm {
     /// are Unicode, preceded by a pad byte when the passwords end at an odd
     /// offset from the header start; the chain ends here.
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If a password or the data block exceeds 65535 bytes.
-    pub fn encode(&self, w: &mut Writer) {
-        let oem_len = wire_u16(self.oem_password.len(), "OEMPasswordLen");
-        let uni_len = wire_u16(self.unicode_password.len(), "UnicodePasswordLen");
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
+        let oem_len = wire_u16(
+            self.oem_password.len(),
+            "SESSION_SETUP_ANDX request OEMPasswordLen",
+        )?;
+        let uni_len = wire_u16(
+            self.unicode_password.len(),
+            "SESSION_SETUP_ANDX request UnicodePasswordLen",
+        )?;
         w.u8(13);
         put_andx_none(w);
         w.u16(self.max_buffer_size)
@@ -175,7 +184,7 @@ impl SessionSetupRequestNtlm {
         ] {
             put_string(w, s, true);
         }
-        end_bytes(w, bc, "SESSION_SETUP_ANDX request ByteCount");
+        end_bytes(w, bc, "SESSION_SETUP_ANDX request ByteCount")
     }
 
     /// Decodes the request (WordCount "MUST be 0x0D"). Both passwords must
@@ -246,11 +255,14 @@ impl SessionSetupResponseExtended {
     /// [`flags2::UNICODE`]. Unicode strings are aligned to 2 bytes from the
     /// header start, as Windows and Samba send them.
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the blob and strings exceed the 65535 bytes of ByteCount.
-    pub fn encode(&self, w: &mut Writer, unicode: bool) {
-        let blob_len = wire_u16(self.security_blob.len(), "SecurityBlobLength");
+    pub fn encode(&self, w: &mut Writer, unicode: bool) -> Result<(), EncodeError> {
+        let blob_len = wire_u16(
+            self.security_blob.len(),
+            "SESSION_SETUP_ANDX response SecurityBlobLength",
+        )?;
         w.u8(4);
         put_andx_none(w);
         w.u16(self.action).u16(blob_len);
@@ -258,7 +270,7 @@ impl SessionSetupResponseExtended {
         w.bytes(&self.security_blob);
         put_string(w, &self.native_os, unicode);
         put_string(w, &self.native_lanman, unicode);
-        end_bytes(w, bc, "SESSION_SETUP_ANDX response ByteCount");
+        end_bytes(w, bc, "SESSION_SETUP_ANDX response ByteCount")
     }
 
     /// Decodes the response (WordCount 4). Only the first block is read (an
@@ -314,10 +326,10 @@ impl SessionSetupResponseNtlm {
     /// [`flags2::UNICODE`]. The Unicode strings start with a pad byte (the
     /// data block begins at the odd offset 41).
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the strings exceed the 65535 bytes of ByteCount.
-    pub fn encode(&self, w: &mut Writer, unicode: bool) {
+    pub fn encode(&self, w: &mut Writer, unicode: bool) -> Result<(), EncodeError> {
         w.u8(3);
         put_andx_none(w);
         w.u16(self.action);
@@ -325,7 +337,7 @@ impl SessionSetupResponseNtlm {
         put_string(w, &self.native_os, unicode);
         put_string(w, &self.native_lanman, unicode);
         put_string(w, &self.primary_domain, unicode);
-        end_bytes(w, bc, "SESSION_SETUP_ANDX response ByteCount");
+        end_bytes(w, bc, "SESSION_SETUP_ANDX response ByteCount")
     }
 
     /// Decodes the response (WordCount "MUST be 0x03"); the strings follow
@@ -475,7 +487,7 @@ mod tests {
     fn extended_request_matches_spec_layout() {
         let req = extended_request();
         let mut w = request_writer(command::SESSION_SETUP_ANDX);
-        req.encode(&mut w);
+        req.encode(&mut w).unwrap();
         let msg = w.into_vec();
         // MS-SMB §2.2.4.6.1, laid out by hand.
         let mut expected: Vec<u8> = vec![
@@ -504,7 +516,7 @@ mod tests {
         let mut odd = extended_request();
         odd.security_blob.push(0xAA);
         let mut w = request_writer(command::SESSION_SETUP_ANDX);
-        odd.encode(&mut w);
+        odd.encode(&mut w).unwrap();
         let msg = w.into_vec();
         assert_eq!(&msg[92..94], &[b'U', 0]);
         assert_eq!(SessionSetupRequestExtended::decode(&msg).unwrap(), odd);
@@ -526,7 +538,7 @@ mod tests {
             native_lanman: "smbkit".into(),
         };
         let mut w = request_writer(command::SESSION_SETUP_ANDX);
-        req.encode(&mut w);
+        req.encode(&mut w).unwrap();
         let msg = w.into_vec();
         assert_eq!(msg[32], 13);
         // Bytes start at 61; the passwords end at 109, so one pad byte
@@ -571,7 +583,7 @@ mod tests {
         assert_eq!(r.native_os, "Unix");
         assert_eq!(r.native_lanman, "Samba");
         let mut w = response_writer(command::SESSION_SETUP_ANDX, true);
-        r.encode(&mut w, true);
+        r.encode(&mut w, true).unwrap();
         assert_eq!(w.as_slice(), &msg[..]);
         assert_truncations_fail(&msg, SessionSetupResponseExtended::decode);
         mutate_never_panics(&msg, SessionSetupResponseExtended::decode);
@@ -585,7 +597,7 @@ mod tests {
         };
         for unicode in [true, false] {
             let mut w = response_writer(command::SESSION_SETUP_ANDX, unicode);
-            guest.encode(&mut w, unicode);
+            guest.encode(&mut w, unicode).unwrap();
             if unicode {
                 assert_eq!(w.as_slice()[45], 0, "pad at the odd offset 45");
             }
@@ -649,12 +661,12 @@ mod tests {
             }
         );
         let mut w = response_writer(command::SESSION_SETUP_ANDX, true);
-        r.encode(&mut w, true);
+        r.encode(&mut w, true).unwrap();
         assert_eq!(w.as_slice(), &msg[..]);
         assert_truncations_fail(&msg, SessionSetupResponseNtlm::decode);
         mutate_never_panics(&msg, SessionSetupResponseNtlm::decode);
         let mut w = response_writer(command::SESSION_SETUP_ANDX, false);
-        r.encode(&mut w, false);
+        r.encode(&mut w, false).unwrap();
         assert_eq!(SessionSetupResponseNtlm::decode(w.as_slice()).unwrap(), r);
         let mut bad = msg;
         bad[32] = 4;
@@ -699,7 +711,8 @@ mod tests {
             sequence_number: 1,
             data: b"x".to_vec(),
         }
-        .encode(&mut w);
+        .encode(&mut w)
+        .unwrap();
         let mut msg = w.into_vec();
         l.signer().sign(&mut msg, 3);
         assert!(Smb1Signer::new(mac_key).verify(&msg, 3));
@@ -739,5 +752,105 @@ mod tests {
         assert_eq!(plain.unicode_password.len(), 16 + 28 + 4);
         assert_ne!(plain.session_key(), l.session_key());
         assert_eq!(plain.oem_password, l.oem_password);
+    }
+
+    #[test]
+    fn blob_password_and_byte_count_limits() {
+        use crate::codec::testutil::{assert_too_large, name};
+        use crate::smb1::andx::testutil::{byte_count, largest_ok};
+        let extended = |n: usize| {
+            let mut req = extended_request();
+            req.security_blob = vec![0x60; n];
+            let mut w = request_writer(command::SESSION_SETUP_ANDX);
+            req.encode(&mut w).map(|()| w.into_vec())
+        };
+        // The blob and the two strings share ByteCount.
+        let n = largest_ok(70_000, extended);
+        assert!(byte_count(&extended(n).unwrap()) >= 65534, "{n}");
+        assert_too_large(
+            extended(n + 2),
+            "SESSION_SETUP_ANDX request ByteCount",
+            byte_count(&extended(n).unwrap()) + 2,
+            65535,
+        );
+        assert_too_large(
+            extended(65536),
+            "SESSION_SETUP_ANDX request SecurityBlobLength",
+            65536,
+            65535,
+        );
+
+        let plain = |oem: usize, uni: usize, account: usize| {
+            let req = SessionSetupRequestNtlm {
+                max_buffer_size: 61440,
+                max_mpx_count: 50,
+                vc_number: 1,
+                session_key: 0,
+                capabilities: 0,
+                oem_password: vec![1; oem],
+                unicode_password: vec![2; uni],
+                account_name: name(account),
+                primary_domain: "D".into(),
+                native_os: "Unix".into(),
+                native_lanman: "smbkit".into(),
+            };
+            let mut w = request_writer(command::SESSION_SETUP_ANDX);
+            req.encode(&mut w).map(|()| w.into_vec())
+        };
+        assert_too_large(
+            plain(65536, 24, 1),
+            "SESSION_SETUP_ANDX request OEMPasswordLen",
+            65536,
+            65535,
+        );
+        assert_too_large(
+            plain(24, 65536, 1),
+            "SESSION_SETUP_ANDX request UnicodePasswordLen",
+            65536,
+            65535,
+        );
+        let n = largest_ok(40_000, |n| plain(24, 24, n));
+        assert!(byte_count(&plain(24, 24, n).unwrap()) >= 65534, "{n}");
+        assert!(matches!(
+            plain(24, 24, n + 1),
+            Err(EncodeError::TooLarge {
+                what: "SESSION_SETUP_ANDX request ByteCount",
+                ..
+            })
+        ));
+
+        // The responses' strings fill ByteCount too.
+        let response = |n: usize| {
+            let r = SessionSetupResponseExtended {
+                action: 0,
+                security_blob: Vec::new(),
+                native_os: name(n),
+                native_lanman: "Samba".into(),
+            };
+            let mut w = response_writer(command::SESSION_SETUP_ANDX, true);
+            r.encode(&mut w, true).map(|()| w.into_vec())
+        };
+        let n = largest_ok(40_000, response);
+        assert!(byte_count(&response(n).unwrap()) >= 65534, "{n}");
+        assert!(matches!(
+            response(n + 1),
+            Err(EncodeError::TooLarge {
+                what: "SESSION_SETUP_ANDX response ByteCount",
+                ..
+            })
+        ));
+        let ntlm_response = |n: usize| {
+            let r = SessionSetupResponseNtlm {
+                action: 0,
+                native_os: name(n),
+                native_lanman: "Samba".into(),
+                primary_domain: "D".into(),
+            };
+            let mut w = response_writer(command::SESSION_SETUP_ANDX, true);
+            r.encode(&mut w, true).map(|()| w.into_vec())
+        };
+        let n = largest_ok(40_000, ntlm_response);
+        assert!(byte_count(&ntlm_response(n).unwrap()) >= 65534, "{n}");
+        assert!(ntlm_response(n + 1).is_err());
     }
 }

@@ -154,7 +154,8 @@ mod tests {
             echo_count: 1,
             data: b"ping".to_vec(),
         }
-        .encode(&mut w);
+        .encode(&mut w)
+        .unwrap();
         w.into_vec()
     }
 
@@ -220,7 +221,8 @@ mod tests {
             sequence_number: 1,
             data: b"ping".to_vec(),
         }
-        .encode(&mut w);
+        .encode(&mut w)
+        .unwrap();
         let mut msg = w.into_vec();
         a.sign(&mut msg, 1);
         assert!(b.verify(&msg, 1));

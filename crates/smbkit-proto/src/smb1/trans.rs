@@ -31,10 +31,10 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-pub(super) use super::andx::wire_u16;
 use super::andx::{begin_bytes, end_bytes};
 use super::header::{command, flags2, Header, HEADER_LEN};
-use crate::codec::{from_utf16le, DecodeError, Reader, Writer};
+use crate::codec::{from_utf16le, DecodeError, EncodeError, Reader, Writer};
+pub(super) use crate::codec::{wire_u16, wire_u32};
 
 /// TRANS_TRANSACT_NMPIPE subcommand, Setup\[0\] of the request (MS-CIFS
 /// §2.2.5.6: "This field MUST be set to the transaction subcommand of
@@ -128,19 +128,34 @@ pub(super) fn expect_word_count(
     Ok(())
 }
 
-/// As [`wire_u16`], for 32-bit fields.
-pub(super) fn wire_u32(value: usize, what: &'static str) -> u32 {
-    match u32::try_from(value) {
-        Ok(v) => v,
-        Err(_) => panic!("{what} of {value} does not fit the 32-bit wire field"),
-    }
+/// The error for a 32-bit value `v` that does not fit a 16-bit field.
+fn narrow(v: u32, what: &'static str) -> EncodeError {
+    EncodeError::too_long(
+        what,
+        usize::try_from(v).unwrap_or(usize::MAX),
+        usize::from(u16::MAX),
+    )
 }
 
-/// As [`wire_u16`], for 8-bit fields.
-pub(super) fn wire_u8(value: usize, what: &'static str) -> u8 {
-    match u8::try_from(value) {
-        Ok(v) => v,
-        Err(_) => panic!("{what} of {value} does not fit the 8-bit wire field"),
+/// WordCount (`base` words plus the setup words) and SetupCount of a
+/// transaction message with `setup` setup words. WordCount is one byte, so
+/// at most 255 − `base` setup words fit; `what` names the SetupCount.
+pub(super) fn setup_counts(
+    setup: usize,
+    base: usize,
+    what: &'static str,
+) -> Result<(u8, u8), EncodeError> {
+    match (
+        u8::try_from(base.saturating_add(setup)),
+        u8::try_from(setup),
+    ) {
+        (Ok(word_count), Ok(setup_count)) => Ok((word_count, setup_count)),
+        _ => Err(EncodeError::too_many(
+            what,
+            "setup words",
+            setup,
+            usize::from(u8::MAX) - base,
+        )),
     }
 }
 
@@ -265,6 +280,40 @@ fn read_setup(r: &mut Reader<'_>, n: usize, what: &'static str) -> Result<Vec<u1
 // Generic TRANSACTION / TRANSACTION2 request
 // ---------------------------------------------------------------------------
 
+/// The names of a request's fields, for [`EncodeError`]s.
+struct TransFields {
+    setup_count: &'static str,
+    total_parameter_count: &'static str,
+    total_data_count: &'static str,
+    parameter_count: &'static str,
+    data_count: &'static str,
+    parameter_offset: &'static str,
+    data_offset: &'static str,
+    byte_count: &'static str,
+}
+
+const TRANSACTION_FIELDS: TransFields = TransFields {
+    setup_count: "TRANSACTION SetupCount",
+    total_parameter_count: "TRANSACTION TotalParameterCount",
+    total_data_count: "TRANSACTION TotalDataCount",
+    parameter_count: "TRANSACTION ParameterCount",
+    data_count: "TRANSACTION DataCount",
+    parameter_offset: "TRANSACTION ParameterOffset",
+    data_offset: "TRANSACTION DataOffset",
+    byte_count: "TRANSACTION ByteCount",
+};
+
+const TRANSACTION2_FIELDS: TransFields = TransFields {
+    setup_count: "TRANSACTION2 SetupCount",
+    total_parameter_count: "TRANSACTION2 TotalParameterCount",
+    total_data_count: "TRANSACTION2 TotalDataCount",
+    parameter_count: "TRANSACTION2 ParameterCount",
+    data_count: "TRANSACTION2 DataCount",
+    parameter_offset: "TRANSACTION2 ParameterOffset",
+    data_offset: "TRANSACTION2 DataOffset",
+    byte_count: "TRANSACTION2 ByteCount",
+};
+
 /// A single-message SMB_COM_TRANSACTION (MS-CIFS §2.2.4.33.1) or
 /// SMB_COM_TRANSACTION2 (MS-CIFS §2.2.4.46.1) request.
 ///
@@ -315,26 +364,38 @@ impl TransRequest {
     /// the header start; TotalParameterCount = ParameterCount and
     /// TotalDataCount = DataCount (one message).
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the setup words, parameters, data or the Bytes block exceed their
     /// 8- or 16-bit fields (see the [module documentation](self)).
-    pub fn encode(&self, w: &mut Writer) {
-        self.encode_part(w, &self.parameters, &self.data);
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
+        self.encode_part(w, &self.parameters, &self.data)
     }
 
     /// [`TransRequest::encode`] carrying only `parameters` and `data` (the
     /// first bytes of [`TransRequest::parameters`] and
     /// [`TransRequest::data`]), with the totals of the whole: the primary
     /// request of a transaction continued by secondary requests.
-    fn encode_part(&self, w: &mut Writer, parameters: &[u8], data: &[u8]) {
-        let setup_count = wire_u8(self.setup.len(), "SetupCount");
-        let word_count = wire_u8(TRANS_REQUEST_WORDS + self.setup.len(), "WordCount");
-        let parameter_count = wire_u16(parameters.len(), "Trans_Parameters length");
-        let data_count = wire_u16(data.len(), "Trans_Data length");
+    fn encode_part(
+        &self,
+        w: &mut Writer,
+        parameters: &[u8],
+        data: &[u8],
+    ) -> Result<(), EncodeError> {
+        let f = if self.name.is_some() {
+            &TRANSACTION_FIELDS
+        } else {
+            &TRANSACTION2_FIELDS
+        };
+        let (word_count, setup_count) =
+            setup_counts(self.setup.len(), TRANS_REQUEST_WORDS, f.setup_count)?;
+        let total_parameter_count = wire_u16(self.parameters.len(), f.total_parameter_count)?;
+        let total_data_count = wire_u16(self.data.len(), f.total_data_count)?;
+        let parameter_count = wire_u16(parameters.len(), f.parameter_count)?;
+        let data_count = wire_u16(data.len(), f.data_count)?;
         w.u8(word_count)
-            .u16(wire_u16(self.parameters.len(), "TotalParameterCount"))
-            .u16(wire_u16(self.data.len(), "TotalDataCount"))
+            .u16(total_parameter_count)
+            .u16(total_data_count)
             .u16(self.max_parameter_count)
             .u16(self.max_data_count)
             .u8(self.max_setup_count)
@@ -361,10 +422,10 @@ impl TransRequest {
         let (parameter_offset, data_offset) = put_parameters_and_data(w, parameters, data);
         w.patch_u16(
             parameter_offset_pos,
-            wire_u16(parameter_offset, "ParameterOffset"),
+            wire_u16(parameter_offset, f.parameter_offset)?,
         );
-        w.patch_u16(data_offset_pos, wire_u16(data_offset, "DataOffset"));
-        end_bytes(w, byte_count_pos, "ByteCount");
+        w.patch_u16(data_offset_pos, wire_u16(data_offset, f.data_offset)?);
+        end_bytes(w, byte_count_pos, f.byte_count)
     }
 
     /// Decodes a single-message SMB_COM_TRANSACTION or SMB_COM_TRANSACTION2
@@ -480,6 +541,8 @@ pub fn split_request(msg: &[u8], max_message: usize) -> Result<Option<SplitReque
         return Ok(None);
     }
     let what = "transaction request to split";
+    // The parts of a request that was itself encoded fit the same fields.
+    let reencode = |e: EncodeError| DecodeError::invalid(what, e.to_string());
     let header = Header::decode(msg)?;
     let header_bytes = &msg[..HEADER_LEN];
     // Up to 3 bytes of padding before each block.
@@ -506,11 +569,11 @@ pub fn split_request(msg: &[u8], max_message: usize) -> Result<Option<SplitReque
             command::TRANSACTION | command::TRANSACTION2 => {
                 let req = TransRequest::decode(msg)?;
                 let mut empty = start(header.command);
-                req.encode_part(&mut empty, &[], &[]);
+                req.encode_part(&mut empty, &[], &[]).map_err(reencode)?;
                 let first = room(empty.len())?;
                 let (p, d) = take_first(&req.parameters, &req.data, first);
                 let mut w = start(header.command);
-                req.encode_part(&mut w, p, d);
+                req.encode_part(&mut w, p, d).map_err(reencode)?;
                 let carried = (p.len(), d.len());
                 let (cmd, words) = if header.command == command::TRANSACTION {
                     (TRANSACTION_SECONDARY, 8)
@@ -522,11 +585,11 @@ pub fn split_request(msg: &[u8], max_message: usize) -> Result<Option<SplitReque
             command::NT_TRANSACT => {
                 let req = super::nt_transact::NtTransactRequest::decode(msg)?;
                 let mut empty = start(header.command);
-                req.encode_part(&mut empty, &[], &[]);
+                req.encode_part(&mut empty, &[], &[]).map_err(reencode)?;
                 let first = room(empty.len())?;
                 let (p, d) = take_first(&req.parameters, &req.data, first);
                 let mut w = start(header.command);
-                req.encode_part(&mut w, p, d);
+                req.encode_part(&mut w, p, d).map_err(reencode)?;
                 let carried = (p.len(), d.len());
                 (
                     w.into_vec(),
@@ -563,6 +626,7 @@ pub fn split_request(msg: &[u8], max_message: usize) -> Result<Option<SplitReque
             TRANSACTION2_SECONDARY => part.encode(&mut w, Some(0xFFFF)),
             _ => part.encode(&mut w, None),
         }
+        .map_err(reencode)?;
         p_at += p.len();
         d_at += d.len();
         secondaries.push(w.into_vec());
@@ -594,54 +658,95 @@ impl TransSecondary<'_> {
     /// SMB_COM_TRANSACTION_SECONDARY (MS-CIFS §2.2.4.34.1, WordCount 8)
     /// or, with a `fid`, SMB_COM_TRANSACTION2_SECONDARY (§2.2.4.47.1,
     /// WordCount 9, FID last).
-    fn encode(&self, w: &mut Writer, fid: Option<u16>) {
+    fn encode(&self, w: &mut Writer, fid: Option<u16>) -> Result<(), EncodeError> {
         w.u8(if fid.is_some() { 9 } else { 8 })
-            .u16(wire_u16(self.total_parameter_count, "TotalParameterCount"))
-            .u16(wire_u16(self.total_data_count, "TotalDataCount"))
-            .u16(wire_u16(self.parameters.len(), "ParameterCount"));
+            .u16(wire_u16(
+                self.total_parameter_count,
+                "TRANSACTION_SECONDARY TotalParameterCount",
+            )?)
+            .u16(wire_u16(
+                self.total_data_count,
+                "TRANSACTION_SECONDARY TotalDataCount",
+            )?)
+            .u16(wire_u16(
+                self.parameters.len(),
+                "TRANSACTION_SECONDARY ParameterCount",
+            )?);
         let parameter_offset_pos = w.len();
         w.u16(0)
             .u16(wire_u16(
                 self.parameter_displacement,
-                "ParameterDisplacement",
-            ))
-            .u16(wire_u16(self.data.len(), "DataCount"));
+                "TRANSACTION_SECONDARY ParameterDisplacement",
+            )?)
+            .u16(wire_u16(
+                self.data.len(),
+                "TRANSACTION_SECONDARY DataCount",
+            )?);
         let data_offset_pos = w.len();
-        w.u16(0)
-            .u16(wire_u16(self.data_displacement, "DataDisplacement"));
+        w.u16(0).u16(wire_u16(
+            self.data_displacement,
+            "TRANSACTION_SECONDARY DataDisplacement",
+        )?);
         if let Some(fid) = fid {
             w.u16(fid);
         }
         let byte_count_pos = begin_bytes(w);
         let (po, d) = put_parameters_and_data(w, self.parameters, self.data);
-        w.patch_u16(parameter_offset_pos, wire_u16(po, "ParameterOffset"));
-        w.patch_u16(data_offset_pos, wire_u16(d, "DataOffset"));
-        end_bytes(w, byte_count_pos, "ByteCount");
+        w.patch_u16(
+            parameter_offset_pos,
+            wire_u16(po, "TRANSACTION_SECONDARY ParameterOffset")?,
+        );
+        w.patch_u16(
+            data_offset_pos,
+            wire_u16(d, "TRANSACTION_SECONDARY DataOffset")?,
+        );
+        end_bytes(w, byte_count_pos, "TRANSACTION_SECONDARY ByteCount")
     }
 
     /// SMB_COM_NT_TRANSACT_SECONDARY (MS-CIFS §2.2.4.63.1, WordCount 18).
-    fn encode_nt(&self, w: &mut Writer) {
+    fn encode_nt(&self, w: &mut Writer) -> Result<(), EncodeError> {
         w.u8(18)
             .zeros(3)
-            .u32(wire_u32(self.total_parameter_count, "TotalParameterCount"))
-            .u32(wire_u32(self.total_data_count, "TotalDataCount"))
-            .u32(wire_u32(self.parameters.len(), "ParameterCount"));
+            .u32(wire_u32(
+                self.total_parameter_count,
+                "NT_TRANSACT_SECONDARY TotalParameterCount",
+            )?)
+            .u32(wire_u32(
+                self.total_data_count,
+                "NT_TRANSACT_SECONDARY TotalDataCount",
+            )?)
+            .u32(wire_u32(
+                self.parameters.len(),
+                "NT_TRANSACT_SECONDARY ParameterCount",
+            )?);
         let parameter_offset_pos = w.len();
         w.u32(0)
             .u32(wire_u32(
                 self.parameter_displacement,
-                "ParameterDisplacement",
-            ))
-            .u32(wire_u32(self.data.len(), "DataCount"));
+                "NT_TRANSACT_SECONDARY ParameterDisplacement",
+            )?)
+            .u32(wire_u32(
+                self.data.len(),
+                "NT_TRANSACT_SECONDARY DataCount",
+            )?);
         let data_offset_pos = w.len();
         w.u32(0)
-            .u32(wire_u32(self.data_displacement, "DataDisplacement"))
+            .u32(wire_u32(
+                self.data_displacement,
+                "NT_TRANSACT_SECONDARY DataDisplacement",
+            )?)
             .u8(0); // Reserved2
         let byte_count_pos = begin_bytes(w);
         let (po, d) = put_parameters_and_data(w, self.parameters, self.data);
-        w.patch_u32(parameter_offset_pos, wire_u32(po, "ParameterOffset"));
-        w.patch_u32(data_offset_pos, wire_u32(d, "DataOffset"));
-        end_bytes(w, byte_count_pos, "ByteCount");
+        w.patch_u32(
+            parameter_offset_pos,
+            wire_u32(po, "NT_TRANSACT_SECONDARY ParameterOffset")?,
+        );
+        w.patch_u32(
+            data_offset_pos,
+            wire_u32(d, "NT_TRANSACT_SECONDARY DataOffset")?,
+        );
+        end_bytes(w, byte_count_pos, "NT_TRANSACT_SECONDARY ByteCount")
     }
 }
 
@@ -681,12 +786,12 @@ impl TransactNmPipeRequest {
     /// Appends the request to `w` (holding the SMB_COM_TRANSACTION header
     /// with SMB_FLAGS2_UNICODE), as [`TransRequest::encode`].
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If `data` is longer than 65535 bytes or the message's Bytes block
     /// would be (see the [module documentation](self)).
-    pub fn encode(&self, w: &mut Writer) {
-        self.to_trans_request().encode(w);
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
+        self.to_trans_request().encode(w)
     }
 
     fn to_trans_request(&self) -> TransRequest {
@@ -975,81 +1080,126 @@ pub struct TransResponseFragment<'a> {
 
 impl<'a> TransResponseFragment<'a> {
     /// A fragment carrying the whole response.
-    pub fn whole(setup: &'a [u16], parameters: &'a [u8], data: &'a [u8]) -> Self {
-        TransResponseFragment {
-            total_parameter_count: wire_u32(parameters.len(), "TotalParameterCount"),
-            total_data_count: wire_u32(data.len(), "TotalDataCount"),
+    ///
+    /// # Errors
+    ///
+    /// If the parameters or the data are 4 GiB or more (the totals are
+    /// 32-bit fields at most).
+    pub fn whole(
+        setup: &'a [u16],
+        parameters: &'a [u8],
+        data: &'a [u8],
+    ) -> Result<Self, EncodeError> {
+        Ok(TransResponseFragment {
+            total_parameter_count: wire_u32(parameters.len(), "transaction TotalParameterCount")?,
+            total_data_count: wire_u32(data.len(), "transaction TotalDataCount")?,
             parameter_displacement: 0,
             data_displacement: 0,
             setup,
             parameters,
             data,
-        }
+        })
     }
 
     /// Appends the SMB_COM_TRANSACTION / TRANSACTION2 response words and
     /// bytes (MS-CIFS §2.2.4.33.2) to `w`, which holds the response header.
     /// Parameters and data are 4-byte aligned from the header start.
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If a count, total, displacement or offset exceeds 16 bits.
-    pub fn encode(&self, w: &mut Writer) {
-        let word_count = wire_u8(TRANS_RESPONSE_WORDS + self.setup.len(), "WordCount");
-        let wide = |v: u32, what| wire_u16(v as usize, what);
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
+        let (word_count, setup_count) = setup_counts(
+            self.setup.len(),
+            TRANS_RESPONSE_WORDS,
+            "TRANSACTION response SetupCount",
+        )?;
+        let wide = |v: u32, what| u16::try_from(v).map_err(|_| narrow(v, what));
         w.u8(word_count)
-            .u16(wide(self.total_parameter_count, "TotalParameterCount"))
-            .u16(wide(self.total_data_count, "TotalDataCount"))
+            .u16(wide(
+                self.total_parameter_count,
+                "TRANSACTION response TotalParameterCount",
+            )?)
+            .u16(wide(
+                self.total_data_count,
+                "TRANSACTION response TotalDataCount",
+            )?)
             .u16(0)
-            .u16(wire_u16(self.parameters.len(), "ParameterCount"));
+            .u16(wire_u16(
+                self.parameters.len(),
+                "TRANSACTION response ParameterCount",
+            )?);
         let parameter_offset_pos = w.len();
         w.u16(0)
-            .u16(wide(self.parameter_displacement, "ParameterDisplacement"))
-            .u16(wire_u16(self.data.len(), "DataCount"));
+            .u16(wide(
+                self.parameter_displacement,
+                "TRANSACTION response ParameterDisplacement",
+            )?)
+            .u16(wire_u16(self.data.len(), "TRANSACTION response DataCount")?);
         let data_offset_pos = w.len();
         w.u16(0)
-            .u16(wide(self.data_displacement, "DataDisplacement"))
-            .u8(wire_u8(self.setup.len(), "SetupCount"))
+            .u16(wide(
+                self.data_displacement,
+                "TRANSACTION response DataDisplacement",
+            )?)
+            .u8(setup_count)
             .u8(0);
         for s in self.setup {
             w.u16(*s);
         }
         let byte_count_pos = begin_bytes(w);
         let (po, d) = put_parameters_and_data(w, self.parameters, self.data);
-        w.patch_u16(parameter_offset_pos, wire_u16(po, "ParameterOffset"));
-        w.patch_u16(data_offset_pos, wire_u16(d, "DataOffset"));
-        end_bytes(w, byte_count_pos, "ByteCount");
+        w.patch_u16(
+            parameter_offset_pos,
+            wire_u16(po, "TRANSACTION response ParameterOffset")?,
+        );
+        w.patch_u16(
+            data_offset_pos,
+            wire_u16(d, "TRANSACTION response DataOffset")?,
+        );
+        end_bytes(w, byte_count_pos, "TRANSACTION response ByteCount")
     }
 
     /// Appends the SMB_COM_NT_TRANSACT response words and bytes (MS-CIFS
     /// §2.2.4.62.2) to `w`, which holds the response header.
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the setup words exceed 237 or the Bytes block 65535 bytes.
-    pub fn encode_nt(&self, w: &mut Writer) {
-        let word_count = wire_u8(NT_TRANS_RESPONSE_WORDS + self.setup.len(), "WordCount");
+    pub fn encode_nt(&self, w: &mut Writer) -> Result<(), EncodeError> {
+        let (word_count, setup_count) = setup_counts(
+            self.setup.len(),
+            NT_TRANS_RESPONSE_WORDS,
+            "NT_TRANSACT response SetupCount",
+        )?;
         w.u8(word_count)
             .zeros(3)
             .u32(self.total_parameter_count)
             .u32(self.total_data_count)
-            .u32(wire_u32(self.parameters.len(), "ParameterCount"));
+            .u32(wire_u32(
+                self.parameters.len(),
+                "NT_TRANSACT response ParameterCount",
+            )?);
         let parameter_offset_pos = w.len();
         w.u32(0)
             .u32(self.parameter_displacement)
-            .u32(wire_u32(self.data.len(), "DataCount"));
+            .u32(wire_u32(self.data.len(), "NT_TRANSACT response DataCount")?);
         let data_offset_pos = w.len();
-        w.u32(0)
-            .u32(self.data_displacement)
-            .u8(wire_u8(self.setup.len(), "SetupCount"));
+        w.u32(0).u32(self.data_displacement).u8(setup_count);
         for s in self.setup {
             w.u16(*s);
         }
         let byte_count_pos = begin_bytes(w);
         let (po, d) = put_parameters_and_data(w, self.parameters, self.data);
-        w.patch_u32(parameter_offset_pos, wire_u32(po, "ParameterOffset"));
-        w.patch_u32(data_offset_pos, wire_u32(d, "DataOffset"));
-        end_bytes(w, byte_count_pos, "ByteCount");
+        w.patch_u32(
+            parameter_offset_pos,
+            wire_u32(po, "NT_TRANSACT response ParameterOffset")?,
+        );
+        w.patch_u32(
+            data_offset_pos,
+            wire_u32(d, "NT_TRANSACT response DataOffset")?,
+        );
+        end_bytes(w, byte_count_pos, "NT_TRANSACT response ByteCount")
     }
 }
 
@@ -1374,7 +1524,7 @@ mod tests {
     #[test]
     fn transact_nmpipe_request_layout_and_round_trip() {
         let mut w = request_writer(command::TRANSACTION);
-        nmpipe().encode(&mut w);
+        nmpipe().encode(&mut w).unwrap();
         let msg = w.into_vec();
         let mut expected = msg[..32].to_vec();
         expected.push(0x10); // WordCount 14 + 2
@@ -1430,7 +1580,7 @@ mod tests {
                 req.name = None;
             }
             let mut w = request_writer(cmd);
-            req.encode(&mut w);
+            req.encode(&mut w).unwrap();
             let msg = w.into_vec();
             assert_eq!(TransRequest::decode(&msg).unwrap(), req);
             assert_truncations_fail(&msg, TransRequest::decode);
@@ -1441,12 +1591,12 @@ mod tests {
     #[test]
     fn requests_needing_secondaries_are_rejected() {
         let mut w = request_writer(command::TRANSACTION);
-        nmpipe().encode(&mut w);
+        nmpipe().encode(&mut w).unwrap();
         let mut msg = w.into_vec();
         msg[35] = 73; // TotalDataCount 73 > DataCount 72
         assert!(TransRequest::decode(&msg).is_err());
         let mut w = request_writer(command::TRANSACTION);
-        nmpipe().encode(&mut w);
+        nmpipe().encode(&mut w).unwrap();
         let mut msg = w.into_vec();
         msg[61] = 0x27; // another subcommand
         assert!(TransactNmPipeRequest::decode(&msg).is_err());
@@ -1455,9 +1605,9 @@ mod tests {
     fn response(cmd: u8, frag: &TransResponseFragment<'_>) -> Vec<u8> {
         let mut w = response_writer(cmd, NtStatus::SUCCESS, true);
         if cmd == command::NT_TRANSACT {
-            frag.encode_nt(&mut w);
+            frag.encode_nt(&mut w).unwrap();
         } else {
-            frag.encode(&mut w);
+            frag.encode(&mut w).unwrap();
         }
         w.into_vec()
     }
@@ -1471,7 +1621,10 @@ mod tests {
             command::TRANSACTION2,
             command::NT_TRANSACT,
         ] {
-            let msg = response(cmd, &TransResponseFragment::whole(&[7], &params, &data));
+            let msg = response(
+                cmd,
+                &TransResponseFragment::whole(&[7], &params, &data).unwrap(),
+            );
             let part = TransResponsePart::decode(&msg).unwrap();
             assert!(part.is_whole());
             assert_eq!(part.setup, vec![7]);
@@ -1493,7 +1646,7 @@ mod tests {
         // Empty response (e.g. SET_PATH_INFORMATION with no EA error).
         let msg = response(
             command::TRANSACTION2,
-            &TransResponseFragment::whole(&[], &[], &[]),
+            &TransResponseFragment::whole(&[], &[], &[]).unwrap(),
         );
         let part = TransResponsePart::decode(&msg).unwrap();
         assert_eq!(part.parameters, 0..0);
@@ -1508,7 +1661,7 @@ mod tests {
         // WordCount 10, no setup: ByteCount at 53, Pad1 to 56.
         let msg = response(
             command::TRANSACTION2,
-            &TransResponseFragment::whole(&[], &[0, 0], &[0xAA; 3]),
+            &TransResponseFragment::whole(&[], &[0, 0], &[0xAA; 3]).unwrap(),
         );
         assert_eq!(msg[32], 10);
         let words = &msg[33..53];
@@ -1525,7 +1678,7 @@ mod tests {
         let data = [3u8; 8];
         let good = response(
             command::TRANSACTION2,
-            &TransResponseFragment::whole(&[], &params, &data),
+            &TransResponseFragment::whole(&[], &params, &data).unwrap(),
         );
         let patch = |pos: usize, v: u16| {
             let mut m = good.clone();
@@ -1837,6 +1990,7 @@ mod tests {
                 command::TRANSACTION => pipe.encode(&mut w),
                 _ => trans.encode(&mut w),
             }
+            .unwrap();
             let msg = w.into_vec();
             assert!(split_request(&msg, msg.len()).unwrap().is_none());
             for max in [500usize, 1024, 4000] {
@@ -1877,5 +2031,104 @@ mod tests {
         let mut w = request_writer(command::ECHO);
         w.u8(0).u16(300).zeros(300);
         assert!(split_request(w.as_slice(), 100).is_err());
+    }
+
+    #[test]
+    fn setup_word_limits() {
+        use crate::codec::testutil::assert_too_large;
+        // WordCount is one byte: 14 + SetupCount for a request, 10 for a
+        // response, 18 for an NT_TRANSACT response.
+        let request = |setup: usize| {
+            let req = TransRequest {
+                setup: vec![0; setup],
+                ..TransRequest::default()
+            };
+            let mut w = request_writer(command::TRANSACTION2);
+            req.encode(&mut w).map(|()| w.into_vec())
+        };
+        let msg = request(241).unwrap();
+        assert_eq!(msg[32], 255);
+        assert_eq!(TransRequest::decode(&msg).unwrap().setup.len(), 241);
+        assert_too_large(request(242), "TRANSACTION2 SetupCount", 242, 241);
+        let setup = vec![0u16; 246];
+        let fragment = |n: usize| TransResponseFragment::whole(&setup[..n], &[], &[]).unwrap();
+        let mut w = response_writer(command::TRANSACTION2, NtStatus::SUCCESS, true);
+        fragment(245).encode(&mut w).unwrap();
+        let mut w = response_writer(command::TRANSACTION2, NtStatus::SUCCESS, true);
+        assert_too_large(
+            fragment(246).encode(&mut w),
+            "TRANSACTION response SetupCount",
+            246,
+            245,
+        );
+        let mut w = response_writer(command::NT_TRANSACT, NtStatus::SUCCESS, true);
+        fragment(237).encode_nt(&mut w).unwrap();
+        let mut w = response_writer(command::NT_TRANSACT, NtStatus::SUCCESS, true);
+        assert_too_large(
+            fragment(238).encode_nt(&mut w),
+            "NT_TRANSACT response SetupCount",
+            238,
+            237,
+        );
+    }
+
+    #[test]
+    fn response_totals_narrow_to_16_bits() {
+        use crate::codec::testutil::assert_too_large;
+        // A TRANSACTION response carries 16-bit totals and displacements;
+        // the fragment holds them as 32 bits, for NT_TRANSACT.
+        let mut f = TransResponseFragment::whole(&[], &[], b"x").unwrap();
+        f.total_data_count = 0xFFFF;
+        f.data_displacement = 0xFFFE;
+        let mut w = response_writer(command::TRANSACTION2, NtStatus::SUCCESS, true);
+        f.encode(&mut w).unwrap();
+        f.total_data_count = 0x1_0000;
+        let mut w = response_writer(command::TRANSACTION2, NtStatus::SUCCESS, true);
+        assert_too_large(
+            f.encode(&mut w),
+            "TRANSACTION response TotalDataCount",
+            0x1_0000,
+            0xFFFF,
+        );
+        f.total_data_count = 0xFFFF;
+        f.data_displacement = 0x1_0000;
+        let mut w = response_writer(command::TRANSACTION2, NtStatus::SUCCESS, true);
+        assert_too_large(
+            f.encode(&mut w),
+            "TRANSACTION response DataDisplacement",
+            0x1_0000,
+            0xFFFF,
+        );
+        // NT_TRANSACT keeps them whole.
+        f.total_data_count = 0x1_0000;
+        let mut w = response_writer(command::NT_TRANSACT, NtStatus::SUCCESS, true);
+        f.encode_nt(&mut w).unwrap();
+    }
+
+    #[test]
+    fn pipe_data_fills_byte_count() {
+        use crate::codec::testutil::assert_too_large;
+        use crate::smb1::andx::testutil::{byte_count, largest_ok};
+        let encode = |n: usize| {
+            let req = TransactNmPipeRequest {
+                data: vec![5; n],
+                ..nmpipe()
+            };
+            let mut w = request_writer(command::TRANSACTION);
+            req.encode(&mut w).map(|()| w.into_vec())
+        };
+        // The name "\PIPE\" and the padding come first in the Bytes.
+        let n = largest_ok(70_000, encode);
+        let msg = encode(n).unwrap();
+        assert!(byte_count(&msg) >= 65532, "{}", byte_count(&msg));
+        assert!(matches!(
+            encode(n + 1),
+            Err(EncodeError::TooLarge {
+                what: "TRANSACTION ByteCount",
+                limit: 65535,
+                ..
+            })
+        ));
+        assert_too_large(encode(65536), "TRANSACTION TotalDataCount", 65536, 65535);
     }
 }

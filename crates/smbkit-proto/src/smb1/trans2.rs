@@ -20,7 +20,9 @@
 
 use super::header::{command, flags2, Header};
 use super::trans::{blocks, expect_word_count, latin1, take_terminated, wire_u32, TransRequest};
-use crate::codec::{checked_range, from_utf16le, DecodeError, Reader, Writer};
+use crate::codec::{
+    checked_range, from_utf16le, utf16_len, DecodeError, EncodeError, Reader, Writer,
+};
 use crate::fscc::{DirectoryEntry, FileBasicInformation, FileStandardInformation};
 
 /// Trans2 subcommand codes, Setup\[0\] of the request (MS-CIFS §2.2.2.2).
@@ -247,10 +249,10 @@ impl FindFirst2Request {
     /// Appends the request to `w` (holding the SMB_COM_TRANSACTION2 header
     /// with SMB_FLAGS2_UNICODE).
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the name makes the parameters exceed 65535 bytes.
-    pub fn encode(&self, w: &mut Writer) {
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
         let mut p = Writer::new();
         p.u16(self.search_attributes)
             .u16(self.search_count)
@@ -266,7 +268,7 @@ impl FindFirst2Request {
             10,
             self.max_data_count,
         )
-        .encode(w);
+        .encode(w)
     }
 
     /// Decodes the request (for test servers and round trips).
@@ -369,10 +371,10 @@ impl FindNext2Request {
     /// Appends the request to `w` (holding the SMB_COM_TRANSACTION2 header
     /// with SMB_FLAGS2_UNICODE).
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the name makes the parameters exceed 65535 bytes.
-    pub fn encode(&self, w: &mut Writer) {
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
         let mut p = Writer::new();
         p.u16(self.sid)
             .u16(self.search_count)
@@ -388,7 +390,7 @@ impl FindNext2Request {
             8,
             self.max_data_count,
         )
-        .encode(w);
+        .encode(w)
     }
 
     /// Decodes the request (for test servers and round trips).
@@ -661,10 +663,10 @@ impl QueryPathInformationRequest {
     /// Appends the request to `w` (holding the SMB_COM_TRANSACTION2 header
     /// with SMB_FLAGS2_UNICODE).
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the name makes the parameters exceed 65535 bytes.
-    pub fn encode(&self, w: &mut Writer) {
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
         let mut p = Writer::new();
         p.u16(self.information_level)
             .u32(0)
@@ -677,7 +679,7 @@ impl QueryPathInformationRequest {
             2,
             self.max_data_count,
         )
-        .encode(w);
+        .encode(w)
     }
 
     /// Decodes the request (for test servers and round trips); Reserved is
@@ -712,7 +714,8 @@ pub struct QueryFileInformationRequest {
 
 impl QueryFileInformationRequest {
     /// Appends the request to `w` (holding the SMB_COM_TRANSACTION2 header).
-    pub fn encode(&self, w: &mut Writer) {
+    /// Its parameters have fixed sizes, so this does not fail in practice.
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
         let mut p = Writer::new();
         p.u16(self.fid).u16(self.information_level);
         trans2(
@@ -722,7 +725,7 @@ impl QueryFileInformationRequest {
             2,
             self.max_data_count,
         )
-        .encode(w);
+        .encode(w)
     }
 
     /// Decodes the request (for test servers and round trips).
@@ -771,10 +774,10 @@ impl SetPathInformationRequest {
     /// Appends the request to `w` (holding the SMB_COM_TRANSACTION2 header
     /// with SMB_FLAGS2_UNICODE).
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the name or data exceed 65535 bytes.
-    pub fn encode(&self, w: &mut Writer) {
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
         let mut p = Writer::new();
         p.u16(self.information_level)
             .u32(0)
@@ -787,7 +790,7 @@ impl SetPathInformationRequest {
             2,
             0,
         )
-        .encode(w);
+        .encode(w)
     }
 
     /// Decodes the request (for test servers and round trips).
@@ -855,23 +858,23 @@ impl SetFileInformationRequest {
     /// (see [`file_rename_information_type1`]). Needs
     /// CAP_INFOLEVEL_PASSTHRU.
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the name is longer than `u32::MAX` bytes of UTF-16.
-    pub fn rename(fid: u16, replace_if_exists: bool, new_name: &str) -> Self {
-        SetFileInformationRequest {
+    pub fn rename(fid: u16, replace_if_exists: bool, new_name: &str) -> Result<Self, EncodeError> {
+        Ok(SetFileInformationRequest {
             fid,
             information_level: passthrough_level(crate::fscc::info_class::FILE_RENAME_INFORMATION),
-            data: file_rename_information_type1(replace_if_exists, new_name),
-        }
+            data: file_rename_information_type1(replace_if_exists, new_name)?,
+        })
     }
 
     /// Appends the request to `w` (holding the SMB_COM_TRANSACTION2 header).
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the data exceed 65535 bytes.
-    pub fn encode(&self, w: &mut Writer) {
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
         let mut p = Writer::new();
         p.u16(self.fid).u16(self.information_level).u16(0);
         trans2(
@@ -881,7 +884,7 @@ impl SetFileInformationRequest {
             2,
             0,
         )
-        .encode(w);
+        .encode(w)
     }
 
     /// Decodes the request (for test servers and round trips); Reserved is
@@ -916,7 +919,8 @@ pub struct QueryFsInformationRequest {
 
 impl QueryFsInformationRequest {
     /// Appends the request to `w` (holding the SMB_COM_TRANSACTION2 header).
-    pub fn encode(&self, w: &mut Writer) {
+    /// Its parameters have fixed sizes, so this does not fail in practice.
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
         trans2(
             subcommand::QUERY_FS_INFORMATION,
             self.information_level.to_le_bytes().to_vec(),
@@ -924,7 +928,7 @@ impl QueryFsInformationRequest {
             0,
             self.max_data_count,
         )
-        .encode(w);
+        .encode(w)
     }
 
     /// Decodes the request (for test servers and round trips).
@@ -1052,11 +1056,14 @@ impl SmbQueryFileAllInfo {
 
     /// The encoded structure (for test servers and tests).
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the name is longer than `u32::MAX` bytes of UTF-16.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let name = crate::codec::utf16le(&self.file_name);
+    pub fn to_bytes(&self) -> Result<Vec<u8>, EncodeError> {
+        let name_len = wire_u32(
+            utf16_len(&self.file_name),
+            "SMB_QUERY_FILE_ALL_INFO FileNameLength",
+        )?;
         let mut w = Writer::new();
         self.basic.encode(&mut w);
         w.u64(self.standard.allocation_size)
@@ -1066,9 +1073,9 @@ impl SmbQueryFileAllInfo {
             .u8(u8::from(self.standard.directory))
             .u16(0)
             .u32(self.ea_size)
-            .u32(wire_u32(name.len(), "FileNameLength"))
-            .bytes(&name);
-        w.into_vec()
+            .u32(name_len)
+            .utf16(&self.file_name);
+        Ok(w.into_vec())
     }
 }
 
@@ -1078,18 +1085,24 @@ impl SmbQueryFileAllInfo {
 /// operations, this value MUST be zero"), FileNameLength (4), FileName
 /// (UTF-16LE, no terminator).
 ///
-/// # Panics
+/// # Errors
 ///
 /// If the name is longer than `u32::MAX` bytes of UTF-16.
-pub fn file_rename_information_type1(replace_if_exists: bool, file_name: &str) -> Vec<u8> {
-    let name = crate::codec::utf16le(file_name);
+pub fn file_rename_information_type1(
+    replace_if_exists: bool,
+    file_name: &str,
+) -> Result<Vec<u8>, EncodeError> {
+    let name_len = wire_u32(
+        utf16_len(file_name),
+        "FILE_RENAME_INFORMATION_TYPE_1 FileNameLength",
+    )?;
     let mut w = Writer::new();
     w.u8(u8::from(replace_if_exists))
         .zeros(3)
         .u32(0)
-        .u32(wire_u32(name.len(), "FileNameLength"))
-        .bytes(&name);
-    w.into_vec()
+        .u32(name_len)
+        .utf16(file_name);
+    Ok(w.into_vec())
 }
 
 #[cfg(test)]
@@ -1102,9 +1115,9 @@ mod tests {
     use crate::smb2::testutil::{assert_truncations_fail, mutate_never_panics};
     use crate::types::NtStatus;
 
-    fn encode_with(cmd: u8, f: impl FnOnce(&mut Writer)) -> Vec<u8> {
+    fn encode_with(cmd: u8, f: impl FnOnce(&mut Writer) -> Result<(), EncodeError>) -> Vec<u8> {
         let mut w = request_writer(cmd);
-        f(&mut w);
+        f(&mut w).unwrap();
         w.into_vec()
     }
 
@@ -1222,7 +1235,7 @@ mod tests {
             SetFileInformationRequest::basic(7, &FileBasicInformation::set_last_write_time(5)),
             SetFileInformationRequest::disposition(7, true),
             SetFileInformationRequest::end_of_file(7, 1 << 40),
-            SetFileInformationRequest::rename(7, true, "new.txt"),
+            SetFileInformationRequest::rename(7, true, "new.txt").unwrap(),
         ] {
             let msg = encode_with(t2, |w| req.encode(w));
             assert_eq!(SetFileInformationRequest::decode(&msg).unwrap(), req);
@@ -1235,7 +1248,7 @@ mod tests {
             SetFileInformationRequest::disposition(7, true).data,
             vec![1]
         );
-        let rename = SetFileInformationRequest::rename(7, true, "n");
+        let rename = SetFileInformationRequest::rename(7, true, "n").unwrap();
         assert_eq!(rename.information_level, 1010);
         assert_eq!(
             rename.data,
@@ -1251,7 +1264,10 @@ mod tests {
         assert_truncations_fail(&msg, QueryFsInformationRequest::decode);
 
         let req = FindClose2Request { sid: 0x0A01 };
-        let msg = encode_with(command::FIND_CLOSE2, |w| req.encode(w));
+        let msg = encode_with(command::FIND_CLOSE2, |w| {
+            req.encode(w);
+            Ok(())
+        });
         assert_eq!(&msg[32..], &[1, 0x01, 0x0A, 0, 0]);
         assert_eq!(FindClose2Request::decode(&msg).unwrap(), req);
         assert_truncations_fail(&msg, FindClose2Request::decode);
@@ -1321,7 +1337,10 @@ mod tests {
         }
         .to_bytes();
         let mut w = response_writer(command::TRANSACTION2, NtStatus::SUCCESS, true);
-        TransResponseFragment::whole(&[], &params, &data).encode(&mut w);
+        TransResponseFragment::whole(&[], &params, &data)
+            .unwrap()
+            .encode(&mut w)
+            .unwrap();
         (w.into_vec(), last)
     }
 
@@ -1374,7 +1393,7 @@ mod tests {
         assert_eq!(data.len(), 96 + 104 + 136);
         assert_eq!(&data[200..204], &136u32.to_le_bytes());
         // fscc's FILE_BOTH_DIR_INFORMATION encoder produces the same layout.
-        let reencoded = crate::fscc::encode_both_directory_information(&entries);
+        let reencoded = crate::fscc::encode_both_directory_information(&entries).unwrap();
         assert_eq!(
             parse_find_file_both_directory_info(&reencoded, true).unwrap(),
             entries
@@ -1459,7 +1478,7 @@ mod tests {
             e.file_id = 0x0102_0304_0506_0700 + i as u64;
         }
         // FILE_ID_BOTH_DIR_INFORMATION has the same layout.
-        let data = crate::fscc::encode_id_both_directory_information(&entries);
+        let data = crate::fscc::encode_id_both_directory_information(&entries).unwrap();
         assert_eq!(
             parse_find_file_id_both_directory_info(&data, true).unwrap(),
             entries
@@ -1536,7 +1555,7 @@ mod tests {
             ea_size: 0,
             file_name: "\\dir\\a.txt".into(),
         };
-        let b = all.to_bytes();
+        let b = all.to_bytes().unwrap();
         assert_eq!(b.len(), SmbQueryFileAllInfo::FIXED_LEN + 20);
         assert_eq!(&b[36..40], &[0, 0, 0, 0]); // Reserved1
         assert_eq!(&b[62..64], &[0, 0]); // Reserved2
@@ -1560,7 +1579,8 @@ mod tests {
             file_name: "x".repeat(50),
             ..Default::default()
         }
-        .to_bytes();
+        .to_bytes()
+        .unwrap();
         let mut asm = TransAssembler::new();
         let mut out = None;
         for (pd, pc, dd, dc) in [
@@ -1578,7 +1598,8 @@ mod tests {
                 parameters: &params[pd..pd + pc],
                 data: &all[dd..dd + dc],
             }
-            .encode(&mut w);
+            .encode(&mut w)
+            .unwrap();
             let msg = w.into_vec();
             let part = TransResponsePart::decode(&msg).unwrap();
             out = asm.add(&msg, &part).unwrap();
@@ -1588,6 +1609,96 @@ mod tests {
         assert_eq!(
             SmbQueryFileAllInfo::decode(&data).unwrap().file_name.len(),
             50
+        );
+    }
+
+    #[test]
+    fn path_requests_stop_at_data_offset() {
+        use crate::codec::testutil::{assert_too_large, name};
+        use crate::smb1::andx::testutil::largest_ok;
+        let try_encode = |f: &dyn Fn(&mut Writer) -> Result<(), EncodeError>| {
+            let mut w = request_writer(command::TRANSACTION2);
+            f(&mut w).map(|()| w.into_vec())
+        };
+        // The parameters start at offset 68 (after the words, ByteCount,
+        // the empty Name and its pad); DataOffset, the 16-bit offset of
+        // what follows them from the header start, is what a long name
+        // overflows first. QUERY_PATH_INFORMATION: 2n + 8 bytes of
+        // parameters, so DataOffset is 2n + 76.
+        let query = |n: usize| {
+            try_encode(&|w| {
+                QueryPathInformationRequest {
+                    information_level: query_level::FILE_BASIC_INFO,
+                    file_name: name(n),
+                    max_data_count: 40,
+                }
+                .encode(w)
+            })
+        };
+        assert_eq!(largest_ok(40_000, query), 32729);
+        assert_too_large(query(32730), "TRANSACTION2 DataOffset", 65536, 65535);
+        // Past that the parameters alone overflow TotalParameterCount.
+        assert_too_large(
+            query(40_000),
+            "TRANSACTION2 TotalParameterCount",
+            80_008,
+            65535,
+        );
+        // FIND_FIRST2 and FIND_NEXT2: 12 bytes of parameters before the
+        // name.
+        let find = |n: usize| {
+            try_encode(&|w| {
+                FindFirst2Request {
+                    file_name: name(n),
+                    ..find_first()
+                }
+                .encode(w)
+            })
+        };
+        assert_eq!(largest_ok(40_000, find), 32726);
+        assert_too_large(find(32727), "TRANSACTION2 DataOffset", 65536, 65535);
+        let next = |n: usize| {
+            try_encode(&|w| {
+                FindNext2Request {
+                    sid: 1,
+                    search_count: 10,
+                    information_level: find_level::FILE_BOTH_DIRECTORY_INFO,
+                    resume_key: 0,
+                    flags: 0,
+                    file_name: name(n),
+                    max_data_count: 1000,
+                }
+                .encode(w)
+            })
+        };
+        assert_eq!(largest_ok(40_000, next), 32726);
+        assert_too_large(next(32727), "TRANSACTION2 DataOffset", 65536, 65535);
+        // SET_PATH_INFORMATION: the data starts at the 4-byte boundary
+        // after the 2n + 8 bytes of parameters.
+        let set = |n: usize| {
+            try_encode(&|w| {
+                SetPathInformationRequest::basic(name(n), &FileBasicInformation::default())
+                    .encode(w)
+            })
+        };
+        assert_eq!(largest_ok(40_000, set), 32728);
+        assert_too_large(set(32729), "TRANSACTION2 DataOffset", 65536, 65535);
+    }
+
+    #[test]
+    fn set_file_information_data_limit() {
+        use crate::codec::testutil::assert_too_large;
+        let req = SetFileInformationRequest {
+            fid: 1,
+            information_level: set_level::FILE_BASIC_INFO,
+            data: vec![0; 65536],
+        };
+        let mut w = request_writer(command::TRANSACTION2);
+        assert_too_large(
+            req.encode(&mut w),
+            "TRANSACTION2 TotalDataCount",
+            65536,
+            65535,
         );
     }
 }

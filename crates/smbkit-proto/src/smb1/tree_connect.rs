@@ -6,7 +6,7 @@ use super::andx::{
     words_reader,
 };
 use super::header::{command, flags2};
-use crate::codec::{DecodeError, Writer};
+use crate::codec::{DecodeError, EncodeError, Writer};
 
 /// Flags of the request (MS-CIFS §2.2.4.55.1, MS-SMB §2.2.4.7.1).
 pub mod tree_connect_flags {
@@ -76,11 +76,11 @@ impl TreeConnectRequest {
     /// one-byte password it needs no pad); Service is ASCII with a NUL. The
     /// chain ends here.
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the password or the data block exceeds 65535 bytes.
-    pub fn encode(&self, w: &mut Writer) {
-        let password_len = wire_u16(self.password.len(), "PasswordLength");
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
+        let password_len = wire_u16(self.password.len(), "TREE_CONNECT_ANDX PasswordLength")?;
         w.u8(4);
         put_andx_none(w);
         w.u16(self.flags).u16(password_len);
@@ -88,7 +88,7 @@ impl TreeConnectRequest {
         w.bytes(&self.password);
         put_string(w, &self.path, true);
         put_oem_string(w, &self.service);
-        end_bytes(w, bc, "TREE_CONNECT_ANDX request ByteCount");
+        end_bytes(w, bc, "TREE_CONNECT_ANDX request ByteCount")
     }
 
     /// Decodes the request (WordCount "MUST be 0x04"). The password must fit
@@ -144,10 +144,10 @@ impl TreeConnectResponse {
     /// [`flags2::UNICODE`]. WordCount is 7 if either access mask is present
     /// (a missing one is written as 0), else 3.
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the strings exceed the 65535 bytes of ByteCount.
-    pub fn encode(&self, w: &mut Writer, unicode: bool) {
+    pub fn encode(&self, w: &mut Writer, unicode: bool) -> Result<(), EncodeError> {
         let extended = self.maximal_access.is_some() || self.guest_maximal_access.is_some();
         w.u8(if extended { 7 } else { 3 });
         put_andx_none(w);
@@ -159,7 +159,7 @@ impl TreeConnectResponse {
         let bc = begin_bytes(w);
         put_oem_string(w, &self.service);
         put_string(w, &self.native_file_system, unicode);
-        end_bytes(w, bc, "TREE_CONNECT_ANDX response ByteCount");
+        end_bytes(w, bc, "TREE_CONNECT_ANDX response ByteCount")
     }
 
     /// Decodes the response (WordCount 3 or 7). Service is read as
@@ -208,7 +208,7 @@ mod tests {
             service: service::ANY.into(),
         };
         let mut w = request_writer(command::TREE_CONNECT_ANDX);
-        req.encode(&mut w);
+        req.encode(&mut w).unwrap();
         let msg = w.into_vec();
         let mut expected = vec![
             0x04, // WordCount
@@ -231,7 +231,7 @@ mod tests {
             ..req
         };
         let mut w = request_writer(command::TREE_CONNECT_ANDX);
-        req.encode(&mut w);
+        req.encode(&mut w).unwrap();
         assert_eq!(&w.as_slice()[43..47], &[0xAB, 0xCD, 0x00, b'\\']);
         assert_eq!(TreeConnectRequest::decode(w.as_slice()).unwrap(), req);
     }
@@ -264,7 +264,7 @@ mod tests {
             }
         );
         let mut w = response_writer(command::TREE_CONNECT_ANDX, true);
-        r.encode(&mut w, true);
+        r.encode(&mut w, true).unwrap();
         assert_eq!(w.as_slice(), &msg[..]);
         assert_truncations_fail(&msg, TreeConnectResponse::decode);
         mutate_never_panics(&msg, TreeConnectResponse::decode);
@@ -279,7 +279,7 @@ mod tests {
             native_file_system: String::new(),
         };
         let mut w = response_writer(command::TREE_CONNECT_ANDX, true);
-        ipc.encode(&mut w, true);
+        ipc.encode(&mut w, true).unwrap();
         assert_eq!(
             &w.as_slice()[32..],
             &[3, 0xFF, 0, 0, 0, 0, 0, 7, 0, b'I', b'P', b'C', 0, 0, 0, 0]
@@ -288,7 +288,7 @@ mod tests {
         assert_truncations_fail(w.as_slice(), TreeConnectResponse::decode);
         // The OEM form, and a reply with no bytes at all.
         let mut w = response_writer(command::TREE_CONNECT_ANDX, false);
-        r.encode(&mut w, false);
+        r.encode(&mut w, false).unwrap();
         assert_eq!(TreeConnectResponse::decode(w.as_slice()).unwrap(), r);
         let mut w = response_writer(command::TREE_CONNECT_ANDX, true);
         w.bytes(&[3, 0xFF, 0, 0, 0, 1, 0, 0, 0]);
@@ -309,5 +309,56 @@ mod tests {
         }
         assert!(with(47, &[0xFF, 0xFF]).is_err()); // ByteCount past the end
         assert!(with(4, &[command::SESSION_SETUP_ANDX]).is_err());
+    }
+
+    #[test]
+    fn password_path_and_byte_count_limits() {
+        use crate::codec::testutil::{assert_too_large, name};
+        use crate::smb1::andx::testutil::{byte_count, largest_ok};
+        let req = |password: usize, path: usize| {
+            let r = TreeConnectRequest {
+                flags: 0,
+                password: vec![0; password],
+                path: name(path),
+                service: service::ANY.into(),
+            };
+            let mut w = request_writer(command::TREE_CONNECT_ANDX);
+            r.encode(&mut w).map(|()| w.into_vec())
+        };
+        assert_too_large(
+            req(65536, 1),
+            "TREE_CONNECT_ANDX PasswordLength",
+            65536,
+            65535,
+        );
+        // Password, path and service share ByteCount: 1 + 2n + 2 + 6.
+        assert_eq!(largest_ok(40_000, |n| req(1, n)), 32763);
+        assert_eq!(byte_count(&req(1, 32763).unwrap()), 65535);
+        assert_too_large(
+            req(1, 32764),
+            "TREE_CONNECT_ANDX request ByteCount",
+            65537,
+            65535,
+        );
+        let resp = |n: usize| {
+            let r = TreeConnectResponse {
+                optional_support: 1,
+                maximal_access: None,
+                guest_maximal_access: None,
+                service: "A:".into(),
+                native_file_system: name(n),
+            };
+            let mut w = response_writer(command::TREE_CONNECT_ANDX, true);
+            r.encode(&mut w, true).map(|()| w.into_vec())
+        };
+        let n = largest_ok(40_000, resp);
+        assert!(byte_count(&resp(n).unwrap()) >= 65534, "{n}");
+        assert!(matches!(
+            resp(n + 1),
+            Err(EncodeError::TooLarge {
+                what: "TREE_CONNECT_ANDX response ByteCount",
+                ..
+            })
+        ));
     }
 }

@@ -3,9 +3,9 @@
 
 use std::ops::Range;
 
-use super::andx::{check_command, expect_word_count, first_block, put_andx_none, wire_u16};
+use super::andx::{check_command, expect_word_count, first_block, put_andx_none};
 use super::header::{command, HEADER_LEN};
-use crate::codec::{checked_range, DecodeError, Reader, Writer};
+use crate::codec::{checked_range, wire_u16, wire_u32, DecodeError, EncodeError, Reader, Writer};
 
 /// WriteMode bits (MS-CIFS §2.2.4.43.1).
 pub mod write_mode {
@@ -50,10 +50,10 @@ impl WriteAndxRequest {
     /// Appends the whole request to `w`, which holds exactly the SMB1 header
     /// at position 0 (see [`encode_write_andx_header`] for the layout).
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the data is 4 GiB or more.
-    pub fn encode(&self, w: &mut Writer) {
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
         write_header(
             w,
             self.fid,
@@ -61,8 +61,9 @@ impl WriteAndxRequest {
             self.write_mode,
             self.remaining,
             self.data.len(),
-        );
+        )?;
         w.bytes(&self.data);
+        Ok(())
     }
 
     /// Decodes the request (WordCount "MUST be either 0x0C or 0x0E"; with 12
@@ -94,12 +95,19 @@ impl WriteAndxRequest {
 /// to `w`, which holds exactly the SMB1 header at position 0; Remaining
 /// is 0. Same as [`encode_write_andx_header`] followed by the data.
 ///
-/// # Panics
+/// # Errors
 ///
 /// If `data` is 4 GiB or more.
-pub fn encode_write_andx(w: &mut Writer, fid: u16, offset: u64, write_mode: u16, data: &[u8]) {
-    write_header(w, fid, offset, write_mode, 0, data.len());
+pub fn encode_write_andx(
+    w: &mut Writer,
+    fid: u16,
+    offset: u64,
+    write_mode: u16,
+    data: &[u8],
+) -> Result<(), EncodeError> {
+    write_header(w, fid, offset, write_mode, 0, data.len())?;
     w.bytes(data);
+    Ok(())
 }
 
 /// Appends everything of a WRITE_ANDX request for `len` bytes at `offset`
@@ -116,7 +124,7 @@ pub fn encode_write_andx(w: &mut Writer, fid: u16, offset: u64, write_mode: u16,
 /// ByteCount holds the low 16 bits of 1 + `len`: for 64 KiB or more it
 /// cannot hold the length, and servers use DataLength/DataLengthHigh.
 ///
-/// # Panics
+/// # Errors
 ///
 /// If `len` is 4 GiB or more.
 pub fn encode_write_andx_header(
@@ -125,8 +133,8 @@ pub fn encode_write_andx_header(
     offset: u64,
     write_mode: u16,
     len: usize,
-) {
-    write_header(w, fid, offset, write_mode, 0, len);
+) -> Result<(), EncodeError> {
+    write_header(w, fid, offset, write_mode, 0, len)
 }
 
 fn write_header(
@@ -136,13 +144,10 @@ fn write_header(
     write_mode: u16,
     remaining: u16,
     len: usize,
-) {
-    assert!(
-        u32::try_from(len).is_ok(),
-        "WRITE_ANDX data of {len} bytes exceeds DataLength and DataLengthHigh"
-    );
+) -> Result<(), EncodeError> {
+    wire_u32(len, "WRITE_ANDX DataLength and DataLengthHigh")?;
     // WordCount, words, ByteCount, Pad: the data follows.
-    let data_offset = wire_u16(w.len() + 1 + REQUEST_WORDS + 2 + 1, "DataOffset");
+    let data_offset = wire_u16(w.len() + 1 + REQUEST_WORDS + 2 + 1, "WRITE_ANDX DataOffset")?;
     w.u8(14);
     put_andx_none(w);
     w.u16(fid)
@@ -156,6 +161,7 @@ fn write_header(
         .u32((offset >> 32) as u32)
         .u16(((1 + len) & 0xFFFF) as u16)
         .u8(0); // Pad
+    Ok(())
 }
 
 /// Locates the data of a WRITE_ANDX request without copying it (for
@@ -285,7 +291,8 @@ mod tests {
             0x0000_0002_0000_0010,
             write_mode::WRITETHROUGH,
             b"abc",
-        );
+        )
+        .unwrap();
         let msg = w.into_vec();
         // MS-CIFS §2.2.4.43.1 / MS-SMB §2.2.4.3.1, laid out by hand.
         let expected: &[u8] = &[
@@ -318,7 +325,7 @@ mod tests {
             }
         );
         let mut w = request_writer(command::WRITE_ANDX);
-        req.encode(&mut w);
+        req.encode(&mut w).unwrap();
         assert_eq!(w.as_slice(), &msg[..]);
         assert_truncations_fail(&msg, WriteAndxRequest::decode);
         mutate_never_panics(&msg, WriteAndxRequest::decode);
@@ -331,7 +338,8 @@ mod tests {
             0x0000_0002_0000_0010,
             write_mode::WRITETHROUGH,
             3,
-        );
+        )
+        .unwrap();
         assert_eq!(w.len(), 64);
         w.bytes(b"abc");
         assert_eq!(w.as_slice(), &msg[..]);
@@ -340,7 +348,7 @@ mod tests {
     #[test]
     fn large_write_uses_data_length_high() {
         let mut w = request_writer(command::WRITE_ANDX);
-        encode_write_andx_header(&mut w, 1, 0, 0, 0x0002_0005);
+        encode_write_andx_header(&mut w, 1, 0, 0, 0x0002_0005).unwrap();
         let m = w.as_slice();
         assert_eq!(&m[51..55], &[0x02, 0x00, 0x05, 0x00]); // DataLengthHigh, DataLength
         assert_eq!(&m[61..63], &[0x06, 0x00]); // ByteCount: (1 + len) & 0xFFFF
@@ -359,7 +367,7 @@ mod tests {
         // bytes, the most a 17-bit length (and Samba) takes.
         let len = 131_007;
         let mut w = request_writer(command::WRITE_ANDX);
-        encode_write_andx_header(&mut w, 1, 0, 0, len);
+        encode_write_andx_header(&mut w, 1, 0, 0, len).unwrap();
         let m = w.as_slice();
         assert_eq!(&m[51..55], &[0x01, 0x00, 0xBF, 0xFF]);
         assert_eq!(&m[61..63], &0xFFC0u16.to_le_bytes());
@@ -394,7 +402,7 @@ mod tests {
 
         let good = {
             let mut w = request_writer(command::WRITE_ANDX);
-            encode_write_andx(&mut w, 1, 0, 0, b"abc");
+            encode_write_andx(&mut w, 1, 0, 0, b"abc").unwrap();
             w.into_vec()
         };
         let with = |pos: usize, bytes: &[u8]| {
@@ -451,5 +459,38 @@ mod tests {
         let mut bad = msg;
         bad[32] = 4;
         assert!(WriteAndxResponse::decode(&bad).is_err());
+    }
+
+    #[test]
+    fn length_and_offset_limits() {
+        use crate::codec::testutil::assert_too_large;
+        let max = usize::try_from(u32::MAX).unwrap();
+        // The header alone says how much data follows: DataLength and
+        // DataLengthHigh hold 32 bits.
+        let mut w = request_writer(command::WRITE_ANDX);
+        encode_write_andx_header(&mut w, 1, 0, 0, max).unwrap();
+        #[cfg(target_pointer_width = "64")]
+        {
+            let mut w = request_writer(command::WRITE_ANDX);
+            assert_too_large(
+                encode_write_andx_header(&mut w, 1, 0, 0, max + 1),
+                "WRITE_ANDX DataLength and DataLengthHigh",
+                max + 1,
+                max,
+            );
+        }
+        // DataOffset (16 bits): the data follows the 32 bytes of
+        // WordCount, words, ByteCount and Pad.
+        let mut w = Writer::new();
+        w.zeros(65535 - 32);
+        encode_write_andx(&mut w, 1, 0, 0, b"x").unwrap();
+        let mut w = Writer::new();
+        w.zeros(65536 - 32);
+        assert_too_large(
+            encode_write_andx(&mut w, 1, 0, 0, b"x"),
+            "WRITE_ANDX DataOffset",
+            65536,
+            65535,
+        );
     }
 }

@@ -7,7 +7,9 @@
 //! SET_INFO, IOCTL) share.
 
 use super::{body, buffer, structure_size, wire_u16, wire_u32, HEADER_LEN};
-use crate::codec::{checked_range, from_utf16le, DecodeError, Reader, Writer};
+use crate::codec::{
+    checked_range, from_utf16le, utf16_len, DecodeError, EncodeError, Reader, Writer,
+};
 use crate::types::Command;
 
 /// An SMB2_FILEID (MS-SMB2 §2.2.14.1): the handle of an open, as returned in
@@ -391,28 +393,31 @@ impl CreateContext {
 /// payload"), DataOffset 0 when the data is empty ("If DataLength is 0, the
 /// client SHOULD set this value to 0"). No padding follows the last context.
 ///
-/// # Panics
+/// # Errors
 ///
 /// If a name exceeds 65535 bytes, or a name or data is so large that an
 /// offset or length does not fit its wire field.
-fn encode_create_contexts(w: &mut Writer, contexts: &[CreateContext]) -> (u32, u32) {
+fn encode_create_contexts(
+    w: &mut Writer,
+    contexts: &[CreateContext],
+) -> Result<(u32, u32), EncodeError> {
     if contexts.is_empty() {
-        return (0, 0);
+        return Ok((0, 0));
     }
     w.align(8);
     let start = w.len();
     for (i, c) in contexts.iter().enumerate() {
         let last = i + 1 == contexts.len();
         let ctx_start = w.len();
-        let name_len = wire_u16(c.name.len(), "create context NameLength");
-        let data_len = wire_u32(c.data.len(), "create context DataLength");
+        let name_len = wire_u16(c.name.len(), "SMB2_CREATE_CONTEXT NameLength")?;
+        let data_len = wire_u32(c.data.len(), "SMB2_CREATE_CONTEXT DataLength")?;
         // DataOffset: after the name, rounded up to 8 (relative to the
         // context start, which is itself 8-byte aligned).
         let data_offset = if c.data.is_empty() {
             0
         } else {
             let end = CONTEXT_HEADER_LEN + c.name.len();
-            wire_u16((end + 7) & !7, "create context DataOffset")
+            wire_u16((end + 7) & !7, "SMB2_CREATE_CONTEXT DataOffset")?
         };
         w.u32(0) // Next, patched below
             .u16(CONTEXT_HEADER_LEN as u16)
@@ -427,13 +432,13 @@ fn encode_create_contexts(w: &mut Writer, contexts: &[CreateContext]) -> (u32, u
         }
         if !last {
             w.align(8);
-            let next = wire_u32(w.len() - ctx_start, "create context Next");
+            let next = wire_u32(w.len() - ctx_start, "SMB2_CREATE_CONTEXT Next")?;
             w.patch_u32(ctx_start, next);
         }
     }
-    let offset = wire_u32(start, "CreateContextsOffset");
-    let length = wire_u32(w.len() - start, "CreateContextsLength");
-    (offset, length)
+    let offset = wire_u32(start, "SMB2 CREATE CreateContextsOffset")?;
+    let length = wire_u32(w.len() - start, "SMB2 CREATE CreateContextsLength")?;
+    Ok((offset, length))
 }
 
 /// Parses a chain of SMB2_CREATE_CONTEXT structures (MS-SMB2 §2.2.13.2,
@@ -636,14 +641,14 @@ impl CreateRequest {
     /// SMB2_CREATE_CONTEXT structure"; 0 when there are no contexts: "If no
     /// SMB2_CREATE_CONTEXTs are being sent, this value MUST be 0").
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the name exceeds 65535 bytes of UTF-16, or a context cannot be
     /// expressed (see [`CreateContext`]).
-    pub fn encode(&self, w: &mut Writer) {
-        let name_len = wire_u16(self.name.encode_utf16().count() * 2, "NameLength");
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
+        let name_len = wire_u16(utf16_len(&self.name), "SMB2 CREATE NameLength")?;
         let body_start = w.len();
-        let name_offset = wire_u16(body_start + REQUEST_FIXED_LEN, "NameOffset");
+        let name_offset = wire_u16(body_start + REQUEST_FIXED_LEN, "SMB2 CREATE NameOffset")?;
         w.u16(57)
             .u8(self.security_flags)
             .u8(self.requested_oplock_level)
@@ -660,12 +665,13 @@ impl CreateRequest {
         let contexts_field = w.len();
         w.u32(0).u32(0);
         w.utf16(&self.name);
-        let (offset, length) = encode_create_contexts(w, &self.contexts);
+        let (offset, length) = encode_create_contexts(w, &self.contexts)?;
         w.patch_u32(contexts_field, offset);
         w.patch_u32(contexts_field + 4, length);
         if w.len() == body_start + REQUEST_FIXED_LEN {
             w.u8(0);
         }
+        Ok(())
     }
 
     /// Decodes a CREATE request. StructureSize must be 57 and the body must
@@ -775,10 +781,10 @@ impl CreateResponse {
     /// header at position 0). The contexts, if any, start at offset 152,
     /// which is where Samba's client requires them.
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If a context cannot be expressed (see [`CreateContext`]).
-    pub fn encode(&self, w: &mut Writer) {
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
         w.u16(89)
             .u8(self.oplock_level)
             .u8(self.flags)
@@ -794,9 +800,10 @@ impl CreateResponse {
         self.file_id.encode(w);
         let contexts_field = w.len();
         w.u32(0).u32(0);
-        let (offset, length) = encode_create_contexts(w, &self.contexts);
+        let (offset, length) = encode_create_contexts(w, &self.contexts)?;
         w.patch_u32(contexts_field, offset);
         w.patch_u32(contexts_field + 4, length);
+        Ok(())
     }
 
     /// Decodes a CREATE response. StructureSize must be 89; the context
@@ -876,7 +883,7 @@ mod tests {
 
     fn encode_request(req: &CreateRequest) -> Vec<u8> {
         let mut w = request_writer(Command::CREATE);
-        req.encode(&mut w);
+        req.encode(&mut w).unwrap();
         w.into_vec()
     }
 
@@ -1130,7 +1137,7 @@ mod tests {
     fn response_round_trips_and_truncations_fail() {
         let resp = sample_response();
         let mut w = response_writer(Command::CREATE, NtStatus::SUCCESS);
-        resp.encode(&mut w);
+        resp.encode(&mut w).unwrap();
         let msg = w.into_vec();
         // Offsets as Samba's client requires them.
         assert_eq!(&msg[64 + 80..64 + 84], &[152, 0, 0, 0]);
@@ -1149,7 +1156,7 @@ mod tests {
             ..sample_response()
         };
         let mut w = response_writer(Command::CREATE, NtStatus::SUCCESS);
-        bare.encode(&mut w);
+        bare.encode(&mut w).unwrap();
         let msg = w.into_vec();
         assert_eq!(msg.len(), 64 + 88);
         assert_eq!(CreateResponse::decode(&msg).unwrap(), bare);
@@ -1159,7 +1166,7 @@ mod tests {
     #[test]
     fn hostile_responses_fail() {
         let mut w = response_writer(Command::CREATE, NtStatus::SUCCESS);
-        sample_response().encode(&mut w);
+        sample_response().encode(&mut w).unwrap();
         let good = w.into_vec();
         let with = |pos: usize, bytes: &[u8]| {
             let mut m = good.clone();
@@ -1188,5 +1195,76 @@ mod tests {
         let mut r = Reader::new(w.as_slice());
         assert_eq!(FileId::decode(&mut r, "id").unwrap(), FileId::ANY);
         assert!(FileId::decode(&mut Reader::new(&[0; 15]), "id").is_err());
+    }
+
+    #[test]
+    fn name_length_limit() {
+        use crate::codec::testutil::{assert_too_large, name};
+        let mut req = open_request();
+        req.contexts.clear();
+        // NameLength is 16 bits: 32767 UTF-16 units (65534 bytes) fit.
+        req.name = name(32767);
+        let msg = encode_request(&req);
+        assert_eq!(
+            &msg[HEADER_LEN + 46..HEADER_LEN + 48],
+            &65534u16.to_le_bytes()
+        );
+        assert_eq!(CreateRequest::decode(&msg).unwrap().name, req.name);
+        req.name = name(32768);
+        let mut w = request_writer(Command::CREATE);
+        assert_too_large(req.encode(&mut w), "SMB2 CREATE NameLength", 65536, 65535);
+        // 40,000 characters, as a caller might pass.
+        req.name = name(40_000);
+        assert_eq!(
+            req.encode(&mut request_writer(Command::CREATE))
+                .unwrap_err()
+                .to_string(),
+            "SMB2 CREATE NameLength: 80000 bytes, the limit is 65535"
+        );
+    }
+
+    #[test]
+    fn name_offset_limit() {
+        use crate::codec::testutil::assert_too_large;
+        let req = open_request();
+        // NameOffset (16 bits) counts from the start of `w`: the name
+        // follows the 56-byte fixed body, which must end by 65535.
+        let mut w = Writer::new();
+        w.zeros(65535 - REQUEST_FIXED_LEN);
+        req.encode(&mut w).unwrap();
+        let mut w = Writer::new();
+        w.zeros(65536 - REQUEST_FIXED_LEN);
+        assert_too_large(req.encode(&mut w), "SMB2 CREATE NameOffset", 65536, 65535);
+    }
+
+    #[test]
+    fn create_context_limits() {
+        use crate::codec::testutil::assert_too_large;
+        let with = |name_len: usize, data: &[u8]| {
+            let mut req = open_request();
+            req.contexts = vec![CreateContext::new(&vec![b'N'; name_len], data.to_vec())];
+            let mut w = request_writer(Command::CREATE);
+            req.encode(&mut w).map(|()| w.into_vec())
+        };
+        // NameLength is 16 bits.
+        let msg = with(65535, &[]).unwrap();
+        let back = CreateRequest::decode(&msg).unwrap();
+        assert_eq!(back.contexts[0].name.len(), 65535);
+        assert_too_large(
+            with(65536, &[]),
+            "SMB2_CREATE_CONTEXT NameLength",
+            65536,
+            65535,
+        );
+        // DataOffset, the 8-byte boundary after the name from the context
+        // start, is 16 bits too: a name of 65512 bytes ends at 65528.
+        let msg = with(65512, b"d").unwrap();
+        assert_eq!(CreateRequest::decode(&msg).unwrap().contexts[0].data, b"d");
+        assert_too_large(
+            with(65513, b"d"),
+            "SMB2_CREATE_CONTEXT DataOffset",
+            65536,
+            65535,
+        );
     }
 }

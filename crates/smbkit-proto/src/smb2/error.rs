@@ -2,7 +2,7 @@
 //! (MS-SMB2 §3.3.4.4).
 
 use super::{structure_size, wire_u32, Header, HEADER_LEN};
-use crate::codec::{checked_range, DecodeError, Reader, Writer};
+use crate::codec::{checked_range, DecodeError, EncodeError, Reader, Writer};
 use crate::types::{Command, NtStatus};
 
 /// ErrorId values of the SMB2 ERROR Context (MS-SMB2 §2.2.2.1).
@@ -59,19 +59,18 @@ impl ErrorResponse {
     /// the one padding byte the specification requires when ErrorData is
     /// empty.
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If ErrorData exceeds 4 GiB.
-    pub fn encode(&self, w: &mut Writer) {
-        w.u16(9)
-            .u8(self.error_context_count)
-            .u8(0)
-            .u32(wire_u32(self.error_data.len(), "ByteCount"));
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
+        let byte_count = wire_u32(self.error_data.len(), "SMB2 ERROR ByteCount")?;
+        w.u16(9).u8(self.error_context_count).u8(0).u32(byte_count);
         if self.error_data.is_empty() {
             w.u8(0);
         } else {
             w.bytes(&self.error_data);
         }
+        Ok(())
     }
 
     /// Decodes an ERROR response (`msg` starts at its SMB2 header, any
@@ -246,7 +245,8 @@ mod tests {
             error_context_count: 0,
             error_data: data.to_vec(),
         }
-        .encode(&mut w);
+        .encode(&mut w)
+        .unwrap();
         w.into_vec()
     }
 
@@ -304,7 +304,7 @@ mod tests {
             error_data: data.clone(),
         };
         let mut w = response_writer(Command::TREE_CONNECT, NtStatus::BAD_NETWORK_NAME);
-        e.encode(&mut w);
+        e.encode(&mut w).unwrap();
         let d = ErrorResponse::decode(w.as_slice()).unwrap();
         assert_eq!(d, e);
         let ctx = d.contexts().unwrap();
@@ -376,14 +376,16 @@ mod tests {
             session_flags: 0,
             security_buffer: vec![1, 2],
         }
-        .encode(&mut w);
+        .encode(&mut w)
+        .unwrap();
         assert!(!is_error_response(w.as_slice()));
         let mut w = response_writer(Command::SESSION_SETUP, NtStatus::SUCCESS);
         crate::smb2::SessionSetupResponse {
             session_flags: 0,
             security_buffer: vec![],
         }
-        .encode(&mut w);
+        .encode(&mut w)
+        .unwrap();
         assert!(!is_error_response(w.as_slice()));
         // QUERY_DIRECTORY: NO_MORE_FILES is an error response.
         assert!(is_error_response(&error_msg(
@@ -412,7 +414,8 @@ mod tests {
             error_context_count: 0,
             error_data: vec![],
         }
-        .encode(&mut w);
+        .encode(&mut w)
+        .unwrap();
         assert!(is_error_response(w.as_slice()));
         // Normal shapes.
         let mut w = response_writer(Command::ECHO, NtStatus::SUCCESS);
@@ -424,7 +427,8 @@ mod tests {
             flags: 0,
             path: "x".into(),
         }
-        .encode(&mut w);
+        .encode(&mut w)
+        .unwrap();
         assert!(!is_error_response(w.as_slice()));
         let msg = error_msg(Command::CREATE, NtStatus::ACCESS_DENIED, &[]);
         for len in 0..66 {

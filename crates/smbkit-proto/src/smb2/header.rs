@@ -164,28 +164,42 @@ impl Header {
     /// written iff [`Header::async_id`] is `Some`, and the ASYNC_COMMAND flag
     /// is set or cleared to match.
     pub fn encode(&self, w: &mut Writer) {
+        w.bytes(&self.to_bytes());
+    }
+
+    /// The 64 bytes [`Header::encode`] appends, for writing a header over a
+    /// placeholder once its message id is known.
+    pub fn to_bytes(&self) -> [u8; HEADER_LEN] {
         let flags = match self.async_id {
             Some(_) => self.flags | flags::ASYNC_COMMAND,
             None => self.flags & !flags::ASYNC_COMMAND,
         };
-        w.bytes(&PROTOCOL_ID)
-            .u16(64)
-            .u16(self.credit_charge)
-            .u32(self.status.0)
-            .u16(self.command.0)
-            .u16(self.credits)
-            .u32(flags)
-            .u32(self.next_command)
-            .u64(self.message_id);
-        match self.async_id {
-            Some(id) => {
-                w.u64(id);
-            }
-            None => {
-                w.u32(0).u32(self.tree_id);
-            }
+        // Async: AsyncId (8). Sync: Reserved (4), TreeId (4).
+        let id = match self.async_id {
+            Some(id) => id,
+            None => u64::from(self.tree_id) << 32,
+        };
+        let mut b = [0u8; HEADER_LEN];
+        let fields: [&[u8]; 12] = [
+            &PROTOCOL_ID,
+            &64u16.to_le_bytes(),
+            &self.credit_charge.to_le_bytes(),
+            &self.status.0.to_le_bytes(),
+            &self.command.0.to_le_bytes(),
+            &self.credits.to_le_bytes(),
+            &flags.to_le_bytes(),
+            &self.next_command.to_le_bytes(),
+            &self.message_id.to_le_bytes(),
+            &id.to_le_bytes(),
+            &self.session_id.to_le_bytes(),
+            &self.signature,
+        ];
+        let mut at = 0;
+        for f in fields {
+            b[at..at + f.len()].copy_from_slice(f);
+            at += f.len();
         }
-        w.u64(self.session_id).bytes(&self.signature);
+        b
     }
 
     /// True for responses (SMB2_FLAGS_SERVER_TO_REDIR set).

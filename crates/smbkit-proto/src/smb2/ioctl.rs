@@ -5,7 +5,7 @@
 
 use super::create::{align8, require_structure_bytes, wire_usize, FileId};
 use super::{body, buffer, wire_u32, HEADER_LEN};
-use crate::codec::{DecodeError, Reader, Writer};
+use crate::codec::{count_u16, DecodeError, EncodeError, Reader, Writer};
 use crate::types::Command;
 
 /// CtlCode values with SMB2-specific processing (MS-SMB2 §2.2.31) plus
@@ -107,15 +107,16 @@ impl IoctlRequest {
     /// from the start of the SMB2 header to the beginning of the Buffer
     /// field", §3.2.4.20).
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the input exceeds 4 GiB.
-    pub fn encode(&self, w: &mut Writer) {
-        let input_offset = wire_u32(w.len() + REQUEST_FIXED_LEN, "InputOffset");
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
+        let input_offset = wire_u32(w.len() + REQUEST_FIXED_LEN, "SMB2 IOCTL InputOffset")?;
+        let input_count = wire_u32(self.input.len(), "SMB2 IOCTL InputCount")?;
         w.u16(57).u16(0).u32(self.ctl_code);
         self.file_id.encode(w);
         w.u32(input_offset)
-            .u32(wire_u32(self.input.len(), "InputCount"))
+            .u32(input_count)
             .u32(self.max_input_response)
             .u32(0) // OutputOffset
             .u32(0) // OutputCount
@@ -127,6 +128,7 @@ impl IoctlRequest {
         } else {
             w.bytes(&self.input);
         }
+        Ok(())
     }
 
     /// Decodes an IOCTL request. StructureSize must be 57 and the body at
@@ -223,10 +225,10 @@ impl IoctlResponse {
     /// OutputOffset is 0 when there is no output ("this value SHOULD be set
     /// to 0").
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If a buffer exceeds 4 GiB.
-    pub fn encode(&self, w: &mut Writer) {
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
         let input_offset = w.len() + RESPONSE_FIXED_LEN;
         let output_offset = if self.output.is_empty() {
             0
@@ -234,12 +236,16 @@ impl IoctlResponse {
             // No overflow: the input is in memory, so its end fits a usize.
             (input_offset + self.input.len() + 7) & !7
         };
+        let input_offset = wire_u32(input_offset, "SMB2 IOCTL response InputOffset")?;
+        let input_count = wire_u32(self.input.len(), "SMB2 IOCTL response InputCount")?;
+        let output_offset = wire_u32(output_offset, "SMB2 IOCTL response OutputOffset")?;
+        let output_count = wire_u32(self.output.len(), "SMB2 IOCTL response OutputCount")?;
         w.u16(49).u16(0).u32(self.ctl_code);
         self.file_id.encode(w);
-        w.u32(wire_u32(input_offset, "InputOffset"))
-            .u32(wire_u32(self.input.len(), "InputCount"))
-            .u32(wire_u32(output_offset, "OutputOffset"))
-            .u32(wire_u32(self.output.len(), "OutputCount"))
+        w.u32(input_offset)
+            .u32(input_count)
+            .u32(output_offset)
+            .u32(output_count)
             .u32(self.flags)
             .u32(0);
         w.bytes(&self.input);
@@ -247,6 +253,7 @@ impl IoctlResponse {
             w.align(8);
             w.bytes(&self.output);
         }
+        Ok(())
     }
 
     /// Decodes an IOCTL response. StructureSize must be 49 (an SMB2 ERROR
@@ -338,16 +345,25 @@ pub struct ValidateNegotiateInfoRequest {
 
 impl ValidateNegotiateInfoRequest {
     /// The request as the input buffer of the IOCTL.
-    pub fn to_bytes(&self) -> Vec<u8> {
+    ///
+    /// # Errors
+    ///
+    /// If there are more than 65535 dialects (DialectCount is 16 bits).
+    pub fn to_bytes(&self) -> Result<Vec<u8>, EncodeError> {
+        let count = count_u16(
+            self.dialects.len(),
+            "VALIDATE_NEGOTIATE_INFO DialectCount",
+            "dialects",
+        )?;
         let mut w = crate::Writer::new();
         w.u32(self.capabilities)
             .bytes(&self.guid)
-            .u16(self.security_mode);
-        w.u16(u16::try_from(self.dialects.len()).unwrap_or(u16::MAX));
-        for &d in self.dialects.iter().take(usize::from(u16::MAX)) {
+            .u16(self.security_mode)
+            .u16(count);
+        for &d in &self.dialects {
             w.u16(d);
         }
-        w.into_vec()
+        Ok(w.into_vec())
     }
 }
 
@@ -407,7 +423,7 @@ mod tests {
             security_mode: 1,
             dialects: vec![0x0202, 0x0210, 0x0300, 0x0302],
         };
-        let b = req.to_bytes();
+        let b = req.to_bytes().unwrap();
         // 4 + 16 + 2 + 2 + 2 per dialect (MS-SMB2 §2.2.31.4).
         assert_eq!(b.len(), 24 + 8);
         assert_eq!(&b[..4], &[0x44, 0, 0, 0]);
@@ -449,7 +465,7 @@ mod tests {
     #[test]
     fn request_bytes_and_round_trip() {
         let mut w = request_writer(Command::IOCTL);
-        transceive().encode(&mut w);
+        transceive().encode(&mut w).unwrap();
         let msg = w.into_vec();
         #[rustfmt::skip]
         let expected: &[u8] = &[
@@ -481,7 +497,7 @@ mod tests {
             ..transceive()
         };
         let mut w = request_writer(Command::IOCTL);
-        dfs.encode(&mut w);
+        dfs.encode(&mut w).unwrap();
         let msg = w.into_vec();
         assert_eq!(msg.len(), 64 + 57);
         assert_eq!(IoctlRequest::decode(&msg).unwrap(), dfs);
@@ -491,7 +507,7 @@ mod tests {
     #[test]
     fn hostile_requests_fail() {
         let mut w = request_writer(Command::IOCTL);
-        transceive().encode(&mut w);
+        transceive().encode(&mut w).unwrap();
         let good = w.into_vec();
         let with = |pos: usize, bytes: &[u8]| {
             let mut m = good.clone();
@@ -512,7 +528,7 @@ mod tests {
 
     fn response_msg(resp: &IoctlResponse, status: NtStatus) -> Vec<u8> {
         let mut w = response_writer(Command::IOCTL, status);
-        resp.encode(&mut w);
+        resp.encode(&mut w).unwrap();
         w.into_vec()
     }
 
@@ -609,7 +625,8 @@ mod tests {
             error_context_count: 0,
             error_data: vec![],
         }
-        .encode(&mut w);
+        .encode(&mut w)
+        .unwrap();
         let msg = w.into_vec();
         assert!(is_error_response(&msg));
         match IoctlResponse::decode(&msg) {
@@ -617,5 +634,23 @@ mod tests {
             other => panic!("unexpected {other:?}"),
         }
         assert!(ErrorResponse::decode(&msg).is_ok());
+    }
+
+    #[test]
+    fn validate_negotiate_dialect_count_limit() {
+        use crate::codec::testutil::assert_too_large;
+        let req = |n: usize| ValidateNegotiateInfoRequest {
+            capabilities: 0,
+            guid: [0; 16],
+            security_mode: 1,
+            dialects: vec![0x0302; n],
+        };
+        assert_eq!(req(65535).to_bytes().unwrap().len(), 24 + 2 * 65535);
+        assert_too_large(
+            req(65536).to_bytes(),
+            "VALIDATE_NEGOTIATE_INFO DialectCount",
+            65536,
+            65535,
+        );
     }
 }

@@ -69,7 +69,7 @@ pub use tree_connect::{TreeConnectRequest, TreeConnectResponse};
 pub use tree_disconnect::{TreeDisconnectRequest, TreeDisconnectResponse};
 pub use write::{encode_write_request, write_request_data_range, WriteRequest, WriteResponse};
 
-use crate::codec::{checked_range, DecodeError, Reader, Writer};
+use crate::codec::{checked_range, wire_u16, wire_u32, DecodeError, Reader, Writer};
 use crate::types::Command;
 
 /// Decodes the header of `msg`, checks that it carries `command`, and returns
@@ -131,28 +131,6 @@ fn buffer<'a>(
     }
     let range = checked_range(what, offset, length, msg.len())?;
     Ok(&msg[range])
-}
-
-/// Converts a length or offset to the width of its wire field.
-///
-/// # Panics
-///
-/// If the value does not fit: the caller asked to encode something the
-/// protocol cannot express (for example a security buffer of more than
-/// 65535 bytes), which is a bug in the caller, not a wire condition.
-fn wire_u16(value: usize, what: &'static str) -> u16 {
-    match u16::try_from(value) {
-        Ok(v) => v,
-        Err(_) => panic!("{what} of {value} does not fit the 16-bit wire field"),
-    }
-}
-
-/// As [`wire_u16`], for 32-bit fields.
-fn wire_u32(value: usize, what: &'static str) -> u32 {
-    match u32::try_from(value) {
-        Ok(v) => v,
-        Err(_) => panic!("{what} of {value} does not fit the 32-bit wire field"),
-    }
 }
 
 /// Writes a 4-byte body (StructureSize 4 + Reserved), the shape shared by
@@ -232,5 +210,145 @@ pub(crate) mod testutil {
             }
             m[i] = orig;
         }
+    }
+}
+
+/// The 32-bit buffer lengths. A buffer of 4 GiB is allocated zeroed, which
+/// the allocator maps without touching, and every encoder refuses it
+/// before reading it; the largest length that fits is checked through
+/// `wire_u32` in the codec tests, since encoding it would copy 4 GiB.
+#[cfg(all(test, target_pointer_width = "64"))]
+mod u32_limits {
+    use super::testutil::{request_writer, response_writer};
+    use super::*;
+    use crate::codec::testutil::assert_too_large;
+    use crate::types::NtStatus;
+
+    const OVER: usize = 1 << 32;
+    const LIMIT: usize = OVER - 1;
+
+    #[test]
+    fn four_gib_buffers_are_refused_naming_their_field() {
+        let big = vec![0u8; OVER];
+        let mut w = request_writer(Command::WRITE);
+        assert_too_large(
+            encode_write_request(&mut w, 0, FileId::ANY, 0, &big),
+            "SMB2 WRITE Length",
+            OVER,
+            LIMIT,
+        );
+        let set = SetInfoRequest {
+            info_type: 1,
+            file_info_class: 4,
+            additional_information: 0,
+            file_id: FileId::ANY,
+            data: big,
+        };
+        let mut w = request_writer(Command::SET_INFO);
+        assert_too_large(
+            set.encode(&mut w),
+            "SMB2 SET_INFO BufferLength",
+            OVER,
+            LIMIT,
+        );
+        let ioctl = IoctlRequest {
+            ctl_code: 0,
+            file_id: FileId::ANY,
+            input: set.data,
+            max_input_response: 0,
+            max_output_response: 0,
+            flags: 0,
+        };
+        let mut w = request_writer(Command::IOCTL);
+        assert_too_large(ioctl.encode(&mut w), "SMB2 IOCTL InputCount", OVER, LIMIT);
+        let query = QueryInfoRequest {
+            info_type: 1,
+            file_info_class: 5,
+            output_buffer_length: 0,
+            additional_information: 0,
+            flags: 0,
+            file_id: FileId::ANY,
+            input: ioctl.input,
+        };
+        let mut w = request_writer(Command::QUERY_INFO);
+        assert_too_large(
+            query.encode(&mut w),
+            "SMB2 QUERY_INFO InputBufferLength",
+            OVER,
+            LIMIT,
+        );
+        let read = ReadResponse {
+            data_remaining: 0,
+            data: query.input,
+        };
+        let mut w = response_writer(Command::READ, NtStatus::SUCCESS);
+        assert_too_large(
+            read.encode(&mut w),
+            "SMB2 READ response DataLength",
+            OVER,
+            LIMIT,
+        );
+        let error = ErrorResponse {
+            error_context_count: 0,
+            error_data: read.data,
+        };
+        let mut w = response_writer(Command::READ, NtStatus::ACCESS_DENIED);
+        assert_too_large(error.encode(&mut w), "SMB2 ERROR ByteCount", OVER, LIMIT);
+        let listing = QueryDirectoryResponse {
+            data: error.error_data,
+        };
+        let mut w = response_writer(Command::QUERY_DIRECTORY, NtStatus::SUCCESS);
+        assert_too_large(
+            listing.encode(&mut w),
+            "SMB2 QUERY_DIRECTORY OutputBufferLength",
+            OVER,
+            LIMIT,
+        );
+        let info = QueryInfoResponse { data: listing.data };
+        let mut w = response_writer(Command::QUERY_INFO, NtStatus::SUCCESS);
+        assert_too_large(
+            info.encode(&mut w),
+            "SMB2 QUERY_INFO OutputBufferLength",
+            OVER,
+            LIMIT,
+        );
+        let ioctl = IoctlResponse {
+            ctl_code: 0,
+            file_id: FileId::ANY,
+            input: Vec::new(),
+            output: info.data,
+            flags: 0,
+        };
+        let mut w = response_writer(Command::IOCTL, NtStatus::SUCCESS);
+        assert_too_large(
+            ioctl.encode(&mut w),
+            "SMB2 IOCTL response OutputCount",
+            OVER,
+            LIMIT,
+        );
+        let create = CreateResponse {
+            oplock_level: 0,
+            flags: 0,
+            create_action: 1,
+            creation_time: 0,
+            last_access_time: 0,
+            last_write_time: 0,
+            change_time: 0,
+            allocation_size: 0,
+            end_of_file: 0,
+            file_attributes: 0,
+            file_id: FileId::ANY,
+            contexts: vec![CreateContext {
+                name: b"MxAc".to_vec(),
+                data: ioctl.output,
+            }],
+        };
+        let mut w = response_writer(Command::CREATE, NtStatus::SUCCESS);
+        assert_too_large(
+            create.encode(&mut w),
+            "SMB2_CREATE_CONTEXT DataLength",
+            OVER,
+            LIMIT,
+        );
     }
 }

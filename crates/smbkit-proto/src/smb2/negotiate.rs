@@ -2,7 +2,9 @@
 //! SMB 3.1.1 negotiate contexts (MS-SMB2 §2.2.3.1).
 
 use super::{body, buffer, structure_size, wire_u16, wire_u32, HEADER_LEN};
-use crate::codec::{checked_range, from_utf16le, DecodeError, Reader, Writer};
+use crate::codec::{
+    checked_range, count_u16, from_utf16le, DecodeError, EncodeError, Reader, Writer,
+};
 use crate::types::{Command, Dialect};
 
 /// SecurityMode bits of NEGOTIATE (MS-SMB2 §2.2.3, §2.2.4).
@@ -157,14 +159,21 @@ impl NegotiateContext {
     }
 
     /// Appends the context's Data field.
-    fn encode_data(&self, w: &mut Writer) {
+    fn encode_data(&self, w: &mut Writer) -> Result<(), EncodeError> {
         match self {
             NegotiateContext::PreauthIntegrity {
                 hash_algorithms,
                 salt,
             } => {
-                w.u16(wire_u16(hash_algorithms.len(), "HashAlgorithmCount"));
-                w.u16(wire_u16(salt.len(), "SaltLength"));
+                w.u16(count_u16(
+                    hash_algorithms.len(),
+                    "SMB2_PREAUTH_INTEGRITY_CAPABILITIES HashAlgorithmCount",
+                    "algorithms",
+                )?);
+                w.u16(wire_u16(
+                    salt.len(),
+                    "SMB2_PREAUTH_INTEGRITY_CAPABILITIES SaltLength",
+                )?);
                 for a in hash_algorithms {
                     w.u16(*a);
                 }
@@ -172,7 +181,11 @@ impl NegotiateContext {
             }
             NegotiateContext::Encryption { ciphers: list }
             | NegotiateContext::Signing { algorithms: list } => {
-                w.u16(wire_u16(list.len(), "negotiate context algorithm count"));
+                w.u16(count_u16(
+                    list.len(),
+                    "SMB2 negotiate context CipherCount/SigningAlgorithmCount",
+                    "algorithms",
+                )?);
                 for a in list {
                     w.u16(*a);
                 }
@@ -184,6 +197,7 @@ impl NegotiateContext {
                 w.bytes(data);
             }
         }
+        Ok(())
     }
 
     /// Decodes the Data field of a context of type `ty`. Counts and lengths
@@ -259,7 +273,10 @@ fn counted_u16_list(r: &mut Reader<'_>, what: &'static str) -> Result<Vec<u16>, 
 /// MS-SMB2 §2.2.3/§2.2.4 (NegotiateContextList) each subsequent context
 /// starts at the first 8-byte-aligned offset after the previous one; no
 /// padding follows the last one.
-fn encode_context_list(w: &mut Writer, contexts: &[NegotiateContext]) -> usize {
+fn encode_context_list(
+    w: &mut Writer,
+    contexts: &[NegotiateContext],
+) -> Result<usize, EncodeError> {
     w.align(8);
     let offset = w.len();
     for (i, c) in contexts.iter().enumerate() {
@@ -270,11 +287,11 @@ fn encode_context_list(w: &mut Writer, contexts: &[NegotiateContext]) -> usize {
         let len_pos = w.len();
         w.u16(0).u32(0);
         let start = w.len();
-        c.encode_data(w);
-        let len = wire_u16(w.len() - start, "negotiate context DataLength");
+        c.encode_data(w)?;
+        let len = wire_u16(w.len() - start, "SMB2 negotiate context DataLength")?;
         w.patch_u16(len_pos, len);
     }
-    offset
+    Ok(offset)
 }
 
 /// Decodes `count` negotiate contexts starting at `offset` (from the SMB2
@@ -370,13 +387,17 @@ impl NegotiateRequest {
     /// Appends the request body to `w`, which holds exactly the SMB2 header
     /// at position 0 (offsets are from the start of that header).
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If a count or length does not fit its wire field (more than 65535
     /// dialects or contexts, a context of more than 65535 bytes).
-    pub fn encode(&self, w: &mut Writer) {
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
         w.u16(36)
-            .u16(wire_u16(self.dialects.len(), "DialectCount"))
+            .u16(count_u16(
+                self.dialects.len(),
+                "SMB2 NEGOTIATE DialectCount",
+                "dialects",
+            )?)
             .u16(self.security_mode)
             .u16(0)
             .u32(self.capabilities)
@@ -387,13 +408,21 @@ impl NegotiateRequest {
             w.u16(d.0);
         }
         if self.dialects.contains(&Dialect::SMB3_1_1) && !self.contexts.is_empty() {
-            let offset = encode_context_list(w, &self.contexts);
-            w.patch_u32(ctx_field, wire_u32(offset, "NegotiateContextOffset"));
+            let offset = encode_context_list(w, &self.contexts)?;
+            w.patch_u32(
+                ctx_field,
+                wire_u32(offset, "SMB2 NEGOTIATE NegotiateContextOffset")?,
+            );
             w.patch_u16(
                 ctx_field + 4,
-                wire_u16(self.contexts.len(), "NegotiateContextCount"),
+                count_u16(
+                    self.contexts.len(),
+                    "SMB2 NEGOTIATE NegotiateContextCount",
+                    "contexts",
+                )?,
             );
         }
+        Ok(())
     }
 
     /// Decodes a NEGOTIATE request (`msg` starts at its SMB2 header).
@@ -471,11 +500,11 @@ impl NegotiateResponse {
     /// Appends the response body to `w`, which holds exactly the SMB2 header
     /// at position 0. Contexts are written only for dialect 0x0311.
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the security buffer exceeds 65535 bytes or another count or length
     /// does not fit its wire field.
-    pub fn encode(&self, w: &mut Writer) {
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
         w.u16(65).u16(self.security_mode).u16(self.dialect.0);
         let count_pos = w.len();
         w.u16(0)
@@ -487,21 +516,31 @@ impl NegotiateResponse {
             .u64(self.system_time)
             .u64(self.server_start_time);
         let sec_pos = w.len();
-        w.u16(0)
-            .u16(wire_u16(self.security_buffer.len(), "SecurityBufferLength"));
+        w.u16(0).u16(wire_u16(
+            self.security_buffer.len(),
+            "SMB2 NEGOTIATE SecurityBufferLength",
+        )?);
         let ctx_pos = w.len();
         w.u32(0);
-        let sec_offset = wire_u16(w.len(), "SecurityBufferOffset");
+        let sec_offset = wire_u16(w.len(), "SMB2 NEGOTIATE SecurityBufferOffset")?;
         w.patch_u16(sec_pos, sec_offset);
         w.bytes(&self.security_buffer);
         if self.dialect == Dialect::SMB3_1_1 && !self.contexts.is_empty() {
-            let offset = encode_context_list(w, &self.contexts);
+            let offset = encode_context_list(w, &self.contexts)?;
             w.patch_u16(
                 count_pos,
-                wire_u16(self.contexts.len(), "NegotiateContextCount"),
+                count_u16(
+                    self.contexts.len(),
+                    "SMB2 NEGOTIATE NegotiateContextCount",
+                    "contexts",
+                )?,
             );
-            w.patch_u32(ctx_pos, wire_u32(offset, "NegotiateContextOffset"));
+            w.patch_u32(
+                ctx_pos,
+                wire_u32(offset, "SMB2 NEGOTIATE NegotiateContextOffset")?,
+            );
         }
+        Ok(())
     }
 
     /// Decodes a NEGOTIATE response (`msg` starts at its SMB2 header).
@@ -636,7 +675,7 @@ mod tests {
     #[test]
     fn request_311_matches_hand_computed_bytes() {
         let mut w = request_writer(Command::NEGOTIATE);
-        request_311().encode(&mut w);
+        request_311().encode(&mut w).unwrap();
         let msg = w.into_vec();
         let mut expected: Vec<u8> = Vec::new();
         expected.extend_from_slice(&[0x24, 0x00]); // 64: StructureSize 36
@@ -672,7 +711,7 @@ mod tests {
         let mut req = request_311();
         req.dialects = vec![Dialect::SMB2_1, Dialect::SMB3_0];
         let mut w = request_writer(Command::NEGOTIATE);
-        req.encode(&mut w);
+        req.encode(&mut w).unwrap();
         let msg = w.into_vec();
         assert_eq!(msg.len(), 64 + 36 + 4);
         assert_eq!(&msg[92..100], &[0; 8]); // ClientStartTime
@@ -697,7 +736,7 @@ mod tests {
             data: vec![],
         });
         let mut w = request_writer(Command::NEGOTIATE);
-        req.encode(&mut w);
+        req.encode(&mut w).unwrap();
         assert_eq!(NegotiateRequest::decode(w.as_slice()).unwrap(), req);
     }
 
@@ -770,7 +809,7 @@ mod tests {
         // Our encoder reproduces Samba's layout byte for byte.
         let mut w = Writer::new();
         crate::smb2::Header::decode(&msg).unwrap().encode(&mut w);
-        r.encode(&mut w);
+        r.encode(&mut w).unwrap();
         assert_eq!(w.as_slice(), &msg[..]);
     }
 
@@ -790,20 +829,20 @@ mod tests {
             contexts: vec![],
         };
         let mut w = response_writer(Command::NEGOTIATE, NtStatus::SUCCESS);
-        resp.encode(&mut w);
+        resp.encode(&mut w).unwrap();
         assert_eq!(w.len(), 130);
         assert_eq!(NegotiateResponse::decode(w.as_slice()).unwrap(), resp);
         // Contexts are not sent for other dialects, even if present.
         let mut with_ctx = resp.clone();
         with_ctx.contexts = vec![NegotiateContext::Encryption { ciphers: vec![1] }];
         let mut w = response_writer(Command::NEGOTIATE, NtStatus::SUCCESS);
-        with_ctx.encode(&mut w);
+        with_ctx.encode(&mut w).unwrap();
         assert_eq!(NegotiateResponse::decode(w.as_slice()).unwrap(), resp);
         // An empty security buffer.
         let mut empty = resp;
         empty.security_buffer.clear();
         let mut w = response_writer(Command::NEGOTIATE, NtStatus::SUCCESS);
-        empty.encode(&mut w);
+        empty.encode(&mut w).unwrap();
         assert_eq!(NegotiateResponse::decode(w.as_slice()).unwrap(), empty);
     }
 
@@ -866,7 +905,7 @@ mod tests {
     #[test]
     fn hostile_requests_fail_without_panicking() {
         let mut w = request_writer(Command::NEGOTIATE);
-        request_311().encode(&mut w);
+        request_311().encode(&mut w).unwrap();
         let good = w.into_vec();
         let with = |pos: usize, bytes: &[u8]| {
             let mut m = good.clone();
@@ -880,5 +919,110 @@ mod tests {
         assert!(with(114, &[0xFF, 0x00]).is_err()); // preauth DataLength
         assert!(with(120, &[0x00, 0x00]).is_err()); // HashAlgorithmCount 0
         assert!(with(168, &[0x00, 0x00]).is_err()); // CipherCount 0
+    }
+
+    #[test]
+    fn count_and_length_limits() {
+        use crate::codec::testutil::assert_too_large;
+        let encode = |req: &NegotiateRequest| {
+            let mut w = request_writer(Command::NEGOTIATE);
+            req.encode(&mut w).map(|()| w.into_vec())
+        };
+        let mut req = request_311();
+        req.contexts.clear();
+        req.dialects = vec![Dialect::SMB2_1; 65535];
+        let msg = encode(&req).unwrap();
+        assert_eq!(
+            NegotiateRequest::decode(&msg).unwrap().dialects.len(),
+            65535
+        );
+        req.dialects.push(Dialect::SMB2_1);
+        assert_too_large(encode(&req), "SMB2 NEGOTIATE DialectCount", 65536, 65535);
+
+        // NegotiateContextCount: 65535 contexts fit, one more does not.
+        let mut req = request_311();
+        let other = NegotiateContext::Other {
+            context_type: 0x0100,
+            data: Vec::new(),
+        };
+        req.contexts = vec![other.clone(); 65535];
+        encode(&req).unwrap();
+        req.contexts.push(other);
+        assert_too_large(
+            encode(&req),
+            "SMB2 NEGOTIATE NegotiateContextCount",
+            65536,
+            65535,
+        );
+
+        // A context's DataLength, the salt and the algorithm counts are 16 bits.
+        let one = |c: NegotiateContext| {
+            let mut req = request_311();
+            req.contexts = vec![c];
+            encode(&req)
+        };
+        let data = |n: usize| NegotiateContext::Other {
+            context_type: 0x0100,
+            data: vec![0; n],
+        };
+        one(data(65535)).unwrap();
+        assert_too_large(
+            one(data(65536)),
+            "SMB2 negotiate context DataLength",
+            65536,
+            65535,
+        );
+        let preauth = |algorithms: usize, salt: usize| NegotiateContext::PreauthIntegrity {
+            hash_algorithms: vec![1; algorithms],
+            salt: vec![0; salt],
+        };
+        assert_too_large(
+            one(preauth(1, 65536)),
+            "SMB2_PREAUTH_INTEGRITY_CAPABILITIES SaltLength",
+            65536,
+            65535,
+        );
+        assert_too_large(
+            one(preauth(65536, 0)),
+            "SMB2_PREAUTH_INTEGRITY_CAPABILITIES HashAlgorithmCount",
+            65536,
+            65535,
+        );
+        // 65535 algorithms are 131070 bytes: the DataLength fails instead.
+        assert_too_large(
+            one(preauth(65535, 0)),
+            "SMB2 negotiate context DataLength",
+            4 + 2 * 65535,
+            65535,
+        );
+        assert_too_large(
+            one(NegotiateContext::Encryption {
+                ciphers: vec![1; 65536],
+            }),
+            "SMB2 negotiate context CipherCount/SigningAlgorithmCount",
+            65536,
+            65535,
+        );
+    }
+
+    #[test]
+    fn response_security_buffer_limit() {
+        use crate::codec::testutil::assert_too_large;
+        let mut resp = NegotiateResponse::decode(&samba_response()).unwrap();
+        resp.contexts.clear();
+        resp.dialect = Dialect::SMB3_0_2;
+        resp.security_buffer = vec![7; 65535];
+        let mut w = response_writer(Command::NEGOTIATE, NtStatus::SUCCESS);
+        resp.encode(&mut w).unwrap();
+        let back = NegotiateResponse::decode(w.as_slice()).unwrap();
+        assert_eq!(back.security_buffer.len(), 65535);
+        resp.security_buffer.push(7);
+        let mut w = response_writer(Command::NEGOTIATE, NtStatus::SUCCESS);
+        assert_too_large(
+            resp.encode(&mut w),
+            "SMB2 NEGOTIATE SecurityBufferLength",
+            65536,
+            65535,
+        );
     }
 }

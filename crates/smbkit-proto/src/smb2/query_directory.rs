@@ -5,7 +5,7 @@
 
 use super::create::{buffer_range, require_structure_bytes, wire_usize, FileId};
 use super::{body, buffer, structure_size, wire_u16, wire_u32, HEADER_LEN};
-use crate::codec::{from_utf16le, DecodeError, Writer};
+use crate::codec::{from_utf16le, utf16_len, DecodeError, EncodeError, Writer};
 use crate::types::Command;
 
 /// Flags of the QUERY_DIRECTORY request (MS-SMB2 §2.2.33): "This field MUST
@@ -60,12 +60,18 @@ impl QueryDirectoryRequest {
     /// Appends the request body to `w` (which holds exactly the SMB2 header
     /// at position 0); the pattern follows the fixed part, at offset 96.
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the pattern exceeds 65535 bytes of UTF-16.
-    pub fn encode(&self, w: &mut Writer) {
-        let len = wire_u16(self.pattern.encode_utf16().count() * 2, "FileNameLength");
-        let offset = wire_u16(w.len() + REQUEST_FIXED_LEN, "FileNameOffset");
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
+        let len = wire_u16(
+            utf16_len(&self.pattern),
+            "SMB2 QUERY_DIRECTORY FileNameLength",
+        )?;
+        let offset = wire_u16(
+            w.len() + REQUEST_FIXED_LEN,
+            "SMB2 QUERY_DIRECTORY FileNameOffset",
+        )?;
         w.u16(33)
             .u8(self.file_information_class)
             .u8(self.flags)
@@ -77,6 +83,7 @@ impl QueryDirectoryRequest {
         } else {
             w.utf16(&self.pattern);
         }
+        Ok(())
     }
 
     /// Decodes a QUERY_DIRECTORY request. StructureSize must be 33 and the
@@ -132,15 +139,17 @@ impl QueryDirectoryResponse {
     /// Appends the response body to `w` (which holds exactly the SMB2 header
     /// at position 0); the data follows the fixed part, at offset 72.
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the data exceeds 4 GiB.
-    pub fn encode(&self, w: &mut Writer) {
-        let offset = wire_u16(w.len() + RESPONSE_FIXED_LEN, "OutputBufferOffset");
-        w.u16(9)
-            .u16(offset)
-            .u32(wire_u32(self.data.len(), "OutputBufferLength"))
-            .bytes(&self.data);
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
+        let offset = wire_u16(
+            w.len() + RESPONSE_FIXED_LEN,
+            "SMB2 QUERY_DIRECTORY OutputBufferOffset",
+        )?;
+        let length = wire_u32(self.data.len(), "SMB2 QUERY_DIRECTORY OutputBufferLength")?;
+        w.u16(9).u16(offset).u32(length).bytes(&self.data);
+        Ok(())
     }
 
     /// Decodes a QUERY_DIRECTORY response, copying the data. Validation is
@@ -199,7 +208,7 @@ mod tests {
     #[test]
     fn request_bytes_and_round_trip() {
         let mut w = request_writer(Command::QUERY_DIRECTORY);
-        sample_request().encode(&mut w);
+        sample_request().encode(&mut w).unwrap();
         let msg = w.into_vec();
         #[rustfmt::skip]
         let expected: &[u8] = &[
@@ -226,7 +235,7 @@ mod tests {
             ..sample_request()
         };
         let mut w = request_writer(Command::QUERY_DIRECTORY);
-        empty.encode(&mut w);
+        empty.encode(&mut w).unwrap();
         let msg = w.into_vec();
         assert_eq!(msg.len(), 64 + 33);
         assert_eq!(QueryDirectoryRequest::decode(&msg).unwrap(), empty);
@@ -240,7 +249,8 @@ mod tests {
             pattern: "*.txt".into(),
             ..sample_request()
         }
-        .encode(&mut w);
+        .encode(&mut w)
+        .unwrap();
         let good = w.into_vec();
         let with = |pos: usize, bytes: &[u8]| {
             let mut m = good.clone();
@@ -262,7 +272,7 @@ mod tests {
             data: (0u8..100).collect(),
         };
         let mut w = response_writer(Command::QUERY_DIRECTORY, NtStatus::SUCCESS);
-        resp.encode(&mut w);
+        resp.encode(&mut w).unwrap();
         let msg = w.into_vec();
         assert_eq!(&msg[64..72], &[9, 0, 72, 0, 100, 0, 0, 0]);
         assert_eq!(query_directory_response_data_range(&msg).unwrap(), 72..172);
@@ -280,5 +290,23 @@ mod tests {
         assert!(with(68, &[101, 0, 0, 0]).is_err());
         assert!(with(66, &[0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]).is_err());
         assert_eq!(with(66, &[0xFF, 0xFF, 0, 0, 0, 0]).unwrap(), 172..172);
+    }
+
+    #[test]
+    fn pattern_length_limit() {
+        use crate::codec::testutil::{assert_too_large, name};
+        let mut req = sample_request();
+        req.pattern = name(32767);
+        let mut w = request_writer(Command::QUERY_DIRECTORY);
+        req.encode(&mut w).unwrap();
+        assert_eq!(QueryDirectoryRequest::decode(w.as_slice()).unwrap(), req);
+        req.pattern = name(32768);
+        let mut w = request_writer(Command::QUERY_DIRECTORY);
+        assert_too_large(
+            req.encode(&mut w),
+            "SMB2 QUERY_DIRECTORY FileNameLength",
+            65536,
+            65535,
+        );
     }
 }

@@ -6,7 +6,7 @@
 
 use super::create::{require_structure_bytes, wire_usize, FileId};
 use super::{body, buffer, structure_size, wire_u16, wire_u32, HEADER_LEN};
-use crate::codec::{DecodeError, Writer};
+use crate::codec::{DecodeError, EncodeError, Writer};
 use crate::types::Command;
 
 /// InfoType of the QUERY_INFO and SET_INFO requests (MS-SMB2 §2.2.37,
@@ -100,22 +100,26 @@ impl QueryInfoRequest {
     /// at position 0); a non-empty input follows the fixed part, at offset
     /// 104.
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the input exceeds 4 GiB.
-    pub fn encode(&self, w: &mut Writer) {
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
         let input_offset = if self.input.is_empty() {
             0
         } else {
-            wire_u16(w.len() + REQUEST_FIXED_LEN, "InputBufferOffset")
+            wire_u16(
+                w.len() + REQUEST_FIXED_LEN,
+                "SMB2 QUERY_INFO InputBufferOffset",
+            )?
         };
+        let input_length = wire_u32(self.input.len(), "SMB2 QUERY_INFO InputBufferLength")?;
         w.u16(41)
             .u8(self.info_type)
             .u8(self.file_info_class)
             .u32(self.output_buffer_length)
             .u16(input_offset)
             .u16(0)
-            .u32(wire_u32(self.input.len(), "InputBufferLength"))
+            .u32(input_length)
             .u32(self.additional_information)
             .u32(self.flags);
         self.file_id.encode(w);
@@ -124,6 +128,7 @@ impl QueryInfoRequest {
         } else {
             w.bytes(&self.input);
         }
+        Ok(())
     }
 
     /// Decodes a QUERY_INFO request. StructureSize must be 41 and the body
@@ -183,15 +188,17 @@ impl QueryInfoResponse {
     /// Appends the response body to `w` (which holds exactly the SMB2 header
     /// at position 0); the data follows the fixed part, at offset 72.
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the data exceeds 4 GiB.
-    pub fn encode(&self, w: &mut Writer) {
-        let offset = wire_u16(w.len() + RESPONSE_FIXED_LEN, "OutputBufferOffset");
-        w.u16(9)
-            .u16(offset)
-            .u32(wire_u32(self.data.len(), "OutputBufferLength"))
-            .bytes(&self.data);
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
+        let offset = wire_u16(
+            w.len() + RESPONSE_FIXED_LEN,
+            "SMB2 QUERY_INFO OutputBufferOffset",
+        )?;
+        let length = wire_u32(self.data.len(), "SMB2 QUERY_INFO OutputBufferLength")?;
+        w.u16(9).u16(offset).u32(length).bytes(&self.data);
+        Ok(())
     }
 
     /// Decodes a QUERY_INFO response. StructureSize must be 9; non-empty
@@ -242,7 +249,7 @@ mod tests {
     #[test]
     fn request_bytes_and_round_trip() {
         let mut w = request_writer(Command::QUERY_INFO);
-        security_query().encode(&mut w);
+        security_query().encode(&mut w).unwrap();
         let msg = w.into_vec();
         #[rustfmt::skip]
         let expected: &[u8] = &[
@@ -270,7 +277,7 @@ mod tests {
             ..security_query()
         };
         let mut w = request_writer(Command::QUERY_INFO);
-        quota.encode(&mut w);
+        quota.encode(&mut w).unwrap();
         let msg = w.into_vec();
         assert_eq!(&msg[72..74], &[104, 0]);
         assert_eq!(QueryInfoRequest::decode(&msg).unwrap(), quota);
@@ -294,7 +301,7 @@ mod tests {
         };
         for status in [NtStatus::SUCCESS, NtStatus::BUFFER_OVERFLOW] {
             let mut w = response_writer(Command::QUERY_INFO, status);
-            resp.encode(&mut w);
+            resp.encode(&mut w).unwrap();
             let msg = w.into_vec();
             assert_eq!(&msg[64..72], &[9, 0, 72, 0, 24, 0, 0, 0]);
             assert_eq!(QueryInfoResponse::decode(&msg).unwrap(), resp);

@@ -2,7 +2,7 @@
 
 use super::create::{buffer_range, require_structure_bytes, wire_usize, FileId};
 use super::{body, buffer, structure_size, wire_u32, HEADER_LEN};
-use crate::codec::{DecodeError, Writer};
+use crate::codec::{wire_u8, DecodeError, EncodeError, Writer};
 use crate::types::Command;
 
 /// Flags of the READ request (MS-SMB2 §2.2.19): "For the SMB 2.0.2, 2.1 and
@@ -167,19 +167,20 @@ impl ReadResponse {
     /// (a server normally answers an empty read with STATUS_END_OF_FILE
     /// instead).
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the data exceeds 4 GiB, or `w` holds more than the header (the
     /// one-byte DataOffset could not express the offset).
-    pub fn encode(&self, w: &mut Writer) {
-        let offset = match u8::try_from(w.len() + RESPONSE_FIXED_LEN) {
-            Ok(v) => v,
-            Err(_) => panic!("READ response DataOffset does not fit its 8-bit wire field"),
-        };
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
+        let offset = wire_u8(
+            w.len() + RESPONSE_FIXED_LEN,
+            "SMB2 READ response DataOffset",
+        )?;
+        let length = wire_u32(self.data.len(), "SMB2 READ response DataLength")?;
         w.u16(17)
             .u8(offset)
             .u8(0)
-            .u32(wire_u32(self.data.len(), "DataLength"))
+            .u32(length)
             .u32(self.data_remaining)
             .u32(0);
         if self.data.is_empty() {
@@ -187,6 +188,7 @@ impl ReadResponse {
         } else {
             w.bytes(&self.data);
         }
+        Ok(())
     }
 
     /// Decodes a READ response, copying the data. Validation is that of
@@ -311,7 +313,7 @@ mod tests {
 
     fn response_msg(resp: &ReadResponse, status: NtStatus) -> Vec<u8> {
         let mut w = response_writer(Command::READ, status);
-        resp.encode(&mut w);
+        resp.encode(&mut w).unwrap();
         w.into_vec()
     }
 
@@ -391,5 +393,28 @@ mod tests {
         m[66] = 0xFF;
         m[68..72].copy_from_slice(&[0, 0, 0, 0]);
         assert!(ReadResponse::decode(&m).unwrap().data.is_empty());
+    }
+
+    #[test]
+    fn response_data_offset_limit() {
+        use crate::codec::testutil::assert_too_large;
+        // DataOffset is one byte: the data must start by offset 255, so
+        // the body may start at 255 - 16 at the latest.
+        let resp = ReadResponse {
+            data_remaining: 0,
+            data: b"x".to_vec(),
+        };
+        let mut w = Writer::new();
+        w.zeros(255 - RESPONSE_FIXED_LEN);
+        resp.encode(&mut w).unwrap();
+        assert_eq!(w.as_slice()[255 - RESPONSE_FIXED_LEN + 2], 255);
+        let mut w = Writer::new();
+        w.zeros(256 - RESPONSE_FIXED_LEN);
+        assert_too_large(
+            resp.encode(&mut w),
+            "SMB2 READ response DataOffset",
+            256,
+            255,
+        );
     }
 }

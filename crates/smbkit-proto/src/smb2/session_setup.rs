@@ -1,7 +1,7 @@
 //! SMB2 SESSION_SETUP request and response (MS-SMB2 §2.2.5, §2.2.6).
 
 use super::{body, buffer, structure_size, wire_u16, HEADER_LEN};
-use crate::codec::{DecodeError, Writer};
+use crate::codec::{DecodeError, EncodeError, Writer};
 use crate::types::Command;
 
 /// Flags of the SESSION_SETUP request (MS-SMB2 §2.2.5, "Flags"): "If the client
@@ -65,13 +65,19 @@ impl SessionSetupRequest {
     /// Appends the request body to `w`, which holds exactly the SMB2 header
     /// at position 0. The buffer follows the fixed part, at offset 88.
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the security buffer exceeds 65535 bytes (SecurityBufferLength is a
     /// 16-bit field).
-    pub fn encode(&self, w: &mut Writer) {
-        let len = wire_u16(self.security_buffer.len(), "SecurityBufferLength");
-        let offset = wire_u16(w.len() + REQUEST_FIXED_LEN, "SecurityBufferOffset");
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
+        let len = wire_u16(
+            self.security_buffer.len(),
+            "SMB2 SESSION_SETUP SecurityBufferLength",
+        )?;
+        let offset = wire_u16(
+            w.len() + REQUEST_FIXED_LEN,
+            "SMB2 SESSION_SETUP SecurityBufferOffset",
+        )?;
         w.u16(25)
             .u8(self.flags)
             .u8(self.security_mode)
@@ -81,6 +87,7 @@ impl SessionSetupRequest {
             .u16(len)
             .u64(self.previous_session_id)
             .bytes(&self.security_buffer);
+        Ok(())
     }
 
     /// Decodes a SESSION_SETUP request. StructureSize "MUST" be 25; the
@@ -133,17 +140,24 @@ impl SessionSetupResponse {
     /// Appends the response body to `w`, which holds exactly the SMB2 header
     /// at position 0. The buffer follows the fixed part, at offset 72.
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the security buffer exceeds 65535 bytes.
-    pub fn encode(&self, w: &mut Writer) {
-        let len = wire_u16(self.security_buffer.len(), "SecurityBufferLength");
-        let offset = wire_u16(w.len() + RESPONSE_FIXED_LEN, "SecurityBufferOffset");
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
+        let len = wire_u16(
+            self.security_buffer.len(),
+            "SMB2 SESSION_SETUP SecurityBufferLength",
+        )?;
+        let offset = wire_u16(
+            w.len() + RESPONSE_FIXED_LEN,
+            "SMB2 SESSION_SETUP SecurityBufferOffset",
+        )?;
         w.u16(9)
             .u16(self.session_flags)
             .u16(offset)
             .u16(len)
             .bytes(&self.security_buffer);
+        Ok(())
     }
 
     /// Decodes a SESSION_SETUP response. StructureSize "MUST" be 9; the
@@ -195,7 +209,7 @@ mod tests {
             security_buffer: ntlm_negotiate_token(),
         };
         let mut w = request_writer(Command::SESSION_SETUP);
-        req.encode(&mut w);
+        req.encode(&mut w).unwrap();
         let msg = w.into_vec();
         let mut expected = vec![
             0x19, 0x00, // StructureSize 25
@@ -228,7 +242,7 @@ mod tests {
         assert_eq!(r.session_flags, 0);
         assert_eq!(r.security_buffer, vec![0xA1, 0x04, 0x30, 0x02, 0xA0, 0x00]);
         let mut w = response_writer(Command::SESSION_SETUP, NtStatus::MORE_PROCESSING_REQUIRED);
-        r.encode(&mut w);
+        r.encode(&mut w).unwrap();
         assert_eq!(w.as_slice(), &msg[..]);
 
         let guest = SessionSetupResponse {
@@ -236,7 +250,7 @@ mod tests {
             security_buffer: vec![],
         };
         let mut w = response_writer(Command::SESSION_SETUP, NtStatus::SUCCESS);
-        guest.encode(&mut w);
+        guest.encode(&mut w).unwrap();
         assert_eq!(w.len(), 72);
         assert_eq!(SessionSetupResponse::decode(w.as_slice()).unwrap(), guest);
     }
@@ -280,7 +294,7 @@ mod tests {
             security_buffer: vec![1, 2, 3],
         };
         let mut w = request_writer(Command::SESSION_SETUP);
-        req.encode(&mut w);
+        req.encode(&mut w).unwrap();
         let good = w.into_vec();
         assert_eq!(SessionSetupRequest::decode(&good).unwrap(), req);
         let mut bad = good.clone();
@@ -289,5 +303,41 @@ mod tests {
         let mut bad = good;
         bad[78..80].copy_from_slice(&[0x04, 0x00]);
         assert!(SessionSetupRequest::decode(&bad).is_err());
+    }
+
+    #[test]
+    fn security_buffer_limit() {
+        use crate::codec::testutil::assert_too_large;
+        let req = |n: usize| SessionSetupRequest {
+            flags: 0,
+            security_mode: 1,
+            capabilities: 0,
+            previous_session_id: 0,
+            security_buffer: vec![0x60; n],
+        };
+        let mut w = request_writer(Command::SESSION_SETUP);
+        req(65535).encode(&mut w).unwrap();
+        let back = SessionSetupRequest::decode(w.as_slice()).unwrap();
+        assert_eq!(back.security_buffer.len(), 65535);
+        let mut w = request_writer(Command::SESSION_SETUP);
+        assert_too_large(
+            req(65536).encode(&mut w),
+            "SMB2 SESSION_SETUP SecurityBufferLength",
+            65536,
+            65535,
+        );
+        let resp = |n: usize| SessionSetupResponse {
+            session_flags: 0,
+            security_buffer: vec![0xA1; n],
+        };
+        let mut w = response_writer(Command::SESSION_SETUP, NtStatus::SUCCESS);
+        resp(65535).encode(&mut w).unwrap();
+        let mut w = response_writer(Command::SESSION_SETUP, NtStatus::SUCCESS);
+        assert_too_large(
+            resp(65536).encode(&mut w),
+            "SMB2 SESSION_SETUP SecurityBufferLength",
+            65536,
+            65535,
+        );
     }
 }

@@ -2,7 +2,7 @@
 
 use super::create::{require_structure_bytes, wire_usize, FileId};
 use super::{body, buffer, structure_size, wire_u16, wire_u32, HEADER_LEN};
-use crate::codec::{DecodeError, Writer};
+use crate::codec::{DecodeError, EncodeError, Writer};
 use crate::types::Command;
 
 /// Fixed part of the request body, StructureSize through FileId
@@ -39,15 +39,16 @@ impl SetInfoRequest {
     /// Appends the request body to `w` (which holds exactly the SMB2 header
     /// at position 0); the data follows the fixed part, at offset 96.
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the data exceeds 4 GiB.
-    pub fn encode(&self, w: &mut Writer) {
-        let offset = wire_u16(w.len() + REQUEST_FIXED_LEN, "BufferOffset");
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
+        let offset = wire_u16(w.len() + REQUEST_FIXED_LEN, "SMB2 SET_INFO BufferOffset")?;
+        let length = wire_u32(self.data.len(), "SMB2 SET_INFO BufferLength")?;
         w.u16(33)
             .u8(self.info_type)
             .u8(self.file_info_class)
-            .u32(wire_u32(self.data.len(), "BufferLength"))
+            .u32(length)
             .u16(offset)
             .u16(0)
             .u32(self.additional_information);
@@ -57,6 +58,7 @@ impl SetInfoRequest {
         } else {
             w.bytes(&self.data);
         }
+        Ok(())
     }
 
     /// Decodes a SET_INFO request. StructureSize must be 33 and the body at
@@ -138,7 +140,7 @@ mod tests {
     #[test]
     fn request_bytes_and_round_trip() {
         let mut w = request_writer(Command::SET_INFO);
-        disposition().encode(&mut w);
+        disposition().encode(&mut w).unwrap();
         let msg = w.into_vec();
         #[rustfmt::skip]
         let expected: &[u8] = &[
@@ -173,7 +175,7 @@ mod tests {
             ..disposition()
         };
         let mut w = request_writer(Command::SET_INFO);
-        empty.encode(&mut w);
+        empty.encode(&mut w).unwrap();
         let msg = w.into_vec();
         assert_eq!(msg.len(), 64 + 33);
         assert_eq!(SetInfoRequest::decode(&msg).unwrap(), empty);

@@ -1,7 +1,7 @@
 //! SMB2 TREE_CONNECT request and response (MS-SMB2 §2.2.9, §2.2.10).
 
 use super::{body, buffer, structure_size, wire_u16, HEADER_LEN};
-use crate::codec::{from_utf16le, DecodeError, Writer};
+use crate::codec::{from_utf16le, utf16_len, DecodeError, EncodeError, Writer};
 use crate::types::Command;
 
 /// Flags of the TREE_CONNECT request (MS-SMB2 §2.2.9, "Flags/Reserved"): "In
@@ -115,17 +115,18 @@ impl TreeConnectRequest {
     /// Appends the request body to `w`, which holds exactly the SMB2 header
     /// at position 0. The path follows the fixed part, at offset 72.
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the path is longer than 65535 bytes of UTF-16.
-    pub fn encode(&self, w: &mut Writer) {
-        let len = wire_u16(self.path.encode_utf16().count() * 2, "PathLength");
-        let offset = wire_u16(w.len() + REQUEST_FIXED_LEN, "PathOffset");
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
+        let len = wire_u16(utf16_len(&self.path), "SMB2 TREE_CONNECT PathLength")?;
+        let offset = wire_u16(w.len() + REQUEST_FIXED_LEN, "SMB2 TREE_CONNECT PathOffset")?;
         w.u16(9)
             .u16(self.flags)
             .u16(offset)
             .u16(len)
             .utf16(&self.path);
+        Ok(())
     }
 
     /// Decodes a TREE_CONNECT request. StructureSize must be 9, the path
@@ -221,7 +222,7 @@ mod tests {
             path: r"\\srv\IPC$".into(),
         };
         let mut w = request_writer(Command::TREE_CONNECT);
-        req.encode(&mut w);
+        req.encode(&mut w).unwrap();
         let msg = w.into_vec();
         let expected: &[u8] = &[
             0x09, 0x00, // StructureSize 9
@@ -244,7 +245,7 @@ mod tests {
             path: r"\\serveur\données 😀".into(),
         };
         let mut w = request_writer(Command::TREE_CONNECT);
-        req.encode(&mut w);
+        req.encode(&mut w).unwrap();
         assert_eq!(TreeConnectRequest::decode(w.as_slice()).unwrap(), req);
     }
 
@@ -255,7 +256,7 @@ mod tests {
             path: r"\\a\b".into(),
         };
         let mut w = request_writer(Command::TREE_CONNECT);
-        req.encode(&mut w);
+        req.encode(&mut w).unwrap();
         let good = w.into_vec();
         let with = |pos: usize, bytes: &[u8]| {
             let mut m = good.clone();
@@ -302,5 +303,27 @@ mod tests {
         let mut bad = msg;
         bad[64] = 9;
         assert!(TreeConnectResponse::decode(&bad).is_err());
+    }
+
+    #[test]
+    fn path_length_limit() {
+        use crate::codec::testutil::{assert_too_large, name};
+        let req = |units: usize| TreeConnectRequest {
+            flags: 0,
+            path: name(units),
+        };
+        let mut w = request_writer(Command::TREE_CONNECT);
+        req(32767).encode(&mut w).unwrap();
+        assert_eq!(
+            TreeConnectRequest::decode(w.as_slice()).unwrap(),
+            req(32767)
+        );
+        let mut w = request_writer(Command::TREE_CONNECT);
+        assert_too_large(
+            req(32768).encode(&mut w),
+            "SMB2 TREE_CONNECT PathLength",
+            65536,
+            65535,
+        );
     }
 }

@@ -2,7 +2,7 @@
 
 use super::create::{buffer_range, require_structure_bytes, wire_usize, FileId};
 use super::{body, buffer, structure_size, wire_u16, wire_u32, HEADER_LEN};
-use crate::codec::{DecodeError, Writer};
+use crate::codec::{DecodeError, EncodeError, Writer};
 use crate::types::Command;
 
 /// Flags of the WRITE request (MS-SMB2 §2.2.21): "A Flags field indicates
@@ -33,11 +33,17 @@ const RESPONSE_LEN: usize = 16;
 /// written"); empty data is sent as one zero Buffer byte (StructureSize 49
 /// counts it).
 ///
-/// # Panics
+/// # Errors
 ///
 /// If `data` exceeds 4 GiB (Length is a 32-bit field).
-pub fn encode_write_request(w: &mut Writer, offset: u64, file_id: FileId, flags: u32, data: &[u8]) {
-    encode_request(w, offset, file_id, 0, 0, flags, data);
+pub fn encode_write_request(
+    w: &mut Writer,
+    offset: u64,
+    file_id: FileId,
+    flags: u32,
+    data: &[u8],
+) -> Result<(), EncodeError> {
+    encode_request(w, offset, file_id, 0, 0, flags, data)
 }
 
 /// The full encoder behind [`encode_write_request`] and
@@ -50,9 +56,9 @@ fn encode_request(
     remaining_bytes: u32,
     flags: u32,
     data: &[u8],
-) {
-    let length = wire_u32(data.len(), "WRITE Length");
-    let data_offset = wire_u16(w.len() + REQUEST_FIXED_LEN, "WRITE DataOffset");
+) -> Result<(), EncodeError> {
+    let length = wire_u32(data.len(), "SMB2 WRITE Length")?;
+    let data_offset = wire_u16(w.len() + REQUEST_FIXED_LEN, "SMB2 WRITE DataOffset")?;
     w.u16(49).u16(data_offset).u32(length).u64(offset);
     file_id.encode(w);
     w.u32(channel)
@@ -65,6 +71,7 @@ fn encode_request(
     } else {
         w.bytes(data);
     }
+    Ok(())
 }
 
 /// SMB2 WRITE Request (MS-SMB2 §2.2.21), owned form (for decoding; to send
@@ -101,10 +108,10 @@ impl WriteRequest {
     /// Appends the request body to `w` (which holds exactly the SMB2 header
     /// at position 0); see [`encode_write_request`] for the layout.
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the data exceeds 4 GiB.
-    pub fn encode(&self, w: &mut Writer) {
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
         encode_request(
             w,
             self.offset,
@@ -113,7 +120,7 @@ impl WriteRequest {
             self.remaining_bytes,
             self.flags,
             &self.data,
-        );
+        )
     }
 
     /// Decodes a WRITE request, copying the data. Validation is that of
@@ -251,7 +258,7 @@ mod tests {
     #[test]
     fn encode_write_request_layout() {
         let mut w = request_writer(Command::WRITE);
-        encode_write_request(&mut w, 0x2000, FID, write_flags::WRITE_THROUGH, b"xyz");
+        encode_write_request(&mut w, 0x2000, FID, write_flags::WRITE_THROUGH, b"xyz").unwrap();
         let msg = w.into_vec();
         #[rustfmt::skip]
         let expected: &[u8] = &[
@@ -283,7 +290,7 @@ mod tests {
         );
         // The struct encoder produces the same bytes.
         let mut w = request_writer(Command::WRITE);
-        req.encode(&mut w);
+        req.encode(&mut w).unwrap();
         assert_eq!(w.as_slice(), &msg[..]);
         assert_truncations_fail(&msg, WriteRequest::decode);
         mutate_never_panics(&msg, WriteRequest::decode);
@@ -300,7 +307,7 @@ mod tests {
             data: vec![],
         };
         let mut w = request_writer(Command::WRITE);
-        req.encode(&mut w);
+        req.encode(&mut w).unwrap();
         let msg = w.into_vec();
         assert_eq!(msg.len(), 64 + 49);
         assert_eq!(WriteRequest::decode(&msg).unwrap(), req);
@@ -310,7 +317,7 @@ mod tests {
     #[test]
     fn hostile_requests_fail() {
         let mut w = request_writer(Command::WRITE);
-        encode_write_request(&mut w, 0, FID, 0, &[1, 2, 3, 4]);
+        encode_write_request(&mut w, 0, FID, 0, &[1, 2, 3, 4]).unwrap();
         let good = w.into_vec();
         let with = |pos: usize, bytes: &[u8]| {
             let mut m = good.clone();

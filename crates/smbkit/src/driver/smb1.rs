@@ -5,7 +5,7 @@ use bytes::{Bytes, BytesMut};
 use smbkit_proto::conn::smb1::{Event, Kind, Reply, Request, Smb1Config};
 use smbkit_proto::conn::{RequestId, Smb1Connection, Transmit};
 use smbkit_proto::smb1::signing::Smb1Signer;
-use smbkit_proto::Writer;
+use smbkit_proto::{EncodeError, Writer};
 use tokio::time::Instant;
 
 use super::{Completion, Core, Driver, Pending, Tasks};
@@ -138,7 +138,7 @@ impl Driver<Smb1Connection> {
         tid: u16,
         deadline: Instant,
         operation: &'static str,
-        body: impl FnOnce(&mut Writer),
+        body: impl FnOnce(&mut Writer) -> Result<(), EncodeError>,
     ) -> Result<Resp1, Error> {
         self.request_with_tail(command, tid, deadline, operation, body, Bytes::new())
             .await
@@ -152,7 +152,7 @@ impl Driver<Smb1Connection> {
         tid: u16,
         deadline: Instant,
         operation: &'static str,
-        body: impl FnOnce(&mut Writer),
+        body: impl FnOnce(&mut Writer) -> Result<(), EncodeError>,
         tail: Bytes,
     ) -> Result<Resp1, Error> {
         self.send(command, tid, deadline, operation, body, tail)
@@ -172,9 +172,9 @@ impl Driver<Smb1Connection> {
         deadline: Instant,
         operation: &'static str,
         limit: u32,
-        body: impl FnOnce(&mut Writer),
+        body: impl FnOnce(&mut Writer) -> Result<(), EncodeError>,
     ) -> Result<TransResp1, Error> {
-        let mut req = Request::new(command, tid, deadline.into_std(), operation, body);
+        let mut req = Request::new(command, tid, deadline.into_std(), operation, body)?;
         req.kind = Kind::Trans { limit };
         match self.send_request(req)?.answer().await? {
             Reply::Trans(t) => {
@@ -200,10 +200,10 @@ impl Driver<Smb1Connection> {
         tid: u16,
         deadline: Instant,
         operation: &'static str,
-        body: impl FnOnce(&mut Writer),
+        body: impl FnOnce(&mut Writer) -> Result<(), EncodeError>,
         tail: Bytes,
     ) -> Result<Sent1<'_>, Error> {
-        let mut req = Request::new(command, tid, deadline.into_std(), operation, body);
+        let mut req = Request::new(command, tid, deadline.into_std(), operation, body)?;
         req.tail = tail;
         Ok(Sent1 {
             pending: self.send_request(req)?,

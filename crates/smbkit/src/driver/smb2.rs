@@ -6,7 +6,7 @@ use smbkit_proto::conn::smb2::{Event, Request, Signing};
 use smbkit_proto::conn::{RequestId, Smb2Connection, Transmit};
 use smbkit_proto::smb2::create::CreateResponse;
 use smbkit_proto::smb2::header::HEADER_LEN;
-use smbkit_proto::{Command, NtStatus, Writer};
+use smbkit_proto::{Command, EncodeError, NtStatus, Writer};
 use tokio::time::Instant;
 
 use super::{Completion, Core, Driver, Orphaned};
@@ -27,12 +27,15 @@ pub(crate) struct Part {
 }
 
 /// Encodes a request body after room for its header, so that its offsets
-/// count from the header as the protocol wants.
-pub(crate) fn body(encode: impl FnOnce(&mut Writer)) -> Vec<u8> {
+/// count from the header as the protocol wants. A value the body cannot
+/// carry is [`Error::InvalidArgument`] naming the limit.
+pub(crate) fn body(
+    encode: impl FnOnce(&mut Writer) -> Result<(), EncodeError>,
+) -> Result<Vec<u8>, Error> {
     let mut w = Writer::new();
     w.zeros(HEADER_LEN);
-    encode(&mut w);
-    w.into_vec()
+    encode(&mut w)?;
+    Ok(w.into_vec())
 }
 
 impl Core for Smb2Connection {
@@ -123,18 +126,18 @@ impl Driver<Smb2Connection> {
         charge: u16,
         deadline: Instant,
         operation: &'static str,
-        encode: impl FnOnce(&mut Writer),
-    ) -> Request {
-        Request::single(
+        encode: impl FnOnce(&mut Writer) -> Result<(), EncodeError>,
+    ) -> Result<Request, Error> {
+        Ok(Request::single(
             smbkit_proto::conn::smb2::Part {
                 command,
                 tree_id,
                 charge,
-                msg: body(encode),
+                msg: body(encode)?,
             },
             deadline.into_std(),
             operation,
-        )
+        ))
     }
 
     /// Sends one request, signed by the session's rules (MS-SMB2
@@ -146,11 +149,11 @@ impl Driver<Smb2Connection> {
         charge: u16,
         deadline: Instant,
         operation: &'static str,
-        encode: impl FnOnce(&mut Writer),
+        encode: impl FnOnce(&mut Writer) -> Result<(), EncodeError>,
     ) -> Result<Response, Error> {
         self.run_one(Self::single(
             command, tree_id, charge, deadline, operation, encode,
-        ))
+        )?)
         .await
     }
 
@@ -163,9 +166,9 @@ impl Driver<Smb2Connection> {
         tree_id: u32,
         deadline: Instant,
         operation: &'static str,
-        encode: impl FnOnce(&mut Writer),
+        encode: impl FnOnce(&mut Writer) -> Result<(), EncodeError>,
     ) -> Result<Response, Error> {
-        let mut req = Self::single(command, tree_id, 1, deadline, operation, encode);
+        let mut req = Self::single(command, tree_id, 1, deadline, operation, encode)?;
         req.signing = Signing::Always;
         self.run_one(req).await
     }
@@ -181,10 +184,10 @@ impl Driver<Smb2Connection> {
         charge: u16,
         deadline: Instant,
         operation: &'static str,
-        encode: impl FnOnce(&mut Writer),
+        encode: impl FnOnce(&mut Writer) -> Result<(), EncodeError>,
         tail: Bytes,
     ) -> Result<Response, Error> {
-        let mut req = Self::single(command, tree_id, charge, deadline, operation, encode);
+        let mut req = Self::single(command, tree_id, charge, deadline, operation, encode)?;
         req.tail = tail;
         self.run_one(req).await
     }

@@ -90,18 +90,19 @@ pub struct Request {
 }
 
 impl Request {
-    /// A request for one response, its body written by `encode`.
+    /// A request for one response, its body written by `encode`; a value
+    /// the body cannot carry is an [`EncodeError`](crate::EncodeError).
     pub fn new(
         command: u8,
         tid: u16,
         deadline: Instant,
         operation: &'static str,
-        encode: impl FnOnce(&mut Writer),
-    ) -> Request {
+        encode: impl FnOnce(&mut Writer) -> Result<(), crate::EncodeError>,
+    ) -> Result<Request, crate::EncodeError> {
         let mut w = Writer::new();
         w.zeros(HEADER_LEN);
-        encode(&mut w);
-        Request {
+        encode(&mut w)?;
+        Ok(Request {
             command,
             tid,
             msg: w.into_vec(),
@@ -110,7 +111,7 @@ impl Request {
             deadline,
             operation,
             after_abandoned: false,
-        }
+        })
     }
 }
 
@@ -778,13 +779,18 @@ impl Smb1Connection {
             fid,
             last_time_modified: crate::smb1::close::KEEP_LAST_TIME_MODIFIED,
         };
-        let mut r = Request::new(
+        let Ok(mut r) = Request::new(
             command::CLOSE,
             tid,
             now + INTERNAL_CLOSE_LIMIT,
             "CLOSE",
-            |w| req.encode(w),
-        );
+            |w| {
+                req.encode(w);
+                Ok(())
+            },
+        ) else {
+            return;
+        };
         r.after_abandoned = true;
         let _ = self.start_owned(r, Owner::Internal, now);
     }

@@ -12,6 +12,21 @@ use crate::smb1::trans::TransResponseFragment;
 const LIMIT: Duration = Duration::from_secs(10);
 const FLAGS2: u16 = flags2::UNICODE | flags2::NT_STATUS | flags2::LONG_NAMES;
 
+/// A request whose body `f` writes.
+fn req(
+    command: u8,
+    tid: u16,
+    deadline: Instant,
+    operation: &'static str,
+    f: impl FnOnce(&mut Writer),
+) -> Request {
+    Request::new(command, tid, deadline, operation, |w| {
+        f(w);
+        Ok(())
+    })
+    .unwrap()
+}
+
 fn conn(max_mpx: u16, max_buffer: u32) -> Smb1Connection {
     Smb1Connection::new(Smb1Config {
         max_mpx,
@@ -54,7 +69,7 @@ fn empty(req: &Header) -> Vec<u8> {
 
 fn echo(c: &mut Smb1Connection, now: Instant) -> RequestId {
     c.start(
-        Request::new(command::ECHO, 0, now + LIMIT, "echo", |w| {
+        req(command::ECHO, 0, now + LIMIT, "echo", |w| {
             w.u8(1).u16(1).u16(0);
         }),
         now,
@@ -99,7 +114,7 @@ fn given_up_request_keeps_its_slot_until_answered() {
     let mut c = conn(1, 0);
     let first = c
         .start(
-            Request::new(
+            req(
                 command::ECHO,
                 0,
                 now + Duration::from_secs(1),
@@ -137,7 +152,7 @@ fn withdrawn_open_is_closed_when_it_succeeds_and_a_close_waits_for_abandoned_rea
     let mut c = conn(10, 0);
     let open = c
         .start(
-            Request::new(command::NT_CREATE_ANDX, 3, now + LIMIT, "open", |w| {
+            req(command::NT_CREATE_ANDX, 3, now + LIMIT, "open", |w| {
                 w.u8(0).u16(0);
             }),
             now,
@@ -145,7 +160,7 @@ fn withdrawn_open_is_closed_when_it_succeeds_and_a_close_waits_for_abandoned_rea
         .unwrap();
     let read = c
         .start(
-            Request::new(command::READ_ANDX, 3, now + LIMIT, "read", |w| {
+            req(command::READ_ANDX, 3, now + LIMIT, "read", |w| {
                 w.u8(0).u16(0);
             }),
             now,
@@ -225,7 +240,7 @@ fn signing_sequence_numbers_and_a_bad_signature() {
     ));
     assert!(matches!(ev.last(), Some(Event::Closed(_))));
     assert!(c
-        .start(Request::new(command::ECHO, 0, now, "echo", |_| {}), now)
+        .start(req(command::ECHO, 0, now, "echo", |_| {}), now)
         .is_err());
 }
 
@@ -241,6 +256,7 @@ fn trans_part(req: &Header, total: usize, off: usize, data: &[u8]) -> Vec<u8> {
             data,
         }
         .encode(w)
+        .unwrap()
     })
 }
 
@@ -248,7 +264,7 @@ fn trans_part(req: &Header, total: usize, off: usize, data: &[u8]) -> Vec<u8> {
 fn transaction_response_in_several_parts_is_put_together() {
     let now = Instant::now();
     let mut c = conn(10, 0);
-    let mut r = Request::new(command::TRANSACTION2, 1, now + LIMIT, "find", |w| {
+    let mut r = req(command::TRANSACTION2, 1, now + LIMIT, "find", |w| {
         w.u8(0).u16(0);
     });
     r.kind = Kind::Trans { limit: 1 << 20 };
@@ -278,7 +294,7 @@ fn transaction_response_in_several_parts_is_put_together() {
 fn transaction_over_the_limit_or_with_empty_parts_fails() {
     let now = Instant::now();
     let mut c = conn(10, 0);
-    let mut r = Request::new(command::TRANSACTION2, 1, now + LIMIT, "find", |w| {
+    let mut r = req(command::TRANSACTION2, 1, now + LIMIT, "find", |w| {
         w.u8(0).u16(0);
     });
     r.kind = Kind::Trans { limit: 100 };
@@ -297,7 +313,7 @@ fn large_transaction_goes_as_primary_then_secondaries_after_the_interim() {
     c.activate_signing(Smb1Signer::new(key.clone()), 2);
     let server = Smb1Signer::new(key);
     let payload = vec![0x5Au8; 700];
-    let req = crate::smb1::trans::TransRequest {
+    let trans = crate::smb1::trans::TransRequest {
         name: None,
         setup: vec![1],
         parameters: vec![0; 12],
@@ -307,8 +323,9 @@ fn large_transaction_goes_as_primary_then_secondaries_after_the_interim() {
         ..Default::default()
     };
     let mut r = Request::new(command::TRANSACTION2, 1, now + LIMIT, "set", |w| {
-        req.encode(w)
-    });
+        trans.encode(w)
+    })
+    .unwrap();
     r.kind = Kind::Trans { limit: 1 << 20 };
     let id = c.start(r, now).unwrap();
     let primary = take(&mut c);
@@ -347,7 +364,7 @@ fn garbled_frames_never_panic() {
     for round in 0..2000 {
         let now = Instant::now();
         let mut c = conn(4, 0);
-        let mut r = Request::new(command::TRANSACTION2, 1, now + LIMIT, "find", |w| {
+        let mut r = req(command::TRANSACTION2, 1, now + LIMIT, "find", |w| {
             w.u8(0).u16(0);
         });
         if round % 2 == 0 {

@@ -258,11 +258,13 @@ impl Smb2Connection {
         }
         hs.smb1_dialects = dialects;
         hs.phase = Phase::MultiProtocol;
-        let req = smb1::negotiate::negotiate_request(dialects, flags2, 0);
         // The multi-protocol NEGOTIATE uses SMB2 MessageId 0 (MS-SMB2
         // §3.2.4.2.1).
         self.credits.consume_external(1);
-        match Transmit::new(req, Bytes::new()) {
+        let t = smb1::negotiate::negotiate_request(dialects, flags2, 0)
+            .map_err(ConnError::from)
+            .and_then(|req| Transmit::new(req, Bytes::new()));
+        match t {
             Ok(t) => self.transmits.push_back(t),
             Err(e) => self.shut_down(e),
         }
@@ -363,12 +365,16 @@ impl Smb2Connection {
         });
         hs.offered = dialects;
         let deadline = hs.deadline;
-        let part = Part::new(Command::NEGOTIATE, 0, 1, |w| req.encode(w));
-        if let Err(e) = self.start_owned(
-            Request::single(part, deadline, "NEGOTIATE"),
-            Owner::Handshake,
-            now,
-        ) {
+        let started = Part::new(Command::NEGOTIATE, 0, 1, |w| req.encode(w))
+            .map_err(ConnError::from)
+            .and_then(|part| {
+                self.start_owned(
+                    Request::single(part, deadline, "NEGOTIATE"),
+                    Owner::Handshake,
+                    now,
+                )
+            });
+        if let Err(e) = started {
             self.shut_down(e);
         }
     }
@@ -484,15 +490,19 @@ impl Smb2Connection {
             security_buffer: token,
         };
         let deadline = hs.deadline;
-        let part = Part::new(Command::SESSION_SETUP, 0, 1, |w| req.encode(w));
-        if let Err(e) = self.start_owned(
-            Request {
-                signing: Signing::Session,
-                ..Request::single(part, deadline, "SESSION_SETUP")
-            },
-            Owner::Handshake,
-            now,
-        ) {
+        let started = Part::new(Command::SESSION_SETUP, 0, 1, |w| req.encode(w))
+            .map_err(ConnError::from)
+            .and_then(|part| {
+                self.start_owned(
+                    Request {
+                        signing: Signing::Session,
+                        ..Request::single(part, deadline, "SESSION_SETUP")
+                    },
+                    Owner::Handshake,
+                    now,
+                )
+            });
+        if let Err(e) = started {
             self.shut_down(e);
         }
     }

@@ -60,22 +60,23 @@ pub struct Part {
 }
 
 impl Part {
-    /// A part whose body `encode` writes (after the header room).
+    /// A part whose body `encode` writes (after the header room); a value
+    /// the body cannot carry is an [`EncodeError`](crate::EncodeError).
     pub fn new(
         command: Command,
         tree_id: u32,
         charge: u16,
-        encode: impl FnOnce(&mut Writer),
-    ) -> Part {
+        encode: impl FnOnce(&mut Writer) -> Result<(), crate::EncodeError>,
+    ) -> Result<Part, crate::EncodeError> {
         let mut w = Writer::new();
         w.zeros(HEADER_LEN);
-        encode(&mut w);
-        Part {
+        encode(&mut w)?;
+        Ok(Part {
             command,
             tree_id,
             charge,
             msg: w.into_vec(),
-        }
+        })
     }
 }
 
@@ -1050,7 +1051,12 @@ impl Smb2Connection {
             return;
         }
         let req = CloseRequest { flags: 0, file_id };
-        let part = Part::new(Command::CLOSE, tree_id, 1, |w| req.encode(w));
+        let Ok(part) = Part::new(Command::CLOSE, tree_id, 1, |w| {
+            req.encode(w);
+            Ok(())
+        }) else {
+            return;
+        };
         let _ = self.start_owned(
             Request::single(part, now + INTERNAL_CLOSE_LIMIT, "CLOSE"),
             Owner::Internal,

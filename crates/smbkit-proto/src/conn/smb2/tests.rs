@@ -151,7 +151,17 @@ fn create_response(req: &Header, file_id: FileId) -> Vec<u8> {
             contexts: Vec::new(),
         }
         .encode(w)
+        .unwrap()
     })
+}
+
+/// A part whose body `f` writes.
+fn part(command: Command, tree_id: u32, charge: u16, f: impl FnOnce(&mut Writer)) -> Part {
+    Part::new(command, tree_id, charge, |w| {
+        f(w);
+        Ok(())
+    })
+    .unwrap()
 }
 
 fn feed(c: &mut Smb2Connection, frame: &[u8], now: Instant) {
@@ -215,7 +225,7 @@ fn established(credits: u16, encrypt_all: bool, clock: &Clock) -> Smb2Connection
 }
 
 fn echo(c: &mut Smb2Connection, clock: &Clock, limit: Duration) -> RequestId {
-    let part = Part::new(Command::ECHO, 0, 1, |w| EchoRequest.encode(w));
+    let part = part(Command::ECHO, 0, 1, |w| EchoRequest.encode(w));
     c.start(
         Request::single(part, clock.now() + limit, "echo"),
         clock.now(),
@@ -230,7 +240,7 @@ const LIMIT: Duration = Duration::from_secs(10);
 fn assert_closed(c: &mut Smb2Connection, clock: &Clock) {
     assert!(c.is_closed());
     assert!(c.poll_transmit().is_none(), "nothing is sent once closed");
-    let part = Part::new(Command::ECHO, 0, 1, |w| EchoRequest.encode(w));
+    let part = part(Command::ECHO, 0, 1, |w| EchoRequest.encode(w));
     let e = c
         .start(
             Request::single(part, clock.now() + LIMIT, "echo"),
@@ -307,7 +317,7 @@ fn multi_credit_request_takes_consecutive_ids() {
     let clock = Clock(Instant::now());
     let mut c = established(20, false, &clock);
     let s = Server::new();
-    let part = Part::new(Command::READ, 7, 16, |w| {
+    let part = part(Command::READ, 7, 16, |w| {
         w.zeros(49);
     });
     c.start(
@@ -443,7 +453,7 @@ fn create_given_up_on_has_its_handle_closed_when_it_opens() {
     let id = c
         .start(
             Request::single(
-                Part::new(Command::CREATE, 9, 1, |w| req.encode(w)),
+                part(Command::CREATE, 9, 1, |w| req.encode(w).unwrap()),
                 clock.now() + LIMIT,
                 "open",
             ),
@@ -485,7 +495,7 @@ fn compound_answers_out_of_order_complete_in_order() {
     let mut c = established(10, false, &clock);
     let s = Server::new();
     let parts = (0..3)
-        .map(|_| Part::new(Command::ECHO, 0, 1, |w| EchoRequest.encode(w)))
+        .map(|_| part(Command::ECHO, 0, 1, |w| EchoRequest.encode(w)))
         .collect();
     let id = c
         .start(
@@ -870,7 +880,7 @@ fn share_that_asks_for_encryption_gets_its_requests_encrypted() {
         .tree_connected(6, crate::smb2::tree_connect::share_flags::ENCRYPT_DATA)
         .unwrap());
     for (tree, encrypted) in [(5, false), (6, true), (0, false)] {
-        let part = Part::new(Command::ECHO, tree, 1, |w| EchoRequest.encode(w));
+        let part = part(Command::ECHO, tree, 1, |w| EchoRequest.encode(w));
         c.start(
             Request::single(part, clock.now() + LIMIT, "echo"),
             clock.now(),
@@ -905,6 +915,7 @@ fn negotiate_response(req: &Seen) -> Vec<u8> {
             contexts: Vec::new(),
         }
         .encode(w)
+        .unwrap()
     })
 }
 
@@ -929,6 +940,7 @@ fn challenge_response(req: &Seen) -> Vec<u8> {
             security_buffer: crate::spnego::neg_token_resp(Some(&challenge), None),
         }
         .encode(w)
+        .unwrap()
     })
 }
 
@@ -939,6 +951,7 @@ fn accept_response(req: &Seen) -> Vec<u8> {
             security_buffer: Vec::new(),
         }
         .encode(w)
+        .unwrap()
     })
 }
 
@@ -980,7 +993,7 @@ fn handshake_against_a_scripted_server() {
 fn requests_are_refused_until_the_handshake_is_done() {
     let clock = Clock(Instant::now());
     let mut c = Smb2Connection::new(config(), clock.now());
-    let part = Part::new(Command::ECHO, 0, 1, |w| EchoRequest.encode(w));
+    let part = part(Command::ECHO, 0, 1, |w| EchoRequest.encode(w));
     assert!(c
         .start(
             Request::single(part, clock.now() + LIMIT, "echo"),
