@@ -236,6 +236,14 @@ async fn smb1_encoder_limits_within_the_path_limit() {
         conn.get_attributes("share", &folder).await,
         &["TRANSACTION2 DataOffset", "the limit is 65535"],
     );
+    // SMB_COM_ECHO sends the data back: it must fit ByteCount.
+    invalid(
+        "echo",
+        conn.echo(&vec![7; 70_000]).await,
+        &["SMB_COM_ECHO ByteCount: 70000 bytes, the limit is 65535"],
+    );
+    let big = vec![7; 65_535];
+    assert_eq!(conn.echo(&big).await.unwrap(), big);
     still_works(&conn, &srv).await;
     conn.close().await.unwrap();
 }
