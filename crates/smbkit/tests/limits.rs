@@ -89,14 +89,19 @@ async fn still_works(conn: &Connection, srv: &TestServer) {
     assert_eq!(out, b"kept");
 }
 
-async fn every_operation_refuses_a_40000_character_path(smb1: bool) {
-    let profile = if smb1 {
+/// A server and a signed connection to it over SMB1 or SMB2.
+async fn start(smb1: bool) -> (TestServer, Connection) {
+    let srv = server(if smb1 {
         Profile::Smb1Signing
     } else {
         Profile::Modern
-    };
-    let srv = server(profile);
+    });
     let conn = connect(&srv, smb1).await;
+    (srv, conn)
+}
+
+async fn every_operation_refuses_a_40000_character_path(smb1: bool) {
+    let (srv, conn) = start(smb1).await;
     let p = long();
     // The path check names the limit: "path 'pppp…' of 40000 characters
     // is 80000 bytes in UTF-16, the limit is 65535 (a 16-bit length
@@ -173,13 +178,7 @@ async fn every_operation_refuses_a_40000_character_path(smb1: bool) {
 }
 
 async fn a_long_share_name_and_a_long_pattern_are_refused(smb1: bool) {
-    let profile = if smb1 {
-        Profile::Smb1Signing
-    } else {
-        Profile::Modern
-    };
-    let srv = server(profile);
-    let conn = connect(&srv, smb1).await;
+    let (srv, conn) = start(smb1).await;
     let share = "s".repeat(40_000);
     let want = ["40000 characters", "the limit is 80"];
     invalid("tree_connect", conn.tree_connect(&share).await, &want);
@@ -212,8 +211,7 @@ async fn a_long_share_name_and_a_long_pattern_are_refused(smb1: bool) {
 /// requests verify.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smb1_encoder_limits_within_the_path_limit() {
-    let srv = server(Profile::Smb1Signing);
-    let conn = connect(&srv, true).await;
+    let (srv, conn) = start(true).await;
     // 20,000 characters each: 40,000 bytes per name passes the path
     // check, but SMB_COM_RENAME carries both names in one ByteCount.
     let a = "a".repeat(20_000);
@@ -238,6 +236,14 @@ async fn smb1_encoder_limits_within_the_path_limit() {
         conn.get_attributes("share", &folder).await,
         &["TRANSACTION2 DataOffset", "the limit is 65535"],
     );
+    // SMB_COM_ECHO sends the data back: it must fit ByteCount.
+    invalid(
+        "echo",
+        conn.echo(&vec![7; 70_000]).await,
+        &["SMB_COM_ECHO ByteCount: 70000 bytes, the limit is 65535"],
+    );
+    let big = vec![7; 65_535];
+    assert_eq!(conn.echo(&big).await.unwrap(), big);
     still_works(&conn, &srv).await;
     conn.close().await.unwrap();
 }
@@ -246,8 +252,7 @@ async fn smb1_encoder_limits_within_the_path_limit() {
 /// refuses it by its own rules; the connection goes on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smb2_the_longest_path_reaches_the_server() {
-    let srv = server(Profile::Modern);
-    let conn = connect(&srv, false).await;
+    let (srv, conn) = start(false).await;
     let p = "q".repeat(32_767);
     let err = conn.get_attributes("share", &p).await.unwrap_err();
     assert!(

@@ -11,9 +11,9 @@
 //! and reassembled with a [`TransAssembler`](super::trans::TransAssembler);
 //! the complete parameters and data are then decoded with the types here.
 
-use super::andx::{begin_bytes, end_bytes};
+use super::andx::begin_bytes;
 use super::header::command;
-use super::trans::{blocks, expect_word_count, put_parameters_and_data, setup_counts};
+use super::trans::{blocks, expect_word_count, put_parameters_and_data, setup_counts, BlockFields};
 use crate::codec::{wire_u32, DecodeError, EncodeError, Reader, Writer};
 use crate::dtyp::SecurityDescriptor;
 
@@ -124,17 +124,16 @@ impl NtTransactRequest {
         for s in &self.setup {
             w.u16(*s);
         }
-        let byte_count_pos = begin_bytes(w);
-        let (parameter_offset, data_offset) = put_parameters_and_data(w, parameters, data);
-        w.patch_u32(
-            parameter_offset_pos,
-            wire_u32(parameter_offset, "NT_TRANSACT ParameterOffset")?,
-        );
-        w.patch_u32(
-            data_offset_pos,
-            wire_u32(data_offset, "NT_TRANSACT DataOffset")?,
-        );
-        end_bytes(w, byte_count_pos, "NT_TRANSACT ByteCount")
+        let fields = BlockFields {
+            at: [parameter_offset_pos, data_offset_pos, begin_bytes(w)],
+            names: [
+                "NT_TRANSACT ParameterOffset",
+                "NT_TRANSACT DataOffset",
+                "NT_TRANSACT ByteCount",
+            ],
+            wide: true,
+        };
+        put_parameters_and_data(w, parameters, data, &fields)
     }
 
     /// Decodes a single-message request (for test servers and round

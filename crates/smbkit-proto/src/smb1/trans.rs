@@ -251,15 +251,29 @@ fn block_range(
     }
 }
 
+/// The ParameterOffset, DataOffset and ByteCount fields of a transaction
+/// message: where they were written (to be patched once the blocks are
+/// placed), their names for errors, and whether the offsets are 32-bit
+/// (NT_TRANSACT messages) or 16-bit.
+pub(super) struct BlockFields {
+    /// Positions of ParameterOffset, DataOffset and ByteCount in `w`.
+    pub at: [usize; 3],
+    /// Their names.
+    pub names: [&'static str; 3],
+    /// 32-bit offsets.
+    pub wide: bool,
+}
+
 /// Writes Pad1, the parameters, Pad2 and the data the way Windows does:
 /// parameters 4-byte aligned from the start of the header, data 4-byte
-/// aligned after them (no Pad2 when there is no data). Returns
-/// (ParameterOffset, DataOffset).
+/// aligned after them (no Pad2 when there is no data); then patches the
+/// offsets and ByteCount of `fields`.
 pub(super) fn put_parameters_and_data(
     w: &mut Writer,
     parameters: &[u8],
     data: &[u8],
-) -> (usize, usize) {
+    fields: &BlockFields,
+) -> Result<(), EncodeError> {
     w.align(4);
     let parameter_offset = w.len();
     w.bytes(parameters);
@@ -268,7 +282,16 @@ pub(super) fn put_parameters_and_data(
     }
     let data_offset = w.len();
     w.bytes(data);
-    (parameter_offset, data_offset)
+    let [po_at, d_at, bc_at] = fields.at;
+    let [po_name, d_name, bc_name] = fields.names;
+    if fields.wide {
+        w.patch_u32(po_at, wire_u32(parameter_offset, po_name)?);
+        w.patch_u32(d_at, wire_u32(data_offset, d_name)?);
+    } else {
+        w.patch_u16(po_at, wire_u16(parameter_offset, po_name)?);
+        w.patch_u16(d_at, wire_u16(data_offset, d_name)?);
+    }
+    end_bytes(w, bc_at, bc_name)
 }
 
 /// Reads `n` setup words.
@@ -419,13 +442,12 @@ impl TransRequest {
                 w.u16(0);
             }
         }
-        let (parameter_offset, data_offset) = put_parameters_and_data(w, parameters, data);
-        w.patch_u16(
-            parameter_offset_pos,
-            wire_u16(parameter_offset, f.parameter_offset)?,
-        );
-        w.patch_u16(data_offset_pos, wire_u16(data_offset, f.data_offset)?);
-        end_bytes(w, byte_count_pos, f.byte_count)
+        let fields = BlockFields {
+            at: [parameter_offset_pos, data_offset_pos, byte_count_pos],
+            names: [f.parameter_offset, f.data_offset, f.byte_count],
+            wide: false,
+        };
+        put_parameters_and_data(w, parameters, data, &fields)
     }
 
     /// Decodes a single-message SMB_COM_TRANSACTION or SMB_COM_TRANSACTION2
@@ -690,17 +712,16 @@ impl TransSecondary<'_> {
         if let Some(fid) = fid {
             w.u16(fid);
         }
-        let byte_count_pos = begin_bytes(w);
-        let (po, d) = put_parameters_and_data(w, self.parameters, self.data);
-        w.patch_u16(
-            parameter_offset_pos,
-            wire_u16(po, "TRANSACTION_SECONDARY ParameterOffset")?,
-        );
-        w.patch_u16(
-            data_offset_pos,
-            wire_u16(d, "TRANSACTION_SECONDARY DataOffset")?,
-        );
-        end_bytes(w, byte_count_pos, "TRANSACTION_SECONDARY ByteCount")
+        let fields = BlockFields {
+            at: [parameter_offset_pos, data_offset_pos, begin_bytes(w)],
+            names: [
+                "TRANSACTION_SECONDARY ParameterOffset",
+                "TRANSACTION_SECONDARY DataOffset",
+                "TRANSACTION_SECONDARY ByteCount",
+            ],
+            wide: false,
+        };
+        put_parameters_and_data(w, self.parameters, self.data, &fields)
     }
 
     /// SMB_COM_NT_TRANSACT_SECONDARY (MS-CIFS §2.2.4.63.1, WordCount 18).
@@ -736,17 +757,16 @@ impl TransSecondary<'_> {
                 "NT_TRANSACT_SECONDARY DataDisplacement",
             )?)
             .u8(0); // Reserved2
-        let byte_count_pos = begin_bytes(w);
-        let (po, d) = put_parameters_and_data(w, self.parameters, self.data);
-        w.patch_u32(
-            parameter_offset_pos,
-            wire_u32(po, "NT_TRANSACT_SECONDARY ParameterOffset")?,
-        );
-        w.patch_u32(
-            data_offset_pos,
-            wire_u32(d, "NT_TRANSACT_SECONDARY DataOffset")?,
-        );
-        end_bytes(w, byte_count_pos, "NT_TRANSACT_SECONDARY ByteCount")
+        let fields = BlockFields {
+            at: [parameter_offset_pos, data_offset_pos, begin_bytes(w)],
+            names: [
+                "NT_TRANSACT_SECONDARY ParameterOffset",
+                "NT_TRANSACT_SECONDARY DataOffset",
+                "NT_TRANSACT_SECONDARY ByteCount",
+            ],
+            wide: true,
+        };
+        put_parameters_and_data(w, self.parameters, self.data, &fields)
     }
 }
 
@@ -1147,17 +1167,16 @@ impl<'a> TransResponseFragment<'a> {
         for s in self.setup {
             w.u16(*s);
         }
-        let byte_count_pos = begin_bytes(w);
-        let (po, d) = put_parameters_and_data(w, self.parameters, self.data);
-        w.patch_u16(
-            parameter_offset_pos,
-            wire_u16(po, "TRANSACTION response ParameterOffset")?,
-        );
-        w.patch_u16(
-            data_offset_pos,
-            wire_u16(d, "TRANSACTION response DataOffset")?,
-        );
-        end_bytes(w, byte_count_pos, "TRANSACTION response ByteCount")
+        let fields = BlockFields {
+            at: [parameter_offset_pos, data_offset_pos, begin_bytes(w)],
+            names: [
+                "TRANSACTION response ParameterOffset",
+                "TRANSACTION response DataOffset",
+                "TRANSACTION response ByteCount",
+            ],
+            wide: false,
+        };
+        put_parameters_and_data(w, self.parameters, self.data, &fields)
     }
 
     /// Appends the SMB_COM_NT_TRANSACT response words and bytes (MS-CIFS
@@ -1189,17 +1208,16 @@ impl<'a> TransResponseFragment<'a> {
         for s in self.setup {
             w.u16(*s);
         }
-        let byte_count_pos = begin_bytes(w);
-        let (po, d) = put_parameters_and_data(w, self.parameters, self.data);
-        w.patch_u32(
-            parameter_offset_pos,
-            wire_u32(po, "NT_TRANSACT response ParameterOffset")?,
-        );
-        w.patch_u32(
-            data_offset_pos,
-            wire_u32(d, "NT_TRANSACT response DataOffset")?,
-        );
-        end_bytes(w, byte_count_pos, "NT_TRANSACT response ByteCount")
+        let fields = BlockFields {
+            at: [parameter_offset_pos, data_offset_pos, begin_bytes(w)],
+            names: [
+                "NT_TRANSACT response ParameterOffset",
+                "NT_TRANSACT response DataOffset",
+                "NT_TRANSACT response ByteCount",
+            ],
+            wide: true,
+        };
+        put_parameters_and_data(w, self.parameters, self.data, &fields)
     }
 }
 
