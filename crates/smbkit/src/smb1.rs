@@ -4,6 +4,13 @@
 //! MaxMpxCount requests in flight, and MD5 signing with sequence numbers
 //! (MS-CIFS §3.1.4.1, MS-SMB §3.1.4.1). A response whose signature does not
 //! verify fails its request and closes the connection (MS-CIFS §3.2.5.1.2).
+//!
+//! MaxMpxCount (MS-CIFS §2.2.4.52.2) counts the requests the server has not
+//! answered yet: a request's slot is freed by the reader task when the last
+//! message of its response arrives, not when its caller gets to it. So a
+//! caller that sends several requests before it waits for any response (an
+//! upload keeping writes in flight) cannot stall on a server that allows
+//! fewer (impacket's allows one).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -94,16 +101,22 @@ struct Pending {
     seq: u32,
     /// The request's command.
     command: u8,
+    /// Which request this is among all the connection's, so that a caller
+    /// giving up on it cannot hit a later request that reuses its MID.
+    serial: u64,
+    /// Its MaxMpxCount slot: freed when the last message of its response
+    /// arrives, whether or not the caller has looked at it yet.
+    slot: OwnedSemaphorePermit,
 }
 
 impl Pending {
-    /// A transaction (request sequence number and command) still waiting
-    /// for more of its response, with what has arrived so far.
+    /// The transaction `p` still waiting for more of its response, with
+    /// what has arrived so far.
     fn trans_continued(
         tx: oneshot::Sender<Result<TransResp1, Error>>,
         asm: TransAssembler,
         parts: usize,
-        (seq, command): (u32, u8),
+        p: PendingRest,
     ) -> Pending {
         Pending {
             waiter: Waiter::Trans {
@@ -112,17 +125,27 @@ impl Pending {
                 parts,
                 interim: None,
             },
-            seq,
-            command,
+            seq: p.seq,
+            command: p.command,
+            serial: p.serial,
+            slot: p.slot,
         }
     }
+}
+
+/// A [`Pending`] without its waiter.
+struct PendingRest {
+    seq: u32,
+    command: u8,
+    serial: u64,
+    slot: OwnedSemaphorePermit,
 }
 
 /// A request given up on (timed out) whose response has not (completely)
 /// arrived: the server still counts its MaxMpxCount slot, and its MID is
 /// not reused until the last message of its response has come.
 struct Abandoned {
-    _permit: OwnedSemaphorePermit,
+    _slot: OwnedSemaphorePermit,
     seq: u32,
     /// The request's command.
     command: u8,
@@ -141,6 +164,8 @@ enum PartOutcome {
 
 struct State {
     next_mid: u16,
+    /// The [`Pending::serial`] of the next request.
+    next_serial: u64,
     /// The sequence number of the next request (MS-CIFS §3.1.4.1).
     seq: u32,
     signer: Option<Arc<Smb1Signer>>,
@@ -190,6 +215,7 @@ impl Smb1Shared {
             drained: Notify::new(),
             state: Mutex::new(State {
                 next_mid: first_mid,
+                next_serial: 0,
                 seq: 0,
                 signer: None,
                 offer_signing: false,
@@ -402,7 +428,11 @@ impl Smb1Shared {
     /// Sends one request (as [`Smb1Shared::request_with_tail`] does) and
     /// returns once it is queued for the socket; [`Sent1::response`] waits
     /// for the answer. Callers that keep several requests in flight from
-    /// one task use this instead of a task per request.
+    /// one task use this instead of a task per request: since a slot is
+    /// freed when the response arrives, not when [`Sent1::response`] takes
+    /// it, such a caller may send more requests than the server's
+    /// MaxMpxCount before it looks at any response (each waits for the
+    /// slot of an answered one).
     pub(crate) async fn send(
         &self,
         command: u8,
@@ -413,7 +443,7 @@ impl Smb1Shared {
         tail: Bytes,
     ) -> Result<Sent1<'_>, Error> {
         let (tx, rx) = oneshot::channel();
-        let (mid, permit, _) = self
+        let (ticket, _) = self
             .enqueue(
                 command,
                 tid,
@@ -426,10 +456,11 @@ impl Smb1Shared {
             )
             .await?;
         Ok(Sent1 {
-            shared: self,
+            guard: Abandon {
+                shared: self,
+                ticket: Some(ticket),
+            },
             rx,
-            permit: Some(permit),
-            mid,
             deadline,
             operation,
         })
@@ -453,7 +484,7 @@ impl Smb1Shared {
         rx: oneshot::Receiver<Result<T, Error>>,
         interim: Option<oneshot::Receiver<()>>,
     ) -> Result<T, Error> {
-        let (mid, permit, secondaries) = self
+        let (ticket, secondaries) = self
             .enqueue(
                 command,
                 tid,
@@ -470,8 +501,7 @@ impl Smb1Shared {
         // the request is abandoned as on a timeout.
         let mut guard = Abandon {
             shared: self,
-            mid,
-            permit: Some(permit),
+            ticket: Some(ticket),
         };
         let mut rx = rx;
         if let (false, Some(mut irx)) = (secondaries.is_empty(), interim) {
@@ -484,17 +514,18 @@ impl Smb1Shared {
                 () = tokio::time::sleep_until(deadline) => false,
             };
             if interim_came {
-                self.send_secondaries(mid, secondaries)?;
+                self.send_secondaries(ticket.mid, secondaries)?;
             }
         }
         match tokio::time::timeout_at(deadline, &mut rx).await {
-            Ok(Ok(r)) => r,
+            Ok(Ok(r)) => {
+                guard.ticket = None;
+                r
+            }
             Ok(Err(_)) => Err(Error::NotConnected),
             Err(_) => {
-                if let Some(permit) = guard.permit.take() {
-                    if self.abandon(mid, permit) {
-                        return Err(timeout());
-                    }
+                if guard.give_up() {
+                    return Err(timeout());
                 }
                 // The reader removed the MID and answered under the lock
                 // just as the time ran out: the answer is there.
@@ -506,13 +537,21 @@ impl Smb1Shared {
         }
     }
 
-    /// Gives up on the request `mid`: if its response has not come, its
-    /// MaxMpxCount slot (`permit`) and MID stay taken until it does (or
-    /// the connection goes), since the server still works on it. Returns
-    /// true if the response had not come.
-    fn abandon(&self, mid: u16, permit: OwnedSemaphorePermit) -> bool {
+    /// Gives up on the request of `ticket`: if its response has not come,
+    /// its MaxMpxCount slot and MID stay taken until it does (or the
+    /// connection goes), since the server still works on it. Returns true
+    /// if the response had not come.
+    fn abandon(&self, ticket: Ticket) -> bool {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(p) = st.pending.remove(&mid) else {
+        // The MID of an answered request may already be another's.
+        if st
+            .pending
+            .get(&ticket.mid)
+            .is_none_or(|p| p.serial != ticket.serial)
+        {
+            return false;
+        }
+        let Some(p) = st.pending.remove(&ticket.mid) else {
             return false;
         };
         let asm = match p.waiter {
@@ -520,9 +559,9 @@ impl Smb1Shared {
             Waiter::Trans { asm, .. } => Some(asm),
         };
         st.abandoned.insert(
-            mid,
+            ticket.mid,
             Abandoned {
-                _permit: permit,
+                _slot: p.slot,
                 seq: p.seq,
                 command: p.command,
                 asm,
@@ -532,7 +571,8 @@ impl Smb1Shared {
     }
 
     /// Takes a MaxMpxCount slot and a MID, builds, signs and queues the
-    /// request with `waiter` registered for its response. A transaction
+    /// request with `waiter` registered for its response; the slot goes
+    /// with the registration, and is freed when the response has come. A transaction
     /// request (`trans`) larger than the server's MaxBufferSize is split:
     /// the primary request goes now, the secondary ones are returned.
     #[allow(clippy::too_many_arguments)]
@@ -546,16 +586,16 @@ impl Smb1Shared {
         tail: Bytes,
         mut waiter: Waiter,
         trans: bool,
-    ) -> Result<(u16, OwnedSemaphorePermit, Vec<Vec<u8>>), Error> {
+    ) -> Result<(Ticket, Vec<Vec<u8>>), Error> {
         if self.is_closed() {
             return Err(Error::NotConnected);
         }
-        let permit = tokio::time::timeout_at(deadline, Arc::clone(&self.mpx).acquire_owned())
+        let slot = tokio::time::timeout_at(deadline, Arc::clone(&self.mpx).acquire_owned())
             .await
             .map_err(|_| timeout_error(operation, deadline))?
             .map_err(|_| Error::NotConnected)?;
         let mut secondaries: Vec<Vec<u8>> = Vec::new();
-        let mid = {
+        let ticket = {
             let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
             let mut mid = s.next_mid;
             // 0xFFFF is the server's (oplock breaks); skip ids in use.
@@ -607,21 +647,25 @@ impl Smb1Shared {
                 s.seq = seq.wrapping_add(2);
             }
             let out = Outgoing::with_tail(msg, tail)?;
+            let serial = s.next_serial;
+            s.next_serial += 1;
             s.pending.insert(
                 mid,
                 Pending {
                     waiter,
                     seq: seq.wrapping_add(1),
                     command,
+                    serial,
+                    slot,
                 },
             );
             if self.tx.send(out).is_err() {
                 s.pending.remove(&mid);
                 return Err(Error::NotConnected);
             }
-            mid
+            Ticket { mid, serial }
         };
-        Ok((mid, permit, secondaries))
+        Ok((ticket, secondaries))
     }
 
     /// Sends the secondary requests of the transaction `mid` after its
@@ -730,7 +774,22 @@ impl Smb1Shared {
             );
             return Ok(None);
         }
-        match p.waiter {
+        // The slot is freed as `rest` goes out of scope, unless a
+        // transaction waits for more of its response.
+        let Pending {
+            waiter,
+            seq,
+            command,
+            serial,
+            slot,
+        } = p;
+        let rest = PendingRest {
+            seq,
+            command,
+            serial,
+            slot,
+        };
+        match waiter {
             Waiter::One(tx) => {
                 let _ = tx.send(Ok(Resp1 { header, msg }));
             }
@@ -743,17 +802,13 @@ impl Smb1Shared {
                 // MS-CIFS §3.3.5.x: the server has taken the primary
                 // request and waits for the secondary ones.
                 let _ = itx.send(());
-                s.pending.insert(
-                    mid,
-                    Pending::trans_continued(tx, asm, parts, (p.seq, p.command)),
-                );
+                s.pending
+                    .insert(mid, Pending::trans_continued(tx, asm, parts, rest));
             }
             Waiter::Trans { tx, asm, parts, .. } => match trans_part(header, &msg, asm, parts) {
                 PartOutcome::More(asm, parts) => {
-                    s.pending.insert(
-                        mid,
-                        Pending::trans_continued(tx, asm, parts, (p.seq, p.command)),
-                    );
+                    s.pending
+                        .insert(mid, Pending::trans_continued(tx, asm, parts, rest));
                 }
                 PartOutcome::Done(r) => {
                     let _ = tx.send(r);
@@ -859,14 +914,12 @@ fn timeout_error(operation: &'static str, deadline: Instant) -> Error {
 }
 
 /// A request sent with [`Smb1Shared::send`] whose response is still to
-/// come. It holds its MaxMpxCount slot until then: dropped before the
-/// response (given up on, or timed out), the slot stays taken until the
-/// server answers, since the server still counts the request.
+/// come. Its MaxMpxCount slot is the server's until the response arrives;
+/// dropped before that (given up on, or timed out), the request is
+/// abandoned (see [`Smb1Shared::abandon`]).
 pub(crate) struct Sent1<'a> {
-    shared: &'a Smb1Shared,
+    guard: Abandon<'a>,
     rx: oneshot::Receiver<Result<Resp1, Error>>,
-    permit: Option<OwnedSemaphorePermit>,
-    mid: u16,
     deadline: Instant,
     operation: &'static str,
 }
@@ -876,7 +929,10 @@ impl Sent1<'_> {
     /// signature is verified when signing is active.
     pub(crate) async fn response(mut self) -> Result<Resp1, Error> {
         match tokio::time::timeout_at(self.deadline, &mut self.rx).await {
-            Ok(Ok(r)) => r,
+            Ok(Ok(r)) => {
+                self.guard.ticket = None;
+                r
+            }
             Ok(Err(_)) => Err(Error::NotConnected),
             Err(_) => match self.rx.try_recv() {
                 // Answered just as the time ran out.
@@ -887,27 +943,33 @@ impl Sent1<'_> {
     }
 }
 
-/// Abandons a request (see [`Smb1Shared::abandon`]) when dropped while
-/// still holding its slot.
+/// A request's MID and [`Pending::serial`]: which request to give up on.
+#[derive(Debug, Clone, Copy)]
+struct Ticket {
+    mid: u16,
+    serial: u64,
+}
+
+/// Abandons a request (see [`Smb1Shared::abandon`]) when dropped before
+/// its response came.
 struct Abandon<'a> {
     shared: &'a Smb1Shared,
-    mid: u16,
-    permit: Option<OwnedSemaphorePermit>,
+    /// `None` once the response has been taken.
+    ticket: Option<Ticket>,
+}
+
+impl Abandon<'_> {
+    /// Abandons the request now; true if its response had not come.
+    fn give_up(&mut self) -> bool {
+        self.ticket
+            .take()
+            .is_some_and(|ticket| self.shared.abandon(ticket))
+    }
 }
 
 impl Drop for Abandon<'_> {
     fn drop(&mut self) {
-        if let Some(permit) = self.permit.take() {
-            self.shared.abandon(self.mid, permit);
-        }
-    }
-}
-
-impl Drop for Sent1<'_> {
-    fn drop(&mut self) {
-        if let Some(permit) = self.permit.take() {
-            self.shared.abandon(self.mid, permit);
-        }
+        self.give_up();
     }
 }
 
@@ -1176,5 +1238,38 @@ mod tests {
             let r = second.await.unwrap().unwrap();
             assert_eq!(r.header.mid, mid);
         }
+    }
+
+    #[tokio::test]
+    async fn a_slot_is_free_once_answered_though_the_response_is_not_taken() {
+        // One task sends a request, then a second one before it looks at
+        // the first's response, as an upload keeping writes in flight
+        // does: with MaxMpxCount 1, the second goes out once the first is
+        // answered.
+        let (s, _tasks, mut seen, mut wr) = one_slot().await;
+        let later = Instant::now() + Duration::from_secs(5);
+        let first = s
+            .send(command::ECHO, 0, later, "echo", echo, Bytes::new())
+            .await
+            .unwrap();
+        let h1 = seen.recv().await.unwrap();
+        let peer = tokio::spawn(async move {
+            // Not sent before the first is answered.
+            let early = tokio::time::timeout(Duration::from_millis(200), seen.recv()).await;
+            assert!(early.is_err(), "the second request took a slot in use");
+            let mid1 = h1.mid;
+            answer(&mut wr, h1).await;
+            let h2 = seen.recv().await.unwrap();
+            let mid2 = h2.mid;
+            answer(&mut wr, h2).await;
+            (mid1, mid2)
+        });
+        let second = s
+            .send(command::ECHO, 0, later, "echo", echo, Bytes::new())
+            .await
+            .unwrap();
+        let (mid1, mid2) = peer.await.unwrap();
+        assert_eq!(first.response().await.unwrap().header.mid, mid1);
+        assert_eq!(second.response().await.unwrap().header.mid, mid2);
     }
 }
