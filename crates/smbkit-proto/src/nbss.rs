@@ -279,19 +279,31 @@ impl fmt::Display for NegativeResponse {
     }
 }
 
+/// The most a caller need read of a session response's payload: the
+/// longest that [`parse_session_response`] accepts (a positive response
+/// echoing the two names of the request, scope included, fits).
+pub const SESSION_RESPONSE_MAX: usize = 256;
+
 /// Parses the answer to a SESSION REQUEST from its header and payload.
 ///
 /// The header's length and the payload's must both be what the packet type
-/// carries: 0 bytes for a positive response, 1 (the error code) for a
-/// negative one, 6 (IPv4 address and port, big-endian) for a retarget
-/// (RFC 1002 §4.3.3–§4.3.5). A short payload is [`DecodeError::Truncated`];
-/// a longer one, a disagreeing length field or any other packet type is
+/// carries: 1 byte (the error code) for a negative response, 6 (IPv4
+/// address and port, big-endian) for a retarget (RFC 1002 §4.3.4–§4.3.5).
+/// A positive response has no payload (RFC 1002 §4.3.3), but one with some
+/// is taken all the same, its payload ignored: impacket's SMB server
+/// answers with the request's called and calling names, and clients such
+/// as pysmb only look at the packet type. A short payload is
+/// [`DecodeError::Truncated`]; a longer one, a disagreeing length field, a
+/// payload over [`SESSION_RESPONSE_MAX`] or any other packet type is
 /// [`DecodeError::Invalid`].
 pub fn parse_session_response(
     header: FrameHeader,
     payload: &[u8],
 ) -> Result<SessionResponse, DecodeError> {
     let (what, size) = match header.kind {
+        kind::POSITIVE_RESPONSE if header.length <= SESSION_RESPONSE_MAX => {
+            ("NetBIOS positive session response", header.length)
+        }
         kind::POSITIVE_RESPONSE => ("NetBIOS positive session response", 0),
         kind::NEGATIVE_RESPONSE => ("NetBIOS negative session response", 1),
         kind::RETARGET_RESPONSE => ("NetBIOS retarget session response", 6),
@@ -313,7 +325,10 @@ pub fn parse_session_response(
     }
     let mut r = Reader::new(payload);
     let response = match header.kind {
-        kind::POSITIVE_RESPONSE => SessionResponse::Positive,
+        kind::POSITIVE_RESPONSE => {
+            r.skip(size, what)?;
+            SessionResponse::Positive
+        }
         kind::NEGATIVE_RESPONSE => SessionResponse::Negative(NegativeResponse(r.u8(what)?)),
         _ => {
             let addr = Ipv4Addr::from(r.array::<4>(what)?);
@@ -484,8 +499,19 @@ mod tests {
             parse_session_response(header(kind::POSITIVE_RESPONSE, 0), &[]),
             Ok(SessionResponse::Positive)
         );
-        assert!(parse_session_response(header(kind::POSITIVE_RESPONSE, 1), &[0]).is_err());
         assert!(parse_session_response(header(kind::POSITIVE_RESPONSE, 0), &[0]).is_err());
+        assert!(parse_session_response(header(kind::POSITIVE_RESPONSE, 2), &[0]).is_err());
+        // impacket's: the request's two encoded names (34 bytes each) echoed.
+        let names = [encode_name("SERVER", 0x20), encode_name("CLIENT", 0x00)].concat();
+        assert_eq!(names.len(), 68);
+        assert_eq!(
+            parse_session_response(header(kind::POSITIVE_RESPONSE, 68), &names),
+            Ok(SessionResponse::Positive)
+        );
+        let long = vec![0u8; SESSION_RESPONSE_MAX + 1];
+        assert!(
+            parse_session_response(header(kind::POSITIVE_RESPONSE, long.len()), &long).is_err()
+        );
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Throwaway Samba servers on loopback, for smbkit's integration tests, demo and benchmarks.
+//! Throwaway SMB servers on loopback (Samba, and impacket's), for smbkit's integration tests, demo and benchmarks.
 //!
 //! [`TestServer::start`] runs a private `smbd` (Samba 4.x) bound to `127.0.0.1` only, on a free port it
 //! picks itself, in a fresh temporary directory with its own `smb.conf`, password database, logs and
@@ -27,6 +27,23 @@
 //! left behind for long: `smbd` runs in the foreground and exits when its standard input, a pipe held
 //! by the [`TestServer`], closes; and a small watchdog shell, which also waits for that, stops the
 //! `samba-dcerpcd` helpers and removes the directory.
+//!
+//! # impacket's SMB server
+//!
+//! [`ImpacketServer::start`] runs a second, unrelated implementation: impacket's SMB server (the one
+//! behind its `smbserver.py`), on `127.0.0.1` and a free port, serving a temporary folder as the share
+//! `SHARE` to [`USER`] with [`PASSWORD`], either SMB1 only ([`ImpacketMode::Smb1`]; it allows one
+//! request at a time, MaxMpxCount 1) or with `-smb2support` ([`ImpacketMode::Smb2`]: SMB 2.0.2 as
+//! well). It needs the Python venv that `scripts/install-deps` makes in `target/impacket-venv` (or
+//! `SMBKIT_IMPACKET_PYTHON`), not root, and leaves nothing behind either; see the [`impacket`] module.
+//!
+//! ```no_run
+//! use smbkit_testserver::{ImpacketMode, ImpacketServer};
+//!
+//! let server = ImpacketServer::start(ImpacketMode::Smb1).expect("impacket (run scripts/install-deps)");
+//! std::fs::write(server.share_path().join("a.txt"), b"data").unwrap();
+//! println!("smb://{}:{}/{} as {}", server.host(), server.port(), server.share(), server.user());
+//! ```
 
 use std::fmt;
 use std::fs::{self, OpenOptions};
@@ -42,7 +59,10 @@ use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+pub mod impacket;
 mod procs;
+
+pub use impacket::{impacket_available, impacket_python, ImpacketMode, ImpacketServer};
 
 /// The SMB (and unix) user name every test server accepts.
 pub const USER: &str = "smbkituser";

@@ -676,8 +676,10 @@ pub(crate) async fn simple(
     Ok(())
 }
 
-/// WRITE_ANDXs of one upload in flight at once (also bounded by the
-/// server's MaxMpxCount).
+/// WRITE_ANDXs of one upload sent before the first of them is waited for.
+/// No more than the server's MaxMpxCount are at the server at once: a
+/// request beyond that goes out when an earlier one has been answered
+/// (see [`Smb1Shared::send`]).
 const WINDOW: usize = 8;
 
 /// READ_ANDX of up to `len` bytes at `offset` (MS-SMB §2.2.4.2): the data,

@@ -99,7 +99,7 @@ pub(crate) async fn netbios_session<S: AsyncRead + AsyncWrite + Unpin>(
         .await?;
     let mut h = [0u8; 4];
     read_exact_or_closed(stream, &mut h).await?;
-    let header = nbss::parse_frame_header(h, 64)
+    let header = nbss::parse_frame_header(h, nbss::SESSION_RESPONSE_MAX)
         .map_err(|e| ProtocolError::decode("NetBIOS session response", e))?;
     let mut payload = vec![0u8; header.length];
     read_exact_or_closed(stream, &mut payload).await?;
