@@ -19,6 +19,18 @@
 //! unix account, [`USER`], is created on first use and shared by all servers; each server has its own
 //! Samba password database holding it with [`PASSWORD`].
 //!
+//! What a server has open comes from its own tables: [`TestServer::open_files`] lists every open
+//! file and folder (`smbstatus -L`), [`TestServer::tree_connects`] every tree connect
+//! (`smbstatus -S`), so that a test can check that a client closed what it opened:
+//!
+//! ```no_run
+//! # use std::time::Duration;
+//! # let server = smbkit_testserver::TestServer::start(smbkit_testserver::Profile::Modern).unwrap();
+//! // ... a client opens and closes files ...
+//! let left = server.wait_until_no_open_files(Duration::from_secs(3)).unwrap();
+//! assert!(left.is_empty(), "still open: {left:#?}");
+//! ```
+//!
 //! Environment: `SMBKIT_TEST_LOG_LEVEL` sets smbd's `log level` (default 1; 3 or 10 tell why a request
 //! was refused, see [`TestServer::log_tail`]); `SMBKIT_SMBD` names the `smbd` program to run instead
 //! of the one found on `PATH` or in `/usr/sbin`.
@@ -61,6 +73,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub mod impacket;
 mod procs;
+mod status;
+
+pub use status::{OpenFile, TreeConnect};
 
 pub use impacket::{impacket_available, impacket_python, ImpacketMode, ImpacketServer};
 
@@ -538,6 +553,75 @@ impl TestServer {
         self.paused.store(false, Ordering::SeqCst);
     }
 
+    /// Every open of a file or folder on this server, from smbd's own open-file table: what
+    /// `smbstatus -L` lists, read with `smbstatus -s <this server's smb.conf> -L --json` (Samba 4.16
+    /// or later), so only this server's opens. An open stays listed until the client closes the
+    /// handle or its connection ends; opens of named pipes (`IPC$`) are not listed.
+    ///
+    /// ```no_run
+    /// # let server = smbkit_testserver::TestServer::start(smbkit_testserver::Profile::Modern).unwrap();
+    /// for f in server.open_files().unwrap() {
+    ///     println!("{} open in share {:?} by smbd {}", f.name, f.share, f.pid);
+    /// }
+    /// ```
+    pub fn open_files(&self) -> io::Result<Vec<OpenFile>> {
+        let out = self.smbstatus("-L")?;
+        let conf = fs::read_to_string(&self.config)?;
+        status::parse_open_files(&out.stdout, &status::share_folders(&conf))
+            .map_err(|e| out.error("-L", &e))
+    }
+
+    /// Polls [`open_files`](Self::open_files) (every 20 ms) until nothing is open, at most `within`;
+    /// returns what is still open then (empty once everything was closed). For tests that check that
+    /// a client closes every handle it opened, also those it closes in the background.
+    pub fn wait_until_no_open_files(&self, within: Duration) -> io::Result<Vec<OpenFile>> {
+        let deadline = Instant::now() + within;
+        loop {
+            let open = self.open_files()?;
+            if open.is_empty() || Instant::now() >= deadline {
+                return Ok(open);
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Every tree connect (a session connected to a share) on this server: what `smbstatus -S`
+    /// lists, read like [`open_files`](Self::open_files).
+    pub fn tree_connects(&self) -> io::Result<Vec<TreeConnect>> {
+        let out = self.smbstatus("-S")?;
+        status::parse_tree_connects(&out.stdout).map_err(|e| out.error("-S", &e))
+    }
+
+    /// Runs `smbstatus -s <smb.conf> <what> --json`.
+    fn smbstatus(&self, what: &str) -> io::Result<Smbstatus> {
+        let program = find_program("smbstatus").ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("Samba's smbstatus is not installed: {INSTALL_HINT}"),
+            )
+        })?;
+        let out = Command::new(&program)
+            .arg("-s")
+            .arg(&self.config)
+            .arg(what)
+            .arg("--json")
+            .stdin(Stdio::null())
+            .output()?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success() {
+            return Err(io::Error::other(format!(
+                "{} {what} --json failed ({}): {}",
+                program.display(),
+                out.status,
+                stderr.trim()
+            )));
+        }
+        Ok(Smbstatus {
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: stderr.trim().to_string(),
+        })
+    }
+
     /// Writes the directory tree, the client configuration and the initial files.
     fn populate(&self, uid: u32, gid: u32) -> io::Result<()> {
         for sub in [
@@ -835,6 +919,28 @@ impl Drop for TestServer {
             }
         }
         release_port(self.port_lock.take());
+    }
+}
+
+/// What `smbstatus --json` printed.
+struct Smbstatus {
+    stdout: String,
+    stderr: String,
+}
+
+impl Smbstatus {
+    /// The error for output of `smbstatus <what> --json` that did not parse (`why`).
+    fn error(&self, what: &str, why: &str) -> io::Error {
+        let hint = if self.stdout.trim_start().starts_with('{') {
+            ""
+        } else {
+            " (Samba before 4.16 has no --json)"
+        };
+        io::Error::other(format!(
+            "smbstatus {what} --json: {why}{hint}; it printed {:?}, and on stderr {:?}",
+            self.stdout.chars().take(300).collect::<String>(),
+            self.stderr
+        ))
     }
 }
 
