@@ -67,17 +67,13 @@ impl Core for Smb1Connection {
     }
 }
 
-/// Closes the file of an NT_CREATE_ANDX whose answer nobody took.
-fn close_orphaned_open(core: &mut Smb1Connection, reply: Reply, now: std::time::Instant) {
-    use smbkit_proto::smb1::create::NtCreateAndxResponse;
-    use smbkit_proto::smb1::header::command;
+/// Undoes what a request whose answer nobody took did: closes the file an
+/// NT_CREATE_ANDX opened, disconnects the tree a TREE_CONNECT_ANDX
+/// connected.
+fn undo_orphaned(core: &mut Smb1Connection, reply: Reply, now: std::time::Instant) {
     let Reply::One(r) = reply else { return };
-    if r.header.command != command::NT_CREATE_ANDX || r.header.status.is_error() {
-        return;
-    }
-    if let Ok(c) = NtCreateAndxResponse::decode(&r.msg) {
-        core.close_file(r.header.tid, c.fid, now);
-    }
+    let command = r.header.command;
+    core.undo_late_answer(&r.header, &r.msg, command, now);
 }
 
 fn one(reply: Reply) -> Result<Resp1, Error> {
@@ -123,9 +119,10 @@ impl Driver<Smb1Connection> {
 
     /// Starts a request; the wait for its answer is returned.
     fn send_request(&self, req: Request) -> Result<Pending<'_, Smb1Connection>, Error> {
-        let opens = req.command == smbkit_proto::smb1::header::command::NT_CREATE_ANDX;
-        let orphaned: Option<super::Orphaned<Smb1Connection>> =
-            opens.then_some(close_orphaned_open);
+        use smbkit_proto::smb1::header::command;
+        let opens =
+            req.command == command::NT_CREATE_ANDX || req.command == command::TREE_CONNECT_ANDX;
+        let orphaned: Option<super::Orphaned<Smb1Connection>> = opens.then_some(undo_orphaned);
         self.begin(|core, now| core.start(req, now), orphaned)
     }
 

@@ -82,19 +82,23 @@ impl Core for Smb2Connection {
     }
 }
 
-/// Closes the handle of a CREATE whose answer nobody took.
-fn close_orphaned_open(
-    core: &mut Smb2Connection,
-    responses: Vec<Response>,
-    now: std::time::Instant,
-) {
+/// Undoes what a request whose answer nobody took did: closes the handle
+/// its CREATE opened, disconnects the tree its TREE_CONNECT connected.
+fn undo_orphaned(core: &mut Smb2Connection, responses: Vec<Response>, now: std::time::Instant) {
     let Some(r) = responses.first() else {
         return;
     };
-    if r.header.command == Command::CREATE && r.header.status == NtStatus::SUCCESS {
-        if let Ok(c) = CreateResponse::decode(&r.msg) {
-            core.close_handle(r.header.tree_id, c.file_id, now);
+    if r.header.status != NtStatus::SUCCESS {
+        return;
+    }
+    match r.header.command {
+        Command::CREATE => {
+            if let Ok(c) = CreateResponse::decode(&r.msg) {
+                core.close_handle(r.header.tree_id, c.file_id, now);
+            }
         }
+        Command::TREE_CONNECT => core.disconnect_tree(r.header.tree_id, now),
+        _ => {}
     }
 }
 
@@ -102,11 +106,10 @@ impl Driver<Smb2Connection> {
     /// Starts `req` and waits for its responses.
     async fn run(&self, req: Request) -> Result<Vec<Response>, Error> {
         let closes = req.parts.iter().any(|p| p.command == Command::CLOSE);
-        let opens = req
-            .parts
-            .first()
-            .is_some_and(|p| p.command == Command::CREATE && !closes);
-        let orphaned: Option<Orphaned<Smb2Connection>> = opens.then_some(close_orphaned_open);
+        let opens = req.parts.first().is_some_and(|p| {
+            (p.command == Command::CREATE && !closes) || p.command == Command::TREE_CONNECT
+        });
+        let orphaned: Option<Orphaned<Smb2Connection>> = opens.then_some(undo_orphaned);
         self.begin(|core, now| core.start(req, now), orphaned)?
             .answer()
             .await

@@ -82,11 +82,6 @@ pub struct Request {
     pub deadline: Instant,
     /// What the request does, for errors.
     pub operation: &'static str,
-    /// Hold the request until every request given up on has been answered.
-    /// Samba 4.17's smbd crashes (close_file_smb) on a CLOSE that arrives
-    /// while READ_ANDXs on the file are pending; a CLOSE sent after a
-    /// transfer was given up on waits this way.
-    pub after_abandoned: bool,
 }
 
 impl Request {
@@ -110,7 +105,6 @@ impl Request {
             kind: Kind::One,
             deadline,
             operation,
-            after_abandoned: false,
         })
     }
 }
@@ -209,6 +203,9 @@ enum Assembly {
 struct Pending {
     /// `None` once given up on: the response is absorbed when it comes.
     request: Option<RequestId>,
+    /// The request it was, given up on or not.
+    started_as: RequestId,
+    tid: u16,
     /// The sequence number every message of its response carries.
     seq: u32,
     command: u8,
@@ -483,8 +480,12 @@ impl Smb1Connection {
         self.pump();
     }
 
-    /// Sends queued requests while slots are free, in order (a request
-    /// held until the abandoned ones are answered lets later ones pass).
+    /// Sends queued requests while slots are free, in order. A CLOSE waits
+    /// while READ_ANDX or WRITE_ANDX requests started before it on the same
+    /// tree are pending (queued, in flight or given up on): Samba 4.17's
+    /// smbd crashes (close_file_smb) on a CLOSE that arrives while
+    /// READ_ANDXs on the file are pending, which a transfer dropped midway
+    /// would otherwise cause. Later requests pass a waiting CLOSE.
     fn pump(&mut self) {
         let mut i = 0;
         while i < self.queue.len() {
@@ -492,13 +493,7 @@ impl Smb1Connection {
                 return;
             }
             let id = self.queue[i];
-            let hold = self
-                .requests
-                .get(&id)
-                .and_then(|r| r.queued.as_ref())
-                .is_some_and(|q| q.after_abandoned)
-                && self.has_abandoned();
-            if hold {
+            if self.close_must_wait(id) {
                 i += 1;
                 continue;
             }
@@ -525,9 +520,35 @@ impl Smb1Connection {
         }
     }
 
+    /// Whether the queued request `id` is a CLOSE that must wait for reads
+    /// and writes started before it on its tree (see [`Self::pump`]).
+    fn close_must_wait(&self, id: RequestId) -> bool {
+        let Some(q) = self.requests.get(&id).and_then(|r| r.queued.as_ref()) else {
+            return false;
+        };
+        if q.command != command::CLOSE {
+            return false;
+        }
+        let io = |c: u8| c == command::READ_ANDX || c == command::WRITE_ANDX;
+        let in_flight = self
+            .pending
+            .values()
+            .any(|p| p.tid == q.tid && io(p.command) && p.started_as < id);
+        let queued = self.queue.iter().any(|other| {
+            *other < id
+                && self
+                    .requests
+                    .get(other)
+                    .and_then(|r| r.queued.as_ref())
+                    .is_some_and(|o| o.tid == q.tid && io(o.command))
+        });
+        in_flight || queued
+    }
+
     /// Takes a MID, writes the header, splits a large transaction, signs
     /// and queues the request.
     fn send(&mut self, id: RequestId, req: Request) -> Result<u16, ConnError> {
+        let tid = req.tid;
         let mut mid = self.next_mid;
         // 0xFFFF is the server's (oplock breaks); skip ids in use.
         while mid == 0xFFFF || self.pending.contains_key(&mid) {
@@ -591,6 +612,8 @@ impl Smb1Connection {
             mid,
             Pending {
                 request: Some(id),
+                started_as: id,
+                tid,
                 seq: seq.wrapping_add(1),
                 command: req.command,
                 assembly,
@@ -694,7 +717,7 @@ impl Smb1Connection {
             Assembly::One => {
                 match p.request {
                     Some(id) => self.complete(id, Ok(Reply::One(Response { header, msg }))),
-                    None => self.close_late_open(&header, &msg, p.command, now),
+                    None => self.undo_late_answer(&header, &msg, p.command, now),
                 }
                 Ok(())
             }
@@ -751,35 +774,70 @@ impl Smb1Connection {
         }
     }
 
-    /// Closes the file an NT_CREATE_ANDX given up on opened after all:
-    /// nobody will close it otherwise, and the open would hold the file
-    /// until the connection ends.
-    fn close_late_open(&mut self, header: &Header, msg: &[u8], request_command: u8, now: Instant) {
+    /// Undoes what a request given up on did after all, from its (late,
+    /// verified) answer: closes the file an NT_CREATE_ANDX opened, and
+    /// disconnects the tree a TREE_CONNECT_ANDX connected. Nobody would do
+    /// it otherwise, and the server would hold them until the connection
+    /// ends.
+    pub fn undo_late_answer(
+        &mut self,
+        header: &Header,
+        msg: &[u8],
+        request_command: u8,
+        now: Instant,
+    ) {
         use crate::smb1::create::NtCreateAndxResponse;
-        if request_command != command::NT_CREATE_ANDX
-            || header.command != command::NT_CREATE_ANDX
-            || header.status != NtStatus::SUCCESS
-        {
+        if request_command != header.command || header.status.is_error() {
             return;
         }
-        let Ok(create) = NtCreateAndxResponse::decode(msg) else {
+        match header.command {
+            command::NT_CREATE_ANDX => {
+                let Ok(create) = NtCreateAndxResponse::decode(msg) else {
+                    return;
+                };
+                tracing::debug!(
+                    fid = create.fid,
+                    "closing the file of an NT_CREATE_ANDX given up on"
+                );
+                self.close_file(header.tid, create.fid, now);
+            }
+            command::TREE_CONNECT_ANDX => {
+                tracing::debug!(
+                    tid = header.tid,
+                    "disconnecting the tree of a TREE_CONNECT_ANDX given up on"
+                );
+                self.disconnect_tree(header.tid, now);
+            }
+            _ => {}
+        }
+    }
+
+    /// Disconnects a tree on the connection's own account.
+    pub fn disconnect_tree(&mut self, tid: u16, now: Instant) {
+        let Ok(r) = Request::new(
+            command::TREE_DISCONNECT,
+            tid,
+            now + INTERNAL_CLOSE_LIMIT,
+            "TREE_DISCONNECT",
+            |w| {
+                crate::smb1::logoff::TreeDisconnectRequest.encode(w);
+                Ok(())
+            },
+        ) else {
             return;
         };
-        tracing::debug!(
-            fid = create.fid,
-            "closing the file of an NT_CREATE_ANDX given up on"
-        );
-        self.close_file(header.tid, create.fid, now);
+        let _ = self.start_owned(r, Owner::Internal, now);
     }
 
     /// Closes a file on the connection's own account (for a handle whose
-    /// owner was dropped), after every request given up on is answered.
+    /// owner was dropped), after the reads and writes started before it on
+    /// its tree.
     pub fn close_file(&mut self, tid: u16, fid: u16, now: Instant) {
         let req = crate::smb1::close::CloseRequest {
             fid,
             last_time_modified: crate::smb1::close::KEEP_LAST_TIME_MODIFIED,
         };
-        let Ok(mut r) = Request::new(
+        let Ok(r) = Request::new(
             command::CLOSE,
             tid,
             now + INTERNAL_CLOSE_LIMIT,
@@ -791,7 +849,6 @@ impl Smb1Connection {
         ) else {
             return;
         };
-        r.after_abandoned = true;
         let _ = self.start_owned(r, Owner::Internal, now);
     }
 }

@@ -389,3 +389,72 @@ fn garbled_frames_never_panic() {
         assert_eq!(c.requests_outstanding(), 0, "round {round}");
     }
 }
+
+#[test]
+fn close_waits_for_earlier_reads_on_its_tree_only() {
+    let now = Instant::now();
+    let mut c = conn(10, 0);
+    let io = |c: &mut Smb1Connection, cmd: u8, tid: u16| {
+        c.start(
+            req(cmd, tid, now + LIMIT, "io", |w| {
+                w.u8(0).u16(0);
+            }),
+            now,
+        )
+        .unwrap()
+    };
+    let read = io(&mut c, command::READ_ANDX, 5);
+    let other_tree = io(&mut c, command::READ_ANDX, 6);
+    let pipe = io(&mut c, command::TRANSACTION, 5);
+    let sent = take(&mut c);
+    assert_eq!(sent.len(), 3);
+    c.cancel(pipe); // given up on and never answered: holds nothing
+    let close = io(&mut c, command::CLOSE, 5);
+    let later_read = io(&mut c, command::READ_ANDX, 5);
+    // The later read goes; the CLOSE waits for the earlier one.
+    let next = take(&mut c);
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].0.command, command::READ_ANDX);
+    c.handle_frame(Bytes::from(empty(&sent[1].0)), now); // the other tree's read
+    assert!(take(&mut c).is_empty());
+    c.handle_frame(Bytes::from(empty(&sent[0].0)), now);
+    let closing = take(&mut c);
+    assert_eq!(closing.len(), 1);
+    assert_eq!(closing[0].0.command, command::CLOSE);
+    let done: Vec<_> = completed(&events(&mut c))
+        .into_iter()
+        .map(|d| d.0)
+        .collect();
+    assert_eq!(done, [other_tree, read]);
+    let _ = (close, later_read);
+}
+
+#[test]
+fn tree_connect_given_up_on_is_disconnected_when_it_succeeds() {
+    let now = Instant::now();
+    let mut c = conn(10, 0);
+    let id = c
+        .start(
+            req(
+                command::TREE_CONNECT_ANDX,
+                0,
+                now + LIMIT,
+                "tree connect",
+                |w| {
+                    w.u8(0).u16(0);
+                },
+            ),
+            now,
+        )
+        .unwrap();
+    let sent = take(&mut c);
+    c.cancel(id);
+    let mut h = sent[0].0.clone();
+    h.tid = 77;
+    c.handle_frame(Bytes::from(empty(&h)), now);
+    let out = take(&mut c);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].0.command, command::TREE_DISCONNECT);
+    assert_eq!(out[0].0.tid, 77);
+    assert!(events(&mut c).is_empty());
+}

@@ -210,6 +210,7 @@ struct Outstanding {
 #[derive(Debug, Clone, Copy)]
 struct InFlight {
     request: RequestId,
+    owner: Owner,
     part: usize,
     command: Command,
     /// Went out encrypted: its response must come back encrypted
@@ -225,6 +226,7 @@ struct InFlight {
 #[derive(Debug, Clone, Copy)]
 struct Orphan {
     encrypted: bool,
+    owner: Owner,
     /// A CREATE: if the server opens the file after all, its handle is
     /// closed when the response comes.
     create_tree: Option<u32>,
@@ -455,6 +457,7 @@ impl Smb2Connection {
                 *mid,
                 Orphan {
                     encrypted: f.encrypted,
+                    owner: f.owner,
                     create_tree: f.create_tree,
                 },
             );
@@ -757,6 +760,7 @@ impl Smb2Connection {
             let track_create = part.command == Command::CREATE && !closes;
             flights.push(InFlight {
                 request: id,
+                owner,
                 part: i,
                 command: part.command,
                 encrypted: encrypt,
@@ -962,8 +966,13 @@ impl Smb2Connection {
         }
         self.async_ids.remove(&mid);
         if let Some(o) = self.orphans.remove(&mid) {
-            if let (Some(tree_id), NtStatus::SUCCESS) = (o.create_tree, header.status) {
-                self.close_abandoned(tree_id, &msg, now);
+            if header.status == NtStatus::SUCCESS {
+                if let Some(tree_id) = o.create_tree {
+                    self.close_abandoned(tree_id, &msg, now);
+                } else if header.command == Command::TREE_CONNECT && o.owner == Owner::User {
+                    // A tree connected for a caller that has gone.
+                    self.disconnect_tree(header.tree_id, now);
+                }
             }
             return Ok(());
         }
@@ -1059,6 +1068,27 @@ impl Smb2Connection {
         };
         let _ = self.start_owned(
             Request::single(part, now + INTERNAL_CLOSE_LIMIT, "CLOSE"),
+            Owner::Internal,
+            now,
+        );
+    }
+
+    /// Disconnects a tree on the connection's own account (for a tree
+    /// connected for a caller that has gone): a TREE_DISCONNECT whose
+    /// answer nobody waits for.
+    pub fn disconnect_tree(&mut self, tree_id: u32, now: Instant) {
+        if self.closed.is_some() {
+            return;
+        }
+        self.session.encrypted_trees.remove(&tree_id);
+        let Ok(part) = Part::new(Command::TREE_DISCONNECT, tree_id, 1, |w| {
+            crate::smb2::tree_disconnect::TreeDisconnectRequest.encode(w);
+            Ok(())
+        }) else {
+            return;
+        };
+        let _ = self.start_owned(
+            Request::single(part, now + INTERNAL_CLOSE_LIMIT, "TREE_DISCONNECT"),
             Owner::Internal,
             now,
         );

@@ -1108,3 +1108,73 @@ fn handshake_with_a_garbled_answer_at_every_step_closes_with_a_protocol_error() 
         }
     }
 }
+
+#[test]
+fn tree_connect_given_up_on_is_disconnected_when_it_succeeds() {
+    let clock = Clock(Instant::now());
+    let mut c = established(10, false, &clock);
+    let s = Server::new();
+    let id = c
+        .start(
+            Request::single(
+                part(Command::TREE_CONNECT, 0, 1, |w| {
+                    w.zeros(9);
+                }),
+                clock.now() + LIMIT,
+                "tree connect",
+            ),
+            clock.now(),
+        )
+        .unwrap();
+    let req = s.take(&mut c).remove(0);
+    c.cancel(id);
+    assert_eq!(s.take(&mut c)[0].header.command, Command::CANCEL);
+    let mut h = req.header.clone();
+    h.tree_id = 0x55;
+    feed(
+        &mut c,
+        &response(&h, NtStatus::SUCCESS, 1, |w| {
+            w.u16(16).u8(1).u8(0).u32(0).u32(0).u32(0x1f01ff);
+        }),
+        clock.now(),
+    );
+    let out = s.take(&mut c);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].header.command, Command::TREE_DISCONNECT);
+    assert_eq!(out[0].header.tree_id, 0x55);
+}
+
+#[test]
+fn small_request_passes_a_large_one_waiting_for_credits() {
+    let clock = Clock(Instant::now());
+    let mut c = established(4, false, &clock);
+    let s = Server::new();
+    let big = c
+        .start(
+            Request::single(
+                part(Command::READ, 7, 16, |w| {
+                    w.zeros(49).u8(0).truncate(64 + 49)
+                }),
+                clock.now() + LIMIT,
+                "read",
+            ),
+            clock.now(),
+        )
+        .unwrap();
+    let small = echo(&mut c, &clock, LIMIT);
+    let sent = s.take(&mut c);
+    assert_eq!(sent.len(), 1, "only the echo fits");
+    assert_eq!(sent[0].header.command, Command::ECHO);
+    feed(
+        &mut c,
+        &response(&sent[0].header, NtStatus::SUCCESS, 20, |w| {
+            EchoResponse.encode(w)
+        }),
+        clock.now(),
+    );
+    let read = s.take(&mut c);
+    assert_eq!(read.len(), 1);
+    assert_eq!(read[0].header.command, Command::READ);
+    assert_eq!(completed(&events(&mut c))[0].0, small);
+    let _ = big;
+}
