@@ -2,8 +2,12 @@
 //!
 //! Nothing here touches a socket, spawns a task or reads the clock: codecs
 //! turn bytes into typed messages and back, NTLM/SPNEGO produce tokens, the
-//! crypto module signs and verifies, and the connection state decides message
-//! ids and credits. The `smbkit` crate drives all of this over tokio.
+//! crypto module signs, verifies and encrypts, and the connection state
+//! machines in [`conn`] (one for SMB 2/3, one for SMB1) make every decision
+//! about a connection: the handshake, message ids and credits or MIDs and
+//! MaxMpxCount, signing and encryption, matching responses to requests,
+//! deadlines and cancel. A driver feeds them received frames and the time,
+//! and sends what they queue; the `smbkit` crate is such a driver for tokio.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

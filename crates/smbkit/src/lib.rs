@@ -24,6 +24,16 @@
 //! Every operation has a time limit and fails with a typed [`Error`]:
 //! [`Error::NotReady`], [`Error::NotConnected`], [`Error::Timeout`],
 //! [`Error::OperationFailure`] (with the server's [`NtStatus`]) and others.
+//!
+//! The protocol itself lives in `smbkit-proto`, without I/O: its connection
+//! state machines make every decision (handshake, message ids and credits,
+//! signing, encryption, matching, cancel). This crate is one thin tokio
+//! driver that moves bytes and time between them and a stream
+//! ([`SmbProtocolFactory::connect`] opens TCP;
+//! [`SmbProtocolFactory::connect_stream`] takes any stream you bring), and
+//! the operations and public API on top. Dropping any future it returns
+//! withdraws its requests: the server is told to cancel them and their
+//! answers are absorbed when they come.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
