@@ -401,3 +401,73 @@ async fn negotiation_is_validated_on_smb_3_0_and_3_0_2() {
     conn.list_shares().await.unwrap();
     assert!(conn.is_negotiate_validated());
 }
+
+/// A stream the caller brings: here an in-memory duplex whose other end a
+/// task bridges to the server, as a proxy tunnel or another transport
+/// would. Both framings, and SMB1 over it too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_stream_over_an_in_memory_duplex() {
+    async fn bridged(port: u16) -> tokio::io::DuplexStream {
+        let (ours, mut theirs) = tokio::io::duplex(256 * 1024);
+        let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        tokio::spawn(async move {
+            let _ = tokio::io::copy_bidirectional(&mut theirs, &mut tcp).await;
+        });
+        ours
+    }
+    let srv = server(Profile::Modern);
+    let direct = factory(&srv)
+        .direct_tcp(true)
+        .connect_stream(bridged(srv.port()).await)
+        .await
+        .unwrap();
+    assert_eq!(direct.dialect(), Dialect::SMB3_1_1);
+    assert_eq!(
+        direct.echo(b"through a pipe").await.unwrap(),
+        b"through a pipe"
+    );
+    let listed = direct.list_path("share", "/").await.unwrap();
+    assert!(listed.iter().any(|f| f.filename == "."), "{listed:?}");
+    direct.close().await.unwrap();
+
+    // NetBIOS framing: the session request goes over the caller's stream.
+    let nbss = factory(&srv)
+        .connect_stream(bridged(srv.port()).await)
+        .await
+        .unwrap();
+    assert_eq!(nbss.dialect(), Dialect::SMB3_0_2);
+    nbss.echo(b"x").await.unwrap();
+
+    let legacy = server(Profile::Smb1Only);
+    let smb1 = factory(&legacy)
+        .connect_stream(bridged(legacy.port()).await)
+        .await
+        .unwrap();
+    assert!(!smb1.is_using_smb2());
+    smb1.echo(b"old").await.unwrap();
+    let data = vec![7u8; 300_000];
+    smb1.store_file("share", "/piped.bin", &mut &data[..])
+        .await
+        .unwrap();
+    let mut back = Vec::new();
+    smb1.retrieve_file("share", "/piped.bin", &mut back)
+        .await
+        .unwrap();
+    assert!(back == data);
+}
+
+/// A stream that is closed during the handshake fails cleanly.
+#[tokio::test]
+async fn connect_stream_closed_during_the_handshake_is_not_connected() {
+    let (ours, theirs) = tokio::io::duplex(1024);
+    drop(theirs);
+    let srv = server(Profile::Modern);
+    let e = factory(&srv)
+        .direct_tcp(true)
+        .connect_stream(ours)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::NotConnected | Error::Io(_)), "{e:?}");
+}
