@@ -124,7 +124,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let mut outstanding: Vec<RequestId> = Vec::new();
     let mut last: Option<Header> = None;
-    let mut take = |n: usize, rest: &mut &[u8]| -> Vec<u8> {
+    let take = |n: usize, rest: &mut &[u8]| -> Vec<u8> {
         let n = n.min(rest.len());
         let (a, b) = rest.split_at(n);
         *rest = b;
