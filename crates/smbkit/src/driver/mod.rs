@@ -45,7 +45,15 @@ pub(crate) enum Completion<T> {
 pub(crate) trait Core: Send + 'static {
     /// What a completed request delivers.
     type Output: Send + 'static;
-    fn handle_frame(&mut self, frame: BytesMut, now: std::time::Instant);
+    /// Prepares received frames without the connection (decryption).
+    type Opener: Send + 'static;
+    /// A frame the opener has prepared.
+    type Received: Send;
+    /// The opener of this connection's frames (fixed once established).
+    fn opener(&self) -> Self::Opener;
+    /// Prepares a received frame, outside the connection's lock.
+    fn open(opener: &Self::Opener, frame: BytesMut) -> Self::Received;
+    fn handle_received(&mut self, frame: Self::Received, now: std::time::Instant);
     fn handle_timeout(&mut self, now: std::time::Instant);
     fn handle_stream_error(&mut self, why: &str);
     fn poll_transmit(&mut self) -> Option<Transmit>;
@@ -307,6 +315,14 @@ async fn reader_task<C: Core>(
     // 1 MiB) get blocks of their own, used again once the frames cut from
     // them are dropped.
     let mut pool = transport::RecvPool::new(RECEIVE_BLOCK);
+    // Decryption happens here, off the connection's lock (the keys are
+    // fixed once the connection is established).
+    let Some(opener) = shared
+        .upgrade()
+        .map(|s| s.with_state(|st| st.core.opener()))
+    else {
+        return;
+    };
     loop {
         let frame = tokio::select! {
             biased;
@@ -316,8 +332,9 @@ async fn reader_task<C: Core>(
         let Some(s) = shared.upgrade() else { return };
         match frame {
             Ok(f) => {
+                let received = C::open(&opener, f);
                 let now = now();
-                s.with_state(|st| st.core.handle_frame(f, now));
+                s.with_state(|st| st.core.handle_received(received, now));
                 if s.is_closed() {
                     return;
                 }

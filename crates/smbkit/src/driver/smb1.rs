@@ -25,8 +25,14 @@ const MAX_FRAME: usize = 16 * 1024 * 1024;
 
 impl Core for Smb1Connection {
     type Output = Reply;
+    type Opener = ();
+    type Received = BytesMut;
 
-    fn handle_frame(&mut self, frame: BytesMut, now: std::time::Instant) {
+    fn opener(&self) {}
+    fn open(_: &(), frame: BytesMut) -> BytesMut {
+        frame
+    }
+    fn handle_received(&mut self, frame: BytesMut, now: std::time::Instant) {
         Smb1Connection::handle_frame(self, frame.freeze(), now)
     }
     fn handle_timeout(&mut self, now: std::time::Instant) {

@@ -2,7 +2,7 @@
 //! request calls the operations use.
 
 use bytes::{Bytes, BytesMut};
-use smbkit_proto::conn::smb2::{Event, Request, Signing};
+use smbkit_proto::conn::smb2::{Event, Opener, Received, Request, Signing};
 use smbkit_proto::conn::{RequestId, Smb2Connection, Transmit};
 use smbkit_proto::smb2::create::CreateResponse;
 use smbkit_proto::smb2::header::HEADER_LEN;
@@ -40,9 +40,17 @@ pub(crate) fn body(
 
 impl Core for Smb2Connection {
     type Output = Vec<Response>;
+    type Opener = Opener;
+    type Received = Received;
 
-    fn handle_frame(&mut self, frame: BytesMut, now: std::time::Instant) {
-        Smb2Connection::handle_frame(self, frame, now)
+    fn opener(&self) -> Opener {
+        Smb2Connection::opener(self)
+    }
+    fn open(opener: &Opener, frame: BytesMut) -> Received {
+        opener.open(frame)
+    }
+    fn handle_received(&mut self, frame: Received, now: std::time::Instant) {
+        Smb2Connection::handle_received(self, frame, now)
     }
     fn handle_timeout(&mut self, now: std::time::Instant) {
         Smb2Connection::handle_timeout(self, now)

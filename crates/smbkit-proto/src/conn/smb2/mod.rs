@@ -80,6 +80,57 @@ impl Part {
     }
 }
 
+/// Decrypts received frames with the session's key (MS-SMB2 §3.2.5.1.1.1),
+/// without the connection; see [`Smb2Connection::opener`].
+#[derive(Clone)]
+pub struct Opener {
+    decryptor: Option<Arc<Decryptor>>,
+}
+
+/// A received frame as [`Opener::open`] left it, for
+/// [`Smb2Connection::handle_received`].
+pub struct Received(Opened);
+
+enum Opened {
+    /// Not encrypted (or not SMB2 at all: the connection decides).
+    Plain(BytesMut),
+    /// Decrypted and authenticated; its nonce still to be checked.
+    Decrypted { plain: Bytes, nonce: [u8; 16] },
+    /// Failed to decrypt: closes the connection.
+    Failed(ConnError),
+}
+
+impl Opener {
+    /// Decrypts `frame` in place if it is an encrypted one (a
+    /// TRANSFORM_HEADER, its tag, session and nonce checked).
+    pub fn open(&self, mut frame: BytesMut) -> Received {
+        if frame_kind(&frame) != FrameKind::Transform {
+            return Received(Opened::Plain(frame));
+        }
+        let Some(decryptor) = &self.decryptor else {
+            return Received(Opened::Failed(
+                Violation::Unexpected(
+                    "the server sent an encrypted message, but this session has no \
+                     encryption keys"
+                        .into(),
+                )
+                .into(),
+            ));
+        };
+        match decryptor.open(&mut frame) {
+            Ok(range) => {
+                let mut nonce = [0u8; 16];
+                nonce.copy_from_slice(&frame[NONCE_RANGE]);
+                Received(Opened::Decrypted {
+                    plain: frame.freeze().slice(range),
+                    nonce,
+                })
+            }
+            Err(e) => Received(Opened::Failed(Violation::Decryption(e.to_string()).into())),
+        }
+    }
+}
+
 /// Which signing rule a request follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Signing {
@@ -830,10 +881,28 @@ impl Smb2Connection {
     /// decrypted in place. A frame that breaks the protocol closes the
     /// connection: nothing read after it can be trusted.
     pub fn handle_frame(&mut self, frame: BytesMut, now: Instant) {
+        let received = self.opener().open(frame);
+        self.handle_received(received, now);
+    }
+
+    /// What decrypts received frames, for a driver that wants to do it
+    /// outside whatever guards the connection (it needs none of the
+    /// connection's state). [`Smb2Connection::handle_received`] then takes
+    /// the result. [`Smb2Connection::handle_frame`] does both.
+    pub fn opener(&self) -> Opener {
+        Opener {
+            decryptor: self.session.decryptor.clone(),
+        }
+    }
+
+    /// Takes a frame [`Opener::open`] has prepared: checks the nonce of an
+    /// encrypted one against the replay window and routes its messages. A
+    /// frame that breaks the protocol closes the connection.
+    pub fn handle_received(&mut self, received: Received, now: Instant) {
         if self.closed.is_some() {
             return;
         }
-        if let Err(e) = self.route(frame, now) {
+        if let Err(e) = self.route(received, now) {
             tracing::warn!(error = %e, "closing the connection");
             self.shut_down(e);
             return;
@@ -841,32 +910,28 @@ impl Smb2Connection {
         self.pump(now);
     }
 
-    fn route(&mut self, mut frame: BytesMut, now: Instant) -> Result<(), ConnError> {
-        match frame_kind(&frame) {
-            FrameKind::Smb2 if self.handshake.expects_smb1() => {
-                self.handshake_multi_protocol_smb2(&frame, now)
-            }
-            FrameKind::Smb2 => self.route_chain(frame.freeze(), false, now),
-            FrameKind::Transform => {
-                let decryptor = self.session.decryptor.as_ref().ok_or_else(|| {
-                    Violation::Unexpected(
-                        "the server sent an encrypted message, but this session has no \
-                         encryption keys"
-                            .into(),
-                    )
-                })?;
-                let range = decryptor
-                    .open(&mut frame)
-                    .map_err(|e| Violation::Decryption(e.to_string()))?;
-                let mut nonce = [0u8; 16];
-                nonce.copy_from_slice(&frame[NONCE_RANGE]);
+    fn route(&mut self, received: Received, now: Instant) -> Result<(), ConnError> {
+        match received.0 {
+            Opened::Plain(frame) => match frame_kind(&frame) {
+                FrameKind::Smb2 if self.handshake.expects_smb1() => {
+                    self.handshake_multi_protocol_smb2(&frame, now)
+                }
+                FrameKind::Smb2 => self.route_chain(frame.freeze(), false, now),
+                FrameKind::Smb1 if self.handshake.expects_smb1() => {
+                    self.handshake_smb1_response(&frame, now)
+                }
+                _ => Err(Violation::Unexpected(
+                    "a frame that is not an SMB2 message arrived".into(),
+                )
+                .into()),
+            },
+            Opened::Decrypted { plain, nonce } => {
                 if !self.nonces.insert(nonce) {
                     return Err(Violation::Decryption(
                         "an encrypted message with a nonce received before (a replay)".into(),
                     )
                     .into());
                 }
-                let plain = frame.freeze().slice(range);
                 if frame_kind(&plain) != FrameKind::Smb2 {
                     return Err(Violation::Unexpected(
                         "an encrypted frame that does not hold an SMB2 message".into(),
@@ -875,12 +940,7 @@ impl Smb2Connection {
                 }
                 self.route_chain(plain, true, now)
             }
-            FrameKind::Smb1 if self.handshake.expects_smb1() => {
-                self.handshake_smb1_response(&frame, now)
-            }
-            _ => Err(
-                Violation::Unexpected("a frame that is not an SMB2 message arrived".into()).into(),
-            ),
+            Opened::Failed(e) => Err(e),
         }
     }
 
