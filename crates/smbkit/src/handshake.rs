@@ -211,6 +211,43 @@ async fn pump(core: &mut Smb2Connection, stream: &mut BoxStream) -> Result<Outco
     }
 }
 
+/// Moves bytes and time between `stream` and an SMB1 connection until its
+/// session setup ends.
+pub(crate) async fn pump_smb1(
+    core: &mut smbkit_proto::conn::Smb1Connection,
+    stream: &mut BoxStream,
+) -> Result<smbkit_proto::conn::smb1::Smb1Established, Error> {
+    use smbkit_proto::conn::smb1::Event as Event1;
+    loop {
+        while let Some(t) = core.poll_transmit() {
+            let t = t.finish()?;
+            stream.write_all(&t.header).await?;
+            stream.write_all(&t.msg).await?;
+            stream.write_all(&t.tail).await?;
+        }
+        stream.flush().await?;
+        while let Some(ev) = core.poll_event() {
+            match ev {
+                Event1::Established(e) => return Ok(e),
+                Event1::Closed(e) => return Err(Error::from(e)),
+                _ => {}
+            }
+        }
+        let Some(deadline) = core.poll_timeout() else {
+            return Err(Error::from(ConnError::NotConnected));
+        };
+        let deadline = Instant::from_std(deadline);
+        tokio::select! {
+            frame = transport::read_frame(stream, smbkit_proto::conn::smb2::handshake::HANDSHAKE_MAX_FRAME) => {
+                core.handle_frame(frame?, Instant::now().into_std());
+            }
+            () = tokio::time::sleep_until(deadline) => {
+                core.handle_timeout(Instant::now().into_std());
+            }
+        }
+    }
+}
+
 /// What FSCTL_VALIDATE_NEGOTIATE_INFO sends and must get back.
 #[derive(Debug, Clone)]
 pub(crate) struct Validation {

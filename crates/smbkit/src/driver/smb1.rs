@@ -2,15 +2,13 @@
 //! request calls the SMB1 operations use.
 
 use bytes::{Bytes, BytesMut};
-use smbkit_proto::conn::smb1::{Event, Kind, Reply, Request, Smb1Config};
+use smbkit_proto::conn::smb1::{Event, Kind, Reply, Request};
 use smbkit_proto::conn::{RequestId, Smb1Connection, Transmit};
-use smbkit_proto::smb1::signing::Smb1Signer;
 use smbkit_proto::{EncodeError, Writer};
 use tokio::time::Instant;
 
-use super::{Completion, Core, Driver, Pending, Tasks};
+use super::{Completion, Core, Driver, Pending};
 use crate::error::{Error, ProtocolError};
-use crate::transport;
 
 /// One SMB1 response message, verified.
 pub(crate) type Resp1 = smbkit_proto::conn::smb1::Response;
@@ -105,16 +103,18 @@ impl Sent1<'_> {
 }
 
 impl Driver<Smb1Connection> {
-    /// Starts the driver over a stream on which NEGOTIATE chose NT LM 0.12.
+    /// Starts the driver over a stream on which NEGOTIATE chose NT LM 0.12
+    /// and the session is set up already (for scripted peers in tests).
+    #[cfg(test)]
     pub(crate) fn open(
-        rd: transport::ReadHalf,
-        wr: transport::WriteHalf,
+        rd: crate::transport::ReadHalf,
+        wr: crate::transport::WriteHalf,
         max_mpx: u16,
         max_buffer: u32,
         flags2: u16,
         first_mid: u16,
-    ) -> (std::sync::Arc<Smb1Shared>, Tasks) {
-        let core = Smb1Connection::new(Smb1Config {
+    ) -> (std::sync::Arc<Smb1Shared>, super::Tasks) {
+        let core = Smb1Connection::new(smbkit_proto::conn::smb1::Smb1Config {
             max_mpx,
             max_buffer,
             flags2,
@@ -219,23 +219,6 @@ impl Driver<Smb1Connection> {
     pub(crate) fn close_file_detached(&self, tid: u16, fid: u16) {
         let now = Instant::now().into_std();
         self.with_state(|st| st.core.close_file(tid, fid, now));
-    }
-
-    /// Sets the session's UID for later requests.
-    pub(crate) fn set_uid(&self, uid: u16) {
-        self.with_state(|st| st.core.set_uid(uid));
-    }
-
-    /// Whether requests before signing starts say
-    /// SMB_FLAGS2_SMB_SECURITY_SIGNATURE (see
-    /// [`Smb1Connection::offer_signing`]).
-    pub(crate) fn offer_signing(&self, on: bool) {
-        self.with_state(|st| st.core.offer_signing(on));
-    }
-
-    /// Starts signing; the next request gets sequence number `next_seq`.
-    pub(crate) fn activate_signing(&self, signer: Smb1Signer, next_seq: u32) {
-        self.with_state(|st| st.core.activate_signing(signer, next_seq));
     }
 
     /// True once messages are signed.

@@ -18,8 +18,11 @@
 //! so any number of requests can be started at once, even against a
 //! server that allows one (impacket's).
 
+mod handshake;
 #[cfg(test)]
 mod tests;
+
+pub use handshake::{Smb1Established, Smb1Setup};
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -154,6 +157,9 @@ pub enum Reply {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Event {
+    /// The session setup is done (for a connection made with
+    /// [`Smb1Connection::with_session_setup`]): requests are taken.
+    Established(Smb1Established),
     /// A request finished.
     Completed {
         /// The request.
@@ -169,6 +175,7 @@ pub enum Event {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Owner {
     User,
+    Handshake,
     Internal,
 }
 
@@ -229,6 +236,8 @@ pub struct Smb1Connection {
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
     closed: Option<ConnError>,
+    /// The session setup, while it runs.
+    handshake: Option<handshake::Handshake1>,
 }
 
 impl std::fmt::Debug for Smb1Connection {
@@ -260,6 +269,7 @@ impl Smb1Connection {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             closed: None,
+            handshake: None,
         }
     }
 
@@ -325,7 +335,18 @@ impl Smb1Connection {
     /// ends with one [`Event::Completed`] (none after
     /// [`Smb1Connection::cancel`]).
     pub fn start(&mut self, req: Request, now: Instant) -> Result<RequestId, ConnError> {
+        if self.closed.is_none() && self.handshake.is_some() {
+            return Err(ConnError::InvalidArgument(
+                "the connection is still authenticating".into(),
+            ));
+        }
         self.start_owned(req, Owner::User, now)
+    }
+
+    /// True once the session setup (if any) is done and requests are
+    /// taken.
+    pub fn is_established(&self) -> bool {
+        self.handshake.is_none() && self.closed.is_none()
     }
 
     /// Starts a request nobody waits for (a CLOSE on behalf of a caller
@@ -467,14 +488,23 @@ impl Smb1Connection {
                     p.request = None;
                 }
             }
-            if r.owner == Owner::User {
-                self.events.push_back(Event::Completed {
+            match r.owner {
+                Owner::User => self.events.push_back(Event::Completed {
                     id,
                     result: Err(ConnError::Timeout {
                         operation: r.operation,
                         after: now.saturating_duration_since(r.started),
                     }),
-                });
+                }),
+                Owner::Handshake => {
+                    let e = match &self.handshake {
+                        Some(h) => h.timeout_error(),
+                        None => ConnError::NotConnected,
+                    };
+                    self.shut_down(e);
+                    return;
+                }
+                Owner::Internal => {}
             }
         }
         self.pump();
@@ -694,7 +724,7 @@ impl Smb1Connection {
                 }
                 .into();
                 if let Some(id) = p.request {
-                    self.complete(id, Err(e.clone()));
+                    self.complete(id, Err(e.clone()), now);
                 }
                 return Err(e);
             }
@@ -708,6 +738,7 @@ impl Smb1Connection {
                         p.command, header.command
                     ))
                     .into()),
+                    now,
                 );
             }
             return Ok(());
@@ -716,7 +747,7 @@ impl Smb1Connection {
         match assembly {
             Assembly::One => {
                 match p.request {
-                    Some(id) => self.complete(id, Ok(Reply::One(Response { header, msg }))),
+                    Some(id) => self.complete(id, Ok(Reply::One(Response { header, msg })), now),
                     None => self.undo_late_answer(&header, &msg, p.command, now),
                 }
                 Ok(())
@@ -755,7 +786,7 @@ impl Smb1Connection {
                     }
                     PartOutcome::Done(r) => {
                         if let Some(id) = p.request {
-                            self.complete(id, r.map(Reply::Trans));
+                            self.complete(id, r.map(Reply::Trans), now);
                         }
                     }
                 }
@@ -764,13 +795,19 @@ impl Smb1Connection {
         }
     }
 
-    fn complete(&mut self, id: RequestId, result: Result<Reply, ConnError>) {
+    fn complete(&mut self, id: RequestId, result: Result<Reply, ConnError>, now: Instant) {
         let Some(r) = self.requests.remove(&id) else {
             return;
         };
         self.deadlines.remove(&(r.deadline, id));
-        if r.owner == Owner::User {
-            self.events.push_back(Event::Completed { id, result });
+        match r.owner {
+            Owner::User => self.events.push_back(Event::Completed { id, result }),
+            Owner::Handshake => {
+                if let Err(e) = self.session_setup_answer(result, now) {
+                    self.shut_down(e);
+                }
+            }
+            Owner::Internal => {}
         }
     }
 

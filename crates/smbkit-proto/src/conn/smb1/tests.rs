@@ -458,3 +458,225 @@ fn tree_connect_given_up_on_is_disconnected_when_it_succeeds() {
     assert_eq!(out[0].0.tid, 77);
     assert!(events(&mut c).is_empty());
 }
+
+// ---------------------------------------------------------------------------
+// The session setup.
+
+mod session_setup {
+    use super::*;
+    use crate::conn::smb2::handshake::SigningPolicy;
+    use crate::ntlm::{AvPairs, ChallengeMessage, Credentials, NtlmOptions};
+    use crate::smb1::negotiate::NegotiateResponse;
+    use crate::smb1::session_setup::SessionSetupResponseExtended;
+
+    fn negotiate(security_mode: u8) -> NegotiateResponse {
+        NegotiateResponse {
+            dialect_index: 0,
+            security_mode,
+            max_mpx_count: 10,
+            max_number_vcs: 1,
+            max_buffer_size: 65536,
+            max_raw_size: 65536,
+            session_key: 0,
+            capabilities: crate::smb1::negotiate::capabilities::EXTENDED_SECURITY
+                | crate::smb1::negotiate::capabilities::UNICODE
+                | crate::smb1::negotiate::capabilities::NT_STATUS,
+            system_time: 0,
+            server_time_zone: 0,
+            challenge: None,
+            server_guid: Some([3; 16]),
+            security_blob: Vec::new(),
+            domain_name: None,
+            server_name: None,
+        }
+    }
+
+    fn start(security_mode: u8, signing: SigningPolicy, now: Instant) -> Smb1Connection {
+        Smb1Connection::with_session_setup(
+            Smb1Config {
+                max_mpx: 10,
+                max_buffer: 65536,
+                flags2: FLAGS2 | flags2::EXTENDED_SECURITY,
+                first_mid: 1,
+            },
+            Smb1Setup {
+                negotiate: negotiate(security_mode),
+                credentials: Credentials::new("alice", "", "secret"),
+                ntlm: NtlmOptions::default(),
+                signing,
+                max_buffer_size: 61440,
+                limit: Duration::from_secs(30),
+            },
+            now,
+        )
+    }
+
+    fn setup_reply(req: &Header, status: NtStatus, blob: Vec<u8>) -> Vec<u8> {
+        let mut h = req.clone();
+        h.flags |= flags::REPLY;
+        h.status = status;
+        h.uid = 0x64;
+        let mut w = Writer::new();
+        h.encode(&mut w);
+        SessionSetupResponseExtended {
+            action: 0,
+            security_blob: blob,
+            native_os: "Unix".into(),
+            native_lanman: "Samba".into(),
+        }
+        .encode(&mut w, true)
+        .unwrap();
+        w.into_vec()
+    }
+
+    fn challenge() -> Vec<u8> {
+        let c = ChallengeMessage {
+            target_name: "S".into(),
+            flags: crate::ntlm::flags::NEGOTIATE_UNICODE
+                | crate::ntlm::flags::NEGOTIATE_NTLM
+                | crate::ntlm::flags::NEGOTIATE_EXTENDED_SESSIONSECURITY
+                | crate::ntlm::flags::NEGOTIATE_SIGN,
+            server_challenge: [4; 8],
+            target_info: AvPairs(Vec::new()),
+            version: None,
+        }
+        .encode()
+        .unwrap();
+        crate::spnego::neg_token_resp(Some(&c), None)
+    }
+
+    #[test]
+    fn extended_security_logon_then_requests() {
+        let now = Instant::now();
+        let mut c = start(0x03, SigningPolicy::WhenRequired, now);
+        assert!(!c.is_established());
+        assert!(c
+            .start(req(command::ECHO, 0, now + LIMIT, "echo", |_| {}), now)
+            .is_err());
+        let r1 = take(&mut c).remove(0).0;
+        assert_eq!(r1.command, command::SESSION_SETUP_ANDX);
+        c.handle_frame(
+            Bytes::from(setup_reply(
+                &r1,
+                NtStatus::MORE_PROCESSING_REQUIRED,
+                challenge(),
+            )),
+            now,
+        );
+        let r2 = take(&mut c).remove(0).0;
+        assert_eq!(r2.uid, 0x64, "the UID of the first answer goes on");
+        c.handle_frame(
+            Bytes::from(setup_reply(&r2, NtStatus::SUCCESS, Vec::new())),
+            now,
+        );
+        let ev = events(&mut c);
+        assert!(
+            matches!(ev.first(), Some(Event::Established(e)) if !e.signing && !e.guest),
+            "{ev:?}"
+        );
+        assert!(c.is_established());
+        echo(&mut c, now);
+        assert_eq!(take(&mut c)[0].0.uid, 0x64);
+    }
+
+    #[test]
+    fn refused_logon_is_auth_failed() {
+        let now = Instant::now();
+        let mut c = start(0x03, SigningPolicy::WhenRequired, now);
+        let r1 = take(&mut c).remove(0).0;
+        c.handle_frame(
+            Bytes::from(setup_reply(&r1, NtStatus::LOGON_FAILURE, Vec::new())),
+            now,
+        );
+        let ev = events(&mut c);
+        assert!(
+            matches!(ev.last(), Some(Event::Closed(ConnError::AuthFailed { status, .. })) if *status == NtStatus::LOGON_FAILURE),
+            "{ev:?}"
+        );
+    }
+
+    #[test]
+    fn signing_required_but_an_unsigned_answer_is_refused() {
+        let now = Instant::now();
+        let mut c = start(0x0F, SigningPolicy::WhenRequired, now);
+        let r1 = take(&mut c).remove(0).0;
+        assert!(
+            r1.flags2 & flags2::SECURITY_SIGNATURE != 0,
+            "the client offers to sign"
+        );
+        c.handle_frame(
+            Bytes::from(setup_reply(
+                &r1,
+                NtStatus::MORE_PROCESSING_REQUIRED,
+                challenge(),
+            )),
+            now,
+        );
+        let r2 = take(&mut c).remove(0).0;
+        c.handle_frame(
+            Bytes::from(setup_reply(&r2, NtStatus::SUCCESS, Vec::new())),
+            now,
+        );
+        let ev = events(&mut c);
+        assert!(
+            matches!(ev.last(), Some(Event::Closed(ConnError::Unsupported(_)))),
+            "{ev:?}"
+        );
+    }
+
+    #[test]
+    fn never_against_a_server_that_requires_signing_is_refused_at_once() {
+        let now = Instant::now();
+        let mut c = start(0x0F, SigningPolicy::Never, now);
+        assert!(take(&mut c).is_empty(), "no credentials are sent");
+        assert!(matches!(
+            events(&mut c).last(),
+            Some(Event::Closed(ConnError::Unsupported(_)))
+        ));
+    }
+
+    #[test]
+    fn stalled_cut_or_garbled_at_every_step() {
+        for step in 0..2 {
+            for fault in 0..3 {
+                let now = Instant::now();
+                let mut c = start(0x03, SigningPolicy::WhenRequired, now);
+                let mut r = take(&mut c).remove(0).0;
+                if step == 1 {
+                    c.handle_frame(
+                        Bytes::from(setup_reply(
+                            &r,
+                            NtStatus::MORE_PROCESSING_REQUIRED,
+                            challenge(),
+                        )),
+                        now,
+                    );
+                    r = take(&mut c).remove(0).0;
+                }
+                match fault {
+                    0 => c.handle_timeout(now + Duration::from_secs(30)),
+                    1 => c.handle_stream_error("reset"),
+                    _ => {
+                        let mut m = setup_reply(&r, NtStatus::SUCCESS, Vec::new());
+                        m.truncate(36);
+                        c.handle_frame(Bytes::from(m), now);
+                    }
+                }
+                let ev = events(&mut c);
+                let ok = match fault {
+                    0 => matches!(
+                        ev.last(),
+                        Some(Event::Closed(ConnError::Timeout {
+                            operation: "authenticating",
+                            ..
+                        }))
+                    ),
+                    1 => matches!(ev.last(), Some(Event::Closed(ConnError::NotConnected))),
+                    _ => matches!(ev.last(), Some(Event::Closed(_))),
+                };
+                assert!(ok, "step {step}, fault {fault}: {ev:?}");
+                assert!(c.is_closed());
+            }
+        }
+    }
+}
