@@ -1,102 +1,20 @@
 //! [`Connection`]: an authenticated SMB session that many tasks can use at
-//! once.
+//! once. This module is the public API only: every method hands its work
+//! to the operations of [`crate::ops`], which run alike over SMB1 and
+//! SMB 2/3.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use smbkit_proto::crypto::{Cipher, SigningAlgorithm};
-use smbkit_proto::smb2::echo::{EchoRequest, EchoResponse};
-use smbkit_proto::smb2::logoff::LogoffRequest;
-use smbkit_proto::smb2::tree_connect::{TreeConnectRequest, TreeConnectResponse};
-use smbkit_proto::smb2::tree_disconnect::TreeDisconnectRequest;
-use smbkit_proto::{Command, Dialect, NtStatus};
-use tokio::time::Instant;
+use smbkit_proto::Dialect;
 
-use crate::driver::smb1::Smb1Shared;
-use crate::driver::smb2::Shared;
-use crate::driver::{Response, Tasks};
-use crate::error::{describe_status, Error, ProtocolError};
-use crate::factory::{SmbProtocolFactory, DEFAULT_ECHO_TIMEOUT};
-use crate::handshake::Validation;
+use crate::error::Error;
+use crate::ops::{listing, paths, session, Ctx, Session};
+use crate::types::{ServerInfo, SharedFile, TreeInfo};
 
-/// What was negotiated with the server.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ServerInfo {
-    /// The SMB2 dialect in use.
-    pub dialect: Dialect,
-    /// The server's GUID.
-    pub server_guid: [u8; 16],
-    /// Largest READ the server accepts, in bytes.
-    pub max_read_size: u32,
-    /// Largest WRITE the server accepts, in bytes.
-    pub max_write_size: u32,
-    /// Largest IOCTL/QUERY_INFO/QUERY_DIRECTORY buffer, in bytes.
-    pub max_transact_size: u32,
-    /// The server's clock at NEGOTIATE, as a FILETIME (100 ns since 1601).
-    pub system_time: u64,
-    /// When the server started, as a FILETIME (often 0).
-    pub server_start_time: u64,
-    /// The server's SMB2_GLOBAL_CAP_* bits.
-    pub capabilities: u32,
-    /// True if the server requires signing.
-    pub signing_required_by_server: bool,
-    /// True if this session signs its messages.
-    pub signing: bool,
-    /// The signing algorithm, when signing.
-    pub signing_algorithm: Option<SigningAlgorithm>,
-    /// The cipher the connection can encrypt with: the one the server chose
-    /// in its 3.1.1 encryption context, or AES-128-CCM on 3.0/3.0.2 when the
-    /// server announced SMB2_GLOBAL_CAP_ENCRYPTION; `None` when it cannot
-    /// encrypt (SMB 1, 2.x, or no common cipher).
-    pub cipher: Option<Cipher>,
-    /// True if every message of the session is encrypted (the server asked
-    /// for it, or [`Encryption::Preferred`](crate::Encryption) /
-    /// [`Encryption::Required`](crate::Encryption) was set). Shares can
-    /// still ask for encryption on their own: see [`TreeInfo::encrypted`].
-    pub encrypted: bool,
-    /// True for a guest session.
-    pub is_guest: bool,
-    /// True for an anonymous (null) session.
-    pub is_anonymous: bool,
-}
-
-/// A connected tree (share).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct TreeInfo {
-    /// The TreeId the server assigned.
-    pub tree_id: u32,
-    /// 1 disk, 2 named pipe, 3 printer (MS-SMB2 §2.2.10).
-    pub share_type: u8,
-    /// The SMB2_SHAREFLAG_* bits.
-    pub share_flags: u32,
-    /// The SMB2_SHARE_CAP_* bits.
-    pub capabilities: u32,
-    /// The access rights the user has on the share.
-    pub maximal_access: u32,
-    /// True if the messages of this tree are encrypted (the share asks for
-    /// it, or the whole session is encrypted).
-    pub encrypted: bool,
-}
-
-/// The protocol family a connection speaks, with its driver.
-pub(crate) enum Backend {
-    Smb2(Arc<Shared>, Mutex<Option<Tasks>>),
-    Smb1(Arc<Smb1Shared>, Mutex<Option<Tasks>>),
-}
-
-pub(crate) struct Inner {
-    pub(crate) backend: Backend,
-    pub(crate) info: ServerInfo,
-    pub(crate) factory: SmbProtocolFactory,
-    trees: tokio::sync::Mutex<HashMap<String, TreeInfo>>,
-    /// FSCTL_VALIDATE_NEGOTIATE_INFO still to do after the next tree
-    /// connect (SMB 3.0 and 3.0.2).
-    validation: Mutex<Option<Validation>>,
-    negotiate_validated: std::sync::atomic::AtomicBool,
-}
+/// Default `search` filter of [`Connection::list_path`]: read-only, hidden,
+/// system, directory, archive and normal files (the reference's 65591).
+pub const DEFAULT_SEARCH: u32 = smbkit_proto::fscc::search::DEFAULT;
 
 /// An authenticated connection to an SMB server.
 ///
@@ -106,49 +24,26 @@ pub(crate) struct Inner {
 /// [`Connection::close`] also logs off first.
 #[derive(Clone)]
 pub struct Connection {
-    inner: Arc<Inner>,
-    timeout: Option<Duration>,
+    pub(crate) ctx: Ctx,
 }
 
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Connection")
-            .field("dialect", &self.inner.info.dialect)
+            .field("dialect", &self.ctx.info().dialect)
             .field("ready", &self.is_ready())
             .finish()
     }
 }
 
 impl Connection {
-    pub(crate) fn new(backend: Backend, factory: SmbProtocolFactory, info: ServerInfo) -> Self {
+    pub(crate) fn new(session: Session) -> Self {
         Connection {
-            inner: Arc::new(Inner {
-                backend,
-                info,
-                factory,
-                trees: tokio::sync::Mutex::new(HashMap::new()),
-                validation: Mutex::new(None),
-                negotiate_validated: std::sync::atomic::AtomicBool::new(false),
-            }),
-            timeout: None,
+            ctx: Ctx {
+                session: Arc::new(session),
+                timeout: None,
+            },
         }
-    }
-
-    /// True once the connection is closed or its stream has died.
-    fn is_closed(&self) -> bool {
-        match &self.inner.backend {
-            Backend::Smb2(s, _) => s.is_closed(),
-            Backend::Smb1(s, _) => s.is_closed(),
-        }
-    }
-
-    /// Arranges FSCTL_VALIDATE_NEGOTIATE_INFO after the next tree connect.
-    pub(crate) fn expect_validation(&self, v: Validation) {
-        *self
-            .inner
-            .validation
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Some(v);
     }
 
     /// True once the server has confirmed, in a signed
@@ -158,92 +53,7 @@ impl Connection {
     /// negotiation with its preauth integrity hash instead, and earlier
     /// dialects, guest and anonymous sessions cannot validate: false there.
     pub fn is_negotiate_validated(&self) -> bool {
-        self.inner
-            .negotiate_validated
-            .load(std::sync::atomic::Ordering::Acquire)
-    }
-
-    /// Runs the pending FSCTL_VALIDATE_NEGOTIATE_INFO exchange on `tree_id`
-    /// (MS-SMB2 §3.2.5.5, §3.2.5.14.12). Any sign of tampering closes the
-    /// connection.
-    async fn validate_negotiate(&self, tree_id: u32, deadline: Instant) -> Result<(), Error> {
-        use smbkit_proto::smb2::ioctl::{
-            ctl_code, ioctl_flags, IoctlRequest, IoctlResponse, ValidateNegotiateInfoResponse,
-        };
-        let Some(v) = self
-            .inner
-            .validation
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        else {
-            return Ok(());
-        };
-        let shared = self.shared()?;
-        let req = IoctlRequest {
-            ctl_code: ctl_code::FSCTL_VALIDATE_NEGOTIATE_INFO,
-            file_id: smbkit_proto::smb2::create::FileId::ANY,
-            input: v.sent.to_bytes()?,
-            max_input_response: 0,
-            max_output_response: ValidateNegotiateInfoResponse::LEN as u32,
-            flags: ioctl_flags::IS_FSCTL,
-        };
-        let fail = |why: String| -> Error {
-            shared.shut_down("secure dialect negotiation failed");
-            ProtocolError::Unexpected(format!(
-                "secure dialect negotiation failed (FSCTL_VALIDATE_NEGOTIATE_INFO): {why}; \
-                 the connection was closed"
-            ))
-            .into()
-        };
-        let r = shared
-            .request_signed(
-                Command::IOCTL,
-                tree_id,
-                deadline,
-                "validating the negotiation",
-                |w| req.encode(w),
-            )
-            .await?;
-        // MS-SMB2 §3.2.5.14.12.
-        if !r.encrypted && !r.header.is_signed() {
-            return Err(fail("the response is neither signed nor encrypted".into()));
-        }
-        match r.header.status {
-            NtStatus::SUCCESS => {}
-            NtStatus::ACCESS_DENIED => {
-                return Err(fail("the server answered ACCESS_DENIED".into()));
-            }
-            other => {
-                // Not all servers implement it; only a mismatch or a
-                // refusal means tampering.
-                tracing::debug!(status = %other, "FSCTL_VALIDATE_NEGOTIATE_INFO not supported");
-                return Ok(());
-            }
-        }
-        let out = IoctlResponse::decode(&r.msg)
-            .map_err(|e| ProtocolError::decode("VALIDATE_NEGOTIATE_INFO response", e))?;
-        let got = ValidateNegotiateInfoResponse::decode(&out.output)
-            .map_err(|e| ProtocolError::decode("VALIDATE_NEGOTIATE_INFO response", e))?;
-        if got != v.expected {
-            return Err(fail(format!(
-                "the server says {got:?}, the NEGOTIATE response said {:?}",
-                v.expected
-            )));
-        }
-        self.inner
-            .negotiate_validated
-            .store(true, std::sync::atomic::Ordering::Release);
-        tracing::debug!("negotiation validated");
-        Ok(())
-    }
-
-    /// The SMB1 driver, for connections that speak SMB1.
-    pub(crate) fn smb1(&self) -> Option<&Arc<Smb1Shared>> {
-        match &self.inner.backend {
-            Backend::Smb1(s, _) => Some(s),
-            Backend::Smb2(..) => None,
-        }
+        self.ctx.family().is_negotiate_validated()
     }
 
     /// A handle to the same connection whose operations use `timeout`
@@ -257,314 +67,185 @@ impl Connection {
     /// ```
     pub fn with_timeout(&self, timeout: Duration) -> Connection {
         Connection {
-            inner: self.inner.clone(),
-            timeout: Some(timeout),
+            ctx: self.ctx.with_timeout(timeout),
         }
-    }
-
-    /// The time limit an operation with `default` as its own default gets.
-    pub(crate) fn limit(&self, default: Duration) -> Duration {
-        self.timeout.unwrap_or(default)
-    }
-
-    /// The limit of operations whose default is the factory's timeout.
-    pub(crate) fn op_limit(&self) -> Duration {
-        self.timeout.unwrap_or(self.inner.factory.timeout)
     }
 
     /// True while the connection is open and authenticated (the reference's
     /// `isReady`).
     pub fn is_ready(&self) -> bool {
-        !self.is_closed()
+        !self.ctx.is_closed()
     }
 
     /// True when the connection speaks SMB2 or SMB3 (the reference's
     /// `isUsingSMB2`).
     pub fn is_using_smb2(&self) -> bool {
-        self.smb1().is_none()
+        self.ctx.family().is_smb2()
     }
 
     /// The negotiated SMB2 dialect.
     pub fn dialect(&self) -> Dialect {
-        self.inner.info.dialect
+        self.ctx.info().dialect
     }
 
     /// What was negotiated with the server.
     pub fn server_info(&self) -> &ServerInfo {
-        &self.inner.info
-    }
-
-    /// The server's NetBIOS name as the factory was given it.
-    pub(crate) fn remote_name(&self) -> &str {
-        &self.inner.factory.remote_name
-    }
-
-    /// The SMB2 driver; over SMB1, an error saying the operation has no
-    /// SMB1 form in this version.
-    pub(crate) fn shared(&self) -> Result<&Shared, Error> {
-        match &self.inner.backend {
-            Backend::Smb2(s, _) => Ok(s),
-            Backend::Smb1(..) => Err(Error::Unsupported(
-                "this operation is not available over SMB1 in this version of smbkit".into(),
-            )),
-        }
-    }
-
-    fn check_open(&self) -> Result<(), Error> {
-        if self.is_closed() {
-            Err(Error::NotConnected)
-        } else {
-            Ok(())
-        }
+        self.ctx.info()
     }
 
     /// Sends ECHO and returns `data`, as the reference does (an SMB2 ECHO
-    /// carries no payload; the round trip proves the server answers).
-    /// Default time limit: 10 s.
+    /// carries no payload; the round trip proves the server answers; over
+    /// SMB1 the server sends the data back). Default time limit: 10 s.
     pub async fn echo(&self, data: &[u8]) -> Result<Vec<u8>, Error> {
-        self.check_open()?;
-        let limit = self.limit(DEFAULT_ECHO_TIMEOUT);
-        let deadline = Instant::now() + limit;
-        if let Some(s1) = self.smb1() {
-            return crate::smb1ops::echo(s1, data, deadline)
-                .await
-                .map_err(|e| with_limit(e, limit));
-        }
-        let r = self
-            .shared()?
-            .request(Command::ECHO, 0, 1, deadline, "echo", |w| {
-                EchoRequest.encode(w);
-                Ok(())
-            })
-            .await
-            .map_err(|e| with_limit(e, limit))?;
-        expect_success(&r, "echo")?;
-        EchoResponse::decode(&r.msg).map_err(|e| ProtocolError::decode("ECHO response", e))?;
-        Ok(data.to_vec())
+        session::echo(&self.ctx, data).await
     }
 
     /// Connects the tree `\\remote_name\share` (or returns the one already
     /// connected) and tells what the server said of it.
     pub async fn tree_connect(&self, share: &str) -> Result<TreeInfo, Error> {
-        check_share(share)?;
-        self.check_open()?;
-        let limit = self.op_limit();
-        let deadline = Instant::now() + limit;
-        let key = share.to_lowercase();
-        let mut trees = tokio::time::timeout_at(deadline, self.inner.trees.lock())
-            .await
-            .map_err(|_| Error::Timeout {
-                operation: "tree connect",
-                after: limit,
-            })?;
-        if let Some(t) = trees.get(&key) {
-            return Ok(*t);
-        }
-        if let Some(s1) = self.smb1() {
-            let info = crate::smb1ops::tree_connect(self, s1, share, deadline)
-                .await
-                .map_err(|e| with_limit(e, limit))?;
-            trees.insert(key, info);
-            return Ok(info);
-        }
-        let path = format!("\\\\{}\\{}", self.inner.factory.remote_name, share);
-        let req = TreeConnectRequest { flags: 0, path };
-        let r = self
-            .shared()?
-            .request(Command::TREE_CONNECT, 0, 1, deadline, "tree connect", |w| {
-                req.encode(w)
-            })
-            .await
-            .map_err(|e| with_limit(e, limit))?;
-        if r.header.status != NtStatus::SUCCESS {
-            let mut why = describe_status(r.header.status).to_string();
-            if r.header.status == NtStatus::ACCESS_DENIED && self.inner.info.cipher.is_none() {
-                // What a server answers for a share that requires
-                // encryption when the connection cannot encrypt.
-                why.push_str(&format!(
-                    "; the share may require encryption, which this connection cannot do ({})",
-                    crate::handshake::why_no_encryption(&self.inner.info)
-                ));
-            }
-            return Err(Error::OperationFailure {
-                message: format!("cannot connect to share '{share}' ({why})"),
-                status: r.header.status,
-            });
-        }
-        let t = TreeConnectResponse::decode(&r.msg)
-            .map_err(|e| ProtocolError::decode("TREE_CONNECT response", e))?;
-        // Ok(whether the tree is encrypted), or Err if the share asks for
-        // encryption this connection cannot do.
-        let Ok(encrypted) = self
-            .shared()?
-            .tree_connected(r.header.tree_id, t.share_flags)
-        else {
-            let _ = self.tree_disconnect_id(r.header.tree_id, deadline).await;
-            return Err(Error::Unsupported(format!(
-                "share '{share}' requires encryption, which this connection cannot do ({})",
-                crate::handshake::why_no_encryption(&self.inner.info)
-            )));
-        };
-        let info = TreeInfo {
-            tree_id: r.header.tree_id,
-            share_type: t.share_type,
-            share_flags: t.share_flags,
-            capabilities: t.capabilities,
-            maximal_access: t.maximal_access,
-            encrypted,
-        };
-        self.validate_negotiate(info.tree_id, deadline)
-            .await
-            .map_err(|e| with_limit(e, limit))?;
-        trees.insert(key, info);
-        Ok(info)
+        session::tree_connect(&self.ctx, share).await
     }
 
     /// Disconnects the tree of `share` if it is connected.
     pub async fn tree_disconnect(&self, share: &str) -> Result<(), Error> {
-        self.check_open()?;
-        let limit = self.op_limit();
-        let deadline = Instant::now() + limit;
-        let removed = self.inner.trees.lock().await.remove(&share.to_lowercase());
-        if let (Some(t), Some(s1)) = (removed, self.smb1()) {
-            return crate::smb1ops::tree_disconnect(s1, t.tree_id, deadline)
-                .await
-                .map_err(|e| with_limit(e, limit));
-        }
-        if let Some(t) = removed {
-            self.tree_disconnect_id(t.tree_id, deadline)
-                .await
-                .map_err(|e| with_limit(e, limit))?;
-        }
-        Ok(())
-    }
-
-    /// Sends TREE_DISCONNECT for `tree_id` (SMB2), then forgets whether the
-    /// tree was encrypted.
-    async fn tree_disconnect_id(&self, tree_id: u32, deadline: Instant) -> Result<(), Error> {
-        let shared = self.shared()?;
-        let r = shared
-            .request(
-                Command::TREE_DISCONNECT,
-                tree_id,
-                1,
-                deadline,
-                "tree disconnect",
-                |w| {
-                    TreeDisconnectRequest.encode(w);
-                    Ok(())
-                },
-            )
-            .await;
-        shared.tree_disconnected(tree_id);
-        expect_success(&r?, "tree disconnect")
+        session::tree_disconnect(&self.ctx, share).await
     }
 
     /// Disconnects every tree, logs off and closes the socket (the
     /// reference's `closeConnection`). Operations on any clone then fail
     /// with [`Error::NotConnected`]. Closing twice is harmless.
     pub async fn close(&self) -> Result<(), Error> {
-        if self.is_closed() {
-            return Ok(());
-        }
-        if let Backend::Smb1(s, tasks) = &self.inner.backend {
-            let deadline = Instant::now() + self.limit(Duration::from_secs(5));
-            crate::smb1ops::close(self, s, deadline).await;
-            s.shut_down("closed by the caller");
-            let tasks = tasks.lock().unwrap_or_else(|e| e.into_inner()).take();
-            if let Some(t) = tasks {
-                t.close().await;
-            }
-            return Ok(());
-        }
-        let limit = self.limit(Duration::from_secs(5));
-        let deadline = Instant::now() + limit;
-        let trees: Vec<TreeInfo> = self
-            .inner
-            .trees
-            .lock()
-            .await
-            .drain()
-            .map(|(_, t)| t)
-            .collect();
-        for t in trees {
-            let _ = self
-                .shared()?
-                .request(
-                    Command::TREE_DISCONNECT,
-                    t.tree_id,
-                    1,
-                    deadline,
-                    "tree disconnect",
-                    |w| {
-                        TreeDisconnectRequest.encode(w);
-                        Ok(())
-                    },
-                )
-                .await;
-        }
-        let _ = self
-            .shared()?
-            .request(Command::LOGOFF, 0, 1, deadline, "logoff", |w| {
-                LogoffRequest.encode(w);
-                Ok(())
-            })
-            .await;
-        if let Backend::Smb2(s, tasks) = &self.inner.backend {
-            s.shut_down("closed by the caller");
-            let tasks = tasks.lock().unwrap_or_else(|e| e.into_inner()).take();
-            if let Some(t) = tasks {
-                t.close().await;
-            }
-        }
-        Ok(())
+        session::close(&self.ctx).await
+    }
+
+    /// Lists the folder `path` of `share`: every entry whose attributes pass
+    /// `search` (applied here, as the reference does) and whose name
+    /// matches `pattern` (matched by the server; `*` and `?` wildcards).
+    ///
+    /// The result includes the `.` and `..` entries when the server lists
+    /// them and the pattern matches them, as the reference's does.
+    /// Default time limit: 30 s for the whole listing.
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: smbkit::Connection) -> Result<(), smbkit::Error> {
+    /// for f in conn.list_path("share", "/docs").await? {
+    ///     println!("{} {} bytes", f.filename, f.file_size);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn list_path(&self, share: &str, path: &str) -> Result<Vec<SharedFile>, Error> {
+        self.list_path_with(share, path, DEFAULT_SEARCH, "*").await
+    }
+
+    /// [`Connection::list_path`] with the reference's `search` attribute
+    /// filter (bits of [`smbkit_proto::fscc::search`]) and `pattern`.
+    pub async fn list_path_with(
+        &self,
+        share: &str,
+        path: &str,
+        search: u32,
+        pattern: &str,
+    ) -> Result<Vec<SharedFile>, Error> {
+        listing::list_path(&self.ctx, share, path, search, pattern).await
+    }
+
+    /// The attributes of the file or folder at `path`; the reference's
+    /// `getAttributes`. One round trip (SMB2: CREATE + QUERY_INFO + CLOSE;
+    /// SMB1: TRANS2 QUERY_PATH_INFORMATION).
+    pub async fn get_attributes(&self, share: &str, path: &str) -> Result<SharedFile, Error> {
+        paths::get_attributes(&self.ctx, share, path).await
+    }
+
+    /// Creates the folder `path`; the reference's `createDirectory`. The
+    /// parent must exist.
+    pub async fn create_directory(&self, share: &str, path: &str) -> Result<(), Error> {
+        paths::create_directory(&self.ctx, share, path).await
+    }
+
+    /// Deletes the empty folder `path`; the reference's `deleteDirectory`.
+    /// A folder that is not empty fails with STATUS_DIRECTORY_NOT_EMPTY and
+    /// stays as it was.
+    pub async fn delete_directory(&self, share: &str, path: &str) -> Result<(), Error> {
+        paths::delete_directory(&self.ctx, share, path).await
+    }
+
+    /// Deletes the files matching `pattern` (wildcards `*` and `?` in the
+    /// last component, e.g. `/logs/*.txt`); the reference's `deleteFiles`.
+    /// With `delete_matching_folders`, matching sub-folders are removed too,
+    /// with everything in them; otherwise they are left alone. Fails with
+    /// STATUS_NO_SUCH_FILE when nothing matches.
+    pub async fn delete_files(
+        &self,
+        share: &str,
+        pattern: &str,
+        delete_matching_folders: bool,
+    ) -> Result<(), Error> {
+        paths::delete_files(&self.ctx, share, pattern, delete_matching_folders).await
+    }
+
+    /// Sets the attributes of every file matching `pattern` to
+    /// `attributes` (FILE_ATTRIBUTE_* bits; 0 or
+    /// [`smbkit_proto::fscc::attributes::NORMAL`] clears them); the
+    /// reference's `resetFileAttributes`. Folders keep their directory bit.
+    pub async fn reset_file_attributes(
+        &self,
+        share: &str,
+        pattern: &str,
+        attributes: u32,
+    ) -> Result<(), Error> {
+        paths::reset_file_attributes(&self.ctx, share, pattern, attributes).await
+    }
+
+    /// Renames (or moves, within the share) the file or folder `old_path`
+    /// to `new_path`; the reference's `rename`. An existing `new_path` is
+    /// not replaced (STATUS_OBJECT_NAME_COLLISION).
+    pub async fn rename(&self, share: &str, old_path: &str, new_path: &str) -> Result<(), Error> {
+        paths::rename(&self.ctx, share, old_path, new_path).await
     }
 }
 
-/// The longest share name accepted: 80 characters, the NetBIOS/Windows
-/// limit for share names (well inside the 16-bit PathLength of an SMB2
-/// TREE_CONNECT, MS-SMB2 §2.2.9, and the ByteCount of an SMB1
-/// TREE_CONNECT_ANDX, MS-CIFS §2.2.4.55.1).
-const MAX_SHARE_CHARS: usize = 80;
+/// Transitional helpers for the modules not yet moved onto the family
+/// primitives.
+impl Connection {
+    pub(crate) fn op_limit(&self) -> Duration {
+        self.ctx.op_limit()
+    }
 
-/// Rejects share names the server could never accept.
-pub(crate) fn check_share(share: &str) -> Result<(), Error> {
-    if share.is_empty() {
-        return Err(Error::InvalidArgument("the share name is empty".into()));
+    pub(crate) fn op_deadline(&self) -> (tokio::time::Instant, Duration) {
+        self.ctx.op_deadline()
     }
-    if let Some(c) = share.chars().find(|c| matches!(c, '\\' | '/' | '\0')) {
-        return Err(Error::InvalidArgument(format!(
-            "share name '{share}' contains {c:?}; give the share alone, without a path"
-        )));
-    }
-    let count = share.chars().count();
-    if count > MAX_SHARE_CHARS {
-        return Err(Error::InvalidArgument(format!(
-            "share name '{}' is {count} characters long, the limit is {MAX_SHARE_CHARS}",
-            crate::files::abbreviate(share)
-        )));
-    }
-    Ok(())
-}
 
-/// Fails with [`Error::OperationFailure`] unless the response succeeded.
-pub(crate) fn expect_success(r: &Response, what: &str) -> Result<(), Error> {
-    if r.header.status.is_error() {
-        return Err(Error::OperationFailure {
-            message: format!("{what} failed ({})", describe_status(r.header.status)),
-            status: r.header.status,
-        });
+    pub(crate) fn remote_name(&self) -> &str {
+        self.ctx.remote_name()
     }
-    Ok(())
-}
 
-/// Reports the operation's whole limit in timeout errors.
-pub(crate) fn with_limit(e: Error, limit: Duration) -> Error {
-    match e {
-        Error::Timeout { operation, .. } => Error::Timeout {
-            operation,
-            after: limit,
-        },
-        e => e,
+    pub(crate) async fn tree(
+        &self,
+        share: &str,
+        deadline: tokio::time::Instant,
+    ) -> Result<u32, Error> {
+        self.ctx.tree(share, deadline).await
+    }
+
+    pub(crate) fn smb1(&self) -> Option<&Arc<crate::driver::smb1::Smb1Shared>> {
+        match self.ctx.family() {
+            crate::family::Family::Smb1(f) => Some(&f.shared),
+            crate::family::Family::Smb2(_) => None,
+        }
+    }
+
+    pub(crate) fn smb2(&self) -> Result<&crate::family::smb2::Smb2, Error> {
+        match self.ctx.family() {
+            crate::family::Family::Smb2(f) => Ok(f),
+            crate::family::Family::Smb1(_) => Err(Error::NotConnected),
+        }
+    }
+
+    pub(crate) fn shared(&self) -> Result<&crate::driver::smb2::Shared, Error> {
+        Ok(&self.smb2()?.shared)
+    }
+
+    pub(crate) fn charge_for(&self, payload: usize) -> u16 {
+        self.smb2().map_or(1, |f| f.charge_for(payload))
     }
 }

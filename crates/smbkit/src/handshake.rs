@@ -4,22 +4,25 @@
 //! until the session is established or the server turns out to speak SMB1.
 
 use smbkit_proto::conn::smb2::handshake::{
-    no_cipher_reason, EncryptionPolicy, Established, Family, SigningPolicy,
+    EncryptionPolicy, Established, Family as Families, SigningPolicy,
 };
 use smbkit_proto::conn::smb2::Event;
 use smbkit_proto::conn::{ConnError, Smb2Config, Smb2Connection};
 use smbkit_proto::ntlm::{Credentials, NtlmOptions};
 use smbkit_proto::smb1;
-use smbkit_proto::smb2::ioctl::{ValidateNegotiateInfoRequest, ValidateNegotiateInfoResponse};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::ToSocketAddrs;
 use tokio::time::Instant;
 
-use crate::connection::{Backend, Connection, ServerInfo};
+use crate::connection::Connection;
 use crate::driver::smb2::Shared;
 use crate::error::Error;
 use crate::factory::{Encryption, Protocol, SignOptions, SmbProtocolFactory};
+use crate::family::smb2::{Smb2, Validation};
+use crate::family::Family;
+use crate::ops::Session;
 use crate::transport::{self, BoxStream};
+use crate::types::ServerInfo;
 
 /// Connects to `addr` over TCP, then authenticates.
 pub(crate) async fn connect<A: ToSocketAddrs>(
@@ -67,9 +70,9 @@ where
 fn config(f: &SmbProtocolFactory, limit: std::time::Duration) -> Smb2Config {
     Smb2Config {
         family: match f.protocol {
-            Protocol::Auto => Family::Auto,
-            Protocol::Smb2Only => Family::Smb2Only,
-            Protocol::Smb1Only => Family::Smb1Only,
+            Protocol::Auto => Families::Auto,
+            Protocol::Smb2Only => Families::Smb2Only,
+            Protocol::Smb1Only => Families::Smb1Only,
         },
         extended_security: f.extended_security,
         direct_tcp: f.direct_tcp,
@@ -162,17 +165,18 @@ async fn establish(
         is_anonymous: e.is_anonymous,
     };
     tracing::debug!(?info, "session established");
-    let conn = Connection::new(
-        Backend::Smb2(shared, std::sync::Mutex::new(Some(tasks))),
-        f,
-        info,
-    );
+    let smb2 = Smb2::new(shared, info.clone());
     // MS-SMB2 §3.2.5.5: on 3.0 and 3.0.2 the negotiation is validated after
     // the first tree connect (3.1.1 has the preauth integrity hash).
     if let Some((sent, expected)) = e.validation {
-        conn.expect_validation(Validation { sent, expected });
+        smb2.expect_validation(Validation { sent, expected });
     }
-    Ok(conn)
+    Ok(Connection::new(Session::new(
+        Family::Smb2(smb2),
+        tasks,
+        f,
+        info,
+    )))
 }
 
 /// Moves bytes and time between `stream` and the connection until the
@@ -208,22 +212,6 @@ async fn pump(core: &mut Smb2Connection, stream: &mut BoxStream) -> Result<Outco
                 core.handle_timeout(Instant::now().into_std());
             }
         }
-    }
-}
-
-/// What FSCTL_VALIDATE_NEGOTIATE_INFO sends and must get back.
-#[derive(Debug, Clone)]
-pub(crate) struct Validation {
-    pub sent: ValidateNegotiateInfoRequest,
-    pub expected: ValidateNegotiateInfoResponse,
-}
-
-/// Why a connection cannot encrypt, from what was negotiated.
-pub(crate) fn why_no_encryption(info: &ServerInfo) -> String {
-    if info.is_guest || info.is_anonymous {
-        "guest and anonymous sessions have no keys to encrypt with".into()
-    } else {
-        no_cipher_reason(info.dialect, info.capabilities)
     }
 }
 

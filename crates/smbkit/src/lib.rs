@@ -31,8 +31,10 @@ mod connection;
 mod driver;
 mod error;
 mod factory;
+mod family;
 mod files;
 mod handshake;
+mod ops;
 mod shares;
 mod smb1_ipc;
 mod smb1ops;
@@ -40,17 +42,16 @@ mod transfer;
 mod transport;
 mod types;
 
-pub use connection::{Connection, ServerInfo, TreeInfo};
+pub use connection::{Connection, DEFAULT_SEARCH};
 pub use error::{Error, ProtocolError};
 pub use factory::{
     AuthHandler, Encryption, Protocol, SignOptions, SmbProtocolFactory, DEFAULT_CIPHERS,
     DEFAULT_ECHO_TIMEOUT, DEFAULT_TIMEOUT,
 };
-pub use files::DEFAULT_SEARCH;
 pub use smbkit_proto::crypto::{Cipher, SigningAlgorithm};
 pub use smbkit_proto::dtyp::{Ace, Acl, SecurityDescriptor, Sid};
 pub use smbkit_proto::fscc::{attributes, search};
 pub use smbkit_proto::nbss::NegativeResponse;
 pub use smbkit_proto::{Dialect, NtStatus};
 pub use transfer::{RemoteFile, RemoteReader};
-pub use types::{ShareType, SharedDevice, SharedFile};
+pub use types::{ServerInfo, ShareType, SharedDevice, SharedFile, TreeInfo};

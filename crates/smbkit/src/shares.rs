@@ -33,10 +33,11 @@ use smbkit_proto::smb2::{ErrorResponse, QueryInfoResponse};
 use smbkit_proto::{Command, NtStatus};
 use tokio::time::Instant;
 
-use crate::connection::{with_limit, Connection};
+use crate::connection::Connection;
 use crate::driver::{body, Response};
 use crate::error::{describe_status, Error, ProtocolError};
 use crate::files::{failure, smb_path, Handle, OpenSpec};
+use crate::ops::with_limit;
 use crate::types::SharedDevice;
 
 /// Access asked for on the `srvsvc` pipe: what Windows clients ask for

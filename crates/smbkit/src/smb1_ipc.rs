@@ -36,10 +36,11 @@ use smbkit_proto::smb2::create::{access_mask, create_disposition, create_options
 use smbkit_proto::NtStatus;
 use tokio::time::Instant;
 
-use crate::connection::{with_limit, Connection};
+use crate::connection::Connection;
 use crate::driver::smb1::{Smb1Shared, TransResp1};
 use crate::error::{describe_status, Error, ProtocolError};
 use crate::files::{display, failure, smb_path, OpenSpec};
+use crate::ops::with_limit;
 use crate::shares::{
     pipe_io_failure, rpc_failure, snapshot_time, ShareEnumCalls, BIND_CALL_ID, PIPE_ACCESS,
 };

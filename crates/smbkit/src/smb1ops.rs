@@ -10,14 +10,14 @@ use smbkit_proto::smb1::session_setup::{
     SessionSetupRequestExtended, SessionSetupResponseExtended, ACTION_GUEST,
 };
 use smbkit_proto::smb1::signing::Smb1Signer;
-use smbkit_proto::smb1::tree_connect::{TreeConnectRequest, TreeConnectResponse};
 use smbkit_proto::{Dialect, NtStatus};
 use tokio::time::Instant;
 
-use crate::connection::{Backend, Connection, ServerInfo, TreeInfo};
+use crate::connection::Connection;
 use crate::driver::smb1::{Resp1, Smb1Shared};
 use crate::error::{describe_status, Error, ProtocolError};
 use crate::factory::{SignOptions, SmbProtocolFactory};
+use crate::types::ServerInfo;
 
 /// NEGOTIATE SecurityMode bits (MS-CIFS §2.2.4.52.2).
 const SECURITY_SIGNATURES_ENABLED: u8 = 0x04;
@@ -99,11 +99,10 @@ pub(crate) async fn connect(
         security_mode = neg.security_mode,
         "SMB1 session established"
     );
-    Ok(Connection::new(
-        Backend::Smb1(shared, std::sync::Mutex::new(Some(tasks))),
-        f,
-        info,
-    ))
+    let family = crate::family::Family::Smb1(crate::family::smb1::Smb1::new(shared, info.clone()));
+    Ok(Connection::new(crate::ops::Session::new(
+        family, tasks, f, info,
+    )))
 }
 
 /// The largest SMB message a NetBIOS session message carries: its length
@@ -469,111 +468,6 @@ fn decode_setup(r: &Resp1) -> Result<SessionSetupResponseExtended, Error> {
         .map_err(|e| ProtocolError::decode("SESSION_SETUP_ANDX response", e).into())
 }
 
-/// SMB_COM_ECHO (MS-CIFS §2.2.4.39): the server sends the data back.
-pub(crate) async fn echo(s: &Smb1Shared, data: &[u8], deadline: Instant) -> Result<Vec<u8>, Error> {
-    let req = smbkit_proto::smb1::echo::EchoRequest {
-        echo_count: 1,
-        data: data.to_vec(),
-    };
-    let r = s
-        .request(command::ECHO, 0, deadline, "echo", |w| req.encode(w))
-        .await?;
-    if r.header.status.is_error() {
-        return Err(Error::OperationFailure {
-            message: format!("echo failed ({})", describe_status(r.header.status)),
-            status: r.header.status,
-        });
-    }
-    let resp = smbkit_proto::smb1::echo::EchoResponse::decode(&r.msg)
-        .map_err(|e| ProtocolError::decode("ECHO response", e))?;
-    Ok(resp.data)
-}
-
-/// TREE_CONNECT_ANDX to `\\remote_name\share` (MS-CIFS §2.2.4.55).
-pub(crate) async fn tree_connect(
-    conn: &Connection,
-    s: &Smb1Shared,
-    share: &str,
-    deadline: Instant,
-) -> Result<TreeInfo, Error> {
-    let req = TreeConnectRequest {
-        flags: 0x0008,
-        password: vec![0],
-        path: format!("\\\\{}\\{}", conn.remote_name(), share),
-        service: "?????".into(),
-    };
-    let r = s
-        .request(
-            command::TREE_CONNECT_ANDX,
-            0,
-            deadline,
-            "tree connect",
-            |w| req.encode(w),
-        )
-        .await?;
-    if r.header.status != NtStatus::SUCCESS {
-        return Err(Error::OperationFailure {
-            message: format!(
-                "cannot connect to share '{share}' ({})",
-                describe_status(r.header.status)
-            ),
-            status: r.header.status,
-        });
-    }
-    let t = TreeConnectResponse::decode(&r.msg)
-        .map_err(|e| ProtocolError::decode("TREE_CONNECT_ANDX response", e))?;
-    let share_type = match t.service.as_str() {
-        "IPC" => 2,
-        "LPT1:" => 3,
-        _ => 1,
-    };
-    Ok(TreeInfo {
-        tree_id: u32::from(r.header.tid),
-        share_type,
-        share_flags: u32::from(t.optional_support),
-        capabilities: 0,
-        maximal_access: t.maximal_access.unwrap_or(0),
-        encrypted: false,
-    })
-}
-
-/// TREE_DISCONNECT (MS-CIFS §2.2.4.51).
-pub(crate) async fn tree_disconnect(
-    s: &Smb1Shared,
-    tid: u32,
-    deadline: Instant,
-) -> Result<(), Error> {
-    let r = s
-        .request(
-            command::TREE_DISCONNECT,
-            tid as u16,
-            deadline,
-            "tree disconnect",
-            |w| {
-                smbkit_proto::smb1::logoff::TreeDisconnectRequest.encode(w);
-                Ok(())
-            },
-        )
-        .await?;
-    if r.header.status.is_error() {
-        return Err(Error::OperationFailure {
-            message: "tree disconnect failed".into(),
-            status: r.header.status,
-        });
-    }
-    Ok(())
-}
-
-/// Logs off (LOGOFF_ANDX), best effort, before the socket is closed.
-pub(crate) async fn close(_conn: &Connection, s: &Smb1Shared, deadline: Instant) {
-    let _ = s
-        .request(command::LOGOFF_ANDX, 0, deadline, "logoff", |w| {
-            smbkit_proto::smb1::logoff::LogoffRequest.encode(w);
-            Ok(())
-        })
-        .await;
-}
-
 /// An open file over SMB1.
 #[derive(Debug, Clone)]
 pub(crate) struct Open1 {
@@ -653,25 +547,6 @@ pub(crate) async fn close_file(s: &Smb1Shared, o: &Open1, deadline: Instant) -> 
             message: "CLOSE failed".into(),
             status: r.header.status,
         });
-    }
-    Ok(())
-}
-
-/// A request whose response has no body: the status says it all.
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn simple(
-    s: &Smb1Shared,
-    cmd: u8,
-    tid: u16,
-    what: &'static str,
-    share: &str,
-    path: &str,
-    deadline: Instant,
-    body: impl FnOnce(&mut smbkit_proto::Writer) -> Result<(), smbkit_proto::EncodeError>,
-) -> Result<(), Error> {
-    let r = s.request(cmd, tid, deadline, what, body).await?;
-    if r.header.status.is_error() {
-        return Err(crate::files::failure(what, share, path, r.header.status));
     }
     Ok(())
 }
@@ -856,165 +731,9 @@ impl WriteInFlight<'_> {
     }
 }
 
-use crate::files::{smb_path, split_last, OpenSpec};
-use smbkit_proto::smb2::create::{access_mask, create_disposition, create_options};
+use crate::files::{smb_path, OpenSpec};
+use smbkit_proto::smb2::create::{access_mask, create_options};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
-
-async fn tid(conn: &Connection, share: &str, deadline: Instant) -> Result<u16, Error> {
-    Ok(conn.tree(share, deadline).await? as u16)
-}
-
-/// createDirectory over SMB1: NT_CREATE_ANDX creating a directory, then
-/// CLOSE, as over SMB2 (SMB_COM_CREATE_DIRECTORY is deprecated, MS-CIFS
-/// §2.2.4.1, and Samba fails it on a read-only share with
-/// STATUS_MEDIA_WRITE_PROTECTED where the create gives
-/// STATUS_ACCESS_DENIED).
-pub(crate) async fn create_directory(
-    conn: &Connection,
-    s: &Smb1Shared,
-    share: &str,
-    path: &str,
-    deadline: Instant,
-) -> Result<(), Error> {
-    let tid = tid(conn, share, deadline).await?;
-    let spec = OpenSpec::new(
-        access_mask::FILE_READ_ATTRIBUTES | access_mask::SYNCHRONIZE,
-        create_disposition::CREATE,
-        create_options::DIRECTORY_FILE,
-    );
-    let o = open(s, tid, share, path, spec, "create_directory", deadline).await?;
-    close_file(s, &o, deadline).await
-}
-
-/// deleteDirectory over SMB1: SMB_COM_DELETE_DIRECTORY.
-pub(crate) async fn delete_directory(
-    conn: &Connection,
-    s: &Smb1Shared,
-    share: &str,
-    path: &str,
-    deadline: Instant,
-) -> Result<(), Error> {
-    let tid = tid(conn, share, deadline).await?;
-    let req = smbkit_proto::smb1::path_ops::DeleteDirectoryRequest {
-        directory_name: format!("\\{path}"),
-    };
-    simple(
-        s,
-        command::DELETE_DIRECTORY,
-        tid,
-        "delete_directory",
-        share,
-        path,
-        deadline,
-        |w| req.encode(w),
-    )
-    .await
-}
-
-/// rename over SMB1: SMB_COM_RENAME (files and folders).
-pub(crate) async fn rename(
-    conn: &Connection,
-    s: &Smb1Shared,
-    share: &str,
-    old: &str,
-    new: &str,
-    deadline: Instant,
-) -> Result<(), Error> {
-    let tid = tid(conn, share, deadline).await?;
-    let req = smbkit_proto::smb1::path_ops::RenameRequest {
-        search_attributes: 0x16, // hidden, system, directory
-        old_file_name: format!("\\{old}"),
-        new_file_name: format!("\\{new}"),
-    };
-    let r = s
-        .request(command::RENAME, tid, deadline, "rename", |w| req.encode(w))
-        .await?;
-    if r.header.status.is_error() {
-        return Err(crate::files::rename_failure(
-            share,
-            old,
-            new,
-            r.header.status,
-        ));
-    }
-    Ok(())
-}
-
-/// getAttributes over SMB1: two TRANS2 QUERY_PATH_INFORMATION at once, for
-/// the pass-through (MS-SMB §2.2.2.3.5) FileNetworkOpenInformation and
-/// FileInternalInformation, so that the file id comes along as it does
-/// over SMB2. (Samba answers the pass-through FileAllInformation with the
-/// SMB_QUERY_FILE_ALL_INFO layout, which has no file id.) Servers without
-/// CAP_INFOLEVEL_PASSTHRU get NT_CREATE_ANDX for attributes only, then
-/// CLOSE, and no file id.
-pub(crate) async fn get_attributes(
-    conn: &Connection,
-    s: &Smb1Shared,
-    share: &str,
-    path: &str,
-    deadline: Instant,
-) -> Result<crate::types::SharedFile, Error> {
-    use smbkit_proto::fscc::{info_class, FileNetworkOpenInformation};
-    use smbkit_proto::smb1::trans2::{passthrough_level, QueryPathInformationRequest};
-    let tid = tid(conn, share, deadline).await?;
-    let ft = smbkit_proto::fscc::filetime_to_unix;
-    if conn.server_info().capabilities & caps::INFOLEVEL_PASSTHRU != 0 {
-        let query = |class: u8| QueryPathInformationRequest {
-            information_level: passthrough_level(class),
-            file_name: format!("\\{path}"),
-            max_data_count: 512,
-        };
-        let (open, internal) = (
-            query(info_class::FILE_NETWORK_OPEN_INFORMATION),
-            query(info_class::FILE_INTERNAL_INFORMATION),
-        );
-        let ((_, _, open, _), (_, _, internal, _)) = tokio::try_join!(
-            trans2(s, tid, share, path, "get_attributes", deadline, |w| {
-                open.encode(w)
-            }),
-            trans2(s, tid, share, path, "get_attributes", deadline, |w| {
-                internal.encode(w)
-            }),
-        )?;
-        let o = FileNetworkOpenInformation::decode(&open)
-            .map_err(|e| ProtocolError::decode("FileNetworkOpenInformation", e))?;
-        let file_id = smbkit_proto::Reader::new(&internal)
-            .u64("FileInternalInformation")
-            .map_err(|e| ProtocolError::decode("FileInternalInformation", e))?;
-        return Ok(crate::types::SharedFile {
-            create_time: ft(o.creation_time),
-            last_access_time: ft(o.last_access_time),
-            last_write_time: ft(o.last_write_time),
-            last_attr_change_time: ft(o.change_time),
-            file_size: o.end_of_file,
-            alloc_size: o.allocation_size,
-            file_attributes: o.file_attributes,
-            short_name: String::new(),
-            filename: split_last(path).1.to_string(),
-            file_id,
-        });
-    }
-    let spec = OpenSpec::new(
-        access_mask::FILE_READ_ATTRIBUTES | access_mask::SYNCHRONIZE,
-        create_disposition::OPEN,
-        0,
-    );
-    let o = open(s, tid, share, path, spec, "get_attributes", deadline).await?;
-    close_file(s, &o, deadline).await?;
-    let c = &o.create;
-    Ok(crate::types::SharedFile {
-        create_time: ft(c.create_time),
-        last_access_time: ft(c.last_access_time),
-        last_write_time: ft(c.last_write_time),
-        last_attr_change_time: ft(c.last_change_time),
-        file_size: c.end_of_file,
-        alloc_size: c.allocation_size,
-        file_attributes: c.ext_file_attributes,
-        short_name: String::new(),
-        filename: split_last(path).1.to_string(),
-        file_id: c.extended.as_ref().map_or(0, |e| e.file_id),
-    })
-}
 
 /// retrieveFileFromOffset over SMB1: NT_CREATE_ANDX, then READ_ANDX
 /// requests of [`max_read`] bytes, several in flight (the reader of
@@ -1032,7 +751,7 @@ pub(crate) async fn retrieve<W: AsyncWrite + Unpin + ?Sized>(
     let limit = conn.op_limit();
     let deadline = Instant::now() + limit;
     let path = smb_path(path)?;
-    let tid = tid(conn, share, deadline).await?;
+    let tid = crate::family::smb1::tid(conn.tree(share, deadline).await?)?;
     let o = open(
         s,
         tid,
@@ -1094,7 +813,7 @@ pub(crate) async fn store<R: AsyncRead + Unpin + ?Sized>(
             "store_file needs a file name".into(),
         ));
     }
-    let tid = tid(conn, share, deadline).await?;
+    let tid = crate::family::smb1::tid(conn.tree(share, deadline).await?)?;
     let spec = OpenSpec::new(
         access_mask::FILE_WRITE_DATA
             | access_mask::FILE_READ_ATTRIBUTES
@@ -1146,344 +865,6 @@ pub(crate) async fn store<R: AsyncRead + Unpin + ?Sized>(
     let n = result?;
     closed?;
     Ok(n)
-}
-
-/// FIND flags (MS-CIFS §2.2.6.2.1): close at end of search, continue from
-/// the last name.
-const FIND_CLOSE_AT_EOS: u16 = 0x0002;
-const FIND_CONTINUE_FROM_LAST: u16 = 0x0008;
-/// Search attributes: hidden, system and directories too.
-const SEARCH_ALL: u16 = 0x0016;
-/// How long the answer to a FIND_FIRST2 whose caller gave up is awaited, so
-/// that the search it opened can be closed.
-const LATE_FIND_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// The most a TRANSACTION2 response can total: its TotalParameterCount
-/// and TotalDataCount are 16-bit (MS-CIFS §2.2.4.46.2).
-const TRANS2_LIMIT: u32 = 0xFFFF;
-
-/// One TRANSACTION2 exchange: its parameters and data, reassembled from
-/// every message of the response (MS-CIFS §2.2.4.46.2).
-async fn trans2(
-    s: &Smb1Shared,
-    tid: u16,
-    share: &str,
-    path: &str,
-    what: &'static str,
-    deadline: Instant,
-    body: impl FnOnce(&mut smbkit_proto::Writer) -> Result<(), smbkit_proto::EncodeError>,
-) -> Result<(NtStatus, Vec<u8>, Vec<u8>, bool), Error> {
-    let r = s
-        .request_trans(
-            command::TRANSACTION2,
-            tid,
-            deadline,
-            what,
-            TRANS2_LIMIT,
-            body,
-        )
-        .await?;
-    let status = r.header.status;
-    if status.is_error() {
-        return Err(crate::files::failure(what, share, path, status));
-    }
-    let unicode = r.unicode();
-    Ok((status, r.parameters, r.data, unicode))
-}
-
-/// MaxDataCount of FIND_FIRST2 / FIND_NEXT2: the most the 16-bit field
-/// allows. A response larger than one message of our MaxBufferSize comes in
-/// several parts, which the driver puts together.
-const FIND_MAX_DATA: u16 = 0xFFFF;
-
-/// listPath over SMB1: TRANS2 FIND_FIRST2 / FIND_NEXT2 (MS-CIFS §2.2.6.2,
-/// §2.2.6.3) with SMB_FIND_FILE_ID_BOTH_DIRECTORY_INFO (MS-SMB §2.2.8.1.3),
-/// which carries the FileId that SMB2 listings have too; servers that do
-/// not know that level get SMB_FIND_FILE_BOTH_DIRECTORY_INFO.
-///
-/// A search the server left open (the listing failed or timed out before
-/// its end) is closed with FIND_CLOSE2, also when the FIND_FIRST2 that
-/// opened it is answered after its time limit.
-pub(crate) async fn list_entries(
-    conn: &Connection,
-    s: &Arc<Smb1Shared>,
-    share: &str,
-    dir: &str,
-    pattern: &str,
-    deadline: Instant,
-) -> Result<Vec<crate::types::SharedFile>, Error> {
-    use smbkit_proto::smb1::trans2::find_level;
-    let tid = tid(conn, share, deadline).await?;
-    let max_data = FIND_MAX_DATA;
-    let search = if dir.is_empty() {
-        format!("\\{pattern}")
-    } else {
-        format!("\\{dir}\\{pattern}")
-    };
-    let mut level = find_level::FILE_ID_BOTH_DIRECTORY_INFO;
-    let first = loop {
-        let r = find_first(s, tid, share, dir, &search, level, max_data, deadline).await;
-        match r {
-            Err(e)
-                if level == find_level::FILE_ID_BOTH_DIRECTORY_INFO
-                    && matches!(
-                        e.status(),
-                        Some(NtStatus::INVALID_LEVEL | NtStatus::NOT_SUPPORTED)
-                    ) =>
-            {
-                level = find_level::FILE_BOTH_DIRECTORY_INFO;
-            }
-            Err(e) if e.status() == Some(NtStatus::NO_SUCH_FILE) => return Ok(Vec::new()),
-            r => break r?,
-        }
-    };
-    let (sid, end, mut entries) = first;
-    if end {
-        return Ok(entries);
-    }
-    let more = find_rest(
-        s,
-        tid,
-        share,
-        dir,
-        sid,
-        level,
-        max_data,
-        &mut entries,
-        deadline,
-    )
-    .await;
-    if let Err(e) = more {
-        find_close_in_background(s, tid, sid);
-        return Err(e);
-    }
-    Ok(entries)
-}
-
-/// The entries of a FIND_FIRST2 or FIND_NEXT2 response at `level`.
-fn find_entries(
-    level: u16,
-    data: &[u8],
-    unicode: bool,
-) -> Result<Vec<crate::types::SharedFile>, Error> {
-    use smbkit_proto::smb1::trans2::{
-        find_level, parse_find_file_both_directory_info, parse_find_file_id_both_directory_info,
-    };
-    let entries = if level == find_level::FILE_ID_BOTH_DIRECTORY_INFO {
-        parse_find_file_id_both_directory_info(data, unicode)
-    } else {
-        parse_find_file_both_directory_info(data, unicode)
-    }
-    .map_err(|e| ProtocolError::decode("directory listing", e))?;
-    Ok(entries
-        .into_iter()
-        .map(crate::types::SharedFile::from_entry)
-        .collect())
-}
-
-/// FIND_FIRST2: the search's SID, whether it ended, and its first entries.
-/// Should `deadline` pass before the answer, the search the server opens
-/// anyway is closed when the answer comes.
-#[allow(clippy::too_many_arguments)]
-async fn find_first(
-    s: &Arc<Smb1Shared>,
-    tid: u16,
-    share: &str,
-    dir: &str,
-    search: &str,
-    level: u16,
-    max_data: u16,
-    deadline: Instant,
-) -> Result<(u16, bool, Vec<crate::types::SharedFile>), Error> {
-    use smbkit_proto::smb1::trans2::{FindFirst2Request, FindFirst2ResponseParameters};
-    let req = FindFirst2Request {
-        search_attributes: SEARCH_ALL,
-        search_count: 1024,
-        flags: FIND_CLOSE_AT_EOS,
-        information_level: level,
-        search_storage_type: 0,
-        file_name: search.to_string(),
-        max_data_count: max_data,
-    };
-    let (s2, share2, dir2) = (Arc::clone(s), share.to_string(), dir.to_string());
-    let late_deadline = deadline.max(Instant::now() + LATE_FIND_LIMIT);
-    let mut job = tokio::spawn(async move {
-        let (_, params, data, unicode) =
-            trans2(&s2, tid, &share2, &dir2, "listing", late_deadline, |w| {
-                req.encode(w)
-            })
-            .await?;
-        let p = FindFirst2ResponseParameters::decode(&params)
-            .map_err(|e| ProtocolError::decode("FIND_FIRST2 parameters", e))?;
-        let end = p.end_of_search != 0;
-        match find_entries(level, &data, unicode) {
-            Ok(entries) => Ok((p.sid, end, entries)),
-            Err(e) => {
-                if !end {
-                    find_close_in_background(&s2, tid, p.sid);
-                }
-                Err(e)
-            }
-        }
-    });
-    match tokio::time::timeout_at(deadline, &mut job).await {
-        Ok(joined) => joined.map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?,
-        Err(_) => {
-            let s3 = Arc::clone(s);
-            tokio::spawn(async move {
-                if let Ok(Ok((sid, false, _))) = job.await {
-                    find_close_in_background(&s3, tid, sid);
-                }
-            });
-            Err(Error::Timeout {
-                operation: "listing",
-                after: std::time::Duration::ZERO,
-            })
-        }
-    }
-}
-
-/// FIND_NEXT2 until the end of the search, appending to `entries`.
-#[allow(clippy::too_many_arguments)]
-async fn find_rest(
-    s: &Smb1Shared,
-    tid: u16,
-    share: &str,
-    dir: &str,
-    sid: u16,
-    level: u16,
-    max_data: u16,
-    entries: &mut Vec<crate::types::SharedFile>,
-    deadline: Instant,
-) -> Result<(), Error> {
-    use smbkit_proto::smb1::trans2::{FindNext2Request, FindNext2ResponseParameters};
-    for _ in 0..100_000 {
-        let last = match entries.last() {
-            Some(e) => e.filename.clone(),
-            None => return Ok(()),
-        };
-        let next = FindNext2Request {
-            sid,
-            search_count: 1024,
-            information_level: level,
-            resume_key: 0,
-            flags: FIND_CLOSE_AT_EOS | FIND_CONTINUE_FROM_LAST,
-            file_name: last,
-            max_data_count: max_data,
-        };
-        let (_, params, data, unicode) =
-            match trans2(s, tid, share, dir, "listing", deadline, |w| next.encode(w)).await {
-                Ok(x) => x,
-                Err(e) if e.status() == Some(NtStatus::NO_MORE_FILES) => return Ok(()),
-                Err(e) => return Err(e),
-            };
-        let p = FindNext2ResponseParameters::decode(&params)
-            .map_err(|e| ProtocolError::decode("FIND_NEXT2 parameters", e))?;
-        let more = find_entries(level, &data, unicode)?;
-        if more.is_empty() && p.end_of_search == 0 {
-            return Err(ProtocolError::Unexpected("FIND_NEXT2 made no progress".into()).into());
-        }
-        entries.extend(more);
-        if p.end_of_search != 0 {
-            return Ok(());
-        }
-    }
-    Err(ProtocolError::Unexpected("the listing never ends".into()).into())
-}
-
-/// Ends the search `sid` (FIND_CLOSE2, MS-CIFS §2.2.4.48) without waiting.
-fn find_close_in_background(s: &Arc<Smb1Shared>, tid: u16, sid: u16) {
-    let s = Arc::clone(s);
-    tokio::spawn(async move {
-        let req = smbkit_proto::smb1::trans2::FindClose2Request { sid };
-        let deadline = Instant::now() + LATE_FIND_LIMIT;
-        let _ = s
-            .request(command::FIND_CLOSE2, tid, deadline, "FIND_CLOSE2", |w| {
-                req.encode(w);
-                Ok(())
-            })
-            .await;
-    });
-}
-
-/// Deletes one file (SMB_COM_DELETE) or empty folder over SMB1.
-pub(crate) async fn delete_one(
-    conn: &Connection,
-    s: &Smb1Shared,
-    share: &str,
-    path: &str,
-    directory: bool,
-    deadline: Instant,
-) -> Result<(), Error> {
-    if directory {
-        return delete_directory(conn, s, share, path, deadline).await;
-    }
-    let tid = tid(conn, share, deadline).await?;
-    let req = smbkit_proto::smb1::path_ops::DeleteRequest {
-        search_attributes: 0x06,
-        file_name: format!("\\{path}"),
-    };
-    let deleted = simple(
-        s,
-        command::DELETE,
-        tid,
-        "delete_files",
-        share,
-        path,
-        deadline,
-        |w| req.encode(w),
-    )
-    .await;
-    match deleted {
-        // Samba's SMB_COM_DELETE opens the file sharing nothing, so a file
-        // open elsewhere (even with FILE_SHARE_DELETE) cannot go that way.
-        // Over SMB2 such a file is marked for deletion and goes when its
-        // last handle closes: do the same with an open that shares all and
-        // deletes on close.
-        Err(e) if e.status() == Some(NtStatus::SHARING_VIOLATION) => {
-            let spec = OpenSpec::new(
-                access_mask::DELETE | access_mask::FILE_READ_ATTRIBUTES | access_mask::SYNCHRONIZE,
-                create_disposition::OPEN,
-                create_options::NON_DIRECTORY_FILE | create_options::DELETE_ON_CLOSE,
-            );
-            let o = open(s, tid, share, path, spec, "delete_files", deadline).await?;
-            close_file(s, &o, deadline).await
-        }
-        r => r,
-    }
-}
-
-/// resetFileAttributes over SMB1 for one file: TRANS2
-/// SET_PATH_INFORMATION with SMB_SET_FILE_BASIC_INFO (pass-through
-/// FileBasicInformation).
-pub(crate) async fn set_attributes(
-    conn: &Connection,
-    s: &Smb1Shared,
-    share: &str,
-    path: &str,
-    attributes: u32,
-    deadline: Instant,
-) -> Result<(), Error> {
-    use smbkit_proto::smb1::trans2::{passthrough_level, SetPathInformationRequest};
-    let tid = tid(conn, share, deadline).await?;
-    let req = SetPathInformationRequest {
-        information_level: passthrough_level(
-            smbkit_proto::fscc::info_class::FILE_BASIC_INFORMATION,
-        ),
-        file_name: format!("\\{path}"),
-        data: smbkit_proto::fscc::FileBasicInformation::set_attributes(attributes).to_bytes(),
-    };
-    trans2(
-        s,
-        tid,
-        share,
-        path,
-        "reset_file_attributes",
-        deadline,
-        |w| req.encode(w),
-    )
-    .await
-    .map(|_| ())
 }
 
 #[cfg(test)]

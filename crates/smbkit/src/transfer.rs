@@ -28,10 +28,11 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::connection::{with_limit, Connection};
+use crate::connection::Connection;
 use crate::driver::{body, Response};
 use crate::error::{Error, ProtocolError};
 use crate::files::{display, failure, smb_path, Handle, OpenSpec};
+use crate::ops::with_limit;
 
 /// Largest single READ/WRITE smbkit sends (the server's limit may be lower).
 const MAX_CHUNK: usize = 1024 * 1024;
