@@ -6,9 +6,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use smbkit_proto::smb2::create::create_disposition;
 use smbkit_proto::Dialect;
+use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::error::Error;
+use crate::ops::transfer::{self, RemoteFile};
 use crate::ops::{listing, paths, session, Ctx, Session};
 use crate::types::{ServerInfo, SharedFile, TreeInfo};
 
@@ -202,15 +205,113 @@ impl Connection {
     pub async fn rename(&self, share: &str, old_path: &str, new_path: &str) -> Result<(), Error> {
         paths::rename(&self.ctx, share, old_path, new_path).await
     }
+
+    /// Opens the file at `path` for reading, for callers that stream it
+    /// ([`RemoteFile::reader`]) or read it by ranges
+    /// ([`RemoteFile::read_at`]).
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: smbkit::Connection) -> Result<(), smbkit::Error> {
+    /// let file = conn.open_file("share", "/big.iso").await?;
+    /// let header = file.read_at(0, 512).await?;
+    /// let mut reader = file.reader(1024 * 1024, None);
+    /// tokio::io::copy(&mut reader, &mut tokio::io::sink()).await?;
+    /// file.close().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn open_file(&self, share: &str, path: &str) -> Result<RemoteFile, Error> {
+        transfer::open_file(&self.ctx, share, path).await
+    }
+
+    /// Writes the whole file at `path` to `writer`; returns the file's
+    /// attributes and the bytes written (the reference's `retrieveFile`).
+    /// The time limit (30 s by default) applies to each request.
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: smbkit::Connection) -> Result<(), smbkit::Error> {
+    /// let mut out = Vec::new(); // or a tokio::fs::File, a socket: any AsyncWrite
+    /// let (_attributes, n) = conn.retrieve_file("share", "/docs/report.pdf", &mut out).await?;
+    /// println!("{n} bytes");
+    /// # Ok(()) }
+    /// ```
+    pub async fn retrieve_file<W: AsyncWrite + Unpin + ?Sized>(
+        &self,
+        share: &str,
+        path: &str,
+        writer: &mut W,
+    ) -> Result<(u32, u64), Error> {
+        transfer::retrieve(&self.ctx, share, path, writer, 0, None).await
+    }
+
+    /// Writes the file at `path` from `offset` to `writer`, at most
+    /// `max_length` bytes (`None`: to the end of the file; `Some(0)`: only
+    /// open it); returns the file's attributes and the bytes written (the
+    /// reference's `retrieveFileFromOffset`). An offset past the end of the
+    /// file is rejected with [`Error::InvalidArgument`].
+    pub async fn retrieve_file_from_offset<W: AsyncWrite + Unpin + ?Sized>(
+        &self,
+        share: &str,
+        path: &str,
+        writer: &mut W,
+        offset: u64,
+        max_length: Option<u64>,
+    ) -> Result<(u32, u64), Error> {
+        transfer::retrieve(&self.ctx, share, path, writer, offset, max_length).await
+    }
+
+    /// Stores everything `reader` yields as the file at `path`, creating it
+    /// or replacing its contents; returns the bytes written (the
+    /// reference's `storeFile`). The time limit (30 s by default) applies
+    /// to each request.
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: smbkit::Connection) -> Result<(), smbkit::Error> {
+    /// let photo: &[u8] = b"...";
+    /// let mut input = photo; // or a tokio::fs::File: any AsyncRead
+    /// let n = conn.store_file("share", "/photos/photo.jpg", &mut input).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn store_file<R: AsyncRead + Unpin + ?Sized>(
+        &self,
+        share: &str,
+        path: &str,
+        reader: &mut R,
+    ) -> Result<u64, Error> {
+        transfer::store(
+            &self.ctx,
+            share,
+            path,
+            reader,
+            0,
+            create_disposition::OVERWRITE_IF,
+        )
+        .await
+    }
+
+    /// Writes everything `reader` yields into the file at `path` starting
+    /// at `offset`, creating the file if needed; with `truncate` the file is
+    /// emptied first (the reference's `storeFileFromOffset`). Returns the
+    /// bytes written.
+    pub async fn store_file_from_offset<R: AsyncRead + Unpin + ?Sized>(
+        &self,
+        share: &str,
+        path: &str,
+        reader: &mut R,
+        offset: u64,
+        truncate: bool,
+    ) -> Result<u64, Error> {
+        let disposition = if truncate {
+            create_disposition::OVERWRITE_IF
+        } else {
+            create_disposition::OPEN_IF
+        };
+        transfer::store(&self.ctx, share, path, reader, offset, disposition).await
+    }
 }
 
 /// Transitional helpers for the modules not yet moved onto the family
 /// primitives.
 impl Connection {
-    pub(crate) fn op_limit(&self) -> Duration {
-        self.ctx.op_limit()
-    }
-
     pub(crate) fn op_deadline(&self) -> (tokio::time::Instant, Duration) {
         self.ctx.op_deadline()
     }

@@ -18,38 +18,11 @@ pub(crate) use crate::ops::names::smb_path;
 pub(crate) struct Handle {
     pub tree_id: u32,
     pub file_id: FileId,
+    #[allow(dead_code)]
     pub create: CreateResponse,
 }
 
 impl Connection {
-    /// Opens `path` on the tree (one round trip).
-    pub(crate) async fn open(
-        &self,
-        tree_id: u32,
-        share: &str,
-        path: &str,
-        spec: OpenSpec,
-        what: &str,
-        deadline: Instant,
-    ) -> Result<Handle, Error> {
-        let req = crate::family::smb2::create_request(&spec, path);
-        let r = self
-            .shared()?
-            .request(Command::CREATE, tree_id, 1, deadline, "CREATE", |w| {
-                req.encode(w)
-            })
-            .await?;
-        if r.header.status != NtStatus::SUCCESS {
-            return Err(failure(what, share, path, r.header.status));
-        }
-        let create = crate::family::smb2::decode_create(&r)?;
-        Ok(Handle {
-            tree_id,
-            file_id: create.file_id,
-            create,
-        })
-    }
-
     /// Closes a handle; errors are reported but the handle is gone either way.
     pub(crate) async fn close_handle(&self, h: &Handle, deadline: Instant) -> Result<(), Error> {
         let req = CloseRequest {

@@ -38,7 +38,6 @@ mod ops;
 mod shares;
 mod smb1_ipc;
 mod smb1ops;
-mod transfer;
 mod transport;
 mod types;
 
@@ -48,10 +47,10 @@ pub use factory::{
     AuthHandler, Encryption, Protocol, SignOptions, SmbProtocolFactory, DEFAULT_CIPHERS,
     DEFAULT_ECHO_TIMEOUT, DEFAULT_TIMEOUT,
 };
+pub use ops::transfer::{RemoteFile, RemoteReader};
 pub use smbkit_proto::crypto::{Cipher, SigningAlgorithm};
 pub use smbkit_proto::dtyp::{Ace, Acl, SecurityDescriptor, Sid};
 pub use smbkit_proto::fscc::{attributes, search};
 pub use smbkit_proto::nbss::NegativeResponse;
 pub use smbkit_proto::{Dialect, NtStatus};
-pub use transfer::{RemoteFile, RemoteReader};
 pub use types::{ServerInfo, ShareType, SharedDevice, SharedFile, TreeInfo};

@@ -21,6 +21,7 @@
 pub(crate) mod smb1;
 pub(crate) mod smb2;
 
+use bytes::{Bytes, BytesMut};
 use smbkit_proto::smb2::create::{share_access, FileId};
 use tokio::time::Instant;
 
@@ -143,7 +144,6 @@ impl OpenFile {
     }
 
     /// The family the file was opened over.
-    #[allow(dead_code)] // transfers move onto it next
     pub(crate) fn family(&self) -> &Family {
         &self.family
     }
@@ -221,7 +221,6 @@ impl Family {
 
     /// Opens `path` (backslashes, no leading separator) on the tree; a
     /// refusal is an error saying `what` failed on `\share\path`.
-    #[allow(dead_code)] // transfers move onto it next
     pub(crate) async fn open(
         &self,
         tree: u32,
@@ -385,4 +384,127 @@ impl Family {
             }
         }
     }
+}
+
+/// How a retrieve starts: the family read the first bytes in the open's
+/// round trip and closed the file again, or the file is open for reads.
+pub(crate) enum ReadStart {
+    /// The open's answer and the first bytes (SMB2 CREATE + READ + CLOSE).
+    Done(OpenInfo, Bytes),
+    /// The open file (no data read yet).
+    Open(OpenFile),
+}
+
+/// A WRITE sent whose answer is still to come.
+pub(crate) enum WriteInFlight<'a> {
+    Smb2(smb2::WriteInFlight<'a>),
+    Smb1(&'a smb1::Smb1, smb1::WriteInFlight<'a>),
+}
+
+impl WriteInFlight<'_> {
+    /// Waits for the answer: the bytes are written (SMB1 writes what the
+    /// server did not take with further requests, each within `limit`),
+    /// and the data's buffer comes back once nothing else holds it.
+    pub(crate) async fn finish(
+        self,
+        file: FileRef,
+        share: &str,
+        path: &str,
+        limit: std::time::Duration,
+    ) -> Result<Option<BytesMut>, Error> {
+        match self {
+            WriteInFlight::Smb2(w) => w.finish(share, path).await,
+            WriteInFlight::Smb1(f, w) => {
+                let (tid, fid) = smb1::tid_fid(file)?;
+                w.finish(&f.shared, tid, fid, share, path, limit).await
+            }
+        }
+    }
+}
+
+impl Family {
+    /// The bytes one READ asks for.
+    pub(crate) fn read_size(&self) -> usize {
+        dispatch!(self, f => f.read_size())
+    }
+
+    /// The bytes one WRITE carries.
+    pub(crate) fn write_size(&self) -> usize {
+        dispatch!(self, f => f.write_size())
+    }
+
+    /// Up to `len` bytes at `offset` of an open file; empty at its end. A
+    /// server may send fewer bytes than asked anywhere in the file.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn read(
+        &self,
+        file: FileRef,
+        offset: u64,
+        len: u32,
+        share: &str,
+        path: &str,
+        deadline: Instant,
+    ) -> Result<Bytes, Error> {
+        dispatch!(self, f => f.read(file, offset, len, share, path, deadline).await)
+    }
+
+    /// Opens `path` for reading, and reads its first `len` bytes at
+    /// `offset` in the same round trip where the family can.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn open_read(
+        &self,
+        tree: u32,
+        share: &str,
+        path: &str,
+        offset: u64,
+        len: u32,
+        deadline: Instant,
+    ) -> Result<ReadStart, Error> {
+        dispatch!(self, f => f.open_read(tree, share, path, offset, len, deadline).await)
+    }
+
+    /// Opens `path` with `spec`, writes all of `data` at `offset` and
+    /// closes it: one round trip over SMB2.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn store_small(
+        &self,
+        tree: u32,
+        share: &str,
+        path: &str,
+        spec: OpenSpec,
+        offset: u64,
+        data: Bytes,
+        deadline: Instant,
+    ) -> Result<(), Error> {
+        dispatch!(self, f => f.store_small(tree, share, path, spec, offset, data, deadline).await)
+    }
+
+    /// Sends a WRITE of `data` at `offset` without waiting for its answer.
+    pub(crate) async fn start_write(
+        &self,
+        file: FileRef,
+        offset: u64,
+        data: Bytes,
+        deadline: Instant,
+    ) -> Result<WriteInFlight<'_>, Error> {
+        match self {
+            Family::Smb2(f) => Ok(WriteInFlight::Smb2(
+                f.start_write(file, offset, data, deadline)?,
+            )),
+            Family::Smb1(f) => Ok(WriteInFlight::Smb1(
+                f,
+                f.start_write(file, offset, data, deadline).await?,
+            )),
+        }
+    }
+}
+
+/// How files are opened for reading.
+pub(crate) fn read_spec() -> OpenSpec {
+    use smbkit_proto::smb2::create::{access_mask, create_disposition, create_options};
+    OpenSpec::new(
+        access_mask::FILE_READ_DATA | access_mask::FILE_READ_ATTRIBUTES | access_mask::SYNCHRONIZE,
+        create_disposition::OPEN,
+        create_options::NON_DIRECTORY_FILE,
+    )
 }

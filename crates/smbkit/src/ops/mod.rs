@@ -11,11 +11,13 @@
 //! * [`names`]: path normalisation and the limits of names.
 //! * [`paths`]: attributes, folders, rename, delete and reset by pattern.
 //! * [`listing`]: directory listings, with patterns and paging.
+//! * [`transfer`]: retrieve, store, [`transfer::RemoteFile`] and its reader.
 
 pub(crate) mod listing;
 pub(crate) mod names;
 pub(crate) mod paths;
 pub(crate) mod session;
+pub(crate) mod transfer;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
