@@ -4,16 +4,17 @@
 //! SMB 2/3.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
+use smbkit_proto::dtyp::SecurityDescriptor;
 use smbkit_proto::smb2::create::create_disposition;
 use smbkit_proto::Dialect;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::error::Error;
 use crate::ops::transfer::{self, RemoteFile};
-use crate::ops::{listing, paths, session, Ctx, Session};
-use crate::types::{ServerInfo, SharedFile, TreeInfo};
+use crate::ops::{listing, paths, security, session, shares, snapshots, Ctx, Session};
+use crate::types::{ServerInfo, SharedDevice, SharedFile, TreeInfo};
 
 /// Default `search` filter of [`Connection::list_path`]: read-only, hidden,
 /// system, directory, archive and normal files (the reference's 65591).
@@ -307,46 +308,119 @@ impl Connection {
         };
         transfer::store(&self.ctx, share, path, reader, offset, disposition).await
     }
-}
 
-/// Transitional helpers for the modules not yet moved onto the family
-/// primitives.
-impl Connection {
-    pub(crate) fn op_deadline(&self) -> (tokio::time::Instant, Duration) {
-        self.ctx.op_deadline()
+    /// Lists the shares of the server; the reference's `listShares`.
+    ///
+    /// Connects `IPC$`, opens the `srvsvc` named pipe (MS-SRVS §2.1), binds
+    /// to the SRVSVC interface v3.0 (MS-RPCE §2.2.2.3, C706 §12.6.4.3) and
+    /// calls `NetrShareEnum` at information level 1 (MS-SRVS §3.1.4.8,
+    /// §2.2.4.23), continuing with the resume handle while the server
+    /// answers ERROR_MORE_DATA. Both PDUs travel in FSCTL_PIPE_TRANSCEIVE
+    /// IOCTLs (MS-SMB2 §2.2.31, §3.2.4.20.1); a response larger than one
+    /// IOCTL (STATUS_BUFFER_OVERFLOW, MS-SMB2 §3.3.4.4) or split into several
+    /// fragments (C706 §12.6.4.10) is read from the pipe until the last
+    /// fragment. The pipe is closed whatever happens. `ServerName` is sent
+    /// as NULL, which names the server itself (the server ignores it,
+    /// MS-SRVS §3.1.4.8).
+    ///
+    /// Every share the server lists is returned, `IPC$` and other special
+    /// shares included (see [`SharedDevice::is_special`]), in the server's
+    /// order. Default time limit: the factory's (30 s) for the whole
+    /// listing.
+    ///
+    /// Errors: an RPC `fault` or a refused bind is an
+    /// [`Error::OperationFailure`] (ACCESS_DENIED for an access fault,
+    /// NOT_SUPPORTED for a refused bind or an unknown interface or
+    /// operation); a `NET_API_STATUS` other than success is an
+    /// [`Error::OperationFailure`] whose message carries the Win32 error
+    /// and whose status is the closest NT status (ACCESS_DENIED for 5);
+    /// malformed PDUs or stubs are [`Error::Protocol`].
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: smbkit::Connection) -> Result<(), smbkit::Error> {
+    /// for s in conn.list_shares().await? {
+    ///     if !s.is_special {
+    ///         println!("{} ({:?}) {}", s.name, s.share_type, s.comments);
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// Over SMB1 the transaction is SMB_COM_TRANSACTION TransactNmPipe
+    /// (MS-CIFS §2.2.5.6), the reads READ_ANDX, and the pipe is opened with
+    /// NT_CREATE_ANDX.
+    pub async fn list_shares(&self) -> Result<Vec<SharedDevice>, Error> {
+        shares::list_shares(&self.ctx).await
     }
 
-    pub(crate) fn remote_name(&self) -> &str {
-        self.ctx.remote_name()
+    /// The previous versions (snapshots, shadow copies) of `path` on
+    /// `share`, as UTC times; the reference's `listSnapshots`.
+    ///
+    /// `path` may be a file or a folder (the share root is `""` or `"/"`).
+    /// Opens it, sends FSCTL_SRV_ENUMERATE_SNAPSHOTS (MS-SMB2 §2.2.31,
+    /// §3.2.4.20) with a 16-byte MaxOutputResponse, which tells how many
+    /// snapshots exist and how large their list is (SRV_SNAPSHOT_ARRAY,
+    /// MS-SMB2 §2.2.32.2, §3.3.5.15.1), then asks again with room for the
+    /// whole list; each request is one CREATE + IOCTL + CLOSE compound
+    /// (MS-SMB2 §3.2.4.1.4), so nothing is left open. The `@GMT-` tokens are
+    /// converted to `SystemTime`s and returned in the server's order (Samba's
+    /// `shadow:sort`; Windows lists newest first).
+    ///
+    /// A share without snapshot support is an error, as in the reference:
+    /// [`Error::OperationFailure`] with the server's status, which is
+    /// STATUS_INVALID_DEVICE_REQUEST from Samba without `shadow_copy2` and
+    /// from Windows on file systems without volume shadow copies (or
+    /// STATUS_NOT_SUPPORTED). A share that supports snapshots but has none
+    /// gives an empty list. Callers that want "none" either way can match
+    /// on [`Error::status`]. Default time limit: the factory's (30 s).
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: smbkit::Connection) -> Result<(), smbkit::Error> {
+    /// use smbkit::NtStatus;
+    /// let snapshots = match conn.list_snapshots("share", "/docs/report.odt").await {
+    ///     Ok(v) => v,
+    ///     Err(e) if e.status() == Some(NtStatus::INVALID_DEVICE_REQUEST) => Vec::new(),
+    ///     Err(e) => return Err(e),
+    /// };
+    /// for t in snapshots {
+    ///     println!("{t:?}");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// Over SMB1: NT_TRANSACT_IOCTL (MS-CIFS §2.2.7.2).
+    pub async fn list_snapshots(&self, share: &str, path: &str) -> Result<Vec<SystemTime>, Error> {
+        snapshots::list_snapshots(&self.ctx, share, path).await
     }
 
-    pub(crate) async fn tree(
-        &self,
-        share: &str,
-        deadline: tokio::time::Instant,
-    ) -> Result<u32, Error> {
-        self.ctx.tree(share, deadline).await
-    }
-
-    pub(crate) fn smb1(&self) -> Option<&Arc<crate::driver::smb1::Smb1Shared>> {
-        match self.ctx.family() {
-            crate::family::Family::Smb1(f) => Some(&f.shared),
-            crate::family::Family::Smb2(_) => None,
-        }
-    }
-
-    pub(crate) fn smb2(&self) -> Result<&crate::family::smb2::Smb2, Error> {
-        match self.ctx.family() {
-            crate::family::Family::Smb2(f) => Ok(f),
-            crate::family::Family::Smb1(_) => Err(Error::NotConnected),
-        }
-    }
-
-    pub(crate) fn shared(&self) -> Result<&crate::driver::smb2::Shared, Error> {
-        Ok(&self.smb2()?.shared)
-    }
-
-    pub(crate) fn charge_for(&self, payload: usize) -> u16 {
-        self.smb2().map_or(1, |f| f.charge_for(payload))
+    /// The security descriptor of the file or folder `path` on `share`:
+    /// its owner, primary group and DACL (the blocking reference's
+    /// `getSecurity`).
+    ///
+    /// Opens `path` with READ_CONTROL and sends QUERY_INFO with InfoType
+    /// SMB2_0_INFO_SECURITY and AdditionalInformation OWNER | GROUP | DACL
+    /// (MS-SMB2 §2.2.37, §3.2.4.12) in one CREATE + QUERY_INFO + CLOSE
+    /// compound (MS-SMB2 §3.2.4.1.4) with a 64 KiB output buffer. Should the
+    /// descriptor not fit, the server answers STATUS_BUFFER_TOO_SMALL with
+    /// the size it needs in the ERROR response (MS-SMB2 §2.2.2.2,
+    /// §3.3.5.20.3), and the query is repeated with that size. The answer
+    /// is decoded as a self-relative SECURITY_DESCRIPTOR (MS-DTYP §2.4.6).
+    /// Default time limit: the factory's (30 s).
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: smbkit::Connection) -> Result<(), smbkit::Error> {
+    /// let sd = conn.get_security("share", "/docs/report.odt").await?;
+    /// if let Some(owner) = &sd.owner {
+    ///     println!("owner {owner}");
+    /// }
+    /// for ace in sd.dacl.iter().flat_map(|d| &d.aces) {
+    ///     println!("{ace}");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// Over SMB1: NT_TRANSACT_QUERY_SECURITY_DESC (MS-CIFS §2.2.7.6).
+    pub async fn get_security(&self, share: &str, path: &str) -> Result<SecurityDescriptor, Error> {
+        security::get_security(&self.ctx, share, path).await
     }
 }

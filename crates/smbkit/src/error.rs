@@ -169,3 +169,14 @@ pub(crate) fn rename_failure(share: &str, old: &str, new: &str, status: NtStatus
         status,
     }
 }
+
+/// A failed IOCTL, WRITE or READ on the srvsvc pipe.
+pub(crate) fn pipe_io_failure(what: &str, status: NtStatus) -> Error {
+    Error::OperationFailure {
+        message: format!(
+            "list_shares: {what} on the srvsvc pipe failed ({})",
+            describe_status(status)
+        ),
+        status,
+    }
+}

@@ -17,6 +17,7 @@ use crate::connection::Connection;
 use crate::driver::smb1::{Resp1, Smb1Shared};
 use crate::error::{describe_status, Error, ProtocolError};
 use crate::factory::{SignOptions, SmbProtocolFactory};
+use crate::family::smb1::client_max_buffer;
 use crate::types::ServerInfo;
 
 /// NEGOTIATE SecurityMode bits (MS-CIFS §2.2.4.52.2).
@@ -145,7 +146,7 @@ fn max_read(neg: &NegotiateResponse, direct_tcp: bool, signing: bool) -> u32 {
         }
     } else {
         neg.max_buffer_size
-            .min(u32::from(CLIENT_MAX_BUFFER))
+            .min(u32::from(crate::family::smb1::CLIENT_MAX_BUFFER))
             .saturating_sub(READ_RESPONSE_OVERHEAD)
             .max(1024)
     }
@@ -171,27 +172,6 @@ fn max_write(neg: &NegotiateResponse) -> u32 {
             .saturating_sub(WRITE_REQUEST_OVERHEAD)
             .clamp(1024, 0xFFFF)
     }
-}
-
-/// The MaxBufferSize smbkit announces in SESSION_SETUP_ANDX (MS-CIFS
-/// §2.2.4.53.1): the largest message the server may send it. Larger
-/// transaction responses come in several messages.
-pub(crate) const CLIENT_MAX_BUFFER: u16 = 61440;
-
-#[cfg(test)]
-tokio::task_local! {
-    /// A smaller MaxBufferSize for connections made within its scope, so
-    /// that tests make the server split transaction responses.
-    pub(crate) static TEST_MAX_BUFFER: u16;
-}
-
-/// [`CLIENT_MAX_BUFFER`], or the test override.
-fn client_max_buffer() -> u16 {
-    #[cfg(test)]
-    if let Ok(v) = TEST_MAX_BUFFER.try_with(|v| *v) {
-        return v;
-    }
-    CLIENT_MAX_BUFFER
 }
 
 struct Session {
@@ -466,88 +446,4 @@ fn is_signed(r: &Resp1) -> bool {
 fn decode_setup(r: &Resp1) -> Result<SessionSetupResponseExtended, Error> {
     SessionSetupResponseExtended::decode(&r.msg)
         .map_err(|e| ProtocolError::decode("SESSION_SETUP_ANDX response", e).into())
-}
-
-/// An open file over SMB1.
-#[derive(Debug, Clone)]
-pub(crate) struct Open1 {
-    pub tid: u16,
-    pub fid: u16,
-    #[allow(dead_code)]
-    pub create: smbkit_proto::smb1::create::NtCreateAndxResponse,
-}
-
-/// NT_CREATE_ANDX (MS-CIFS §2.2.4.64): opens `path` (backslashes, no
-/// leading separator) with the SMB2 spec's access, disposition and options
-/// values, which SMB1 shares.
-pub(crate) async fn open(
-    s: &Smb1Shared,
-    tid: u16,
-    share: &str,
-    path: &str,
-    spec: crate::files::OpenSpec,
-    what: &str,
-    deadline: Instant,
-) -> Result<Open1, Error> {
-    let req = smbkit_proto::smb1::create::NtCreateAndxRequest {
-        flags: 0,
-        root_directory_fid: 0,
-        desired_access: spec.access,
-        allocation_size: 0,
-        ext_file_attributes: spec.attributes,
-        share_access: smbkit_proto::smb2::create::share_access::ALL,
-        create_disposition: spec.disposition,
-        create_options: spec.options,
-        impersonation_level: 2,
-        security_flags: 0,
-        name: format!("\\{path}"),
-    };
-    let r = s
-        .request(
-            command::NT_CREATE_ANDX,
-            tid,
-            deadline,
-            "NT_CREATE_ANDX",
-            |w| req.encode(w),
-        )
-        .await?;
-    if r.header.status != NtStatus::SUCCESS {
-        return Err(crate::files::failure(what, share, path, r.header.status));
-    }
-    let create = smbkit_proto::smb1::create::NtCreateAndxResponse::decode(&r.msg)
-        .map_err(|e| ProtocolError::decode("NT_CREATE_ANDX response", e))?;
-    Ok(Open1 {
-        tid,
-        fid: create.fid,
-        create,
-    })
-}
-
-/// CLOSE (MS-CIFS §2.2.4.5).
-pub(crate) async fn close_file(s: &Smb1Shared, o: &Open1, deadline: Instant) -> Result<(), Error> {
-    let req = smbkit_proto::smb1::close::CloseRequest {
-        fid: o.fid,
-        last_time_modified: smbkit_proto::smb1::close::KEEP_LAST_TIME_MODIFIED,
-    };
-    if s.has_abandoned() {
-        // Requests given up on (the reads of a transfer that timed out, say)
-        // may still be pending on this file, and Samba 4.17's smbd crashes
-        // (close_file_smb) on a CLOSE that arrives while READ_ANDXs on the
-        // file are pending. The CLOSE goes once they are answered.
-        s.close_file_detached(o.tid, o.fid);
-        return Ok(());
-    }
-    let r = s
-        .request(command::CLOSE, o.tid, deadline, "CLOSE", |w| {
-            req.encode(w);
-            Ok(())
-        })
-        .await?;
-    if r.header.status.is_error() {
-        return Err(Error::OperationFailure {
-            message: "CLOSE failed".into(),
-            status: r.header.status,
-        });
-    }
-    Ok(())
 }

@@ -23,6 +23,7 @@ pub(crate) mod smb2;
 
 use bytes::{Bytes, BytesMut};
 use smbkit_proto::smb2::create::{share_access, FileId};
+use smbkit_proto::NtStatus;
 use tokio::time::Instant;
 
 use crate::error::Error;
@@ -507,4 +508,171 @@ pub(crate) fn read_spec() -> OpenSpec {
         create_disposition::OPEN,
         create_options::NON_DIRECTORY_FILE,
     )
+}
+
+/// The answer to a query or FSCTL whose output may not fit: its status,
+/// its output, and the size the server said it needs
+/// (STATUS_BUFFER_TOO_SMALL) when it said one.
+pub(crate) struct Sized {
+    pub status: NtStatus,
+    pub data: Bytes,
+    pub needed: Option<u32>,
+}
+
+/// How large the messages of pipe transactions may be.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PipeLimits {
+    /// The output asked for from a transaction.
+    pub io_size: u32,
+    /// The largest read of a pipe.
+    pub read_max: u32,
+    /// The largest request fragment one message can carry.
+    pub max_fragment: u16,
+}
+
+/// The limits of path queries of one family.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct QueryLimits {
+    /// The output buffer of the first security query.
+    pub security_first: u32,
+    /// The largest security descriptor accepted.
+    pub security_max: u32,
+    /// The largest FSCTL output asked for.
+    pub fsctl_max: u32,
+}
+
+/// Queries on one path: over SMB2 each one is CREATE + query + CLOSE in
+/// one round trip; over SMB1 the path is opened once, queried, and closed
+/// by [`PathQuery::finish`] (or, dropped, by the connection).
+pub(crate) enum PathQuery<'a> {
+    Smb2(smb2::PathQuery<'a>),
+    Smb1(smb1::PathQuery),
+}
+
+impl PathQuery<'_> {
+    /// FSCTL_SRV_ENUMERATE_SNAPSHOTS (MS-SMB2 §2.2.31, MS-SMB §2.2.7.2)
+    /// with room for `out_len` bytes of SRV_SNAPSHOT_ARRAY.
+    pub(crate) async fn enumerate_snapshots(
+        &self,
+        out_len: u32,
+        deadline: Instant,
+    ) -> Result<Sized, Error> {
+        match self {
+            PathQuery::Smb2(q) => q.enumerate_snapshots(out_len, deadline).await,
+            PathQuery::Smb1(q) => q.enumerate_snapshots(out_len, deadline).await,
+        }
+    }
+
+    /// The security descriptor parts of `additional` (OWNER, GROUP, DACL
+    /// bits), with room for `out_len` bytes.
+    pub(crate) async fn query_security(
+        &self,
+        additional: u32,
+        out_len: u32,
+        deadline: Instant,
+    ) -> Result<Sized, Error> {
+        match self {
+            PathQuery::Smb2(q) => q.query_security(additional, out_len, deadline).await,
+            PathQuery::Smb1(q) => q.query_security(additional, out_len, deadline).await,
+        }
+    }
+
+    /// Closes what the queries held open.
+    pub(crate) async fn finish(self, deadline: Instant) -> Result<(), Error> {
+        match self {
+            PathQuery::Smb2(_) => Ok(()),
+            PathQuery::Smb1(q) => q.file.close(deadline).await,
+        }
+    }
+}
+
+impl Family {
+    /// Prepares queries on `path` opened with `spec`; a refused open is
+    /// an error saying `what` failed.
+    pub(crate) async fn path_query(
+        &self,
+        tree: u32,
+        share: &str,
+        path: &str,
+        spec: OpenSpec,
+        what: &'static str,
+        deadline: Instant,
+    ) -> Result<PathQuery<'_>, Error> {
+        match self {
+            Family::Smb2(f) => Ok(PathQuery::Smb2(smb2::PathQuery {
+                smb2: f,
+                tree,
+                share: share.to_string(),
+                path: path.to_string(),
+                spec,
+                what,
+            })),
+            Family::Smb1(f) => Ok(PathQuery::Smb1(smb1::PathQuery {
+                file: f.open(tree, share, path, spec, what, deadline).await?,
+                share: share.to_string(),
+                path: path.to_string(),
+            })),
+        }
+    }
+
+    /// The limits of path queries.
+    pub(crate) fn query_limits(&self) -> QueryLimits {
+        dispatch!(self, f => f.query_limits())
+    }
+
+    /// The limits of pipe transactions.
+    pub(crate) fn pipe_limits(&self) -> PipeLimits {
+        dispatch!(self, f => f.pipe_limits())
+    }
+
+    /// Writes `data` to the pipe and reads its answer, up to `io_size`
+    /// bytes (MS-SMB2 FSCTL_PIPE_TRANSCEIVE, MS-CIFS
+    /// TRANS_TRANSACT_NMPIPE); the rest of a longer answer is read with
+    /// [`Family::pipe_read`].
+    pub(crate) async fn pipe_transact(
+        &self,
+        pipe: FileRef,
+        data: &[u8],
+        io_size: u32,
+        deadline: Instant,
+    ) -> Result<Bytes, Error> {
+        dispatch!(self, f => f.pipe_transact(pipe, data, io_size, deadline).await)
+    }
+
+    /// Writes one message to the pipe, all of it.
+    pub(crate) async fn pipe_write(
+        &self,
+        pipe: FileRef,
+        data: &[u8],
+        deadline: Instant,
+    ) -> Result<(), Error> {
+        dispatch!(self, f => f.pipe_write(pipe, data, deadline).await)
+    }
+
+    /// Reads what the pipe holds, up to `len` bytes, and at least one.
+    pub(crate) async fn pipe_read(
+        &self,
+        pipe: FileRef,
+        len: u32,
+        deadline: Instant,
+    ) -> Result<Bytes, Error> {
+        dispatch!(self, f => f.pipe_read(pipe, len, deadline).await)
+    }
+}
+
+/// A pipe read must bring data, and no more than asked.
+pub(crate) fn check_pipe_read(got: usize, asked: u32, what: &str) -> Result<(), Error> {
+    if got == 0 {
+        return Err(crate::error::ProtocolError::Unexpected(
+            "the srvsvc pipe returned no data before the end of the RPC response".into(),
+        )
+        .into());
+    }
+    if got > asked as usize {
+        return Err(crate::error::ProtocolError::Unexpected(format!(
+            "{what} returned {got} bytes, more than the {asked} asked for"
+        ))
+        .into());
+    }
+    Ok(())
 }

@@ -12,11 +12,16 @@
 //! * [`paths`]: attributes, folders, rename, delete and reset by pattern.
 //! * [`listing`]: directory listings, with patterns and paging.
 //! * [`transfer`]: retrieve, store, [`transfer::RemoteFile`] and its reader.
+//! * [`shares`]: share enumeration over the `srvsvc` pipe.
+//! * [`snapshots`], [`security`]: snapshot lists and security descriptors.
 
 pub(crate) mod listing;
 pub(crate) mod names;
 pub(crate) mod paths;
+pub(crate) mod security;
 pub(crate) mod session;
+pub(crate) mod shares;
+pub(crate) mod snapshots;
 pub(crate) mod transfer;
 
 use std::collections::HashMap;
