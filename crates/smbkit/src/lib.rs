@@ -34,16 +34,16 @@ mod factory;
 mod family;
 mod handshake;
 mod ops;
-mod smb1ops;
 mod transport;
 mod types;
 
 pub use connection::{Connection, DEFAULT_SEARCH};
 pub use error::{Error, ProtocolError};
 pub use factory::{
-    AuthHandler, Encryption, Protocol, SignOptions, SmbProtocolFactory, DEFAULT_CIPHERS,
-    DEFAULT_ECHO_TIMEOUT, DEFAULT_TIMEOUT,
+    Encryption, Protocol, SignOptions, SmbProtocolFactory, DEFAULT_CIPHERS, DEFAULT_ECHO_TIMEOUT,
+    DEFAULT_TIMEOUT,
 };
+pub use handshake::AuthHandler;
 pub use ops::transfer::{RemoteFile, RemoteReader};
 pub use smbkit_proto::crypto::{Cipher, SigningAlgorithm};
 pub use smbkit_proto::dtyp::{Ace, Acl, SecurityDescriptor, Sid};

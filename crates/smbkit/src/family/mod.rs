@@ -180,9 +180,10 @@ impl Family {
         dispatch!(self, f => f.is_closed())
     }
 
-    /// Closes the connection: waiting requests fail, the driver stops.
-    pub(crate) fn shut_down(&self, why: &str) {
-        dispatch!(self, f => f.shut_down(why))
+    /// Shuts the connection down and waits until the driver has stopped,
+    /// which closes the stream.
+    pub(crate) async fn stop(&self, why: &str) {
+        dispatch!(self, f => f.stop(why).await)
     }
 
     /// True over SMB 2/3.

@@ -17,6 +17,7 @@ use tokio::time::Instant;
 
 use super::{Family, Fid, FileRef, OpenFile, OpenInfo, OpenSpec};
 use crate::driver::smb1::{Resp1, Smb1Shared};
+use crate::driver::Tasks;
 use crate::error::{describe_status, failure, rename_failure, Error, ProtocolError};
 use crate::types::{ServerInfo, SharedFile, TreeInfo};
 
@@ -25,6 +26,8 @@ use crate::types::{ServerInfo, SharedFile, TreeInfo};
 pub(crate) struct Smb1 {
     pub(crate) shared: Arc<Smb1Shared>,
     info: Arc<ServerInfo>,
+    /// The driver's tasks, stopped by [`Smb1::stop`].
+    tasks: Arc<std::sync::Mutex<Option<Tasks>>>,
 }
 
 /// The MaxBufferSize smbkit announces in SESSION_SETUP_ANDX (MS-CIFS
@@ -75,10 +78,11 @@ fn rooted(path: &str) -> String {
 }
 
 impl Smb1 {
-    pub(crate) fn new(shared: Arc<Smb1Shared>, info: ServerInfo) -> Self {
+    pub(crate) fn new(shared: Arc<Smb1Shared>, tasks: Tasks, info: ServerInfo) -> Self {
         Smb1 {
             shared,
             info: Arc::new(info),
+            tasks: Arc::new(std::sync::Mutex::new(Some(tasks))),
         }
     }
 
@@ -86,8 +90,14 @@ impl Smb1 {
         self.shared.is_closed()
     }
 
-    pub(crate) fn shut_down(&self, why: &str) {
+    /// Shuts the connection down and waits until the driver's tasks are
+    /// gone, which closes the stream.
+    pub(crate) async fn stop(&self, why: &str) {
         self.shared.shut_down(why);
+        let tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(t) = tasks {
+            t.close().await;
+        }
     }
 
     /// SMB1 has no negotiation to validate.

@@ -26,7 +26,7 @@ use tokio::time::Instant;
 
 use super::{Family, Fid, FileRef, OpenFile, OpenInfo, OpenSpec};
 use crate::driver::smb2::Shared;
-use crate::driver::{body, Part, Response};
+use crate::driver::{body, Part, Response, Tasks};
 use crate::error::{describe_status, failure, rename_failure, Error, ProtocolError};
 use crate::types::{ServerInfo, SharedFile, TreeInfo};
 
@@ -48,6 +48,8 @@ pub(crate) fn why_no_encryption(info: &ServerInfo) -> String {
 
 struct State {
     info: ServerInfo,
+    /// The driver's tasks, stopped by [`Smb2::stop`].
+    tasks: Mutex<Option<Tasks>>,
     /// FSCTL_VALIDATE_NEGOTIATE_INFO still to do after the next tree
     /// connect (SMB 3.0 and 3.0.2).
     validation: Mutex<Option<Validation>>,
@@ -117,11 +119,12 @@ pub(crate) fn file_id(file: FileRef) -> Result<FileId, Error> {
 }
 
 impl Smb2 {
-    pub(crate) fn new(shared: Arc<Shared>, info: ServerInfo) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>, tasks: Tasks, info: ServerInfo) -> Self {
         Smb2 {
             shared,
             state: Arc::new(State {
                 info,
+                tasks: Mutex::new(Some(tasks)),
                 validation: Mutex::new(None),
                 validated: AtomicBool::new(false),
             }),
@@ -145,8 +148,19 @@ impl Smb2 {
         self.shared.is_closed()
     }
 
-    pub(crate) fn shut_down(&self, why: &str) {
+    /// Shuts the connection down and waits until the driver's tasks are
+    /// gone, which closes the stream.
+    pub(crate) async fn stop(&self, why: &str) {
         self.shared.shut_down(why);
+        let tasks = self
+            .state
+            .tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(t) = tasks {
+            t.close().await;
+        }
     }
 
     pub(crate) fn is_negotiate_validated(&self) -> bool {

@@ -25,12 +25,11 @@ pub(crate) mod snapshots;
 pub(crate) mod transfer;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::driver::Tasks;
 use crate::error::Error;
 use crate::factory::SmbProtocolFactory;
 use crate::family::Family;
@@ -43,23 +42,15 @@ pub(crate) struct Session {
     pub(crate) factory: SmbProtocolFactory,
     /// The connected trees by lower-case share name.
     trees: tokio::sync::Mutex<HashMap<String, TreeInfo>>,
-    /// The driver's tasks, stopped by [`session::close`].
-    tasks: Mutex<Option<Tasks>>,
 }
 
 impl Session {
-    pub(crate) fn new(
-        family: Family,
-        tasks: Tasks,
-        factory: SmbProtocolFactory,
-        info: ServerInfo,
-    ) -> Self {
+    pub(crate) fn new(family: Family, factory: SmbProtocolFactory, info: ServerInfo) -> Self {
         Session {
             family,
             info,
             factory,
             trees: tokio::sync::Mutex::new(HashMap::new()),
-            tasks: Mutex::new(Some(tasks)),
         }
     }
 }

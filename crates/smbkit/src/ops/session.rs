@@ -105,15 +105,6 @@ pub(crate) async fn close(ctx: &Ctx) -> Result<(), Error> {
         let _ = ctx.family().tree_disconnect(t.tree_id, deadline).await;
     }
     ctx.family().logoff(deadline).await;
-    ctx.family().shut_down("closed by the caller");
-    let tasks = ctx
-        .session
-        .tasks
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .take();
-    if let Some(t) = tasks {
-        t.close().await;
-    }
+    ctx.family().stop("closed by the caller").await;
     Ok(())
 }

@@ -1,5 +1,6 @@
-//! The operations of [`Connection`] over SMB1 (NT LM 0.12): session setup
-//! with SPNEGO/NTLMSSP (MS-SMB §3.2.4.2.4), echo, tree connect and logoff.
+//! The SMB1 (NT LM 0.12) session: session setup with SPNEGO/NTLMSSP
+//! (MS-SMB §3.2.4.2.4) or without extended security (MS-CIFS §3.2.4.2.4),
+//! signing, and the read and write sizes of the connection.
 
 use std::sync::Arc;
 
@@ -100,10 +101,9 @@ pub(crate) async fn connect(
         security_mode = neg.security_mode,
         "SMB1 session established"
     );
-    let family = crate::family::Family::Smb1(crate::family::smb1::Smb1::new(shared, info.clone()));
-    Ok(Connection::new(crate::ops::Session::new(
-        family, tasks, f, info,
-    )))
+    let family =
+        crate::family::Family::Smb1(crate::family::smb1::Smb1::new(shared, tasks, info.clone()));
+    Ok(Connection::new(crate::ops::Session::new(family, f, info)))
 }
 
 /// The largest SMB message a NetBIOS session message carries: its length
@@ -195,7 +195,7 @@ async fn session_setup(
     let anonymous = creds.is_anonymous();
     let opts = NtlmOptions {
         use_ntlm_v2: f.use_ntlm_v2,
-        client_time: crate::handshake::filetime_now(),
+        client_time: super::filetime_now(),
         ..NtlmOptions::default()
     };
     let mut auth = SpnegoNtlm::new(creds, opts);
@@ -333,7 +333,7 @@ async fn session_setup_plain(
             &f.domain,
             &challenge,
             &client_challenge,
-            crate::handshake::filetime_now(),
+            super::filetime_now(),
         ))
     } else {
         Some(PlainLogon::ntlm_v1(&password, &challenge))
