@@ -1,102 +1,24 @@
 //! [`Connection`]: an authenticated SMB session that many tasks can use at
-//! once.
+//! once. This module is the public API only: every method hands its work
+//! to the operations of [`crate::ops`], which run alike over SMB1 and
+//! SMB 2/3.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
-use smbkit_proto::crypto::{Cipher, SigningAlgorithm};
-use smbkit_proto::smb2::echo::{EchoRequest, EchoResponse};
-use smbkit_proto::smb2::logoff::LogoffRequest;
-use smbkit_proto::smb2::tree_connect::{TreeConnectRequest, TreeConnectResponse};
-use smbkit_proto::smb2::tree_disconnect::TreeDisconnectRequest;
-use smbkit_proto::{Command, Dialect, NtStatus};
-use tokio::time::Instant;
+use smbkit_proto::dtyp::SecurityDescriptor;
+use smbkit_proto::smb2::create::create_disposition;
+use smbkit_proto::Dialect;
+use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::driver::smb1::Smb1Shared;
-use crate::driver::smb2::Shared;
-use crate::driver::{Response, Tasks};
-use crate::error::{describe_status, Error, ProtocolError};
-use crate::factory::{SmbProtocolFactory, DEFAULT_ECHO_TIMEOUT};
-use crate::handshake::Validation;
+use crate::error::Error;
+use crate::ops::transfer::{self, RemoteFile};
+use crate::ops::{listing, paths, security, session, shares, snapshots, Ctx, Session};
+use crate::types::{ServerInfo, SharedDevice, SharedFile, TreeInfo};
 
-/// What was negotiated with the server.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ServerInfo {
-    /// The SMB2 dialect in use.
-    pub dialect: Dialect,
-    /// The server's GUID.
-    pub server_guid: [u8; 16],
-    /// Largest READ the server accepts, in bytes.
-    pub max_read_size: u32,
-    /// Largest WRITE the server accepts, in bytes.
-    pub max_write_size: u32,
-    /// Largest IOCTL/QUERY_INFO/QUERY_DIRECTORY buffer, in bytes.
-    pub max_transact_size: u32,
-    /// The server's clock at NEGOTIATE, as a FILETIME (100 ns since 1601).
-    pub system_time: u64,
-    /// When the server started, as a FILETIME (often 0).
-    pub server_start_time: u64,
-    /// The server's SMB2_GLOBAL_CAP_* bits.
-    pub capabilities: u32,
-    /// True if the server requires signing.
-    pub signing_required_by_server: bool,
-    /// True if this session signs its messages.
-    pub signing: bool,
-    /// The signing algorithm, when signing.
-    pub signing_algorithm: Option<SigningAlgorithm>,
-    /// The cipher the connection can encrypt with: the one the server chose
-    /// in its 3.1.1 encryption context, or AES-128-CCM on 3.0/3.0.2 when the
-    /// server announced SMB2_GLOBAL_CAP_ENCRYPTION; `None` when it cannot
-    /// encrypt (SMB 1, 2.x, or no common cipher).
-    pub cipher: Option<Cipher>,
-    /// True if every message of the session is encrypted (the server asked
-    /// for it, or [`Encryption::Preferred`](crate::Encryption) /
-    /// [`Encryption::Required`](crate::Encryption) was set). Shares can
-    /// still ask for encryption on their own: see [`TreeInfo::encrypted`].
-    pub encrypted: bool,
-    /// True for a guest session.
-    pub is_guest: bool,
-    /// True for an anonymous (null) session.
-    pub is_anonymous: bool,
-}
-
-/// A connected tree (share).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct TreeInfo {
-    /// The TreeId the server assigned.
-    pub tree_id: u32,
-    /// 1 disk, 2 named pipe, 3 printer (MS-SMB2 §2.2.10).
-    pub share_type: u8,
-    /// The SMB2_SHAREFLAG_* bits.
-    pub share_flags: u32,
-    /// The SMB2_SHARE_CAP_* bits.
-    pub capabilities: u32,
-    /// The access rights the user has on the share.
-    pub maximal_access: u32,
-    /// True if the messages of this tree are encrypted (the share asks for
-    /// it, or the whole session is encrypted).
-    pub encrypted: bool,
-}
-
-/// The protocol family a connection speaks, with its driver.
-pub(crate) enum Backend {
-    Smb2(Arc<Shared>, Mutex<Option<Tasks>>),
-    Smb1(Arc<Smb1Shared>, Mutex<Option<Tasks>>),
-}
-
-pub(crate) struct Inner {
-    pub(crate) backend: Backend,
-    pub(crate) info: ServerInfo,
-    pub(crate) factory: SmbProtocolFactory,
-    trees: tokio::sync::Mutex<HashMap<String, TreeInfo>>,
-    /// FSCTL_VALIDATE_NEGOTIATE_INFO still to do after the next tree
-    /// connect (SMB 3.0 and 3.0.2).
-    validation: Mutex<Option<Validation>>,
-    negotiate_validated: std::sync::atomic::AtomicBool,
-}
+/// Default `search` filter of [`Connection::list_path`]: read-only, hidden,
+/// system, directory, archive and normal files (the reference's 65591).
+pub const DEFAULT_SEARCH: u32 = smbkit_proto::fscc::search::DEFAULT;
 
 /// An authenticated connection to an SMB server.
 ///
@@ -106,49 +28,26 @@ pub(crate) struct Inner {
 /// [`Connection::close`] also logs off first.
 #[derive(Clone)]
 pub struct Connection {
-    inner: Arc<Inner>,
-    timeout: Option<Duration>,
+    pub(crate) ctx: Ctx,
 }
 
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Connection")
-            .field("dialect", &self.inner.info.dialect)
+            .field("dialect", &self.ctx.info().dialect)
             .field("ready", &self.is_ready())
             .finish()
     }
 }
 
 impl Connection {
-    pub(crate) fn new(backend: Backend, factory: SmbProtocolFactory, info: ServerInfo) -> Self {
+    pub(crate) fn new(session: Session) -> Self {
         Connection {
-            inner: Arc::new(Inner {
-                backend,
-                info,
-                factory,
-                trees: tokio::sync::Mutex::new(HashMap::new()),
-                validation: Mutex::new(None),
-                negotiate_validated: std::sync::atomic::AtomicBool::new(false),
-            }),
-            timeout: None,
+            ctx: Ctx {
+                session: Arc::new(session),
+                timeout: None,
+            },
         }
-    }
-
-    /// True once the connection is closed or its stream has died.
-    fn is_closed(&self) -> bool {
-        match &self.inner.backend {
-            Backend::Smb2(s, _) => s.is_closed(),
-            Backend::Smb1(s, _) => s.is_closed(),
-        }
-    }
-
-    /// Arranges FSCTL_VALIDATE_NEGOTIATE_INFO after the next tree connect.
-    pub(crate) fn expect_validation(&self, v: Validation) {
-        *self
-            .inner
-            .validation
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Some(v);
     }
 
     /// True once the server has confirmed, in a signed
@@ -158,92 +57,7 @@ impl Connection {
     /// negotiation with its preauth integrity hash instead, and earlier
     /// dialects, guest and anonymous sessions cannot validate: false there.
     pub fn is_negotiate_validated(&self) -> bool {
-        self.inner
-            .negotiate_validated
-            .load(std::sync::atomic::Ordering::Acquire)
-    }
-
-    /// Runs the pending FSCTL_VALIDATE_NEGOTIATE_INFO exchange on `tree_id`
-    /// (MS-SMB2 §3.2.5.5, §3.2.5.14.12). Any sign of tampering closes the
-    /// connection.
-    async fn validate_negotiate(&self, tree_id: u32, deadline: Instant) -> Result<(), Error> {
-        use smbkit_proto::smb2::ioctl::{
-            ctl_code, ioctl_flags, IoctlRequest, IoctlResponse, ValidateNegotiateInfoResponse,
-        };
-        let Some(v) = self
-            .inner
-            .validation
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        else {
-            return Ok(());
-        };
-        let shared = self.shared()?;
-        let req = IoctlRequest {
-            ctl_code: ctl_code::FSCTL_VALIDATE_NEGOTIATE_INFO,
-            file_id: smbkit_proto::smb2::create::FileId::ANY,
-            input: v.sent.to_bytes()?,
-            max_input_response: 0,
-            max_output_response: ValidateNegotiateInfoResponse::LEN as u32,
-            flags: ioctl_flags::IS_FSCTL,
-        };
-        let fail = |why: String| -> Error {
-            shared.shut_down("secure dialect negotiation failed");
-            ProtocolError::Unexpected(format!(
-                "secure dialect negotiation failed (FSCTL_VALIDATE_NEGOTIATE_INFO): {why}; \
-                 the connection was closed"
-            ))
-            .into()
-        };
-        let r = shared
-            .request_signed(
-                Command::IOCTL,
-                tree_id,
-                deadline,
-                "validating the negotiation",
-                |w| req.encode(w),
-            )
-            .await?;
-        // MS-SMB2 §3.2.5.14.12.
-        if !r.encrypted && !r.header.is_signed() {
-            return Err(fail("the response is neither signed nor encrypted".into()));
-        }
-        match r.header.status {
-            NtStatus::SUCCESS => {}
-            NtStatus::ACCESS_DENIED => {
-                return Err(fail("the server answered ACCESS_DENIED".into()));
-            }
-            other => {
-                // Not all servers implement it; only a mismatch or a
-                // refusal means tampering.
-                tracing::debug!(status = %other, "FSCTL_VALIDATE_NEGOTIATE_INFO not supported");
-                return Ok(());
-            }
-        }
-        let out = IoctlResponse::decode(&r.msg)
-            .map_err(|e| ProtocolError::decode("VALIDATE_NEGOTIATE_INFO response", e))?;
-        let got = ValidateNegotiateInfoResponse::decode(&out.output)
-            .map_err(|e| ProtocolError::decode("VALIDATE_NEGOTIATE_INFO response", e))?;
-        if got != v.expected {
-            return Err(fail(format!(
-                "the server says {got:?}, the NEGOTIATE response said {:?}",
-                v.expected
-            )));
-        }
-        self.inner
-            .negotiate_validated
-            .store(true, std::sync::atomic::Ordering::Release);
-        tracing::debug!("negotiation validated");
-        Ok(())
-    }
-
-    /// The SMB1 driver, for connections that speak SMB1.
-    pub(crate) fn smb1(&self) -> Option<&Arc<Smb1Shared>> {
-        match &self.inner.backend {
-            Backend::Smb1(s, _) => Some(s),
-            Backend::Smb2(..) => None,
-        }
+        self.ctx.family().is_negotiate_validated()
     }
 
     /// A handle to the same connection whose operations use `timeout`
@@ -257,314 +71,356 @@ impl Connection {
     /// ```
     pub fn with_timeout(&self, timeout: Duration) -> Connection {
         Connection {
-            inner: self.inner.clone(),
-            timeout: Some(timeout),
+            ctx: self.ctx.with_timeout(timeout),
         }
-    }
-
-    /// The time limit an operation with `default` as its own default gets.
-    pub(crate) fn limit(&self, default: Duration) -> Duration {
-        self.timeout.unwrap_or(default)
-    }
-
-    /// The limit of operations whose default is the factory's timeout.
-    pub(crate) fn op_limit(&self) -> Duration {
-        self.timeout.unwrap_or(self.inner.factory.timeout)
     }
 
     /// True while the connection is open and authenticated (the reference's
     /// `isReady`).
     pub fn is_ready(&self) -> bool {
-        !self.is_closed()
+        !self.ctx.is_closed()
     }
 
     /// True when the connection speaks SMB2 or SMB3 (the reference's
     /// `isUsingSMB2`).
     pub fn is_using_smb2(&self) -> bool {
-        self.smb1().is_none()
+        self.ctx.family().is_smb2()
     }
 
     /// The negotiated SMB2 dialect.
     pub fn dialect(&self) -> Dialect {
-        self.inner.info.dialect
+        self.ctx.info().dialect
     }
 
     /// What was negotiated with the server.
     pub fn server_info(&self) -> &ServerInfo {
-        &self.inner.info
-    }
-
-    /// The server's NetBIOS name as the factory was given it.
-    pub(crate) fn remote_name(&self) -> &str {
-        &self.inner.factory.remote_name
-    }
-
-    /// The SMB2 driver; over SMB1, an error saying the operation has no
-    /// SMB1 form in this version.
-    pub(crate) fn shared(&self) -> Result<&Shared, Error> {
-        match &self.inner.backend {
-            Backend::Smb2(s, _) => Ok(s),
-            Backend::Smb1(..) => Err(Error::Unsupported(
-                "this operation is not available over SMB1 in this version of smbkit".into(),
-            )),
-        }
-    }
-
-    fn check_open(&self) -> Result<(), Error> {
-        if self.is_closed() {
-            Err(Error::NotConnected)
-        } else {
-            Ok(())
-        }
+        self.ctx.info()
     }
 
     /// Sends ECHO and returns `data`, as the reference does (an SMB2 ECHO
-    /// carries no payload; the round trip proves the server answers).
-    /// Default time limit: 10 s.
+    /// carries no payload; the round trip proves the server answers; over
+    /// SMB1 the server sends the data back). Default time limit: 10 s.
     pub async fn echo(&self, data: &[u8]) -> Result<Vec<u8>, Error> {
-        self.check_open()?;
-        let limit = self.limit(DEFAULT_ECHO_TIMEOUT);
-        let deadline = Instant::now() + limit;
-        if let Some(s1) = self.smb1() {
-            return crate::smb1ops::echo(s1, data, deadline)
-                .await
-                .map_err(|e| with_limit(e, limit));
-        }
-        let r = self
-            .shared()?
-            .request(Command::ECHO, 0, 1, deadline, "echo", |w| {
-                EchoRequest.encode(w);
-                Ok(())
-            })
-            .await
-            .map_err(|e| with_limit(e, limit))?;
-        expect_success(&r, "echo")?;
-        EchoResponse::decode(&r.msg).map_err(|e| ProtocolError::decode("ECHO response", e))?;
-        Ok(data.to_vec())
+        session::echo(&self.ctx, data).await
     }
 
     /// Connects the tree `\\remote_name\share` (or returns the one already
     /// connected) and tells what the server said of it.
     pub async fn tree_connect(&self, share: &str) -> Result<TreeInfo, Error> {
-        check_share(share)?;
-        self.check_open()?;
-        let limit = self.op_limit();
-        let deadline = Instant::now() + limit;
-        let key = share.to_lowercase();
-        let mut trees = tokio::time::timeout_at(deadline, self.inner.trees.lock())
-            .await
-            .map_err(|_| Error::Timeout {
-                operation: "tree connect",
-                after: limit,
-            })?;
-        if let Some(t) = trees.get(&key) {
-            return Ok(*t);
-        }
-        if let Some(s1) = self.smb1() {
-            let info = crate::smb1ops::tree_connect(self, s1, share, deadline)
-                .await
-                .map_err(|e| with_limit(e, limit))?;
-            trees.insert(key, info);
-            return Ok(info);
-        }
-        let path = format!("\\\\{}\\{}", self.inner.factory.remote_name, share);
-        let req = TreeConnectRequest { flags: 0, path };
-        let r = self
-            .shared()?
-            .request(Command::TREE_CONNECT, 0, 1, deadline, "tree connect", |w| {
-                req.encode(w)
-            })
-            .await
-            .map_err(|e| with_limit(e, limit))?;
-        if r.header.status != NtStatus::SUCCESS {
-            let mut why = describe_status(r.header.status).to_string();
-            if r.header.status == NtStatus::ACCESS_DENIED && self.inner.info.cipher.is_none() {
-                // What a server answers for a share that requires
-                // encryption when the connection cannot encrypt.
-                why.push_str(&format!(
-                    "; the share may require encryption, which this connection cannot do ({})",
-                    crate::handshake::why_no_encryption(&self.inner.info)
-                ));
-            }
-            return Err(Error::OperationFailure {
-                message: format!("cannot connect to share '{share}' ({why})"),
-                status: r.header.status,
-            });
-        }
-        let t = TreeConnectResponse::decode(&r.msg)
-            .map_err(|e| ProtocolError::decode("TREE_CONNECT response", e))?;
-        // Ok(whether the tree is encrypted), or Err if the share asks for
-        // encryption this connection cannot do.
-        let Ok(encrypted) = self
-            .shared()?
-            .tree_connected(r.header.tree_id, t.share_flags)
-        else {
-            let _ = self.tree_disconnect_id(r.header.tree_id, deadline).await;
-            return Err(Error::Unsupported(format!(
-                "share '{share}' requires encryption, which this connection cannot do ({})",
-                crate::handshake::why_no_encryption(&self.inner.info)
-            )));
-        };
-        let info = TreeInfo {
-            tree_id: r.header.tree_id,
-            share_type: t.share_type,
-            share_flags: t.share_flags,
-            capabilities: t.capabilities,
-            maximal_access: t.maximal_access,
-            encrypted,
-        };
-        self.validate_negotiate(info.tree_id, deadline)
-            .await
-            .map_err(|e| with_limit(e, limit))?;
-        trees.insert(key, info);
-        Ok(info)
+        session::tree_connect(&self.ctx, share).await
     }
 
     /// Disconnects the tree of `share` if it is connected.
     pub async fn tree_disconnect(&self, share: &str) -> Result<(), Error> {
-        self.check_open()?;
-        let limit = self.op_limit();
-        let deadline = Instant::now() + limit;
-        let removed = self.inner.trees.lock().await.remove(&share.to_lowercase());
-        if let (Some(t), Some(s1)) = (removed, self.smb1()) {
-            return crate::smb1ops::tree_disconnect(s1, t.tree_id, deadline)
-                .await
-                .map_err(|e| with_limit(e, limit));
-        }
-        if let Some(t) = removed {
-            self.tree_disconnect_id(t.tree_id, deadline)
-                .await
-                .map_err(|e| with_limit(e, limit))?;
-        }
-        Ok(())
-    }
-
-    /// Sends TREE_DISCONNECT for `tree_id` (SMB2), then forgets whether the
-    /// tree was encrypted.
-    async fn tree_disconnect_id(&self, tree_id: u32, deadline: Instant) -> Result<(), Error> {
-        let shared = self.shared()?;
-        let r = shared
-            .request(
-                Command::TREE_DISCONNECT,
-                tree_id,
-                1,
-                deadline,
-                "tree disconnect",
-                |w| {
-                    TreeDisconnectRequest.encode(w);
-                    Ok(())
-                },
-            )
-            .await;
-        shared.tree_disconnected(tree_id);
-        expect_success(&r?, "tree disconnect")
+        session::tree_disconnect(&self.ctx, share).await
     }
 
     /// Disconnects every tree, logs off and closes the socket (the
     /// reference's `closeConnection`). Operations on any clone then fail
     /// with [`Error::NotConnected`]. Closing twice is harmless.
     pub async fn close(&self) -> Result<(), Error> {
-        if self.is_closed() {
-            return Ok(());
-        }
-        if let Backend::Smb1(s, tasks) = &self.inner.backend {
-            let deadline = Instant::now() + self.limit(Duration::from_secs(5));
-            crate::smb1ops::close(self, s, deadline).await;
-            s.shut_down("closed by the caller");
-            let tasks = tasks.lock().unwrap_or_else(|e| e.into_inner()).take();
-            if let Some(t) = tasks {
-                t.close().await;
-            }
-            return Ok(());
-        }
-        let limit = self.limit(Duration::from_secs(5));
-        let deadline = Instant::now() + limit;
-        let trees: Vec<TreeInfo> = self
-            .inner
-            .trees
-            .lock()
-            .await
-            .drain()
-            .map(|(_, t)| t)
-            .collect();
-        for t in trees {
-            let _ = self
-                .shared()?
-                .request(
-                    Command::TREE_DISCONNECT,
-                    t.tree_id,
-                    1,
-                    deadline,
-                    "tree disconnect",
-                    |w| {
-                        TreeDisconnectRequest.encode(w);
-                        Ok(())
-                    },
-                )
-                .await;
-        }
-        let _ = self
-            .shared()?
-            .request(Command::LOGOFF, 0, 1, deadline, "logoff", |w| {
-                LogoffRequest.encode(w);
-                Ok(())
-            })
-            .await;
-        if let Backend::Smb2(s, tasks) = &self.inner.backend {
-            s.shut_down("closed by the caller");
-            let tasks = tasks.lock().unwrap_or_else(|e| e.into_inner()).take();
-            if let Some(t) = tasks {
-                t.close().await;
-            }
-        }
-        Ok(())
+        session::close(&self.ctx).await
     }
-}
 
-/// The longest share name accepted: 80 characters, the NetBIOS/Windows
-/// limit for share names (well inside the 16-bit PathLength of an SMB2
-/// TREE_CONNECT, MS-SMB2 §2.2.9, and the ByteCount of an SMB1
-/// TREE_CONNECT_ANDX, MS-CIFS §2.2.4.55.1).
-const MAX_SHARE_CHARS: usize = 80;
+    /// Lists the folder `path` of `share`: every entry whose attributes pass
+    /// `search` (applied here, as the reference does) and whose name
+    /// matches `pattern` (matched by the server; `*` and `?` wildcards).
+    ///
+    /// The result includes the `.` and `..` entries when the server lists
+    /// them and the pattern matches them, as the reference's does.
+    /// Default time limit: 30 s for the whole listing.
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: smbkit::Connection) -> Result<(), smbkit::Error> {
+    /// for f in conn.list_path("share", "/docs").await? {
+    ///     println!("{} {} bytes", f.filename, f.file_size);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn list_path(&self, share: &str, path: &str) -> Result<Vec<SharedFile>, Error> {
+        self.list_path_with(share, path, DEFAULT_SEARCH, "*").await
+    }
 
-/// Rejects share names the server could never accept.
-pub(crate) fn check_share(share: &str) -> Result<(), Error> {
-    if share.is_empty() {
-        return Err(Error::InvalidArgument("the share name is empty".into()));
+    /// [`Connection::list_path`] with the reference's `search` attribute
+    /// filter (bits of [`smbkit_proto::fscc::search`]) and `pattern`.
+    pub async fn list_path_with(
+        &self,
+        share: &str,
+        path: &str,
+        search: u32,
+        pattern: &str,
+    ) -> Result<Vec<SharedFile>, Error> {
+        listing::list_path(&self.ctx, share, path, search, pattern).await
     }
-    if let Some(c) = share.chars().find(|c| matches!(c, '\\' | '/' | '\0')) {
-        return Err(Error::InvalidArgument(format!(
-            "share name '{share}' contains {c:?}; give the share alone, without a path"
-        )));
-    }
-    let count = share.chars().count();
-    if count > MAX_SHARE_CHARS {
-        return Err(Error::InvalidArgument(format!(
-            "share name '{}' is {count} characters long, the limit is {MAX_SHARE_CHARS}",
-            crate::files::abbreviate(share)
-        )));
-    }
-    Ok(())
-}
 
-/// Fails with [`Error::OperationFailure`] unless the response succeeded.
-pub(crate) fn expect_success(r: &Response, what: &str) -> Result<(), Error> {
-    if r.header.status.is_error() {
-        return Err(Error::OperationFailure {
-            message: format!("{what} failed ({})", describe_status(r.header.status)),
-            status: r.header.status,
-        });
+    /// The attributes of the file or folder at `path`; the reference's
+    /// `getAttributes`. One round trip (SMB2: CREATE + QUERY_INFO + CLOSE;
+    /// SMB1: TRANS2 QUERY_PATH_INFORMATION).
+    pub async fn get_attributes(&self, share: &str, path: &str) -> Result<SharedFile, Error> {
+        paths::get_attributes(&self.ctx, share, path).await
     }
-    Ok(())
-}
 
-/// Reports the operation's whole limit in timeout errors.
-pub(crate) fn with_limit(e: Error, limit: Duration) -> Error {
-    match e {
-        Error::Timeout { operation, .. } => Error::Timeout {
-            operation,
-            after: limit,
-        },
-        e => e,
+    /// Creates the folder `path`; the reference's `createDirectory`. The
+    /// parent must exist.
+    pub async fn create_directory(&self, share: &str, path: &str) -> Result<(), Error> {
+        paths::create_directory(&self.ctx, share, path).await
+    }
+
+    /// Deletes the empty folder `path`; the reference's `deleteDirectory`.
+    /// A folder that is not empty fails with STATUS_DIRECTORY_NOT_EMPTY and
+    /// stays as it was.
+    pub async fn delete_directory(&self, share: &str, path: &str) -> Result<(), Error> {
+        paths::delete_directory(&self.ctx, share, path).await
+    }
+
+    /// Deletes the files matching `pattern` (wildcards `*` and `?` in the
+    /// last component, e.g. `/logs/*.txt`); the reference's `deleteFiles`.
+    /// With `delete_matching_folders`, matching sub-folders are removed too,
+    /// with everything in them; otherwise they are left alone. Fails with
+    /// STATUS_NO_SUCH_FILE when nothing matches.
+    pub async fn delete_files(
+        &self,
+        share: &str,
+        pattern: &str,
+        delete_matching_folders: bool,
+    ) -> Result<(), Error> {
+        paths::delete_files(&self.ctx, share, pattern, delete_matching_folders).await
+    }
+
+    /// Sets the attributes of every file matching `pattern` to
+    /// `attributes` (FILE_ATTRIBUTE_* bits; 0 or
+    /// [`smbkit_proto::fscc::attributes::NORMAL`] clears them); the
+    /// reference's `resetFileAttributes`. Folders keep their directory bit.
+    pub async fn reset_file_attributes(
+        &self,
+        share: &str,
+        pattern: &str,
+        attributes: u32,
+    ) -> Result<(), Error> {
+        paths::reset_file_attributes(&self.ctx, share, pattern, attributes).await
+    }
+
+    /// Renames (or moves, within the share) the file or folder `old_path`
+    /// to `new_path`; the reference's `rename`. An existing `new_path` is
+    /// not replaced (STATUS_OBJECT_NAME_COLLISION).
+    pub async fn rename(&self, share: &str, old_path: &str, new_path: &str) -> Result<(), Error> {
+        paths::rename(&self.ctx, share, old_path, new_path).await
+    }
+
+    /// Opens the file at `path` for reading, for callers that stream it
+    /// ([`RemoteFile::reader`]) or read it by ranges
+    /// ([`RemoteFile::read_at`]).
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: smbkit::Connection) -> Result<(), smbkit::Error> {
+    /// let file = conn.open_file("share", "/big.iso").await?;
+    /// let header = file.read_at(0, 512).await?;
+    /// let mut reader = file.reader(1024 * 1024, None);
+    /// tokio::io::copy(&mut reader, &mut tokio::io::sink()).await?;
+    /// file.close().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn open_file(&self, share: &str, path: &str) -> Result<RemoteFile, Error> {
+        transfer::open_file(&self.ctx, share, path).await
+    }
+
+    /// Writes the whole file at `path` to `writer`; returns the file's
+    /// attributes and the bytes written (the reference's `retrieveFile`).
+    /// The time limit (30 s by default) applies to each request.
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: smbkit::Connection) -> Result<(), smbkit::Error> {
+    /// let mut out = Vec::new(); // or a tokio::fs::File, a socket: any AsyncWrite
+    /// let (_attributes, n) = conn.retrieve_file("share", "/docs/report.pdf", &mut out).await?;
+    /// println!("{n} bytes");
+    /// # Ok(()) }
+    /// ```
+    pub async fn retrieve_file<W: AsyncWrite + Unpin + ?Sized>(
+        &self,
+        share: &str,
+        path: &str,
+        writer: &mut W,
+    ) -> Result<(u32, u64), Error> {
+        transfer::retrieve(&self.ctx, share, path, writer, 0, None).await
+    }
+
+    /// Writes the file at `path` from `offset` to `writer`, at most
+    /// `max_length` bytes (`None`: to the end of the file; `Some(0)`: only
+    /// open it); returns the file's attributes and the bytes written (the
+    /// reference's `retrieveFileFromOffset`). An offset past the end of the
+    /// file is rejected with [`Error::InvalidArgument`].
+    pub async fn retrieve_file_from_offset<W: AsyncWrite + Unpin + ?Sized>(
+        &self,
+        share: &str,
+        path: &str,
+        writer: &mut W,
+        offset: u64,
+        max_length: Option<u64>,
+    ) -> Result<(u32, u64), Error> {
+        transfer::retrieve(&self.ctx, share, path, writer, offset, max_length).await
+    }
+
+    /// Stores everything `reader` yields as the file at `path`, creating it
+    /// or replacing its contents; returns the bytes written (the
+    /// reference's `storeFile`). The time limit (30 s by default) applies
+    /// to each request.
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: smbkit::Connection) -> Result<(), smbkit::Error> {
+    /// let photo: &[u8] = b"...";
+    /// let mut input = photo; // or a tokio::fs::File: any AsyncRead
+    /// let n = conn.store_file("share", "/photos/photo.jpg", &mut input).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn store_file<R: AsyncRead + Unpin + ?Sized>(
+        &self,
+        share: &str,
+        path: &str,
+        reader: &mut R,
+    ) -> Result<u64, Error> {
+        transfer::store(
+            &self.ctx,
+            share,
+            path,
+            reader,
+            0,
+            create_disposition::OVERWRITE_IF,
+        )
+        .await
+    }
+
+    /// Writes everything `reader` yields into the file at `path` starting
+    /// at `offset`, creating the file if needed; with `truncate` the file is
+    /// emptied first (the reference's `storeFileFromOffset`). Returns the
+    /// bytes written.
+    pub async fn store_file_from_offset<R: AsyncRead + Unpin + ?Sized>(
+        &self,
+        share: &str,
+        path: &str,
+        reader: &mut R,
+        offset: u64,
+        truncate: bool,
+    ) -> Result<u64, Error> {
+        let disposition = if truncate {
+            create_disposition::OVERWRITE_IF
+        } else {
+            create_disposition::OPEN_IF
+        };
+        transfer::store(&self.ctx, share, path, reader, offset, disposition).await
+    }
+
+    /// Lists the shares of the server; the reference's `listShares`.
+    ///
+    /// Connects `IPC$`, opens the `srvsvc` named pipe (MS-SRVS §2.1), binds
+    /// to the SRVSVC interface v3.0 (MS-RPCE §2.2.2.3, C706 §12.6.4.3) and
+    /// calls `NetrShareEnum` at information level 1 (MS-SRVS §3.1.4.8,
+    /// §2.2.4.23), continuing with the resume handle while the server
+    /// answers ERROR_MORE_DATA. Both PDUs travel in FSCTL_PIPE_TRANSCEIVE
+    /// IOCTLs (MS-SMB2 §2.2.31, §3.2.4.20.1); a response larger than one
+    /// IOCTL (STATUS_BUFFER_OVERFLOW, MS-SMB2 §3.3.4.4) or split into several
+    /// fragments (C706 §12.6.4.10) is read from the pipe until the last
+    /// fragment. The pipe is closed whatever happens. `ServerName` is sent
+    /// as NULL, which names the server itself (the server ignores it,
+    /// MS-SRVS §3.1.4.8).
+    ///
+    /// Every share the server lists is returned, `IPC$` and other special
+    /// shares included (see [`SharedDevice::is_special`]), in the server's
+    /// order. Default time limit: the factory's (30 s) for the whole
+    /// listing.
+    ///
+    /// Errors: an RPC `fault` or a refused bind is an
+    /// [`Error::OperationFailure`] (ACCESS_DENIED for an access fault,
+    /// NOT_SUPPORTED for a refused bind or an unknown interface or
+    /// operation); a `NET_API_STATUS` other than success is an
+    /// [`Error::OperationFailure`] whose message carries the Win32 error
+    /// and whose status is the closest NT status (ACCESS_DENIED for 5);
+    /// malformed PDUs or stubs are [`Error::Protocol`].
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: smbkit::Connection) -> Result<(), smbkit::Error> {
+    /// for s in conn.list_shares().await? {
+    ///     if !s.is_special {
+    ///         println!("{} ({:?}) {}", s.name, s.share_type, s.comments);
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// Over SMB1 the transaction is SMB_COM_TRANSACTION TransactNmPipe
+    /// (MS-CIFS §2.2.5.6), the reads READ_ANDX, and the pipe is opened with
+    /// NT_CREATE_ANDX.
+    pub async fn list_shares(&self) -> Result<Vec<SharedDevice>, Error> {
+        shares::list_shares(&self.ctx).await
+    }
+
+    /// The previous versions (snapshots, shadow copies) of `path` on
+    /// `share`, as UTC times; the reference's `listSnapshots`.
+    ///
+    /// `path` may be a file or a folder (the share root is `""` or `"/"`).
+    /// Opens it, sends FSCTL_SRV_ENUMERATE_SNAPSHOTS (MS-SMB2 §2.2.31,
+    /// §3.2.4.20) with a 16-byte MaxOutputResponse, which tells how many
+    /// snapshots exist and how large their list is (SRV_SNAPSHOT_ARRAY,
+    /// MS-SMB2 §2.2.32.2, §3.3.5.15.1), then asks again with room for the
+    /// whole list; each request is one CREATE + IOCTL + CLOSE compound
+    /// (MS-SMB2 §3.2.4.1.4), so nothing is left open. The `@GMT-` tokens are
+    /// converted to `SystemTime`s and returned in the server's order (Samba's
+    /// `shadow:sort`; Windows lists newest first).
+    ///
+    /// A share without snapshot support is an error, as in the reference:
+    /// [`Error::OperationFailure`] with the server's status, which is
+    /// STATUS_INVALID_DEVICE_REQUEST from Samba without `shadow_copy2` and
+    /// from Windows on file systems without volume shadow copies (or
+    /// STATUS_NOT_SUPPORTED). A share that supports snapshots but has none
+    /// gives an empty list. Callers that want "none" either way can match
+    /// on [`Error::status`]. Default time limit: the factory's (30 s).
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: smbkit::Connection) -> Result<(), smbkit::Error> {
+    /// use smbkit::NtStatus;
+    /// let snapshots = match conn.list_snapshots("share", "/docs/report.odt").await {
+    ///     Ok(v) => v,
+    ///     Err(e) if e.status() == Some(NtStatus::INVALID_DEVICE_REQUEST) => Vec::new(),
+    ///     Err(e) => return Err(e),
+    /// };
+    /// for t in snapshots {
+    ///     println!("{t:?}");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// Over SMB1: NT_TRANSACT_IOCTL (MS-CIFS §2.2.7.2).
+    pub async fn list_snapshots(&self, share: &str, path: &str) -> Result<Vec<SystemTime>, Error> {
+        snapshots::list_snapshots(&self.ctx, share, path).await
+    }
+
+    /// The security descriptor of the file or folder `path` on `share`:
+    /// its owner, primary group and DACL (the blocking reference's
+    /// `getSecurity`).
+    ///
+    /// Opens `path` with READ_CONTROL and sends QUERY_INFO with InfoType
+    /// SMB2_0_INFO_SECURITY and AdditionalInformation OWNER | GROUP | DACL
+    /// (MS-SMB2 §2.2.37, §3.2.4.12) in one CREATE + QUERY_INFO + CLOSE
+    /// compound (MS-SMB2 §3.2.4.1.4) with a 64 KiB output buffer. Should the
+    /// descriptor not fit, the server answers STATUS_BUFFER_TOO_SMALL with
+    /// the size it needs in the ERROR response (MS-SMB2 §2.2.2.2,
+    /// §3.3.5.20.3), and the query is repeated with that size. The answer
+    /// is decoded as a self-relative SECURITY_DESCRIPTOR (MS-DTYP §2.4.6).
+    /// Default time limit: the factory's (30 s).
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: smbkit::Connection) -> Result<(), smbkit::Error> {
+    /// let sd = conn.get_security("share", "/docs/report.odt").await?;
+    /// if let Some(owner) = &sd.owner {
+    ///     println!("owner {owner}");
+    /// }
+    /// for ace in sd.dacl.iter().flat_map(|d| &d.aces) {
+    ///     println!("{ace}");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// Over SMB1: NT_TRANSACT_QUERY_SECURITY_DESC (MS-CIFS §2.2.7.6).
+    pub async fn get_security(&self, share: &str, path: &str) -> Result<SecurityDescriptor, Error> {
+        security::get_security(&self.ctx, share, path).await
     }
 }

@@ -125,3 +125,58 @@ impl From<smbkit_proto::conn::ConnError> for Error {
 pub(crate) fn describe_status(status: NtStatus) -> &'static str {
     smbkit_proto::types::describe_status(status)
 }
+
+/// The first characters of `s` (all of it if short), for messages about
+/// names too long to print whole.
+pub(crate) fn abbreviate(s: &str) -> String {
+    const SHOWN: usize = 40;
+    match s.char_indices().nth(SHOWN) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+/// `\share\path` for messages.
+pub(crate) fn display(share: &str, path: &str) -> String {
+    if path.is_empty() {
+        format!("\\{share}")
+    } else {
+        format!("\\{share}\\{path}")
+    }
+}
+
+/// A failed operation on `\share\path`, with the server's status.
+pub(crate) fn failure(what: &str, share: &str, path: &str, status: NtStatus) -> Error {
+    Error::OperationFailure {
+        message: format!(
+            "{what} '{}' failed ({})",
+            display(share, path),
+            describe_status(status)
+        ),
+        status,
+    }
+}
+
+/// A failed rename, naming both paths.
+pub(crate) fn rename_failure(share: &str, old: &str, new: &str, status: NtStatus) -> Error {
+    Error::OperationFailure {
+        message: format!(
+            "rename '{}' to '{}' failed ({})",
+            display(share, old),
+            display(share, new),
+            describe_status(status)
+        ),
+        status,
+    }
+}
+
+/// A failed IOCTL, WRITE or READ on the srvsvc pipe.
+pub(crate) fn pipe_io_failure(what: &str, status: NtStatus) -> Error {
+    Error::OperationFailure {
+        message: format!(
+            "list_shares: {what} on the srvsvc pipe failed ({})",
+            describe_status(status)
+        ),
+        status,
+    }
+}

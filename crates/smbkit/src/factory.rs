@@ -2,16 +2,13 @@
 //! open it.
 
 use std::fmt;
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::ToSocketAddrs;
 use zeroize::Zeroizing;
 
 use smbkit_proto::crypto::Cipher;
 
-use crate::connection::Connection;
 use crate::error::Error;
 
 /// When SMB messages are signed; the reference's `SIGN_NEVER`,
@@ -283,73 +280,4 @@ impl SmbProtocolFactory {
         self.connect_timeout = t;
         self
     }
-
-    /// Connects to `addr` (`"host:port"`, `("host", port)`, a
-    /// `SocketAddr`…; IPv4 or IPv6), negotiates, authenticates and returns
-    /// a ready [`Connection`]. One factory builds one connection.
-    pub async fn connect<A: ToSocketAddrs>(self, addr: A) -> Result<Connection, Error> {
-        crate::handshake::connect(self, addr).await
-    }
-
-    /// Like [`SmbProtocolFactory::connect`], over a stream the caller has
-    /// opened already: a Unix socket, an in-memory duplex, a proxy tunnel,
-    /// a TLS or QUIC stream. Unless [`SmbProtocolFactory::direct_tcp`] is
-    /// set, the NetBIOS session is requested first, as over port 139.
-    ///
-    /// ```no_run
-    /// # async fn demo() -> Result<(), smbkit::Error> {
-    /// use smbkit::SmbProtocolFactory;
-    ///
-    /// let tcp = tokio::net::TcpStream::connect("192.0.2.10:445").await?;
-    /// let conn = SmbProtocolFactory::new("alice", "secret", "MYPC", "FILESERVER")?
-    ///     .direct_tcp(true)
-    ///     .connect_stream(tcp)
-    ///     .await?;
-    /// conn.echo(b"ping").await?;
-    /// # Ok(()) }
-    /// ```
-    pub async fn connect_stream<S>(self, stream: S) -> Result<Connection, Error>
-    where
-        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
-    {
-        crate::handshake::connect_stream(self, stream).await
-    }
-
-    /// The reference's callback style: connects, then calls
-    /// [`AuthHandler::on_auth_ok`] with the ready connection or
-    /// [`AuthHandler::on_auth_failed`] with the error.
-    ///
-    /// ```no_run
-    /// use smbkit::{AuthHandler, Connection, Error, SmbProtocolFactory};
-    ///
-    /// struct Ping;
-    /// impl AuthHandler for Ping {
-    ///     async fn on_auth_ok(&mut self, conn: Connection) {
-    ///         let _ = conn.echo(b"hello").await;
-    ///         let _ = conn.close().await;
-    ///     }
-    ///     async fn on_auth_failed(&mut self, err: Error) {
-    ///         eprintln!("auth failed: {err}");
-    ///     }
-    /// }
-    /// # async fn demo() -> Result<(), Error> {
-    /// SmbProtocolFactory::new("alice", "secret", "MYPC", "SERVER")?
-    ///     .run("192.0.2.10:139", &mut Ping)
-    ///     .await;
-    /// # Ok(()) }
-    /// ```
-    pub async fn run<A: ToSocketAddrs, H: AuthHandler>(self, addr: A, handler: &mut H) {
-        match self.connect(addr).await {
-            Ok(conn) => handler.on_auth_ok(conn).await,
-            Err(e) => handler.on_auth_failed(e).await,
-        }
-    }
-}
-
-/// Callbacks for code ported from pysmb's `onAuthOK` / `onAuthFailed`.
-pub trait AuthHandler: Send {
-    /// Called with the authenticated connection.
-    fn on_auth_ok(&mut self, conn: Connection) -> impl Future<Output = ()> + Send;
-    /// Called when connecting or authenticating failed.
-    fn on_auth_failed(&mut self, err: Error) -> impl Future<Output = ()> + Send;
 }

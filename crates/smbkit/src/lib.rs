@@ -41,26 +41,23 @@ mod connection;
 mod driver;
 mod error;
 mod factory;
-mod files;
+mod family;
 mod handshake;
-mod shares;
-mod smb1_ipc;
-mod smb1ops;
-mod transfer;
+mod ops;
 mod transport;
 mod types;
 
-pub use connection::{Connection, ServerInfo, TreeInfo};
+pub use connection::{Connection, DEFAULT_SEARCH};
 pub use error::{Error, ProtocolError};
 pub use factory::{
-    AuthHandler, Encryption, Protocol, SignOptions, SmbProtocolFactory, DEFAULT_CIPHERS,
-    DEFAULT_ECHO_TIMEOUT, DEFAULT_TIMEOUT,
+    Encryption, Protocol, SignOptions, SmbProtocolFactory, DEFAULT_CIPHERS, DEFAULT_ECHO_TIMEOUT,
+    DEFAULT_TIMEOUT,
 };
-pub use files::DEFAULT_SEARCH;
+pub use handshake::AuthHandler;
+pub use ops::transfer::{RemoteFile, RemoteReader};
 pub use smbkit_proto::crypto::{Cipher, SigningAlgorithm};
 pub use smbkit_proto::dtyp::{Ace, Acl, SecurityDescriptor, Sid};
 pub use smbkit_proto::fscc::{attributes, search};
 pub use smbkit_proto::nbss::NegativeResponse;
 pub use smbkit_proto::{Dialect, NtStatus};
-pub use transfer::{RemoteFile, RemoteReader};
-pub use types::{ShareType, SharedDevice, SharedFile};
+pub use types::{ServerInfo, ShareType, SharedDevice, SharedFile, TreeInfo};

@@ -1,9 +1,73 @@
-//! What file operations return: [`SharedFile`], [`SharedDevice`].
+//! What the API hands out: [`ServerInfo`], [`TreeInfo`], [`SharedFile`],
+//! [`SharedDevice`].
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use smbkit_proto::crypto::{Cipher, SigningAlgorithm};
 use smbkit_proto::fscc::{self, attributes, DirectoryEntry};
 use smbkit_proto::rpc::ShareInfo1;
+use smbkit_proto::Dialect;
+
+/// What was negotiated with the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServerInfo {
+    /// The SMB2 dialect in use.
+    pub dialect: Dialect,
+    /// The server's GUID.
+    pub server_guid: [u8; 16],
+    /// Largest READ the server accepts, in bytes.
+    pub max_read_size: u32,
+    /// Largest WRITE the server accepts, in bytes.
+    pub max_write_size: u32,
+    /// Largest IOCTL/QUERY_INFO/QUERY_DIRECTORY buffer, in bytes.
+    pub max_transact_size: u32,
+    /// The server's clock at NEGOTIATE, as a FILETIME (100 ns since 1601).
+    pub system_time: u64,
+    /// When the server started, as a FILETIME (often 0).
+    pub server_start_time: u64,
+    /// The server's SMB2_GLOBAL_CAP_* bits.
+    pub capabilities: u32,
+    /// True if the server requires signing.
+    pub signing_required_by_server: bool,
+    /// True if this session signs its messages.
+    pub signing: bool,
+    /// The signing algorithm, when signing.
+    pub signing_algorithm: Option<SigningAlgorithm>,
+    /// The cipher the connection can encrypt with: the one the server chose
+    /// in its 3.1.1 encryption context, or AES-128-CCM on 3.0/3.0.2 when the
+    /// server announced SMB2_GLOBAL_CAP_ENCRYPTION; `None` when it cannot
+    /// encrypt (SMB 1, 2.x, or no common cipher).
+    pub cipher: Option<Cipher>,
+    /// True if every message of the session is encrypted (the server asked
+    /// for it, or [`Encryption::Preferred`](crate::Encryption) /
+    /// [`Encryption::Required`](crate::Encryption) was set). Shares can
+    /// still ask for encryption on their own: see [`TreeInfo::encrypted`].
+    pub encrypted: bool,
+    /// True for a guest session.
+    pub is_guest: bool,
+    /// True for an anonymous (null) session.
+    pub is_anonymous: bool,
+}
+
+/// A connected tree (share).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TreeInfo {
+    /// The TreeId the server assigned.
+    pub tree_id: u32,
+    /// 1 disk, 2 named pipe, 3 printer (MS-SMB2 §2.2.10).
+    pub share_type: u8,
+    /// The SMB2_SHAREFLAG_* bits.
+    pub share_flags: u32,
+    /// The SMB2_SHARE_CAP_* bits.
+    pub capabilities: u32,
+    /// The access rights the user has on the share.
+    pub maximal_access: u32,
+    /// True if the messages of this tree are encrypted (the share asks for
+    /// it, or the whole session is encrypted).
+    pub encrypted: bool,
+}
 
 /// A file or folder on a share; the reference's `SharedFile`.
 ///

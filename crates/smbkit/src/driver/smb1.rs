@@ -213,6 +213,22 @@ impl Driver<Smb1Connection> {
         })
     }
 
+    /// Starts a request nobody waits for (the FIND_CLOSE2 of a search
+    /// given up on): it runs to its end or its deadline on its own.
+    pub(crate) fn request_detached(
+        &self,
+        command: u8,
+        tid: u16,
+        deadline: Instant,
+        operation: &'static str,
+        body: impl FnOnce(&mut Writer) -> Result<(), EncodeError>,
+    ) -> Result<(), Error> {
+        let req = Request::new(command, tid, deadline.into_std(), operation, body)?;
+        let now = Instant::now().into_std();
+        self.with_state(|st| st.core.start_detached(req, now))
+            .map_err(Error::from)
+    }
+
     /// Closes a file on the connection's own account, after every request
     /// given up on is answered (Samba 4.17's smbd crashes on a CLOSE that
     /// arrives while READ_ANDXs on the file are pending); nobody waits.

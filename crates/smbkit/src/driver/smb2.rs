@@ -9,7 +9,7 @@ use smbkit_proto::smb2::header::HEADER_LEN;
 use smbkit_proto::{Command, EncodeError, NtStatus, Writer};
 use tokio::time::Instant;
 
-use super::{Completion, Core, Driver, Orphaned};
+use super::{Completion, Core, Driver, Orphaned, Pending};
 use crate::error::Error;
 
 pub(crate) use smbkit_proto::conn::smb2::Response;
@@ -110,6 +110,24 @@ fn undo_orphaned(core: &mut Smb2Connection, responses: Vec<Response>, now: std::
     }
 }
 
+/// A request sent with [`Shared::send_with_tail`] whose response is still
+/// to come. Dropped before the response, it is withdrawn.
+pub(crate) struct Sent2<'a> {
+    pending: Pending<'a, Smb2Connection>,
+}
+
+impl Sent2<'_> {
+    /// Waits for the verified response (of any status).
+    pub(crate) async fn response(self) -> Result<Response, Error> {
+        self.pending
+            .answer()
+            .await?
+            .into_iter()
+            .next()
+            .ok_or(Error::NotConnected)
+    }
+}
+
 impl Driver<Smb2Connection> {
     /// Starts `req` and waits for its responses.
     async fn run(&self, req: Request) -> Result<Vec<Response>, Error> {
@@ -184,11 +202,12 @@ impl Driver<Smb2Connection> {
         self.run_one(req).await
     }
 
-    /// Like [`Shared::request`], with `tail` sent right after the encoded
-    /// message as part of it (the data of a WRITE, whose header says where
-    /// it starts). The tail is only copied when the message must be signed.
+    /// Starts one request with `tail` sent right after its message (the
+    /// data of a WRITE) and returns once it is queued; [`Sent2::response`]
+    /// waits for the answer. Callers that keep several requests in flight
+    /// from one task use this instead of a task per request.
     #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn request_with_tail(
+    pub(crate) fn send_with_tail(
         &self,
         command: Command,
         tree_id: u32,
@@ -197,10 +216,12 @@ impl Driver<Smb2Connection> {
         operation: &'static str,
         encode: impl FnOnce(&mut Writer) -> Result<(), EncodeError>,
         tail: Bytes,
-    ) -> Result<Response, Error> {
+    ) -> Result<Sent2<'_>, Error> {
         let mut req = Self::single(command, tree_id, charge, deadline, operation, encode)?;
         req.tail = tail;
-        self.run_one(req).await
+        Ok(Sent2 {
+            pending: self.begin(|core, now| core.start(req, now), None)?,
+        })
     }
 
     /// Sends `parts` as one compound chain (MS-SMB2 §3.2.4.1.4) and returns

@@ -3,23 +3,100 @@
 //! SPNEGO/NTLM; MS-SMB2 §3.2.4.2, §3.2.5.2, §3.2.5.3) pumped over the stream
 //! until the session is established or the server turns out to speak SMB1.
 
+mod smb1;
+
+use std::future::Future;
+
 use smbkit_proto::conn::smb2::handshake::{
-    no_cipher_reason, EncryptionPolicy, Established, Family, SigningPolicy,
+    EncryptionPolicy, Established, Family as Families, SigningPolicy,
 };
 use smbkit_proto::conn::smb2::Event;
 use smbkit_proto::conn::{ConnError, Smb2Config, Smb2Connection};
 use smbkit_proto::ntlm::{Credentials, NtlmOptions};
-use smbkit_proto::smb1;
-use smbkit_proto::smb2::ioctl::{ValidateNegotiateInfoRequest, ValidateNegotiateInfoResponse};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::ToSocketAddrs;
 use tokio::time::Instant;
 
-use crate::connection::{Backend, Connection, ServerInfo};
+use crate::connection::Connection;
 use crate::driver::smb2::Shared;
 use crate::error::Error;
 use crate::factory::{Encryption, Protocol, SignOptions, SmbProtocolFactory};
+use crate::family::smb2::{Smb2, Validation};
+use crate::family::Family;
+use crate::ops::Session;
 use crate::transport::{self, BoxStream};
+use crate::types::ServerInfo;
+
+impl SmbProtocolFactory {
+    /// Connects to `addr` (`"host:port"`, `("host", port)`, a
+    /// `SocketAddr`…; IPv4 or IPv6), negotiates, authenticates and returns
+    /// a ready [`Connection`]. One factory builds one connection.
+    pub async fn connect<A: ToSocketAddrs>(self, addr: A) -> Result<Connection, Error> {
+        crate::handshake::connect(self, addr).await
+    }
+
+    /// Like [`SmbProtocolFactory::connect`], over a stream the caller has
+    /// opened already: a Unix socket, an in-memory duplex, a proxy tunnel,
+    /// a TLS or QUIC stream. Unless [`SmbProtocolFactory::direct_tcp`] is
+    /// set, the NetBIOS session is requested first, as over port 139.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), smbkit::Error> {
+    /// use smbkit::SmbProtocolFactory;
+    ///
+    /// let tcp = tokio::net::TcpStream::connect("192.0.2.10:445").await?;
+    /// let conn = SmbProtocolFactory::new("alice", "secret", "MYPC", "FILESERVER")?
+    ///     .direct_tcp(true)
+    ///     .connect_stream(tcp)
+    ///     .await?;
+    /// conn.echo(b"ping").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect_stream<S>(self, stream: S) -> Result<Connection, Error>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+    {
+        crate::handshake::connect_stream(self, stream).await
+    }
+
+    /// The reference's callback style: connects, then calls
+    /// [`AuthHandler::on_auth_ok`] with the ready connection or
+    /// [`AuthHandler::on_auth_failed`] with the error.
+    ///
+    /// ```no_run
+    /// use smbkit::{AuthHandler, Connection, Error, SmbProtocolFactory};
+    ///
+    /// struct Ping;
+    /// impl AuthHandler for Ping {
+    ///     async fn on_auth_ok(&mut self, conn: Connection) {
+    ///         let _ = conn.echo(b"hello").await;
+    ///         let _ = conn.close().await;
+    ///     }
+    ///     async fn on_auth_failed(&mut self, err: Error) {
+    ///         eprintln!("auth failed: {err}");
+    ///     }
+    /// }
+    /// # async fn demo() -> Result<(), Error> {
+    /// SmbProtocolFactory::new("alice", "secret", "MYPC", "SERVER")?
+    ///     .run("192.0.2.10:139", &mut Ping)
+    ///     .await;
+    /// # Ok(()) }
+    /// ```
+    pub async fn run<A: ToSocketAddrs, H: AuthHandler>(self, addr: A, handler: &mut H) {
+        match self.connect(addr).await {
+            Ok(conn) => handler.on_auth_ok(conn).await,
+            Err(e) => handler.on_auth_failed(e).await,
+        }
+    }
+}
+
+/// Callbacks for code ported from pysmb's `onAuthOK` / `onAuthFailed`.
+pub trait AuthHandler: Send {
+    /// Called with the authenticated connection.
+    fn on_auth_ok(&mut self, conn: Connection) -> impl Future<Output = ()> + Send;
+    /// Called when connecting or authenticating failed.
+    fn on_auth_failed(&mut self, err: Error) -> impl Future<Output = ()> + Send;
+}
 
 /// Connects to `addr` over TCP, then authenticates.
 pub(crate) async fn connect<A: ToSocketAddrs>(
@@ -67,9 +144,9 @@ where
 fn config(f: &SmbProtocolFactory, limit: std::time::Duration) -> Smb2Config {
     Smb2Config {
         family: match f.protocol {
-            Protocol::Auto => Family::Auto,
-            Protocol::Smb2Only => Family::Smb2Only,
-            Protocol::Smb1Only => Family::Smb1Only,
+            Protocol::Auto => Families::Auto,
+            Protocol::Smb2Only => Families::Smb2Only,
+            Protocol::Smb1Only => Families::Smb1Only,
         },
         extended_security: f.extended_security,
         direct_tcp: f.direct_tcp,
@@ -102,7 +179,7 @@ fn config(f: &SmbProtocolFactory, limit: std::time::Duration) -> Smb2Config {
 /// How the handshake ended.
 enum Outcome {
     Smb2(Box<Established>),
-    Smb1(Box<smb1::negotiate::NegotiateResponse>),
+    Smb1(Box<smbkit_proto::smb1::negotiate::NegotiateResponse>),
 }
 
 /// Runs the handshake over `stream`, then hands the stream to the SMB2
@@ -129,15 +206,12 @@ async fn establish(
     })?;
     let e = match outcome {
         Outcome::Smb1(n) => {
-            return tokio::time::timeout_at(
-                deadline,
-                crate::smb1ops::connect(f, stream, *n, deadline),
-            )
-            .await
-            .map_err(|_| Error::Timeout {
-                operation: "authenticating",
-                after: deadline.saturating_duration_since(now),
-            })?;
+            return tokio::time::timeout_at(deadline, smb1::connect(f, stream, *n, deadline))
+                .await
+                .map_err(|_| Error::Timeout {
+                    operation: "authenticating",
+                    after: deadline.saturating_duration_since(now),
+                })?;
         }
         Outcome::Smb2(e) => e,
     };
@@ -162,17 +236,13 @@ async fn establish(
         is_anonymous: e.is_anonymous,
     };
     tracing::debug!(?info, "session established");
-    let conn = Connection::new(
-        Backend::Smb2(shared, std::sync::Mutex::new(Some(tasks))),
-        f,
-        info,
-    );
+    let smb2 = Smb2::new(shared, tasks, info.clone());
     // MS-SMB2 §3.2.5.5: on 3.0 and 3.0.2 the negotiation is validated after
     // the first tree connect (3.1.1 has the preauth integrity hash).
     if let Some((sent, expected)) = e.validation {
-        conn.expect_validation(Validation { sent, expected });
+        smb2.expect_validation(Validation { sent, expected });
     }
-    Ok(conn)
+    Ok(Connection::new(Session::new(Family::Smb2(smb2), f, info)))
 }
 
 /// Moves bytes and time between `stream` and the connection until the
@@ -245,22 +315,6 @@ pub(crate) async fn pump_smb1(
                 core.handle_timeout(Instant::now().into_std());
             }
         }
-    }
-}
-
-/// What FSCTL_VALIDATE_NEGOTIATE_INFO sends and must get back.
-#[derive(Debug, Clone)]
-pub(crate) struct Validation {
-    pub sent: ValidateNegotiateInfoRequest,
-    pub expected: ValidateNegotiateInfoResponse,
-}
-
-/// Why a connection cannot encrypt, from what was negotiated.
-pub(crate) fn why_no_encryption(info: &ServerInfo) -> String {
-    if info.is_guest || info.is_anonymous {
-        "guest and anonymous sessions have no keys to encrypt with".into()
-    } else {
-        no_cipher_reason(info.dialect, info.capabilities)
     }
 }
 

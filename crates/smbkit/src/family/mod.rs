@@ -1,0 +1,679 @@
+//! The protocol families: what SMB 2/3 ([`smb2`]) and SMB1 ([`smb1`]) each
+//! offer the operations.
+//!
+//! ARCHITECTURE: the operations (`crate::ops`) are written once, over
+//! [`Family`], which holds the driver of one family and exposes its
+//! primitives: tree connect and disconnect, open and close, read and
+//! write, a page of a directory search, path queries and changes, pipe
+//! transactions, FSCTLs, security queries and echo. A primitive is one
+//! request, or, where the family can do the job in one round trip, a few
+//! of them: SMB2 sends CREATE + X + CLOSE as one compound; SMB1 has
+//! path-based calls (TRANS2 QUERY_PATH_INFORMATION, SMB_COM_RENAME, ...)
+//! for the same. Each family's quirks stay behind its primitives (SMB1's
+//! read and write sizes, its short writes, the CLOSE that waits for
+//! abandoned reads; SMB2's credit charges and compounds).
+//!
+//! Every handle a primitive leaves open comes back as an [`OpenFile`]:
+//! dropped before it is closed (its operation's future was dropped, say),
+//! it hands the close to the connection, which sends it on its own
+//! account. No operation leaves a handle open on the server.
+
+pub(crate) mod smb1;
+pub(crate) mod smb2;
+
+use bytes::{Bytes, BytesMut};
+use smbkit_proto::smb2::create::{share_access, FileId};
+use smbkit_proto::NtStatus;
+use tokio::time::Instant;
+
+use crate::error::Error;
+use crate::types::{SharedFile, TreeInfo};
+
+/// Calls the same primitive on whichever family `$self` is.
+macro_rules! dispatch {
+    ($self:expr, $f:ident => $e:expr) => {
+        match $self {
+            Family::Smb2($f) => $e,
+            Family::Smb1($f) => $e,
+        }
+    };
+}
+
+/// One connection's protocol family and its driver. Cheap to clone.
+#[derive(Clone)]
+pub(crate) enum Family {
+    /// SMB 2.0.2 to 3.1.1.
+    Smb2(smb2::Smb2),
+    /// SMB1 (NT LM 0.12).
+    Smb1(smb1::Smb1),
+}
+
+/// What to open and how (MS-SMB2 §2.2.13; SMB1's NT_CREATE_ANDX takes the
+/// same access, disposition and option values, MS-SMB §2.2.4.9.1).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OpenSpec {
+    pub access: u32,
+    pub disposition: u32,
+    pub options: u32,
+    pub attributes: u32,
+    pub share: u32,
+}
+
+impl OpenSpec {
+    /// An open that shares read, write and delete.
+    pub(crate) fn new(access: u32, disposition: u32, options: u32) -> Self {
+        OpenSpec {
+            access,
+            disposition,
+            options,
+            attributes: 0,
+            share: share_access::ALL,
+        }
+    }
+}
+
+/// The id of an open file as its family's server gave it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Fid {
+    /// An SMB2 FileId (MS-SMB2 §2.2.14.1).
+    Smb2(FileId),
+    /// An SMB1 FID (MS-CIFS §2.2.1.6.1).
+    Smb1(u16),
+}
+
+/// An open file: its tree and its id.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FileRef {
+    pub tree: u32,
+    pub fid: Fid,
+}
+
+/// What an open told of the file. Times are FILETIMEs.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct OpenInfo {
+    pub creation_time: u64,
+    pub last_access_time: u64,
+    pub last_write_time: u64,
+    pub change_time: u64,
+    pub size: u64,
+    pub alloc_size: u64,
+    pub attributes: u32,
+    /// The file id, where the open response carries one (SMB1's extended
+    /// response); 0 otherwise.
+    pub file_id: u64,
+}
+
+/// An open handle that is closed when the operation is done with it:
+/// [`OpenFile::close`] closes it and reports the outcome; dropped while
+/// still open, it hands the close to the connection (the SMB2 or SMB1
+/// state machine sends the CLOSE on its own account), so that neither an
+/// error, nor a timeout, nor a dropped future leaves it open on the server.
+pub(crate) struct OpenFile {
+    family: Family,
+    file: FileRef,
+    info: OpenInfo,
+    open: bool,
+}
+
+impl std::fmt::Debug for OpenFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenFile")
+            .field("file", &self.file)
+            .field("open", &self.open)
+            .finish()
+    }
+}
+
+impl OpenFile {
+    pub(crate) fn new(family: Family, file: FileRef, info: OpenInfo) -> Self {
+        OpenFile {
+            family,
+            file,
+            info,
+            open: true,
+        }
+    }
+
+    /// The tree and id of the file.
+    pub(crate) fn file(&self) -> FileRef {
+        self.file
+    }
+
+    /// What the open told of the file.
+    pub(crate) fn info(&self) -> &OpenInfo {
+        &self.info
+    }
+
+    /// The family the file was opened over.
+    pub(crate) fn family(&self) -> &Family {
+        &self.family
+    }
+
+    /// Closes the file. Errors are reported, but the handle is gone
+    /// either way; once `deadline` has passed, or when the CLOSE times out,
+    /// the close is left to the connection.
+    pub(crate) async fn close(mut self, deadline: Instant) -> Result<(), Error> {
+        if Instant::now() >= deadline {
+            return Ok(());
+        }
+        let r = self.family.close(self.file, deadline).await;
+        // After a timeout the CLOSE may not have been processed: the drop
+        // sends another (a second CLOSE is harmless).
+        if !matches!(r, Err(Error::Timeout { .. })) {
+            self.open = false;
+        }
+        r
+    }
+}
+
+impl Drop for OpenFile {
+    fn drop(&mut self) {
+        if self.open {
+            self.family.close_detached(self.file);
+        }
+    }
+}
+
+impl Family {
+    /// True once the connection is closed or its stream has died.
+    pub(crate) fn is_closed(&self) -> bool {
+        dispatch!(self, f => f.is_closed())
+    }
+
+    /// Shuts the connection down and waits until the driver has stopped,
+    /// which closes the stream.
+    pub(crate) async fn stop(&self, why: &str) {
+        dispatch!(self, f => f.stop(why).await)
+    }
+
+    /// True over SMB 2/3.
+    pub(crate) fn is_smb2(&self) -> bool {
+        matches!(self, Family::Smb2(_))
+    }
+
+    /// Whether the NEGOTIATE has been validated (SMB 3.0, 3.0.2).
+    pub(crate) fn is_negotiate_validated(&self) -> bool {
+        dispatch!(self, f => f.is_negotiate_validated())
+    }
+
+    /// ECHO; returns the data the caller gets back.
+    pub(crate) async fn echo(&self, data: &[u8], deadline: Instant) -> Result<Vec<u8>, Error> {
+        dispatch!(self, f => f.echo(data, deadline).await)
+    }
+
+    /// Connects `\\remote_name\share`.
+    pub(crate) async fn tree_connect(
+        &self,
+        remote_name: &str,
+        share: &str,
+        deadline: Instant,
+    ) -> Result<TreeInfo, Error> {
+        dispatch!(self, f => f.tree_connect(remote_name, share, deadline).await)
+    }
+
+    /// Disconnects a tree.
+    pub(crate) async fn tree_disconnect(&self, tree: u32, deadline: Instant) -> Result<(), Error> {
+        dispatch!(self, f => f.tree_disconnect(tree, deadline).await)
+    }
+
+    /// Logs off, best effort.
+    pub(crate) async fn logoff(&self, deadline: Instant) {
+        dispatch!(self, f => f.logoff(deadline).await)
+    }
+
+    /// Opens `path` (backslashes, no leading separator) on the tree; a
+    /// refusal is an error saying `what` failed on `\share\path`.
+    pub(crate) async fn open(
+        &self,
+        tree: u32,
+        share: &str,
+        path: &str,
+        spec: OpenSpec,
+        what: &str,
+        deadline: Instant,
+    ) -> Result<OpenFile, Error> {
+        dispatch!(self, f => f.open(tree, share, path, spec, what, deadline).await)
+    }
+
+    /// Closes an open file and waits for the answer.
+    pub(crate) async fn close(&self, file: FileRef, deadline: Instant) -> Result<(), Error> {
+        dispatch!(self, f => f.close(file, deadline).await)
+    }
+
+    /// Hands the close of `file` to the connection; nobody waits.
+    pub(crate) fn close_detached(&self, file: FileRef) {
+        dispatch!(self, f => f.close_detached(file))
+    }
+
+    /// Opens `path` and closes it again (one round trip over SMB2), for
+    /// opens whose effect is the point (creating a folder).
+    pub(crate) async fn open_close(
+        &self,
+        tree: u32,
+        share: &str,
+        path: &str,
+        spec: OpenSpec,
+        what: &str,
+        deadline: Instant,
+    ) -> Result<(), Error> {
+        dispatch!(self, f => f.open_close(tree, share, path, spec, what, deadline).await)
+    }
+
+    /// The attributes of `path`, in one round trip where the family can.
+    pub(crate) async fn stat(
+        &self,
+        tree: u32,
+        share: &str,
+        path: &str,
+        deadline: Instant,
+    ) -> Result<SharedFile, Error> {
+        dispatch!(self, f => f.stat(tree, share, path, deadline).await)
+    }
+
+    /// Deletes the file or empty folder `path`.
+    pub(crate) async fn delete(
+        &self,
+        tree: u32,
+        share: &str,
+        path: &str,
+        directory: bool,
+        what: &'static str,
+        deadline: Instant,
+    ) -> Result<(), Error> {
+        dispatch!(self, f => f.delete(tree, share, path, directory, what, deadline).await)
+    }
+
+    /// Sets the FILE_ATTRIBUTE_* bits of `path`.
+    pub(crate) async fn set_attributes(
+        &self,
+        tree: u32,
+        share: &str,
+        path: &str,
+        attributes: u32,
+        deadline: Instant,
+    ) -> Result<(), Error> {
+        dispatch!(self, f => f.set_attributes(tree, share, path, attributes, deadline).await)
+    }
+
+    /// Renames `old` to `new` within the share, replacing nothing.
+    pub(crate) async fn rename(
+        &self,
+        tree: u32,
+        share: &str,
+        old: &str,
+        new: &str,
+        deadline: Instant,
+    ) -> Result<(), Error> {
+        dispatch!(self, f => f.rename(tree, share, old, new, deadline).await)
+    }
+}
+
+/// The [`SharedFile`] of `path` from what its open told.
+pub(crate) fn shared_file(path: &str, o: &OpenInfo) -> SharedFile {
+    let ft = smbkit_proto::fscc::filetime_to_unix;
+    SharedFile {
+        create_time: ft(o.creation_time),
+        last_access_time: ft(o.last_access_time),
+        last_write_time: ft(o.last_write_time),
+        last_attr_change_time: ft(o.change_time),
+        file_size: o.size,
+        alloc_size: o.alloc_size,
+        file_attributes: o.attributes,
+        short_name: String::new(),
+        filename: path.rsplit('\\').next().unwrap_or_default().to_string(),
+        file_id: o.file_id,
+    }
+}
+
+/// A page of a directory search, and whether the search has ended.
+pub(crate) struct Page {
+    pub entries: Vec<SharedFile>,
+    pub end: bool,
+}
+
+/// A directory search the server holds open until its end. Dropped before
+/// its end, it hands its close to the connection.
+pub(crate) enum Search {
+    Smb2(smb2::Search),
+    Smb1(smb1::Search),
+}
+
+impl Search {
+    /// The next page of entries.
+    pub(crate) async fn next_page(
+        &mut self,
+        share: &str,
+        dir: &str,
+        deadline: Instant,
+    ) -> Result<Page, Error> {
+        match self {
+            Search::Smb2(s) => s.next_page(share, dir, deadline).await,
+            Search::Smb1(s) => s.next_page(share, dir, deadline).await,
+        }
+    }
+
+    /// Ends the search, closing what the server holds for it.
+    pub(crate) async fn finish(self, deadline: Instant) -> Result<(), Error> {
+        match self {
+            Search::Smb2(s) => s.finish(deadline).await,
+            Search::Smb1(s) => {
+                s.finish();
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Family {
+    /// Starts a search of folder `dir` for names matching `pattern`; the
+    /// search and its first page.
+    pub(crate) async fn find_first(
+        &self,
+        tree: u32,
+        share: &str,
+        dir: &str,
+        pattern: &str,
+        deadline: Instant,
+    ) -> Result<(Search, Page), Error> {
+        match self {
+            Family::Smb2(f) => {
+                let (s, p) = f.find_first(tree, share, dir, pattern, deadline).await?;
+                Ok((Search::Smb2(s), p))
+            }
+            Family::Smb1(f) => {
+                let (s, p) = f.find_first(tree, share, dir, pattern, deadline).await?;
+                Ok((Search::Smb1(s), p))
+            }
+        }
+    }
+}
+
+/// How a retrieve starts: the family read the first bytes in the open's
+/// round trip and closed the file again, or the file is open for reads.
+pub(crate) enum ReadStart {
+    /// The open's answer and the first bytes (SMB2 CREATE + READ + CLOSE).
+    Done(OpenInfo, Bytes),
+    /// The open file (no data read yet).
+    Open(OpenFile),
+}
+
+/// A WRITE sent whose answer is still to come.
+pub(crate) enum WriteInFlight<'a> {
+    Smb2(smb2::WriteInFlight<'a>),
+    Smb1(&'a smb1::Smb1, smb1::WriteInFlight<'a>),
+}
+
+impl WriteInFlight<'_> {
+    /// Waits for the answer: the bytes are written (SMB1 writes what the
+    /// server did not take with further requests, each within `limit`),
+    /// and the data's buffer comes back once nothing else holds it.
+    pub(crate) async fn finish(
+        self,
+        file: FileRef,
+        share: &str,
+        path: &str,
+        limit: std::time::Duration,
+    ) -> Result<Option<BytesMut>, Error> {
+        match self {
+            WriteInFlight::Smb2(w) => w.finish(share, path).await,
+            WriteInFlight::Smb1(f, w) => {
+                let (tid, fid) = smb1::tid_fid(file)?;
+                w.finish(&f.shared, tid, fid, share, path, limit).await
+            }
+        }
+    }
+}
+
+impl Family {
+    /// The bytes one READ asks for.
+    pub(crate) fn read_size(&self) -> usize {
+        dispatch!(self, f => f.read_size())
+    }
+
+    /// The bytes one WRITE carries.
+    pub(crate) fn write_size(&self) -> usize {
+        dispatch!(self, f => f.write_size())
+    }
+
+    /// Up to `len` bytes at `offset` of an open file; empty at its end. A
+    /// server may send fewer bytes than asked anywhere in the file.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn read(
+        &self,
+        file: FileRef,
+        offset: u64,
+        len: u32,
+        share: &str,
+        path: &str,
+        deadline: Instant,
+    ) -> Result<Bytes, Error> {
+        dispatch!(self, f => f.read(file, offset, len, share, path, deadline).await)
+    }
+
+    /// Opens `path` for reading, and reads its first `len` bytes at
+    /// `offset` in the same round trip where the family can.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn open_read(
+        &self,
+        tree: u32,
+        share: &str,
+        path: &str,
+        offset: u64,
+        len: u32,
+        deadline: Instant,
+    ) -> Result<ReadStart, Error> {
+        dispatch!(self, f => f.open_read(tree, share, path, offset, len, deadline).await)
+    }
+
+    /// Opens `path` with `spec`, writes all of `data` at `offset` and
+    /// closes it: one round trip over SMB2.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn store_small(
+        &self,
+        tree: u32,
+        share: &str,
+        path: &str,
+        spec: OpenSpec,
+        offset: u64,
+        data: Bytes,
+        deadline: Instant,
+    ) -> Result<(), Error> {
+        dispatch!(self, f => f.store_small(tree, share, path, spec, offset, data, deadline).await)
+    }
+
+    /// Sends a WRITE of `data` at `offset` without waiting for its answer.
+    pub(crate) async fn start_write(
+        &self,
+        file: FileRef,
+        offset: u64,
+        data: Bytes,
+        deadline: Instant,
+    ) -> Result<WriteInFlight<'_>, Error> {
+        match self {
+            Family::Smb2(f) => Ok(WriteInFlight::Smb2(
+                f.start_write(file, offset, data, deadline)?,
+            )),
+            Family::Smb1(f) => Ok(WriteInFlight::Smb1(
+                f,
+                f.start_write(file, offset, data, deadline).await?,
+            )),
+        }
+    }
+}
+
+/// How files are opened for reading.
+pub(crate) fn read_spec() -> OpenSpec {
+    use smbkit_proto::smb2::create::{access_mask, create_disposition, create_options};
+    OpenSpec::new(
+        access_mask::FILE_READ_DATA | access_mask::FILE_READ_ATTRIBUTES | access_mask::SYNCHRONIZE,
+        create_disposition::OPEN,
+        create_options::NON_DIRECTORY_FILE,
+    )
+}
+
+/// The answer to a query or FSCTL whose output may not fit: its status,
+/// its output, and the size the server said it needs
+/// (STATUS_BUFFER_TOO_SMALL) when it said one.
+pub(crate) struct Sized {
+    pub status: NtStatus,
+    pub data: Bytes,
+    pub needed: Option<u32>,
+}
+
+/// How large the messages of pipe transactions may be.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PipeLimits {
+    /// The output asked for from a transaction.
+    pub io_size: u32,
+    /// The largest read of a pipe.
+    pub read_max: u32,
+    /// The largest request fragment one message can carry.
+    pub max_fragment: u16,
+}
+
+/// The limits of path queries of one family.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct QueryLimits {
+    /// The output buffer of the first security query.
+    pub security_first: u32,
+    /// The largest security descriptor accepted.
+    pub security_max: u32,
+    /// The largest FSCTL output asked for.
+    pub fsctl_max: u32,
+}
+
+/// Queries on one path: over SMB2 each one is CREATE + query + CLOSE in
+/// one round trip; over SMB1 the path is opened once, queried, and closed
+/// by [`PathQuery::finish`] (or, dropped, by the connection).
+pub(crate) enum PathQuery<'a> {
+    Smb2(smb2::PathQuery<'a>),
+    Smb1(smb1::PathQuery),
+}
+
+impl PathQuery<'_> {
+    /// FSCTL_SRV_ENUMERATE_SNAPSHOTS (MS-SMB2 §2.2.31, MS-SMB §2.2.7.2)
+    /// with room for `out_len` bytes of SRV_SNAPSHOT_ARRAY.
+    pub(crate) async fn enumerate_snapshots(
+        &self,
+        out_len: u32,
+        deadline: Instant,
+    ) -> Result<Sized, Error> {
+        match self {
+            PathQuery::Smb2(q) => q.enumerate_snapshots(out_len, deadline).await,
+            PathQuery::Smb1(q) => q.enumerate_snapshots(out_len, deadline).await,
+        }
+    }
+
+    /// The security descriptor parts of `additional` (OWNER, GROUP, DACL
+    /// bits), with room for `out_len` bytes.
+    pub(crate) async fn query_security(
+        &self,
+        additional: u32,
+        out_len: u32,
+        deadline: Instant,
+    ) -> Result<Sized, Error> {
+        match self {
+            PathQuery::Smb2(q) => q.query_security(additional, out_len, deadline).await,
+            PathQuery::Smb1(q) => q.query_security(additional, out_len, deadline).await,
+        }
+    }
+
+    /// Closes what the queries held open.
+    pub(crate) async fn finish(self, deadline: Instant) -> Result<(), Error> {
+        match self {
+            PathQuery::Smb2(_) => Ok(()),
+            PathQuery::Smb1(q) => q.file.close(deadline).await,
+        }
+    }
+}
+
+impl Family {
+    /// Prepares queries on `path` opened with `spec`; a refused open is
+    /// an error saying `what` failed.
+    pub(crate) async fn path_query(
+        &self,
+        tree: u32,
+        share: &str,
+        path: &str,
+        spec: OpenSpec,
+        what: &'static str,
+        deadline: Instant,
+    ) -> Result<PathQuery<'_>, Error> {
+        match self {
+            Family::Smb2(f) => Ok(PathQuery::Smb2(smb2::PathQuery {
+                smb2: f,
+                tree,
+                share: share.to_string(),
+                path: path.to_string(),
+                spec,
+                what,
+            })),
+            Family::Smb1(f) => Ok(PathQuery::Smb1(smb1::PathQuery {
+                file: f.open(tree, share, path, spec, what, deadline).await?,
+                share: share.to_string(),
+                path: path.to_string(),
+            })),
+        }
+    }
+
+    /// The limits of path queries.
+    pub(crate) fn query_limits(&self) -> QueryLimits {
+        dispatch!(self, f => f.query_limits())
+    }
+
+    /// The limits of pipe transactions.
+    pub(crate) fn pipe_limits(&self) -> PipeLimits {
+        dispatch!(self, f => f.pipe_limits())
+    }
+
+    /// Writes `data` to the pipe and reads its answer, up to `io_size`
+    /// bytes (MS-SMB2 FSCTL_PIPE_TRANSCEIVE, MS-CIFS
+    /// TRANS_TRANSACT_NMPIPE); the rest of a longer answer is read with
+    /// [`Family::pipe_read`].
+    pub(crate) async fn pipe_transact(
+        &self,
+        pipe: FileRef,
+        data: &[u8],
+        io_size: u32,
+        deadline: Instant,
+    ) -> Result<Bytes, Error> {
+        dispatch!(self, f => f.pipe_transact(pipe, data, io_size, deadline).await)
+    }
+
+    /// Writes one message to the pipe, all of it.
+    pub(crate) async fn pipe_write(
+        &self,
+        pipe: FileRef,
+        data: &[u8],
+        deadline: Instant,
+    ) -> Result<(), Error> {
+        dispatch!(self, f => f.pipe_write(pipe, data, deadline).await)
+    }
+
+    /// Reads what the pipe holds, up to `len` bytes, and at least one.
+    pub(crate) async fn pipe_read(
+        &self,
+        pipe: FileRef,
+        len: u32,
+        deadline: Instant,
+    ) -> Result<Bytes, Error> {
+        dispatch!(self, f => f.pipe_read(pipe, len, deadline).await)
+    }
+}
+
+/// A pipe read must bring data, and no more than asked.
+pub(crate) fn check_pipe_read(got: usize, asked: u32, what: &str) -> Result<(), Error> {
+    if got == 0 {
+        return Err(crate::error::ProtocolError::Unexpected(
+            "the srvsvc pipe returned no data before the end of the RPC response".into(),
+        )
+        .into());
+    }
+    if got > asked as usize {
+        return Err(crate::error::ProtocolError::Unexpected(format!(
+            "{what} returned {got} bytes, more than the {asked} asked for"
+        ))
+        .into());
+    }
+    Ok(())
+}

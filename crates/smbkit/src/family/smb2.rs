@@ -1,0 +1,1356 @@
+//! The SMB 2/3 primitives (MS-SMB2) over the SMB2 driver.
+//!
+//! Whatever opens, acts and closes goes as one related compound (MS-SMB2
+//! §3.2.4.1.4): CREATE + QUERY_INFO + CLOSE, CREATE + SET_INFO + CLOSE,
+//! and so on, one round trip each.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use smbkit_proto::conn::smb2::handshake::no_cipher_reason;
+use smbkit_proto::fscc::{self, info_class, FileAllInformation, FileBasicInformation};
+use smbkit_proto::smb2::close::CloseRequest;
+use smbkit_proto::smb2::create::{
+    access_mask, create_disposition, create_options, impersonation, CreateRequest, CreateResponse,
+    FileId,
+};
+use smbkit_proto::smb2::echo::{EchoRequest, EchoResponse};
+use smbkit_proto::smb2::ioctl::{ValidateNegotiateInfoRequest, ValidateNegotiateInfoResponse};
+use smbkit_proto::smb2::logoff::LogoffRequest;
+use smbkit_proto::smb2::query_info::{info_type, QueryInfoRequest, QueryInfoResponse};
+use smbkit_proto::smb2::set_info::SetInfoRequest;
+use smbkit_proto::smb2::tree_connect::{TreeConnectRequest, TreeConnectResponse};
+use smbkit_proto::smb2::tree_disconnect::TreeDisconnectRequest;
+use smbkit_proto::{Command, NtStatus};
+use tokio::time::Instant;
+
+use super::{Family, Fid, FileRef, OpenFile, OpenInfo, OpenSpec};
+use crate::driver::smb2::Shared;
+use crate::driver::{body, Part, Response, Tasks};
+use crate::error::{describe_status, failure, rename_failure, Error, ProtocolError};
+use crate::types::{ServerInfo, SharedFile, TreeInfo};
+
+/// What FSCTL_VALIDATE_NEGOTIATE_INFO sends and must get back.
+#[derive(Debug, Clone)]
+pub(crate) struct Validation {
+    pub sent: ValidateNegotiateInfoRequest,
+    pub expected: ValidateNegotiateInfoResponse,
+}
+
+/// Why a connection cannot encrypt, from what was negotiated.
+pub(crate) fn why_no_encryption(info: &ServerInfo) -> String {
+    if info.is_guest || info.is_anonymous {
+        "guest and anonymous sessions have no keys to encrypt with".into()
+    } else {
+        no_cipher_reason(info.dialect, info.capabilities)
+    }
+}
+
+struct State {
+    info: ServerInfo,
+    /// The driver's tasks, stopped by [`Smb2::stop`].
+    tasks: Mutex<Option<Tasks>>,
+    /// FSCTL_VALIDATE_NEGOTIATE_INFO still to do after the next tree
+    /// connect (SMB 3.0 and 3.0.2).
+    validation: Mutex<Option<Validation>>,
+    validated: AtomicBool,
+}
+
+/// An SMB 2/3 connection's driver and what its primitives need to know.
+#[derive(Clone)]
+pub(crate) struct Smb2 {
+    pub(crate) shared: Arc<Shared>,
+    state: Arc<State>,
+}
+
+/// Fails with [`Error::OperationFailure`] unless the response succeeded.
+fn expect_success(r: &Response, what: &str) -> Result<(), Error> {
+    if r.header.status.is_error() {
+        return Err(Error::OperationFailure {
+            message: format!("{what} failed ({})", describe_status(r.header.status)),
+            status: r.header.status,
+        });
+    }
+    Ok(())
+}
+
+pub(crate) fn decode_create(r: &Response) -> Result<CreateResponse, Error> {
+    CreateResponse::decode(&r.msg).map_err(|e| ProtocolError::decode("CREATE response", e).into())
+}
+
+fn open_info(c: &CreateResponse) -> OpenInfo {
+    OpenInfo {
+        creation_time: c.creation_time,
+        last_access_time: c.last_access_time,
+        last_write_time: c.last_write_time,
+        change_time: c.change_time,
+        size: c.end_of_file,
+        alloc_size: c.allocation_size,
+        attributes: c.file_attributes,
+        file_id: 0,
+    }
+}
+
+/// The CREATE request of `spec` for `name`.
+pub(crate) fn create_request(spec: &OpenSpec, name: &str) -> CreateRequest {
+    CreateRequest {
+        security_flags: 0,
+        requested_oplock_level: 0,
+        impersonation_level: impersonation::IMPERSONATION,
+        create_flags: 0,
+        desired_access: spec.access,
+        file_attributes: spec.attributes,
+        share_access: spec.share,
+        create_disposition: spec.disposition,
+        create_options: spec.options,
+        name: name.to_string(),
+        contexts: Vec::new(),
+    }
+}
+
+/// The FileId of a file opened over SMB2.
+pub(crate) fn file_id(file: FileRef) -> Result<FileId, Error> {
+    match file.fid {
+        Fid::Smb2(id) => Ok(id),
+        Fid::Smb1(_) => {
+            Err(ProtocolError::Unexpected("an SMB1 file id on an SMB2 connection".into()).into())
+        }
+    }
+}
+
+impl Smb2 {
+    pub(crate) fn new(shared: Arc<Shared>, tasks: Tasks, info: ServerInfo) -> Self {
+        Smb2 {
+            shared,
+            state: Arc::new(State {
+                info,
+                tasks: Mutex::new(Some(tasks)),
+                validation: Mutex::new(None),
+                validated: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// Arranges FSCTL_VALIDATE_NEGOTIATE_INFO after the next tree connect.
+    pub(crate) fn expect_validation(&self, v: Validation) {
+        *self
+            .state
+            .validation
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(v);
+    }
+
+    fn info(&self) -> &ServerInfo {
+        &self.state.info
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.shared.is_closed()
+    }
+
+    /// Shuts the connection down and waits until the driver's tasks are
+    /// gone, which closes the stream.
+    pub(crate) async fn stop(&self, why: &str) {
+        self.shared.shut_down(why);
+        let tasks = self
+            .state
+            .tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(t) = tasks {
+            t.close().await;
+        }
+    }
+
+    pub(crate) fn is_negotiate_validated(&self) -> bool {
+        self.state.validated.load(Ordering::Acquire)
+    }
+
+    /// The CreditCharge for a request that moves `payload` bytes (MS-SMB2
+    /// §3.1.5.2): one credit per 64 KiB with multi-credit requests
+    /// (SMB2_GLOBAL_CAP_LARGE_MTU, not on 2.0.2), otherwise 1.
+    pub(crate) fn charge_for(&self, payload: usize) -> u16 {
+        let info = self.info();
+        if info.dialect == smbkit_proto::Dialect::SMB2_0_2
+            || info.capabilities & smbkit_proto::smb2::negotiate::capabilities::LARGE_MTU == 0
+        {
+            1
+        } else {
+            u16::try_from(payload.saturating_sub(1) / 65536 + 1).unwrap_or(u16::MAX)
+        }
+    }
+
+    /// ECHO (MS-SMB2 §2.2.28): an SMB2 ECHO carries no payload, so `data`
+    /// is handed back as the reference does once the server has answered.
+    pub(crate) async fn echo(&self, data: &[u8], deadline: Instant) -> Result<Vec<u8>, Error> {
+        let r = self
+            .shared
+            .request(Command::ECHO, 0, 1, deadline, "echo", |w| {
+                EchoRequest.encode(w);
+                Ok(())
+            })
+            .await?;
+        expect_success(&r, "echo")?;
+        EchoResponse::decode(&r.msg).map_err(|e| ProtocolError::decode("ECHO response", e))?;
+        Ok(data.to_vec())
+    }
+
+    /// TREE_CONNECT (MS-SMB2 §2.2.9), the tree encryption policy, and the
+    /// pending FSCTL_VALIDATE_NEGOTIATE_INFO.
+    pub(crate) async fn tree_connect(
+        &self,
+        remote_name: &str,
+        share: &str,
+        deadline: Instant,
+    ) -> Result<TreeInfo, Error> {
+        let path = format!("\\\\{remote_name}\\{share}");
+        let req = TreeConnectRequest { flags: 0, path };
+        let r = self
+            .shared
+            .request(Command::TREE_CONNECT, 0, 1, deadline, "tree connect", |w| {
+                req.encode(w)
+            })
+            .await?;
+        if r.header.status != NtStatus::SUCCESS {
+            let mut why = describe_status(r.header.status).to_string();
+            if r.header.status == NtStatus::ACCESS_DENIED && self.info().cipher.is_none() {
+                // What a server answers for a share that requires
+                // encryption when the connection cannot encrypt.
+                why.push_str(&format!(
+                    "; the share may require encryption, which this connection cannot do ({})",
+                    why_no_encryption(self.info())
+                ));
+            }
+            return Err(Error::OperationFailure {
+                message: format!("cannot connect to share '{share}' ({why})"),
+                status: r.header.status,
+            });
+        }
+        let t = TreeConnectResponse::decode(&r.msg)
+            .map_err(|e| ProtocolError::decode("TREE_CONNECT response", e))?;
+        // Ok(whether the tree is encrypted), or Err if the share asks for
+        // encryption this connection cannot do.
+        let Ok(encrypted) = self.shared.tree_connected(r.header.tree_id, t.share_flags) else {
+            let _ = self.tree_disconnect(r.header.tree_id, deadline).await;
+            return Err(Error::Unsupported(format!(
+                "share '{share}' requires encryption, which this connection cannot do ({})",
+                why_no_encryption(self.info())
+            )));
+        };
+        let info = TreeInfo {
+            tree_id: r.header.tree_id,
+            share_type: t.share_type,
+            share_flags: t.share_flags,
+            capabilities: t.capabilities,
+            maximal_access: t.maximal_access,
+            encrypted,
+        };
+        self.validate_negotiate(info.tree_id, deadline).await?;
+        Ok(info)
+    }
+
+    /// Runs the pending FSCTL_VALIDATE_NEGOTIATE_INFO exchange on `tree_id`
+    /// (MS-SMB2 §3.2.5.5, §3.2.5.14.12). Any sign of tampering closes the
+    /// connection.
+    async fn validate_negotiate(&self, tree_id: u32, deadline: Instant) -> Result<(), Error> {
+        use smbkit_proto::smb2::ioctl::{ctl_code, ioctl_flags, IoctlRequest, IoctlResponse};
+        let Some(v) = self
+            .state
+            .validation
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        else {
+            return Ok(());
+        };
+        let req = IoctlRequest {
+            ctl_code: ctl_code::FSCTL_VALIDATE_NEGOTIATE_INFO,
+            file_id: FileId::ANY,
+            input: v.sent.to_bytes()?,
+            max_input_response: 0,
+            max_output_response: ValidateNegotiateInfoResponse::LEN as u32,
+            flags: ioctl_flags::IS_FSCTL,
+        };
+        let fail = |why: String| -> Error {
+            self.shared.shut_down("secure dialect negotiation failed");
+            ProtocolError::Unexpected(format!(
+                "secure dialect negotiation failed (FSCTL_VALIDATE_NEGOTIATE_INFO): {why}; \
+                 the connection was closed"
+            ))
+            .into()
+        };
+        let r = self
+            .shared
+            .request_signed(
+                Command::IOCTL,
+                tree_id,
+                deadline,
+                "validating the negotiation",
+                |w| req.encode(w),
+            )
+            .await?;
+        // MS-SMB2 §3.2.5.14.12.
+        if !r.encrypted && !r.header.is_signed() {
+            return Err(fail("the response is neither signed nor encrypted".into()));
+        }
+        match r.header.status {
+            NtStatus::SUCCESS => {}
+            NtStatus::ACCESS_DENIED => {
+                return Err(fail("the server answered ACCESS_DENIED".into()));
+            }
+            other => {
+                // Not all servers implement it; only a mismatch or a
+                // refusal means tampering.
+                tracing::debug!(status = %other, "FSCTL_VALIDATE_NEGOTIATE_INFO not supported");
+                return Ok(());
+            }
+        }
+        let out = IoctlResponse::decode(&r.msg)
+            .map_err(|e| ProtocolError::decode("VALIDATE_NEGOTIATE_INFO response", e))?;
+        let got = ValidateNegotiateInfoResponse::decode(&out.output)
+            .map_err(|e| ProtocolError::decode("VALIDATE_NEGOTIATE_INFO response", e))?;
+        if got != v.expected {
+            return Err(fail(format!(
+                "the server says {got:?}, the NEGOTIATE response said {:?}",
+                v.expected
+            )));
+        }
+        self.state.validated.store(true, Ordering::Release);
+        tracing::debug!("negotiation validated");
+        Ok(())
+    }
+
+    /// TREE_DISCONNECT (MS-SMB2 §2.2.11), then forgets whether the tree
+    /// was encrypted.
+    pub(crate) async fn tree_disconnect(&self, tree: u32, deadline: Instant) -> Result<(), Error> {
+        let r = self
+            .shared
+            .request(
+                Command::TREE_DISCONNECT,
+                tree,
+                1,
+                deadline,
+                "tree disconnect",
+                |w| {
+                    TreeDisconnectRequest.encode(w);
+                    Ok(())
+                },
+            )
+            .await;
+        self.shared.tree_disconnected(tree);
+        expect_success(&r?, "tree disconnect")
+    }
+
+    /// LOGOFF (MS-SMB2 §2.2.7), best effort.
+    pub(crate) async fn logoff(&self, deadline: Instant) {
+        let _ = self
+            .shared
+            .request(Command::LOGOFF, 0, 1, deadline, "logoff", |w| {
+                LogoffRequest.encode(w);
+                Ok(())
+            })
+            .await;
+    }
+
+    /// CREATE (MS-SMB2 §2.2.13), one round trip.
+    pub(crate) async fn open(
+        &self,
+        tree: u32,
+        share: &str,
+        path: &str,
+        spec: OpenSpec,
+        what: &str,
+        deadline: Instant,
+    ) -> Result<OpenFile, Error> {
+        let req = create_request(&spec, path);
+        let r = self
+            .shared
+            .request(Command::CREATE, tree, 1, deadline, "CREATE", |w| {
+                req.encode(w)
+            })
+            .await?;
+        if r.header.status != NtStatus::SUCCESS {
+            return Err(failure(what, share, path, r.header.status));
+        }
+        let create = decode_create(&r)?;
+        Ok(self.opened(tree, &create))
+    }
+
+    /// The guard of a file a CREATE opened.
+    pub(crate) fn opened(&self, tree: u32, create: &CreateResponse) -> OpenFile {
+        OpenFile::new(
+            Family::Smb2(self.clone()),
+            FileRef {
+                tree,
+                fid: Fid::Smb2(create.file_id),
+            },
+            open_info(create),
+        )
+    }
+
+    /// CLOSE (MS-SMB2 §2.2.15); STATUS_FILE_CLOSED counts as closed.
+    pub(crate) async fn close(&self, file: FileRef, deadline: Instant) -> Result<(), Error> {
+        let req = CloseRequest {
+            flags: 0,
+            file_id: file_id(file)?,
+        };
+        let r = self
+            .shared
+            .request(Command::CLOSE, file.tree, 1, deadline, "CLOSE", |w| {
+                req.encode(w);
+                Ok(())
+            })
+            .await?;
+        if r.header.status.is_error() && r.header.status != NtStatus::FILE_CLOSED {
+            return Err(Error::OperationFailure {
+                message: "CLOSE failed".into(),
+                status: r.header.status,
+            });
+        }
+        Ok(())
+    }
+
+    /// Hands the CLOSE to the connection
+    /// ([`smbkit_proto::conn::Smb2Connection::close_handle`]).
+    pub(crate) fn close_detached(&self, file: FileRef) {
+        if let Fid::Smb2(id) = file.fid {
+            let now = Instant::now().into_std();
+            self.shared
+                .with_state(|st| st.core.close_handle(file.tree, id, now));
+        }
+    }
+
+    /// Sends CREATE, then `middle` on the opened file, then CLOSE, as one
+    /// related compound; returns the CREATE response and the middle
+    /// responses. A failed CREATE fails the whole operation with its
+    /// status; the middle responses are returned whatever their status.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn open_do_close(
+        &self,
+        tree: u32,
+        share: &str,
+        path: &str,
+        spec: OpenSpec,
+        middle: Vec<(Command, u16, Vec<u8>)>,
+        what: &str,
+        deadline: Instant,
+    ) -> Result<(CreateResponse, Vec<Response>), Error> {
+        let req = create_request(&spec, path);
+        let mut parts = vec![Part {
+            command: Command::CREATE,
+            tree_id: tree,
+            charge: 1,
+            body: body(|w| req.encode(w))?,
+        }];
+        for (command, charge, b) in middle {
+            parts.push(Part {
+                command,
+                tree_id: tree,
+                charge,
+                body: b,
+            });
+        }
+        let close = CloseRequest {
+            flags: 0,
+            file_id: FileId::ANY,
+        };
+        parts.push(Part {
+            command: Command::CLOSE,
+            tree_id: tree,
+            charge: 1,
+            body: body(|w| {
+                close.encode(w);
+                Ok(())
+            })?,
+        });
+        let mut rs = self
+            .shared
+            .compound(parts, true, deadline, "compound request")
+            .await?;
+        let first = rs.remove(0);
+        if first.header.status != NtStatus::SUCCESS {
+            return Err(failure(what, share, path, first.header.status));
+        }
+        let create = decode_create(&first)?;
+        rs.pop(); // CLOSE: nothing to report that the caller can act on.
+        Ok((create, rs))
+    }
+
+    /// CREATE + SET_INFO + CLOSE; a failed SET_INFO is `fail(status)`.
+    #[allow(clippy::too_many_arguments)]
+    async fn set_info_path(
+        &self,
+        tree: u32,
+        share: &str,
+        path: &str,
+        spec: OpenSpec,
+        class: u8,
+        data: Vec<u8>,
+        what: &str,
+        deadline: Instant,
+        fail: impl FnOnce(NtStatus) -> Error,
+    ) -> Result<(), Error> {
+        let set = SetInfoRequest {
+            info_type: info_type::FILE,
+            file_info_class: class,
+            additional_information: 0,
+            file_id: FileId::ANY,
+            data,
+        };
+        let (_, rs) = self
+            .open_do_close(
+                tree,
+                share,
+                path,
+                spec,
+                vec![(Command::SET_INFO, 1, body(|w| set.encode(w))?)],
+                what,
+                deadline,
+            )
+            .await?;
+        match rs.first() {
+            Some(r) if r.header.status.is_error() => Err(fail(r.header.status)),
+            _ => Ok(()),
+        }
+    }
+
+    /// CREATE + CLOSE, one round trip.
+    pub(crate) async fn open_close(
+        &self,
+        tree: u32,
+        share: &str,
+        path: &str,
+        spec: OpenSpec,
+        what: &str,
+        deadline: Instant,
+    ) -> Result<(), Error> {
+        self.open_do_close(tree, share, path, spec, vec![], what, deadline)
+            .await
+            .map(|_| ())
+    }
+
+    /// CREATE + QUERY_INFO FileAllInformation + CLOSE (MS-SMB2 §2.2.37,
+    /// MS-FSCC §2.4.2): the times, sizes and attributes come from the
+    /// CREATE response, the file id from FileAllInformation (read from its
+    /// fixed part when the server truncates the name,
+    /// STATUS_BUFFER_OVERFLOW).
+    pub(crate) async fn stat(
+        &self,
+        tree: u32,
+        share: &str,
+        path: &str,
+        deadline: Instant,
+    ) -> Result<SharedFile, Error> {
+        let q = QueryInfoRequest {
+            info_type: info_type::FILE,
+            file_info_class: info_class::FILE_ALL_INFORMATION,
+            output_buffer_length: 4096,
+            additional_information: 0,
+            flags: 0,
+            file_id: FileId::ANY,
+            input: Vec::new(),
+        };
+        let spec = OpenSpec::new(
+            access_mask::FILE_READ_ATTRIBUTES | access_mask::SYNCHRONIZE,
+            create_disposition::OPEN,
+            0,
+        );
+        let (create, rs) = self
+            .open_do_close(
+                tree,
+                share,
+                path,
+                spec,
+                vec![(Command::QUERY_INFO, 1, body(|w| q.encode(w))?)],
+                "get_attributes",
+                deadline,
+            )
+            .await?;
+        let mut file = super::shared_file(path, &open_info(&create));
+        if let Some(r) = rs.first() {
+            let status = r.header.status;
+            if status == NtStatus::SUCCESS || status == NtStatus::BUFFER_OVERFLOW {
+                let q = QueryInfoResponse::decode(&r.msg)
+                    .map_err(|e| ProtocolError::decode("QUERY_INFO response", e))?;
+                let all = if status == NtStatus::SUCCESS {
+                    FileAllInformation::decode(&q.data)
+                } else {
+                    FileAllInformation::decode_truncated(&q.data)
+                }
+                .map_err(|e| ProtocolError::decode("FileAllInformation", e))?;
+                file.file_id = all.internal;
+            }
+        }
+        Ok(file)
+    }
+
+    /// Deletes by setting the delete disposition (CREATE + SET_INFO
+    /// FileDispositionInformation + CLOSE, one round trip), so that
+    /// failures such as a non-empty folder are reported rather than
+    /// ignored.
+    pub(crate) async fn delete(
+        &self,
+        tree: u32,
+        share: &str,
+        path: &str,
+        directory: bool,
+        what: &str,
+        deadline: Instant,
+    ) -> Result<(), Error> {
+        let spec = OpenSpec::new(
+            access_mask::DELETE | access_mask::FILE_READ_ATTRIBUTES | access_mask::SYNCHRONIZE,
+            create_disposition::OPEN,
+            if directory {
+                create_options::DIRECTORY_FILE
+            } else {
+                create_options::NON_DIRECTORY_FILE
+            },
+        );
+        let data = fscc::FileDispositionInformation {
+            delete_pending: true,
+        }
+        .to_bytes();
+        self.set_info_path(
+            tree,
+            share,
+            path,
+            spec,
+            info_class::FILE_DISPOSITION_INFORMATION,
+            data,
+            what,
+            deadline,
+            |status| failure(what, share, path, status),
+        )
+        .await
+    }
+
+    /// CREATE + SET_INFO FileBasicInformation + CLOSE.
+    pub(crate) async fn set_attributes(
+        &self,
+        tree: u32,
+        share: &str,
+        path: &str,
+        attributes: u32,
+        deadline: Instant,
+    ) -> Result<(), Error> {
+        let what = "reset_file_attributes";
+        let spec = OpenSpec::new(
+            access_mask::FILE_READ_ATTRIBUTES
+                | access_mask::FILE_WRITE_ATTRIBUTES
+                | access_mask::SYNCHRONIZE,
+            create_disposition::OPEN,
+            0,
+        );
+        let data = FileBasicInformation::set_attributes(attributes).to_bytes();
+        self.set_info_path(
+            tree,
+            share,
+            path,
+            spec,
+            info_class::FILE_BASIC_INFORMATION,
+            data,
+            what,
+            deadline,
+            |status| failure(what, share, path, status),
+        )
+        .await
+    }
+
+    /// CREATE + SET_INFO FileRenameInformation + CLOSE.
+    pub(crate) async fn rename(
+        &self,
+        tree: u32,
+        share: &str,
+        old: &str,
+        new: &str,
+        deadline: Instant,
+    ) -> Result<(), Error> {
+        let data = fscc::FileRenameInformation {
+            replace_if_exists: false,
+            root_directory: 0,
+            file_name: new.to_string(),
+        }
+        .to_bytes()?;
+        let spec = OpenSpec::new(
+            access_mask::DELETE | access_mask::FILE_READ_ATTRIBUTES | access_mask::SYNCHRONIZE,
+            create_disposition::OPEN,
+            0,
+        );
+        self.set_info_path(
+            tree,
+            share,
+            old,
+            spec,
+            info_class::FILE_RENAME_INFORMATION,
+            data,
+            "rename",
+            deadline,
+            |status| rename_failure(share, old, new, status),
+        )
+        .await
+    }
+}
+
+/// A directory search over SMB2: the folder's handle and what each
+/// QUERY_DIRECTORY asks for (MS-SMB2 §2.2.33).
+pub(crate) struct Search {
+    smb2: Smb2,
+    dir: OpenFile,
+    pattern: String,
+    out_len: u32,
+    charge: u16,
+    /// Whether any page brought entries (STATUS_NO_SUCH_FILE before that
+    /// is an empty folder, not an error).
+    got_any: bool,
+}
+
+impl Smb2 {
+    /// CREATE of the folder + the first QUERY_DIRECTORY
+    /// (FileIdBothDirectoryInformation, MS-FSCC §2.4.17) as one related
+    /// compound.
+    pub(crate) async fn find_first(
+        &self,
+        tree: u32,
+        share: &str,
+        dir: &str,
+        pattern: &str,
+        deadline: Instant,
+    ) -> Result<(Search, super::Page), Error> {
+        use smbkit_proto::smb2::query_directory::{query_directory_flags, QueryDirectoryRequest};
+        let spec = OpenSpec::new(
+            access_mask::FILE_LIST_DIRECTORY
+                | access_mask::FILE_READ_ATTRIBUTES
+                | access_mask::SYNCHRONIZE,
+            create_disposition::OPEN,
+            create_options::DIRECTORY_FILE,
+        );
+        let out_len = self.info().max_transact_size.clamp(4096, 1024 * 1024);
+        let charge = self.charge_for(out_len as usize);
+        let create = create_request(&spec, dir);
+        let first = QueryDirectoryRequest {
+            file_information_class: info_class::FILE_ID_BOTH_DIRECTORY_INFORMATION,
+            flags: query_directory_flags::RESTART_SCANS,
+            file_index: 0,
+            file_id: FileId::ANY,
+            pattern: pattern.to_string(),
+            output_buffer_length: out_len,
+        };
+        let mut rs = self
+            .shared
+            .compound(
+                vec![
+                    Part {
+                        command: Command::CREATE,
+                        tree_id: tree,
+                        charge: 1,
+                        body: body(|w| create.encode(w))?,
+                    },
+                    Part {
+                        command: Command::QUERY_DIRECTORY,
+                        tree_id: tree,
+                        charge,
+                        body: body(|w| first.encode(w))?,
+                    },
+                ],
+                true,
+                deadline,
+                "listing",
+            )
+            .await?;
+        let query = rs.pop();
+        let created = rs.remove(0);
+        if created.header.status != NtStatus::SUCCESS {
+            return Err(failure("listing", share, dir, created.header.status));
+        }
+        let create = decode_create(&created)?;
+        let mut search = Search {
+            smb2: self.clone(),
+            dir: self.opened(tree, &create),
+            pattern: pattern.to_string(),
+            out_len,
+            charge,
+            got_any: false,
+        };
+        let r = query.ok_or_else(|| {
+            Error::from(ProtocolError::Unexpected(
+                "no QUERY_DIRECTORY response in the compound".into(),
+            ))
+        })?;
+        let page = search.page(&r, share, dir)?;
+        Ok((search, page))
+    }
+}
+
+impl Search {
+    /// The entries of a QUERY_DIRECTORY response.
+    fn page(&mut self, r: &Response, share: &str, dir: &str) -> Result<super::Page, Error> {
+        use smbkit_proto::smb2::query_directory::query_directory_response_data_range;
+        match r.header.status {
+            NtStatus::SUCCESS => {}
+            NtStatus::NO_MORE_FILES => {
+                return Ok(super::Page {
+                    entries: Vec::new(),
+                    end: true,
+                })
+            }
+            NtStatus::NO_SUCH_FILE if !self.got_any => {
+                return Ok(super::Page {
+                    entries: Vec::new(),
+                    end: true,
+                })
+            }
+            s => return Err(failure("listing", share, dir, s)),
+        }
+        let range = query_directory_response_data_range(&r.msg)
+            .map_err(|e| ProtocolError::decode("QUERY_DIRECTORY response", e))?;
+        let entries = fscc::parse_id_both_directory_information(&r.msg[range])
+            .map_err(|e| ProtocolError::decode("directory listing", e))?;
+        self.got_any |= !entries.is_empty();
+        Ok(super::Page {
+            entries: entries.into_iter().map(SharedFile::from_entry).collect(),
+            end: false,
+        })
+    }
+
+    /// QUERY_DIRECTORY, continuing the scan.
+    pub(crate) async fn next_page(
+        &mut self,
+        share: &str,
+        dir: &str,
+        deadline: Instant,
+    ) -> Result<super::Page, Error> {
+        use smbkit_proto::smb2::query_directory::QueryDirectoryRequest;
+        let req = QueryDirectoryRequest {
+            file_information_class: info_class::FILE_ID_BOTH_DIRECTORY_INFORMATION,
+            flags: 0,
+            file_index: 0,
+            file_id: file_id(self.dir.file())?,
+            pattern: self.pattern.clone(),
+            output_buffer_length: self.out_len,
+        };
+        let r = self
+            .smb2
+            .shared
+            .request(
+                Command::QUERY_DIRECTORY,
+                self.dir.file().tree,
+                self.charge,
+                deadline,
+                "listing",
+                |w| req.encode(w),
+            )
+            .await?;
+        self.page(&r, share, dir)
+    }
+
+    /// Closes the folder.
+    pub(crate) async fn finish(self, deadline: Instant) -> Result<(), Error> {
+        self.dir.close(deadline).await
+    }
+}
+
+// Transfers: READ and WRITE (MS-SMB2 §2.2.19, §2.2.21).
+
+/// Largest single READ/WRITE smbkit sends (the server's limit may be lower).
+const MAX_CHUNK: usize = 1024 * 1024;
+
+/// The WRITE request (MS-SMB2 §2.2.21) without its data, which the
+/// driver sends right after it: the fixed 48-byte body with DataOffset 112
+/// and Length `len`.
+fn encode_write_header(
+    w: &mut smbkit_proto::Writer,
+    offset: u64,
+    file_id: FileId,
+    len: usize,
+) -> Result<(), smbkit_proto::EncodeError> {
+    use smbkit_proto::smb2::write::encode_write_request;
+    let length = smbkit_proto::codec::wire_u32(len, "SMB2 WRITE Length")?;
+    let start = w.len();
+    encode_write_request(w, offset, file_id, 0, &[])?;
+    // Drop the one-byte Buffer placeholder an empty WRITE carries, and
+    // give Length the size of the data that follows.
+    w.truncate(start + 48);
+    w.patch_u32(start + 4, length);
+    Ok(())
+}
+
+fn read_request(file_id: FileId, offset: u64, len: u32) -> smbkit_proto::smb2::read::ReadRequest {
+    smbkit_proto::smb2::read::ReadRequest {
+        padding: smbkit_proto::smb2::read::DEFAULT_READ_PADDING,
+        flags: 0,
+        length: len,
+        offset,
+        file_id,
+        minimum_count: 0,
+        channel: 0,
+        remaining_bytes: 0,
+    }
+}
+
+/// The data of a READ response (empty at end of file), zero-copy.
+fn read_data(r: &Response, share: &str, path: &str, asked: u32) -> Result<bytes::Bytes, Error> {
+    match r.header.status {
+        NtStatus::SUCCESS => {
+            let range = smbkit_proto::smb2::read::read_response_data_range(&r.msg)
+                .map_err(|e| ProtocolError::decode("READ response", e))?;
+            if range.len() > asked as usize {
+                return Err(ProtocolError::Unexpected(format!(
+                    "READ returned {} bytes, {asked} were asked for",
+                    range.len()
+                ))
+                .into());
+            }
+            Ok(r.msg.slice(range))
+        }
+        NtStatus::END_OF_FILE => Ok(bytes::Bytes::new()),
+        s => Err(failure("reading", share, path, s)),
+    }
+}
+
+/// A WRITE must write all it carries.
+fn check_written(r: &Response, share: &str, path: &str, len: usize) -> Result<(), Error> {
+    if r.header.status.is_error() {
+        return Err(failure("writing", share, path, r.header.status));
+    }
+    let w = smbkit_proto::smb2::write::WriteResponse::decode(&r.msg)
+        .map_err(|e| ProtocolError::decode("WRITE response", e))?;
+    if w.count as usize != len {
+        return Err(ProtocolError::Unexpected(format!(
+            "the server wrote {} of {len} bytes to '{}'",
+            w.count,
+            crate::error::display(share, path)
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// A WRITE in flight and the data it carries.
+pub(crate) struct WriteInFlight<'a> {
+    sent: crate::driver::smb2::Sent2<'a>,
+    data: bytes::Bytes,
+}
+
+impl WriteInFlight<'_> {
+    /// Waits for the answer; the buffer comes back once nothing else
+    /// holds it.
+    pub(crate) async fn finish(
+        self,
+        share: &str,
+        path: &str,
+    ) -> Result<Option<bytes::BytesMut>, Error> {
+        let r = self.sent.response().await?;
+        check_written(&r, share, path, self.data.len())?;
+        // The frame has been written and answered: the buffer is ours again.
+        Ok(self.data.try_into_mut().ok())
+    }
+}
+
+impl Smb2 {
+    /// The chunk size of READs or WRITEs for a server limit of `max`: up
+    /// to 1 MiB with multi-credit requests, 64 KiB without.
+    fn chunk_size(&self, max: u32) -> usize {
+        let large = self.charge_for(2 * 65536) > 1;
+        let cap = if large { MAX_CHUNK } else { 65536 };
+        (max as usize).clamp(4096, cap)
+    }
+
+    pub(crate) fn read_size(&self) -> usize {
+        self.chunk_size(self.info().max_read_size)
+    }
+
+    pub(crate) fn write_size(&self) -> usize {
+        self.chunk_size(self.info().max_write_size)
+    }
+
+    /// READ on an open file.
+    pub(crate) async fn read(
+        &self,
+        file: FileRef,
+        offset: u64,
+        len: u32,
+        share: &str,
+        path: &str,
+        deadline: Instant,
+    ) -> Result<bytes::Bytes, Error> {
+        let req = read_request(file_id(file)?, offset, len);
+        let charge = self.charge_for(len as usize);
+        let r = self
+            .shared
+            .request(Command::READ, file.tree, charge, deadline, "read", |w| {
+                req.encode(w);
+                Ok(())
+            })
+            .await?;
+        read_data(&r, share, path, len)
+    }
+
+    /// CREATE + READ + CLOSE, one round trip (CREATE + CLOSE for a `len`
+    /// of 0).
+    pub(crate) async fn open_read(
+        &self,
+        tree: u32,
+        share: &str,
+        path: &str,
+        offset: u64,
+        len: u32,
+        deadline: Instant,
+    ) -> Result<super::ReadStart, Error> {
+        let mut middle = Vec::new();
+        if len > 0 {
+            let read = read_request(FileId::ANY, offset, len);
+            middle.push((
+                Command::READ,
+                self.charge_for(len as usize),
+                body(|w| {
+                    read.encode(w);
+                    Ok(())
+                })?,
+            ));
+        }
+        let (create, rs) = self
+            .open_do_close(
+                tree,
+                share,
+                path,
+                super::read_spec(),
+                middle,
+                "retrieve_file",
+                deadline,
+            )
+            .await?;
+        let data = if len == 0 {
+            bytes::Bytes::new()
+        } else {
+            match rs.first() {
+                // Past the end of the file the READ fails; the caller
+                // reports the offset.
+                Some(_) if offset > create.end_of_file => bytes::Bytes::new(),
+                Some(r) => read_data(r, share, path, len)?,
+                None => {
+                    return Err(ProtocolError::Unexpected(
+                        "no READ response in the compound".into(),
+                    )
+                    .into())
+                }
+            }
+        };
+        Ok(super::ReadStart::Done(open_info(&create), data))
+    }
+
+    /// CREATE + WRITE + CLOSE, one round trip (CREATE + CLOSE for no
+    /// data).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn store_small(
+        &self,
+        tree: u32,
+        share: &str,
+        path: &str,
+        spec: OpenSpec,
+        offset: u64,
+        data: bytes::Bytes,
+        deadline: Instant,
+    ) -> Result<(), Error> {
+        use smbkit_proto::smb2::write::encode_write_request;
+        let mut middle = Vec::new();
+        if !data.is_empty() {
+            middle.push((
+                Command::WRITE,
+                self.charge_for(data.len()),
+                body(|w| encode_write_request(w, offset, FileId::ANY, 0, &data))?,
+            ));
+        }
+        let (_, rs) = self
+            .open_do_close(tree, share, path, spec, middle, "store_file", deadline)
+            .await?;
+        if let Some(r) = rs.first() {
+            check_written(r, share, path, data.len())?;
+        }
+        Ok(())
+    }
+
+    /// Sends a WRITE without waiting for its answer.
+    pub(crate) fn start_write(
+        &self,
+        file: FileRef,
+        offset: u64,
+        data: bytes::Bytes,
+        deadline: Instant,
+    ) -> Result<WriteInFlight<'_>, Error> {
+        let id = file_id(file)?;
+        let len = data.len();
+        let sent = self.shared.send_with_tail(
+            Command::WRITE,
+            file.tree,
+            self.charge_for(len),
+            deadline,
+            "write",
+            |w| encode_write_header(w, offset, id, len),
+            data.clone(),
+        )?;
+        Ok(WriteInFlight { sent, data })
+    }
+}
+
+// Pipes (MS-SMB2 §3.2.4.20.1), snapshots and security.
+
+/// OutputBufferLength of the first security QUERY_INFO.
+const SECURITY_FIRST_OUTPUT: u32 = 64 * 1024;
+
+/// The largest security descriptor accepted when the server asks for a
+/// bigger buffer (MS-DTYP descriptors are far smaller in practice).
+const SECURITY_MAX_OUTPUT: u32 = 16 * 1024 * 1024;
+
+/// Queries on one path, each a CREATE + query + CLOSE compound.
+pub(crate) struct PathQuery<'a> {
+    pub(crate) smb2: &'a Smb2,
+    pub(crate) tree: u32,
+    pub(crate) share: String,
+    pub(crate) path: String,
+    pub(crate) spec: OpenSpec,
+    pub(crate) what: &'static str,
+}
+
+/// The middle response of a CREATE + X + CLOSE compound.
+fn middle(rs: Vec<Response>, what: &str) -> Result<Response, Error> {
+    rs.into_iter().next().ok_or_else(|| {
+        ProtocolError::Unexpected(format!(
+            "{what}: the compound response lacks its middle part"
+        ))
+        .into()
+    })
+}
+
+impl PathQuery<'_> {
+    async fn run(
+        &self,
+        command: Command,
+        charge: u16,
+        body: Vec<u8>,
+        deadline: Instant,
+    ) -> Result<Response, Error> {
+        let (_, rs) = self
+            .smb2
+            .open_do_close(
+                self.tree,
+                &self.share,
+                &self.path,
+                self.spec,
+                vec![(command, charge, body)],
+                self.what,
+                deadline,
+            )
+            .await?;
+        middle(rs, self.what)
+    }
+
+    /// CREATE + IOCTL FSCTL_SRV_ENUMERATE_SNAPSHOTS + CLOSE (MS-SMB2
+    /// §2.2.31, §3.3.5.15.1).
+    pub(crate) async fn enumerate_snapshots(
+        &self,
+        out_len: u32,
+        deadline: Instant,
+    ) -> Result<super::Sized, Error> {
+        use smbkit_proto::smb2::ioctl::{ctl_code, ioctl_flags, IoctlRequest, IoctlResponse};
+        let req = IoctlRequest {
+            ctl_code: ctl_code::FSCTL_SRV_ENUMERATE_SNAPSHOTS,
+            file_id: FileId::ANY,
+            input: Vec::new(),
+            max_input_response: 0,
+            max_output_response: out_len,
+            flags: ioctl_flags::IS_FSCTL,
+        };
+        let charge = self.smb2.charge_for(out_len as usize);
+        let r = self
+            .run(Command::IOCTL, charge, body(|w| req.encode(w))?, deadline)
+            .await?;
+        let status = r.header.status;
+        let data = if status == NtStatus::SUCCESS {
+            IoctlResponse::decode(&r.msg)
+                .map_err(|e| ProtocolError::decode("IOCTL response", e))?
+                .output
+                .into()
+        } else {
+            bytes::Bytes::new()
+        };
+        Ok(super::Sized {
+            status,
+            data,
+            needed: None,
+        })
+    }
+
+    /// CREATE + QUERY_INFO SMB2_0_INFO_SECURITY + CLOSE (MS-SMB2 §2.2.37,
+    /// §3.2.4.12). Should the descriptor not fit, the server answers
+    /// STATUS_BUFFER_TOO_SMALL with the size it needs in the ERROR
+    /// response (MS-SMB2 §2.2.2.2, §3.3.5.20.3).
+    pub(crate) async fn query_security(
+        &self,
+        additional: u32,
+        out_len: u32,
+        deadline: Instant,
+    ) -> Result<super::Sized, Error> {
+        use smbkit_proto::smb2::ErrorResponse;
+        let q = QueryInfoRequest {
+            info_type: info_type::SECURITY,
+            file_info_class: 0,
+            output_buffer_length: out_len,
+            additional_information: additional,
+            flags: 0,
+            file_id: FileId::ANY,
+            input: Vec::new(),
+        };
+        let charge = self.smb2.charge_for(out_len as usize);
+        let r = self
+            .run(
+                Command::QUERY_INFO,
+                charge,
+                body(|w| q.encode(w))?,
+                deadline,
+            )
+            .await?;
+        let status = r.header.status;
+        let (data, needed) = match status {
+            NtStatus::SUCCESS => {
+                let q = QueryInfoResponse::decode(&r.msg)
+                    .map_err(|e| ProtocolError::decode("QUERY_INFO response", e))?;
+                (q.data.into(), None)
+            }
+            NtStatus::BUFFER_TOO_SMALL => {
+                let e = ErrorResponse::decode(&r.msg)
+                    .map_err(|e| ProtocolError::decode("ERROR response", e))?;
+                let needed = e
+                    .error_data
+                    .get(..4)
+                    .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+                (bytes::Bytes::new(), needed)
+            }
+            _ => (bytes::Bytes::new(), None),
+        };
+        Ok(super::Sized {
+            status,
+            data,
+            needed,
+        })
+    }
+}
+
+/// The failure of a pipe request `what` unless it succeeded or said
+/// STATUS_BUFFER_OVERFLOW (more of the message waits).
+fn pipe_status(r: &Response, what: &str) -> Result<(), Error> {
+    let status = r.header.status;
+    if status != NtStatus::SUCCESS && status != NtStatus::BUFFER_OVERFLOW {
+        return Err(crate::error::pipe_io_failure(what, status));
+    }
+    Ok(())
+}
+
+impl Smb2 {
+    pub(crate) fn query_limits(&self) -> super::QueryLimits {
+        let max_transact = self.info().max_transact_size.max(4096);
+        super::QueryLimits {
+            security_first: SECURITY_FIRST_OUTPUT.min(max_transact),
+            security_max: SECURITY_MAX_OUTPUT,
+            fsctl_max: max_transact,
+        }
+    }
+
+    /// Pipe IOCTLs and READs of up to 64 KiB, within what the server
+    /// accepts; fragments as large as the RPC server takes.
+    pub(crate) fn pipe_limits(&self) -> super::PipeLimits {
+        let info = self.info();
+        super::PipeLimits {
+            io_size: info
+                .max_transact_size
+                .min(info.max_read_size)
+                .clamp(1024, 64 * 1024),
+            read_max: u32::MAX,
+            max_fragment: u16::MAX,
+        }
+    }
+
+    /// IOCTL FSCTL_PIPE_TRANSCEIVE (MS-SMB2 §2.2.31, MS-FSCC §2.3.49).
+    pub(crate) async fn pipe_transact(
+        &self,
+        pipe: FileRef,
+        data: &[u8],
+        io_size: u32,
+        deadline: Instant,
+    ) -> Result<bytes::Bytes, Error> {
+        use smbkit_proto::smb2::ioctl::{ctl_code, ioctl_flags, IoctlRequest, IoctlResponse};
+        let req = IoctlRequest {
+            ctl_code: ctl_code::FSCTL_PIPE_TRANSCEIVE,
+            file_id: file_id(pipe)?,
+            input: data.to_vec(),
+            max_input_response: 0,
+            max_output_response: io_size,
+            flags: ioctl_flags::IS_FSCTL,
+        };
+        let charge = self.charge_for(data.len().max(io_size as usize));
+        let r = self
+            .shared
+            .request(Command::IOCTL, pipe.tree, charge, deadline, "IOCTL", |w| {
+                req.encode(w)
+            })
+            .await?;
+        pipe_status(&r, "FSCTL_PIPE_TRANSCEIVE")?;
+        let out = IoctlResponse::decode(&r.msg)
+            .map_err(|e| ProtocolError::decode("IOCTL response", e))?
+            .output;
+        if out.len() > io_size as usize {
+            return Err(ProtocolError::Unexpected(format!(
+                "FSCTL_PIPE_TRANSCEIVE returned {} bytes, more than the {io_size} asked for",
+                out.len()
+            ))
+            .into());
+        }
+        Ok(out.into())
+    }
+
+    /// WRITE of one message to a pipe (MS-SMB2 §2.2.21; offset 0).
+    pub(crate) async fn pipe_write(
+        &self,
+        pipe: FileRef,
+        data: &[u8],
+        deadline: Instant,
+    ) -> Result<(), Error> {
+        use smbkit_proto::smb2::write::encode_write_request;
+        let id = file_id(pipe)?;
+        let charge = self.charge_for(data.len());
+        let r = self
+            .shared
+            .request(Command::WRITE, pipe.tree, charge, deadline, "WRITE", |w| {
+                encode_write_request(w, 0, id, 0, data)
+            })
+            .await?;
+        if r.header.status != NtStatus::SUCCESS {
+            return Err(crate::error::pipe_io_failure("WRITE", r.header.status));
+        }
+        Ok(())
+    }
+
+    /// READ of what the pipe holds (MS-SMB2 §2.2.19).
+    pub(crate) async fn pipe_read(
+        &self,
+        pipe: FileRef,
+        len: u32,
+        deadline: Instant,
+    ) -> Result<bytes::Bytes, Error> {
+        let mut req = read_request(file_id(pipe)?, 0, len);
+        req.padding = 0x50;
+        let charge = self.charge_for(len as usize);
+        let r = self
+            .shared
+            .request(Command::READ, pipe.tree, charge, deadline, "READ", |w| {
+                req.encode(w);
+                Ok(())
+            })
+            .await?;
+        pipe_status(&r, "READ")?;
+        let range = smbkit_proto::smb2::read::read_response_data_range(&r.msg)
+            .map_err(|e| ProtocolError::decode("READ response", e))?;
+        super::check_pipe_read(range.len(), len, "READ")?;
+        Ok(r.msg.slice(range))
+    }
+}

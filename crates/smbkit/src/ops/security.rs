@@ -1,0 +1,166 @@
+//! Security descriptors (the blocking reference's `getSecurity`): the
+//! owner, group and DACL of a path (SMB2 QUERY_INFO
+//! SMB2_0_INFO_SECURITY, MS-SMB2 §2.2.37; SMB1
+//! NT_TRANSACT_QUERY_SECURITY_DESC, MS-CIFS §2.2.7.6), written once over
+//! the family's path queries, and decoded as a self-relative
+//! SECURITY_DESCRIPTOR (MS-DTYP §2.4.6).
+
+use smbkit_proto::dtyp::{security_information, SecurityDescriptor};
+use smbkit_proto::smb2::create::{access_mask, create_disposition};
+use smbkit_proto::NtStatus;
+use tokio::time::Instant;
+
+use super::names::smb_path;
+use super::{timed, Ctx};
+use crate::error::{failure, Error, ProtocolError};
+use crate::family::{OpenSpec, PathQuery};
+
+/// The most security queries one call makes.
+const SECURITY_ATTEMPTS: usize = 3;
+
+/// The security descriptor of `path`.
+pub(crate) async fn get_security(
+    ctx: &Ctx,
+    share: &str,
+    path: &str,
+) -> Result<SecurityDescriptor, Error> {
+    let first = ctx.family().query_limits().security_first;
+    timed(ctx, |deadline| {
+        get_security_with(ctx, share, path, first, deadline)
+    })
+    .await
+}
+
+/// [`get_security`] starting with an output buffer of `first` bytes.
+pub(crate) async fn get_security_with(
+    ctx: &Ctx,
+    share: &str,
+    path: &str,
+    first: u32,
+    deadline: Instant,
+) -> Result<SecurityDescriptor, Error> {
+    let path = smb_path(path)?;
+    let tree = ctx.tree(share, deadline).await?;
+    let spec = OpenSpec::new(
+        access_mask::READ_CONTROL | access_mask::FILE_READ_ATTRIBUTES | access_mask::SYNCHRONIZE,
+        create_disposition::OPEN,
+        0,
+    );
+    let q = ctx
+        .family()
+        .path_query(tree, share, &path, spec, "get_security", deadline)
+        .await?;
+    // On an error, dropping the query hands what it holds open to the
+    // connection to close.
+    let sd = query(ctx, &q, share, &path, first, deadline).await?;
+    q.finish(deadline).await?;
+    Ok(sd)
+}
+
+/// The owner, group and DACL, asked again with the size the server needs
+/// after STATUS_BUFFER_TOO_SMALL.
+async fn query(
+    ctx: &Ctx,
+    q: &PathQuery<'_>,
+    share: &str,
+    path: &str,
+    first: u32,
+    deadline: Instant,
+) -> Result<SecurityDescriptor, Error> {
+    let cap = ctx.family().query_limits().security_max;
+    let mut out_len = first.min(cap);
+    for _ in 0..SECURITY_ATTEMPTS {
+        let additional =
+            security_information::OWNER | security_information::GROUP | security_information::DACL;
+        let r = q.query_security(additional, out_len, deadline).await?;
+        match r.status {
+            NtStatus::SUCCESS => {
+                if r.data.len() > out_len as usize {
+                    return Err(ProtocolError::Unexpected(format!(
+                        "the security query returned {} bytes, more than the {out_len} asked \
+                         for",
+                        r.data.len()
+                    ))
+                    .into());
+                }
+                return SecurityDescriptor::decode(&r.data)
+                    .map_err(|e| ProtocolError::decode("security descriptor", e).into());
+            }
+            NtStatus::BUFFER_TOO_SMALL => {
+                out_len = needed_length(r.needed, out_len, cap, path)?;
+            }
+            s => return Err(failure("get_security", share, path, s)),
+        }
+    }
+    Err(ProtocolError::Unexpected(format!(
+        "the security descriptor of '{path}' did not fit after {SECURITY_ATTEMPTS} requests"
+    ))
+    .into())
+}
+
+/// The next buffer size after STATUS_BUFFER_TOO_SMALL: the size the server
+/// said it needs (MS-SMB2 §2.2.2.2 ErrorData, MS-CIFS §2.2.7.6.2
+/// LengthNeeded), or four times the offer when it said none; it must
+/// exceed the offer and stay within `cap`.
+fn needed_length(needed: Option<u32>, offered: u32, cap: u32, path: &str) -> Result<u32, Error> {
+    let needed = needed.unwrap_or_else(|| offered.saturating_mul(4).min(cap));
+    if needed <= offered {
+        return Err(ProtocolError::Unexpected(format!(
+            "STATUS_BUFFER_TOO_SMALL for a {offered}-byte buffer, asking for {needed} bytes"
+        ))
+        .into());
+    }
+    if needed > cap {
+        return Err(ProtocolError::Unexpected(format!(
+            "the security descriptor of '{path}' is {needed} bytes, more than the {cap} \
+             smbkit accepts"
+        ))
+        .into());
+    }
+    Ok(needed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn length_needed_must_grow_and_stay_within_the_cap() {
+        assert_eq!(needed_length(Some(120), 8, 4000, "f").unwrap(), 120);
+        for (needed, offered) in [(8, 8), (4, 8), (5000, 8)] {
+            let e = needed_length(Some(needed), offered, 4000, "f").unwrap_err();
+            assert!(matches!(e, Error::Protocol(_)), "{e:?}");
+        }
+        // No size given: grow.
+        assert_eq!(needed_length(None, 100, 4000, "f").unwrap(), 400);
+        assert_eq!(needed_length(None, 3000, 4000, "f").unwrap(), 4000);
+        assert!(needed_length(None, 4000, 4000, "f").is_err());
+    }
+
+    /// Against real Samba, over SMB2 and SMB1: a tiny buffer forces
+    /// STATUS_BUFFER_TOO_SMALL and the retry with the size the server asks
+    /// for.
+    #[tokio::test]
+    async fn buffer_too_small_is_retried_with_the_size_asked_for() {
+        use crate::SmbProtocolFactory;
+        use smbkit_testserver::{Profile, TestServer};
+        use std::time::Duration;
+        for (profile, direct) in [(Profile::Modern, true), (Profile::Smb1Only, false)] {
+            let srv = TestServer::start(profile).unwrap();
+            std::fs::write(srv.share_path().join("f.txt"), b"x").unwrap();
+            let conn =
+                SmbProtocolFactory::new(srv.user(), srv.password(), "SMBKITCLIENT", "SMBKITTEST")
+                    .unwrap()
+                    .direct_tcp(direct)
+                    .connect((srv.host(), srv.port()))
+                    .await
+                    .unwrap();
+            let deadline = Instant::now() + Duration::from_secs(30);
+            let small = get_security_with(&conn.ctx, "share", "f.txt", 8, deadline)
+                .await
+                .unwrap_or_else(|e| panic!("{profile}: {e}\n{}", srv.log_tail(40)));
+            assert_eq!(small, conn.get_security("share", "f.txt").await.unwrap());
+            assert!(small.owner.is_some());
+        }
+    }
+}
