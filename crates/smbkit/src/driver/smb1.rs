@@ -1,5 +1,6 @@
 //! The SMB1 side of the driver: [`Core`] for [`Smb1Connection`], and the
-//! request calls the SMB1 operations use.
+//! request calls the family primitives
+//! (`crate::family::smb1`) use.
 
 use bytes::{Bytes, BytesMut};
 use smbkit_proto::conn::smb1::{Event, Kind, Reply, Request};

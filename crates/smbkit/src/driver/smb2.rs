@@ -1,5 +1,6 @@
 //! The SMB 2/3 side of the driver: [`Core`] for [`Smb2Connection`], and the
-//! request calls the operations use.
+//! request calls the family primitives
+//! (`crate::family::smb2`) use.
 
 use bytes::{Bytes, BytesMut};
 use smbkit_proto::conn::smb2::{Event, Opener, Received, Request, Signing};
