@@ -295,7 +295,8 @@ async fn session_setup_rounds(
 
 /// SESSION_SETUP_ANDX without extended security (MS-CIFS §2.2.4.53,
 /// §3.2.4.2.4): NTLMv2 (or NTLMv1) responses to the NEGOTIATE challenge in
-/// the password fields ([`PlainLogon`]).
+/// the password fields
+/// ([`PlainLogon`](smbkit_proto::smb1::session_setup::PlainLogon)).
 ///
 /// Signing (MS-CIFS §3.2.5.3, "Activating Signing"): the MAC key is the
 /// NT session key followed by the NT response, the response to this

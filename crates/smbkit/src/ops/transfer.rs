@@ -294,7 +294,8 @@ async fn fill_into<R: AsyncRead + Unpin + ?Sized>(
     Ok(buf)
 }
 
-/// A file opened for reading with [`Connection::open_file`].
+/// A file opened for reading with
+/// [`Connection::open_file`](crate::Connection::open_file).
 ///
 /// Close it with [`RemoteFile::close`]; a file dropped without closing is
 /// closed in the background.
