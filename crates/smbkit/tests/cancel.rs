@@ -5,6 +5,8 @@
 
 use std::pin::Pin;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -48,22 +50,32 @@ async fn wait_open(srv: &TestServer, name: &str, open: bool) -> String {
     );
 }
 
+/// Waits until the transfer has used up its budget (it is then stuck
+/// with the file open), then until the server shows `name` open.
+async fn stalled(srv: &TestServer, left: &AtomicUsize, name: &str) {
+    while left.load(Ordering::SeqCst) > 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    wait_open(srv, name, true).await;
+}
+
 /// A writer that takes `budget` bytes, then never takes more.
 struct Stalls {
-    budget: usize,
+    budget: Arc<AtomicUsize>,
 }
 
 impl AsyncWrite for Stalls {
     fn poll_write(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         _: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        if self.budget == 0 {
+        let left = self.budget.load(Ordering::SeqCst);
+        if left == 0 {
             return Poll::Pending;
         }
-        let n = buf.len().min(self.budget);
-        self.budget -= n;
+        let n = buf.len().min(left);
+        self.budget.fetch_sub(n, Ordering::SeqCst);
         Poll::Ready(Ok(n))
     }
     fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
@@ -76,21 +88,22 @@ impl AsyncWrite for Stalls {
 
 /// A reader that yields `budget` bytes, then never yields more.
 struct Trickles {
-    budget: usize,
+    budget: Arc<AtomicUsize>,
 }
 
 impl AsyncRead for Trickles {
     fn poll_read(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         _: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
-        if self.budget == 0 {
+        let left = self.budget.load(Ordering::SeqCst);
+        if left == 0 {
             return Poll::Pending;
         }
-        let n = buf.remaining().min(self.budget);
+        let n = buf.remaining().min(left);
         buf.put_slice(&vec![7u8; n]);
-        self.budget -= n;
+        self.budget.fetch_sub(n, Ordering::SeqCst);
         Poll::Ready(Ok(()))
     }
 }
@@ -103,21 +116,27 @@ async fn dropped_transfers_close_their_files(profile: Profile) {
     let conn = connect(&srv).await;
 
     // A download stalled by its writer after 3 MiB: the file is open.
-    let mut out = Stalls { budget: 3 << 20 };
+    let left = Arc::new(AtomicUsize::new(3 << 20));
+    let mut out = Stalls {
+        budget: left.clone(),
+    };
     let retrieve = conn.retrieve_file("share", "big.bin", &mut out);
     tokio::select! {
         r = retrieve => panic!("{profile}: the retrieve ended: {r:?}"),
-        _ = wait_open(&srv, "big.bin", true) => {}
+        _ = stalled(&srv, &left, "big.bin") => {}
     }
     // The future is gone: the connection closes the file.
     wait_open(&srv, "big.bin", false).await;
 
     // An upload stalled by its reader after 3 MiB.
-    let mut input = Trickles { budget: 3 << 20 };
+    let left = Arc::new(AtomicUsize::new(3 << 20));
+    let mut input = Trickles {
+        budget: left.clone(),
+    };
     let store = conn.store_file("share", "up.bin", &mut input);
     tokio::select! {
         r = store => panic!("{profile}: the store ended: {r:?}"),
-        _ = wait_open(&srv, "up.bin", true) => {}
+        _ = stalled(&srv, &left, "up.bin") => {}
     }
     wait_open(&srv, "up.bin", false).await;
 

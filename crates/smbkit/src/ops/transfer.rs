@@ -294,7 +294,8 @@ async fn fill_into<R: AsyncRead + Unpin + ?Sized>(
     Ok(buf)
 }
 
-/// A file opened for reading with [`Connection::open_file`].
+/// A file opened for reading with
+/// [`Connection::open_file`](crate::Connection::open_file).
 ///
 /// Close it with [`RemoteFile::close`]; a file dropped without closing is
 /// closed in the background.
@@ -366,7 +367,7 @@ impl RemoteFile {
     /// size.
     pub fn reader(&self, offset: u64, max_length: Option<u64>) -> RemoteReader {
         RemoteReader {
-            ctx: self.ctx.clone(),
+            _session: self.ctx.clone(),
             family: self.file.family().clone(),
             target: self.target.clone(),
             file: self.file.file(),
@@ -398,8 +399,7 @@ type ReadTask = JoinHandle<Result<(u64, u32, Bytes), Error>>;
 /// [`RemoteFile::reader`].
 pub struct RemoteReader {
     /// Keeps the session (and its driver) alive while reads are in flight.
-    #[allow(dead_code)]
-    ctx: Ctx,
+    _session: Ctx,
     family: Family,
     target: Target,
     file: FileRef,
