@@ -61,6 +61,9 @@ pub(crate) trait Core: Send + 'static {
     fn poll_timeout(&self) -> Option<std::time::Instant>;
     fn poll_completion(&mut self) -> Option<Completion<Self::Output>>;
     fn cancel(&mut self, id: RequestId);
+    /// Lets a request finish with nobody waiting (see
+    /// `Smb2Connection::detach`).
+    fn detach(&mut self, id: RequestId);
     fn close(&mut self);
     fn is_closed(&self) -> bool;
     fn max_frame(&self) -> usize;
@@ -146,6 +149,9 @@ pub(crate) struct Pending<'a, C: Core> {
     id: RequestId,
     rx: Option<oneshot::Receiver<Result<C::Output, Error>>>,
     orphaned: Option<Orphaned<C>>,
+    /// Dropped, the request is let finish instead of withdrawn (a CLOSE
+    /// must reach the server even when its caller has gone).
+    finish_anyway: bool,
 }
 
 impl<C: Core> Pending<'_, C> {
@@ -168,9 +174,14 @@ impl<C: Core> Drop for Pending<'_, C> {
         let done = rx.try_recv().ok();
         let now = now();
         let orphaned = self.orphaned;
+        let finish_anyway = self.finish_anyway;
         self.driver.with_state(|st| {
             st.waiters.remove(&self.id);
-            st.core.cancel(self.id);
+            if finish_anyway {
+                st.core.detach(self.id);
+            } else {
+                st.core.cancel(self.id);
+            }
             if let (Some(hook), Some(Ok(answer))) = (orphaned, done) {
                 hook(&mut st.core, answer, now);
             }
@@ -283,6 +294,7 @@ impl<C: Core> Driver<C> {
         &self,
         start: impl FnOnce(&mut C, std::time::Instant) -> Result<RequestId, ConnError>,
         orphaned: Option<Orphaned<C>>,
+        finish_anyway: bool,
     ) -> Result<Pending<'_, C>, Error> {
         let (tx, rx) = oneshot::channel();
         let now = now();
@@ -296,6 +308,7 @@ impl<C: Core> Driver<C> {
             id,
             rx: Some(rx),
             orphaned,
+            finish_anyway,
         })
     }
 }

@@ -61,6 +61,9 @@ impl Core for Smb1Connection {
     fn cancel(&mut self, id: RequestId) {
         Smb1Connection::cancel(self, id)
     }
+    fn detach(&mut self, id: RequestId) {
+        Smb1Connection::detach(self, id)
+    }
     fn close(&mut self) {
         Smb1Connection::close(self)
     }
@@ -130,7 +133,13 @@ impl Driver<Smb1Connection> {
         let opens =
             req.command == command::NT_CREATE_ANDX || req.command == command::TREE_CONNECT_ANDX;
         let orphaned: Option<super::Orphaned<Smb1Connection>> = opens.then_some(undo_orphaned);
-        self.begin(|core, now| core.start(req, now), orphaned)
+        // Requests that release something on the server finish even when
+        // their caller has gone.
+        let finish_anyway = matches!(
+            req.command,
+            command::CLOSE | command::TREE_DISCONNECT | command::LOGOFF_ANDX | command::FIND_CLOSE2
+        );
+        self.begin(|core, now| core.start(req, now), orphaned, finish_anyway)
     }
 
     /// Sends one request built by `body` and waits for its response; the

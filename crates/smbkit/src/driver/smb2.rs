@@ -80,6 +80,9 @@ impl Core for Smb2Connection {
     fn cancel(&mut self, id: RequestId) {
         Smb2Connection::cancel(self, id)
     }
+    fn detach(&mut self, id: RequestId) {
+        Smb2Connection::detach(self, id)
+    }
     fn close(&mut self) {
         Smb2Connection::close(self)
     }
@@ -137,7 +140,15 @@ impl Driver<Smb2Connection> {
             (p.command == Command::CREATE && !closes) || p.command == Command::TREE_CONNECT
         });
         let orphaned: Option<Orphaned<Smb2Connection>> = opens.then_some(undo_orphaned);
-        self.begin(|core, now| core.start(req, now), orphaned)?
+        // Requests that release something on the server finish even when
+        // their caller has gone.
+        let finish_anyway = req.parts.iter().all(|p| {
+            matches!(
+                p.command,
+                Command::CLOSE | Command::TREE_DISCONNECT | Command::LOGOFF
+            )
+        });
+        self.begin(|core, now| core.start(req, now), orphaned, finish_anyway)?
             .answer()
             .await
     }
@@ -221,7 +232,7 @@ impl Driver<Smb2Connection> {
         let mut req = Self::single(command, tree_id, charge, deadline, operation, encode)?;
         req.tail = tail;
         Ok(Sent2 {
-            pending: self.begin(|core, now| core.start(req, now), None)?,
+            pending: self.begin(|core, now| core.start(req, now), None, false)?,
         })
     }
 

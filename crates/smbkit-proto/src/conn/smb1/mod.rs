@@ -388,6 +388,18 @@ impl Smb1Connection {
         Ok(id)
     }
 
+    /// Lets a request run to its end without anybody waiting for it: no
+    /// [`Event::Completed`] follows, but it is not withdrawn either (for a
+    /// CLOSE, a TREE_DISCONNECT or a LOGOFF whose caller has gone: the
+    /// server must still get it). Unknown or finished ids are ignored.
+    pub fn detach(&mut self, id: RequestId) {
+        if let Some(r) = self.requests.get_mut(&id) {
+            if r.owner == Owner::User {
+                r.owner = Owner::Internal;
+            }
+        }
+    }
+
     /// Withdraws a request whose result is no longer wanted. A queued one
     /// is forgotten; a sent one keeps its slot and MID until the server
     /// answers (the server still works on it), and its answer is absorbed.

@@ -478,6 +478,18 @@ impl Smb2Connection {
         Ok(id)
     }
 
+    /// Lets a request run to its end without anybody waiting for it: no
+    /// [`Event::Completed`] follows, but it is not withdrawn either (for a
+    /// CLOSE, a TREE_DISCONNECT or a LOGOFF whose caller has gone: the
+    /// server must still get it). Unknown or finished ids are ignored.
+    pub fn detach(&mut self, id: RequestId) {
+        if let Some(r) = self.requests.get_mut(&id) {
+            if r.owner == Owner::User {
+                r.owner = Owner::Internal;
+            }
+        }
+    }
+
     /// Withdraws a request whose result is no longer wanted (its future was
     /// dropped). A request not sent yet is forgotten; a sent one is
     /// cancelled on the server (MS-SMB2 §3.2.4.24) and its responses are
