@@ -171,11 +171,15 @@ impl<C: Core> Drop for Pending<'_, C> {
         let Some(mut rx) = self.rx.take() else {
             return;
         };
-        let done = rx.try_recv().ok();
         let now = now();
         let orphaned = self.orphaned;
         let finish_anyway = self.finish_anyway;
         self.driver.with_state(|st| {
+            // Under the lock, where answers are delivered: either the
+            // answer is in the channel already, or the request is still
+            // the connection's to withdraw (an answer that arrives on
+            // another thread meanwhile cannot slip between the two).
+            let done = rx.try_recv().ok();
             st.waiters.remove(&self.id);
             if finish_anyway {
                 st.core.detach(self.id);

@@ -150,19 +150,18 @@ impl OpenFile {
     }
 
     /// Closes the file. Errors are reported, but the handle is gone
-    /// either way; once `deadline` has passed, or when the CLOSE times out,
-    /// the close is left to the connection.
+    /// either way; once `deadline` has passed the close is left to the
+    /// connection.
     pub(crate) async fn close(mut self, deadline: Instant) -> Result<(), Error> {
         if Instant::now() >= deadline {
             return Ok(());
         }
-        let r = self.family.close(self.file, deadline).await;
-        // After a timeout the CLOSE may not have been processed: the drop
-        // sends another (a second CLOSE is harmless).
-        if !matches!(r, Err(Error::Timeout { .. })) {
-            self.open = false;
-        }
-        r
+        // From its first poll the CLOSE belongs to the connection, which
+        // sends it even when this future is dropped or times out (a CLOSE
+        // that never went out stays queued until it does): a second one
+        // would risk closing a handle the server has given out again.
+        self.open = false;
+        self.family.close(self.file, deadline).await
     }
 }
 

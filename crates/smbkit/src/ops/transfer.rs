@@ -522,11 +522,14 @@ impl RemoteReader {
                 return Ok(None);
             }
             self.fill();
-            let Some(front) = self.inflight.pop_front() else {
+            // The read stays first in line until its result is taken: a
+            // caller that drops this future while it waits loses nothing.
+            let Some(front) = self.inflight.front_mut() else {
                 self.done = true;
                 return Ok(None);
             };
             let res = front.await;
+            self.inflight.pop_front();
             if let Some(b) = self.accept(res)? {
                 return Ok(Some(b));
             }
