@@ -198,22 +198,6 @@ impl Driver<Smb2Connection> {
         .await
     }
 
-    /// Like [`Shared::request`], but signed whenever the session has a key,
-    /// whether or not the session signs its other messages (for
-    /// FSCTL_VALIDATE_NEGOTIATE_INFO, MS-SMB2 §3.2.5.5).
-    pub(crate) async fn request_signed(
-        &self,
-        command: Command,
-        tree_id: u32,
-        deadline: Instant,
-        operation: &'static str,
-        encode: impl FnOnce(&mut Writer) -> Result<(), EncodeError>,
-    ) -> Result<Response, Error> {
-        let mut req = Self::single(command, tree_id, 1, deadline, operation, encode)?;
-        req.signing = Signing::Always;
-        self.run_one(req).await
-    }
-
     /// Starts one request with `tail` sent right after its message (the
     /// data of a WRITE) and returns once it is queued; [`Sent2::response`]
     /// waits for the answer. Callers that keep several requests in flight

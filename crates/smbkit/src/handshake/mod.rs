@@ -21,7 +21,7 @@ use crate::connection::Connection;
 use crate::driver::smb2::Shared;
 use crate::error::Error;
 use crate::factory::{Encryption, Protocol, SignOptions, SmbProtocolFactory};
-use crate::family::smb2::{Smb2, Validation};
+use crate::family::smb2::Smb2;
 use crate::family::Family;
 use crate::ops::Session;
 use crate::transport::{self, BoxStream};
@@ -237,11 +237,6 @@ async fn establish(
     };
     tracing::debug!(?info, "session established");
     let smb2 = Smb2::new(shared, tasks, info.clone());
-    // MS-SMB2 §3.2.5.5: on 3.0 and 3.0.2 the negotiation is validated after
-    // the first tree connect (3.1.1 has the preauth integrity hash).
-    if let Some((sent, expected)) = e.validation {
-        smb2.expect_validation(Validation { sent, expected });
-    }
     Ok(Connection::new(Session::new(Family::Smb2(smb2), f, info)))
 }
 

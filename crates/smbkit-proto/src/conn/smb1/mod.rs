@@ -489,9 +489,26 @@ impl Smb1Connection {
                 break;
             }
             self.deadlines.pop_first();
-            let Some(r) = self.requests.remove(&id) else {
+            let Some(mut r) = self.requests.remove(&id) else {
                 continue;
             };
+            if r.owner == Owner::User && r.queued.as_ref().is_some_and(|q| releases(q.command)) {
+                // Never sent, so the server still holds what it releases:
+                // it stays queued, on the connection's own account, and
+                // its caller hears of the timeout.
+                self.events.push_back(Event::Completed {
+                    id,
+                    result: Err(ConnError::Timeout {
+                        operation: r.operation,
+                        after: now.saturating_duration_since(r.started),
+                    }),
+                });
+                r.owner = Owner::Internal;
+                r.deadline = now + INTERNAL_CLOSE_LIMIT;
+                self.deadlines.insert((r.deadline, id));
+                self.requests.insert(id, r);
+                continue;
+            }
             if r.queued.is_some() {
                 self.queue.retain(|q| *q != id);
             }
@@ -900,6 +917,16 @@ impl Smb1Connection {
         };
         let _ = self.start_owned(r, Owner::Internal, now);
     }
+}
+
+/// True for the commands that release something the server holds (a FID,
+/// a tree, the session, a search): such a request is sent even once its
+/// caller has stopped waiting.
+fn releases(command: u8) -> bool {
+    matches!(
+        command,
+        command::CLOSE | command::TREE_DISCONNECT | command::LOGOFF_ANDX | command::FIND_CLOSE2
+    )
 }
 
 /// Whether `msg` is an interim response to a primary transaction request: a

@@ -146,6 +146,50 @@ fn given_up_request_keeps_its_slot_until_answered() {
 }
 
 #[test]
+fn close_that_times_out_before_it_is_sent_is_still_sent() {
+    let mut now = Instant::now();
+    let mut c = conn(1, 0);
+    echo(&mut c, now);
+    let close = c
+        .start(
+            req(
+                command::CLOSE,
+                3,
+                now + Duration::from_secs(1),
+                "CLOSE",
+                |w| {
+                    crate::smb1::close::CloseRequest {
+                        fid: 0x4001,
+                        last_time_modified: crate::smb1::close::KEEP_LAST_TIME_MODIFIED,
+                    }
+                    .encode(w)
+                },
+            ),
+            now,
+        )
+        .unwrap();
+    let sent = take(&mut c);
+    assert_eq!(sent.len(), 1, "the CLOSE waits for the one slot");
+    now += Duration::from_secs(1);
+    c.handle_timeout(now);
+    let done = completed(&events(&mut c));
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].0, close);
+    assert!(matches!(done[0].1, Err(ConnError::Timeout { .. })));
+    // The slot frees: the CLOSE goes out after all, on the connection's
+    // own account.
+    c.handle_frame(Bytes::from(empty(&sent[0].0)), now);
+    let _ = events(&mut c);
+    let next = take(&mut c);
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].0.command, command::CLOSE);
+    assert_eq!(next[0].0.tid, 3);
+    c.handle_frame(Bytes::from(empty(&next[0].0)), now);
+    assert!(events(&mut c).is_empty());
+    assert_eq!(c.slots_in_use(), 0);
+}
+
+#[test]
 fn withdrawn_open_is_closed_when_it_succeeds_and_a_close_waits_for_abandoned_reads() {
     use crate::smb1::create::NtCreateAndxResponse;
     let now = Instant::now();

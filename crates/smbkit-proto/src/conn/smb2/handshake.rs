@@ -114,10 +114,10 @@ pub struct Established {
     pub is_guest: bool,
     /// An anonymous session.
     pub is_anonymous: bool,
-    /// On 3.0 and 3.0.2 with a signing key: what
-    /// FSCTL_VALIDATE_NEGOTIATE_INFO sends, and what it must get back
-    /// (MS-SMB2 §3.2.5.5).
-    pub validation: Option<(ValidateNegotiateInfoRequest, ValidateNegotiateInfoResponse)>,
+    /// On 3.0 and 3.0.2 with a signing key: the connection validates the
+    /// negotiation after the first tree connect (MS-SMB2 §3.2.5.5; see
+    /// [`Smb2Connection::is_negotiate_validated`](super::Smb2Connection::is_negotiate_validated)).
+    pub validates_negotiate: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -650,9 +650,12 @@ impl Smb2Connection {
             session_flags: resp.session_flags,
             is_guest: resp.session_flags & session_flags::IS_GUEST != 0,
             is_anonymous: anonymous || resp.session_flags & session_flags::IS_NULL != 0,
-            validation,
+            validates_negotiate: validation.is_some(),
             negotiate,
         };
+        if let Some((sent, expected)) = validation {
+            self.expect_validation(sent, expected);
+        }
         self.events.push_back(Event::Established(Box::new(e)));
         Ok(())
     }

@@ -20,6 +20,7 @@
 pub mod handshake;
 #[cfg(test)]
 mod tests;
+mod validate;
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -257,6 +258,18 @@ struct Outstanding {
     stage: Stage,
 }
 
+/// True if every message of a request releases something the server holds
+/// (a handle, a tree, the session): such a request is sent even once its
+/// caller has stopped waiting.
+fn releases(parts: &[Part]) -> bool {
+    parts.iter().all(|p| {
+        matches!(
+            p.command,
+            Command::CLOSE | Command::TREE_DISCONNECT | Command::LOGOFF
+        )
+    })
+}
+
 /// A sent message waiting for its response.
 #[derive(Debug, Clone, Copy)]
 struct InFlight {
@@ -333,6 +346,9 @@ pub struct Smb2Connection {
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
     closed: Option<ConnError>,
+    /// FSCTL_VALIDATE_NEGOTIATE_INFO ([`validate`]).
+    validation: validate::Validation,
+    negotiate_validated: bool,
 }
 
 impl std::fmt::Debug for Smb2Connection {
@@ -367,6 +383,8 @@ impl Smb2Connection {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             closed: None,
+            validation: validate::Validation::default(),
+            negotiate_validated: false,
         };
         c.begin_handshake(now);
         c
@@ -497,6 +515,7 @@ impl Smb2Connection {
     /// [`Event::Completed`] follows. Unknown or finished ids are ignored.
     pub fn cancel(&mut self, id: RequestId) {
         let Some(r) = self.requests.remove(&id) else {
+            self.abandon_validated(id);
             return;
         };
         self.deadlines.remove(&(r.deadline, id));
@@ -596,6 +615,7 @@ impl Smb2Connection {
                 }
             }
         }
+        self.validation_closed(&for_requests);
         self.events.push_back(Event::Closed(reason));
     }
 
@@ -646,9 +666,29 @@ impl Smb2Connection {
                 break;
             }
             self.deadlines.pop_first();
-            let Some(r) = self.requests.remove(&id) else {
+            let Some(mut r) = self.requests.remove(&id) else {
                 continue;
             };
+            if let Stage::Queued(q) = &r.stage {
+                if r.owner != Owner::Internal && releases(&q.parts) {
+                    // Never sent, so the server still holds what it
+                    // releases: it stays queued, on the connection's own
+                    // account, and its caller hears of the timeout.
+                    let e = ConnError::Timeout {
+                        operation: "waiting for credits",
+                        after: now.saturating_duration_since(r.started),
+                    };
+                    if r.owner == Owner::User {
+                        self.events
+                            .push_back(Event::Completed { id, result: Err(e) });
+                    }
+                    r.owner = Owner::Internal;
+                    r.deadline = now + INTERNAL_CLOSE_LIMIT;
+                    self.deadlines.insert((r.deadline, id));
+                    self.requests.insert(id, r);
+                    continue;
+                }
+            }
             let operation = match &r.stage {
                 Stage::Queued(_) => {
                     self.queue.retain(|q| *q != id);
@@ -671,6 +711,9 @@ impl Smb2Connection {
                     self.shut_down(e);
                     return;
                 }
+                Owner::Internal if self.is_validation(id) => {
+                    self.validation_answered(Err(e), now);
+                }
                 Owner::Internal => {}
             }
         }
@@ -681,7 +724,7 @@ impl Smb2Connection {
     /// without holding back smaller ones behind it (every response tops the
     /// window up toward [`crate::state::TARGET_CREDITS`], so a large one
     /// does not wait long).
-    fn pump(&mut self, _now: Instant) {
+    fn pump(&mut self, now: Instant) {
         let mut i = 0;
         while i < self.queue.len() {
             if self.closed.is_some() || self.credits.available() == 0 {
@@ -737,6 +780,9 @@ impl Smb2Connection {
                             Owner::Handshake => {
                                 self.shut_down(e);
                                 return;
+                            }
+                            Owner::Internal if self.is_validation(id) => {
+                                self.validation_answered(Err(e), now);
                             }
                             Owner::Internal => {}
                         }
@@ -1082,11 +1128,12 @@ impl Smb2Connection {
             .iter()
             .try_for_each(|r| self.verify(r))
             .map(|()| responses);
-        if r.owner == Owner::User {
-            self.events.push_back(Event::Completed {
-                id: f.request,
-                result,
-            });
+        match r.owner {
+            Owner::User => self.complete_user(f.request, r.deadline, result, now),
+            Owner::Internal if self.is_validation(f.request) => {
+                self.validation_answered(result, now);
+            }
+            _ => {}
         }
         Ok(())
     }

@@ -358,6 +358,57 @@ fn queued_request_times_out_waiting_for_credits() {
     );
 }
 
+#[test]
+fn close_that_times_out_before_it_is_sent_is_still_sent() {
+    let mut clock = Clock(Instant::now());
+    let mut c = established(1, false, &clock);
+    let s = Server::new();
+    echo(&mut c, &clock, LIMIT);
+    let fid = FileId {
+        persistent: 7,
+        volatile: 8,
+    };
+    let close = part(Command::CLOSE, 9, 1, |w| {
+        crate::smb2::close::CloseRequest {
+            flags: 0,
+            file_id: fid,
+        }
+        .encode(w)
+    });
+    let id = c
+        .start(
+            Request::single(close, clock.now() + Duration::from_secs(2), "CLOSE"),
+            clock.now(),
+        )
+        .unwrap();
+    let first = s.take(&mut c);
+    assert_eq!(first.len(), 1, "the CLOSE waits for a credit");
+    let now = clock.advance(Duration::from_secs(2));
+    c.handle_timeout(now);
+    let done = completed(&events(&mut c));
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].0, id);
+    assert!(matches!(done[0].1, Err(ConnError::Timeout { .. })));
+    // The credit comes back: the CLOSE goes out after all, and its answer
+    // completes nothing visible.
+    feed(&mut c, &echo_response(&first[0].header), now);
+    let _ = events(&mut c);
+    let sent = s.take(&mut c);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].header.command, Command::CLOSE);
+    let got = crate::smb2::close::CloseRequest::decode(&sent[0].msg).unwrap();
+    assert_eq!(got.file_id, fid);
+    feed(
+        &mut c,
+        &response(&sent[0].header, NtStatus::SUCCESS, 1, |w| {
+            crate::smb2::close::CloseResponse::default().encode(w)
+        }),
+        now,
+    );
+    assert!(events(&mut c).is_empty());
+    assert_eq!(c.messages_in_flight(), 0);
+}
+
 // ---------------------------------------------------------------------------
 // Interim responses, timeouts, cancel.
 
@@ -1177,4 +1228,264 @@ fn small_request_passes_a_large_one_waiting_for_credits() {
     assert_eq!(read[0].header.command, Command::READ);
     assert_eq!(completed(&events(&mut c))[0].0, small);
     let _ = big;
+}
+
+// ---------------------------------------------------------------------------
+// Secure dialect negotiation (FSCTL_VALIDATE_NEGOTIATE_INFO).
+
+const SIGNING_KEY: [u8; 16] = [0x33; 16];
+
+fn validation_expected() -> crate::smb2::ioctl::ValidateNegotiateInfoResponse {
+    crate::smb2::ioctl::ValidateNegotiateInfoResponse {
+        capabilities: 0x2f,
+        guid: [9; 16],
+        security_mode: 1,
+        dialect: 0x0300,
+    }
+}
+
+/// An SMB 3.0 connection with a signing key whose negotiation is still to
+/// be validated.
+fn validating(clock: &Clock) -> Smb2Connection {
+    let mut c = established(10, false, clock);
+    c.dialect = Dialect::SMB3_0;
+    c.session.signer = Some(Arc::new(Signer::new(
+        SigningAlgorithm::AesCmac,
+        &SIGNING_KEY,
+    )));
+    c.expect_validation(
+        crate::smb2::ioctl::ValidateNegotiateInfoRequest {
+            capabilities: 0x7f,
+            guid: [4; 16],
+            security_mode: 1,
+            dialects: vec![0x0202, 0x0210, 0x0300],
+        },
+        validation_expected(),
+    );
+    c
+}
+
+/// Starts a TREE_CONNECT and answers it with TreeId `tree_id`; the request
+/// and the messages the client sent next.
+fn tree_connected(
+    c: &mut Smb2Connection,
+    s: &Server,
+    clock: &Clock,
+    tree_id: u32,
+) -> (RequestId, Vec<Seen>) {
+    let id = c
+        .start(
+            Request::single(
+                part(Command::TREE_CONNECT, 0, 1, |w| {
+                    w.zeros(9);
+                }),
+                clock.now() + LIMIT,
+                "tree connect",
+            ),
+            clock.now(),
+        )
+        .unwrap();
+    let req = s.take(c).remove(0);
+    let mut h = req.header.clone();
+    h.tree_id = tree_id;
+    feed(
+        c,
+        &response(&h, NtStatus::SUCCESS, 1, |w| {
+            w.u16(16).u8(1).u8(0).u32(0).u32(0).u32(0x1f01ff);
+        }),
+        clock.now(),
+    );
+    (id, s.take(c))
+}
+
+/// The server's signed answer to the validation IOCTL `req`, saying `v`.
+fn validation_answer(
+    req: &Seen,
+    status: NtStatus,
+    v: Option<crate::smb2::ioctl::ValidateNegotiateInfoResponse>,
+    signed: bool,
+) -> Vec<u8> {
+    let mut m = response(&req.header, status, 1, |w| match v {
+        Some(v) => {
+            let mut out = Writer::new();
+            out.u32(v.capabilities)
+                .bytes(&v.guid)
+                .u16(v.security_mode)
+                .u16(v.dialect);
+            crate::smb2::ioctl::IoctlResponse {
+                ctl_code: crate::smb2::ioctl::ctl_code::FSCTL_VALIDATE_NEGOTIATE_INFO,
+                file_id: FileId::ANY,
+                input: Vec::new(),
+                output: out.into_vec(),
+                flags: 0,
+            }
+            .encode(w)
+            .unwrap()
+        }
+        None => error_body(w),
+    });
+    if signed {
+        Signer::new(SigningAlgorithm::AesCmac, &SIGNING_KEY).sign(&mut m);
+    }
+    m
+}
+
+#[test]
+fn tree_connect_completes_once_the_negotiation_is_validated() {
+    let clock = Clock(Instant::now());
+    let mut c = validating(&clock);
+    let s = Server::new();
+    let (id, sent) = tree_connected(&mut c, &s, &clock, 0x41);
+    assert!(
+        events(&mut c).is_empty(),
+        "the tree connect waits for the validation"
+    );
+    assert_eq!(sent.len(), 1);
+    let ioctl = &sent[0];
+    assert_eq!(ioctl.header.command, Command::IOCTL);
+    assert_eq!(ioctl.header.tree_id, 0x41);
+    let signer = Signer::new(SigningAlgorithm::AesCmac, &SIGNING_KEY);
+    assert!(signer.verify(&ioctl.msg), "the IOCTL is signed");
+    let req = crate::smb2::ioctl::IoctlRequest::decode(&ioctl.msg).unwrap();
+    assert_eq!(
+        req.ctl_code,
+        crate::smb2::ioctl::ctl_code::FSCTL_VALIDATE_NEGOTIATE_INFO
+    );
+    assert_eq!(
+        &req.input[20..24],
+        &[1, 0, 3, 0],
+        "SecurityMode, DialectCount"
+    );
+    feed(
+        &mut c,
+        &validation_answer(ioctl, NtStatus::SUCCESS, Some(validation_expected()), true),
+        clock.now(),
+    );
+    let done = completed(&events(&mut c));
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].0, id);
+    assert_eq!(done[0].1.as_ref().unwrap()[0].header.tree_id, 0x41);
+    assert!(c.is_negotiate_validated());
+    // Only the first tree connect is validated.
+    let (_, sent) = tree_connected(&mut c, &s, &clock, 0x42);
+    assert!(sent.is_empty());
+    assert_eq!(completed(&events(&mut c)).len(), 1);
+}
+
+#[test]
+fn a_validation_that_differs_or_is_unsigned_closes_the_connection() {
+    let bad = |v: &mut crate::smb2::ioctl::ValidateNegotiateInfoResponse| v.dialect = 0x0202;
+    for case in ["mismatch", "unsigned", "access denied", "bad signature"] {
+        let clock = Clock(Instant::now());
+        let mut c = validating(&clock);
+        let s = Server::new();
+        let (id, sent) = tree_connected(&mut c, &s, &clock, 0x41);
+        let mut v = validation_expected();
+        let answer = match case {
+            "mismatch" => {
+                bad(&mut v);
+                validation_answer(&sent[0], NtStatus::SUCCESS, Some(v), true)
+            }
+            "unsigned" => validation_answer(&sent[0], NtStatus::SUCCESS, Some(v), false),
+            "access denied" => validation_answer(&sent[0], NtStatus::ACCESS_DENIED, None, true),
+            _ => {
+                let mut m = validation_answer(&sent[0], NtStatus::SUCCESS, Some(v), false);
+                Signer::new(SigningAlgorithm::AesCmac, &[0x44; 16]).sign(&mut m);
+                m
+            }
+        };
+        feed(&mut c, &answer, clock.now());
+        let ev = events(&mut c);
+        let done = completed(&ev);
+        assert_eq!(done.len(), 1, "{case}");
+        assert_eq!(done[0].0, id);
+        assert!(
+            matches!(&done[0].1, Err(ConnError::Protocol(_))),
+            "{case}: {:?}",
+            done[0].1
+        );
+        assert!(matches!(ev.last(), Some(Event::Closed(_))), "{case}");
+        assert!(!c.is_negotiate_validated());
+        assert_closed(&mut c, &clock);
+    }
+}
+
+#[test]
+fn a_server_without_validation_still_gets_its_tree_connected() {
+    let clock = Clock(Instant::now());
+    let mut c = validating(&clock);
+    let s = Server::new();
+    let (id, sent) = tree_connected(&mut c, &s, &clock, 0x41);
+    feed(
+        &mut c,
+        &validation_answer(&sent[0], NtStatus::NOT_SUPPORTED, None, true),
+        clock.now(),
+    );
+    let done = completed(&events(&mut c));
+    assert_eq!(done[0].0, id);
+    assert!(done[0].1.is_ok());
+    assert!(!c.is_negotiate_validated());
+    assert!(!c.is_closed());
+}
+
+#[test]
+fn tree_connect_given_up_on_during_the_validation_is_disconnected() {
+    let clock = Clock(Instant::now());
+    let mut c = validating(&clock);
+    let s = Server::new();
+    let (id, sent) = tree_connected(&mut c, &s, &clock, 0x41);
+    c.cancel(id);
+    feed(
+        &mut c,
+        &validation_answer(
+            &sent[0],
+            NtStatus::SUCCESS,
+            Some(validation_expected()),
+            true,
+        ),
+        clock.now(),
+    );
+    assert!(completed(&events(&mut c)).is_empty());
+    assert!(c.is_negotiate_validated());
+    let out = s.take(&mut c);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].header.command, Command::TREE_DISCONNECT);
+    assert_eq!(out[0].header.tree_id, 0x41);
+}
+
+#[test]
+fn a_stalled_validation_fails_the_tree_connect_and_runs_again_next_time() {
+    let mut clock = Clock(Instant::now());
+    let mut c = validating(&clock);
+    let s = Server::new();
+    let (id, sent) = tree_connected(&mut c, &s, &clock, 0x41);
+    assert_eq!(sent.len(), 1);
+    let now = clock.advance(LIMIT);
+    c.handle_timeout(now);
+    let done = completed(&events(&mut c));
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].0, id);
+    assert!(matches!(done[0].1, Err(ConnError::Timeout { .. })));
+    let out = s.take(&mut c);
+    assert_eq!(
+        out.iter().map(|m| m.header.command).collect::<Vec<_>>(),
+        [Command::CANCEL, Command::TREE_DISCONNECT]
+    );
+    assert!(!c.is_closed());
+    let (_, sent) = tree_connected(&mut c, &s, &clock, 0x42);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].header.command, Command::IOCTL);
+}
+
+#[test]
+fn a_connection_closed_during_the_validation_fails_the_tree_connect() {
+    let clock = Clock(Instant::now());
+    let mut c = validating(&clock);
+    let s = Server::new();
+    let (id, _) = tree_connected(&mut c, &s, &clock, 0x41);
+    c.handle_stream_error("reset");
+    let done = completed(&events(&mut c));
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].0, id);
+    assert!(matches!(done[0].1, Err(ConnError::NotConnected)));
 }

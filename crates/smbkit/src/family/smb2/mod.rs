@@ -4,7 +4,6 @@
 //! §3.2.4.1.4): CREATE + QUERY_INFO + CLOSE, CREATE + SET_INFO + CLOSE,
 //! and so on, one round trip each.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use smbkit_proto::conn::smb2::handshake::no_cipher_reason;
@@ -15,7 +14,6 @@ use smbkit_proto::smb2::create::{
     FileId,
 };
 use smbkit_proto::smb2::echo::{EchoRequest, EchoResponse};
-use smbkit_proto::smb2::ioctl::{ValidateNegotiateInfoRequest, ValidateNegotiateInfoResponse};
 use smbkit_proto::smb2::logoff::LogoffRequest;
 use smbkit_proto::smb2::query_info::{info_type, QueryInfoRequest, QueryInfoResponse};
 use smbkit_proto::smb2::set_info::SetInfoRequest;
@@ -38,13 +36,6 @@ use crate::driver::{body, Part, Response, Tasks};
 use crate::error::{describe_status, failure, rename_failure, Error, ProtocolError};
 use crate::types::{ServerInfo, SharedFile, TreeInfo};
 
-/// What FSCTL_VALIDATE_NEGOTIATE_INFO sends and must get back.
-#[derive(Debug, Clone)]
-pub(crate) struct Validation {
-    pub sent: ValidateNegotiateInfoRequest,
-    pub expected: ValidateNegotiateInfoResponse,
-}
-
 /// Why a connection cannot encrypt, from what was negotiated.
 pub(crate) fn why_no_encryption(info: &ServerInfo) -> String {
     if info.is_guest || info.is_anonymous {
@@ -58,10 +49,6 @@ struct State {
     info: ServerInfo,
     /// The driver's tasks, stopped by [`Smb2::stop`].
     tasks: Mutex<Option<Tasks>>,
-    /// FSCTL_VALIDATE_NEGOTIATE_INFO still to do after the next tree
-    /// connect (SMB 3.0 and 3.0.2).
-    validation: Mutex<Option<Validation>>,
-    validated: AtomicBool,
 }
 
 /// An SMB 2/3 connection's driver and what its primitives need to know.
@@ -133,19 +120,8 @@ impl Smb2 {
             state: Arc::new(State {
                 info,
                 tasks: Mutex::new(Some(tasks)),
-                validation: Mutex::new(None),
-                validated: AtomicBool::new(false),
             }),
         }
-    }
-
-    /// Arranges FSCTL_VALIDATE_NEGOTIATE_INFO after the next tree connect.
-    pub(crate) fn expect_validation(&self, v: Validation) {
-        *self
-            .state
-            .validation
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Some(v);
     }
 
     fn info(&self) -> &ServerInfo {
@@ -171,8 +147,12 @@ impl Smb2 {
         }
     }
 
+    /// Whether FSCTL_VALIDATE_NEGOTIATE_INFO has confirmed the
+    /// negotiation (the connection runs it after the first tree connect
+    /// on SMB 3.0 and 3.0.2).
     pub(crate) fn is_negotiate_validated(&self) -> bool {
-        self.state.validated.load(Ordering::Acquire)
+        self.shared
+            .with_state(|st| st.core.is_negotiate_validated())
     }
 
     /// The CreditCharge for a request that moves `payload` bytes (MS-SMB2
@@ -204,8 +184,9 @@ impl Smb2 {
         Ok(data.to_vec())
     }
 
-    /// TREE_CONNECT (MS-SMB2 §2.2.9), the tree encryption policy, and the
-    /// pending FSCTL_VALIDATE_NEGOTIATE_INFO.
+    /// TREE_CONNECT (MS-SMB2 §2.2.9) and the tree encryption policy (the
+    /// connection answers it only once it has validated the negotiation,
+    /// where that is due).
     pub(crate) async fn tree_connect(
         &self,
         remote_name: &str,
@@ -254,79 +235,7 @@ impl Smb2 {
             maximal_access: t.maximal_access,
             encrypted,
         };
-        self.validate_negotiate(info.tree_id, deadline).await?;
         Ok(info)
-    }
-
-    /// Runs the pending FSCTL_VALIDATE_NEGOTIATE_INFO exchange on `tree_id`
-    /// (MS-SMB2 §3.2.5.5, §3.2.5.14.12). Any sign of tampering closes the
-    /// connection.
-    async fn validate_negotiate(&self, tree_id: u32, deadline: Instant) -> Result<(), Error> {
-        use smbkit_proto::smb2::ioctl::{ctl_code, ioctl_flags, IoctlRequest, IoctlResponse};
-        let Some(v) = self
-            .state
-            .validation
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        else {
-            return Ok(());
-        };
-        let req = IoctlRequest {
-            ctl_code: ctl_code::FSCTL_VALIDATE_NEGOTIATE_INFO,
-            file_id: FileId::ANY,
-            input: v.sent.to_bytes()?,
-            max_input_response: 0,
-            max_output_response: ValidateNegotiateInfoResponse::LEN as u32,
-            flags: ioctl_flags::IS_FSCTL,
-        };
-        let fail = |why: String| -> Error {
-            self.shared.shut_down("secure dialect negotiation failed");
-            ProtocolError::Unexpected(format!(
-                "secure dialect negotiation failed (FSCTL_VALIDATE_NEGOTIATE_INFO): {why}; \
-                 the connection was closed"
-            ))
-            .into()
-        };
-        let r = self
-            .shared
-            .request_signed(
-                Command::IOCTL,
-                tree_id,
-                deadline,
-                "validating the negotiation",
-                |w| req.encode(w),
-            )
-            .await?;
-        // MS-SMB2 §3.2.5.14.12.
-        if !r.encrypted && !r.header.is_signed() {
-            return Err(fail("the response is neither signed nor encrypted".into()));
-        }
-        match r.header.status {
-            NtStatus::SUCCESS => {}
-            NtStatus::ACCESS_DENIED => {
-                return Err(fail("the server answered ACCESS_DENIED".into()));
-            }
-            other => {
-                // Not all servers implement it; only a mismatch or a
-                // refusal means tampering.
-                tracing::debug!(status = %other, "FSCTL_VALIDATE_NEGOTIATE_INFO not supported");
-                return Ok(());
-            }
-        }
-        let out = IoctlResponse::decode(&r.msg)
-            .map_err(|e| ProtocolError::decode("VALIDATE_NEGOTIATE_INFO response", e))?;
-        let got = ValidateNegotiateInfoResponse::decode(&out.output)
-            .map_err(|e| ProtocolError::decode("VALIDATE_NEGOTIATE_INFO response", e))?;
-        if got != v.expected {
-            return Err(fail(format!(
-                "the server says {got:?}, the NEGOTIATE response said {:?}",
-                v.expected
-            )));
-        }
-        self.state.validated.store(true, Ordering::Release);
-        tracing::debug!("negotiation validated");
-        Ok(())
     }
 
     /// TREE_DISCONNECT (MS-SMB2 §2.2.11), then forgets whether the tree
