@@ -305,7 +305,7 @@ impl Smb1Connection {
         }
         self.offer_signing(false);
         self.handshake = None;
-        self.events.push_back(Event::Established(Smb1Established {
+        self.book.push_event(Event::Established(Smb1Established {
             guest,
             anonymous,
             signing: self.signing(),

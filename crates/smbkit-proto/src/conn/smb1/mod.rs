@@ -24,11 +24,12 @@ mod tests;
 
 pub use handshake::{Smb1Established, Smb1Setup};
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::book::{Book, Events, Owner};
 use super::{ConnError, RequestId, Transmit, Violation};
 use crate::smb1::header::{command, flags, flags2, Header, HEADER_LEN, PROTOCOL_ID};
 use crate::smb1::signing::Smb1Signer;
@@ -172,19 +173,19 @@ pub enum Event {
     Closed(ConnError),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Owner {
-    User,
-    Handshake,
-    Internal,
+impl Events for Event {
+    type Output = Reply;
+    fn completed(id: RequestId, result: Result<Reply, ConnError>) -> Self {
+        Event::Completed { id, result }
+    }
+    fn closed(reason: ConnError) -> Self {
+        Event::Closed(reason)
+    }
 }
 
+/// Where an SMB1 request stands.
 #[derive(Debug)]
-struct Outstanding {
-    owner: Owner,
-    operation: &'static str,
-    started: Instant,
-    deadline: Instant,
+struct Stage {
     /// Not sent yet.
     queued: Option<Request>,
     /// Sent with this MID.
@@ -228,14 +229,8 @@ pub struct Smb1Connection {
     signer: Option<Smb1Signer>,
     offer_signing: bool,
     uid: u16,
-    next_request: u64,
-    requests: HashMap<RequestId, Outstanding>,
-    queue: VecDeque<RequestId>,
-    deadlines: BTreeSet<(Instant, RequestId)>,
+    book: Book<Stage, Event>,
     pending: HashMap<u16, Pending>,
-    transmits: VecDeque<Transmit>,
-    events: VecDeque<Event>,
-    closed: Option<ConnError>,
     /// The session setup, while it runs.
     handshake: Option<handshake::Handshake1>,
 }
@@ -244,9 +239,9 @@ impl std::fmt::Debug for Smb1Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Smb1Connection")
             .field("config", &self.config)
-            .field("requests", &self.requests.len())
+            .field("requests", &self.book.requests.len())
             .field("pending", &self.pending.len())
-            .field("closed", &self.closed)
+            .field("closed", &self.book.closed)
             .finish_non_exhaustive()
     }
 }
@@ -261,14 +256,8 @@ impl Smb1Connection {
             signer: None,
             offer_signing: false,
             uid: 0,
-            next_request: 0,
-            requests: HashMap::new(),
-            queue: VecDeque::new(),
-            deadlines: BTreeSet::new(),
+            book: Book::default(),
             pending: HashMap::new(),
-            transmits: VecDeque::new(),
-            events: VecDeque::new(),
-            closed: None,
             handshake: None,
         }
     }
@@ -280,7 +269,7 @@ impl Smb1Connection {
 
     /// True once closed.
     pub fn is_closed(&self) -> bool {
-        self.closed.is_some()
+        self.book.closed.is_some()
     }
 
     /// Sets the session's UID for later requests.
@@ -316,10 +305,7 @@ impl Smb1Connection {
 
     /// Requests started and not completed, queued ones included.
     pub fn requests_outstanding(&self) -> usize {
-        self.requests
-            .values()
-            .filter(|r| r.owner == Owner::User)
-            .count()
+        self.book.user_requests()
     }
 
     /// True while requests given up on wait for their responses.
@@ -335,7 +321,7 @@ impl Smb1Connection {
     /// ends with one [`Event::Completed`] (none after
     /// [`Smb1Connection::cancel`]).
     pub fn start(&mut self, req: Request, now: Instant) -> Result<RequestId, ConnError> {
-        if self.closed.is_none() && self.handshake.is_some() {
+        if self.book.closed.is_none() && self.handshake.is_some() {
             return Err(ConnError::InvalidArgument(
                 "the connection is still authenticating".into(),
             ));
@@ -346,7 +332,7 @@ impl Smb1Connection {
     /// True once the session setup (if any) is done and requests are
     /// taken.
     pub fn is_established(&self) -> bool {
-        self.handshake.is_none() && self.closed.is_none()
+        self.handshake.is_none() && self.book.closed.is_none()
     }
 
     /// Starts a request nobody waits for (a CLOSE on behalf of a caller
@@ -361,7 +347,7 @@ impl Smb1Connection {
         owner: Owner,
         now: Instant,
     ) -> Result<RequestId, ConnError> {
-        if self.closed.is_some() {
+        if self.book.closed.is_some() {
             return Err(ConnError::NotConnected);
         }
         if req.msg.len() < HEADER_LEN {
@@ -369,21 +355,12 @@ impl Smb1Connection {
                 "an SMB1 message without room for its header".into(),
             ));
         }
-        let id = RequestId(self.next_request);
-        self.next_request += 1;
-        self.deadlines.insert((req.deadline, id));
-        self.requests.insert(
-            id,
-            Outstanding {
-                owner,
-                operation: req.operation,
-                started: now,
-                deadline: req.deadline,
-                queued: Some(req),
-                mid: None,
-            },
-        );
-        self.queue.push_back(id);
+        let (operation, deadline) = (req.operation, req.deadline);
+        let stage = Stage {
+            queued: Some(req),
+            mid: None,
+        };
+        let id = self.book.add(owner, operation, deadline, now, stage);
         self.pump();
         Ok(id)
     }
@@ -393,28 +370,27 @@ impl Smb1Connection {
     /// CLOSE, a TREE_DISCONNECT or a LOGOFF whose caller has gone: the
     /// server must still get it). Unknown or finished ids are ignored.
     pub fn detach(&mut self, id: RequestId) {
-        if let Some(r) = self.requests.get_mut(&id) {
-            if r.owner == Owner::User {
-                r.owner = Owner::Internal;
-            }
-        }
+        self.book.detach(id);
     }
 
     /// Withdraws a request whose result is no longer wanted. A queued one
     /// is forgotten; a sent one keeps its slot and MID until the server
     /// answers (the server still works on it), and its answer is absorbed.
     pub fn cancel(&mut self, id: RequestId) {
-        let Some(r) = self.requests.remove(&id) else {
-            return;
-        };
-        self.deadlines.remove(&(r.deadline, id));
-        if r.queued.is_some() {
-            self.queue.retain(|q| *q != id);
+        let queued = self
+            .book
+            .requests
+            .get(&id)
+            .is_some_and(|r| r.stage.queued.is_some());
+        if let Some(r) = self.book.remove(id, queued) {
+            self.give_up(r.stage.mid);
         }
-        if let Some(mid) = r.mid {
-            if let Some(p) = self.pending.get_mut(&mid) {
-                p.request = None;
-            }
+    }
+
+    /// Absorbs the answer to the request sent with `mid`, when it comes.
+    fn give_up(&mut self, mid: Option<u16>) {
+        if let Some(p) = mid.and_then(|mid| self.pending.get_mut(&mid)) {
+            p.request = None;
         }
     }
 
@@ -431,100 +407,59 @@ impl Smb1Connection {
     }
 
     fn shut_down(&mut self, reason: ConnError) {
-        if self.closed.is_some() {
+        // The other requests in flight learn only that the connection is
+        // gone (the request that met the cause got it itself).
+        if !self.book.close(&reason, &ConnError::NotConnected) {
             return;
         }
         tracing::debug!(%reason, "SMB1 connection closed");
-        // The other requests in flight learn only that the connection is
-        // gone (the request that met the cause got it itself).
-        let for_requests = ConnError::NotConnected;
-        self.closed = Some(reason.clone());
-        self.transmits.clear();
-        self.queue.clear();
-        self.deadlines.clear();
         self.pending.clear();
-        let mut ids: Vec<RequestId> = self.requests.keys().copied().collect();
-        ids.sort();
-        for id in ids {
-            if let Some(r) = self.requests.remove(&id) {
-                if r.owner == Owner::User {
-                    self.events.push_back(Event::Completed {
-                        id,
-                        result: Err(for_requests.clone()),
-                    });
-                }
-            }
-        }
-        self.events.push_back(Event::Closed(reason));
+        self.book.push_closed(reason);
     }
 
     /// The next frame to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
+        self.book.poll_transmit()
     }
 
     /// True if frames wait in [`Smb1Connection::poll_transmit`].
     pub fn has_transmit(&self) -> bool {
-        !self.transmits.is_empty()
+        self.book.has_transmit()
     }
 
     /// The next event.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        self.book.poll_event()
     }
 
     /// When [`Smb1Connection::handle_timeout`] must next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        if self.closed.is_some() {
-            return None;
-        }
-        self.deadlines.first().map(|(t, _)| *t)
+        self.book.next_deadline()
     }
 
     /// Lets time pass: requests past their deadline complete with
     /// [`ConnError::Timeout`]; a sent one keeps its slot until answered.
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some(&(t, id)) = self.deadlines.first() {
-            if t > now {
-                break;
-            }
-            self.deadlines.pop_first();
-            let Some(mut r) = self.requests.remove(&id) else {
-                continue;
+        while let Some((id, r)) = self.book.next_expired(now) {
+            let timeout = ConnError::Timeout {
+                operation: r.operation,
+                after: now.saturating_duration_since(r.started),
             };
-            if r.owner == Owner::User && r.queued.as_ref().is_some_and(|q| releases(q.command)) {
+            let releasing = r.stage.queued.as_ref().is_some_and(|q| releases(q.command));
+            if r.owner == Owner::User && releasing {
                 // Never sent, so the server still holds what it releases:
                 // it stays queued, on the connection's own account, and
                 // its caller hears of the timeout.
-                self.events.push_back(Event::Completed {
-                    id,
-                    result: Err(ConnError::Timeout {
-                        operation: r.operation,
-                        after: now.saturating_duration_since(r.started),
-                    }),
-                });
-                r.owner = Owner::Internal;
-                r.deadline = now + INTERNAL_CLOSE_LIMIT;
-                self.deadlines.insert((r.deadline, id));
-                self.requests.insert(id, r);
+                self.book.complete(id, r.owner, Err(timeout));
+                self.book.keep_internal(id, r, now + INTERNAL_CLOSE_LIMIT);
                 continue;
             }
-            if r.queued.is_some() {
-                self.queue.retain(|q| *q != id);
+            if r.stage.queued.is_some() {
+                self.book.queue.retain(|q| *q != id);
             }
-            if let Some(mid) = r.mid {
-                if let Some(p) = self.pending.get_mut(&mid) {
-                    p.request = None;
-                }
-            }
+            self.give_up(r.stage.mid);
             match r.owner {
-                Owner::User => self.events.push_back(Event::Completed {
-                    id,
-                    result: Err(ConnError::Timeout {
-                        operation: r.operation,
-                        after: now.saturating_duration_since(r.started),
-                    }),
-                }),
+                Owner::User => self.book.complete(id, r.owner, Err(timeout)),
                 Owner::Handshake => {
                     let e = match &self.handshake {
                         Some(h) => h.timeout_error(),
@@ -547,32 +482,33 @@ impl Smb1Connection {
     /// would otherwise cause. Later requests pass a waiting CLOSE.
     fn pump(&mut self) {
         let mut i = 0;
-        while i < self.queue.len() {
-            if self.closed.is_some() || self.pending.len() >= self.slots() {
+        while i < self.book.queue.len() {
+            if self.book.closed.is_some() || self.pending.len() >= self.slots() {
                 return;
             }
-            let id = self.queue[i];
+            let id = self.book.queue[i];
             if self.close_must_wait(id) {
                 i += 1;
                 continue;
             }
-            self.queue.remove(i);
-            let Some(req) = self.requests.get_mut(&id).and_then(|r| r.queued.take()) else {
+            self.book.queue.remove(i);
+            let Some(req) = self
+                .book
+                .requests
+                .get_mut(&id)
+                .and_then(|r| r.stage.queued.take())
+            else {
                 continue;
             };
             match self.send(id, req) {
                 Ok(mid) => {
-                    if let Some(r) = self.requests.get_mut(&id) {
-                        r.mid = Some(mid);
+                    if let Some(r) = self.book.requests.get_mut(&id) {
+                        r.stage.mid = Some(mid);
                     }
                 }
                 Err(e) => {
-                    if let Some(r) = self.requests.remove(&id) {
-                        self.deadlines.remove(&(r.deadline, id));
-                        if r.owner == Owner::User {
-                            self.events
-                                .push_back(Event::Completed { id, result: Err(e) });
-                        }
+                    if let Some(r) = self.book.remove(id, false) {
+                        self.book.complete(id, r.owner, Err(e));
                     }
                 }
             }
@@ -582,7 +518,12 @@ impl Smb1Connection {
     /// Whether the queued request `id` is a CLOSE that must wait for reads
     /// and writes started before it on its tree (see [`Self::pump`]).
     fn close_must_wait(&self, id: RequestId) -> bool {
-        let Some(q) = self.requests.get(&id).and_then(|r| r.queued.as_ref()) else {
+        let Some(q) = self
+            .book
+            .requests
+            .get(&id)
+            .and_then(|r| r.stage.queued.as_ref())
+        else {
             return false;
         };
         if q.command != command::CLOSE {
@@ -593,12 +534,13 @@ impl Smb1Connection {
             .pending
             .values()
             .any(|p| p.tid == q.tid && io(p.command) && p.started_as < id);
-        let queued = self.queue.iter().any(|other| {
+        let queued = self.book.queue.iter().any(|other| {
             *other < id
                 && self
+                    .book
                     .requests
                     .get(other)
-                    .and_then(|r| r.queued.as_ref())
+                    .and_then(|r| r.stage.queued.as_ref())
                     .is_some_and(|o| o.tid == q.tid && io(o.command))
         });
         in_flight || queued
@@ -666,7 +608,7 @@ impl Smb1Connection {
         }
         let t = Transmit::new(msg, req.tail)?;
         self.next_mid = mid.wrapping_add(1);
-        self.transmits.push_back(t);
+        self.book.transmits.push_back(t);
         self.pending.insert(
             mid,
             Pending {
@@ -694,7 +636,9 @@ impl Smb1Connection {
                 self.seq = seq.wrapping_add(2);
                 last = Some(seq);
             }
-            self.transmits.push_back(Transmit::new(msg, Bytes::new())?);
+            self.book
+                .transmits
+                .push_back(Transmit::new(msg, Bytes::new())?);
         }
         if let (Some(last), Some(p)) = (last, self.pending.get_mut(&mid)) {
             p.seq = last.wrapping_add(1);
@@ -705,7 +649,7 @@ impl Smb1Connection {
     /// Takes one received frame. A frame that breaks the protocol (not
     /// SMB1, undecodable, a bad signature) closes the connection.
     pub fn handle_frame(&mut self, frame: Bytes, now: Instant) {
-        if self.closed.is_some() {
+        if self.book.closed.is_some() {
             return;
         }
         if let Err(e) = self.route(frame, now) {
@@ -825,12 +769,11 @@ impl Smb1Connection {
     }
 
     fn complete(&mut self, id: RequestId, result: Result<Reply, ConnError>, now: Instant) {
-        let Some(r) = self.requests.remove(&id) else {
+        let Some(r) = self.book.remove(id, false) else {
             return;
         };
-        self.deadlines.remove(&(r.deadline, id));
         match r.owner {
-            Owner::User => self.events.push_back(Event::Completed { id, result }),
+            Owner::User => self.book.complete(id, r.owner, result),
             Owner::Handshake => {
                 if let Err(e) = self.session_setup_answer(result, now) {
                     self.shut_down(e);

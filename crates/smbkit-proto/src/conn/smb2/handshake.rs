@@ -265,7 +265,7 @@ impl Smb2Connection {
             .map_err(ConnError::from)
             .and_then(|req| Transmit::new(req, Bytes::new()));
         match t {
-            Ok(t) => self.transmits.push_back(t),
+            Ok(t) => self.book.transmits.push_back(t),
             Err(e) => self.shut_down(e),
         }
     }
@@ -282,8 +282,8 @@ impl Smb2Connection {
         match dialects.get(usize::from(r.dialect_index)) {
             Some(&NT_LM_012) => {
                 self.handshake.phase = Phase::Done;
-                self.closed = Some(ConnError::NotConnected);
-                self.events.push_back(Event::Smb1Negotiated(Box::new(r)));
+                self.book.closed = Some(ConnError::NotConnected);
+                self.book.push_event(Event::Smb1Negotiated(Box::new(r)));
                 Ok(())
             }
             _ => Err(ConnError::Unsupported(format!(
@@ -386,9 +386,7 @@ impl Smb2Connection {
         r: Response,
         now: Instant,
     ) -> Result<(), ConnError> {
-        if let Some(o) = self.requests.remove(&id) {
-            self.deadlines.remove(&(o.deadline, id));
-        }
+        self.book.remove(id, false);
         match r.header.command {
             Command::NEGOTIATE => {
                 let (_, resp) = decode_negotiate(&r.msg)?;
@@ -656,7 +654,7 @@ impl Smb2Connection {
         if let Some((sent, expected)) = validation {
             self.expect_validation(sent, expected);
         }
-        self.events.push_back(Event::Established(Box::new(e)));
+        self.book.push_event(Event::Established(Box::new(e)));
         Ok(())
     }
 

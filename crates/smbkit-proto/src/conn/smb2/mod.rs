@@ -22,7 +22,7 @@ pub mod handshake;
 mod tests;
 mod validate;
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -30,6 +30,7 @@ use bytes::{Bytes, BytesMut};
 
 pub use handshake::{Established, Smb2Config};
 
+use super::book::{Book, Events, Owner};
 use super::{ConnError, NonceWindow, RequestId, Transmit, Violation};
 use crate::crypto::{Decryptor, Encryptor, Signer};
 use crate::smb2::close::CloseRequest;
@@ -215,15 +216,14 @@ pub enum Event {
     Closed(ConnError),
 }
 
-/// Who waits for a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Owner {
-    /// The caller: completes with [`Event::Completed`].
-    User,
-    /// The handshake.
-    Handshake,
-    /// The connection's own clean-up (CLOSE of an abandoned handle).
-    Internal,
+impl Events for Event {
+    type Output = Vec<Response>;
+    fn completed(id: RequestId, result: Result<Vec<Response>, ConnError>) -> Self {
+        Event::Completed { id, result }
+    }
+    fn closed(reason: ConnError) -> Self {
+        Event::Closed(reason)
+    }
 }
 
 /// A request not sent yet (waiting for credits).
@@ -247,15 +247,6 @@ struct Sent {
 enum Stage {
     Queued(Queued),
     Sent(Sent),
-}
-
-#[derive(Debug)]
-struct Outstanding {
-    owner: Owner,
-    operation: &'static str,
-    started: Instant,
-    deadline: Instant,
-    stage: Stage,
 }
 
 /// True if every message of a request releases something the server holds
@@ -333,19 +324,14 @@ pub struct Smb2Connection {
     dialect: Dialect,
     session: SessionKeys,
     handshake: handshake::Handshake,
-    next_request: u64,
-    requests: HashMap<RequestId, Outstanding>,
-    /// Requests waiting for credits, in the order they were started.
-    queue: VecDeque<RequestId>,
-    deadlines: BTreeSet<(Instant, RequestId)>,
+    /// Requests (the queue holds those waiting for credits), frames to
+    /// send, events.
+    book: Book<Stage, Event>,
     in_flight: HashMap<u64, InFlight>,
     orphans: HashMap<u64, Orphan>,
     /// AsyncId of requests that got an interim response.
     async_ids: HashMap<u64, u64>,
     nonces: NonceWindow,
-    transmits: VecDeque<Transmit>,
-    events: VecDeque<Event>,
-    closed: Option<ConnError>,
     /// FSCTL_VALIDATE_NEGOTIATE_INFO ([`validate`]).
     validation: validate::Validation,
     negotiate_validated: bool,
@@ -356,9 +342,9 @@ impl std::fmt::Debug for Smb2Connection {
         f.debug_struct("Smb2Connection")
             .field("dialect", &self.dialect)
             .field("credits", &self.credits)
-            .field("requests", &self.requests.len())
+            .field("requests", &self.book.requests.len())
             .field("in_flight", &self.in_flight.len())
-            .field("closed", &self.closed)
+            .field("closed", &self.book.closed)
             .finish_non_exhaustive()
     }
 }
@@ -372,17 +358,11 @@ impl Smb2Connection {
             dialect: Dialect::SMB2_0_2,
             session: SessionKeys::default(),
             handshake: handshake::Handshake::new(config, now),
-            next_request: 0,
-            requests: HashMap::new(),
-            queue: VecDeque::new(),
-            deadlines: BTreeSet::new(),
+            book: Book::default(),
             in_flight: HashMap::new(),
             orphans: HashMap::new(),
             async_ids: HashMap::new(),
             nonces: NonceWindow::default(),
-            transmits: VecDeque::new(),
-            events: VecDeque::new(),
-            closed: None,
             validation: validate::Validation::default(),
             negotiate_validated: false,
         };
@@ -397,7 +377,7 @@ impl Smb2Connection {
 
     /// True once the connection is closed.
     pub fn is_closed(&self) -> bool {
-        self.closed.is_some()
+        self.book.closed.is_some()
     }
 
     /// True once the handshake is done and requests are taken.
@@ -417,10 +397,7 @@ impl Smb2Connection {
 
     /// Requests started and not yet completed, queued ones included.
     pub fn requests_outstanding(&self) -> usize {
-        self.requests
-            .values()
-            .filter(|r| r.owner == Owner::User)
-            .count()
+        self.book.user_requests()
     }
 
     /// Messages sent whose final response has not come, given-up ones
@@ -440,7 +417,7 @@ impl Smb2Connection {
     /// when responses grant them; either way it ends with one
     /// [`Event::Completed`] (or never, after [`Smb2Connection::cancel`]).
     pub fn start(&mut self, req: Request, now: Instant) -> Result<RequestId, ConnError> {
-        if self.closed.is_some() {
+        if self.book.closed.is_some() {
             return Err(ConnError::NotConnected);
         }
         if !self.handshake.is_done() {
@@ -473,25 +450,15 @@ impl Smb2Connection {
                 p.command
             )));
         }
-        let id = RequestId(self.next_request);
-        self.next_request += 1;
-        self.requests.insert(
-            id,
-            Outstanding {
-                owner,
-                operation: req.operation,
-                started: now,
-                deadline: req.deadline,
-                stage: Stage::Queued(Queued {
-                    parts: req.parts,
-                    related: req.related,
-                    tail: req.tail,
-                    signing: req.signing,
-                }),
-            },
-        );
-        self.deadlines.insert((req.deadline, id));
-        self.queue.push_back(id);
+        let stage = Stage::Queued(Queued {
+            parts: req.parts,
+            related: req.related,
+            tail: req.tail,
+            signing: req.signing,
+        });
+        let id = self
+            .book
+            .add(owner, req.operation, req.deadline, now, stage);
         self.pump(now);
         Ok(id)
     }
@@ -501,11 +468,7 @@ impl Smb2Connection {
     /// CLOSE, a TREE_DISCONNECT or a LOGOFF whose caller has gone: the
     /// server must still get it). Unknown or finished ids are ignored.
     pub fn detach(&mut self, id: RequestId) {
-        if let Some(r) = self.requests.get_mut(&id) {
-            if r.owner == Owner::User {
-                r.owner = Owner::Internal;
-            }
-        }
+        self.book.detach(id);
     }
 
     /// Withdraws a request whose result is no longer wanted (its future was
@@ -514,14 +477,17 @@ impl Smb2Connection {
     /// absorbed when they come, a handle its CREATE opens is closed. No
     /// [`Event::Completed`] follows. Unknown or finished ids are ignored.
     pub fn cancel(&mut self, id: RequestId) {
-        let Some(r) = self.requests.remove(&id) else {
+        let queued = self
+            .book
+            .requests
+            .get(&id)
+            .is_some_and(|r| matches!(r.stage, Stage::Queued(_)));
+        let Some(r) = self.book.remove(id, queued) else {
             self.abandon_validated(id);
             return;
         };
-        self.deadlines.remove(&(r.deadline, id));
-        match r.stage {
-            Stage::Queued(_) => self.queue.retain(|q| *q != id),
-            Stage::Sent(s) => self.abandon(&s),
+        if let Stage::Sent(s) = r.stage {
+            self.abandon(&s);
         }
     }
 
@@ -550,7 +516,7 @@ impl Smb2Connection {
     /// Sends CANCEL for `message_id` (no credit, no response; encrypted
     /// like the request it cancels).
     fn send_cancel(&mut self, message_id: u64, encrypted: bool) {
-        if self.closed.is_some() {
+        if self.book.closed.is_some() {
             return;
         }
         let mut h = Header::request(Command::CANCEL);
@@ -571,7 +537,7 @@ impl Smb2Connection {
             }
         };
         if let Ok(t) = t {
-            self.transmits.push_back(t);
+            self.book.transmits.push_back(t);
         }
     }
 
@@ -591,55 +557,39 @@ impl Smb2Connection {
     }
 
     fn shut_down(&mut self, reason: ConnError) {
-        if self.closed.is_some() {
+        let for_requests = reason.for_requests_in_flight();
+        if !self.book.close(&reason, &for_requests) {
             return;
         }
         tracing::debug!(%reason, "connection closed");
-        let for_requests = reason.for_requests_in_flight();
-        self.closed = Some(reason.clone());
-        self.transmits.clear();
-        self.queue.clear();
-        self.deadlines.clear();
         self.in_flight.clear();
         self.orphans.clear();
         self.async_ids.clear();
-        let mut ids: Vec<RequestId> = self.requests.keys().copied().collect();
-        ids.sort();
-        for id in ids {
-            if let Some(r) = self.requests.remove(&id) {
-                if r.owner == Owner::User {
-                    self.events.push_back(Event::Completed {
-                        id,
-                        result: Err(for_requests.clone()),
-                    });
-                }
-            }
-        }
         self.validation_closed(&for_requests);
-        self.events.push_back(Event::Closed(reason));
+        self.book.push_closed(reason);
     }
 
     /// The next frame to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
+        self.book.poll_transmit()
     }
 
     /// True if frames are waiting in [`Smb2Connection::poll_transmit`].
     pub fn has_transmit(&self) -> bool {
-        !self.transmits.is_empty()
+        self.book.has_transmit()
     }
 
     /// The next event.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        self.book.poll_event()
     }
 
     /// When [`Smb2Connection::handle_timeout`] must next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        if self.closed.is_some() {
+        if self.is_closed() {
             return None;
         }
-        let requests = self.deadlines.first().map(|(t, _)| *t);
+        let requests = self.book.next_deadline();
         let hs = self.handshake.deadline();
         match (requests, hs) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -651,7 +601,7 @@ impl Smb2Connection {
     /// [`ConnError::Timeout`] and are cancelled on the server; a handshake
     /// past its deadline closes the connection.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.closed.is_some() {
+        if self.book.closed.is_some() {
             return;
         }
         if let Some(d) = self.handshake.deadline() {
@@ -661,14 +611,7 @@ impl Smb2Connection {
                 return;
             }
         }
-        while let Some(&(t, id)) = self.deadlines.first() {
-            if t > now {
-                break;
-            }
-            self.deadlines.pop_first();
-            let Some(mut r) = self.requests.remove(&id) else {
-                continue;
-            };
+        while let Some((id, r)) = self.book.next_expired(now) {
             if let Stage::Queued(q) = &r.stage {
                 if r.owner != Owner::Internal && releases(&q.parts) {
                     // Never sent, so the server still holds what it
@@ -678,20 +621,14 @@ impl Smb2Connection {
                         operation: "waiting for credits",
                         after: now.saturating_duration_since(r.started),
                     };
-                    if r.owner == Owner::User {
-                        self.events
-                            .push_back(Event::Completed { id, result: Err(e) });
-                    }
-                    r.owner = Owner::Internal;
-                    r.deadline = now + INTERNAL_CLOSE_LIMIT;
-                    self.deadlines.insert((r.deadline, id));
-                    self.requests.insert(id, r);
+                    self.book.complete(id, r.owner, Err(e));
+                    self.book.keep_internal(id, r, now + INTERNAL_CLOSE_LIMIT);
                     continue;
                 }
             }
             let operation = match &r.stage {
                 Stage::Queued(_) => {
-                    self.queue.retain(|q| *q != id);
+                    self.book.queue.retain(|q| *q != id);
                     "waiting for credits"
                 }
                 Stage::Sent(s) => {
@@ -703,19 +640,31 @@ impl Smb2Connection {
                 operation,
                 after: now.saturating_duration_since(r.started),
             };
-            match r.owner {
-                Owner::User => self
-                    .events
-                    .push_back(Event::Completed { id, result: Err(e) }),
-                Owner::Handshake => {
-                    self.shut_down(e);
-                    return;
-                }
-                Owner::Internal if self.is_validation(id) => {
-                    self.validation_answered(Err(e), now);
-                }
-                Owner::Internal => {}
+            self.finished(id, r.owner, r.deadline, Err(e), now);
+            if self.is_closed() {
+                return;
             }
+        }
+    }
+
+    /// Hands a finished request's result to whoever waits for it.
+    fn finished(
+        &mut self,
+        id: RequestId,
+        owner: Owner,
+        deadline: Instant,
+        result: Result<Vec<Response>, ConnError>,
+        now: Instant,
+    ) {
+        match owner {
+            Owner::User => self.complete_user(id, deadline, result, now),
+            Owner::Handshake => {
+                if let Err(e) = result {
+                    self.shut_down(e);
+                }
+            }
+            Owner::Internal if self.is_validation(id) => self.validation_answered(result, now),
+            Owner::Internal => {}
         }
     }
 
@@ -726,19 +675,19 @@ impl Smb2Connection {
     /// does not wait long).
     fn pump(&mut self, now: Instant) {
         let mut i = 0;
-        while i < self.queue.len() {
-            if self.closed.is_some() || self.credits.available() == 0 {
+        while i < self.book.queue.len() {
+            if self.book.closed.is_some() || self.credits.available() == 0 {
                 return;
             }
-            let id = self.queue[i];
-            let total: u16 = match self.requests.get(&id).map(|r| &r.stage) {
+            let id = self.book.queue[i];
+            let total: u16 = match self.book.requests.get(&id).map(|r| &r.stage) {
                 Some(Stage::Queued(q)) => q
                     .parts
                     .iter()
                     .map(|p| p.charge.max(1))
                     .fold(0u16, |a, b| a.saturating_add(b)),
                 _ => {
-                    self.queue.remove(i);
+                    self.book.queue.remove(i);
                     continue;
                 }
             };
@@ -747,8 +696,8 @@ impl Smb2Connection {
                 i += 1;
                 continue;
             };
-            self.queue.remove(i);
-            let Some(r) = self.requests.get_mut(&id) else {
+            self.book.queue.remove(i);
+            let Some(r) = self.book.requests.get_mut(&id) else {
                 continue;
             };
             let Stage::Queued(q) = std::mem::replace(
@@ -764,27 +713,17 @@ impl Smb2Connection {
             let owner = r.owner;
             match self.send(id, owner, q, first_id, ask, total) {
                 Ok(sent) => {
-                    if let Some(r) = self.requests.get_mut(&id) {
+                    if let Some(r) = self.book.requests.get_mut(&id) {
                         r.stage = Stage::Sent(sent);
                     }
                 }
                 Err(e) => {
                     // Nothing went out: the message ids are burnt (the
                     // server never sees them), the request fails.
-                    if let Some(r) = self.requests.remove(&id) {
-                        self.deadlines.remove(&(r.deadline, id));
-                        match r.owner {
-                            Owner::User => self
-                                .events
-                                .push_back(Event::Completed { id, result: Err(e) }),
-                            Owner::Handshake => {
-                                self.shut_down(e);
-                                return;
-                            }
-                            Owner::Internal if self.is_validation(id) => {
-                                self.validation_answered(Err(e), now);
-                            }
-                            Owner::Internal => {}
+                    if let Some(r) = self.book.remove(id, false) {
+                        self.finished(id, r.owner, r.deadline, Err(e), now);
+                        if self.is_closed() {
+                            return;
                         }
                     }
                 }
@@ -901,7 +840,7 @@ impl Smb2Connection {
         } else {
             Transmit::new(frame, tail)?
         };
-        self.transmits.push_back(t);
+        self.book.transmits.push_back(t);
         if owner == Owner::Handshake && flights.iter().any(|f| f.command == Command::SESSION_SETUP)
         {
             self.install_keys();
@@ -957,7 +896,7 @@ impl Smb2Connection {
     /// encrypted one against the replay window and routes its messages. A
     /// frame that breaks the protocol closes the connection.
     pub fn handle_received(&mut self, received: Received, now: Instant) {
-        if self.closed.is_some() {
+        if self.book.closed.is_some() {
             return;
         }
         if let Err(e) = self.route(received, now) {
@@ -1019,7 +958,7 @@ impl Smb2Connection {
         };
         for (off, len) in ranges {
             self.route_one(frame.slice(off..off + len), encrypted, now)?;
-            if self.closed.is_some() {
+            if self.book.closed.is_some() {
                 break;
             }
         }
@@ -1102,7 +1041,7 @@ impl Smb2Connection {
             msg,
             encrypted,
         };
-        let Some(r) = self.requests.get_mut(&f.request) else {
+        let Some(r) = self.book.requests.get_mut(&f.request) else {
             return Ok(());
         };
         if r.owner == Owner::Handshake {
@@ -1116,10 +1055,9 @@ impl Smb2Connection {
         if s.remaining > 0 {
             return Ok(());
         }
-        let Some(r) = self.requests.remove(&f.request) else {
+        let Some(r) = self.book.remove(f.request, false) else {
             return Ok(());
         };
-        self.deadlines.remove(&(r.deadline, f.request));
         let Stage::Sent(s) = r.stage else {
             return Ok(());
         };
@@ -1128,13 +1066,7 @@ impl Smb2Connection {
             .iter()
             .try_for_each(|r| self.verify(r))
             .map(|()| responses);
-        match r.owner {
-            Owner::User => self.complete_user(f.request, r.deadline, result, now),
-            Owner::Internal if self.is_validation(f.request) => {
-                self.validation_answered(result, now);
-            }
-            _ => {}
-        }
+        self.finished(f.request, r.owner, r.deadline, result, now);
         Ok(())
     }
 
@@ -1175,7 +1107,7 @@ impl Smb2Connection {
     /// Closes a handle on the connection's own account: a CLOSE whose
     /// answer nobody waits for (for a handle whose owner was dropped).
     pub fn close_handle(&mut self, tree_id: u32, file_id: FileId, now: Instant) {
-        if self.closed.is_some() {
+        if self.book.closed.is_some() {
             return;
         }
         let req = CloseRequest { flags: 0, file_id };
@@ -1196,7 +1128,7 @@ impl Smb2Connection {
     /// connected for a caller that has gone): a TREE_DISCONNECT whose
     /// answer nobody waits for.
     pub fn disconnect_tree(&mut self, tree_id: u32, now: Instant) {
-        if self.closed.is_some() {
+        if self.book.closed.is_some() {
             return;
         }
         self.session.encrypted_trees.remove(&tree_id);

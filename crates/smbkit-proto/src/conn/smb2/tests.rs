@@ -203,10 +203,8 @@ fn established(credits: u16, encrypt_all: bool, clock: &Clock) -> Smb2Connection
     // Drop the NEGOTIATE the handshake queued; the session is set up by
     // hand instead.
     while c.poll_transmit().is_some() {}
-    c.requests.clear();
-    c.deadlines.clear();
+    c.book = Book::default();
     c.in_flight.clear();
-    c.queue.clear();
     c.handshake.mark_done();
     c.dialect = Dialect::SMB3_1_1;
     c.credits = Credits::new();

@@ -80,7 +80,7 @@ impl Smb2Connection {
             Err(_) => None,
         };
         let (Some(tree_id), Validation::Due { .. }) = (connected, &self.validation) else {
-            self.events.push_back(Event::Completed { id, result });
+            self.book.push_event(Event::Completed { id, result });
             return;
         };
         let Validation::Due { sent, expected } = std::mem::take(&mut self.validation) else {
@@ -92,8 +92,8 @@ impl Smb2Connection {
             Err(e) => {
                 self.validation = Validation::Due { sent, expected };
                 self.disconnect_tree(tree_id, now);
-                self.events
-                    .push_back(Event::Completed { id, result: Err(e) });
+                self.book
+                    .push_event(Event::Completed { id, result: Err(e) });
                 return;
             }
         };
@@ -168,7 +168,7 @@ impl Smb2Connection {
                 self.validation = Validation::Due { sent, expected };
                 self.disconnect_tree(tree_id, now);
                 if !abandoned {
-                    self.events.push_back(Event::Completed {
+                    self.book.push_event(Event::Completed {
                         id: tree_connect,
                         result: Err(ConnError::Timeout { operation, after }),
                     });
@@ -186,7 +186,7 @@ impl Smb2Connection {
                 if abandoned {
                     self.disconnect_tree(tree_id, now);
                 } else {
-                    self.events.push_back(Event::Completed {
+                    self.book.push_event(Event::Completed {
                         id: tree_connect,
                         result: Ok(responses),
                     });
@@ -195,7 +195,7 @@ impl Smb2Connection {
             Err(e) => {
                 tracing::warn!(error = %e, "secure dialect negotiation failed");
                 if !abandoned {
-                    self.events.push_back(Event::Completed {
+                    self.book.push_event(Event::Completed {
                         id: tree_connect,
                         result: Err(e.clone()),
                     });
@@ -230,7 +230,7 @@ impl Smb2Connection {
             ..
         } = std::mem::take(&mut self.validation)
         {
-            self.events.push_back(Event::Completed {
+            self.book.push_event(Event::Completed {
                 id: tree_connect,
                 result: Err(e.clone()),
             });
