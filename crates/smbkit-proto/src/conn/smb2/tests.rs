@@ -1163,30 +1163,10 @@ fn tree_connect_given_up_on_is_disconnected_when_it_succeeds() {
     let clock = Clock(Instant::now());
     let mut c = established(10, false, &clock);
     let s = Server::new();
-    let id = c
-        .start(
-            Request::single(
-                part(Command::TREE_CONNECT, 0, 1, |w| {
-                    w.zeros(9);
-                }),
-                clock.now() + LIMIT,
-                "tree connect",
-            ),
-            clock.now(),
-        )
-        .unwrap();
-    let req = s.take(&mut c).remove(0);
+    let (id, req) = start_tree_connect(&mut c, &s, &clock);
     c.cancel(id);
     assert_eq!(s.take(&mut c)[0].header.command, Command::CANCEL);
-    let mut h = req.header.clone();
-    h.tree_id = 0x55;
-    feed(
-        &mut c,
-        &response(&h, NtStatus::SUCCESS, 1, |w| {
-            w.u16(16).u8(1).u8(0).u32(0).u32(0).u32(0x1f01ff);
-        }),
-        clock.now(),
-    );
+    answer_tree_connect(&mut c, &req, 0x55, &clock);
     let out = s.take(&mut c);
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].header.command, Command::TREE_DISCONNECT);
@@ -1271,6 +1251,13 @@ fn tree_connected(
     clock: &Clock,
     tree_id: u32,
 ) -> (RequestId, Vec<Seen>) {
+    let (id, req) = start_tree_connect(c, s, clock);
+    answer_tree_connect(c, &req, tree_id, clock);
+    (id, s.take(c))
+}
+
+/// Starts a TREE_CONNECT; the request and the message the server got.
+fn start_tree_connect(c: &mut Smb2Connection, s: &Server, clock: &Clock) -> (RequestId, Seen) {
     let id = c
         .start(
             Request::single(
@@ -1283,7 +1270,12 @@ fn tree_connected(
             clock.now(),
         )
         .unwrap();
-    let req = s.take(c).remove(0);
+    (id, s.take(c).remove(0))
+}
+
+/// The server's success answer to the TREE_CONNECT `req`, with TreeId
+/// `tree_id`.
+fn answer_tree_connect(c: &mut Smb2Connection, req: &Seen, tree_id: u32, clock: &Clock) {
     let mut h = req.header.clone();
     h.tree_id = tree_id;
     feed(
@@ -1293,7 +1285,6 @@ fn tree_connected(
         }),
         clock.now(),
     );
-    (id, s.take(c))
 }
 
 /// The server's signed answer to the validation IOCTL `req`, saying `v`.
