@@ -146,6 +146,17 @@ impl Transmit {
         })
     }
 
+    /// How many bytes [`Transmit::finish`] still has to sign or encrypt (0
+    /// when it only frames the message): a driver may finish large ones on
+    /// other threads, several at once, as long as it sends the frames in
+    /// the order it took them.
+    pub fn work(&self) -> usize {
+        match self.work {
+            Work::None => 0,
+            Work::Sign(_) | Work::Seal(_) => self.msg.len() + self.tail.len(),
+        }
+    }
+
     /// Signs or encrypts as the connection decided, and frames the result.
     pub fn finish(self) -> Result<Frame, ConnError> {
         let Transmit {

@@ -15,7 +15,7 @@
 pub(crate) mod smb1;
 pub(crate) mod smb2;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -392,18 +392,17 @@ async fn write_one<W: AsyncWrite + Unpin>(wr: &mut BufWriter<W>, f: &Frame) -> s
     Ok(())
 }
 
-/// Writes `first`, then whatever `next` still has queued, then flushes
-/// once: frames queued meanwhile go out in one flush.
-pub(crate) async fn write_batch<W: AsyncWrite + Unpin>(
-    wr: &mut BufWriter<W>,
-    first: &Frame,
-    mut next: impl FnMut() -> Option<Frame>,
-) -> std::io::Result<()> {
-    write_one(wr, first).await?;
-    while let Some(f) = next() {
-        write_one(wr, &f).await?;
-    }
-    wr.flush().await
+/// Frames with at least this many bytes to sign or encrypt are prepared in
+/// tasks of their own (on other worker threads), several at once, while
+/// earlier frames are written.
+const OFFLOAD_WORK: usize = 64 * 1024;
+/// Frames prepared ahead of the one being written.
+const PREPARE_AHEAD: usize = 4;
+
+/// A frame being prepared for the wire ([`Transmit::finish`]).
+enum Preparing {
+    Ready(Result<Frame, ConnError>),
+    Offloaded(JoinHandle<Result<Frame, ConnError>>),
 }
 
 async fn writer_task<C: Core>(
@@ -413,49 +412,51 @@ async fn writer_task<C: Core>(
     mut closed: watch::Receiver<bool>,
 ) {
     let mut wr = BufWriter::with_capacity(256 * 1024, wr);
-    let mut batch: Vec<Transmit> = Vec::new();
+    // Frames go out in the order the connection queued them; signing and
+    // encryption happen here, off the connection's lock, large frames on
+    // other threads while the ones before them are written.
+    let mut taken: VecDeque<Transmit> = VecDeque::new();
+    let mut preparing: VecDeque<Preparing> = VecDeque::new();
     let send = async {
         loop {
             {
                 let Some(s) = shared.upgrade() else {
-                    return;
+                    return Ok::<(), String>(());
                 };
                 let mut st = s.state.lock().unwrap_or_else(|e| e.into_inner());
                 while let Some(t) = st.core.poll_transmit() {
-                    batch.push(t);
+                    taken.push_back(t);
                 }
             }
-            if batch.is_empty() {
-                wake.notified().await;
-                continue;
+            while preparing.len() < PREPARE_AHEAD {
+                let Some(t) = taken.pop_front() else { break };
+                preparing.push_back(if t.work() >= OFFLOAD_WORK {
+                    Preparing::Offloaded(tokio::spawn(async move { t.finish() }))
+                } else {
+                    Preparing::Ready(t.finish())
+                });
             }
-            // Signing and encryption happen here, off the connection's
-            // lock.
-            let mut frames = Vec::with_capacity(batch.len());
-            let mut failed = None;
-            for t in batch.drain(..) {
-                match t.finish() {
-                    Ok(f) => frames.push(f),
-                    Err(e) => {
-                        failed = Some(e);
-                        break;
-                    }
+            if !matches!(preparing.front(), Some(Preparing::Ready(_))) {
+                // Nothing more to write at once: what is buffered goes out
+                // before waiting.
+                wr.flush().await.map_err(|e| format!("write failed: {e}"))?;
+            }
+            let frame = match preparing.pop_front() {
+                None => {
+                    wake.notified().await;
+                    continue;
                 }
-            }
-            let mut it = frames.into_iter();
-            let res = match it.next() {
-                Some(first) => write_batch(&mut wr, &first, || it.next()).await,
-                None => Ok(()),
+                Some(Preparing::Ready(f)) => f,
+                Some(Preparing::Offloaded(h)) => h.await.unwrap_or_else(|e| {
+                    Err(ConnError::InvalidArgument(format!(
+                        "signing or encryption failed: {e}"
+                    )))
+                }),
             };
-            let why = match (failed, res) {
-                (None, Ok(())) => continue,
-                (Some(e), _) => format!("a frame could not be prepared: {e}"),
-                (None, Err(e)) => format!("write failed: {e}"),
-            };
-            if let Some(s) = shared.upgrade() {
-                s.with_state(|st| st.core.handle_stream_error(&why));
-            }
-            return;
+            let frame = frame.map_err(|e| format!("a frame could not be prepared: {e}"))?;
+            write_one(&mut wr, &frame)
+                .await
+                .map_err(|e| format!("write failed: {e}"))?;
         }
     };
     // Once the connection is shut down nothing more is sent, not even what
@@ -463,7 +464,11 @@ async fn writer_task<C: Core>(
     tokio::select! {
         biased;
         () = shut_down_signal(&mut closed) => {}
-        () = send => {}
+        r = send => {
+            if let (Err(why), Some(s)) = (r, shared.upgrade()) {
+                s.with_state(|st| st.core.handle_stream_error(&why));
+            }
+        }
     }
     let _ = wr.shutdown().await;
 }
