@@ -481,15 +481,22 @@ impl Smb1Connection {
     /// READ_ANDXs on the file are pending, which a transfer dropped midway
     /// would otherwise cause. Later requests pass a waiting CLOSE.
     fn pump(&mut self) {
+        // The oldest read or write of each tree, pending or queued; worked
+        // out once per call, when a CLOSE is first met (sending requests
+        // does not change it: a read sent stays pending).
+        let mut first_io: Option<HashMap<u16, RequestId>> = None;
         let mut i = 0;
         while i < self.book.queue.len() {
             if self.book.closed.is_some() || self.pending.len() >= self.slots() {
                 return;
             }
             let id = self.book.queue[i];
-            if self.close_must_wait(id) {
-                i += 1;
-                continue;
+            if let Some(tid) = self.queued_close(id) {
+                let first = first_io.get_or_insert_with(|| self.first_io());
+                if first.get(&tid).is_some_and(|io| *io < id) {
+                    i += 1;
+                    continue;
+                }
             }
             self.book.queue.remove(i);
             let Some(req) = self
@@ -515,35 +522,37 @@ impl Smb1Connection {
         }
     }
 
-    /// Whether the queued request `id` is a CLOSE that must wait for reads
-    /// and writes started before it on its tree (see [`Self::pump`]).
-    fn close_must_wait(&self, id: RequestId) -> bool {
-        let Some(q) = self
-            .book
-            .requests
-            .get(&id)
-            .and_then(|r| r.stage.queued.as_ref())
-        else {
-            return false;
-        };
-        if q.command != command::CLOSE {
-            return false;
-        }
+    /// The tree of the queued request `id` if it is a CLOSE.
+    fn queued_close(&self, id: RequestId) -> Option<u16> {
+        let q = self.book.requests.get(&id)?.stage.queued.as_ref()?;
+        (q.command == command::CLOSE).then_some(q.tid)
+    }
+
+    /// The oldest READ_ANDX or WRITE_ANDX of each tree among the requests
+    /// pending (in flight or given up on) and queued (see [`Self::pump`]).
+    fn first_io(&self) -> HashMap<u16, RequestId> {
         let io = |c: u8| c == command::READ_ANDX || c == command::WRITE_ANDX;
-        let in_flight = self
-            .pending
-            .values()
-            .any(|p| p.tid == q.tid && io(p.command) && p.started_as < id);
-        let queued = self.book.queue.iter().any(|other| {
-            *other < id
-                && self
-                    .book
-                    .requests
-                    .get(other)
-                    .and_then(|r| r.stage.queued.as_ref())
-                    .is_some_and(|o| o.tid == q.tid && io(o.command))
-        });
-        in_flight || queued
+        let mut first: HashMap<u16, RequestId> = HashMap::new();
+        let mut note = |tid: u16, id: RequestId| {
+            first
+                .entry(tid)
+                .and_modify(|f| *f = (*f).min(id))
+                .or_insert(id);
+        };
+        for p in self.pending.values().filter(|p| io(p.command)) {
+            note(p.tid, p.started_as);
+        }
+        for id in &self.book.queue {
+            let queued = self
+                .book
+                .requests
+                .get(id)
+                .and_then(|r| r.stage.queued.as_ref());
+            if let Some(q) = queued.filter(|q| io(q.command)) {
+                note(q.tid, *id);
+            }
+        }
+        first
     }
 
     /// Takes a MID, writes the header, splits a large transaction, signs
