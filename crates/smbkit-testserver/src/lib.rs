@@ -73,8 +73,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub mod impacket;
 mod procs;
+mod proxy;
 mod status;
 
+pub use proxy::FaultProxy;
 pub use status::{OpenFile, TreeConnect};
 
 pub use impacket::{impacket_available, impacket_python, ImpacketMode, ImpacketServer};

@@ -105,7 +105,7 @@ impl From<smbkit_proto::conn::ConnError> for Error {
     fn from(e: smbkit_proto::conn::ConnError) -> Self {
         use smbkit_proto::conn::ConnError as C;
         match e {
-            C::NotConnected => Error::NotConnected,
+            C::NotConnected | C::PeerDead { .. } => Error::NotConnected,
             C::Timeout { operation, after } => Error::Timeout { operation, after },
             C::AuthFailed { status, message } => Error::AuthFailed {
                 status,

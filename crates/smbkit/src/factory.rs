@@ -123,12 +123,19 @@ pub struct SmbProtocolFactory {
     pub(crate) ciphers: Vec<Cipher>,
     pub(crate) timeout: Duration,
     pub(crate) connect_timeout: Duration,
+    pub(crate) liveness: smbkit_proto::conn::Liveness,
 }
 
 /// Default time limit for operations other than echo (the reference's 30 s).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default time limit for echo (the reference's 10 s).
 pub const DEFAULT_ECHO_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a server owing answers may stay silent before the connection
+/// is declared dead, unless set ([`SmbProtocolFactory::dead_peer_timeout`]).
+pub const DEFAULT_DEAD_PEER: Duration = Duration::from_secs(30);
+/// How long a connection may stay idle before it sends a keep-alive ECHO,
+/// unless set ([`SmbProtocolFactory::keepalive`]).
+pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(60);
 
 /// Checks a NetBIOS name the way the reference documents it.
 fn check_name(role: &str, name: &str) -> Result<(), Error> {
@@ -165,6 +172,10 @@ impl SmbProtocolFactory {
             ciphers: DEFAULT_CIPHERS.to_vec(),
             timeout: DEFAULT_TIMEOUT,
             connect_timeout: DEFAULT_TIMEOUT,
+            liveness: smbkit_proto::conn::Liveness {
+                dead_after: Some(DEFAULT_DEAD_PEER),
+                keepalive: Some(DEFAULT_KEEPALIVE),
+            },
         })
     }
 
@@ -271,6 +282,44 @@ impl SmbProtocolFactory {
     /// unless set; echo keeps its own 10 s default unless this is set).
     pub fn timeout(mut self, t: Duration) -> Self {
         self.timeout = t;
+        self
+    }
+
+    /// How long the server may send nothing at all while it owes answers
+    /// before the connection is declared dead ([`DEFAULT_DEAD_PEER`]
+    /// unless set; `None`: never). A dead connection fails every waiting
+    /// and later operation with [`Error::NotConnected`] at once, instead of
+    /// each waiting out its own time limit. A server that is merely slow is
+    /// not dead: any bytes it sends count, and a request it has
+    /// acknowledged with an interim response may take as long as it needs.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), smbkit::Error> {
+    /// use std::time::Duration;
+    /// use smbkit::SmbProtocolFactory;
+    ///
+    /// // A flaky VPN: give up on a silent server after 10 s, and check an
+    /// // idle connection every 20 s.
+    /// let conn = SmbProtocolFactory::new("alice", "secret", "MYPC", "FILESERVER")?
+    ///     .dead_peer_timeout(Some(Duration::from_secs(10)))
+    ///     .keepalive(Some(Duration::from_secs(20)))
+    ///     .connect("192.0.2.10:139")
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn dead_peer_timeout(mut self, t: Option<Duration>) -> Self {
+        self.liveness.dead_after = t;
+        self
+    }
+
+    /// How long a connection may exchange nothing before it sends an ECHO
+    /// of its own ([`DEFAULT_KEEPALIVE`] unless set; `None`: never). This
+    /// keeps NAT and firewall state alive on a connection held open for
+    /// hours, and notices a server that went away while the connection was
+    /// idle (an unanswered ECHO makes the connection dead after
+    /// [`SmbProtocolFactory::dead_peer_timeout`]).
+    pub fn keepalive(mut self, interval: Option<Duration>) -> Self {
+        self.liveness.keepalive = interval;
         self
     }
 

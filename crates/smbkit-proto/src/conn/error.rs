@@ -46,6 +46,16 @@ pub enum ConnError {
     /// The server broke the protocol.
     #[error("protocol error: {0}")]
     Protocol(#[from] Violation),
+    /// The server sent nothing at all for this long while it owed answers
+    /// (to requests, or to a keep-alive ECHO): the connection was declared
+    /// dead and closed (see [`crate::conn::Liveness`]).
+    #[error(
+        "the server sent nothing for {silent:?} while it owed answers: the connection is dead"
+    )]
+    PeerDead {
+        /// How long the server was silent.
+        silent: Duration,
+    },
 }
 
 /// A violation of the protocol by the server (or by whatever sits between
@@ -124,7 +134,7 @@ impl ConnError {
                 command: command.clone(),
             }
             .into(),
-            ConnError::NotConnected => ConnError::NotConnected,
+            ConnError::NotConnected | ConnError::PeerDead { .. } => ConnError::NotConnected,
             e => Violation::Unexpected(format!("connection closed: {e}")).into(),
         }
     }

@@ -19,10 +19,12 @@
 
 mod book;
 mod error;
+pub mod liveness;
 pub mod smb1;
 pub mod smb2;
 
 pub use error::{ConnError, Violation};
+pub use liveness::Liveness;
 pub use smb1::{Smb1Config, Smb1Connection};
 pub use smb2::{Smb2Config, Smb2Connection};
 

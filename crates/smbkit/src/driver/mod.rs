@@ -16,12 +16,12 @@ pub(crate) mod smb1;
 pub(crate) mod smb2;
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::BytesMut;
 use smbkit_proto::conn::{ConnError, Frame, RequestId, Transmit};
-use tokio::io::{AsyncWrite, AsyncWriteExt, BufWriter};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::sync::{oneshot, watch, Notify};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -55,6 +55,8 @@ pub(crate) trait Core: Send + 'static {
     fn open(opener: &Self::Opener, frame: BytesMut) -> Self::Received;
     fn handle_received(&mut self, frame: Self::Received, now: std::time::Instant);
     fn handle_timeout(&mut self, now: std::time::Instant);
+    /// Bytes arrived at `at` (of a frame still being received).
+    fn handle_activity(&mut self, at: std::time::Instant);
     fn handle_stream_error(&mut self, why: &str);
     fn poll_transmit(&mut self) -> Option<Transmit>;
     fn has_transmit(&self) -> bool;
@@ -102,6 +104,9 @@ impl<C: Core> State<C> {
 /// one mutex held only for synchronous calls.
 pub(crate) struct Driver<C: Core> {
     state: Mutex<State<C>>,
+    /// When the reader last read any bytes, for the connection's dead-peer
+    /// detection (a large frame arriving slowly is not silence).
+    last_read: Arc<LastRead>,
     closed: AtomicBool,
     /// Becomes true when the connection is shut down: the tasks then stop,
     /// which closes the stream.
@@ -213,19 +218,24 @@ impl<C: Core> Driver<C> {
         let max_frame = core.max_frame();
         let wake_writer = Arc::new(Notify::new());
         let wake_timer = Arc::new(Notify::new());
+        let last_read = Arc::new(LastRead::new());
         let shared = Arc::new(Driver {
             state: Mutex::new(State {
                 core,
                 waiters: HashMap::new(),
                 armed: None,
             }),
+            last_read: last_read.clone(),
             closed: AtomicBool::new(false),
             closing,
             wake_writer: wake_writer.clone(),
             wake_timer: wake_timer.clone(),
         });
         let reader = tokio::spawn(reader_task(
-            rd,
+            Counted {
+                inner: rd,
+                last_read,
+            },
             Arc::downgrade(&shared),
             max_frame,
             closed.clone(),
@@ -321,8 +331,53 @@ impl<C: Core> Driver<C> {
 /// [`transport::RecvPool`]).
 const RECEIVE_BLOCK: usize = 1024 * 1024;
 
+/// When bytes were last read: nanoseconds since `base`.
+struct LastRead {
+    base: std::time::Instant,
+    nanos: AtomicU64,
+}
+
+impl LastRead {
+    fn new() -> LastRead {
+        LastRead {
+            base: std::time::Instant::now(),
+            nanos: AtomicU64::new(0),
+        }
+    }
+
+    fn mark(&self) {
+        let n = u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.nanos.store(n, Ordering::Relaxed);
+    }
+
+    fn get(&self) -> std::time::Instant {
+        self.base + std::time::Duration::from_nanos(self.nanos.load(Ordering::Relaxed))
+    }
+}
+
+/// The read half, noting when it last read anything.
+struct Counted {
+    inner: transport::ReadHalf,
+    last_read: Arc<LastRead>,
+}
+
+impl AsyncRead for Counted {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let r = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.last_read.mark();
+        }
+        r
+    }
+}
+
 async fn reader_task<C: Core>(
-    rd: transport::ReadHalf,
+    rd: Counted,
     shared: std::sync::Weak<Driver<C>>,
     max_frame: usize,
     mut closed: watch::Receiver<bool>,
@@ -499,7 +554,11 @@ async fn timer_task<C: Core>(
             () = sleep => {
                 let Some(s) = shared.upgrade() else { return };
                 let now = now();
-                s.with_state(|st| st.core.handle_timeout(now));
+                let read = s.last_read.get();
+                s.with_state(|st| {
+                    st.core.handle_activity(read);
+                    st.core.handle_timeout(now);
+                });
             }
         }
     }

@@ -40,6 +40,9 @@ impl Core for Smb1Connection {
     fn handle_stream_error(&mut self, why: &str) {
         Smb1Connection::handle_stream_error(self, why)
     }
+    fn handle_activity(&mut self, at: std::time::Instant) {
+        Smb1Connection::handle_activity(self, at)
+    }
     fn poll_transmit(&mut self) -> Option<Transmit> {
         Smb1Connection::poll_transmit(self)
     }

@@ -59,6 +59,9 @@ impl Core for Smb2Connection {
     fn handle_stream_error(&mut self, why: &str) {
         Smb2Connection::handle_stream_error(self, why)
     }
+    fn handle_activity(&mut self, at: std::time::Instant) {
+        Smb2Connection::handle_activity(self, at)
+    }
     fn poll_transmit(&mut self) -> Option<Transmit> {
         Smb2Connection::poll_transmit(self)
     }

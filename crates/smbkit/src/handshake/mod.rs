@@ -215,6 +215,7 @@ async fn establish(
         }
         Outcome::Smb2(e) => e,
     };
+    core.set_liveness(f.liveness, Instant::now().into_std());
     let (rd, wr) = tokio::io::split(stream);
     let (shared, tasks) = Shared::start(core, rd, wr);
     let r = &e.negotiate;

@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::book::{Book, Events, Owner};
+use super::liveness::{Liveness, Verdict, Watch};
 use super::{ConnError, RequestId, Transmit, Violation};
 use crate::smb1::header::{command, flags, flags2, Header, HEADER_LEN, PROTOCOL_ID};
 use crate::smb1::signing::Smb1Signer;
@@ -231,6 +232,11 @@ pub struct Smb1Connection {
     uid: u16,
     book: Book<Stage, Event>,
     pending: HashMap<u16, Pending>,
+    /// Dead-peer detection and keep-alive ([`super::liveness`]); its clock
+    /// starts with the first time the connection is told.
+    watch: Option<Watch>,
+    /// The keep-alive ECHO out, if any.
+    probe: Option<RequestId>,
     /// The session setup, while it runs.
     handshake: Option<handshake::Handshake1>,
 }
@@ -258,6 +264,8 @@ impl Smb1Connection {
             uid: 0,
             book: Book::default(),
             pending: HashMap::new(),
+            watch: None,
+            probe: None,
             handshake: None,
         }
     }
@@ -361,7 +369,7 @@ impl Smb1Connection {
             mid: None,
         };
         let id = self.book.add(owner, operation, deadline, now, stage);
-        self.pump();
+        self.pump(now);
         Ok(id)
     }
 
@@ -434,7 +442,74 @@ impl Smb1Connection {
 
     /// When [`Smb1Connection::handle_timeout`] must next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.book.next_deadline()
+        let watch = match (&self.watch, self.handshake.is_none()) {
+            (Some(w), true) if !self.is_closed() => w.deadline(self.probing()),
+            _ => None,
+        };
+        match (self.book.next_deadline(), watch) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Sets how the connection watches the server (off until set; see
+    /// [`super::liveness`]).
+    pub fn set_liveness(&mut self, liveness: Liveness, now: Instant) {
+        let mut w = Watch::new(now);
+        w.set(liveness, now);
+        w.owed(!self.pending.is_empty(), now);
+        self.watch = Some(w);
+    }
+
+    /// Tells the connection that bytes arrived at `at` (part of a frame
+    /// still being received).
+    pub fn handle_activity(&mut self, at: Instant) {
+        if let Some(w) = &mut self.watch {
+            w.heard(at);
+        }
+    }
+
+    fn probing(&self) -> bool {
+        self.probe
+            .is_some_and(|id| self.book.requests.contains_key(&id))
+    }
+
+    /// Declares the connection dead, or sends a keep-alive ECHO, when the
+    /// watch says so.
+    fn check_liveness(&mut self, now: Instant) {
+        if self.handshake.is_some() || self.is_closed() {
+            return;
+        }
+        let Some(w) = &self.watch else { return };
+        let probe_limit = w.probe_limit();
+        match w.check(self.probing(), now) {
+            Verdict::Fine => {}
+            Verdict::Dead(silent) => {
+                tracing::warn!(
+                    ?silent,
+                    "the SMB1 server has gone silent; closing the connection"
+                );
+                self.shut_down(ConnError::PeerDead { silent });
+            }
+            Verdict::Probe => {
+                // SMB_COM_ECHO with EchoCount 1 and no data (MS-CIFS
+                // §2.2.4.39.1): one reply.
+                let Ok(req) = Request::new(
+                    command::ECHO,
+                    0,
+                    now + probe_limit,
+                    "keep-alive ECHO",
+                    |w| {
+                        w.u8(1).u16(1).u16(0);
+                        Ok(())
+                    },
+                ) else {
+                    return;
+                };
+                tracing::trace!("keep-alive ECHO");
+                self.probe = self.start_owned(req, Owner::Internal, now).ok();
+            }
+        }
     }
 
     /// Lets time pass: requests past their deadline complete with
@@ -471,7 +546,8 @@ impl Smb1Connection {
                 Owner::Internal => {}
             }
         }
-        self.pump();
+        self.pump(now);
+        self.check_liveness(now);
     }
 
     /// Sends queued requests while slots are free, in order. A CLOSE waits
@@ -480,7 +556,19 @@ impl Smb1Connection {
     /// smbd crashes (close_file_smb) on a CLOSE that arrives while
     /// READ_ANDXs on the file are pending, which a transfer dropped midway
     /// would otherwise cause. Later requests pass a waiting CLOSE.
-    fn pump(&mut self) {
+    fn pump(&mut self, now: Instant) {
+        let queued = self.book.transmits.len();
+        self.send_queued();
+        let owed = !self.pending.is_empty();
+        if let Some(w) = &mut self.watch {
+            if self.book.transmits.len() != queued {
+                w.sent(now);
+            }
+            w.owed(owed, now);
+        }
+    }
+
+    fn send_queued(&mut self) {
         // The oldest read or write of each tree, pending or queued; worked
         // out once per call, when a CLOSE is first met (sending requests
         // does not change it: a read sent stays pending).
@@ -661,12 +749,15 @@ impl Smb1Connection {
         if self.book.closed.is_some() {
             return;
         }
+        if let Some(w) = &mut self.watch {
+            w.heard(now);
+        }
         if let Err(e) = self.route(frame, now) {
             tracing::warn!(error = %e, "closing the SMB1 connection");
             self.shut_down(e);
             return;
         }
-        self.pump();
+        self.pump(now);
     }
 
     fn route(&mut self, msg: Bytes, now: Instant) -> Result<(), ConnError> {

@@ -724,3 +724,70 @@ mod session_setup {
         }
     }
 }
+
+#[test]
+fn a_silent_server_owing_an_answer_is_declared_dead() {
+    let t0 = Instant::now();
+    let mut c = conn(4, 0);
+    c.set_liveness(
+        crate::conn::Liveness {
+            dead_after: Some(Duration::from_secs(5)),
+            keepalive: None,
+        },
+        t0,
+    );
+    let id = echo(&mut c, t0);
+    assert_eq!(take(&mut c).len(), 1);
+    assert_eq!(c.poll_timeout(), Some(t0 + Duration::from_secs(5)));
+    c.handle_timeout(t0 + Duration::from_secs(4));
+    assert!(!c.is_closed());
+    c.handle_timeout(t0 + Duration::from_secs(5));
+    let ev = events(&mut c);
+    let done = completed(&ev);
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].0, id);
+    assert!(matches!(done[0].1, Err(ConnError::NotConnected)));
+    assert!(matches!(
+        ev.last(),
+        Some(Event::Closed(ConnError::PeerDead { .. }))
+    ));
+    assert!(matches!(
+        c.start(
+            req(command::ECHO, 0, t0 + LIMIT, "echo", |w| {
+                w.u8(0).u16(0);
+            }),
+            t0
+        ),
+        Err(ConnError::NotConnected)
+    ));
+}
+
+#[test]
+fn an_idle_connection_sends_keepalive_echoes() {
+    let t0 = Instant::now();
+    let mut c = conn(1, 0);
+    c.set_liveness(
+        crate::conn::Liveness {
+            dead_after: Some(Duration::from_secs(10)),
+            keepalive: Some(Duration::from_secs(60)),
+        },
+        t0,
+    );
+    assert_eq!(c.poll_timeout(), Some(t0 + Duration::from_secs(60)));
+    let t1 = t0 + Duration::from_secs(60);
+    c.handle_timeout(t1);
+    let probe = take(&mut c);
+    assert_eq!(probe.len(), 1);
+    assert_eq!(probe[0].0.command, command::ECHO);
+    // MS-CIFS §2.2.4.39.1: WordCount 1, EchoCount 1, ByteCount 0.
+    assert_eq!(&probe[0].1[32..], &[1, 1, 0, 0, 0]);
+    c.handle_frame(Bytes::from(empty(&probe[0].0)), t1);
+    assert!(events(&mut c).is_empty(), "the caller never sees the probe");
+    assert_eq!(c.slots_in_use(), 0);
+    assert_eq!(c.poll_timeout(), Some(t1 + Duration::from_secs(60)));
+    let t2 = t1 + Duration::from_secs(60);
+    c.handle_timeout(t2);
+    assert_eq!(take(&mut c).len(), 1);
+    c.handle_timeout(t2 + Duration::from_secs(10));
+    assert!(c.is_closed(), "an unanswered probe is death");
+}

@@ -31,6 +31,7 @@ use bytes::{Bytes, BytesMut};
 pub use handshake::{Established, Smb2Config};
 
 use super::book::{Book, Events, Owner};
+use super::liveness::{Liveness, Verdict, Watch};
 use super::{ConnError, NonceWindow, RequestId, Transmit, Violation};
 use crate::crypto::{Decryptor, Encryptor, Signer};
 use crate::smb2::close::CloseRequest;
@@ -335,6 +336,10 @@ pub struct Smb2Connection {
     /// FSCTL_VALIDATE_NEGOTIATE_INFO ([`validate`]).
     validation: validate::Validation,
     negotiate_validated: bool,
+    /// Dead-peer detection and keep-alive ([`super::liveness`]).
+    watch: Watch,
+    /// The keep-alive ECHO out, if any.
+    probe: Option<RequestId>,
 }
 
 impl std::fmt::Debug for Smb2Connection {
@@ -365,6 +370,8 @@ impl Smb2Connection {
             nonces: NonceWindow::default(),
             validation: validate::Validation::default(),
             negotiate_validated: false,
+            watch: Watch::new(now),
+            probe: None,
         };
         c.begin_handshake(now);
         c
@@ -589,7 +596,10 @@ impl Smb2Connection {
         if self.is_closed() {
             return None;
         }
-        let requests = self.book.next_deadline();
+        let requests = match (self.book.next_deadline(), self.liveness_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let hs = self.handshake.deadline();
         match (requests, hs) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -645,6 +655,7 @@ impl Smb2Connection {
                 return;
             }
         }
+        self.check_liveness(now);
     }
 
     /// Hands a finished request's result to whoever waits for it.
@@ -674,6 +685,15 @@ impl Smb2Connection {
     /// window up toward [`crate::state::TARGET_CREDITS`], so a large one
     /// does not wait long).
     fn pump(&mut self, now: Instant) {
+        let queued = self.book.transmits.len();
+        self.send_queued(now);
+        if self.book.transmits.len() != queued {
+            self.watch.sent(now);
+        }
+        self.watch.owed(self.answers_owed(), now);
+    }
+
+    fn send_queued(&mut self, now: Instant) {
         let mut i = 0;
         while i < self.book.queue.len() {
             if self.book.closed.is_some() || self.credits.available() == 0 {
@@ -899,6 +919,7 @@ impl Smb2Connection {
         if self.book.closed.is_some() {
             return;
         }
+        self.watch.heard(now);
         if let Err(e) = self.route(received, now) {
             tracing::warn!(error = %e, "closing the connection");
             self.shut_down(e);
@@ -1092,6 +1113,73 @@ impl Smb2Connection {
             Err(Violation::Unsigned { command: command() }.into())
         } else {
             Ok(())
+        }
+    }
+
+    /// Sets how the connection watches the server (off until set; see
+    /// [`super::liveness`]).
+    pub fn set_liveness(&mut self, liveness: Liveness, now: Instant) {
+        self.watch.set(liveness, now);
+    }
+
+    /// Tells the connection that bytes arrived at `at` (part of a frame
+    /// still being received), so that a large answer over a slow link does
+    /// not look like silence.
+    pub fn handle_activity(&mut self, at: Instant) {
+        self.watch.heard(at);
+    }
+
+    /// Whether the server owes answers it has not acknowledged with an
+    /// interim response (sent messages, given-up ones included, minus
+    /// those that went async).
+    fn answers_owed(&self) -> bool {
+        self.in_flight.len() + self.orphans.len() > self.async_ids.len()
+    }
+
+    fn probing(&self) -> bool {
+        self.probe
+            .is_some_and(|id| self.book.requests.contains_key(&id))
+    }
+
+    fn liveness_deadline(&self) -> Option<Instant> {
+        if !self.handshake.is_done() {
+            return None;
+        }
+        self.watch.deadline(self.probing())
+    }
+
+    /// Declares the connection dead, or sends a keep-alive ECHO, when the
+    /// watch says so.
+    fn check_liveness(&mut self, now: Instant) {
+        if !self.handshake.is_done() || self.is_closed() {
+            return;
+        }
+        match self.watch.check(self.probing(), now) {
+            Verdict::Fine => {}
+            Verdict::Dead(silent) => {
+                tracing::warn!(
+                    ?silent,
+                    "the server has gone silent; closing the connection"
+                );
+                self.shut_down(ConnError::PeerDead { silent });
+            }
+            Verdict::Probe => {
+                let Ok(part) = Part::new(Command::ECHO, 0, 1, |w| {
+                    crate::smb2::EchoRequest.encode(w);
+                    Ok(())
+                }) else {
+                    return;
+                };
+                tracing::trace!("keep-alive ECHO");
+                let deadline = now + self.watch.probe_limit();
+                self.probe = self
+                    .start_owned(
+                        Request::single(part, deadline, "keep-alive ECHO"),
+                        Owner::Internal,
+                        now,
+                    )
+                    .ok();
+            }
         }
     }
 

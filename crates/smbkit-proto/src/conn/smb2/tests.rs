@@ -205,6 +205,7 @@ fn established(credits: u16, encrypt_all: bool, clock: &Clock) -> Smb2Connection
     while c.poll_transmit().is_some() {}
     c.book = Book::default();
     c.in_flight.clear();
+    c.watch = crate::conn::liveness::Watch::new(clock.now());
     c.handshake.mark_done();
     c.dialect = Dialect::SMB3_1_1;
     c.credits = Credits::new();
@@ -1477,4 +1478,130 @@ fn a_connection_closed_during_the_validation_fails_the_tree_connect() {
     assert_eq!(done.len(), 1);
     assert_eq!(done[0].0, id);
     assert!(matches!(done[0].1, Err(ConnError::NotConnected)));
+}
+
+// ---------------------------------------------------------------------------
+// Dead-peer detection and keep-alive.
+
+fn watched(dead_after: u64, keepalive: Option<u64>, clock: &Clock) -> Smb2Connection {
+    let mut c = established(10, false, clock);
+    c.set_liveness(
+        crate::conn::Liveness {
+            dead_after: Some(Duration::from_secs(dead_after)),
+            keepalive: keepalive.map(Duration::from_secs),
+        },
+        clock.now(),
+    );
+    c
+}
+
+#[test]
+fn a_silent_server_owing_an_answer_is_declared_dead() {
+    let mut clock = Clock(Instant::now());
+    let mut c = watched(5, None, &clock);
+    let s = Server::new();
+    let id = echo(&mut c, &clock, Duration::from_secs(60));
+    assert_eq!(s.take(&mut c).len(), 1);
+    assert_eq!(c.poll_timeout(), Some(clock.now() + Duration::from_secs(5)));
+    let now = clock.advance(Duration::from_secs(5));
+    c.handle_timeout(now);
+    let ev = events(&mut c);
+    let done = completed(&ev);
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].0, id);
+    assert!(
+        matches!(done[0].1, Err(ConnError::NotConnected)),
+        "{:?}",
+        done[0].1
+    );
+    assert!(matches!(
+        ev.last(),
+        Some(Event::Closed(ConnError::PeerDead { silent })) if *silent == Duration::from_secs(5)
+    ));
+    assert_closed(&mut c, &clock);
+}
+
+#[test]
+fn a_slow_server_that_keeps_sending_is_not_dead() {
+    let mut clock = Clock(Instant::now());
+    let mut c = watched(5, None, &clock);
+    let s = Server::new();
+    let id = echo(&mut c, &clock, Duration::from_secs(600));
+    let req = s.take(&mut c).remove(0);
+    // Bytes of a large answer trickle in: not silence.
+    for _ in 0..3 {
+        let now = clock.advance(Duration::from_secs(4));
+        c.handle_activity(now);
+        c.handle_timeout(now);
+    }
+    assert!(!c.is_closed());
+    // An interim response: the server has taken the request, which may
+    // now take as long as it needs.
+    feed(&mut c, &interim(&req.header, 77), clock.now());
+    assert_eq!(c.poll_timeout(), Some(req_deadline(&clock, 600, 12)));
+    let now = clock.advance(Duration::from_secs(300));
+    c.handle_timeout(now);
+    assert!(!c.is_closed());
+    feed(&mut c, &echo_response(&req.header), now);
+    let done = completed(&events(&mut c));
+    assert_eq!(done[0].0, id);
+    assert!(done[0].1.is_ok());
+}
+
+/// The deadline of a request started `elapsed` seconds ago with a limit of
+/// `limit` seconds.
+fn req_deadline(clock: &Clock, limit: u64, elapsed: u64) -> Instant {
+    clock.now() + Duration::from_secs(limit) - Duration::from_secs(elapsed)
+}
+
+#[test]
+fn an_idle_connection_sends_keepalive_echoes_and_dies_when_one_is_unanswered() {
+    let mut clock = Clock(Instant::now());
+    let mut c = watched(10, Some(60), &clock);
+    let s = Server::new();
+    assert_eq!(
+        c.poll_timeout(),
+        Some(clock.now() + Duration::from_secs(60))
+    );
+    let now = clock.advance(Duration::from_secs(60));
+    c.handle_timeout(now);
+    let probe = s.take(&mut c);
+    assert_eq!(probe.len(), 1);
+    assert_eq!(probe[0].header.command, Command::ECHO);
+    let now = clock.advance(Duration::from_secs(1));
+    feed(&mut c, &echo_response(&probe[0].header), now);
+    assert!(events(&mut c).is_empty(), "the caller never sees the probe");
+    assert_eq!(c.poll_timeout(), Some(now + Duration::from_secs(60)));
+    // A request of the caller's counts as traffic: the next probe waits.
+    let now = clock.advance(Duration::from_secs(30));
+    echo_answered(&mut c, &s, &clock, |_, r| vec![echo_response(&r.header)]);
+    assert_eq!(c.poll_timeout(), Some(now + Duration::from_secs(60)));
+    let now = clock.advance(Duration::from_secs(60));
+    c.handle_timeout(now);
+    assert_eq!(s.take(&mut c)[0].header.command, Command::ECHO);
+    // This one goes unanswered.
+    let now = clock.advance(Duration::from_secs(10));
+    c.handle_timeout(now);
+    assert!(matches!(
+        events(&mut c).last(),
+        Some(Event::Closed(ConnError::PeerDead { .. }))
+    ));
+    assert_closed(&mut c, &clock);
+}
+
+#[test]
+fn liveness_is_off_until_set() {
+    let mut clock = Clock(Instant::now());
+    let mut c = established(10, false, &clock);
+    let s = Server::new();
+    echo(&mut c, &clock, Duration::from_secs(600));
+    s.take(&mut c);
+    assert_eq!(
+        c.poll_timeout(),
+        Some(clock.now() + Duration::from_secs(600))
+    );
+    let now = clock.advance(Duration::from_secs(599));
+    c.handle_timeout(now);
+    assert!(!c.is_closed());
+    assert!(s.take(&mut c).is_empty(), "no keep-alive either");
 }

@@ -1,0 +1,186 @@
+//! A fault-injecting TCP proxy on loopback, in front of any server: it
+//! forwards bytes both ways until told to stall (forward nothing, keep the
+//! sockets open, as a dead route or a hung peer does), to go on again, or
+//! to cut every connection (both sockets closed, as when a NAT forgets the
+//! connection or a server restarts).
+//!
+//! ```no_run
+//! use smbkit_testserver::{FaultProxy, Profile, TestServer};
+//!
+//! let server = TestServer::start(Profile::Modern).unwrap();
+//! let proxy = FaultProxy::start(server.port()).unwrap();
+//! // ... connect a client to 127.0.0.1:proxy.port() ...
+//! proxy.stall();
+//! // ... the client sees silence ...
+//! proxy.cut();
+//! ```
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+/// What the proxy's threads share.
+#[derive(Default)]
+struct Shared {
+    stalled: AtomicBool,
+    stopping: AtomicBool,
+    /// Every socket of every proxied connection, to cut them.
+    sockets: Mutex<Vec<TcpStream>>,
+    /// Connections accepted so far.
+    accepted: AtomicU64,
+    /// Bytes forwarded from the server to clients.
+    to_client: AtomicU64,
+    /// Bytes forwarded from clients to the server.
+    to_server: AtomicU64,
+}
+
+/// See the [module docs](self). Dropping it cuts every connection and stops
+/// listening.
+pub struct FaultProxy {
+    port: u16,
+    shared: Arc<Shared>,
+}
+
+impl FaultProxy {
+    /// Listens on a free port of 127.0.0.1 and forwards each connection to
+    /// `127.0.0.1:upstream_port`.
+    pub fn start(upstream_port: u16) -> io::Result<FaultProxy> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let port = listener.local_addr()?.port();
+        let shared = Arc::new(Shared::default());
+        let s = shared.clone();
+        thread::Builder::new()
+            .name("fault-proxy".into())
+            .spawn(move || accept_loop(listener, upstream_port, s))?;
+        Ok(FaultProxy { port, shared })
+    }
+
+    /// The port clients connect to.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Forwards nothing more, either way, until [`FaultProxy::resume`];
+    /// the sockets stay open.
+    pub fn stall(&self) {
+        self.shared.stalled.store(true, Ordering::SeqCst);
+    }
+
+    /// Forwards again what a stall held back, and what follows.
+    pub fn resume(&self) {
+        self.shared.stalled.store(false, Ordering::SeqCst);
+    }
+
+    /// Closes both sockets of every connection so far (the client sees the
+    /// end of its stream); later connections are forwarded as usual.
+    pub fn cut(&self) {
+        let sockets = std::mem::take(&mut *lock(&self.shared.sockets));
+        for s in sockets {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> u64 {
+        self.shared.accepted.load(Ordering::SeqCst)
+    }
+
+    /// Bytes forwarded from the server to clients so far.
+    pub fn bytes_to_client(&self) -> u64 {
+        self.shared.to_client.load(Ordering::SeqCst)
+    }
+
+    /// Bytes forwarded from clients to the server so far.
+    pub fn bytes_to_server(&self) -> u64 {
+        self.shared.to_server.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.shared.stopping.store(true, Ordering::SeqCst);
+        self.cut();
+        // Wakes the accept loop, which then sees `stopping`.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn accept_loop(listener: TcpListener, upstream_port: u16, shared: Arc<Shared>) {
+    for client in listener.incoming() {
+        if shared.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        let Ok(client) = client else { continue };
+        let Ok(server) = TcpStream::connect(("127.0.0.1", upstream_port)) else {
+            continue;
+        };
+        shared.accepted.fetch_add(1, Ordering::SeqCst);
+        let _ = client.set_nodelay(true);
+        let _ = server.set_nodelay(true);
+        let pairs = (
+            client.try_clone(),
+            server.try_clone(),
+            server.try_clone(),
+            client.try_clone(),
+        );
+        let (Ok(c_rd), Ok(s_wr), Ok(s_rd), Ok(c_wr)) = pairs else {
+            continue;
+        };
+        {
+            let mut sockets = lock(&shared.sockets);
+            sockets.push(client);
+            sockets.push(server);
+        }
+        let up = shared.clone();
+        let down = shared.clone();
+        let _ = thread::Builder::new()
+            .name("fault-proxy-up".into())
+            .spawn(move || forward(c_rd, s_wr, &up, |s| &s.to_server));
+        let _ = thread::Builder::new()
+            .name("fault-proxy-down".into())
+            .spawn(move || forward(s_rd, c_wr, &down, |s| &s.to_client));
+    }
+}
+
+/// Copies `from` to `to` until either ends, holding data back while the
+/// proxy is stalled.
+fn forward(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    shared: &Shared,
+    count: impl Fn(&Shared) -> &AtomicU64,
+) {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        while shared.stalled.load(Ordering::SeqCst) {
+            if shared.stopping.load(Ordering::SeqCst) {
+                return;
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+        let n = match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        // Data read just before a stall is held back too.
+        while shared.stalled.load(Ordering::SeqCst) {
+            if shared.stopping.load(Ordering::SeqCst) {
+                return;
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+        if to.write_all(&buf[..n]).is_err() {
+            break;
+        }
+        count(shared).fetch_add(n as u64, Ordering::SeqCst);
+    }
+    let _ = to.shutdown(Shutdown::Write);
+    let _ = from.shutdown(Shutdown::Read);
+}
