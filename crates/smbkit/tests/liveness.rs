@@ -5,12 +5,13 @@
 //! waiting and later operation with `NotConnected` at once; pauses shorter
 //! than that period are not death; an idle connection sends keep-alive
 //! ECHOes, stays usable, and notices a silent server within the keep-alive
-//! interval plus the dead-peer period.
+//! interval plus the dead-peer period; requests that time out while the
+//! server is stopped give their credits or slots back.
 
 use std::time::{Duration, Instant};
 
 use smbkit::{Connection, Error, Protocol, SmbProtocolFactory};
-use smbkit_testserver::{content, fnv1a, FaultProxy, Profile, TestServer};
+use smbkit_testserver::{content, fnv1a, ExtraConfig, FaultProxy, Profile, TestServer};
 
 /// The dead-peer period of these tests.
 const DEAD: Duration = Duration::from_secs(1);
@@ -31,12 +32,16 @@ struct Setup {
 }
 
 fn setup(family: Family) -> Setup {
+    setup_with(family, ExtraConfig::default())
+}
+
+fn setup_with(family: Family, extra: ExtraConfig) -> Setup {
     let profile = match family {
         Family::Smb2 => Profile::Modern,
         Family::Smb1 => Profile::Smb1Only,
     };
-    let srv =
-        TestServer::start(profile).expect("start the test Samba server (run scripts/install-deps)");
+    let srv = TestServer::start_with(profile, extra)
+        .expect("start the test Samba server (run scripts/install-deps)");
     let proxy = FaultProxy::start(srv.port()).expect("start the proxy");
     Setup { srv, proxy }
 }
@@ -205,6 +210,63 @@ async fn idle_connection_notices_a_silent_server(family: Family) {
     assert!(t.elapsed() < Duration::from_millis(100));
 }
 
+/// A thousand requests that time out while the server is stopped leave
+/// nothing behind: once the server answers again, the connection has its
+/// whole window (credits over SMB2, MaxMpxCount slots over SMB1) and moves
+/// data as before.
+async fn many_timed_out_requests_leave_the_full_window(family: Family) {
+    // Samba grants credits only up to `smb2 max credits` above the lowest
+    // message id it has not seen answered: ids lost for good would starve
+    // the connection within a few hundred requests.
+    let s = setup_with(
+        family,
+        ExtraConfig {
+            global: "smb2 max credits = 128".into(),
+            ..ExtraConfig::default()
+        },
+    );
+    let data = content(8 << 20, 9);
+    std::fs::write(s.srv.share_path().join("after.bin"), &data).unwrap();
+    let conn = s.connect(s.factory(family)).await;
+    conn.echo(b"before").await.unwrap();
+    s.srv.pause();
+    let short = conn.with_timeout(Duration::from_millis(300));
+    let tasks: Vec<_> = (0..1000)
+        .map(|_| {
+            let c = short.clone();
+            tokio::spawn(async move { c.echo(b"lost").await })
+        })
+        .collect();
+    for t in tasks {
+        let r = t.await.unwrap();
+        assert!(matches!(r, Err(Error::Timeout { .. })), "{family:?}: {r:?}");
+    }
+    s.srv.resume();
+    // 600 requests at once: more than the window (128 credits here; SMB1
+    // allows 50 at once), all of which must complete, within the usual
+    // time.
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..600)
+        .map(|_| {
+            let c = conn.clone();
+            tokio::spawn(async move { c.get_attributes("share", "after.bin").await })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().expect("a request after the timeouts");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{family:?}: 600 requests took {:?}: the window has shrunk",
+        started.elapsed()
+    );
+    let mut out = Vec::new();
+    conn.retrieve_file("share", "after.bin", &mut out)
+        .await
+        .unwrap();
+    assert_eq!(fnv1a(&out), fnv1a(&data));
+}
+
 macro_rules! both_families {
     ($($name:ident),* $(,)?) => {
         mod smb2 {
@@ -231,4 +293,5 @@ both_families!(
     pauses_shorter_than_the_period_are_not_death,
     idle_connection_sends_keepalives_and_stays_usable,
     idle_connection_notices_a_silent_server,
+    many_timed_out_requests_leave_the_full_window,
 );
