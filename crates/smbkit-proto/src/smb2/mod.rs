@@ -30,6 +30,7 @@
 pub mod cancel;
 pub mod close;
 pub mod create;
+pub mod durable;
 pub mod echo;
 pub mod error;
 pub mod flush;
