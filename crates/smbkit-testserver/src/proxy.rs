@@ -37,7 +37,8 @@ struct Shared {
     to_server: AtomicU64,
 }
 
-/// See the [module docs](self). Dropping it cuts every connection and stops
+/// A TCP proxy on 127.0.0.1 that forwards to one server until told to
+/// stall, resume or cut. Dropping it cuts every connection and stops
 /// listening.
 pub struct FaultProxy {
     port: u16,

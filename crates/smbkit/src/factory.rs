@@ -124,6 +124,77 @@ pub struct SmbProtocolFactory {
     pub(crate) timeout: Duration,
     pub(crate) connect_timeout: Duration,
     pub(crate) liveness: smbkit_proto::conn::Liveness,
+    pub(crate) tuning: Tuning,
+}
+
+/// Sizes smbkit otherwise chooses itself from what the server offers; set
+/// with [`SmbProtocolFactory::tuning`]. Smaller values than the defaults
+/// cost round trips; they are for servers (or middleboxes) that mishandle
+/// large messages, and for tests that need a server to split its answers.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), smbkit::Error> {
+/// use smbkit::{SmbProtocolFactory, Tuning};
+///
+/// let mut tuning = Tuning::default();
+/// tuning.smb1_max_buffer = Some(4096);
+/// let conn = SmbProtocolFactory::new("alice", "secret", "MYPC", "OLDNAS")?
+///     .tuning(tuning)?
+///     .connect("192.0.2.10:139")
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Tuning {
+    /// The output asked for by each named-pipe transaction and pipe read
+    /// (share enumeration over srvsvc), at least [`Tuning::MIN_PIPE_IO`];
+    /// the longer answers come in continuation reads. Default: as much as
+    /// the server allows (up to 64 KiB).
+    pub pipe_io_size: Option<u32>,
+    /// The output buffer of the first security-descriptor query, at least
+    /// 1 byte; a descriptor that does not fit is asked for again with the
+    /// size the server names. Default: 80 KiB, room for the largest ACL.
+    pub security_buffer: Option<u32>,
+    /// SMB1: the MaxBufferSize the client announces (MS-CIFS §2.2.4.53.1),
+    /// the largest message the server may send it, at least
+    /// [`Tuning::MIN_SMB1_MAX_BUFFER`]; larger transaction responses then
+    /// come in several messages. Default: 61440.
+    pub smb1_max_buffer: Option<u16>,
+}
+
+impl Tuning {
+    /// The least [`Tuning::pipe_io_size`]: room for a DCE/RPC header and
+    /// a few bytes.
+    pub const MIN_PIPE_IO: u32 = 24;
+    /// The least [`Tuning::smb1_max_buffer`].
+    pub const MIN_SMB1_MAX_BUFFER: u16 = 1024;
+
+    /// Fails with [`Error::InvalidArgument`] naming the limit a value is
+    /// below.
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        if let Some(v) = self.pipe_io_size.filter(|v| *v < Self::MIN_PIPE_IO) {
+            return Err(Error::InvalidArgument(format!(
+                "tuning: pipe_io_size {v} is below the least, {}",
+                Self::MIN_PIPE_IO
+            )));
+        }
+        if self.security_buffer == Some(0) {
+            return Err(Error::InvalidArgument(
+                "tuning: security_buffer must be at least 1 byte".into(),
+            ));
+        }
+        if let Some(v) = self
+            .smb1_max_buffer
+            .filter(|v| *v < Self::MIN_SMB1_MAX_BUFFER)
+        {
+            return Err(Error::InvalidArgument(format!(
+                "tuning: smb1_max_buffer {v} is below the least, {}",
+                Self::MIN_SMB1_MAX_BUFFER
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// Default time limit for operations other than echo (the reference's 30 s).
@@ -176,6 +247,7 @@ impl SmbProtocolFactory {
                 dead_after: Some(DEFAULT_DEAD_PEER),
                 keepalive: Some(DEFAULT_KEEPALIVE),
             },
+            tuning: Tuning::default(),
         })
     }
 
@@ -321,6 +393,14 @@ impl SmbProtocolFactory {
     pub fn keepalive(mut self, interval: Option<Duration>) -> Self {
         self.liveness.keepalive = interval;
         self
+    }
+
+    /// Sizes smbkit otherwise chooses itself (see [`Tuning`]). A value
+    /// below its least is refused with [`Error::InvalidArgument`].
+    pub fn tuning(mut self, tuning: Tuning) -> Result<Self, Error> {
+        tuning.check()?;
+        self.tuning = tuning;
+        Ok(self)
     }
 
     /// Time limit for connecting, negotiating and authenticating (30 s by

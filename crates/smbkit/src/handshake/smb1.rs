@@ -16,7 +16,6 @@ use crate::connection::Connection;
 use crate::driver::smb1::Smb1Shared;
 use crate::error::Error;
 use crate::factory::{SignOptions, SmbProtocolFactory};
-use crate::family::smb1::client_max_buffer;
 use crate::types::ServerInfo;
 
 /// NEGOTIATE SecurityMode bits (MS-CIFS §2.2.4.52.2).
@@ -68,7 +67,10 @@ pub(crate) async fn connect(
             SignOptions::WhenSupported => SigningPolicy::WhenSupported,
             SignOptions::WhenRequired => SigningPolicy::WhenRequired,
         },
-        max_buffer_size: client_max_buffer(),
+        max_buffer_size: f
+            .tuning
+            .smb1_max_buffer
+            .unwrap_or(crate::family::smb1::CLIENT_MAX_BUFFER),
         limit: deadline.saturating_duration_since(now),
     };
     let config = Smb1Config {

@@ -499,16 +499,30 @@ impl RemoteReader {
         }
     }
 
-    /// The same reader asking for `chunk` bytes per read.
-    #[cfg(test)]
-    pub(crate) fn with_chunk(mut self, chunk: usize) -> Self {
-        self.chunk = chunk;
+    /// The same reader asking for `chunk` bytes per read instead of the
+    /// size negotiated with the server, within 4 KiB and the most one read
+    /// request can ask for ([`RemoteReader::MAX_CHUNK`], or over SMB 2/3
+    /// the server's MaxReadSize). A server may answer with less; the
+    /// reader then asks for no more than it sent (see
+    /// [`RemoteReader::chunk`]).
+    pub fn with_chunk(mut self, chunk: usize) -> Self {
+        let max = if self.family.is_smb2() {
+            self.family.read_size()
+        } else {
+            Self::MAX_CHUNK
+        };
+        self.chunk = chunk.clamp(MIN_CHUNK.min(max), max);
         self
     }
 
-    /// The bytes asked for per read now.
-    #[cfg(test)]
-    pub(crate) fn chunk(&self) -> usize {
+    /// The most [`RemoteReader::with_chunk`] asks for per read (SMB1; SMB
+    /// 2/3 servers name their own limit).
+    pub const MAX_CHUNK: usize = 8 << 20;
+
+    /// The bytes asked for per read now: [`RemoteReader::with_chunk`]'s,
+    /// or less once the server has answered reads short (it has a limit of
+    /// its own).
+    pub fn chunk(&self) -> usize {
         self.chunk
     }
 

@@ -43,22 +43,6 @@ pub(crate) struct Smb1 {
 /// transaction responses come in several messages.
 pub(crate) const CLIENT_MAX_BUFFER: u16 = 61440;
 
-#[cfg(test)]
-tokio::task_local! {
-    /// A smaller MaxBufferSize for connections made within its scope, so
-    /// that tests make the server split transaction responses.
-    pub(crate) static TEST_MAX_BUFFER: u16;
-}
-
-/// [`CLIENT_MAX_BUFFER`], or the test override.
-pub(crate) fn client_max_buffer() -> u16 {
-    #[cfg(test)]
-    if let Ok(v) = TEST_MAX_BUFFER.try_with(|v| *v) {
-        return v;
-    }
-    CLIENT_MAX_BUFFER
-}
-
 /// The most a TRANSACTION2 response can total: its TotalParameterCount
 /// and TotalDataCount are 16-bit (MS-CIFS §2.2.4.46.2).
 const TRANS2_LIMIT: u32 = 0xFFFF;
