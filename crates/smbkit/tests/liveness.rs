@@ -63,6 +63,17 @@ impl Setup {
         }
     }
 
+    /// A connection through the proxy, dead after [`DEAD`] of silence,
+    /// with keep-alive every `keepalive`.
+    async fn watched(&self, family: Family, keepalive: Option<Duration>) -> Connection {
+        self.connect(
+            self.factory(family)
+                .dead_peer_timeout(Some(DEAD))
+                .keepalive(keepalive),
+        )
+        .await
+    }
+
     async fn connect(&self, f: SmbProtocolFactory) -> Connection {
         f.connect(("127.0.0.1", self.proxy.port()))
             .await
@@ -83,13 +94,7 @@ async fn until_flowing(proxy: &FaultProxy, bytes: u64) {
 async fn silent_server_with_a_transfer_running_is_declared_dead(family: Family) {
     let s = setup(family);
     std::fs::write(s.srv.share_path().join("big.bin"), content(BIG, 7)).unwrap();
-    let conn = s
-        .connect(
-            s.factory(family)
-                .dead_peer_timeout(Some(DEAD))
-                .keepalive(None),
-        )
-        .await;
+    let conn = s.watched(family, None).await;
     let download = {
         let conn = conn.clone();
         tokio::spawn(async move {
@@ -130,13 +135,7 @@ async fn pauses_shorter_than_the_period_are_not_death(family: Family) {
     let s = setup(family);
     let data = content(16 << 20, 8);
     std::fs::write(s.srv.share_path().join("mid.bin"), &data).unwrap();
-    let conn = s
-        .connect(
-            s.factory(family)
-                .dead_peer_timeout(Some(DEAD))
-                .keepalive(None),
-        )
-        .await;
+    let conn = s.watched(family, None).await;
     let download = {
         let conn = conn.clone();
         tokio::spawn(async move {
@@ -164,13 +163,7 @@ async fn pauses_shorter_than_the_period_are_not_death(family: Family) {
 async fn idle_connection_sends_keepalives_and_stays_usable(family: Family) {
     let s = setup(family);
     let interval = Duration::from_millis(300);
-    let conn = s
-        .connect(
-            s.factory(family)
-                .dead_peer_timeout(Some(DEAD))
-                .keepalive(Some(interval)),
-        )
-        .await;
+    let conn = s.watched(family, Some(interval)).await;
     let sent = s.proxy.bytes_to_server();
     tokio::time::sleep(interval * 8).await;
     let probes = s.proxy.bytes_to_server() - sent;
@@ -187,13 +180,7 @@ async fn idle_connection_sends_keepalives_and_stays_usable(family: Family) {
 async fn idle_connection_notices_a_silent_server(family: Family) {
     let s = setup(family);
     let interval = Duration::from_millis(500);
-    let conn = s
-        .connect(
-            s.factory(family)
-                .dead_peer_timeout(Some(DEAD))
-                .keepalive(Some(interval)),
-        )
-        .await;
+    let conn = s.watched(family, Some(interval)).await;
     s.proxy.stall();
     let stalled = Instant::now();
     let give_up = stalled + interval + DEAD + SLACK;
