@@ -38,6 +38,7 @@ pub mod header;
 pub mod ioctl;
 pub mod logoff;
 pub mod negotiate;
+pub mod oplock;
 pub mod query_directory;
 pub mod query_info;
 pub mod read;

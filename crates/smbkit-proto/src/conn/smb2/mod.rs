@@ -996,9 +996,8 @@ impl Smb2Connection {
             .into());
         }
         if header.message_id == u64::MAX {
-            // Unsolicited OPLOCK_BREAK / lease break notification: nothing
-            // waits for it, and no handles with oplocks are requested.
-            tracing::debug!(command = ?header.command, "ignored unsolicited notification");
+            // Unsolicited (MS-SMB2 §3.2.5.19): an oplock or lease break.
+            self.break_notified(&header, &msg, now);
             return Ok(());
         }
         let mid = header.message_id;
@@ -1114,6 +1113,45 @@ impl Smb2Connection {
         } else {
             Ok(())
         }
+    }
+
+    /// An oplock or lease break notification (MS-SMB2 §3.2.5.19.1,
+    /// §3.2.5.19.2): the connection caches nothing, so it accepts the break
+    /// at once with the acknowledgment the server asks for, on its own
+    /// account (the server would otherwise wait for it before letting
+    /// another client in). Anything else with MessageId 0xFFFF... is
+    /// ignored.
+    fn break_notified(&mut self, header: &Header, msg: &[u8], now: Instant) {
+        if header.command != Command::OPLOCK_BREAK || !self.handshake.is_done() {
+            tracing::debug!(command = ?header.command, "ignored an unsolicited message");
+            return;
+        }
+        let n = match crate::smb2::oplock::BreakNotification::decode(msg) {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::debug!(error = %e, "ignored a malformed break notification");
+                return;
+            }
+        };
+        let Some(ack) = n.acknowledgment() else {
+            tracing::debug!(?n, "break notification without acknowledgment");
+            return;
+        };
+        tracing::debug!(?n, "acknowledging a break");
+        // The acknowledgment goes on the tree the notification names (the
+        // open's, for an oplock); encrypted like the notification when the
+        // session encrypts, by the usual rules.
+        let Ok(part) = Part::new(Command::OPLOCK_BREAK, header.tree_id, 1, |w| {
+            ack.encode(w);
+            Ok(())
+        }) else {
+            return;
+        };
+        let _ = self.start_owned(
+            Request::single(part, now + INTERNAL_CLOSE_LIMIT, "break acknowledgment"),
+            Owner::Internal,
+            now,
+        );
     }
 
     /// Sets how the connection watches the server (off until set; see

@@ -1605,3 +1605,78 @@ fn liveness_is_off_until_set() {
     assert!(!c.is_closed());
     assert!(s.take(&mut c).is_empty(), "no keep-alive either");
 }
+
+// ---------------------------------------------------------------------------
+// Oplock and lease breaks.
+
+/// An unsolicited OPLOCK_BREAK notification with `body`.
+fn break_notification(body: &[u8]) -> Vec<u8> {
+    let mut h = Header::request(Command::OPLOCK_BREAK);
+    h.flags |= flags::SERVER_TO_REDIR;
+    h.message_id = u64::MAX;
+    h.tree_id = 0x21;
+    let mut w = Writer::new();
+    h.encode(&mut w);
+    w.bytes(body);
+    w.into_vec()
+}
+
+#[test]
+fn breaks_are_acknowledged_at_once_and_nobody_sees_them() {
+    let clock = Clock(Instant::now());
+    let mut c = established(10, false, &clock);
+    let s = Server::new();
+    // A lease break that asks for an acknowledgment: RWH to R.
+    let mut lease = Writer::new();
+    lease
+        .u16(44)
+        .u16(2)
+        .u32(crate::smb2::oplock::break_flags::ACK_REQUIRED)
+        .bytes(&[4; 16])
+        .u32(7)
+        .u32(1)
+        .zeros(12);
+    feed(&mut c, &break_notification(lease.as_slice()), clock.now());
+    assert!(events(&mut c).is_empty());
+    let ack = s.take(&mut c);
+    assert_eq!(ack.len(), 1);
+    assert_eq!(ack[0].header.command, Command::OPLOCK_BREAK);
+    assert_eq!(ack[0].header.tree_id, 0x21);
+    let body = &ack[0].msg[HEADER_LEN..];
+    assert_eq!(&body[..2], &[36, 0]);
+    assert_eq!(&body[8..24], &[4; 16]);
+    assert_eq!(&body[24..28], &1u32.to_le_bytes(), "the state broken to");
+    // The server's Lease Break Response completes nothing visible.
+    feed(
+        &mut c,
+        &response(&ack[0].header, NtStatus::SUCCESS, 1, |w| {
+            w.bytes(body);
+        }),
+        clock.now(),
+    );
+    assert!(events(&mut c).is_empty());
+    assert_eq!(c.messages_in_flight(), 0);
+
+    // An oplock break: acknowledged at the level offered, for the file.
+    let fid = FileId {
+        persistent: 11,
+        volatile: 12,
+    };
+    let mut oplock = Writer::new();
+    oplock.u16(24).u8(0).u8(0).u32(0);
+    fid.encode(&mut oplock);
+    feed(&mut c, &break_notification(oplock.as_slice()), clock.now());
+    let ack = s.take(&mut c);
+    assert_eq!(ack.len(), 1);
+    assert_eq!(&ack[0].msg[HEADER_LEN..], oplock.as_slice());
+
+    // No acknowledgment asked for, or a garbled notification: nothing
+    // sent, the connection goes on.
+    let mut quiet = lease.into_vec();
+    quiet[4] = 0;
+    feed(&mut c, &break_notification(&quiet), clock.now());
+    feed(&mut c, &break_notification(&[44, 0, 1]), clock.now());
+    assert!(s.take(&mut c).is_empty());
+    assert!(!c.is_closed());
+    echo_answered(&mut c, &s, &clock, |_, r| vec![echo_response(&r.header)]);
+}
