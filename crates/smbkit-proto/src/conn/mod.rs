@@ -102,6 +102,17 @@ impl Frame {
     }
 }
 
+/// The earlier of two optional deadlines.
+pub(crate) fn earliest(
+    a: Option<std::time::Instant>,
+    b: Option<std::time::Instant>,
+) -> Option<std::time::Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// Fails unless a frame of `len` bytes fits a session message.
 fn check_len(len: usize) -> Result<(), ConnError> {
     crate::nbss::message_header(len)

@@ -95,7 +95,6 @@ pub(crate) async fn connect(
             },
             e => e,
         })?;
-    let mut core = core;
     core.set_liveness(f.liveness, tokio::time::Instant::now().into_std());
     let (rd, wr) = crate::transport::split(stream);
     let (shared, tasks) = Smb1Shared::start(core, rd, wr);

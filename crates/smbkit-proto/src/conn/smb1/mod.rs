@@ -31,7 +31,7 @@ use bytes::Bytes;
 
 use super::book::{Book, Events, Owner};
 use super::liveness::{Liveness, Verdict, Watch};
-use super::{ConnError, RequestId, Transmit, Violation};
+use super::{earliest, ConnError, RequestId, Transmit, Violation};
 use crate::smb1::header::{command, flags, flags2, Header, HEADER_LEN, PROTOCOL_ID};
 use crate::smb1::signing::Smb1Signer;
 use crate::smb1::trans::{split_request, TransAssembler, TransResponsePart};
@@ -446,10 +446,7 @@ impl Smb1Connection {
             (Some(w), true) if !self.is_closed() => w.deadline(self.probing()),
             _ => None,
         };
-        match (self.book.next_deadline(), watch) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        earliest(self.book.next_deadline(), watch)
     }
 
     /// Sets how the connection watches the server (off until set; see
@@ -494,20 +491,17 @@ impl Smb1Connection {
             Verdict::Probe => {
                 // SMB_COM_ECHO with EchoCount 1 and no data (MS-CIFS
                 // §2.2.4.39.1): one reply.
-                let Ok(req) = Request::new(
+                tracing::trace!("keep-alive ECHO");
+                self.probe = self.start_internal(
                     command::ECHO,
                     0,
-                    now + probe_limit,
                     "keep-alive ECHO",
+                    now + probe_limit,
+                    now,
                     |w| {
                         w.u8(1).u16(1).u16(0);
-                        Ok(())
                     },
-                ) else {
-                    return;
-                };
-                tracing::trace!("keep-alive ECHO");
-                self.probe = self.start_owned(req, Owner::Internal, now).ok();
+                );
             }
         }
     }
@@ -923,19 +917,14 @@ impl Smb1Connection {
 
     /// Disconnects a tree on the connection's own account.
     pub fn disconnect_tree(&mut self, tid: u16, now: Instant) {
-        let Ok(r) = Request::new(
+        self.start_internal(
             command::TREE_DISCONNECT,
             tid,
-            now + INTERNAL_CLOSE_LIMIT,
             "TREE_DISCONNECT",
-            |w| {
-                crate::smb1::logoff::TreeDisconnectRequest.encode(w);
-                Ok(())
-            },
-        ) else {
-            return;
-        };
-        let _ = self.start_owned(r, Owner::Internal, now);
+            now + INTERNAL_CLOSE_LIMIT,
+            now,
+            |w| crate::smb1::logoff::TreeDisconnectRequest.encode(w),
+        );
     }
 
     /// Closes a file on the connection's own account (for a handle whose
@@ -946,19 +935,33 @@ impl Smb1Connection {
             fid,
             last_time_modified: crate::smb1::close::KEEP_LAST_TIME_MODIFIED,
         };
-        let Ok(r) = Request::new(
+        self.start_internal(
             command::CLOSE,
             tid,
-            now + INTERNAL_CLOSE_LIMIT,
             "CLOSE",
-            |w| {
-                req.encode(w);
-                Ok(())
-            },
-        ) else {
-            return;
-        };
-        let _ = self.start_owned(r, Owner::Internal, now);
+            now + INTERNAL_CLOSE_LIMIT,
+            now,
+            |w| req.encode(w),
+        );
+    }
+
+    /// Starts a request on the connection's own account, whose answer
+    /// nobody waits for; its id, unless it could not be started.
+    fn start_internal(
+        &mut self,
+        command: u8,
+        tid: u16,
+        operation: &'static str,
+        deadline: Instant,
+        now: Instant,
+        encode: impl FnOnce(&mut Writer),
+    ) -> Option<RequestId> {
+        let req = Request::new(command, tid, deadline, operation, |w| {
+            encode(w);
+            Ok(())
+        })
+        .ok()?;
+        self.start_owned(req, Owner::Internal, now).ok()
     }
 }
 

@@ -32,7 +32,7 @@ pub use handshake::{Established, Smb2Config};
 
 use super::book::{Book, Events, Owner};
 use super::liveness::{Liveness, Verdict, Watch};
-use super::{ConnError, NonceWindow, RequestId, Transmit, Violation};
+use super::{earliest, ConnError, NonceWindow, RequestId, Transmit, Violation};
 use crate::crypto::{Decryptor, Encryptor, Signer};
 use crate::smb2::close::CloseRequest;
 use crate::smb2::create::{CreateResponse, FileId};
@@ -596,15 +596,8 @@ impl Smb2Connection {
         if self.is_closed() {
             return None;
         }
-        let requests = match (self.book.next_deadline(), self.liveness_deadline()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        let hs = self.handshake.deadline();
-        match (requests, hs) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let requests = earliest(self.book.next_deadline(), self.liveness_deadline());
+        earliest(requests, self.handshake.deadline())
     }
 
     /// Lets time pass: requests past their deadline complete with
@@ -1141,17 +1134,38 @@ impl Smb2Connection {
         // The acknowledgment goes on the tree the notification names (the
         // open's, for an oplock); encrypted like the notification when the
         // session encrypts, by the usual rules.
-        let Ok(part) = Part::new(Command::OPLOCK_BREAK, header.tree_id, 1, |w| {
-            ack.encode(w);
+        self.start_internal(
+            Command::OPLOCK_BREAK,
+            header.tree_id,
+            "break acknowledgment",
+            now + INTERNAL_CLOSE_LIMIT,
+            now,
+            |w| ack.encode(w),
+        );
+    }
+
+    /// Starts a single request on the connection's own account, whose
+    /// answer nobody waits for; its id, unless it could not be started.
+    fn start_internal(
+        &mut self,
+        command: Command,
+        tree_id: u32,
+        operation: &'static str,
+        deadline: Instant,
+        now: Instant,
+        encode: impl FnOnce(&mut Writer),
+    ) -> Option<RequestId> {
+        let part = Part::new(command, tree_id, 1, |w| {
+            encode(w);
             Ok(())
-        }) else {
-            return;
-        };
-        let _ = self.start_owned(
-            Request::single(part, now + INTERNAL_CLOSE_LIMIT, "break acknowledgment"),
+        })
+        .ok()?;
+        self.start_owned(
+            Request::single(part, deadline, operation),
             Owner::Internal,
             now,
-        );
+        )
+        .ok()
     }
 
     /// Sets how the connection watches the server (off until set; see
@@ -1202,21 +1216,12 @@ impl Smb2Connection {
                 self.shut_down(ConnError::PeerDead { silent });
             }
             Verdict::Probe => {
-                let Ok(part) = Part::new(Command::ECHO, 0, 1, |w| {
-                    crate::smb2::EchoRequest.encode(w);
-                    Ok(())
-                }) else {
-                    return;
-                };
                 tracing::trace!("keep-alive ECHO");
                 let deadline = now + self.watch.probe_limit();
-                self.probe = self
-                    .start_owned(
-                        Request::single(part, deadline, "keep-alive ECHO"),
-                        Owner::Internal,
-                        now,
-                    )
-                    .ok();
+                self.probe =
+                    self.start_internal(Command::ECHO, 0, "keep-alive ECHO", deadline, now, |w| {
+                        crate::smb2::EchoRequest.encode(w)
+                    });
             }
         }
     }
@@ -1237,16 +1242,13 @@ impl Smb2Connection {
             return;
         }
         let req = CloseRequest { flags: 0, file_id };
-        let Ok(part) = Part::new(Command::CLOSE, tree_id, 1, |w| {
-            req.encode(w);
-            Ok(())
-        }) else {
-            return;
-        };
-        let _ = self.start_owned(
-            Request::single(part, now + INTERNAL_CLOSE_LIMIT, "CLOSE"),
-            Owner::Internal,
+        self.start_internal(
+            Command::CLOSE,
+            tree_id,
+            "CLOSE",
+            now + INTERNAL_CLOSE_LIMIT,
             now,
+            |w| req.encode(w),
         );
     }
 
@@ -1258,16 +1260,13 @@ impl Smb2Connection {
             return;
         }
         self.session.encrypted_trees.remove(&tree_id);
-        let Ok(part) = Part::new(Command::TREE_DISCONNECT, tree_id, 1, |w| {
-            crate::smb2::tree_disconnect::TreeDisconnectRequest.encode(w);
-            Ok(())
-        }) else {
-            return;
-        };
-        let _ = self.start_owned(
-            Request::single(part, now + INTERNAL_CLOSE_LIMIT, "TREE_DISCONNECT"),
-            Owner::Internal,
+        self.start_internal(
+            Command::TREE_DISCONNECT,
+            tree_id,
+            "TREE_DISCONNECT",
+            now + INTERNAL_CLOSE_LIMIT,
             now,
+            |w| crate::smb2::tree_disconnect::TreeDisconnectRequest.encode(w),
         );
     }
 
