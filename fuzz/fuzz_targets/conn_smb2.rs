@@ -35,6 +35,7 @@ fn config() -> Smb2Config {
         credentials: Credentials::new("u", "", "p"),
         ntlm: NtlmOptions::default(),
         limit: Duration::from_secs(30),
+        client_guid: [7; 16],
     }
 }
 

@@ -92,9 +92,29 @@ impl Connection {
         self.ctx.info().dialect
     }
 
-    /// What was negotiated with the server.
-    pub fn server_info(&self) -> &ServerInfo {
+    /// What was negotiated with the server (on the connection in use now,
+    /// when it has been re-established).
+    pub fn server_info(&self) -> ServerInfo {
         self.ctx.info()
+    }
+
+    /// What happens to the connection's link with the server: connected,
+    /// lost, reconnecting, given up, closed (see
+    /// [`crate::SmbProtocolFactory::reconnect`]). The receiver holds the
+    /// latest event; `changed().await` waits for the next.
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: smbkit::Connection) {
+    /// let mut events = conn.events();
+    /// tokio::spawn(async move {
+    ///     while events.changed().await.is_ok() {
+    ///         eprintln!("connection: {:?}", *events.borrow());
+    ///     }
+    /// });
+    /// # }
+    /// ```
+    pub fn events(&self) -> tokio::sync::watch::Receiver<crate::types::ConnectionEvent> {
+        self.ctx.session.events()
     }
 
     /// Sends ECHO and returns `data`, as the reference does (an SMB2 ECHO

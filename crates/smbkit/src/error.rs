@@ -68,6 +68,49 @@ pub enum Error {
     /// An argument was rejected before anything was sent.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// The connection was lost and re-established, but this open file or
+    /// transfer could not take its handle back (see
+    /// [`crate::SmbProtocolFactory::reconnect`]); the connection itself
+    /// works again.
+    #[error("{operation} of '{path}' cannot go on after the connection was re-established: {reason}")]
+    NotResumable {
+        /// What was being done ("reading", "writing").
+        operation: &'static str,
+        /// `\\share\path` of the file.
+        path: String,
+        /// Why the handle could not be taken back.
+        reason: NotResumableReason,
+    },
+    /// The connection was lost and every attempt to establish it again
+    /// failed (see [`crate::SmbProtocolFactory::reconnect`]).
+    #[error("the connection was lost and {attempts} attempts to reconnect failed; the last: {last}")]
+    ReconnectFailed {
+        /// How many attempts were made.
+        attempts: u32,
+        /// The last attempt's error.
+        #[source]
+        last: Box<Error>,
+    },
+}
+
+/// Why an open file could not be taken back after a reconnect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NotResumableReason {
+    /// SMB1 has no durable handles.
+    #[error("SMB1 has no durable handles")]
+    Smb1,
+    /// The server did not grant the open a durable handle.
+    #[error("the server granted no durable handle")]
+    NotDurable,
+    /// The server refused to give the durable handle back (it expired, or
+    /// the server restarted and lost it).
+    #[error("the server refused the durable handle back ({0})")]
+    Refused(NtStatus),
+    /// The new connection is of another protocol family or dialect family
+    /// than the one the file was opened over.
+    #[error("the new connection speaks another protocol")]
+    DialectChanged,
 }
 
 /// An input that a request cannot carry (a path longer than its 16-bit

@@ -3,6 +3,8 @@
 
 use std::fmt;
 use std::sync::Arc;
+
+pub use smbkit_proto::conn::ReconnectPolicy;
 use std::time::Duration;
 
 use zeroize::Zeroizing;
@@ -125,6 +127,7 @@ pub struct SmbProtocolFactory {
     pub(crate) connect_timeout: Duration,
     pub(crate) liveness: smbkit_proto::conn::Liveness,
     pub(crate) tuning: Tuning,
+    pub(crate) reconnect: Option<ReconnectPolicy>,
 }
 
 /// Sizes smbkit otherwise chooses itself from what the server offers; set
@@ -248,6 +251,7 @@ impl SmbProtocolFactory {
                 keepalive: Some(DEFAULT_KEEPALIVE),
             },
             tuning: Tuning::default(),
+            reconnect: None,
         })
     }
 
@@ -401,6 +405,42 @@ impl SmbProtocolFactory {
         tuning.check()?;
         self.tuning = tuning;
         Ok(self)
+    }
+
+    /// Reconnects a lost connection (off unless set). With a policy, a
+    /// connection that is cut, reset or declared dead is established
+    /// again (TCP, NEGOTIATE with the same ClientGuid, SESSION_SETUP with
+    /// the factory's password or its callback, the trees in use), at most
+    /// `policy.attempts` times `policy.first_delay` apart (doubling up to
+    /// `policy.max_delay`) and for no longer than `policy.give_up_after`.
+    ///
+    /// Files are then opened durable over SMB 2/3 (MS-SMB2 durable handles
+    /// v2 with a lease on 3.x, v1 with a lease or batch oplock on 2.x), so
+    /// that an open [`crate::RemoteFile`] and a running
+    /// [`crate::Connection::retrieve_file`] or
+    /// [`crate::Connection::store_file`] take their handle back and go on
+    /// where they were, with no byte lost or written twice. What cannot be
+    /// resumed (SMB1, a server that granted no durable handle or refuses
+    /// it back) fails with [`Error::NotResumable`]; other operations
+    /// that were waiting when the connection was lost fail with
+    /// [`Error::NotConnected`], and later ones run on the new connection.
+    /// [`crate::Connection::events`] tells what happens; it is also logged
+    /// with `tracing`. Connections made with
+    /// [`SmbProtocolFactory::connect_stream`] cannot be reconnected.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), smbkit::Error> {
+    /// use smbkit::{ReconnectPolicy, SmbProtocolFactory};
+    ///
+    /// let conn = SmbProtocolFactory::new("alice", "secret", "MYPC", "FILESERVER")?
+    ///     .reconnect(Some(ReconnectPolicy::default()))
+    ///     .connect("192.0.2.10:445")
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn reconnect(mut self, policy: Option<ReconnectPolicy>) -> Self {
+        self.reconnect = policy;
+        self
     }
 
     /// Time limit for connecting, negotiating and authenticating (30 s by

@@ -48,9 +48,9 @@ mod transport;
 mod types;
 
 pub use connection::{Connection, DEFAULT_SEARCH};
-pub use error::{Error, ProtocolError};
+pub use error::{Error, NotResumableReason, ProtocolError};
 pub use factory::{
-    Encryption, Protocol, SignOptions, SmbProtocolFactory, Tuning, DEFAULT_CIPHERS,
+    Encryption, Protocol, ReconnectPolicy, SignOptions, SmbProtocolFactory, Tuning, DEFAULT_CIPHERS,
     DEFAULT_DEAD_PEER, DEFAULT_ECHO_TIMEOUT, DEFAULT_KEEPALIVE, DEFAULT_TIMEOUT,
 };
 pub use handshake::AuthHandler;
@@ -60,4 +60,4 @@ pub use smbkit_proto::dtyp::{Ace, Acl, SecurityDescriptor, Sid};
 pub use smbkit_proto::fscc::{attributes, search};
 pub use smbkit_proto::nbss::NegativeResponse;
 pub use smbkit_proto::{Dialect, NtStatus};
-pub use types::{ServerInfo, ShareType, SharedDevice, SharedFile, TreeInfo};
+pub use types::{ConnectionEvent, ServerInfo, ShareType, SharedDevice, SharedFile, TreeInfo};

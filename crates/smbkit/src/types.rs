@@ -8,6 +8,36 @@ use smbkit_proto::fscc::{self, attributes, DirectoryEntry};
 use smbkit_proto::rpc::ShareInfo1;
 use smbkit_proto::Dialect;
 
+/// What happened last to a connection's link with the server, as
+/// [`crate::Connection::events`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConnectionEvent {
+    /// Connected and authenticated; `reconnects` counts the times the
+    /// connection was re-established since it was first made.
+    Connected {
+        /// Reconnects so far.
+        reconnects: u32,
+    },
+    /// The connection was lost (cut, reset, or declared dead).
+    Lost,
+    /// Attempt number `attempt` (from 1) to reconnect has started.
+    Reconnecting {
+        /// Which attempt.
+        attempt: u32,
+    },
+    /// Every attempt failed; the connection stays lost until an operation
+    /// asks for it again, which starts a new round of attempts.
+    GaveUp {
+        /// How many attempts were made.
+        attempts: u32,
+        /// The last attempt's error.
+        error: String,
+    },
+    /// Closed by [`crate::Connection::close`].
+    Closed,
+}
+
 /// What was negotiated with the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

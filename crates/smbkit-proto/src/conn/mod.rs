@@ -20,11 +20,13 @@
 mod book;
 mod error;
 pub mod liveness;
+pub mod reconnect;
 pub mod smb1;
 pub mod smb2;
 
 pub use error::{ConnError, Violation};
 pub use liveness::Liveness;
+pub use reconnect::ReconnectPolicy;
 pub use smb1::{Smb1Config, Smb1Connection};
 pub use smb2::{Smb2Config, Smb2Connection};
 

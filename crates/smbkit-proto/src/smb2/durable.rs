@@ -261,6 +261,142 @@ impl RequestLease {
     }
 }
 
+/// Which durable handle context an open was made durable with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DurableVersion {
+    /// "DHnQ"/"DHnC" (SMB 2.x).
+    V1,
+    /// "DH2Q"/"DH2C" with the CreateGuid the open was asked with (SMB 3.x).
+    V2 {
+        /// The CreateGuid of the CREATE.
+        create_guid: [u8; 16],
+    },
+}
+
+/// How one open asks for durability, and how it is taken back after the
+/// connection is lost (MS-SMB2 §3.2.4.3.5 and §3.2.4.4: a client asks
+/// for a durable handle with a batch oplock or a handle-caching lease, and
+/// reconnects with the same lease key or oplock level, the FileId and, for
+/// v2, the CreateGuid).
+///
+/// ```
+/// use smbkit_proto::smb2::durable::DurableOpen;
+/// use smbkit_proto::smb2::negotiate::capabilities;
+/// use smbkit_proto::Dialect;
+///
+/// let d = DurableOpen::new(Dialect::SMB3_1_1, capabilities::LEASING, true, [1; 16], [2; 16]);
+/// let (oplock, contexts) = d.request();
+/// assert_eq!(oplock, smbkit_proto::smb2::create::oplock_level::LEASE);
+/// assert_eq!(contexts.len(), 2); // RqLs v2 + DH2Q
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DurableOpen {
+    /// The durable handle context used.
+    pub version: DurableVersion,
+    /// The lease asked for (read and handle caching, and write caching
+    /// for an open that writes), or `None` for a batch oplock.
+    pub lease: Option<RequestLease>,
+}
+
+impl DurableOpen {
+    /// What to ask for on `dialect` with a server of `capabilities`: v2 on
+    /// SMB 3.x, v1 before; a lease where the server leases (v2 form on
+    /// 3.x), a batch oplock otherwise. `writes`: the open writes, so the
+    /// lease asks for write caching too. `create_guid` and `lease_key`
+    /// should be random.
+    pub fn new(
+        dialect: crate::Dialect,
+        capabilities: u32,
+        writes: bool,
+        create_guid: [u8; 16],
+        lease_key: [u8; 16],
+    ) -> Self {
+        let v3 = dialect.is_smb3();
+        let leasing = dialect.0 >= u16::from(crate::Dialect::SMB2_1)
+            && dialect != crate::Dialect::SMB2_WILDCARD
+            && capabilities & super::negotiate::capabilities::LEASING != 0;
+        let lease = leasing.then(|| RequestLease {
+            lease_key,
+            lease_state: lease_state::READ_CACHING
+                | lease_state::HANDLE_CACHING
+                | if writes { lease_state::WRITE_CACHING } else { 0 },
+            flags: 0,
+            v2: v3.then_some(([0; 16], 0)),
+        });
+        DurableOpen {
+            version: if v3 {
+                DurableVersion::V2 { create_guid }
+            } else {
+                DurableVersion::V1
+            },
+            lease,
+        }
+    }
+
+    fn oplock(&self) -> u8 {
+        if self.lease.is_some() {
+            super::create::oplock_level::LEASE
+        } else {
+            super::create::oplock_level::BATCH
+        }
+    }
+
+    /// The RequestedOplockLevel and create contexts of the CREATE that
+    /// asks for durability.
+    pub fn request(&self) -> (u8, Vec<CreateContext>) {
+        let mut contexts: Vec<CreateContext> = self.lease.iter().map(|l| l.to_context()).collect();
+        contexts.push(match self.version {
+            DurableVersion::V1 => DurableRequestV1.to_context(),
+            DurableVersion::V2 { create_guid } => DurableRequestV2 {
+                timeout_ms: 0,
+                flags: 0,
+                create_guid,
+            }
+            .to_context(),
+        });
+        (self.oplock(), contexts)
+    }
+
+    /// The RequestedOplockLevel and create contexts of the CREATE that
+    /// takes the open `file_id` back on a new connection (MS-SMB2
+    /// §3.2.4.4: the same lease key and state, or the batch oplock).
+    pub fn reconnect(&self, file_id: FileId) -> (u8, Vec<CreateContext>) {
+        let mut contexts: Vec<CreateContext> = self.lease.iter().map(|l| l.to_context()).collect();
+        contexts.push(match self.version {
+            DurableVersion::V1 => DurableReconnectV1 { file_id }.to_context(),
+            DurableVersion::V2 { create_guid } => DurableReconnectV2 {
+                file_id,
+                create_guid,
+                flags: 0,
+            }
+            .to_context(),
+        });
+        (self.oplock(), contexts)
+    }
+
+    /// Whether the CREATE response's `contexts` grant durability: the
+    /// server answers with a "DH2Q" (v2) or "DHnQ" (v1) context of its own
+    /// (MS-SMB2 §3.3.5.9.6, §3.3.5.9.10). A malformed one is an error.
+    pub fn granted(&self, contexts: &[CreateContext]) -> Result<bool, DecodeError> {
+        for c in contexts {
+            match self.version {
+                DurableVersion::V2 { .. }
+                    if c.name == context_name::DURABLE_HANDLE_REQUEST_V2 =>
+                {
+                    DurableResponseV2::decode(&c.data)?;
+                    return Ok(true);
+                }
+                DurableVersion::V1 if c.name == context_name::DURABLE_HANDLE_REQUEST => {
+                    DurableRequestV1::check_response(&c.data)?;
+                    return Ok(true);
+                }
+                _ => {}
+            }
+        }
+        Ok(false)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -379,5 +515,64 @@ mod tests {
         let mut longer = c.data.clone();
         longer.push(0);
         assert!(RequestLease::decode(&longer).is_err());
+    }
+
+    #[test]
+    fn durable_open_per_dialect() {
+        use crate::smb2::create::oplock_level;
+        use crate::smb2::negotiate::capabilities::LEASING;
+        use crate::Dialect;
+        // 3.x with leasing: lease v2 (RWH for a writer) + DH2Q; DH2C back.
+        let d = DurableOpen::new(Dialect::SMB3_0_2, LEASING, true, [1; 16], [2; 16]);
+        let (op, cs) = d.request();
+        assert_eq!(op, oplock_level::LEASE);
+        assert_eq!(cs[0].name, b"RqLs");
+        assert_eq!(cs[0].data.len(), RequestLease::V2_LEN);
+        let lease = RequestLease::decode(&cs[0].data).unwrap();
+        assert_eq!(lease.lease_key, [2; 16]);
+        assert_eq!(lease.lease_state, 7);
+        assert_eq!(cs[1].name, b"DH2Q");
+        assert_eq!(DurableRequestV2::decode(&cs[1].data).unwrap().create_guid, [1; 16]);
+        let fid = FileId {
+            persistent: 5,
+            volatile: 6,
+        };
+        let (op, cs) = d.reconnect(fid);
+        assert_eq!(op, oplock_level::LEASE);
+        assert_eq!(cs[1].name, b"DH2C");
+        let r = DurableReconnectV2::decode(&cs[1].data).unwrap();
+        assert_eq!((r.file_id, r.create_guid), (fid, [1; 16]));
+        // 2.1 with leasing: lease v1 (RH for a reader) + DHnQ; DHnC back.
+        let d = DurableOpen::new(Dialect::SMB2_1, LEASING, false, [1; 16], [2; 16]);
+        let (_, cs) = d.request();
+        assert_eq!(cs[0].data.len(), RequestLease::V1_LEN);
+        assert_eq!(RequestLease::decode(&cs[0].data).unwrap().lease_state, 3);
+        assert_eq!(cs[1].name, b"DHnQ");
+        let (_, cs) = d.reconnect(fid);
+        assert_eq!(DurableReconnectV1::decode(&cs[1].data).unwrap().file_id, fid);
+        // 2.0.2, or no leasing: a batch oplock + DHnQ.
+        for (dialect, caps) in [(Dialect::SMB2_0_2, LEASING), (Dialect::SMB2_1, 0)] {
+            let d = DurableOpen::new(dialect, caps, true, [1; 16], [2; 16]);
+            let (op, cs) = d.request();
+            assert_eq!(op, oplock_level::BATCH);
+            assert_eq!(cs.len(), 1);
+            assert_eq!(cs[0].name, b"DHnQ");
+        }
+        // Granted: the server's DH2Q / DHnQ answer; malformed ones are errors.
+        let v2 = DurableOpen::new(Dialect::SMB3_1_1, LEASING, false, [1; 16], [2; 16]);
+        let ok = DurableResponseV2 {
+            timeout_ms: 60_000,
+            flags: 0,
+        }
+        .to_context();
+        assert!(v2.granted(&[ok.clone()]).unwrap());
+        assert!(!v2.granted(&[]).unwrap());
+        let bad = CreateContext::new(b"DH2Q", vec![0; 3]);
+        assert!(v2.granted(&[bad]).is_err());
+        let v1 = DurableOpen::new(Dialect::SMB2_1, 0, false, [1; 16], [2; 16]);
+        assert!(!v1.granted(&[ok]).unwrap());
+        assert!(v1
+            .granted(&[CreateContext::new(b"DHnQ", vec![0; 8])])
+            .unwrap());
     }
 }

@@ -113,6 +113,17 @@ pub(crate) struct OpenFile {
     file: FileRef,
     info: OpenInfo,
     open: bool,
+    /// How to take the handle back on a new connection, when the server
+    /// made it durable.
+    durable: Option<Durable>,
+}
+
+/// A durable open's name, how it was opened, and how it was made durable.
+#[derive(Debug, Clone)]
+pub(crate) struct Durable {
+    pub path: String,
+    pub spec: OpenSpec,
+    pub how: smbkit_proto::smb2::durable::DurableOpen,
 }
 
 impl std::fmt::Debug for OpenFile {
@@ -131,7 +142,24 @@ impl OpenFile {
             file,
             info,
             open: true,
+            durable: None,
         }
+    }
+
+    /// The same guard, for a handle the server made durable.
+    pub(crate) fn with_durable(mut self, durable: Durable) -> Self {
+        self.durable = Some(durable);
+        self
+    }
+
+    /// How to take the handle back after a reconnect, if it is durable.
+    pub(crate) fn durable(&self) -> Option<&Durable> {
+        self.durable.as_ref()
+    }
+
+    /// Forgets a handle whose connection is gone: nothing to close.
+    pub(crate) fn forget(mut self) {
+        self.open = false;
     }
 
     /// The tree and id of the file.
@@ -232,6 +260,56 @@ impl Family {
         deadline: Instant,
     ) -> Result<OpenFile, Error> {
         dispatch!(self, f => f.open(tree, share, path, spec, what, deadline).await)
+    }
+
+    /// Opens `path` like [`Family::open`], asking the server to make the
+    /// handle durable (SMB 2/3: durable handle v2 on 3.x, v1 on 2.x, with
+    /// a lease or batch oplock; `writes`: a lease with write caching). A
+    /// server may grant it or not; SMB1 opens as usual.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn open_durable(
+        &self,
+        tree: u32,
+        share: &str,
+        path: &str,
+        spec: OpenSpec,
+        writes: bool,
+        what: &str,
+        deadline: Instant,
+    ) -> Result<OpenFile, Error> {
+        match self {
+            Family::Smb2(f) => {
+                f.open_durable(tree, share, path, spec, writes, what, deadline)
+                    .await
+            }
+            Family::Smb1(f) => f.open(tree, share, path, spec, what, deadline).await,
+        }
+    }
+
+    /// Takes the durable handle of `old` (opened over a connection that
+    /// was lost) back over this one, on `tree`.
+    pub(crate) async fn reopen_durable(
+        &self,
+        tree: u32,
+        share: &str,
+        old: &OpenFile,
+        deadline: Instant,
+    ) -> Result<OpenFile, Error> {
+        use crate::error::NotResumableReason as Why;
+        let not = |reason| Error::NotResumable {
+            operation: "reopening",
+            path: crate::error::display(share, old.durable.as_ref().map_or("", |d| &d.path)),
+            reason,
+        };
+        let (Family::Smb2(f), Some(d), Fid::Smb2(id)) = (self, old.durable(), old.file.fid) else {
+            return Err(not(if self.is_smb2() {
+                Why::NotDurable
+            } else {
+                Why::Smb1
+            }));
+        };
+        f.reopen_durable(tree, share, d, id, *old.info(), deadline)
+            .await
     }
 
     /// Closes an open file and waits for the answer.

@@ -6,6 +6,7 @@
 mod smb1;
 
 use std::future::Future;
+use std::net::SocketAddr;
 
 use smbkit_proto::conn::smb2::handshake::{
     EncryptionPolicy, Established, Family as Families, SigningPolicy,
@@ -23,7 +24,7 @@ use crate::error::Error;
 use crate::factory::{Encryption, Protocol, SignOptions, SmbProtocolFactory};
 use crate::family::smb2::Smb2;
 use crate::family::Family;
-use crate::ops::Session;
+use crate::ops::{Origin, Session};
 use crate::transport::{self, BoxStream};
 use crate::types::ServerInfo;
 
@@ -98,15 +99,51 @@ pub trait AuthHandler: Send {
     fn on_auth_failed(&mut self, err: Error) -> impl Future<Output = ()> + Send;
 }
 
-/// Connects to `addr` over TCP, then authenticates.
+/// Connects to `addr` over TCP, then authenticates. The connection
+/// remembers the addresses, to reconnect to them when it is lost and the
+/// factory has a reconnect policy.
 pub(crate) async fn connect<A: ToSocketAddrs>(
     f: SmbProtocolFactory,
     addr: A,
 ) -> Result<Connection, Error> {
     let limit = f.connect_timeout;
     let deadline = Instant::now() + limit;
+    let addrs: Vec<SocketAddr> = tokio::time::timeout_at(deadline, tokio::net::lookup_host(addr))
+        .await
+        .map_err(|_| Error::Timeout {
+            operation: "resolving the server address",
+            after: limit,
+        })??
+        .collect();
+    let client_guid = new_client_guid();
+    let (family, info) = dial(&f, &addrs, client_guid).await?;
+    Ok(Connection::new(Session::new(
+        family,
+        f,
+        info,
+        Origin::Address(addrs),
+        client_guid,
+    )))
+}
+
+/// A random ClientGuid, the same on every connection of one [`Session`].
+fn new_client_guid() -> [u8; 16] {
+    let mut g = [0u8; 16];
+    rand::fill(&mut g[..]);
+    g
+}
+
+/// Opens a TCP connection to `addrs` and authenticates over it: what
+/// connecting and reconnecting share.
+pub(crate) async fn dial(
+    f: &SmbProtocolFactory,
+    addrs: &[SocketAddr],
+    client_guid: [u8; 16],
+) -> Result<(Family, ServerInfo), Error> {
+    let limit = f.connect_timeout;
+    let deadline = Instant::now() + limit;
     let stream = transport::open(
-        addr,
+        addrs,
         f.direct_tcp,
         &f.remote_name,
         &f.my_name,
@@ -114,7 +151,7 @@ pub(crate) async fn connect<A: ToSocketAddrs>(
         limit,
     )
     .await?;
-    establish(f, Box::new(stream), deadline).await
+    establish(f, Box::new(stream), deadline, client_guid).await
 }
 
 /// Authenticates over a stream the caller opened (NetBIOS session first
@@ -137,11 +174,23 @@ where
             after: limit,
         })??;
     }
-    establish(f, stream, deadline).await
+    let client_guid = new_client_guid();
+    let (family, info) = establish(&f, stream, deadline, client_guid).await?;
+    Ok(Connection::new(Session::new(
+        family,
+        f,
+        info,
+        Origin::Stream,
+        client_guid,
+    )))
 }
 
 /// The handshake's settings from the factory's.
-fn config(f: &SmbProtocolFactory, limit: std::time::Duration) -> Smb2Config {
+fn config(
+    f: &SmbProtocolFactory,
+    limit: std::time::Duration,
+    client_guid: [u8; 16],
+) -> Smb2Config {
     Smb2Config {
         family: match f.protocol {
             Protocol::Auto => Families::Auto,
@@ -173,6 +222,7 @@ fn config(f: &SmbProtocolFactory, limit: std::time::Duration) -> Smb2Config {
             ..NtlmOptions::default()
         },
         limit,
+        client_guid,
     }
 }
 
@@ -185,13 +235,14 @@ enum Outcome {
 /// Runs the handshake over `stream`, then hands the stream to the SMB2
 /// driver or, when the server chose SMB1, to the SMB1 one.
 async fn establish(
-    f: SmbProtocolFactory,
+    f: &SmbProtocolFactory,
     mut stream: BoxStream,
     deadline: Instant,
-) -> Result<Connection, Error> {
+    client_guid: [u8; 16],
+) -> Result<(Family, ServerInfo), Error> {
     let now = Instant::now();
     let mut core = Smb2Connection::new(
-        config(&f, deadline.saturating_duration_since(now)),
+        config(f, deadline.saturating_duration_since(now), client_guid),
         now.into_std(),
     );
     let outcome = pump(&mut core, &mut stream).await.map_err(|e| match e {
@@ -238,7 +289,7 @@ async fn establish(
     };
     tracing::debug!(?info, "session established");
     let smb2 = Smb2::new(shared, tasks, info.clone());
-    Ok(Connection::new(Session::new(Family::Smb2(smb2), f, info)))
+    Ok((Family::Smb2(smb2), info))
 }
 
 /// Moves bytes and time between `stream` and the connection until the

@@ -12,7 +12,6 @@ use smbkit_proto::smb1::negotiate::{capabilities as caps, NegotiateResponse};
 use smbkit_proto::Dialect;
 use tokio::time::Instant;
 
-use crate::connection::Connection;
 use crate::driver::smb1::Smb1Shared;
 use crate::error::Error;
 use crate::factory::{SignOptions, SmbProtocolFactory};
@@ -24,11 +23,11 @@ const SECURITY_SIGNATURES_REQUIRED: u8 = 0x08;
 /// Establishes the session over a stream on which NEGOTIATE chose
 /// NT LM 0.12.
 pub(crate) async fn connect(
-    f: SmbProtocolFactory,
+    f: &SmbProtocolFactory,
     stream: crate::transport::BoxStream,
     neg: NegotiateResponse,
     deadline: Instant,
-) -> Result<Connection, Error> {
+) -> Result<(crate::family::Family, ServerInfo), Error> {
     if f.encryption == crate::factory::Encryption::Required {
         return Err(Error::Unsupported(
             "encryption is required, but the server speaks only SMB 1 (NT LM 0.12), which cannot \
@@ -122,7 +121,7 @@ pub(crate) async fn connect(
     );
     let family =
         crate::family::Family::Smb1(crate::family::smb1::Smb1::new(shared, tasks, info.clone()));
-    Ok(Connection::new(crate::ops::Session::new(family, f, info)))
+    Ok((family, info))
 }
 
 /// The largest SMB message a NetBIOS session message carries: its length

@@ -25,32 +25,183 @@ pub(crate) mod snapshots;
 pub(crate) mod transfer;
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use smbkit_proto::conn::reconnect::{Backoff, Next};
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::error::Error;
 use crate::factory::SmbProtocolFactory;
 use crate::family::Family;
-use crate::types::{ServerInfo, TreeInfo};
+use crate::types::{ConnectionEvent, ServerInfo, TreeInfo};
 
-/// What the clones of one connection share.
-pub(crate) struct Session {
+/// Where a session's connections come from.
+pub(crate) enum Origin {
+    /// TCP to these addresses: a lost connection can be made again.
+    Address(Vec<SocketAddr>),
+    /// A stream the caller gave: it cannot be opened again.
+    Stream,
+}
+
+/// One established connection of a session: its family (and driver),
+/// what was negotiated, and the trees connected over it. A reconnect
+/// replaces the whole link.
+pub(crate) struct Link {
     pub(crate) family: Family,
     pub(crate) info: ServerInfo,
-    pub(crate) factory: SmbProtocolFactory,
+    /// Counts the links of the session, from 0.
+    pub(crate) generation: u64,
     /// The connected trees by lower-case share name.
-    trees: tokio::sync::Mutex<HashMap<String, TreeInfo>>,
+    pub(crate) trees: tokio::sync::Mutex<HashMap<String, TreeInfo>>,
+}
+
+impl Link {
+    fn new(family: Family, info: ServerInfo, generation: u64) -> Arc<Link> {
+        Arc::new(Link {
+            family,
+            info,
+            generation,
+            trees: tokio::sync::Mutex::new(HashMap::new()),
+        })
+    }
+}
+
+/// What the clones of one connection share: the current link, and what
+/// it takes to make another one when it is lost.
+pub(crate) struct Session {
+    link: std::sync::Mutex<Arc<Link>>,
+    pub(crate) factory: SmbProtocolFactory,
+    origin: Origin,
+    /// The ClientGuid of every NEGOTIATE of the session (MS-SMB2
+    /// §3.2.4.2.2.2), which durable reconnects rely on.
+    client_guid: [u8; 16],
+    /// Held while a reconnect runs: one at a time.
+    recovering: tokio::sync::Mutex<()>,
+    /// Closed by the caller: never reconnected.
+    closed: AtomicBool,
+    reconnects: AtomicU32,
+    events: watch::Sender<ConnectionEvent>,
 }
 
 impl Session {
-    pub(crate) fn new(family: Family, factory: SmbProtocolFactory, info: ServerInfo) -> Self {
+    pub(crate) fn new(
+        family: Family,
+        factory: SmbProtocolFactory,
+        info: ServerInfo,
+        origin: Origin,
+        client_guid: [u8; 16],
+    ) -> Self {
         Session {
-            family,
-            info,
+            link: std::sync::Mutex::new(Link::new(family, info, 0)),
             factory,
-            trees: tokio::sync::Mutex::new(HashMap::new()),
+            origin,
+            client_guid,
+            recovering: tokio::sync::Mutex::new(()),
+            closed: AtomicBool::new(false),
+            reconnects: AtomicU32::new(0),
+            events: watch::channel(ConnectionEvent::Connected { reconnects: 0 }).0,
+        }
+    }
+
+    /// The current link.
+    pub(crate) fn link(&self) -> Arc<Link> {
+        self.link.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Events of the session's link.
+    pub(crate) fn events(&self) -> watch::Receiver<ConnectionEvent> {
+        self.events.subscribe()
+    }
+
+    /// Marks the session closed by the caller: it is not reconnected.
+    pub(crate) fn mark_closed(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        self.events.send_replace(ConnectionEvent::Closed);
+    }
+
+    /// True when a lost link is made again.
+    pub(crate) fn can_reconnect(&self) -> bool {
+        self.factory.reconnect.is_some()
+            && matches!(self.origin, Origin::Address(_))
+            && !self.closed.load(Ordering::SeqCst)
+    }
+
+    /// True when `e` says the link was lost and the session reconnects.
+    pub(crate) fn is_lost(&self, e: &Error) -> bool {
+        matches!(e, Error::NotConnected) && self.can_reconnect()
+    }
+
+    /// A live link: the current one, or once link `failed` is lost, a new
+    /// one made by the reconnect policy. Callers that find the same link
+    /// lost wait for one reconnect.
+    pub(crate) async fn recover(&self, failed: u64) -> Result<Arc<Link>, Error> {
+        let _one = self.recovering.lock().await;
+        let cur = self.link();
+        if cur.generation != failed && !cur.family.is_closed() {
+            return Ok(cur);
+        }
+        let (Some(policy), Origin::Address(addrs)) = (self.factory.reconnect, &self.origin) else {
+            return Err(Error::NotConnected);
+        };
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(Error::NotConnected);
+        }
+        tracing::warn!("the connection to the server was lost; reconnecting");
+        self.events.send_replace(ConnectionEvent::Lost);
+        // The old driver may still be winding down (a dead peer's tasks).
+        cur.family.stop("the connection was lost").await;
+        let mut backoff = Backoff::new(policy, std::time::Instant::now());
+        let mut last = Error::NotConnected;
+        loop {
+            let (attempt, at) = match backoff.next(std::time::Instant::now()) {
+                Next::Attempt { attempt, at } => (attempt, at),
+                Next::GiveUp { attempts } => {
+                    tracing::warn!(attempts, error = %last, "giving up reconnecting");
+                    self.events.send_replace(ConnectionEvent::GaveUp {
+                        attempts,
+                        error: last.to_string(),
+                    });
+                    return Err(Error::ReconnectFailed {
+                        attempts,
+                        last: Box::new(last),
+                    });
+                }
+            };
+            tokio::time::sleep_until(Instant::from_std(at)).await;
+            tracing::info!(attempt, "reconnecting");
+            self.events
+                .send_replace(ConnectionEvent::Reconnecting { attempt });
+            match crate::handshake::dial(&self.factory, addrs, self.client_guid).await {
+                Ok((family, info)) => {
+                    let link = Link::new(family, info, cur.generation + 1);
+                    *self.link.lock().unwrap_or_else(|e| e.into_inner()) = link.clone();
+                    let reconnects = self.reconnects.fetch_add(1, Ordering::SeqCst) + 1;
+                    tracing::info!(attempt, reconnects, "reconnected");
+                    self.events
+                        .send_replace(ConnectionEvent::Connected { reconnects });
+                    return Ok(link);
+                }
+                Err(e @ Error::AuthFailed { .. }) => {
+                    // The credentials will not get better by trying again.
+                    tracing::warn!(error = %e, "reconnecting: authentication failed");
+                    self.events.send_replace(ConnectionEvent::GaveUp {
+                        attempts: attempt,
+                        error: e.to_string(),
+                    });
+                    return Err(Error::ReconnectFailed {
+                        attempts: attempt,
+                        last: Box::new(e),
+                    });
+                }
+                Err(e) => {
+                    tracing::debug!(attempt, error = %e, "reconnect attempt failed");
+                    last = e;
+                }
+            }
         }
     }
 }
@@ -65,12 +216,14 @@ pub(crate) struct Ctx {
 }
 
 impl Ctx {
-    pub(crate) fn family(&self) -> &Family {
-        &self.session.family
+    /// The family of the current link.
+    pub(crate) fn family(&self) -> Family {
+        self.session.link().family.clone()
     }
 
-    pub(crate) fn info(&self) -> &ServerInfo {
-        &self.session.info
+    /// What was negotiated on the current link.
+    pub(crate) fn info(&self) -> ServerInfo {
+        self.session.link().info.clone()
     }
 
     /// The server's NetBIOS name as the factory was given it.
@@ -78,9 +231,11 @@ impl Ctx {
         &self.session.factory.remote_name
     }
 
-    /// True once the connection is closed or its stream has died.
+    /// True once the connection is closed, or lost with no reconnect
+    /// to come.
     pub(crate) fn is_closed(&self) -> bool {
-        self.session.family.is_closed()
+        self.session.closed.load(Ordering::SeqCst)
+            || (self.session.link().family.is_closed() && !self.session.can_reconnect())
     }
 
     /// Fails with [`Error::NotConnected`] once the connection is closed.
@@ -90,6 +245,17 @@ impl Ctx {
         } else {
             Ok(())
         }
+    }
+
+    /// A live link: the current one, or a new one if it was lost and the
+    /// session reconnects.
+    pub(crate) async fn live_link(&self) -> Result<Arc<Link>, Error> {
+        self.check_open()?;
+        let link = self.session.link();
+        if !link.family.is_closed() {
+            return Ok(link);
+        }
+        self.session.recover(link.generation).await
     }
 
     /// The time limit an operation with `default` as its own default gets.

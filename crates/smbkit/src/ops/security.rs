@@ -52,8 +52,8 @@ pub(crate) async fn get_security_with(
         create_disposition::OPEN,
         0,
     );
-    let q = ctx
-        .family()
+    let family = ctx.family();
+    let q = family
         .path_query(tree, share, &path, spec, "get_security", deadline)
         .await?;
     // On an error, dropping the query hands what it holds open to the

@@ -38,9 +38,9 @@ pub(crate) fn check_share(share: &str) -> Result<(), Error> {
 
 /// ECHO; default time limit 10 s.
 pub(crate) async fn echo(ctx: &Ctx, data: &[u8]) -> Result<Vec<u8>, Error> {
-    ctx.check_open()?;
+    let link = ctx.live_link().await?;
     let limit = ctx.limit(DEFAULT_ECHO_TIMEOUT);
-    ctx.family()
+    link.family
         .echo(data, Instant::now() + limit)
         .await
         .map_err(|e| with_limit(e, limit))
@@ -49,11 +49,16 @@ pub(crate) async fn echo(ctx: &Ctx, data: &[u8]) -> Result<Vec<u8>, Error> {
 /// Connects the tree of `share`, or returns the one already connected.
 pub(crate) async fn tree_connect(ctx: &Ctx, share: &str) -> Result<TreeInfo, Error> {
     check_share(share)?;
-    ctx.check_open()?;
     let limit = ctx.op_limit();
     let deadline = Instant::now() + limit;
+    let link = tokio::time::timeout_at(deadline, ctx.live_link())
+        .await
+        .map_err(|_| Error::Timeout {
+            operation: "reconnecting",
+            after: limit,
+        })??;
     let key = share.to_lowercase();
-    let mut trees = tokio::time::timeout_at(deadline, ctx.session.trees.lock())
+    let mut trees = tokio::time::timeout_at(deadline, link.trees.lock())
         .await
         .map_err(|_| Error::Timeout {
             operation: "tree connect",
@@ -62,8 +67,8 @@ pub(crate) async fn tree_connect(ctx: &Ctx, share: &str) -> Result<TreeInfo, Err
     if let Some(t) = trees.get(&key) {
         return Ok(*t);
     }
-    let info = ctx
-        .family()
+    let info = link
+        .family
         .tree_connect(ctx.remote_name(), share, deadline)
         .await
         .map_err(|e| with_limit(e, limit))?;
@@ -76,9 +81,10 @@ pub(crate) async fn tree_disconnect(ctx: &Ctx, share: &str) -> Result<(), Error>
     ctx.check_open()?;
     let limit = ctx.op_limit();
     let deadline = Instant::now() + limit;
-    let removed = ctx.session.trees.lock().await.remove(&share.to_lowercase());
+    let link = ctx.session.link();
+    let removed = link.trees.lock().await.remove(&share.to_lowercase());
     if let Some(t) = removed {
-        ctx.family()
+        link.family
             .tree_disconnect(t.tree_id, deadline)
             .await
             .map_err(|e| with_limit(e, limit))?;
@@ -92,19 +98,17 @@ pub(crate) async fn close(ctx: &Ctx) -> Result<(), Error> {
     if ctx.is_closed() {
         return Ok(());
     }
-    let deadline = Instant::now() + ctx.limit(Duration::from_secs(5));
-    let trees: Vec<TreeInfo> = ctx
-        .session
-        .trees
-        .lock()
-        .await
-        .drain()
-        .map(|(_, t)| t)
-        .collect();
-    for t in trees {
-        let _ = ctx.family().tree_disconnect(t.tree_id, deadline).await;
+    ctx.session.mark_closed();
+    let link = ctx.session.link();
+    if link.family.is_closed() {
+        return Ok(());
     }
-    ctx.family().logoff(deadline).await;
-    ctx.family().stop("closed by the caller").await;
+    let deadline = Instant::now() + ctx.limit(Duration::from_secs(5));
+    let trees: Vec<TreeInfo> = link.trees.lock().await.drain().map(|(_, t)| t).collect();
+    for t in trees {
+        let _ = link.family.tree_disconnect(t.tree_id, deadline).await;
+    }
+    link.family.logoff(deadline).await;
+    link.family.stop("closed by the caller").await;
     Ok(())
 }

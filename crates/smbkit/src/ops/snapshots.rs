@@ -40,8 +40,8 @@ pub(crate) async fn list_snapshots(
             create_disposition::OPEN,
             0,
         );
-        let q = ctx
-            .family()
+        let family = ctx.family();
+        let q = family
             .path_query(tree, share, &path, spec, "list_snapshots", deadline)
             .await?;
         // On an error, dropping the query hands what it holds open to the

@@ -207,7 +207,7 @@ async fn store_in<R: AsyncRead + Unpin + ?Sized>(
         path: path.as_str().into(),
     };
     // On an error, dropping the file hands its close to the connection.
-    let n = write_pipeline(family, &f, &target, reader, first, offset, chunk, limit).await?;
+    let n = write_pipeline(&family, &f, &target, reader, first, offset, chunk, limit).await?;
     f.close(Instant::now() + limit).await?;
     Ok(n)
 }

@@ -88,6 +88,10 @@ pub struct Smb2Config {
     pub ntlm: NtlmOptions,
     /// How long the whole handshake may take.
     pub limit: Duration,
+    /// The ClientGuid of the NEGOTIATE (MS-SMB2 §2.2.3): the same one on
+    /// every connection of one client, so that a server can match a
+    /// reconnecting client's durable opens (§3.3.5.9.12) to it.
+    pub client_guid: [u8; 16],
 }
 
 /// What the handshake settled on.
@@ -326,8 +330,7 @@ impl Smb2Connection {
         let dialects = dialects_for(hs.config.direct_tcp);
         let mut salt = [0u8; 32];
         rand::fill(&mut salt[..]);
-        let mut client_guid = [0u8; 16];
-        rand::fill(&mut client_guid[..]);
+        let client_guid = hs.config.client_guid;
         let req = NegotiateRequest {
             dialects: dialects.clone(),
             security_mode: if hs.config.signing == SigningPolicy::WhenSupported {
@@ -338,7 +341,11 @@ impl Smb2Connection {
             // Samba (and MS-SMB2 §3.3.5.4 for 3.0/3.0.2) only encrypts for a
             // client that announces SMB2_GLOBAL_CAP_ENCRYPTION, whatever
             // the dialect.
-            capabilities: capabilities::LARGE_MTU | capabilities::ENCRYPTION,
+            // LEASING: the connection acknowledges lease breaks
+            // (MS-SMB2 §3.2.5.19.2).
+            capabilities: capabilities::LARGE_MTU
+                | capabilities::ENCRYPTION
+                | capabilities::LEASING,
             client_guid,
             contexts: vec![
                 NegotiateContext::PreauthIntegrity {

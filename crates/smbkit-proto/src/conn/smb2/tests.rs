@@ -193,6 +193,7 @@ fn config() -> Smb2Config {
         credentials: Credentials::new("alice", "", "secret"),
         ntlm: NtlmOptions::default(),
         limit: Duration::from_secs(30),
+        client_guid: [7; 16],
     }
 }
 

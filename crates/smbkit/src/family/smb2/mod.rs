@@ -30,7 +30,8 @@ pub(crate) use ipc::PathQuery;
 pub(crate) use search::Search;
 pub(crate) use transfer::WriteInFlight;
 
-use super::{Family, Fid, FileRef, OpenFile, OpenInfo, OpenSpec};
+use super::{Durable, Family, Fid, FileRef, OpenFile, OpenInfo, OpenSpec};
+use smbkit_proto::smb2::durable::{DurableOpen, DurableVersion};
 use crate::driver::smb2::Shared;
 use crate::driver::{body, Part, Response, Tasks};
 use crate::error::{describe_status, failure, rename_failure, Error, ProtocolError};
@@ -292,6 +293,105 @@ impl Smb2 {
         }
         let create = decode_create(&r)?;
         Ok(self.opened(tree, &create))
+    }
+
+    /// CREATE asking for a durable handle (MS-SMB2 §3.2.4.3.5); the guard
+    /// knows how to take it back when the server granted it.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn open_durable(
+        &self,
+        tree: u32,
+        share: &str,
+        path: &str,
+        spec: OpenSpec,
+        writes: bool,
+        what: &str,
+        deadline: Instant,
+    ) -> Result<OpenFile, Error> {
+        let mut create_guid = [0u8; 16];
+        let mut lease_key = [0u8; 16];
+        rand::fill(&mut create_guid[..]);
+        rand::fill(&mut lease_key[..]);
+        let info = self.info();
+        let how = DurableOpen::new(info.dialect, info.capabilities, writes, create_guid, lease_key);
+        let mut req = create_request(&spec, path);
+        (req.requested_oplock_level, req.contexts) = how.request();
+        let r = self
+            .shared
+            .request(Command::CREATE, tree, 1, deadline, "CREATE", |w| {
+                req.encode(w)
+            })
+            .await?;
+        if r.header.status != NtStatus::SUCCESS {
+            return Err(failure(what, share, path, r.header.status));
+        }
+        let create = decode_create(&r)?;
+        // Opened either way; kept for a reconnect only if made durable.
+        let file = self.opened(tree, &create);
+        let granted = how
+            .granted(&create.contexts)
+            .map_err(|e| ProtocolError::decode("durable handle response", e))?;
+        tracing::debug!(path, granted, oplock = create.oplock_level, "durable open");
+        Ok(if granted {
+            file.with_durable(Durable {
+                path: path.to_string(),
+                spec,
+                how,
+            })
+        } else {
+            file
+        })
+    }
+
+    /// CREATE with DH2C or DHnC (MS-SMB2 §3.2.4.4): the durable handle
+    /// `old` of a lost connection, taken back on `tree` of this one.
+    pub(crate) async fn reopen_durable(
+        &self,
+        tree: u32,
+        share: &str,
+        d: &Durable,
+        old: FileId,
+        info: OpenInfo,
+        deadline: Instant,
+    ) -> Result<OpenFile, Error> {
+        use crate::error::NotResumableReason as Why;
+        let is3 = self.info().dialect.is_smb3();
+        let v2 = matches!(d.how.version, DurableVersion::V2 { .. });
+        if is3 != v2 {
+            return Err(Error::NotResumable {
+                operation: "reopening",
+                path: crate::error::display(share, &d.path),
+                reason: Why::DialectChanged,
+            });
+        }
+        let mut req = create_request(&d.spec, &d.path);
+        (req.requested_oplock_level, req.contexts) = d.how.reconnect(old);
+        let r = self
+            .shared
+            .request(Command::CREATE, tree, 1, deadline, "CREATE", |w| {
+                req.encode(w)
+            })
+            .await?;
+        if r.header.status != NtStatus::SUCCESS {
+            tracing::warn!(path = %d.path, status = %r.header.status, "durable handle refused");
+            return Err(Error::NotResumable {
+                operation: "reopening",
+                path: crate::error::display(share, &d.path),
+                reason: Why::Refused(r.header.status),
+            });
+        }
+        let create = decode_create(&r)?;
+        tracing::info!(path = %d.path, "durable handle taken back");
+        // The size and times of the first open stay: the file is the same.
+        Ok(OpenFile::new(
+            Family::Smb2(self.clone()),
+            FileRef {
+                tree,
+                fid: Fid::Smb2(create.file_id),
+            },
+            info,
+        )
+        .with_durable(d.clone()))
     }
 
     /// The guard of a file a CREATE opened.
