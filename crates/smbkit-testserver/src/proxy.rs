@@ -35,6 +35,28 @@ struct Shared {
     to_client: AtomicU64,
     /// Bytes forwarded from clients to the server.
     to_server: AtomicU64,
+    /// Cut every connection once `to_client` reaches this (`u64::MAX`:
+    /// never).
+    cut_at_to_client: AtomicU64,
+    /// Cut every connection once `to_server` reaches this.
+    cut_at_to_server: AtomicU64,
+}
+
+impl Shared {
+    fn new() -> Self {
+        Shared {
+            cut_at_to_client: AtomicU64::new(u64::MAX),
+            cut_at_to_server: AtomicU64::new(u64::MAX),
+            ..Shared::default()
+        }
+    }
+
+    fn cut(&self) {
+        let sockets = std::mem::take(&mut *lock(&self.sockets));
+        for s in sockets {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+    }
 }
 
 /// A TCP proxy on 127.0.0.1 that forwards to one server until told to
@@ -51,7 +73,7 @@ impl FaultProxy {
     pub fn start(upstream_port: u16) -> io::Result<FaultProxy> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let port = listener.local_addr()?.port();
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared::new());
         let s = shared.clone();
         thread::Builder::new()
             .name("fault-proxy".into())
@@ -78,10 +100,21 @@ impl FaultProxy {
     /// Closes both sockets of every connection so far (the client sees the
     /// end of its stream); later connections are forwarded as usual.
     pub fn cut(&self) {
-        let sockets = std::mem::take(&mut *lock(&self.shared.sockets));
-        for s in sockets {
-            let _ = s.shutdown(Shutdown::Both);
-        }
+        self.shared.cut();
+    }
+
+    /// Cuts every connection (as [`FaultProxy::cut`]) the moment the bytes
+    /// forwarded to clients reach `total` (counted as
+    /// [`FaultProxy::bytes_to_client`] counts them): the data that reaches
+    /// it is not forwarded. Once.
+    pub fn cut_when_to_client(&self, total: u64) {
+        self.shared.cut_at_to_client.store(total, Ordering::SeqCst);
+    }
+
+    /// Cuts every connection the moment the bytes forwarded to the server
+    /// reach `total` (see [`FaultProxy::bytes_to_server`]). Once.
+    pub fn cut_when_to_server(&self, total: u64) {
+        self.shared.cut_at_to_server.store(total, Ordering::SeqCst);
     }
 
     /// Connections accepted so far.
@@ -143,10 +176,10 @@ fn accept_loop(listener: TcpListener, upstream_port: u16, shared: Arc<Shared>) {
         let down = shared.clone();
         let _ = thread::Builder::new()
             .name("fault-proxy-up".into())
-            .spawn(move || forward(c_rd, s_wr, &up, |s| &s.to_server));
+            .spawn(move || forward(c_rd, s_wr, &up, |s| (&s.to_server, &s.cut_at_to_server)));
         let _ = thread::Builder::new()
             .name("fault-proxy-down".into())
-            .spawn(move || forward(s_rd, c_wr, &down, |s| &s.to_client));
+            .spawn(move || forward(s_rd, c_wr, &down, |s| (&s.to_client, &s.cut_at_to_client)));
     }
 }
 
@@ -156,7 +189,7 @@ fn forward(
     mut from: TcpStream,
     mut to: TcpStream,
     shared: &Shared,
-    count: impl Fn(&Shared) -> &AtomicU64,
+    count: impl Fn(&Shared) -> (&AtomicU64, &AtomicU64),
 ) {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -177,10 +210,25 @@ fn forward(
             }
             thread::sleep(Duration::from_millis(5));
         }
+        let (counter, cut_at) = count(shared);
+        let limit = cut_at.load(Ordering::SeqCst);
+        let before = counter.load(Ordering::SeqCst);
+        if before.saturating_add(n as u64) >= limit
+            && cut_at
+                .compare_exchange(limit, u64::MAX, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+        {
+            // Forward what comes before the mark, then cut.
+            let keep = limit.saturating_sub(before) as usize;
+            let _ = to.write_all(&buf[..keep.min(n)]);
+            counter.fetch_add(keep.min(n) as u64, Ordering::SeqCst);
+            shared.cut();
+            break;
+        }
         if to.write_all(&buf[..n]).is_err() {
             break;
         }
-        count(shared).fetch_add(n as u64, Ordering::SeqCst);
+        counter.fetch_add(n as u64, Ordering::SeqCst);
     }
     let _ = to.shutdown(Shutdown::Write);
     let _ = from.shutdown(Shutdown::Read);

@@ -72,7 +72,9 @@ pub enum Error {
     /// transfer could not take its handle back (see
     /// [`crate::SmbProtocolFactory::reconnect`]); the connection itself
     /// works again.
-    #[error("{operation} of '{path}' cannot go on after the connection was re-established: {reason}")]
+    #[error(
+        "{operation} of '{path}' cannot go on after the connection was re-established: {reason}"
+    )]
     NotResumable {
         /// What was being done ("reading", "writing").
         operation: &'static str,
@@ -83,7 +85,9 @@ pub enum Error {
     },
     /// The connection was lost and every attempt to establish it again
     /// failed (see [`crate::SmbProtocolFactory::reconnect`]).
-    #[error("the connection was lost and {attempts} attempts to reconnect failed; the last: {last}")]
+    #[error(
+        "the connection was lost and {attempts} attempts to reconnect failed; the last: {last}"
+    )]
     ReconnectFailed {
         /// How many attempts were made.
         attempts: u32,

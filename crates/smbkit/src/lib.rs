@@ -50,8 +50,8 @@ mod types;
 pub use connection::{Connection, DEFAULT_SEARCH};
 pub use error::{Error, NotResumableReason, ProtocolError};
 pub use factory::{
-    Encryption, Protocol, ReconnectPolicy, SignOptions, SmbProtocolFactory, Tuning, DEFAULT_CIPHERS,
-    DEFAULT_DEAD_PEER, DEFAULT_ECHO_TIMEOUT, DEFAULT_KEEPALIVE, DEFAULT_TIMEOUT,
+    Encryption, Protocol, ReconnectPolicy, SignOptions, SmbProtocolFactory, Tuning,
+    DEFAULT_CIPHERS, DEFAULT_DEAD_PEER, DEFAULT_ECHO_TIMEOUT, DEFAULT_KEEPALIVE, DEFAULT_TIMEOUT,
 };
 pub use handshake::AuthHandler;
 pub use ops::transfer::{RemoteFile, RemoteReader};

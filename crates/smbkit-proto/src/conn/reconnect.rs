@@ -107,7 +107,9 @@ impl Backoff {
     pub fn next(&mut self, now: Instant) -> Next {
         let n = self.made + 1;
         if n > self.policy.attempts.max(1) {
-            return Next::GiveUp { attempts: self.made };
+            return Next::GiveUp {
+                attempts: self.made,
+            };
         }
         let at = match self.last_start {
             None => Some(now),
@@ -115,11 +117,15 @@ impl Backoff {
         };
         // A time past what `Instant` can hold is past any limit.
         let Some(at) = at else {
-            return Next::GiveUp { attempts: self.made };
+            return Next::GiveUp {
+                attempts: self.made,
+            };
         };
         if let Some(limit) = self.lost_at.checked_add(self.policy.give_up_after) {
             if at > limit {
-                return Next::GiveUp { attempts: self.made };
+                return Next::GiveUp {
+                    attempts: self.made,
+                };
             }
         }
         self.made = n;

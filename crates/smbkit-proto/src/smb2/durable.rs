@@ -319,7 +319,11 @@ impl DurableOpen {
             lease_key,
             lease_state: lease_state::READ_CACHING
                 | lease_state::HANDLE_CACHING
-                | if writes { lease_state::WRITE_CACHING } else { 0 },
+                | if writes {
+                    lease_state::WRITE_CACHING
+                } else {
+                    0
+                },
             flags: 0,
             v2: v3.then_some(([0; 16], 0)),
         });
@@ -380,9 +384,7 @@ impl DurableOpen {
     pub fn granted(&self, contexts: &[CreateContext]) -> Result<bool, DecodeError> {
         for c in contexts {
             match self.version {
-                DurableVersion::V2 { .. }
-                    if c.name == context_name::DURABLE_HANDLE_REQUEST_V2 =>
-                {
+                DurableVersion::V2 { .. } if c.name == context_name::DURABLE_HANDLE_REQUEST_V2 => {
                     DurableResponseV2::decode(&c.data)?;
                     return Ok(true);
                 }
@@ -532,7 +534,10 @@ mod tests {
         assert_eq!(lease.lease_key, [2; 16]);
         assert_eq!(lease.lease_state, 7);
         assert_eq!(cs[1].name, b"DH2Q");
-        assert_eq!(DurableRequestV2::decode(&cs[1].data).unwrap().create_guid, [1; 16]);
+        assert_eq!(
+            DurableRequestV2::decode(&cs[1].data).unwrap().create_guid,
+            [1; 16]
+        );
         let fid = FileId {
             persistent: 5,
             volatile: 6,
@@ -549,7 +554,10 @@ mod tests {
         assert_eq!(RequestLease::decode(&cs[0].data).unwrap().lease_state, 3);
         assert_eq!(cs[1].name, b"DHnQ");
         let (_, cs) = d.reconnect(fid);
-        assert_eq!(DurableReconnectV1::decode(&cs[1].data).unwrap().file_id, fid);
+        assert_eq!(
+            DurableReconnectV1::decode(&cs[1].data).unwrap().file_id,
+            fid
+        );
         // 2.0.2, or no leasing: a batch oplock + DHnQ.
         for (dialect, caps) in [(Dialect::SMB2_0_2, LEASING), (Dialect::SMB2_1, 0)] {
             let d = DurableOpen::new(dialect, caps, true, [1; 16], [2; 16]);
@@ -565,7 +573,7 @@ mod tests {
             flags: 0,
         }
         .to_context();
-        assert!(v2.granted(&[ok.clone()]).unwrap());
+        assert!(v2.granted(std::slice::from_ref(&ok)).unwrap());
         assert!(!v2.granted(&[]).unwrap());
         let bad = CreateContext::new(b"DH2Q", vec![0; 3]);
         assert!(v2.granted(&[bad]).is_err());

@@ -115,7 +115,7 @@ pub(crate) struct OpenFile {
     open: bool,
     /// How to take the handle back on a new connection, when the server
     /// made it durable.
-    durable: Option<Durable>,
+    durable: Option<Box<Durable>>,
 }
 
 /// A durable open's name, how it was opened, and how it was made durable.
@@ -148,13 +148,13 @@ impl OpenFile {
 
     /// The same guard, for a handle the server made durable.
     pub(crate) fn with_durable(mut self, durable: Durable) -> Self {
-        self.durable = Some(durable);
+        self.durable = Some(Box::new(durable));
         self
     }
 
     /// How to take the handle back after a reconnect, if it is durable.
     pub(crate) fn durable(&self) -> Option<&Durable> {
-        self.durable.as_ref()
+        self.durable.as_deref()
     }
 
     /// Forgets a handle whose connection is gone: nothing to close.
@@ -286,30 +286,27 @@ impl Family {
         }
     }
 
-    /// Takes the durable handle of `old` (opened over a connection that
-    /// was lost) back over this one, on `tree`.
+    /// Takes the durable handle `old` (described by `d`, opened over a
+    /// connection that was lost) back over this one, on `tree`.
     pub(crate) async fn reopen_durable(
         &self,
         tree: u32,
         share: &str,
-        old: &OpenFile,
+        d: &Durable,
+        old: Fid,
+        info: OpenInfo,
         deadline: Instant,
     ) -> Result<OpenFile, Error> {
-        use crate::error::NotResumableReason as Why;
-        let not = |reason| Error::NotResumable {
-            operation: "reopening",
-            path: crate::error::display(share, old.durable.as_ref().map_or("", |d| &d.path)),
-            reason,
-        };
-        let (Family::Smb2(f), Some(d), Fid::Smb2(id)) = (self, old.durable(), old.file.fid) else {
-            return Err(not(if self.is_smb2() {
-                Why::NotDurable
-            } else {
-                Why::Smb1
-            }));
-        };
-        f.reopen_durable(tree, share, d, id, *old.info(), deadline)
-            .await
+        match (self, old) {
+            (Family::Smb2(f), Fid::Smb2(id)) => {
+                f.reopen_durable(tree, share, d, id, info, deadline).await
+            }
+            _ => Err(Error::NotResumable {
+                operation: "reopening",
+                path: crate::error::display(share, &d.path),
+                reason: crate::error::NotResumableReason::DialectChanged,
+            }),
+        }
     }
 
     /// Closes an open file and waits for the answer.
@@ -481,6 +478,14 @@ pub(crate) enum WriteInFlight<'a> {
 }
 
 impl WriteInFlight<'_> {
+    /// The data the WRITE carries.
+    pub(crate) fn data(&self) -> &Bytes {
+        match self {
+            WriteInFlight::Smb2(w) => &w.data,
+            WriteInFlight::Smb1(_, w) => &w.data,
+        }
+    }
+
     /// Waits for the answer: the bytes are written (SMB1 writes what the
     /// server did not take with further requests, each within `limit`),
     /// and the data's buffer comes back once nothing else holds it.

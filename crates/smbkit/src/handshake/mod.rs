@@ -186,11 +186,7 @@ where
 }
 
 /// The handshake's settings from the factory's.
-fn config(
-    f: &SmbProtocolFactory,
-    limit: std::time::Duration,
-    client_guid: [u8; 16],
-) -> Smb2Config {
+fn config(f: &SmbProtocolFactory, limit: std::time::Duration, client_guid: [u8; 16]) -> Smb2Config {
     Smb2Config {
         family: match f.protocol {
             Protocol::Auto => Families::Auto,

@@ -39,6 +39,9 @@ use crate::factory::SmbProtocolFactory;
 use crate::family::Family;
 use crate::types::{ConnectionEvent, ServerInfo, TreeInfo};
 
+/// How many times one step is repeated on a new connection.
+pub(crate) const MAX_REPEATS: u32 = 3;
+
 /// Where a session's connections come from.
 pub(crate) enum Origin {
     /// TCP to these addresses: a lost connection can be made again.
@@ -135,13 +138,13 @@ impl Session {
         matches!(e, Error::NotConnected) && self.can_reconnect()
     }
 
-    /// A live link: the current one, or once link `failed` is lost, a new
-    /// one made by the reconnect policy. Callers that find the same link
-    /// lost wait for one reconnect.
-    pub(crate) async fn recover(&self, failed: u64) -> Result<Arc<Link>, Error> {
+    /// A live link: the current one, or once it is lost, a new one made
+    /// by the reconnect policy. Callers that find the link lost at the
+    /// same time wait for one reconnect.
+    pub(crate) async fn recover(&self) -> Result<Arc<Link>, Error> {
         let _one = self.recovering.lock().await;
         let cur = self.link();
-        if cur.generation != failed && !cur.family.is_closed() {
+        if !cur.family.is_closed() {
             return Ok(cur);
         }
         let (Some(policy), Origin::Address(addrs)) = (self.factory.reconnect, &self.origin) else {
@@ -255,7 +258,27 @@ impl Ctx {
         if !link.family.is_closed() {
             return Ok(link);
         }
-        self.session.recover(link.generation).await
+        self.session.recover().await
+    }
+
+    /// Runs `op`, and runs it again on a new connection when the
+    /// connection was lost while it ran and the session reconnects: for
+    /// steps that may be repeated (opens, whole small reads and writes).
+    pub(crate) async fn again_if_lost<T, F, Fut>(&self, mut op: F) -> Result<T, Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, Error>>,
+    {
+        let mut tries = 0;
+        loop {
+            match op().await {
+                Err(e) if tries < MAX_REPEATS && self.session.is_lost(&e) => {
+                    tries += 1;
+                    self.session.recover().await?;
+                }
+                r => return r,
+            }
+        }
     }
 
     /// The time limit an operation with `default` as its own default gets.

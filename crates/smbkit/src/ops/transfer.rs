@@ -26,8 +26,10 @@ use tokio::time::Instant;
 
 use super::names::smb_path;
 use super::{with_limit, Ctx};
-use crate::error::{display, Error};
-use crate::family::{read_spec, Family, FileRef, OpenFile, OpenSpec, ReadStart, WriteInFlight};
+use crate::error::{display, Error, NotResumableReason};
+use crate::family::{
+    read_spec, Family, FileRef, OpenFile, OpenInfo, OpenSpec, ReadStart, WriteInFlight,
+};
 
 /// Requests of one transfer in flight at once.
 const WINDOW: usize = 8;
@@ -45,12 +47,35 @@ struct Target {
 pub(crate) async fn open_file(ctx: &Ctx, share: &str, path: &str) -> Result<RemoteFile, Error> {
     super::timed(ctx, |deadline| async move {
         let path = smb_path(path)?;
-        let tree = ctx.tree(share, deadline).await?;
-        let f = ctx
-            .family()
-            .open(tree, share, &path, read_spec(), "open", deadline)
-            .await?;
+        let f = open_resumable(ctx, share, &path, read_spec(), false, "open", deadline).await?;
         Ok(RemoteFile::new(ctx.clone(), share, &path, f))
+    })
+    .await
+}
+
+/// Opens `path` on the tree of `share`: durable when the session
+/// reconnects, so that a reconnect can take the handle back (`writes`: the
+/// open writes). Repeated on a new connection when the connection is lost
+/// meanwhile.
+async fn open_resumable(
+    ctx: &Ctx,
+    share: &str,
+    path: &str,
+    spec: OpenSpec,
+    writes: bool,
+    what: &str,
+    deadline: Instant,
+) -> Result<OpenFile, Error> {
+    ctx.again_if_lost(|| async move {
+        let tree = ctx.tree(share, deadline).await?;
+        let family = ctx.family();
+        if ctx.session.can_reconnect() {
+            family
+                .open_durable(tree, share, path, spec, writes, what, deadline)
+                .await
+        } else {
+            family.open(tree, share, path, spec, what, deadline).await
+        }
     })
     .await
 }
@@ -83,12 +108,18 @@ async fn retrieve_in<W: AsyncWrite + Unpin + ?Sized>(
 ) -> Result<(u32, u64), Error> {
     let path = smb_path(path)?;
     let deadline = Instant::now() + limit;
-    let tree = ctx.tree(share, deadline).await?;
-    let family = ctx.family();
     let want = max_length.unwrap_or(u64::MAX);
-    let first_len = want.min(family.read_size() as u64) as u32;
-    let start = family
-        .open_read(tree, share, &path, offset, first_len, deadline)
+    let p = &path;
+    let (first_len, start) = ctx
+        .again_if_lost(|| async move {
+            let tree = ctx.tree(share, deadline).await?;
+            let family = ctx.family();
+            let first_len = want.min(family.read_size() as u64) as u32;
+            let start = family
+                .open_read(tree, share, p, offset, first_len, deadline)
+                .await?;
+            Ok((first_len, start))
+        })
         .await?;
     let (info, first, open) = match start {
         ReadStart::Done(info, data) => (info, Some(data), None),
@@ -120,16 +151,17 @@ async fn retrieve_in<W: AsyncWrite + Unpin + ?Sized>(
         Some(f) => f,
         // A large file: open it again and stream the rest.
         None => {
-            family
-                .open(
-                    tree,
-                    share,
-                    &path,
-                    read_spec(),
-                    "retrieve_file",
-                    Instant::now() + limit,
-                )
-                .await?
+            let deadline = Instant::now() + limit;
+            open_resumable(
+                ctx,
+                share,
+                &path,
+                read_spec(),
+                false,
+                "retrieve_file",
+                deadline,
+            )
+            .await?
         }
     };
     let file = RemoteFile::new(ctx.clone(), share, &path, f);
@@ -179,9 +211,7 @@ async fn store_in<R: AsyncRead + Unpin + ?Sized>(
         ));
     }
     let deadline = Instant::now() + limit;
-    let tree = ctx.tree(share, deadline).await?;
-    let family = ctx.family();
-    let chunk = family.write_size();
+    let chunk = ctx.live_link().await?.family.write_size();
     let spec = OpenSpec::new(
         access_mask::FILE_WRITE_DATA
             | access_mask::FILE_READ_ATTRIBUTES
@@ -190,79 +220,282 @@ async fn store_in<R: AsyncRead + Unpin + ?Sized>(
         disposition,
         create_options::NON_DIRECTORY_FILE,
     );
-    let first = fill_into(reader, chunk, None).await?;
+    let first = fill_into(reader, chunk, None).await?.freeze();
     if first.len() < chunk {
-        // Everything fits in one WRITE.
+        // Everything fits in one WRITE; repeated whole on a new
+        // connection if the connection is lost meanwhile.
         let n = first.len() as u64;
-        family
-            .store_small(tree, share, &path, spec, offset, first.freeze(), deadline)
-            .await?;
+        let (p, data) = (&path, &first);
+        ctx.again_if_lost(|| async move {
+            let tree = ctx.tree(share, deadline).await?;
+            ctx.family()
+                .store_small(tree, share, p, spec, offset, data.clone(), deadline)
+                .await
+        })
+        .await?;
         return Ok(n);
     }
-    let f = family
-        .open(tree, share, &path, spec, "store_file", deadline)
-        .await?;
-    let target = Target {
-        share: share.into(),
-        path: path.as_str().into(),
-    };
-    // On an error, dropping the file hands its close to the connection.
-    let n = write_pipeline(&family, &f, &target, reader, first, offset, chunk, limit).await?;
-    f.close(Instant::now() + limit).await?;
+    let f = open_resumable(ctx, share, &path, spec, true, "store_file", deadline).await?;
+    let handle = Handle::new(ctx.clone(), share, &path, f);
+    // On an error, dropping the handle hands its close to the connection.
+    let n = write_all(&handle, reader, first, offset, chunk, limit).await?;
+    handle.close(Instant::now() + limit).await?;
     Ok(n)
 }
 
-/// WRITEs of `chunk` bytes with up to [`WINDOW`] in flight, answered in
-/// order by this task; the buffers of answered WRITEs hold the next
-/// chunks.
-#[allow(clippy::too_many_arguments)]
-async fn write_pipeline<R: AsyncRead + Unpin + ?Sized>(
-    family: &Family,
-    f: &OpenFile,
-    target: &Target,
+/// Writes `first`, then everything `reader` yields, from `offset`; when
+/// the connection is lost and the handle is taken back on a new one, the
+/// WRITEs whose answers had not come are sent again (the same bytes at
+/// the same offsets) and the rest follows.
+async fn write_all<R: AsyncRead + Unpin + ?Sized>(
+    handle: &Handle,
     reader: &mut R,
-    first: BytesMut,
+    first: Bytes,
     offset: u64,
     chunk: usize,
     limit: Duration,
 ) -> Result<u64, Error> {
-    let file = f.file();
-    let mut inflight: VecDeque<WriteInFlight<'_>> = VecDeque::new();
+    let mut w = Writes {
+        eof: first.len() < chunk,
+        next: offset + first.len() as u64,
+        redo: VecDeque::from([(offset, first)]),
+    };
+    loop {
+        let now = handle.current()?;
+        match write_pipeline(&now, &handle.target, reader, &mut w, chunk, limit).await {
+            Ok(()) => return Ok(w.next - offset),
+            Err(e) => handle.resume(now.epoch, e, "writing").await?,
+        }
+    }
+}
+
+/// Where a write pipeline stands: the chunks to send (again) first, the
+/// offset of the next chunk from the reader, and whether it has ended.
+struct Writes {
+    redo: VecDeque<(u64, Bytes)>,
+    next: u64,
+    eof: bool,
+}
+
+/// WRITEs of `chunk` bytes with up to [`WINDOW`] in flight, answered in
+/// order by this task; the buffers of answered WRITEs hold the next
+/// chunks. On an error, the chunks not yet acknowledged go back to the
+/// front of `w.redo`.
+async fn write_pipeline<R: AsyncRead + Unpin + ?Sized>(
+    now: &InUse,
+    target: &Target,
+    reader: &mut R,
+    w: &mut Writes,
+    chunk: usize,
+    limit: Duration,
+) -> Result<(), Error> {
+    let (family, file) = (&now.family, now.file);
+    let mut inflight: VecDeque<(u64, WriteInFlight<'_>)> = VecDeque::new();
     // Buffers of finished WRITEs, reused for the next chunks so that
     // their memory is not faulted in afresh every time.
     let mut spare: Vec<BytesMut> = Vec::new();
-    let mut next = offset;
-    let mut data = first;
+    let unacked = |inflight: VecDeque<(u64, WriteInFlight<'_>)>, w: &mut Writes| {
+        for (at, sent) in inflight.into_iter().rev() {
+            w.redo.push_front((at, sent.data().clone()));
+        }
+    };
     loop {
-        let len = data.len();
-        let sent = family
-            .start_write(file, next, data.freeze(), Instant::now() + limit)
-            .await?;
-        inflight.push_back(sent);
-        next += len as u64;
-        if inflight.len() >= WINDOW {
-            if let Some(front) = inflight.pop_front() {
-                spare.extend(
-                    front
-                        .finish(file, &target.share, &target.path, limit)
-                        .await?,
-                );
+        let (at, data) = if let Some(c) = w.redo.pop_front() {
+            c
+        } else if w.eof {
+            break;
+        } else {
+            let data = fill_into(reader, chunk, spare.pop()).await?.freeze();
+            if data.is_empty() {
+                w.eof = true;
+                break;
+            }
+            let at = w.next;
+            w.next += data.len() as u64;
+            w.eof = data.len() < chunk;
+            (at, data)
+        };
+        match family
+            .start_write(file, at, data.clone(), Instant::now() + limit)
+            .await
+        {
+            Ok(sent) => inflight.push_back((at, sent)),
+            Err(e) => {
+                w.redo.push_front((at, data));
+                unacked(inflight, w);
+                return Err(e);
             }
         }
-        if len < chunk {
-            break;
-        }
-        data = fill_into(reader, chunk, spare.pop()).await?;
-        if data.is_empty() {
-            break;
+        drop(data);
+        if inflight.len() >= WINDOW {
+            if let Some((at, front)) = inflight.pop_front() {
+                let data = front.data().clone();
+                match front.finish(file, &target.share, &target.path, limit).await {
+                    // Answered: the buffer is ours again once the
+                    // request has let go of it.
+                    Ok(_) => spare.extend(data.try_into_mut().ok()),
+                    Err(e) => {
+                        w.redo.push_front((at, data));
+                        unacked(inflight, w);
+                        return Err(e);
+                    }
+                }
+            }
         }
     }
-    while let Some(front) = inflight.pop_front() {
-        front
-            .finish(file, &target.share, &target.path, limit)
-            .await?;
+    while let Some((at, front)) = inflight.pop_front() {
+        let data = front.data().clone();
+        if let Err(e) = front.finish(file, &target.share, &target.path, limit).await {
+            w.redo.push_front((at, data));
+            unacked(inflight, w);
+            return Err(e);
+        }
     }
-    Ok(next - offset)
+    Ok(())
+}
+
+/// An open file's handle, which a reconnect may replace: the guard of the
+/// handle in use, and what taking it back on a new connection needs.
+struct Handle {
+    ctx: Ctx,
+    target: Target,
+    info: OpenInfo,
+    current: std::sync::Mutex<Current>,
+    /// Held while the handle is being taken back: one reopen at a time.
+    reopening: tokio::sync::Mutex<()>,
+}
+
+struct Current {
+    /// `None` once closed.
+    file: Option<OpenFile>,
+    /// Counts the handles, from 0: a reopen makes the next one.
+    epoch: u64,
+}
+
+/// The handle in use: its family and id, and which one it is.
+#[derive(Clone)]
+struct InUse {
+    family: Family,
+    file: FileRef,
+    epoch: u64,
+}
+
+impl Handle {
+    fn new(ctx: Ctx, share: &str, path: &str, file: OpenFile) -> Arc<Handle> {
+        Arc::new(Handle {
+            ctx,
+            target: Target {
+                share: share.into(),
+                path: path.into(),
+            },
+            info: *file.info(),
+            current: std::sync::Mutex::new(Current {
+                file: Some(file),
+                epoch: 0,
+            }),
+            reopening: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Current> {
+        self.current.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The handle in use; an error once the file is closed.
+    fn current(&self) -> Result<InUse, Error> {
+        let c = self.lock();
+        match &c.file {
+            Some(f) => Ok(InUse {
+                family: f.family().clone(),
+                file: f.file(),
+                epoch: c.epoch,
+            }),
+            None => Err(Error::InvalidArgument(format!(
+                "'{}' has been closed",
+                display(&self.target.share, &self.target.path)
+            ))),
+        }
+    }
+
+    /// After `e` failed a request on handle `epoch`: when the connection
+    /// was lost and the session reconnects, takes the durable handle back
+    /// on the new connection (or finds it taken back already) and returns
+    /// Ok, so that the caller repeats what failed. Otherwise the error: `e`
+    /// itself, or [`Error::NotResumable`] when the connection came back but
+    /// the handle cannot (SMB1, not durable, refused).
+    async fn resume(&self, epoch: u64, e: Error, operation: &'static str) -> Result<(), Error> {
+        if !self.ctx.session.is_lost(&e) {
+            return Err(e);
+        }
+        let _one = self.reopening.lock().await;
+        let (durable, fid) = {
+            let c = self.lock();
+            if c.epoch != epoch {
+                return Ok(());
+            }
+            let Some(f) = &c.file else {
+                return Err(e);
+            };
+            (f.durable().cloned(), f.file().fid)
+        };
+        let path = display(&self.target.share, &self.target.path);
+        let Some(durable) = durable else {
+            // Nothing to take back; the connection itself comes back.
+            let link = self.ctx.session.recover().await?;
+            return Err(Error::NotResumable {
+                operation,
+                path,
+                reason: if link.family.is_smb2() {
+                    NotResumableReason::NotDurable
+                } else {
+                    NotResumableReason::Smb1
+                },
+            });
+        };
+        let limit = self.ctx.op_limit();
+        let mut tries = 0;
+        loop {
+            let link = self.ctx.session.recover().await?;
+            let deadline = Instant::now() + limit;
+            let share = &self.target.share;
+            let reopened = async {
+                let tree = self.ctx.tree(share, deadline).await?;
+                link.family
+                    .reopen_durable(tree, share, &durable, fid, self.info, deadline)
+                    .await
+            }
+            .await;
+            match reopened {
+                Ok(f) => {
+                    let mut c = self.lock();
+                    if let Some(old) = c.file.replace(f) {
+                        old.forget();
+                    }
+                    c.epoch += 1;
+                    return Ok(());
+                }
+                Err(e) if tries < super::MAX_REPEATS && self.ctx.session.is_lost(&e) => tries += 1,
+                Err(Error::NotResumable { reason, .. }) => {
+                    return Err(Error::NotResumable {
+                        operation,
+                        path,
+                        reason,
+                    })
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Closes the handle; once `deadline` has passed the close is left to
+    /// the connection.
+    async fn close(&self, deadline: Instant) -> Result<(), Error> {
+        let f = self.lock().file.take();
+        match f {
+            Some(f) => f.close(deadline).await,
+            None => Ok(()),
+        }
+    }
 }
 
 fn join_error(e: tokio::task::JoinError) -> Error {
@@ -298,18 +531,18 @@ async fn fill_into<R: AsyncRead + Unpin + ?Sized>(
 /// [`Connection::open_file`](crate::Connection::open_file).
 ///
 /// Close it with [`RemoteFile::close`]; a file dropped without closing is
-/// closed in the background.
+/// closed in the background (once its readers are gone too). With a
+/// reconnect policy on the factory, the file survives the loss of the
+/// connection: its durable handle is taken back on the new one.
 pub struct RemoteFile {
-    ctx: Ctx,
-    target: Target,
-    file: OpenFile,
+    handle: Arc<Handle>,
 }
 
 impl std::fmt::Debug for RemoteFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RemoteFile")
-            .field("path", &self.target.path)
-            .field("file", &self.file)
+            .field("path", &self.handle.target.path)
+            .field("file", &self.handle.lock().file)
             .finish()
     }
 }
@@ -317,23 +550,18 @@ impl std::fmt::Debug for RemoteFile {
 impl RemoteFile {
     pub(crate) fn new(ctx: Ctx, share: &str, path: &str, file: OpenFile) -> Self {
         RemoteFile {
-            ctx,
-            target: Target {
-                share: share.into(),
-                path: path.into(),
-            },
-            file,
+            handle: Handle::new(ctx, share, path, file),
         }
     }
 
     /// The file's size when it was opened.
     pub fn size(&self) -> u64 {
-        self.file.info().size
+        self.handle.info.size
     }
 
     /// The file's FILE_ATTRIBUTE_* bits when it was opened.
     pub fn attributes(&self) -> u32 {
-        self.file.info().attributes
+        self.handle.info.attributes
     }
 
     /// Reads up to `len` bytes at `offset` (fewer at the end of the file;
@@ -366,17 +594,18 @@ impl RemoteFile {
     /// The end of the file is an empty read, or a short one at or past that
     /// size.
     pub fn reader(&self, offset: u64, max_length: Option<u64>) -> RemoteReader {
+        let family = self.handle.ctx.family();
         RemoteReader {
-            _session: self.ctx.clone(),
-            family: self.file.family().clone(),
-            target: self.target.clone(),
-            file: self.file.file(),
+            handle: self.handle.clone(),
+            smb2: family.is_smb2(),
+            read_size: family.read_size(),
             next: offset,
             end: max_length.map(|m| offset.saturating_add(m)),
             known_size: self.size(),
-            chunk: self.file.family().read_size(),
-            limit: self.ctx.op_limit(),
+            chunk: family.read_size(),
+            limit: self.handle.ctx.op_limit(),
             inflight: VecDeque::new(),
+            resuming: None,
             current: Bytes::new(),
             done: false,
         }
@@ -384,31 +613,42 @@ impl RemoteFile {
 
     /// Closes the file.
     pub async fn close(self) -> Result<(), Error> {
-        let limit = self.ctx.op_limit();
-        self.file
+        let limit = self.handle.ctx.op_limit();
+        self.handle
             .close(Instant::now() + limit)
             .await
             .map_err(|e| with_limit(e, limit))
     }
 }
 
-/// A READ in flight: its offset, the bytes asked for, and the data.
-type ReadTask = JoinHandle<Result<(u64, u32, Bytes), Error>>;
+/// A READ in flight: the data at its offset.
+type ReadTask = JoinHandle<Result<Bytes, Error>>;
+
+/// A READ in flight: its offset, the bytes asked for, the handle it went
+/// over, and its task.
+struct Read {
+    at: u64,
+    len: u32,
+    epoch: u64,
+    task: ReadTask,
+}
 
 /// Streams a remote file with reads in flight ahead of the caller; made by
 /// [`RemoteFile::reader`].
 pub struct RemoteReader {
-    /// Keeps the session (and its driver) alive while reads are in flight.
-    _session: Ctx,
-    family: Family,
-    target: Target,
-    file: FileRef,
+    /// The file's handle (which keeps the session and its driver alive
+    /// while reads are in flight).
+    handle: Arc<Handle>,
+    smb2: bool,
+    read_size: usize,
     next: u64,
     end: Option<u64>,
     known_size: u64,
     chunk: usize,
     limit: Duration,
-    inflight: VecDeque<ReadTask>,
+    inflight: VecDeque<Read>,
+    /// Taking the handle back after the connection was lost.
+    resuming: Option<JoinHandle<Result<(), Error>>>,
     current: Bytes,
     done: bool,
 }
@@ -416,61 +656,80 @@ pub struct RemoteReader {
 impl std::fmt::Debug for RemoteReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RemoteReader")
-            .field("path", &self.target.path)
+            .field("path", &self.handle.target.path)
             .field("next", &self.next)
             .field("in_flight", &self.inflight.len())
             .finish()
     }
 }
 
+/// What one answered READ means for the reader.
+enum Step {
+    Data(Bytes),
+    End,
+    /// Nothing to hand out yet (reads were issued again).
+    Again,
+}
+
 impl RemoteReader {
     /// Issues reads until the window is full. Reads go as far as the size
     /// the file had when opened; past it (a growing file) one probe at a time.
-    fn fill(&mut self) {
+    fn fill(&mut self) -> Result<(), Error> {
         let end = self.end.unwrap_or(u64::MAX);
         while self.inflight.len() < WINDOW && self.next < end {
             if self.next >= self.known_size && !self.inflight.is_empty() {
                 break;
             }
             let len = (end - self.next).min(self.chunk as u64) as u32;
-            self.inflight.push_back(self.spawn_read(self.next, len));
+            let read = self.spawn_read(self.next, len)?;
+            self.inflight.push_back(read);
             self.next += u64::from(len);
             if self.next > self.known_size {
                 break;
             }
         }
+        Ok(())
     }
 
-    fn spawn_read(&self, at: u64, len: u32) -> ReadTask {
-        let (family, t) = (self.family.clone(), self.target.clone());
-        let (file, limit) = (self.file, self.limit);
-        tokio::spawn(async move {
-            family
-                .read(file, at, len, &t.share, &t.path, Instant::now() + limit)
+    fn spawn_read(&self, at: u64, len: u32) -> Result<Read, Error> {
+        let now = self.handle.current()?;
+        let t = self.handle.target.clone();
+        let limit = self.limit;
+        let task = tokio::spawn(async move {
+            now.family
+                .read(now.file, at, len, &t.share, &t.path, Instant::now() + limit)
                 .await
-                .map(|b| (at, len, b))
                 .map_err(|e| with_limit(e, limit))
+        });
+        Ok(Read {
+            at,
+            len,
+            epoch: now.epoch,
+            task,
         })
     }
 
     fn finish(&mut self) {
         self.done = true;
-        for t in self.inflight.drain(..) {
-            t.abort();
+        for r in self.inflight.drain(..) {
+            r.task.abort();
         }
     }
 
+    /// Takes in the answer of the first READ in flight (`read`).
     fn accept(
         &mut self,
-        res: Result<Result<(u64, u32, Bytes), Error>, tokio::task::JoinError>,
-    ) -> Result<Option<Bytes>, Error> {
+        read: (u64, u32, u64),
+        res: Result<Result<Bytes, Error>, tokio::task::JoinError>,
+    ) -> Result<Step, Error> {
+        let (at, asked, epoch) = read;
         match res.map_err(join_error).and_then(|r| r) {
-            Ok((at, asked, data)) => {
+            Ok(data) => {
                 let got = data.len() as u64;
                 if data.is_empty() {
                     // STATUS_END_OF_FILE or no data: the end of the file.
                     self.finish();
-                    return Ok(None);
+                    return Ok(Step::End);
                 }
                 if got < u64::from(asked) {
                     let reached = at + got;
@@ -480,8 +739,8 @@ impl RemoteReader {
                         // range before the reads already in flight, and ask
                         // for no more than it sent from now on.
                         let rest = asked - got as u32;
-                        let task = self.spawn_read(reached, rest);
-                        self.inflight.push_front(task);
+                        let read = self.spawn_read(reached, rest)?;
+                        self.inflight.push_front(read);
                         self.chunk = self.chunk.min((got as usize).max(MIN_CHUNK));
                     } else {
                         // Short at or past the size the file had: its end.
@@ -490,13 +749,37 @@ impl RemoteReader {
                 } else {
                     self.known_size = self.known_size.max(at + got);
                 }
-                Ok(Some(data))
+                Ok(Step::Data(data))
+            }
+            Err(e) if self.handle.ctx.session.is_lost(&e) => {
+                // The connection was lost: take the handle back on a new
+                // one, then read again from this read on.
+                for r in self.inflight.drain(..) {
+                    r.task.abort();
+                }
+                self.next = at;
+                let handle = self.handle.clone();
+                self.resuming = Some(tokio::spawn(async move {
+                    handle.resume(epoch, e, "reading").await
+                }));
+                Ok(Step::Again)
             }
             Err(e) => {
                 self.finish();
                 Err(e)
             }
         }
+    }
+
+    /// The outcome of taking the handle back.
+    fn resumed(
+        &mut self,
+        res: Result<Result<(), Error>, tokio::task::JoinError>,
+    ) -> Result<(), Error> {
+        self.resuming = None;
+        res.map_err(join_error)
+            .and_then(|r| r)
+            .inspect_err(|_| self.finish())
     }
 
     /// The same reader asking for `chunk` bytes per read instead of the
@@ -506,8 +789,8 @@ impl RemoteReader {
     /// reader then asks for no more than it sent (see
     /// [`RemoteReader::chunk`]).
     pub fn with_chunk(mut self, chunk: usize) -> Self {
-        let max = if self.family.is_smb2() {
-            self.family.read_size()
+        let max = if self.smb2 {
+            self.read_size
         } else {
             Self::MAX_CHUNK
         };
@@ -535,17 +818,27 @@ impl RemoteReader {
             if self.done {
                 return Ok(None);
             }
-            self.fill();
-            // The read stays first in line until its result is taken: a
-            // caller that drops this future while it waits loses nothing.
+            // Both waits below keep what they wait for in `self` until its
+            // result is taken: a caller that drops this future loses
+            // nothing.
+            if let Some(r) = &mut self.resuming {
+                let res = r.await;
+                self.resumed(res)?;
+            }
+            if let Err(e) = self.fill() {
+                self.finish();
+                return Err(e);
+            }
             let Some(front) = self.inflight.front_mut() else {
                 self.done = true;
                 return Ok(None);
             };
-            let res = front.await;
+            let res = (&mut front.task).await;
+            let read = (front.at, front.len, front.epoch);
             self.inflight.pop_front();
-            if let Some(b) = self.accept(res)? {
-                return Ok(Some(b));
+            match self.accept(read, res)? {
+                Step::Data(b) => return Ok(Some(b)),
+                Step::End | Step::Again => {}
             }
         }
     }
@@ -553,8 +846,8 @@ impl RemoteReader {
 
 impl Drop for RemoteReader {
     fn drop(&mut self) {
-        for t in self.inflight.drain(..) {
-            t.abort();
+        for r in self.inflight.drain(..) {
+            r.task.abort();
         }
     }
 }
@@ -575,19 +868,32 @@ impl AsyncRead for RemoteReader {
             if this.done {
                 return Poll::Ready(Ok(()));
             }
-            this.fill();
+            if let Some(r) = &mut this.resuming {
+                let res = match Pin::new(r).poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(r) => r,
+                };
+                if let Err(e) = this.resumed(res) {
+                    return Poll::Ready(Err(std::io::Error::other(e)));
+                }
+            }
+            if let Err(e) = this.fill() {
+                this.finish();
+                return Poll::Ready(Err(std::io::Error::other(e)));
+            }
             let Some(front) = this.inflight.front_mut() else {
                 this.done = true;
                 return Poll::Ready(Ok(()));
             };
-            let res = match Pin::new(front).poll(cx) {
+            let res = match Pin::new(&mut front.task).poll(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(r) => r,
             };
+            let read = (front.at, front.len, front.epoch);
             this.inflight.pop_front();
-            match this.accept(res) {
-                Ok(Some(b)) => this.current = b,
-                Ok(None) => {}
+            match this.accept(read, res) {
+                Ok(Step::Data(b)) => this.current = b,
+                Ok(Step::End | Step::Again) => {}
                 Err(e) => return Poll::Ready(Err(std::io::Error::other(e))),
             }
         }

@@ -31,11 +31,11 @@ pub(crate) use search::Search;
 pub(crate) use transfer::WriteInFlight;
 
 use super::{Durable, Family, Fid, FileRef, OpenFile, OpenInfo, OpenSpec};
-use smbkit_proto::smb2::durable::{DurableOpen, DurableVersion};
 use crate::driver::smb2::Shared;
 use crate::driver::{body, Part, Response, Tasks};
 use crate::error::{describe_status, failure, rename_failure, Error, ProtocolError};
 use crate::types::{ServerInfo, SharedFile, TreeInfo};
+use smbkit_proto::smb2::durable::{DurableOpen, DurableVersion};
 
 /// Why a connection cannot encrypt, from what was negotiated.
 pub(crate) fn why_no_encryption(info: &ServerInfo) -> String {
@@ -313,7 +313,13 @@ impl Smb2 {
         rand::fill(&mut create_guid[..]);
         rand::fill(&mut lease_key[..]);
         let info = self.info();
-        let how = DurableOpen::new(info.dialect, info.capabilities, writes, create_guid, lease_key);
+        let how = DurableOpen::new(
+            info.dialect,
+            info.capabilities,
+            writes,
+            create_guid,
+            lease_key,
+        );
         let mut req = create_request(&spec, path);
         (req.requested_oplock_level, req.contexts) = how.request();
         let r = self

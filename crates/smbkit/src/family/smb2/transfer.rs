@@ -84,7 +84,7 @@ fn check_written(r: &Response, share: &str, path: &str, len: usize) -> Result<()
 /// A WRITE in flight and the data it carries.
 pub(crate) struct WriteInFlight<'a> {
     sent: crate::driver::smb2::Sent2<'a>,
-    data: bytes::Bytes,
+    pub(crate) data: bytes::Bytes,
 }
 
 impl WriteInFlight<'_> {

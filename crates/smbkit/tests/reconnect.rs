@@ -1,0 +1,473 @@
+//! Reconnecting with durable handles against real Samba, configured for
+//! them (`durable handles = yes`, `kernel oplocks = no`, `kernel share
+//! modes = no`, `posix locking = no`), through the harness's
+//! fault-injecting proxy ([`FaultProxy`]):
+//!
+//! * the proxy cuts the connection during a 256 MiB download and a 256 MiB
+//!   upload, early, in the middle and during the last window: with a
+//!   reconnect policy each transfer completes, byte for byte; without
+//!   one it fails with `NotConnected` within 100 ms of the cut;
+//! * an open `RemoteFile` survives a cut;
+//! * smbd's connection process killed with SIGKILL, and smbd restarted:
+//!   the transfer resumes where the server still honours the durable
+//!   handle, or fails with `NotResumable`, and the connection works again;
+//! * SMB 2.1 (durable v1 with a lease) and SMB1 (nothing to resume: the
+//!   typed error, then a working connection);
+//! * a second client opening a file held with a lease: the break is
+//!   acknowledged at once.
+
+use std::time::{Duration, Instant};
+
+use smbkit::{
+    Connection, ConnectionEvent, Error, NotResumableReason, Protocol, ReconnectPolicy,
+    SmbProtocolFactory,
+};
+use smbkit_testserver::{content, ExtraConfig, FaultProxy, Profile, TestServer};
+
+/// The size of the large transfers.
+const BIG: usize = 256 << 20;
+
+/// Samba's settings for durable handles. With asynchronous writes (its
+/// default `aio write size`), Samba refused the handle of an upload back
+/// with STATUS_OBJECT_NAME_NOT_FOUND after most cuts: at reconnect it
+/// compares the file with what it saved at the disconnect, and writes its
+/// thread pool finished after that differ. Synchronous writes keep the two
+/// equal. (Against such a server the upload fails with
+/// `NotResumable(Refused)`.)
+fn durable_config() -> ExtraConfig {
+    ExtraConfig {
+        global: "durable handles = yes\n\
+                 kernel oplocks = no\n\
+                 kernel share modes = no\n\
+                 posix locking = no\n\
+                 smb2 leases = yes\n\
+                 aio write size = 0"
+            .into(),
+        sections: String::new(),
+    }
+}
+
+struct Setup {
+    srv: TestServer,
+    proxy: FaultProxy,
+}
+
+fn setup(profile: Profile) -> Setup {
+    let srv = TestServer::start_with(profile, durable_config())
+        .expect("start the test Samba server (run scripts/install-deps)");
+    let proxy = FaultProxy::start(srv.port()).expect("start the proxy");
+    Setup { srv, proxy }
+}
+
+/// A reconnect policy quick enough for tests.
+fn policy() -> ReconnectPolicy {
+    ReconnectPolicy {
+        attempts: 20,
+        first_delay: Duration::from_millis(50),
+        max_delay: Duration::from_millis(500),
+        give_up_after: Duration::from_secs(30),
+    }
+}
+
+impl Setup {
+    fn factory(&self) -> SmbProtocolFactory {
+        let f = SmbProtocolFactory::new(
+            self.srv.user(),
+            self.srv.password(),
+            "SMBKITCLIENT",
+            "SMBKITTEST",
+        )
+        .unwrap()
+        .direct_tcp(true)
+        .timeout(Duration::from_secs(30))
+        .dead_peer_timeout(Some(Duration::from_secs(2)));
+        if self.srv.profile().speaks_smb2() {
+            f
+        } else {
+            f.protocol(Protocol::Smb1Only)
+        }
+    }
+
+    async fn connect(&self, reconnect: bool) -> Connection {
+        self.factory()
+            .reconnect(reconnect.then(policy))
+            .connect(("127.0.0.1", self.proxy.port()))
+            .await
+            .expect("connect through the proxy")
+    }
+}
+
+/// 256 MiB of test data: 1 MiB of pseudo-random bytes repeated, each
+/// copy stamped with its index so that a chunk written or read at the
+/// wrong offset shows.
+fn big_data(seed: u32) -> Vec<u8> {
+    let block = content(1 << 20, seed);
+    let mut out = Vec::with_capacity(BIG);
+    for i in 0..(BIG >> 20) as u32 {
+        out.extend_from_slice(&block);
+        let at = out.len() - block.len();
+        out[at..at + 4].copy_from_slice(&i.to_le_bytes());
+    }
+    out
+}
+
+/// Where to cut, as offsets of the transfer: early, the middle, and
+/// within the last window (8 requests of 1 MiB).
+const CUTS: [(&str, u64); 3] = [
+    ("early", 4 << 20),
+    ("middle", (BIG / 2) as u64),
+    ("last window", (BIG - (3 << 20)) as u64),
+];
+
+/// The first difference of two byte strings, for failure messages.
+fn first_difference(a: &[u8], b: &[u8]) -> String {
+    if a.len() != b.len() {
+        return format!("{} bytes instead of {}", a.len(), b.len());
+    }
+    match a.iter().zip(b).position(|(x, y)| x != y) {
+        Some(i) => format!("first difference at byte {i}"),
+        None => "equal".into(),
+    }
+}
+
+/// Waits until the connection reports `reconnects` reconnects.
+async fn wait_reconnects(conn: &Connection, reconnects: u32) {
+    let mut events = conn.events();
+    tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            if matches!(*events.borrow_and_update(), ConnectionEvent::Connected { reconnects: r } if r >= reconnects)
+            {
+                return;
+            }
+            events.changed().await.expect("events");
+        }
+    })
+    .await
+    .expect("the connection reconnects");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn download_survives_cuts_at_several_points() {
+    let s = setup(Profile::Modern);
+    let data = big_data(11);
+    std::fs::write(s.srv.share_path().join("big.bin"), &data).unwrap();
+    let conn = s.connect(true).await;
+    for (n, (when, at)) in CUTS.iter().enumerate() {
+        let before = s.proxy.connections();
+        s.proxy.cut_when_to_client(s.proxy.bytes_to_client() + at);
+        let mut out = Vec::with_capacity(BIG);
+        let (_, got) = conn
+            .retrieve_file("share", "/big.bin", &mut out)
+            .await
+            .unwrap_or_else(|e| panic!("download cut {when}: {e}"));
+        assert_eq!(got, BIG as u64, "cut {when}");
+        assert!(out == data, "cut {when}: {}", first_difference(&out, &data));
+        assert!(
+            s.proxy.connections() > before,
+            "cut {when}: the proxy saw no new connection"
+        );
+        wait_reconnects(&conn, n as u32 + 1).await;
+    }
+    conn.close().await.unwrap();
+    assert!(s
+        .srv
+        .wait_until_no_open_files(Duration::from_secs(5))
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upload_survives_cuts_at_several_points() {
+    let s = setup(Profile::Modern);
+    let data = big_data(12);
+    let conn = s.connect(true).await;
+    for (n, (when, at)) in CUTS.iter().enumerate() {
+        let name = format!("up{n}.bin");
+        s.proxy.cut_when_to_server(s.proxy.bytes_to_server() + at);
+        let sent = conn
+            .store_file("share", &name, &mut &data[..])
+            .await
+            .unwrap_or_else(|e| panic!("upload cut {when}: {e}"));
+        assert_eq!(sent, BIG as u64, "cut {when}");
+        wait_reconnects(&conn, n as u32 + 1).await;
+        let on_disk = std::fs::read(s.srv.share_path().join(&name)).unwrap();
+        assert!(
+            on_disk == data,
+            "cut {when}: {}",
+            first_difference(&on_disk, &data)
+        );
+    }
+    conn.close().await.unwrap();
+}
+
+/// Without a reconnect policy, a cut fails the transfer at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_reconnect_a_cut_fails_within_100_ms() {
+    let s = setup(Profile::Modern);
+    let data = big_data(13);
+    std::fs::write(s.srv.share_path().join("big.bin"), &data).unwrap();
+    let conn = s.connect(false).await;
+    // Download.
+    let proxy = &s.proxy;
+    let start = proxy.bytes_to_client();
+    let cut = async {
+        while proxy.bytes_to_client() < start + (64 << 20) {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        proxy.cut();
+        Instant::now()
+    };
+    let mut sink = tokio::io::sink();
+    let (res, cut_at) = tokio::join!(conn.retrieve_file("share", "/big.bin", &mut sink), cut);
+    let failed_at = Instant::now();
+    assert!(matches!(res, Err(Error::NotConnected)), "{res:?}");
+    let after = failed_at.saturating_duration_since(cut_at);
+    assert!(
+        after < Duration::from_millis(100),
+        "failed {after:?} after the cut"
+    );
+    assert!(matches!(conn.echo(b"x").await, Err(Error::NotConnected)));
+
+    // Upload, on a new connection.
+    let conn = s.connect(false).await;
+    let start = proxy.bytes_to_server();
+    let cut = async {
+        while proxy.bytes_to_server() < start + (64 << 20) {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        proxy.cut();
+        Instant::now()
+    };
+    let mut src = &data[..];
+    let (res, cut_at) = tokio::join!(conn.store_file("share", "up.bin", &mut src), cut);
+    let failed_at = Instant::now();
+    assert!(matches!(res, Err(Error::NotConnected)), "{res:?}");
+    let after = failed_at.saturating_duration_since(cut_at);
+    assert!(
+        after < Duration::from_millis(100),
+        "failed {after:?} after the cut"
+    );
+}
+
+/// An open `RemoteFile` takes its durable handle back and reads on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_file_survives_a_cut_and_events_tell() {
+    let s = setup(Profile::Modern);
+    let data = content(5 << 20, 21);
+    std::fs::write(s.srv.share_path().join("f.bin"), &data).unwrap();
+    let conn = s.connect(true).await;
+    let mut events = conn.events();
+    assert_eq!(
+        *events.borrow_and_update(),
+        ConnectionEvent::Connected { reconnects: 0 }
+    );
+    let seen = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        while events.changed().await.is_ok() {
+            let ev = events.borrow_and_update().clone();
+            let done = matches!(ev, ConnectionEvent::Connected { .. });
+            seen.push(ev);
+            if done {
+                break;
+            }
+        }
+        seen
+    });
+    let f = conn.open_file("share", "/f.bin").await.unwrap();
+    assert_eq!(&f.read_at(0, 1000).await.unwrap()[..], &data[..1000]);
+    s.proxy.cut();
+    let got = f
+        .read_at(1 << 20, 3 << 20)
+        .await
+        .expect("read after the cut");
+    assert!(got[..] == data[1 << 20..4 << 20]);
+    let seen = seen.await.unwrap();
+    assert_eq!(seen.first(), Some(&ConnectionEvent::Lost), "{seen:?}");
+    assert!(
+        seen.contains(&ConnectionEvent::Reconnecting { attempt: 1 }),
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen.last(),
+        Some(&ConnectionEvent::Connected { reconnects: 1 }),
+        "{seen:?}"
+    );
+    // The server holds the one reopened handle, closed with the file.
+    f.close().await.unwrap();
+    assert!(s
+        .srv
+        .wait_until_no_open_files(Duration::from_secs(5))
+        .unwrap()
+        .is_empty());
+    conn.echo(b"still here").await.unwrap();
+}
+
+/// SMB 2.1: durable handle v1 with a lease.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smb21_download_survives_a_cut() {
+    let s = setup(Profile::Smb21Max);
+    let data = content(40 << 20, 31);
+    std::fs::write(s.srv.share_path().join("b.bin"), &data).unwrap();
+    let conn = s.connect(true).await;
+    assert_eq!(conn.dialect(), smbkit::Dialect::SMB2_1);
+    s.proxy
+        .cut_when_to_client(s.proxy.bytes_to_client() + (20 << 20));
+    let mut out = Vec::new();
+    conn.retrieve_file("share", "/b.bin", &mut out)
+        .await
+        .expect("download over a cut");
+    assert!(out == data, "{}", first_difference(&out, &data));
+    wait_reconnects(&conn, 1).await;
+}
+
+/// SMB1 has no durable handles: the transfer fails with the typed error
+/// and the connection works again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smb1_transfer_is_not_resumable_but_the_connection_comes_back() {
+    let s = setup(Profile::Smb1Only);
+    let data = content(40 << 20, 41);
+    std::fs::write(s.srv.share_path().join("b.bin"), &data).unwrap();
+    let conn = s.connect(true).await;
+    assert!(!conn.is_using_smb2());
+    s.proxy
+        .cut_when_to_client(s.proxy.bytes_to_client() + (10 << 20));
+    let mut sink = tokio::io::sink();
+    let res = conn.retrieve_file("share", "/b.bin", &mut sink).await;
+    assert!(
+        matches!(
+            res,
+            Err(Error::NotResumable {
+                reason: NotResumableReason::Smb1,
+                ..
+            })
+        ),
+        "{res:?}"
+    );
+    conn.echo(b"back")
+        .await
+        .expect("the connection works again");
+    let listed = conn.list_path("share", "/").await.unwrap();
+    assert!(listed.iter().any(|f| f.filename == "b.bin"));
+}
+
+/// The downloads of the process tests: 96 MiB, with the fault at 32 MiB.
+const PROC_BIG: usize = 96 << 20;
+
+/// Either the transfer resumed (and the data is whole), or it failed with
+/// `NotResumable`; the connection works afterwards either way.
+async fn resumed_or_typed_error(
+    conn: &Connection,
+    res: Result<(u32, u64), Error>,
+    out: &[u8],
+    data: &[u8],
+) {
+    match res {
+        Ok((_, n)) => {
+            eprintln!("the transfer resumed");
+            assert_eq!(n as usize, data.len());
+            assert!(out == data, "{}", first_difference(out, data));
+        }
+        Err(Error::NotResumable { reason, .. }) => {
+            eprintln!("the transfer could not resume: {reason}");
+            assert!(
+                matches!(reason, NotResumableReason::Refused(_)),
+                "{reason:?}"
+            );
+        }
+        Err(e) => panic!("neither resumed nor NotResumable: {e:?}"),
+    }
+    conn.echo(b"back")
+        .await
+        .expect("the connection works again");
+    let listed = conn.list_path("share", "/").await.unwrap();
+    assert!(listed.iter().any(|f| f.filename == "p.bin"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smbd_connection_process_killed_mid_transfer() {
+    let s = setup(Profile::Modern);
+    let data = content(PROC_BIG, 51);
+    std::fs::write(s.srv.share_path().join("p.bin"), &data).unwrap();
+    let conn = s.connect(true).await;
+    let srv = &s.srv;
+    let proxy = &s.proxy;
+    let start = proxy.bytes_to_client();
+    let kill = async {
+        while proxy.bytes_to_client() < start + (32 << 20) {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let opens = srv.open_files().unwrap();
+        let pid = opens
+            .iter()
+            .find(|o| o.name.ends_with("p.bin"))
+            .map(|o| o.pid)
+            .expect("the server lists the open file");
+        let status = std::process::Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    let mut out = Vec::with_capacity(PROC_BIG);
+    let (res, ()) = tokio::join!(conn.retrieve_file("share", "/p.bin", &mut out), kill);
+    resumed_or_typed_error(&conn, res, &out, &data).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smbd_restarted_mid_transfer() {
+    let mut s = setup(Profile::Modern);
+    let data = content(PROC_BIG, 61);
+    std::fs::write(s.srv.share_path().join("p.bin"), &data).unwrap();
+    let conn = s.connect(true).await;
+    let start = s.proxy.bytes_to_client();
+    let mut out = Vec::with_capacity(PROC_BIG);
+    let res = {
+        let transfer = conn.retrieve_file("share", "/p.bin", &mut out);
+        tokio::pin!(transfer);
+        // Run the transfer until 32 MiB have come, then restart smbd
+        // while it waits.
+        loop {
+            tokio::select! {
+                r = &mut transfer => break r,
+                () = tokio::time::sleep(Duration::from_millis(1)) => {
+                    if s.proxy.bytes_to_client() >= start + (32 << 20) {
+                        s.srv.restart().expect("restart smbd");
+                        break transfer.await;
+                    }
+                }
+            }
+        }
+    };
+    resumed_or_typed_error(&conn, res, &out, &data).await;
+}
+
+/// A second client's open breaks the lease smbkit holds; the break is
+/// acknowledged at once, so the other client does not wait for the
+/// server's break timeout (35 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_break_is_acknowledged_at_once() {
+    let s = setup(Profile::Modern);
+    let path = s.srv.share_path().join("l.bin");
+    std::fs::write(&path, content(1 << 20, 71)).unwrap();
+    s.srv.chown_to_user(&path).unwrap();
+    let holder = s.connect(true).await;
+    let f = holder.open_file("share", "/l.bin").await.unwrap();
+    // A second client, without reconnect, overwrites the file: Samba
+    // breaks the holder's read-handle lease first.
+    let other = s.connect(false).await;
+    let t0 = Instant::now();
+    other
+        .store_file("share", "/l.bin", &mut &b"new"[..])
+        .await
+        .expect("the second client writes");
+    let took = t0.elapsed();
+    assert!(
+        took < Duration::from_secs(5),
+        "the second open took {took:?}"
+    );
+    f.close().await.unwrap();
+    assert_eq!(
+        std::fs::read(s.srv.share_path().join("l.bin")).unwrap(),
+        b"new"
+    );
+}
