@@ -40,6 +40,9 @@ struct Shared {
     cut_at_to_client: AtomicU64,
     /// Cut every connection once `to_server` reaches this.
     cut_at_to_server: AtomicU64,
+    /// For the next connections accepted, in order: cut each after the
+    /// server has sent it this many NetBIOS session messages.
+    plans: Mutex<std::collections::VecDeque<u64>>,
 }
 
 impl Shared {
@@ -117,6 +120,16 @@ impl FaultProxy {
         self.shared.cut_at_to_server.store(total, Ordering::SeqCst);
     }
 
+    /// Makes the next connections fail part way, one entry each in order:
+    /// a connection is cut (both its sockets closed) right after the
+    /// server has sent it `n` whole NetBIOS session messages (0: as soon
+    /// as it is accepted, before anything is forwarded). For faults at
+    /// each step of a handshake: 1 is after the NEGOTIATE response, 2 after
+    /// the first SESSION_SETUP response, and so on.
+    pub fn fail_next_connections(&self, after_messages: &[u64]) {
+        lock(&self.shared.plans).extend(after_messages.iter().copied());
+    }
+
     /// Connections accepted so far.
     pub fn connections(&self) -> u64 {
         self.shared.accepted.load(Ordering::SeqCst)
@@ -156,6 +169,12 @@ fn accept_loop(listener: TcpListener, upstream_port: u16, shared: Arc<Shared>) {
             continue;
         };
         shared.accepted.fetch_add(1, Ordering::SeqCst);
+        let plan = lock(&shared.plans).pop_front();
+        if plan == Some(0) {
+            let _ = client.shutdown(Shutdown::Both);
+            let _ = server.shutdown(Shutdown::Both);
+            continue;
+        }
         let _ = client.set_nodelay(true);
         let _ = server.set_nodelay(true);
         let pairs = (
@@ -176,22 +195,84 @@ fn accept_loop(listener: TcpListener, upstream_port: u16, shared: Arc<Shared>) {
         let down = shared.clone();
         let _ = thread::Builder::new()
             .name("fault-proxy-up".into())
-            .spawn(move || forward(c_rd, s_wr, &up, |s| (&s.to_server, &s.cut_at_to_server)));
+            .spawn(move || {
+                forward(c_rd, s_wr, &up, None, |s| {
+                    (&s.to_server, &s.cut_at_to_server)
+                })
+            });
         let _ = thread::Builder::new()
             .name("fault-proxy-down".into())
-            .spawn(move || forward(s_rd, c_wr, &down, |s| (&s.to_client, &s.cut_at_to_client)));
+            .spawn(move || {
+                forward(s_rd, c_wr, &down, plan, |s| {
+                    (&s.to_client, &s.cut_at_to_client)
+                })
+            });
+    }
+}
+
+/// Counts whole NetBIOS session messages (RFC 1002 §4.3.1: a 4-byte
+/// header whose low 17 bits are the length) in a byte stream.
+#[derive(Default)]
+struct Frames {
+    /// Bytes of the current header seen so far.
+    header: Vec<u8>,
+    /// Bytes of the current message's body still to come.
+    body_left: usize,
+    /// Whole messages so far.
+    whole: u64,
+}
+
+impl Frames {
+    /// Feeds `data`; returns how many of its bytes end the `target`-th
+    /// message, if it ends within them.
+    fn feed(&mut self, data: &[u8], target: u64) -> Option<usize> {
+        let mut i = 0;
+        while i < data.len() {
+            if self.body_left == 0 && self.header.len() < 4 {
+                self.header.push(data[i]);
+                i += 1;
+                if self.header.len() == 4 {
+                    let h = &self.header;
+                    self.body_left = (usize::from(h[1] & 1) << 16)
+                        | (usize::from(h[2]) << 8)
+                        | usize::from(h[3]);
+                    if self.body_left == 0 {
+                        self.header.clear();
+                        self.whole += 1;
+                        if self.whole == target {
+                            return Some(i);
+                        }
+                    }
+                }
+                continue;
+            }
+            let take = self.body_left.min(data.len() - i);
+            i += take;
+            self.body_left -= take;
+            if self.body_left == 0 {
+                self.header.clear();
+                self.whole += 1;
+                if self.whole == target {
+                    return Some(i);
+                }
+            }
+        }
+        None
     }
 }
 
 /// Copies `from` to `to` until either ends, holding data back while the
-/// proxy is stalled.
+/// proxy is stalled; with `cut_after`, closes both after that many whole
+/// NetBIOS messages.
 fn forward(
     mut from: TcpStream,
     mut to: TcpStream,
     shared: &Shared,
+    cut_after: Option<u64>,
     count: impl Fn(&Shared) -> (&AtomicU64, &AtomicU64),
 ) {
     let mut buf = vec![0u8; 64 * 1024];
+    let mut frames = Frames::default();
     loop {
         while shared.stalled.load(Ordering::SeqCst) {
             if shared.stopping.load(Ordering::SeqCst) {
@@ -209,6 +290,14 @@ fn forward(
                 return;
             }
             thread::sleep(Duration::from_millis(5));
+        }
+        if let Some(target) = cut_after {
+            if let Some(end) = frames.feed(&buf[..n], target) {
+                let _ = to.write_all(&buf[..end]);
+                let _ = to.shutdown(Shutdown::Both);
+                let _ = from.shutdown(Shutdown::Both);
+                return;
+            }
         }
         let (counter, cut_at) = count(shared);
         let limit = cut_at.load(Ordering::SeqCst);
@@ -232,4 +321,24 @@ fn forward(
     }
     let _ = to.shutdown(Shutdown::Write);
     let _ = from.shutdown(Shutdown::Read);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Frames;
+
+    #[test]
+    fn frames_are_counted_across_reads() {
+        // Two messages: 3 bytes, then 0 bytes, then 2 bytes.
+        let stream = [0u8, 0, 0, 3, 1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 2, 9, 9];
+        for split in 0..stream.len() {
+            let mut f = Frames::default();
+            let (a, b) = stream.split_at(split);
+            let end = f.feed(a, 3).or_else(|| f.feed(b, 3).map(|i| i + a.len()));
+            assert_eq!(end, Some(stream.len()), "split at {split}");
+            let mut f = Frames::default();
+            let end = f.feed(a, 2).or_else(|| f.feed(b, 2).map(|i| i + a.len()));
+            assert_eq!(end, Some(11), "split at {split}");
+        }
+    }
 }

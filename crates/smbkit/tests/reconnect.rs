@@ -471,3 +471,70 @@ async fn a_lease_break_is_acknowledged_at_once() {
         b"new"
     );
 }
+
+/// The reconnect itself meets a fault at each of its steps in turn: the
+/// TCP connection closed at once, then cut after the NEGOTIATE response,
+/// after each SESSION_SETUP response, after the TREE_CONNECT response;
+/// each attempt that fails is followed by another, and the download
+/// completes, whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_at_every_step_of_the_reconnect() {
+    let s = setup(Profile::Modern);
+    let data = content(24 << 20, 81);
+    std::fs::write(s.srv.share_path().join("r.bin"), &data).unwrap();
+    let conn = s.connect(true).await;
+    let before = s.proxy.connections();
+    s.proxy.fail_next_connections(&[0, 1, 2, 3, 4]);
+    s.proxy
+        .cut_when_to_client(s.proxy.bytes_to_client() + (8 << 20));
+    let mut out = Vec::new();
+    conn.retrieve_file("share", "/r.bin", &mut out)
+        .await
+        .expect("download over a cut and five failed reconnects");
+    assert!(out == data, "{}", first_difference(&out, &data));
+    // The five failed connections and the one that worked.
+    assert_eq!(s.proxy.connections() - before, 6);
+    conn.echo(b"ok").await.unwrap();
+}
+
+/// When every attempt fails, the caller gets `ReconnectFailed` with the
+/// count; a later operation starts a new round, which succeeds once the
+/// server can be reached again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn giving_up_is_reported_and_a_later_operation_reconnects() {
+    let s = setup(Profile::Modern);
+    let conn = s
+        .factory()
+        .reconnect(Some(ReconnectPolicy {
+            attempts: 3,
+            first_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(20),
+            give_up_after: Duration::from_secs(10),
+        }))
+        .connect(("127.0.0.1", s.proxy.port()))
+        .await
+        .unwrap();
+    conn.list_path("share", "/").await.unwrap();
+    s.proxy.fail_next_connections(&[0, 0, 0]);
+    s.proxy.cut();
+    let err = conn.list_path("share", "/").await.unwrap_err();
+    match &err {
+        Error::ReconnectFailed { attempts: 3, .. } => {}
+        e => panic!("expected ReconnectFailed after 3 attempts, got {e:?}"),
+    }
+    assert!(matches!(
+        *conn.events().borrow(),
+        ConnectionEvent::GaveUp { attempts: 3, .. }
+    ));
+    assert!(conn.is_ready(), "a reconnecting connection stays ready");
+    conn.list_path("share", "/")
+        .await
+        .expect("a new round reconnects");
+    assert_eq!(
+        *conn.events().borrow(),
+        ConnectionEvent::Connected { reconnects: 1 }
+    );
+    conn.close().await.unwrap();
+    assert_eq!(*conn.events().borrow(), ConnectionEvent::Closed);
+    assert!(matches!(conn.echo(b"x").await, Err(Error::NotConnected)));
+}
