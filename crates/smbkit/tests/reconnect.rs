@@ -538,3 +538,42 @@ async fn giving_up_is_reported_and_a_later_operation_reconnects() {
     assert_eq!(*conn.events().borrow(), ConnectionEvent::Closed);
     assert!(matches!(conn.echo(b"x").await, Err(Error::NotConnected)));
 }
+
+/// A server that goes silent mid-download is declared dead after the
+/// dead-peer period; once it can be reached again, the connection is
+/// replaced and the download completes, whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_peer_is_replaced_and_the_download_completes() {
+    let s = setup(Profile::Modern);
+    let data = content(48 << 20, 91);
+    std::fs::write(s.srv.share_path().join("d.bin"), &data).unwrap();
+    let conn = s.connect(true).await;
+    let proxy = &s.proxy;
+    let mut events = conn.events();
+    let start = proxy.bytes_to_client();
+    let fault = async {
+        while proxy.bytes_to_client() < start + (16 << 20) {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        proxy.stall();
+        let stalled = Instant::now();
+        // Dead after the 2 s dead-peer period (plus a little).
+        loop {
+            events.changed().await.unwrap();
+            if *events.borrow_and_update() == ConnectionEvent::Lost {
+                break;
+            }
+        }
+        let dead_after = stalled.elapsed();
+        proxy.resume();
+        dead_after
+    };
+    let mut out = Vec::new();
+    let (res, dead_after) = tokio::join!(conn.retrieve_file("share", "/d.bin", &mut out), fault);
+    res.expect("download over a dead peer");
+    assert!(
+        dead_after >= Duration::from_millis(1500) && dead_after < Duration::from_millis(2500),
+        "declared dead after {dead_after:?}"
+    );
+    assert!(out == data, "{}", first_difference(&out, &data));
+}
