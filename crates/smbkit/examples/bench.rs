@@ -6,7 +6,7 @@
 //! scripts/bench [--size-mib N] [--files N] [--entries N] [--signing]
 //!               [--smb1] [--encrypt [--cipher NAME]]
 //!               [--only download|upload|small|list] [--repeat N]
-//!               [--warmup N] [--concurrency N] [--threads N]
+//!               [--warmup N] [--concurrency N] [--threads N] [--reconnect]
 //! ```
 //!
 //! Rows: download of a big file (`retrieve_file` into a sink against
@@ -51,7 +51,7 @@ use tokio::io::{AsyncRead, ReadBuf};
 const USAGE: &str = "\
 usage: bench [--size-mib N] [--files N] [--entries N] [--signing] [--smb1]
              [--encrypt [--cipher NAME]] [--only download|upload|small|list] [--repeat N]
-             [--warmup N] [--concurrency N] [--threads N]
+             [--warmup N] [--concurrency N] [--threads N] [--reconnect]
 
 Runs smbkit and smbclient side by side against one private Samba server
 (needs root, Samba and smbclient: scripts/bench installs them).
@@ -70,6 +70,9 @@ Runs smbkit and smbclient side by side against one private Samba server
   --warmup N        untimed rounds before them (default 1)
   --concurrency N   smbkit's retrievals in flight for small files (default 32)
   --threads N       smbkit's tokio worker threads (default: one per CPU)
+  --reconnect       smbkit with a reconnect policy, so its files are opened
+                    durable with a lease, against a server set up for durable
+                    handles (what surviving a lost connection costs)
 ";
 
 /// The server's NetBIOS name (smbkit-testserver's `netbios name`).
@@ -126,6 +129,7 @@ struct Opts {
     warmup: usize,
     concurrency: usize,
     threads: usize,
+    reconnect: bool,
 }
 
 fn parse_opts(args: &[String]) -> Result<Opts, String> {
@@ -136,6 +140,7 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
         signing: false,
         smb1: false,
         encrypt: false,
+        reconnect: false,
         cipher: None,
         only: None,
         repeat: 3,
@@ -166,6 +171,7 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
             "--signing" => o.signing = true,
             "--smb1" => o.smb1 = true,
             "--encrypt" => o.encrypt = true,
+            "--reconnect" => o.reconnect = true,
             "--cipher" => {
                 let v = value()?.to_ascii_uppercase();
                 if !["AES-128-GCM", "AES-256-GCM", "AES-128-CCM", "AES-256-CCM"]
@@ -331,6 +337,11 @@ mod child {
             } else {
                 Encryption::IfRequired
             })
+            .reconnect(
+                std::env::var_os("BENCH_RECONNECT")
+                    .is_some()
+                    .then(smbkit::ReconnectPolicy::default),
+            )
             .connect(("127.0.0.1", job.port))
             .await
             .map_err(|e| format!("connect: {e}"))?;
@@ -541,12 +552,21 @@ fn parent(opts: &Opts) -> Result<(), String> {
         // on its own.
         std::env::set_var("BENCH_SMB1", "1");
     }
+    let mut global = opts
+        .cipher
+        .as_ref()
+        .map(|c| format!("server smb3 encryption algorithms = {c}\n"))
+        .unwrap_or_default();
+    if opts.reconnect {
+        // The smbkit children read it.
+        std::env::set_var("BENCH_RECONNECT", "1");
+        global.push_str(
+            "durable handles = yes\nkernel oplocks = no\nkernel share modes = no\n\
+             posix locking = no\nsmb2 leases = yes\n",
+        );
+    }
     let extra = ExtraConfig {
-        global: opts
-            .cipher
-            .as_ref()
-            .map(|c| format!("server smb3 encryption algorithms = {c}\n"))
-            .unwrap_or_default(),
+        global,
         sections: String::new(),
     };
     let server =

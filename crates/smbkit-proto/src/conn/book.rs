@@ -17,6 +17,11 @@ pub(crate) enum Owner {
     User,
     /// The handshake.
     Handshake,
+    /// A re-authentication of the established session (MS-SMB2
+    /// §3.2.4.2.3): its SESSION_SETUP rounds, whose responses go to the
+    /// re-authentication rather than to the handshake. Only SMB 2/3 uses
+    /// it.
+    Reauth,
     /// The connection's own clean-up (the CLOSE of an abandoned handle),
     /// or a request whose caller has gone but which must still run.
     Internal,

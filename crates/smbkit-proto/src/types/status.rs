@@ -279,6 +279,8 @@ pub fn describe_status(status: NtStatus) -> &'static str {
         NtStatus::NETWORK_NAME_DELETED => "the share was disconnected",
         NtStatus::NO_SUCH_FILE => "nothing matches",
         NtStatus::INVALID_DEVICE_REQUEST => "the server does not support this on that share",
+        NtStatus::NETWORK_SESSION_EXPIRED => "the session has expired",
+        NtStatus::USER_SESSION_DELETED => "the session no longer exists on the server",
         _ => "the server refused the request",
     }
 }

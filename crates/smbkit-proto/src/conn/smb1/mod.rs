@@ -537,7 +537,8 @@ impl Smb1Connection {
                     self.shut_down(e);
                     return;
                 }
-                Owner::Internal => {}
+                // SMB1 never re-authenticates on its own.
+                Owner::Internal | Owner::Reauth => {}
             }
         }
         self.pump(now);
@@ -873,7 +874,8 @@ impl Smb1Connection {
                     self.shut_down(e);
                 }
             }
-            Owner::Internal => {}
+            // SMB1 never re-authenticates on its own.
+            Owner::Internal | Owner::Reauth => {}
         }
     }
 

@@ -1,12 +1,15 @@
 //! The SMB2 handshake: the multi-protocol NEGOTIATE (with SMB1 detection),
 //! the SMB2 NEGOTIATE, SESSION_SETUP with SPNEGO/NTLM, key derivation and
-//! the encryption decision (MS-SMB2 §3.2.4.2, §3.2.5.2, §3.2.5.3).
+//! the encryption decision (MS-SMB2 §3.2.4.2, §3.2.5.2, §3.2.5.3); and the
+//! re-authentication of the established session when the server says it
+//! expired (MS-SMB2 §3.2.5.1.7, §3.2.4.2.3, §3.2.5.3.2; see
+//! [`Smb2Connection::is_reauthenticating`]).
 
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 
-use super::{Event, Owner, Part, Request, Response, Signing, Smb2Connection};
+use super::{Event, Owner, Part, Request, Response, Signing, Smb2Connection, Stage};
 use crate::conn::{ConnError, RequestId, Transmit, Violation};
 use crate::crypto::{
     derive_session_keys, Cipher, Decryptor, Encryptor, PreauthHash, Signer, SigningAlgorithm,
@@ -86,7 +89,9 @@ pub struct Smb2Config {
     pub credentials: Credentials,
     /// NTLM settings, `client_time` included (this crate reads no clock).
     pub ntlm: NtlmOptions,
-    /// How long the whole handshake may take.
+    /// How long the whole handshake may take; also how long a
+    /// re-authentication of the session (after STATUS_NETWORK_SESSION_EXPIRED)
+    /// may take.
     pub limit: Duration,
     /// The ClientGuid of the NEGOTIATE (MS-SMB2 §2.2.3): the same one on
     /// every connection of one client, so that a server can match a
@@ -140,6 +145,8 @@ enum Phase {
 pub(crate) struct Handshake {
     config: Smb2Config,
     phase: Phase,
+    /// When the connection was created: also what a re-authentication
+    /// counts the NTLM client time from (see [`Reauth`]).
     started: Instant,
     deadline: Instant,
     max_frame: usize,
@@ -222,6 +229,42 @@ impl Handshake {
         }
     }
 }
+
+/// A re-authentication of the established session in progress (MS-SMB2
+/// §3.2.5.1.7, §3.2.4.2.3, §3.2.5.3.2), started when a caller's request is
+/// answered STATUS_NETWORK_SESSION_EXPIRED.
+///
+/// Its SESSION_SETUP rounds carry the session's SessionId, are signed with
+/// the session's key when it has one and never encrypted (§3.2.4.1.8); they
+/// run a fresh SPNEGO/NTLM exchange with the configured credentials, whose
+/// NTLMv2 client time is the configured one plus the time elapsed since the
+/// connection was created (the core reads no clock). The session keeps its
+/// keys: a re-authentication derives none (§3.2.5.3.2), and its final
+/// response must verify with the existing signing key when the session
+/// signs. Meanwhile no other request is sent ("the application SHOULD NOT
+/// issue new requests until the reauthentication succeeds", §3.2.4.2.3):
+/// they wait in the queue, and the expired requests wait in `held`.
+///
+/// On success the held requests are queued again first, in the order they
+/// were started, and go out with new message ids. On failure (an error
+/// status, a bad or missing signature, an NTLM error, a garbled answer, or
+/// the configured [`Smb2Config::limit`] passing) the held requests fail with
+/// the error and the connection closes ("the client MUST fail the operation
+/// and terminate the session", §3.2.5.1.7).
+pub(crate) struct Reauth {
+    auth: SpnegoNtlm,
+    rounds: u32,
+    started: Instant,
+    deadline: Instant,
+    /// The caller's requests answered STATUS_NETWORK_SESSION_EXPIRED, back
+    /// in [`Stage::Queued`] but in no queue, to send again once the session
+    /// is re-authenticated. Ids that have since completed (timed out,
+    /// withdrawn) are skipped.
+    held: Vec<RequestId>,
+}
+
+/// At most this many SESSION_SETUP rounds per authentication.
+const MAX_ROUNDS: u32 = 4;
 
 fn dialects_for(direct_tcp: bool) -> Vec<Dialect> {
     let mut d = vec![
@@ -480,12 +523,14 @@ impl Smb2Connection {
         Ok(())
     }
 
-    fn send_session_setup(&mut self, token: Vec<u8>, now: Instant) {
-        let hs = &mut self.handshake;
-        hs.rounds += 1;
+    /// A SESSION_SETUP request carrying `token` (MS-SMB2 §2.2.5): no
+    /// binding, no PreviousSessionId; the SessionId is the header's, which
+    /// the connection writes (0 at first, the session's on later rounds
+    /// and when re-authenticating).
+    fn session_setup_part(&self, token: Vec<u8>) -> Result<Part, ConnError> {
         let req = SessionSetupRequest {
             flags: 0,
-            security_mode: if hs.want_signing {
+            security_mode: if self.handshake.want_signing {
                 security_mode::SIGNING_REQUIRED as u8
             } else {
                 security_mode::SIGNING_ENABLED as u8
@@ -494,19 +539,22 @@ impl Smb2Connection {
             previous_session_id: 0,
             security_buffer: token,
         };
-        let deadline = hs.deadline;
-        let started = Part::new(Command::SESSION_SETUP, 0, 1, |w| req.encode(w))
-            .map_err(ConnError::from)
-            .and_then(|part| {
-                self.start_owned(
-                    Request {
-                        signing: Signing::Session,
-                        ..Request::single(part, deadline, "SESSION_SETUP")
-                    },
-                    Owner::Handshake,
-                    now,
-                )
-            });
+        Ok(Part::new(Command::SESSION_SETUP, 0, 1, |w| req.encode(w))?)
+    }
+
+    fn send_session_setup(&mut self, token: Vec<u8>, now: Instant) {
+        self.handshake.rounds += 1;
+        let deadline = self.handshake.deadline;
+        let started = self.session_setup_part(token).and_then(|part| {
+            self.start_owned(
+                Request {
+                    signing: Signing::Session,
+                    ..Request::single(part, deadline, "SESSION_SETUP")
+                },
+                Owner::Handshake,
+                now,
+            )
+        });
         if let Err(e) = started {
             self.shut_down(e);
         }
@@ -555,7 +603,7 @@ impl Smb2Connection {
         let status = r.header.status;
         self.session.session_id = r.header.session_id;
         if status == NtStatus::MORE_PROCESSING_REQUIRED {
-            if self.handshake.rounds >= 4 {
+            if self.handshake.rounds >= MAX_ROUNDS {
                 return Err(Violation::Unexpected(
                     "SESSION_SETUP did not finish after 4 rounds".into(),
                 )
@@ -711,6 +759,222 @@ impl Smb2Connection {
         };
         s.encrypt_all = on;
         Ok(on)
+    }
+}
+
+/// The re-authentication of an expired session (see [`Reauth`]).
+impl Smb2Connection {
+    /// A caller's request `id` was answered STATUS_NETWORK_SESSION_EXPIRED
+    /// (MS-SMB2 §3.2.5.1.7) and is back in [`Stage::Queued`]: it joins the
+    /// re-authentication in progress, or starts one; a request sent before
+    /// the last re-authentication succeeded (`sent_in` counts those that
+    /// had) is simply sent again, the session being fresh already.
+    pub(super) fn session_expired(&mut self, id: RequestId, sent_in: u64, now: Instant) {
+        if let Some(re) = self.reauth.as_mut() {
+            re.held.push(id);
+            return;
+        }
+        if sent_in < self.reauths {
+            self.book.queue.push_front(id);
+            return;
+        }
+        self.begin_reauth(id, now);
+    }
+
+    /// Starts re-authenticating the session (MS-SMB2 §3.2.4.2.3) for the
+    /// held request `first`: a new SPNEGO/NTLM exchange, its first
+    /// SESSION_SETUP out with the session's SessionId.
+    fn begin_reauth(&mut self, first: RequestId, now: Instant) {
+        let hs = &self.handshake;
+        let mut ntlm = hs.config.ntlm;
+        if ntlm.client_time != 0 {
+            // The NTLMv2 blob's time (MS-NLMP §3.1.5.1.2) must be current:
+            // the configured time was taken when the connection was made.
+            let elapsed = now.saturating_duration_since(hs.started);
+            let ticks = u64::try_from(elapsed.as_nanos() / 100).unwrap_or(u64::MAX);
+            ntlm.client_time = ntlm.client_time.saturating_add(ticks);
+        }
+        // The credentials' password stays Zeroizing in the clone.
+        let mut auth = SpnegoNtlm::new(hs.config.credentials.clone(), ntlm);
+        let token = auth.initial_token();
+        let deadline = now + hs.config.limit;
+        tracing::info!(
+            session_id = self.session.session_id,
+            "the session expired; re-authenticating it"
+        );
+        self.reauth = Some(Reauth {
+            auth,
+            rounds: 0,
+            started: now,
+            deadline,
+            held: vec![first],
+        });
+        self.send_reauth_setup(token, now);
+    }
+
+    /// Sends the next SESSION_SETUP of the re-authentication.
+    fn send_reauth_setup(&mut self, token: Vec<u8>, now: Instant) {
+        let Some(re) = self.reauth.as_mut() else {
+            return;
+        };
+        re.rounds += 1;
+        let deadline = re.deadline;
+        let started = self.session_setup_part(token).and_then(|part| {
+            self.start_owned(
+                Request::single(part, deadline, "re-authenticating the session"),
+                Owner::Reauth,
+                now,
+            )
+        });
+        if let Err(e) = started {
+            self.reauth_failed(e);
+        }
+    }
+
+    /// When the re-authentication in progress must be done.
+    pub(super) fn reauth_deadline(&self) -> Option<Instant> {
+        self.reauth.as_ref().map(|re| re.deadline)
+    }
+
+    /// The timeout of the re-authentication in progress, if its deadline
+    /// has passed at `now`.
+    pub(super) fn reauth_timed_out(&self, now: Instant) -> Option<ConnError> {
+        let re = self.reauth.as_ref()?;
+        (now >= re.deadline).then(|| ConnError::Timeout {
+            operation: "re-authenticating the session",
+            after: re.deadline.saturating_duration_since(re.started),
+        })
+    }
+
+    /// Takes the response to a re-authentication's SESSION_SETUP (MS-SMB2
+    /// §3.2.5.3.2); whatever goes wrong fails the re-authentication.
+    pub(super) fn reauth_response(
+        &mut self,
+        id: RequestId,
+        r: Response,
+        now: Instant,
+    ) -> Result<(), ConnError> {
+        self.book.remove(id, false);
+        if let Err(e) = self.reauth_step(r, now) {
+            self.reauth_failed(e);
+        }
+        Ok(())
+    }
+
+    fn reauth_step(&mut self, r: Response, now: Instant) -> Result<(), ConnError> {
+        if self.reauth.is_none() {
+            return Err(Violation::Unexpected("SESSION_SETUP out of order".into()).into());
+        }
+        let session_id = self.session.session_id;
+        if r.header.session_id != session_id {
+            return Err(Violation::Unexpected(format!(
+                "the server answered the re-authentication of session {session_id:#x} for \
+                 session {:#x}",
+                r.header.session_id
+            ))
+            .into());
+        }
+        let status = r.header.status;
+        if status == NtStatus::MORE_PROCESSING_REQUIRED {
+            // Signed with Session.SigningKey when the server signs it
+            // (MS-SMB2 §3.2.5.1.3); an unsigned one is taken, the final
+            // response being what proves the exchange.
+            if r.header.is_signed() {
+                self.verify(&r)?;
+            }
+            let resp = SessionSetupResponse::decode(&r.msg)
+                .map_err(|e| Violation::decode("SESSION_SETUP response", e))?;
+            let Some(re) = self.reauth.as_mut() else {
+                return Ok(());
+            };
+            if re.rounds >= MAX_ROUNDS {
+                return Err(Violation::Unexpected(format!(
+                    "the re-authentication did not finish after {MAX_ROUNDS} rounds"
+                ))
+                .into());
+            }
+            let token = re.auth.step(&resp.security_buffer).map_err(auth_err)?;
+            self.send_reauth_setup(token, now);
+            return Ok(());
+        }
+        if status != NtStatus::SUCCESS {
+            return Err(self.reauth_refused(status));
+        }
+        let resp = SessionSetupResponse::decode(&r.msg)
+            .map_err(|e| Violation::decode("SESSION_SETUP response", e))?;
+        // The final response is signed with the session's existing key
+        // when the session signs (no new keys: MS-SMB2 §3.2.5.3.2), and a
+        // signature is checked whenever there is one.
+        self.verify(&r)?;
+        if let Some(re) = self.reauth.as_mut() {
+            re.auth.finish(&resp.security_buffer).map_err(auth_err)?;
+        }
+        self.reauth_succeeded();
+        Ok(())
+    }
+
+    /// The error of a re-authentication the server refused with `status`.
+    fn reauth_refused(&self, status: NtStatus) -> ConnError {
+        if status.is_logon_failure() {
+            return ConnError::AuthFailed {
+                status,
+                message: format!(
+                    "re-authenticating the expired session: {}",
+                    crate::types::describe_status(status)
+                ),
+            };
+        }
+        ConnError::OperationFailure {
+            message: format!(
+                "re-authenticating the expired session of user '{}' failed",
+                self.handshake.config.credentials.user
+            ),
+            status,
+        }
+    }
+
+    /// The session is re-authenticated: the held requests go out again
+    /// first, in the order they were started.
+    fn reauth_succeeded(&mut self) {
+        let Some(re) = self.reauth.take() else {
+            return;
+        };
+        self.reauths += 1;
+        let mut held = re.held;
+        held.sort();
+        held.dedup();
+        tracing::info!(
+            requests = held.len(),
+            "the session is re-authenticated; sending the expired requests again"
+        );
+        for id in held.into_iter().rev() {
+            let queued = self
+                .book
+                .requests
+                .get(&id)
+                .is_some_and(|r| matches!(r.stage, Stage::Queued(_)));
+            if queued {
+                self.book.queue.push_front(id);
+            }
+        }
+    }
+
+    /// The re-authentication failed with `e` (MS-SMB2 §3.2.5.1.7: "the
+    /// client MUST fail the operation and terminate the session"): the
+    /// held requests fail with `e`, and the connection closes.
+    pub(super) fn reauth_failed(&mut self, e: ConnError) {
+        if let Some(re) = self.reauth.take() {
+            tracing::warn!(error = %e, "the re-authentication of the session failed");
+            let mut held = re.held;
+            held.sort();
+            held.dedup();
+            for id in held {
+                if let Some(r) = self.book.remove(id, true) {
+                    self.book.complete(id, r.owner, Err(e.clone()));
+                }
+            }
+        }
+        self.shut_down(e);
     }
 }
 

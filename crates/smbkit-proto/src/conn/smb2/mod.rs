@@ -5,8 +5,13 @@
 //! (§3.2.4.1.1, §3.2.5.1.4), signing (§3.2.4.1.1, §3.2.5.1.3), encryption
 //! and the replay window (§3.2.4.1.8, §3.2.5.1.1.1), request/response
 //! matching with interim responses (§3.2.5.1.5), compound chains
-//! (§3.2.4.1.4, §3.2.5.1.9), deadlines, CANCEL (§3.2.4.24) and the closing
-//! of handles that CREATEs given up on opened after all.
+//! (§3.2.4.1.4, §3.2.5.1.9), deadlines, CANCEL (§3.2.4.24), the closing
+//! of handles that CREATEs given up on opened after all, and the
+//! re-authentication of an expired session (§3.2.5.1.7, §3.2.4.2.3,
+//! §3.2.5.3.2): a request answered STATUS_NETWORK_SESSION_EXPIRED is held,
+//! the session re-authenticated with the configured credentials (nothing
+//! else goes out meanwhile), and the request sent again, once; a failed
+//! re-authentication fails the held requests and closes the connection.
 //!
 //! Its life: [`Smb2Connection::new`] queues the first NEGOTIATE; the driver
 //! sends what [`Smb2Connection::poll_transmit`] gives, feeds every received
@@ -30,7 +35,7 @@ use bytes::{Bytes, BytesMut};
 
 pub use handshake::{Established, Smb2Config};
 
-use super::book::{Book, Events, Owner};
+use super::book::{Book, Events, Outstanding, Owner};
 use super::liveness::{Liveness, Verdict, Watch};
 use super::{earliest, ConnError, NonceWindow, RequestId, Transmit, Violation};
 use crate::crypto::{Decryptor, Encryptor, Signer};
@@ -49,7 +54,7 @@ const INTERNAL_CLOSE_LIMIT: std::time::Duration = std::time::Duration::from_secs
 /// One request of a chain, encoded by the caller: [`HEADER_LEN`] bytes of
 /// room for the header (which the connection writes), then the body, whose
 /// offsets count from the start of the header.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Part {
     /// The command.
     pub command: Command,
@@ -227,13 +232,17 @@ impl Events for Event {
     }
 }
 
-/// A request not sent yet (waiting for credits).
-#[derive(Debug)]
+/// A request not sent yet (waiting for credits, or held until the session
+/// is re-authenticated).
+#[derive(Debug, Clone)]
 struct Queued {
     parts: Vec<Part>,
     related: bool,
     tail: Bytes,
     signing: Signing,
+    /// Sent once already and answered STATUS_NETWORK_SESSION_EXPIRED: it is
+    /// not sent a third time (MS-SMB2 §3.2.5.1.7 asks for one retry).
+    retried: bool,
 }
 
 #[derive(Debug)]
@@ -242,6 +251,12 @@ struct Sent {
     ids: Vec<u64>,
     responses: Vec<Option<Response>>,
     remaining: usize,
+    /// A caller's request not retried yet: what it takes to send it again
+    /// should the session have expired (MS-SMB2 §3.2.5.1.7). Dropped with
+    /// the request, so that a WRITE's tail is not held past its answer.
+    retry: Option<Queued>,
+    /// How many re-authentications had succeeded when it went out.
+    epoch: u64,
 }
 
 #[derive(Debug)]
@@ -340,6 +355,12 @@ pub struct Smb2Connection {
     watch: Watch,
     /// The keep-alive ECHO out, if any.
     probe: Option<RequestId>,
+    /// The re-authentication of the session in progress, if any
+    /// (MS-SMB2 §3.2.4.2.3); nothing but its SESSION_SETUP goes out
+    /// meanwhile.
+    reauth: Option<handshake::Reauth>,
+    /// How many re-authentications have succeeded.
+    reauths: u64,
 }
 
 impl std::fmt::Debug for Smb2Connection {
@@ -372,6 +393,8 @@ impl Smb2Connection {
             negotiate_validated: false,
             watch: Watch::new(now),
             probe: None,
+            reauth: None,
+            reauths: 0,
         };
         c.begin_handshake(now);
         c
@@ -390,6 +413,13 @@ impl Smb2Connection {
     /// True once the handshake is done and requests are taken.
     pub fn is_established(&self) -> bool {
         self.handshake.is_done() && !self.is_closed()
+    }
+
+    /// True while the session is being re-authenticated after the server
+    /// answered STATUS_NETWORK_SESSION_EXPIRED (MS-SMB2 §3.2.5.1.7):
+    /// requests are still taken, but wait until it is done.
+    pub fn is_reauthenticating(&self) -> bool {
+        self.reauth.is_some() && !self.is_closed()
     }
 
     /// The SessionId (0 before the first SESSION_SETUP response).
@@ -462,6 +492,7 @@ impl Smb2Connection {
             related: req.related,
             tail: req.tail,
             signing: req.signing,
+            retried: false,
         });
         let id = self
             .book
@@ -569,6 +600,7 @@ impl Smb2Connection {
             return;
         }
         tracing::debug!(%reason, "connection closed");
+        self.reauth = None;
         self.in_flight.clear();
         self.orphans.clear();
         self.async_ids.clear();
@@ -597,12 +629,13 @@ impl Smb2Connection {
             return None;
         }
         let requests = earliest(self.book.next_deadline(), self.liveness_deadline());
-        earliest(requests, self.handshake.deadline())
+        let handshake = earliest(self.handshake.deadline(), self.reauth_deadline());
+        earliest(requests, handshake)
     }
 
     /// Lets time pass: requests past their deadline complete with
     /// [`ConnError::Timeout`] and are cancelled on the server; a handshake
-    /// past its deadline closes the connection.
+    /// or a re-authentication past its deadline closes the connection.
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.book.closed.is_some() {
             return;
@@ -614,6 +647,16 @@ impl Smb2Connection {
                 return;
             }
         }
+        if let Some(e) = self.reauth_timed_out(now) {
+            self.reauth_failed(e);
+            return;
+        }
+        // What a request not sent yet was waiting for.
+        let waiting = if self.reauth.is_some() {
+            "waiting for the session's re-authentication"
+        } else {
+            "waiting for credits"
+        };
         while let Some((id, r)) = self.book.next_expired(now) {
             if let Stage::Queued(q) = &r.stage {
                 if r.owner != Owner::Internal && releases(&q.parts) {
@@ -621,7 +664,7 @@ impl Smb2Connection {
                     // releases: it stays queued, on the connection's own
                     // account, and its caller hears of the timeout.
                     let e = ConnError::Timeout {
-                        operation: "waiting for credits",
+                        operation: waiting,
                         after: now.saturating_duration_since(r.started),
                     };
                     self.book.complete(id, r.owner, Err(e));
@@ -631,8 +674,10 @@ impl Smb2Connection {
             }
             let operation = match &r.stage {
                 Stage::Queued(_) => {
+                    // (A request held for the re-authentication is in no
+                    // queue: it is simply not sent again.)
                     self.book.queue.retain(|q| *q != id);
-                    "waiting for credits"
+                    waiting
                 }
                 Stage::Sent(s) => {
                     self.abandon(s);
@@ -667,6 +712,11 @@ impl Smb2Connection {
                     self.shut_down(e);
                 }
             }
+            Owner::Reauth => {
+                if let Err(e) = result {
+                    self.reauth_failed(e);
+                }
+            }
             Owner::Internal if self.is_validation(id) => self.validation_answered(result, now),
             Owner::Internal => {}
         }
@@ -693,17 +743,29 @@ impl Smb2Connection {
                 return;
             }
             let id = self.book.queue[i];
-            let total: u16 = match self.book.requests.get(&id).map(|r| &r.stage) {
-                Some(Stage::Queued(q)) => q
-                    .parts
-                    .iter()
-                    .map(|p| p.charge.max(1))
-                    .fold(0u16, |a, b| a.saturating_add(b)),
+            let (owner, total) = match self.book.requests.get(&id) {
+                Some(Outstanding {
+                    owner,
+                    stage: Stage::Queued(q),
+                    ..
+                }) => (
+                    *owner,
+                    q.parts
+                        .iter()
+                        .map(|p| p.charge.max(1))
+                        .fold(0u16, |a, b| a.saturating_add(b)),
+                ),
                 _ => {
                     self.book.queue.remove(i);
                     continue;
                 }
             };
+            if self.reauth.is_some() && owner != Owner::Reauth {
+                // MS-SMB2 §3.2.4.2.3: no new request until the
+                // re-authentication succeeds; it waits in the queue.
+                i += 1;
+                continue;
+            }
             let ask = self.credits.request_for(total);
             let Some(first_id) = self.credits.reserve(total) else {
                 i += 1;
@@ -719,11 +781,12 @@ impl Smb2Connection {
                     ids: Vec::new(),
                     responses: Vec::new(),
                     remaining: 0,
+                    retry: None,
+                    epoch: 0,
                 }),
             ) else {
                 continue;
             };
-            let owner = r.owner;
             match self.send(id, owner, q, first_id, ask, total) {
                 Ok(sent) => {
                     if let Some(r) = self.book.requests.get_mut(&id) {
@@ -754,11 +817,21 @@ impl Smb2Connection {
         ask: u16,
         total: u16,
     ) -> Result<Sent, ConnError> {
+        // A caller's request keeps what it takes to send it again, once,
+        // should the server answer that the session expired (MS-SMB2
+        // §3.2.5.1.7). The header room is rewritten on every send, so the
+        // parts are kept as the caller encoded them; the tail is a cheap
+        // reference-counted clone.
+        let retry = (owner == Owner::User && !q.retried).then(|| Queued {
+            retried: true,
+            ..q.clone()
+        });
         let Queued {
             parts,
             related,
             tail,
             signing,
+            retried: _,
         } = q;
         let n = parts.len();
         let session_id = self.session.session_id;
@@ -811,7 +884,7 @@ impl Smb2Connection {
                 // Parts of a chain are signed one by one (MS-SMB2
                 // §3.2.4.1.4); a single message is signed by
                 // [`Transmit::finish`].
-                if let Some(signer) = self.request_signer(part.command, signing) {
+                if let Some(signer) = self.signer_for(owner, part.command, signing) {
                     signer.sign(&mut msg);
                 }
             }
@@ -836,7 +909,7 @@ impl Smb2Connection {
             next_id += u64::from(charge);
         }
         let single_signer = match flights.first() {
-            Some(f) if n == 1 && !encrypt => self.request_signer(f.command, signing).cloned(),
+            Some(f) if n == 1 && !encrypt => self.signer_for(owner, f.command, signing).cloned(),
             _ => None,
         };
         let t = if encrypt {
@@ -865,7 +938,21 @@ impl Smb2Connection {
             responses: vec![None; n],
             remaining: n,
             ids,
+            retry,
+            epoch: self.reauths,
         })
+    }
+
+    /// The signer for a message of `owner`'s: a re-authentication's
+    /// SESSION_SETUP is signed with the session's key whenever it has one
+    /// (MS-SMB2 §3.2.4.1.1: a SESSION_SETUP is signed with
+    /// Session.SigningKey; the session exists, so the key does), anything
+    /// else by [`Smb2Connection::request_signer`].
+    fn signer_for(&self, owner: Owner, command: Command, signing: Signing) -> Option<&Arc<Signer>> {
+        if owner == Owner::Reauth && command == Command::SESSION_SETUP {
+            return self.session.signer.as_ref();
+        }
+        self.request_signer(command, signing)
     }
 
     /// The signer for a request of `command`, if it must be signed
@@ -1060,6 +1147,9 @@ impl Smb2Connection {
         if r.owner == Owner::Handshake {
             return self.handshake_response(f.request, response, now);
         }
+        if r.owner == Owner::Reauth {
+            return self.reauth_response(f.request, response, now);
+        }
         let Stage::Sent(s) = &mut r.stage else {
             return Ok(());
         };
@@ -1067,6 +1157,38 @@ impl Smb2Connection {
         s.remaining -= 1;
         if s.remaining > 0 {
             return Ok(());
+        }
+        // MS-SMB2 §3.2.5.1.7: a caller's request answered
+        // STATUS_NETWORK_SESSION_EXPIRED is not completed but held, to be
+        // sent again (whole, for a chain) once the session is
+        // re-authenticated; only once, so that a server that keeps
+        // answering so cannot make a loop of it.
+        let expired = r.owner == Owner::User
+            && s.responses
+                .iter()
+                .flatten()
+                .any(|x| x.header.status == NtStatus::NETWORK_SESSION_EXPIRED);
+        let retry = if expired {
+            s.retry.take().map(|q| (q, s.epoch))
+        } else {
+            None
+        };
+        if let Some((q, epoch)) = retry {
+            // A response whose signature does not verify triggers nothing:
+            // the request completes with the failure below.
+            let authentic = match self.book.requests.get(&f.request).map(|r| &r.stage) {
+                Some(Stage::Sent(s)) => {
+                    s.responses.iter().flatten().all(|x| self.verify(x).is_ok())
+                }
+                _ => false,
+            };
+            if authentic {
+                if let Some(r) = self.book.requests.get_mut(&f.request) {
+                    r.stage = Stage::Queued(q);
+                }
+                self.session_expired(f.request, epoch, now);
+                return Ok(());
+            }
         }
         let Some(r) = self.book.remove(f.request, false) else {
             return Ok(());
@@ -1084,7 +1206,13 @@ impl Smb2Connection {
     }
 
     /// Checks a response's signature per MS-SMB2 §3.2.5.1.3 (skipped for a
-    /// message that arrived encrypted: its tag authenticated it).
+    /// message that arrived encrypted: its tag authenticated it). An
+    /// unsigned STATUS_NETWORK_SESSION_EXPIRED is accepted even when the
+    /// session signs: a server cannot be assumed to sign with a session
+    /// it considers expired, and the status only triggers a
+    /// re-authentication (§3.2.5.1.7), whose final response is verified and
+    /// after which the request is sent again and its answer verified as
+    /// usual, or fails the request. A signed one must still verify.
     fn verify(&self, r: &Response) -> Result<(), ConnError> {
         if r.encrypted {
             return Ok(());
@@ -1101,7 +1229,11 @@ impl Smb2Connection {
                 None if !required => Ok(()),
                 None => Err(Violation::BadSignature { command: command() }.into()),
             }
-        } else if required && signer.is_some() && r.header.status != NtStatus::PENDING {
+        } else if required
+            && signer.is_some()
+            && r.header.status != NtStatus::PENDING
+            && r.header.status != NtStatus::NETWORK_SESSION_EXPIRED
+        {
             Err(Violation::Unsigned { command: command() }.into())
         } else {
             Ok(())

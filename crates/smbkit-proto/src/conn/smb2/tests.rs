@@ -200,7 +200,17 @@ fn config() -> Smb2Config {
 /// A connection whose handshake is skipped: SMB 3.1.1, `credits` granted,
 /// the scripted keys installed; `encrypt_all` encrypts every request.
 fn established(credits: u16, encrypt_all: bool, clock: &Clock) -> Smb2Connection {
-    let mut c = Smb2Connection::new(config(), clock.now());
+    established_with(config(), credits, encrypt_all, clock)
+}
+
+/// [`established`] with the configuration `config`.
+fn established_with(
+    config: Smb2Config,
+    credits: u16,
+    encrypt_all: bool,
+    clock: &Clock,
+) -> Smb2Connection {
+    let mut c = Smb2Connection::new(config, clock.now());
     // Drop the NEGOTIATE the handshake queued; the session is set up by
     // hand instead.
     while c.poll_transmit().is_some() {}
@@ -1680,4 +1690,767 @@ fn breaks_are_acknowledged_at_once_and_nobody_sees_them() {
     assert!(s.take(&mut c).is_empty());
     assert!(!c.is_closed());
     echo_answered(&mut c, &s, &clock, |_, r| vec![echo_response(&r.header)]);
+}
+
+// ---------------------------------------------------------------------------
+// Re-authentication of an expired session (MS-SMB2 §3.2.5.1.7, §3.2.4.2.3,
+// §3.2.5.3.2).
+
+fn session_signer() -> Signer {
+    Signer::new(SigningAlgorithm::AesCmac, &SIGNING_KEY)
+}
+
+/// An established session that signs its messages (and, with
+/// `encrypt_all`, encrypts them).
+fn signing_session(encrypt_all: bool, clock: &Clock) -> Smb2Connection {
+    let mut c = established(10, encrypt_all, clock);
+    c.session.signer = Some(Arc::new(session_signer()));
+    c.session.signing_required = true;
+    c
+}
+
+/// `m` signed with the session's key.
+fn signed(mut m: Vec<u8>) -> Vec<u8> {
+    session_signer().sign(&mut m);
+    m
+}
+
+/// The server's answer to `req` on a session it let expire: unsigned, as
+/// such a server may send it.
+fn expired(req: &Header) -> Vec<u8> {
+    response(req, NtStatus::NETWORK_SESSION_EXPIRED, 1, error_body)
+}
+
+/// Checks a SESSION_SETUP of the re-authentication: the session's id,
+/// signed with its key, in the clear.
+fn assert_reauth_setup(seen: &Seen) {
+    assert_eq!(seen.header.command, Command::SESSION_SETUP);
+    assert_eq!(seen.header.session_id, SESSION, "the existing SessionId");
+    assert!(!seen.encrypted, "SESSION_SETUP is never encrypted");
+    assert!(seen.header.is_signed());
+    assert!(
+        session_signer().verify(&seen.msg),
+        "signed with the session's key"
+    );
+    let req = crate::smb2::session_setup::SessionSetupRequest::decode(&seen.msg).unwrap();
+    assert_eq!(req.previous_session_id, 0);
+    assert_eq!(req.flags, 0, "not a binding");
+}
+
+/// The one SESSION_SETUP the client has sent.
+fn take_setup(c: &mut Smb2Connection, s: &Server) -> Seen {
+    let mut out = s.take(c);
+    assert_eq!(out.len(), 1, "{out:?}");
+    let setup = out.remove(0);
+    assert_reauth_setup(&setup);
+    setup
+}
+
+/// Plays the server's side of the re-authentication the client has
+/// started, accepting it with a signed final response; what the client
+/// sends next.
+fn reauthenticate(c: &mut Smb2Connection, s: &Server, clock: &Clock) -> Vec<Seen> {
+    let setup1 = take_setup(c, s);
+    feed(c, &challenge_response(&setup1), clock.now());
+    assert!(c.is_reauthenticating());
+    let setup2 = take_setup(c, s);
+    feed(c, &signed(accept_response(&setup2)), clock.now());
+    assert!(!c.is_reauthenticating());
+    s.take(c)
+}
+
+/// A request's completion.
+type Done = (RequestId, Result<Vec<Response>, ConnError>);
+
+/// The results of the requests among the events, and the closing reason.
+fn completions_and_close(c: &mut Smb2Connection) -> (Vec<Done>, Option<ConnError>) {
+    let ev = events(c);
+    let closed = match ev.last() {
+        Some(Event::Closed(e)) => Some(e.clone()),
+        _ => None,
+    };
+    (completed(&ev), closed)
+}
+
+#[test]
+fn expired_session_is_reauthenticated_and_the_request_sent_again() {
+    let clock = Clock(Instant::now());
+    let mut c = signing_session(false, &clock);
+    let s = Server::new();
+    let signer = c.session.signer.clone().unwrap();
+    let id = echo(&mut c, &clock, LIMIT);
+    let first = s.take(&mut c).remove(0);
+    feed(&mut c, &expired(&first.header), clock.now());
+    assert!(
+        events(&mut c).is_empty(),
+        "the expired answer completes nothing"
+    );
+    assert!(c.is_reauthenticating());
+    assert_eq!(c.requests_outstanding(), 1);
+    let again = reauthenticate(&mut c, &s, &clock);
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].header.command, Command::ECHO);
+    assert!(
+        again[0].header.message_id > first.header.message_id,
+        "a new MessageId"
+    );
+    assert!(session_signer().verify(&again[0].msg));
+    assert!(
+        Arc::ptr_eq(c.session.signer.as_ref().unwrap(), &signer),
+        "the session keeps its keys"
+    );
+    feed(
+        &mut c,
+        &signed(echo_response(&again[0].header)),
+        clock.now(),
+    );
+    let (done, closed) = completions_and_close(&mut c);
+    assert!(closed.is_none());
+    assert_eq!(done.len(), 1, "one completion, for the retried answer");
+    assert_eq!(done[0].0, id);
+    let rs = done[0].1.as_ref().unwrap();
+    assert_eq!(rs[0].header.message_id, again[0].header.message_id);
+    assert_eq!(rs[0].header.status, NtStatus::SUCCESS);
+    assert_eq!(c.session_id(), SESSION);
+    assert_eq!(c.requests_outstanding(), 0);
+    assert_eq!(c.messages_in_flight(), 0);
+    assert!(c.poll_timeout().is_none());
+}
+
+#[test]
+fn requests_expiring_together_share_one_reauthentication_and_go_again_in_order() {
+    let clock = Clock(Instant::now());
+    let mut c = signing_session(false, &clock);
+    let s = Server::new();
+    let ids: Vec<_> = (0..3).map(|_| echo(&mut c, &clock, LIMIT)).collect();
+    let first = s.take(&mut c);
+    assert_eq!(first.len(), 3);
+    for r in first.iter().rev() {
+        feed(&mut c, &expired(&r.header), clock.now());
+    }
+    assert!(events(&mut c).is_empty());
+    // One re-authentication (reauthenticate checks that one SESSION_SETUP
+    // went out), then the three requests in the order they were started.
+    let again = reauthenticate(&mut c, &s, &clock);
+    assert_eq!(again.len(), 3);
+    assert!(again.iter().all(|r| r.header.command == Command::ECHO));
+    let mids: Vec<u64> = again.iter().map(|r| r.header.message_id).collect();
+    assert!(mids.windows(2).all(|w| w[0] < w[1]));
+    assert!(mids[0] > first.iter().map(|r| r.header.message_id).max().unwrap());
+    for r in &again {
+        feed(&mut c, &signed(echo_response(&r.header)), clock.now());
+    }
+    let done = completed(&events(&mut c));
+    assert_eq!(done.iter().map(|d| d.0).collect::<Vec<_>>(), ids);
+    for (d, mid) in done.iter().zip(&mids) {
+        assert_eq!(d.1.as_ref().unwrap()[0].header.message_id, *mid);
+    }
+}
+
+#[test]
+fn requests_started_during_the_reauthentication_wait_for_it() {
+    let clock = Clock(Instant::now());
+    let mut c = signing_session(false, &clock);
+    let s = Server::new();
+    let held = echo(&mut c, &clock, LIMIT);
+    let first = s.take(&mut c).remove(0);
+    feed(&mut c, &expired(&first.header), clock.now());
+    // Started while re-authenticating: taken, not sent.
+    let later = echo(&mut c, &clock, LIMIT);
+    c.close_handle(
+        9,
+        FileId {
+            persistent: 1,
+            volatile: 2,
+        },
+        clock.now(),
+    );
+    let setup1 = take_setup(&mut c, &s);
+    feed(&mut c, &challenge_response(&setup1), clock.now());
+    let setup2 = take_setup(&mut c, &s);
+    assert_eq!(c.requests_outstanding(), 2);
+    feed(&mut c, &signed(accept_response(&setup2)), clock.now());
+    let out = s.take(&mut c);
+    assert_eq!(
+        out.iter().map(|r| r.header.command).collect::<Vec<_>>(),
+        [Command::ECHO, Command::ECHO, Command::CLOSE],
+        "the held request first, then those that waited, in order"
+    );
+    for r in &out {
+        feed(&mut c, &signed(echo_response(&r.header)), clock.now());
+    }
+    let done = completed(&events(&mut c));
+    assert_eq!(done.iter().map(|d| d.0).collect::<Vec<_>>(), [held, later]);
+    assert_eq!(
+        done[0].1.as_ref().unwrap()[0].header.message_id,
+        out[0].header.message_id
+    );
+}
+
+#[test]
+fn refused_reauthentication_fails_the_held_requests_and_closes() {
+    for round in 0..2 {
+        let clock = Clock(Instant::now());
+        let mut c = signing_session(false, &clock);
+        let s = Server::new();
+        let held = echo(&mut c, &clock, LIMIT);
+        let other = echo(&mut c, &clock, LIMIT);
+        let first = s.take(&mut c);
+        feed(&mut c, &expired(&first[0].header), clock.now());
+        let waiting = echo(&mut c, &clock, LIMIT);
+        let mut setup = take_setup(&mut c, &s);
+        if round == 1 {
+            feed(&mut c, &challenge_response(&setup), clock.now());
+            setup = take_setup(&mut c, &s);
+        }
+        feed(
+            &mut c,
+            &response(&setup.header, NtStatus::LOGON_FAILURE, 1, error_body),
+            clock.now(),
+        );
+        let (done, closed) = completions_and_close(&mut c);
+        assert!(
+            matches!(&closed, Some(ConnError::AuthFailed { status, .. }) if *status == NtStatus::LOGON_FAILURE),
+            "round {round}: {closed:?}"
+        );
+        assert_eq!(done.len(), 3, "round {round}: {done:?}");
+        assert_eq!(done[0].0, held, "the held request hears first");
+        assert!(
+            matches!(&done[0].1, Err(ConnError::AuthFailed { status, .. }) if *status == NtStatus::LOGON_FAILURE)
+        );
+        // The others fail as on any close.
+        assert_eq!(done[1].0, other);
+        assert_eq!(done[2].0, waiting);
+        assert!(done[1..].iter().all(|d| d.1.is_err()));
+        assert_closed(&mut c, &clock);
+    }
+}
+
+#[test]
+fn stalled_reauthentication_times_out_and_closes() {
+    for round in 0..2 {
+        let mut clock = Clock(Instant::now());
+        let mut c = signing_session(false, &clock);
+        let s = Server::new();
+        let held = echo(&mut c, &clock, Duration::from_secs(300));
+        let first = s.take(&mut c).remove(0);
+        feed(&mut c, &expired(&first.header), clock.now());
+        let started = clock.now();
+        let setup = take_setup(&mut c, &s);
+        if round == 1 {
+            clock.advance(Duration::from_secs(5));
+            feed(&mut c, &challenge_response(&setup), clock.now());
+            take_setup(&mut c, &s);
+        }
+        // The configured limit (30 s) bounds the whole re-authentication.
+        assert_eq!(c.poll_timeout(), Some(started + Duration::from_secs(30)));
+        c.handle_timeout(started + Duration::from_secs(29));
+        assert!(!c.is_closed());
+        c.handle_timeout(clock.advance(started + Duration::from_secs(30) - clock.now()));
+        let (done, closed) = completions_and_close(&mut c);
+        let is_timeout = |e: &ConnError| {
+            matches!(e, ConnError::Timeout { operation: "re-authenticating the session", after }
+                if *after == Duration::from_secs(30))
+        };
+        assert!(closed.as_ref().is_some_and(is_timeout), "{closed:?}");
+        assert_eq!(done.len(), 1);
+        assert_eq!(done[0].0, held);
+        assert!(done[0].1.as_ref().is_err_and(is_timeout), "{:?}", done[0].1);
+        assert_closed(&mut c, &clock);
+        assert!(c.poll_timeout().is_none());
+    }
+}
+
+#[test]
+fn connection_cut_during_the_reauthentication_fails_the_held_requests() {
+    let clock = Clock(Instant::now());
+    let mut c = signing_session(false, &clock);
+    let s = Server::new();
+    let held = echo(&mut c, &clock, LIMIT);
+    let first = s.take(&mut c).remove(0);
+    feed(&mut c, &expired(&first.header), clock.now());
+    take_setup(&mut c, &s);
+    c.handle_stream_error("connection reset");
+    let (done, closed) = completions_and_close(&mut c);
+    assert!(matches!(closed, Some(ConnError::NotConnected)));
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].0, held);
+    assert!(matches!(done[0].1, Err(ConnError::NotConnected)));
+    assert!(!c.is_reauthenticating());
+    assert_closed(&mut c, &clock);
+}
+
+#[test]
+fn garbled_reauthentication_answer_closes_with_a_protocol_error() {
+    for round in 0..2 {
+        for cut in [10usize, 64, 70] {
+            let clock = Clock(Instant::now());
+            let mut c = signing_session(false, &clock);
+            let s = Server::new();
+            let held = echo(&mut c, &clock, LIMIT);
+            let first = s.take(&mut c).remove(0);
+            feed(&mut c, &expired(&first.header), clock.now());
+            let mut setup = take_setup(&mut c, &s);
+            let mut answer = challenge_response(&setup);
+            if round == 1 {
+                feed(&mut c, &answer, clock.now());
+                setup = take_setup(&mut c, &s);
+                answer = signed(accept_response(&setup));
+            }
+            answer.truncate(cut.min(answer.len()));
+            feed(&mut c, &answer, clock.now());
+            let (done, closed) = completions_and_close(&mut c);
+            assert!(
+                matches!(closed, Some(ConnError::Protocol(_))),
+                "round {round}, cut {cut}: {closed:?}"
+            );
+            assert_eq!(done.len(), 1);
+            assert_eq!(done[0].0, held);
+            assert!(matches!(done[0].1, Err(ConnError::Protocol(_))));
+            assert_closed(&mut c, &clock);
+        }
+    }
+}
+
+#[test]
+fn unsigned_or_badly_signed_final_reauthentication_response_closes() {
+    // None: unsigned; else signed with a key that is not the session's.
+    for wrong_key in [None, Some([0x44u8; 16])] {
+        let what = if wrong_key.is_some() {
+            "badly signed"
+        } else {
+            "unsigned"
+        };
+        let answer = |r: &Seen| {
+            let mut m = accept_response(r);
+            if let Some(k) = &wrong_key {
+                Signer::new(SigningAlgorithm::AesCmac, k).sign(&mut m);
+            }
+            m
+        };
+        let clock = Clock(Instant::now());
+        let mut c = signing_session(false, &clock);
+        let s = Server::new();
+        let held = echo(&mut c, &clock, LIMIT);
+        let first = s.take(&mut c).remove(0);
+        feed(&mut c, &expired(&first.header), clock.now());
+        let setup = take_setup(&mut c, &s);
+        feed(&mut c, &challenge_response(&setup), clock.now());
+        let setup = take_setup(&mut c, &s);
+        feed(&mut c, &answer(&setup), clock.now());
+        let (done, closed) = completions_and_close(&mut c);
+        let want = |e: &ConnError| match what {
+            "unsigned" => matches!(e, ConnError::Protocol(Violation::Unsigned { .. })),
+            _ => matches!(e, ConnError::Protocol(Violation::BadSignature { .. })),
+        };
+        assert!(closed.as_ref().is_some_and(want), "{what}: {closed:?}");
+        assert_eq!(done.len(), 1);
+        assert_eq!(done[0].0, held);
+        assert!(done[0].1.as_ref().is_err_and(want), "{what}");
+        assert!(s.take(&mut c).is_empty(), "{what}: nothing sent again");
+        assert_closed(&mut c, &clock);
+    }
+}
+
+#[test]
+fn request_that_expires_twice_fails_the_second_time() {
+    let clock = Clock(Instant::now());
+    let mut c = signing_session(false, &clock);
+    let s = Server::new();
+    let id = echo(&mut c, &clock, LIMIT);
+    let first = s.take(&mut c).remove(0);
+    feed(&mut c, &expired(&first.header), clock.now());
+    let again = reauthenticate(&mut c, &s, &clock);
+    feed(&mut c, &expired(&again[0].header), clock.now());
+    let done = completed(&events(&mut c));
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].0, id);
+    let rs = done[0].1.as_ref().unwrap();
+    assert_eq!(rs[0].header.status, NtStatus::NETWORK_SESSION_EXPIRED);
+    assert_eq!(rs[0].header.message_id, again[0].header.message_id);
+    assert!(s.take(&mut c).is_empty(), "no second re-authentication");
+    assert!(!c.is_reauthenticating());
+    assert!(!c.is_closed());
+    assert_eq!(c.requests_outstanding(), 0);
+}
+
+#[test]
+fn held_requests_time_out_are_withdrawn_or_detached_as_usual() {
+    let mut clock = Clock(Instant::now());
+    let mut c = signing_session(false, &clock);
+    let s = Server::new();
+    let due = echo(&mut c, &clock, Duration::from_secs(5));
+    let withdrawn = echo(&mut c, &clock, LIMIT);
+    let detached = echo(&mut c, &clock, LIMIT);
+    let first = s.take(&mut c);
+    assert_eq!(first.len(), 3);
+    for r in &first {
+        feed(&mut c, &expired(&r.header), clock.now());
+    }
+    let setup1 = take_setup(&mut c, &s);
+    c.cancel(withdrawn);
+    c.detach(detached);
+    assert!(
+        s.take(&mut c).is_empty(),
+        "a held request has nothing to cancel"
+    );
+    assert_eq!(c.poll_timeout(), Some(clock.now() + Duration::from_secs(5)));
+    c.handle_timeout(clock.advance(Duration::from_secs(5)));
+    let done = completed(&events(&mut c));
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].0, due);
+    assert!(
+        matches!(
+            done[0].1,
+            Err(ConnError::Timeout {
+                operation: "waiting for the session's re-authentication",
+                ..
+            })
+        ),
+        "{:?}",
+        done[0].1
+    );
+    assert!(!c.is_closed());
+    // The re-authentication goes on; only the detached request goes again.
+    feed(&mut c, &challenge_response(&setup1), clock.now());
+    let setup2 = take_setup(&mut c, &s);
+    feed(&mut c, &signed(accept_response(&setup2)), clock.now());
+    let again = s.take(&mut c);
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].header.command, Command::ECHO);
+    feed(
+        &mut c,
+        &signed(echo_response(&again[0].header)),
+        clock.now(),
+    );
+    assert!(
+        events(&mut c).is_empty(),
+        "nobody waits for the detached one"
+    );
+    assert_eq!(c.requests_outstanding(), 0);
+    assert_eq!(c.messages_in_flight(), 0);
+}
+
+#[test]
+fn compound_request_is_sent_again_whole() {
+    let clock = Clock(Instant::now());
+    let mut c = signing_session(false, &clock);
+    let s = Server::new();
+    let parts = (0..3)
+        .map(|_| part(Command::ECHO, 0, 1, |w| EchoRequest.encode(w)))
+        .collect();
+    let id = c
+        .start(
+            Request {
+                parts,
+                related: true,
+                tail: Bytes::new(),
+                signing: Signing::Session,
+                deadline: clock.now() + LIMIT,
+                operation: "chain",
+            },
+            clock.now(),
+        )
+        .unwrap();
+    let first = s.take(&mut c);
+    assert_eq!(first.len(), 3);
+    // One part expired, the others went through.
+    feed(
+        &mut c,
+        &signed(echo_response(&first[0].header)),
+        clock.now(),
+    );
+    feed(&mut c, &expired(&first[1].header), clock.now());
+    feed(
+        &mut c,
+        &signed(echo_response(&first[2].header)),
+        clock.now(),
+    );
+    assert!(events(&mut c).is_empty());
+    let again = reauthenticate(&mut c, &s, &clock);
+    assert_eq!(again.len(), 3, "the whole chain");
+    let new_ids: Vec<u64> = again.iter().map(|r| r.header.message_id).collect();
+    assert!(new_ids[0] > first[2].header.message_id);
+    assert!(new_ids.windows(2).all(|w| w[1] == w[0] + 1));
+    assert_eq!(again[0].header.flags & flags::RELATED_OPERATIONS, 0);
+    assert!(again[1..]
+        .iter()
+        .all(|r| r.header.flags & flags::RELATED_OPERATIONS != 0));
+    for r in &again {
+        feed(&mut c, &signed(echo_response(&r.header)), clock.now());
+    }
+    let done = completed(&events(&mut c));
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].0, id);
+    let rs = done[0].1.as_ref().unwrap();
+    assert_eq!(
+        rs.iter().map(|r| r.header.message_id).collect::<Vec<_>>(),
+        new_ids
+    );
+    assert!(rs.iter().all(|r| r.header.status == NtStatus::SUCCESS));
+}
+
+#[test]
+fn request_expired_before_a_finished_reauthentication_goes_again_at_once() {
+    let clock = Clock(Instant::now());
+    let mut c = signing_session(false, &clock);
+    let s = Server::new();
+    let a = echo(&mut c, &clock, LIMIT);
+    let b = echo(&mut c, &clock, LIMIT);
+    let first = s.take(&mut c);
+    feed(&mut c, &expired(&first[0].header), clock.now());
+    let again = reauthenticate(&mut c, &s, &clock);
+    assert_eq!(again.len(), 1);
+    // b was sent before the session was re-authenticated; its late expired
+    // answer needs no second re-authentication.
+    feed(&mut c, &expired(&first[1].header), clock.now());
+    let b_again = s.take(&mut c);
+    assert_eq!(b_again.len(), 1);
+    assert_eq!(b_again[0].header.command, Command::ECHO);
+    assert!(!c.is_reauthenticating());
+    feed(
+        &mut c,
+        &signed(echo_response(&again[0].header)),
+        clock.now(),
+    );
+    feed(
+        &mut c,
+        &signed(echo_response(&b_again[0].header)),
+        clock.now(),
+    );
+    let done = completed(&events(&mut c));
+    assert_eq!(done.iter().map(|d| d.0).collect::<Vec<_>>(), [a, b]);
+    assert!(done.iter().all(|d| d.1.is_ok()));
+}
+
+#[test]
+fn reauthentication_on_an_encrypted_session_is_signed_not_encrypted() {
+    let clock = Clock(Instant::now());
+    let mut c = signing_session(true, &clock);
+    let s = Server::new();
+    let id = echo(&mut c, &clock, LIMIT);
+    let first = s.take(&mut c).remove(0);
+    assert!(first.encrypted);
+    feed(&mut c, &s.seal(&expired(&first.header)), clock.now());
+    // reauthenticate checks that the SESSION_SETUPs go out in the clear,
+    // signed.
+    let again = reauthenticate(&mut c, &s, &clock);
+    assert_eq!(again.len(), 1);
+    assert!(again[0].encrypted, "the request is encrypted again");
+    feed(
+        &mut c,
+        &s.seal(&echo_response(&again[0].header)),
+        clock.now(),
+    );
+    let done = completed(&events(&mut c));
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].0, id);
+    assert!(done[0].1.as_ref().unwrap()[0].encrypted);
+}
+
+#[test]
+fn badly_signed_expired_answer_fails_the_request_without_reauthenticating() {
+    let clock = Clock(Instant::now());
+    let mut c = signing_session(false, &clock);
+    let s = Server::new();
+    let (id, ev) = echo_answered(&mut c, &s, &clock, |_, r| {
+        let mut m = expired(&r.header);
+        Signer::new(SigningAlgorithm::AesCmac, &[0x44; 16]).sign(&mut m);
+        vec![m]
+    });
+    let done = completed(&ev);
+    assert_eq!(done[0].0, id);
+    assert!(matches!(
+        done[0].1,
+        Err(ConnError::Protocol(Violation::BadSignature { .. }))
+    ));
+    assert!(!c.is_reauthenticating());
+    assert!(s.take(&mut c).is_empty());
+}
+
+#[test]
+fn reauthentication_uses_the_current_ntlm_time() {
+    const CLIENT_TIME: u64 = 133_000_000_000_000_000;
+    let mut clock = Clock(Instant::now());
+    let mut cfg = config();
+    cfg.ntlm.client_time = CLIENT_TIME;
+    let mut c = established_with(cfg, 10, false, &clock);
+    c.session.signer = Some(Arc::new(session_signer()));
+    c.session.signing_required = true;
+    let s = Server::new();
+    // An hour after the connection was made, the session expires.
+    clock.advance(Duration::from_secs(3600));
+    echo(&mut c, &clock, LIMIT);
+    let first = s.take(&mut c).remove(0);
+    feed(&mut c, &expired(&first.header), clock.now());
+    let setup1 = take_setup(&mut c, &s);
+    feed(&mut c, &challenge_response(&setup1), clock.now());
+    let setup2 = take_setup(&mut c, &s);
+    let req = crate::smb2::session_setup::SessionSetupRequest::decode(&setup2.msg).unwrap();
+    let token = crate::spnego::parse_neg_token_resp(&req.security_buffer)
+        .unwrap()
+        .response_token
+        .unwrap();
+    let auth = crate::ntlm::AuthenticateMessage::decode(&token).unwrap();
+    assert_eq!(auth.user, "alice");
+    // NTLMv2 response: NTProofStr (16), then the blob, whose TimeStamp is
+    // at offset 8 (MS-NLMP §2.2.2.7).
+    let time = u64::from_le_bytes(auth.nt_challenge_response[24..32].try_into().unwrap());
+    assert_eq!(time, CLIENT_TIME + 3600 * 10_000_000);
+}
+
+#[test]
+fn write_data_is_let_go_once_the_request_completes() {
+    let clock = Clock(Instant::now());
+    let mut c = signing_session(false, &clock);
+    let s = Server::new();
+    let data = Bytes::from(vec![0x5a; 4096]);
+    let write = |c: &mut Smb2Connection, data: &Bytes| {
+        let p = part(Command::WRITE, 7, 1, |w| {
+            w.zeros(48);
+        });
+        c.start(
+            Request {
+                tail: data.clone(),
+                ..Request::single(p, clock.now() + LIMIT, "write")
+            },
+            clock.now(),
+        )
+        .unwrap()
+    };
+    let write_response = |req: &Header| {
+        signed(response(req, NtStatus::SUCCESS, 1, |w| {
+            w.u16(17).u16(0).u32(4096).u32(0).u16(0).u16(0);
+        }))
+    };
+    // Answered at once: the data is the caller's again.
+    write(&mut c, &data);
+    let sent = s.take(&mut c);
+    assert_eq!(
+        sent[0].msg.len(),
+        HEADER_LEN + 48 + 4096,
+        "the tail went out"
+    );
+    feed(&mut c, &write_response(&sent[0].header), clock.now());
+    assert!(completed(&events(&mut c))[0].1.is_ok());
+    let data = data
+        .try_into_mut()
+        .expect("nothing holds the data")
+        .freeze();
+    // Expired, held, sent again and answered: the same.
+    write(&mut c, &data);
+    let first = s.take(&mut c).remove(0);
+    feed(&mut c, &expired(&first.header), clock.now());
+    let again = reauthenticate(&mut c, &s, &clock);
+    assert_eq!(again[0].msg.len(), HEADER_LEN + 48 + 4096, "the tail again");
+    feed(&mut c, &write_response(&again[0].header), clock.now());
+    assert!(completed(&events(&mut c))[0].1.is_ok());
+    assert!(data.try_into_mut().is_ok(), "nothing holds the data");
+}
+
+#[test]
+fn random_expiries_never_leave_a_request_waiting() {
+    // A fixed xorshift so that the run is the same every time.
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut reauthenticated = 0;
+    for round in 0..500 {
+        let mut clock = Clock(Instant::now());
+        let mut c = signing_session(round % 3 == 0, &clock);
+        let s = Server::new();
+        // What the server has been sent and not answered.
+        let mut pending: Vec<Seen> = Vec::new();
+        let mut started: Vec<RequestId> = Vec::new();
+        // Withdrawn or detached: no completion owed.
+        let mut let_go: Vec<RequestId> = Vec::new();
+        let mut done: Vec<RequestId> = Vec::new();
+        for _ in 0..40 {
+            match next() % 8 {
+                0 | 1 => {
+                    if let Ok(id) = c.start(
+                        Request::single(
+                            part(Command::ECHO, 0, 1, |w| EchoRequest.encode(w)),
+                            clock.now() + Duration::from_secs(1 + next() % 60),
+                            "echo",
+                        ),
+                        clock.now(),
+                    ) {
+                        started.push(id);
+                    }
+                }
+                2..=4 if !pending.is_empty() => {
+                    let i = (next() as usize) % pending.len();
+                    let req = pending.remove(i);
+                    let h = &req.header;
+                    // The first round carries the SPNEGO NegTokenInit.
+                    let first_round =
+                        crate::smb2::session_setup::SessionSetupRequest::decode(&req.msg)
+                            .is_ok_and(|r| r.security_buffer.first() == Some(&0x60));
+                    let m = match (h.command, next() % 6) {
+                        (Command::SESSION_SETUP, 4) => {
+                            response(h, NtStatus::LOGON_FAILURE, 1, error_body)
+                        }
+                        (Command::SESSION_SETUP, 5) => accept_response(&req),
+                        (Command::SESSION_SETUP, _) if first_round => challenge_response(&req),
+                        (Command::SESSION_SETUP, _) => signed(accept_response(&req)),
+                        (_, 0 | 1) => expired(h),
+                        (_, 2) => signed(expired(h)),
+                        (_, 3) => echo_response(h),
+                        _ => signed(echo_response(h)),
+                    };
+                    let m = if req.encrypted { s.seal(&m) } else { m };
+                    feed(&mut c, &m, clock.now());
+                }
+                5 => {
+                    clock.advance(Duration::from_secs(next() % 20));
+                    c.handle_timeout(clock.now());
+                }
+                6 if !started.is_empty() => {
+                    let id = started[(next() as usize) % started.len()];
+                    if next() % 2 == 0 {
+                        c.cancel(id);
+                    } else {
+                        c.detach(id);
+                    }
+                    let_go.push(id);
+                }
+                _ => {}
+            }
+            pending.extend(
+                s.take(&mut c)
+                    .into_iter()
+                    .filter(|r| r.header.command != Command::CANCEL),
+            );
+            for (id, _) in completed(&events(&mut c)) {
+                assert!(!done.contains(&id), "round {round}: {id:?} completed twice");
+                done.push(id);
+            }
+        }
+        // Every deadline passes.
+        c.handle_timeout(clock.advance(Duration::from_secs(1000)));
+        for (id, _) in completed(&events(&mut c)) {
+            assert!(!done.contains(&id), "round {round}: {id:?} completed twice");
+            done.push(id);
+        }
+        assert_eq!(c.requests_outstanding(), 0, "round {round}");
+        assert!(!c.is_reauthenticating() || c.is_closed(), "round {round}");
+        if c.reauths > 0 {
+            reauthenticated += 1;
+        }
+        for id in &started {
+            assert!(
+                done.contains(id) || let_go.contains(id),
+                "round {round}: {id:?} never completed"
+            );
+        }
+    }
+    assert!(
+        reauthenticated > 100,
+        "{reauthenticated} rounds re-authenticated"
+    );
 }
