@@ -2,8 +2,10 @@
 //! the subcommands with their own options.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use smbkit::ReconnectPolicy;
 
 const AFTER_HELP: &str = "\
 Targets:
@@ -173,14 +175,17 @@ pub enum Cmd {
     #[command(
         after_help = "A file goes into LOCAL when LOCAL is a folder. A folder (-r) becomes LOCAL\n\
                             itself (default: its own name here); with LOCAL/ it goes inside LOCAL.\n\
-                            Running it again with -c completes what is missing.\n\n\
+                            Running it again with -c completes what is missing. A lost connection is\n\
+                            made again and the downloads go on where they were (--retries, --no-retry).\n\n\
                             Examples:\n  smbkit get smb://alice@fileserver/docs/report.pdf\n  smbkit get -r smb://alice@fileserver/docs/photos ./photos\n  smbkit get -c smb://alice@fileserver/isos/big.iso    # resume a partial download"
     )]
     Get(GetArgs),
     /// Upload files or (-r) folder trees.
     #[command(
         after_help = "A file goes into REMOTE when REMOTE is a folder. A folder (-r) becomes REMOTE\n\
-                            itself; with REMOTE/ (or a share's root, or several sources) it goes inside.\n\n\
+                            itself; with REMOTE/ (or a share's root, or several sources) it goes inside.\n\
+                            A lost connection is made again and the uploads go on where they were\n\
+                            (--retries, --no-retry).\n\n\
                             Examples:\n  smbkit put report.pdf smb://alice@fileserver/docs/\n  smbkit put -r ./photos smb://alice@fileserver/docs/photos\n  tar c dir | smbkit put - smb://alice@fileserver/backup/dir.tar"
     )]
     Put(PutArgs),
@@ -232,6 +237,15 @@ pub enum Cmd {
 }
 
 impl Cmd {
+    /// The reconnect options, for the commands that have them.
+    pub fn retry(&self) -> Option<&RetryOpts> {
+        match self {
+            Cmd::Get(a) => Some(&a.retry),
+            Cmd::Put(a) => Some(&a.retry),
+            _ => None,
+        }
+    }
+
     /// The remote target the command works on, for messages and hints.
     pub fn target(&self) -> Option<&str> {
         Some(match self {
@@ -303,6 +317,9 @@ pub struct GetArgs {
     /// How many files to transfer at once (over the one connection).
     #[arg(short = 'j', long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub jobs: u16,
+    /// What to do when the connection is lost.
+    #[command(flatten)]
+    pub retry: RetryOpts,
 }
 
 /// `smbkit put`.
@@ -319,6 +336,59 @@ pub struct PutArgs {
     /// How many files to transfer at once (over the one connection).
     #[arg(short = 'j', long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub jobs: u16,
+    /// What to do when the connection is lost.
+    #[command(flatten)]
+    pub retry: RetryOpts,
+}
+
+/// The attempts to reconnect [`RetryOpts::policy`] makes unless told.
+pub const DEFAULT_RETRIES: u32 = 10;
+
+/// The wait between two attempts to reconnect grows to at most this.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
+
+/// Reconnecting is given up once this long has passed since the loss
+/// (unless more attempts than fit in it are asked for): servers keep an
+/// open file for a lost client about a minute.
+const GIVE_UP_AFTER: Duration = Duration::from_secs(60);
+
+/// `--retries` and `--no-retry` of `get` and `put`.
+#[derive(Args, Debug, Clone, Copy)]
+pub struct RetryOpts {
+    /// When the connection is lost, reconnect up to N times and go on with
+    /// the transfers where they were (0: do not reconnect).
+    ///
+    /// No byte is lost or written twice. The first attempt starts at once,
+    /// the next after 100 ms, each wait doubling up to 5 s; the attempts
+    /// stop after 60 s (or N x 5 s, if longer). A file the server cannot
+    /// give back after the reconnect (SMB1 has no durable handles) fails
+    /// with exit code 7, as does a connection that cannot be made again.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = DEFAULT_RETRIES,
+        conflicts_with = "no_retry"
+    )]
+    pub retries: u32,
+    /// Do not reconnect: a lost connection fails the transfer (as --retries 0).
+    #[arg(long)]
+    pub no_retry: bool,
+}
+
+impl RetryOpts {
+    /// The reconnect policy these options ask for; `None`: do not reconnect.
+    pub fn policy(&self) -> Option<ReconnectPolicy> {
+        if self.no_retry || self.retries == 0 {
+            return None;
+        }
+        let base = ReconnectPolicy::default();
+        Some(ReconnectPolicy {
+            attempts: self.retries,
+            max_delay: MAX_RETRY_DELAY,
+            give_up_after: GIVE_UP_AFTER.max(MAX_RETRY_DELAY.saturating_mul(self.retries)),
+            ..base
+        })
+    }
 }
 
 /// `smbkit cat`.
@@ -426,6 +496,47 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// The reconnect policy of `smbkit CMD ARGS… TARGET(S)`.
+    fn policy(cmd: &str, args: &[&str]) -> Result<Option<ReconnectPolicy>, clap::Error> {
+        let mut v = vec!["smbkit", cmd];
+        v.extend_from_slice(args);
+        if cmd == "put" {
+            v.push("local.bin");
+        }
+        v.push("smb://u@h/s/f");
+        match Cli::try_parse_from(v)?.command {
+            Cmd::Get(a) => Ok(a.retry.policy()),
+            Cmd::Put(a) => Ok(a.retry.policy()),
+            c => panic!("{c:?}"),
+        }
+    }
+
+    #[test]
+    fn retries_make_the_reconnect_policy() {
+        // What --help says of the delays is what the library does.
+        let lib = ReconnectPolicy::default();
+        assert_eq!(lib.first_delay, Duration::from_millis(100));
+        for cmd in ["get", "put"] {
+            let p = policy(cmd, &[]).unwrap().expect("reconnects by default");
+            assert_eq!(p.attempts, DEFAULT_RETRIES);
+            assert_eq!(p.first_delay, Duration::from_millis(100));
+            assert_eq!(p.max_delay, Duration::from_secs(5));
+            assert_eq!(p.give_up_after, Duration::from_secs(60));
+            let p = policy(cmd, &["--retries", "3"]).unwrap().unwrap();
+            assert_eq!(p.attempts, 3);
+            assert_eq!(p.give_up_after, Duration::from_secs(60));
+            let p = policy(cmd, &["--retries", "40"]).unwrap().unwrap();
+            assert_eq!(p.attempts, 40);
+            assert_eq!(p.give_up_after, Duration::from_secs(200));
+            assert_eq!(policy(cmd, &["--retries", "0"]).unwrap(), None);
+            assert_eq!(policy(cmd, &["--no-retry"]).unwrap(), None);
+            for wrong in [&["--retries", "1", "--no-retry"][..], &["--retries", "-1"]] {
+                let e = policy(cmd, wrong).unwrap_err();
+                assert_eq!(e.exit_code(), 2, "{cmd} {wrong:?}: {e}");
+            }
+        }
     }
 
     #[test]

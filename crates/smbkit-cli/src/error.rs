@@ -131,9 +131,12 @@ pub fn kind_of(e: &Error) -> Kind {
     match e {
         Error::AuthFailed { .. } => Kind::Auth,
         Error::Timeout { .. } => Kind::Timeout,
-        Error::NotConnected | Error::NotReady | Error::Io(_) | Error::NetbiosRejected { .. } => {
-            Kind::Network
-        }
+        Error::NotConnected
+        | Error::NotReady
+        | Error::Io(_)
+        | Error::NetbiosRejected { .. }
+        | Error::NotResumable { .. }
+        | Error::ReconnectFailed { .. } => Kind::Network,
         Error::InvalidArgument(_) => Kind::Usage,
         Error::Unsupported(_) => Kind::Unsupported,
         Error::OperationFailure { status, .. } => match *status {
@@ -154,6 +157,13 @@ pub fn kind_of(e: &Error) -> Kind {
         },
         _ => Kind::Other,
     }
+}
+
+/// What to suggest when a transfer that does not reconnect lost its
+/// connection.
+pub fn lost_hint() -> &'static str {
+    "the connection was lost; without --no-retry (or --retries 0), \
+     smbkit reconnects and goes on where the transfer was"
 }
 
 /// What to suggest after the library error `e`, given the options and the
@@ -201,6 +211,16 @@ pub fn hint_for(e: &Error, opts: &GlobalOpts, target: Option<&Target>) -> Option
                  (445 for direct TCP, 139 with --netbios; --port sets another)"
             ))
         }
+        Error::NotResumable { .. } => Some(
+            "the connection came back, but the server could not give the open file back; \
+             run the command again (for a download, smbkit get -c keeps what came and fetches the rest)"
+                .into(),
+        ),
+        Error::ReconnectFailed { .. } => Some(
+            "the connection was lost and could not be made again; check the network and the \
+             server, then run the command again (--retries N sets how many attempts are made)"
+                .into(),
+        ),
         Error::Io(_) | Error::NotConnected => Some(
             "is the host name right and the server reachable? (445 for direct TCP, 139 with --netbios)"
                 .into(),
@@ -283,6 +303,18 @@ mod tests {
         assert_eq!(kind_of(&op(NtStatus::ACCESS_DENIED)), Kind::AccessDenied);
         assert_eq!(kind_of(&op(NtStatus::SHARING_VIOLATION)), Kind::Other);
         assert_eq!(kind_of(&Error::NotConnected), Kind::Network);
+        let not_resumable = Error::NotResumable {
+            operation: "reading",
+            path: "\\share\\big.bin".into(),
+            reason: smbkit::NotResumableReason::NotDurable,
+        };
+        assert_eq!(kind_of(&not_resumable), Kind::Network);
+        assert!(not_resumable.to_string().contains("\\share\\big.bin"));
+        let gave_up = Error::ReconnectFailed {
+            attempts: 3,
+            last: Box::new(Error::Io(std::io::ErrorKind::ConnectionRefused.into())),
+        };
+        assert_eq!(kind_of(&gave_up), Kind::Network);
         assert_eq!(
             kind_of(&Error::Unsupported("SMB1".into())),
             Kind::Unsupported

@@ -19,7 +19,7 @@ mod session;
 mod target;
 
 use args::Cli;
-use error::{hint_for, Failure, Kind};
+use error::{hint_for, lost_hint, Failure, Kind};
 use target::Target;
 
 fn main() -> ExitCode {
@@ -60,7 +60,13 @@ fn report(cli: &Cli, mut f: Failure) -> ExitCode {
     if f.hint.is_none() {
         if let Some(e) = &f.source {
             let target = cli.command.target().and_then(|t| Target::parse(t).ok());
-            f.hint = hint_for(e, &cli.opts, target.as_ref());
+            let lost_for_good = matches!(e, smbkit::Error::NotConnected)
+                && cli.command.retry().is_some_and(|r| r.policy().is_none());
+            f.hint = if lost_for_good {
+                Some(lost_hint().into())
+            } else {
+                hint_for(e, &cli.opts, target.as_ref())
+            };
         }
     }
     eprintln!("smbkit: {}", f.message);

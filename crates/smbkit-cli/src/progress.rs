@@ -14,6 +14,26 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::output::human_size;
 
+/// The bars on screen, if any: messages printed while they are go above
+/// them ([`message`]).
+static ON_SCREEN: Mutex<Option<MultiProgress>> = Mutex::new(None);
+
+fn on_screen() -> std::sync::MutexGuard<'static, Option<MultiProgress>> {
+    ON_SCREEN.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Prints a line to stderr: above the progress bars when they are shown,
+/// so that they are not garbled.
+pub fn message(line: &str) {
+    let bars = on_screen().clone();
+    match bars {
+        Some(m) => {
+            let _ = m.println(line);
+        }
+        None => eprintln!("{line}"),
+    }
+}
+
 /// True when transfers should show progress bars.
 pub fn wanted(quiet: bool) -> bool {
     !quiet && io::stdout().is_terminal() && io::stderr().is_terminal()
@@ -61,6 +81,9 @@ impl Transfers {
             bar.enable_steady_tick(Duration::from_millis(200));
             bar
         });
+        if enabled {
+            *on_screen() = Some(multi.clone());
+        }
         Transfers {
             multi,
             overall,
@@ -128,6 +151,14 @@ impl Transfers {
             o.finish_and_clear();
         }
         let _ = self.multi.clear();
+        self.leave_screen();
+    }
+
+    /// Sends later [`message`]s straight to stderr again.
+    fn leave_screen(&self) {
+        if self.enabled {
+            *on_screen() = None;
+        }
     }
 
     /// `N files, SIZE in T s (RATE/s)`.
@@ -143,6 +174,12 @@ impl Transfers {
             if files == 1 { "" } else { "s" },
             human_size(bytes)
         )
+    }
+}
+
+impl Drop for Transfers {
+    fn drop(&mut self) {
+        self.leave_screen();
     }
 }
 
@@ -165,6 +202,14 @@ impl FileBar {
         self.bar.inc(n);
         if let Some(o) = &self.overall {
             o.inc(n);
+        }
+    }
+
+    /// Takes back `n` bytes counted before (a file sent again).
+    pub fn rewind(&self, n: u64) {
+        self.bar.set_position(self.bar.position().saturating_sub(n));
+        if let Some(o) = &self.overall {
+            o.set_position(o.position().saturating_sub(n));
         }
     }
 
@@ -204,12 +249,23 @@ pub struct Counting<T> {
     inner: T,
     bar: FileBar,
     error: LocalError,
+    moved: u64,
 }
 
 impl<T> Counting<T> {
     /// Wraps `inner`.
     pub fn new(inner: T, bar: FileBar, error: LocalError) -> Counting<T> {
-        Counting { inner, bar, error }
+        Counting {
+            inner,
+            bar,
+            error,
+            moved: 0,
+        }
+    }
+
+    /// The bytes read or written so far.
+    pub fn moved(&self) -> u64 {
+        self.moved
     }
 }
 
@@ -223,6 +279,7 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for Counting<W> {
         match Pin::new(&mut this.inner).poll_write(cx, buf) {
             Poll::Ready(Ok(n)) => {
                 this.bar.inc(n as u64);
+                this.moved += n as u64;
                 Poll::Ready(Ok(n))
             }
             Poll::Ready(Err(e)) => {
@@ -257,7 +314,9 @@ impl<R: AsyncRead + Unpin> AsyncRead for Counting<R> {
         let before = buf.filled().len();
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {
-                this.bar.inc((buf.filled().len() - before) as u64);
+                let n = (buf.filled().len() - before) as u64;
+                this.bar.inc(n);
+                this.moved += n;
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Err(e)) => {

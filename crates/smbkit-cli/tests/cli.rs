@@ -1,7 +1,8 @@
 //! The `smbkit` binary driven against the harness's Samba: every
 //! subcommand's happy path, its main failures and their exit codes, JSON
-//! parsed back, recursive transfers of a unicode tree checked by hash, and
-//! the password prompt answered through a pseudo-terminal.
+//! parsed back, recursive transfers of a unicode tree checked by hash,
+//! transfers over a connection cut part way (through the harness's fault
+//! proxy), and the password prompt answered through a pseudo-terminal.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -10,7 +11,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use smbkit_testserver::{content, Profile, TestServer, SNAPSHOTS};
+use smbkit_testserver::{content, ExtraConfig, FaultProxy, Profile, TestServer, SNAPSHOTS};
 
 /// Exit codes (see the README's table).
 const USAGE: i32 = 2;
@@ -210,6 +211,9 @@ fn usage_errors_exit_with_the_usage_code() {
         &["--timeout", "0", "info", "smb://u@h"],
         &["--smb1", "--smb2-only", "info", "smb://u@h"],
         &["get", "--resume", "--offset", "3", "smb://u@h/s/f"],
+        &["get", "--retries", "2", "--no-retry", "smb://u@h/s/f"],
+        &["get", "--retries", "-1", "smb://u@h/s/f"],
+        &["put", "--retries", "many", "f", "smb://u@h/s/f"],
     ];
     for args in cases {
         let o = smbkit().args(*args).output().unwrap();
@@ -667,6 +671,340 @@ fn recursive_put_and_get_of_a_unicode_tree_match_by_hash() {
         .collect();
     names.sort();
     assert_eq!(names, ["three.bin", "two.bin"]);
+}
+
+// ---------------------------------------------------------------------------
+// Lost connections
+// ---------------------------------------------------------------------------
+
+/// The size of the large transfers over a cut connection.
+const BIG: usize = 64 << 20;
+
+/// Samba with durable handles, which reconnected transfers take back.
+/// Writes are synchronous (`aio write size = 0`): with asynchronous ones,
+/// Samba may find the file changed since the disconnect and refuse the
+/// handle of an upload back.
+fn durable_server(profile: Profile) -> TestServer {
+    let extra = ExtraConfig {
+        global: "durable handles = yes\n\
+                 kernel oplocks = no\n\
+                 kernel share modes = no\n\
+                 posix locking = no\n\
+                 smb2 leases = yes\n\
+                 aio write size = 0"
+            .into(),
+        sections: String::new(),
+    };
+    TestServer::start_with(profile, extra)
+        .expect("start the test Samba server (run scripts/install-deps)")
+}
+
+/// `smb://user@127.0.0.1:port/rest` through the proxy.
+fn proxied(srv: &TestServer, proxy: &FaultProxy, rest: &str) -> String {
+    format!("smb://{}@127.0.0.1:{}/{rest}", srv.user(), proxy.port())
+}
+
+/// Where two byte strings first differ, for failure messages.
+fn first_difference(a: &[u8], b: &[u8]) -> String {
+    if a.len() != b.len() {
+        return format!("{} bytes instead of {}", a.len(), b.len());
+    }
+    match a.iter().zip(b).position(|(x, y)| x != y) {
+        Some(i) => format!("first difference at byte {i}"),
+        None => "equal".into(),
+    }
+}
+
+/// Stderr told of the loss and of the reconnect.
+#[track_caller]
+fn told_of_reconnect(o: &Output) {
+    let err = stderr(o);
+    assert!(
+        err.contains("connection lost; reconnecting") && err.contains("reconnected"),
+        "{err}"
+    );
+}
+
+#[test]
+fn get_survives_a_cut_connection_unless_told_not_to_retry() {
+    let srv = durable_server(Profile::Modern);
+    let proxy = FaultProxy::start(srv.port()).unwrap();
+    let data = content(BIG, 81);
+    put_local(&srv, "big.bin", &data);
+    let tmp = TempDir::new();
+    let u = proxied(&srv, &proxy, "share/big.bin");
+
+    proxy.cut_when_to_client(proxy.bytes_to_client() + (BIG / 2) as u64);
+    let before = proxy.connections();
+    let o = run(&srv, &["get", &u, &tmp.str("big.bin")]);
+    assert_eq!(code(&o), 0, "{}\n{}", stderr(&o), srv.log_tail(20));
+    told_of_reconnect(&o);
+    assert!(
+        proxy.connections() >= before + 2,
+        "the proxy saw no second connection"
+    );
+    let got = std::fs::read(tmp.join("big.bin")).unwrap();
+    assert!(got == data, "{}", first_difference(&got, &data));
+
+    // To standard output too.
+    proxy.cut_when_to_client(proxy.bytes_to_client() + (BIG / 3) as u64);
+    let o = run(&srv, &["get", &u, "-"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    told_of_reconnect(&o);
+    assert!(o.stdout == data, "{}", first_difference(&o.stdout, &data));
+
+    proxy.cut_when_to_client(proxy.bytes_to_client() + (BIG / 2) as u64);
+    let err = fails(
+        &srv,
+        &["get", "--no-retry", &u, &tmp.str("again.bin")],
+        NETWORK,
+    );
+    assert!(!err.contains("reconnecting"), "{err}");
+    assert!(err.contains("the connection was lost"), "{err}");
+    proxy.cut_when_to_client(proxy.bytes_to_client() + (BIG / 2) as u64);
+    fails(
+        &srv,
+        &["get", "--retries", "0", &u, &tmp.str("again.bin")],
+        NETWORK,
+    );
+}
+
+#[test]
+fn put_survives_a_cut_connection_unless_told_not_to_retry() {
+    let srv = durable_server(Profile::Modern);
+    let proxy = FaultProxy::start(srv.port()).unwrap();
+    let data = content(BIG, 82);
+    let tmp = TempDir::new();
+    std::fs::write(tmp.join("up.bin"), &data).unwrap();
+    let local = tmp.str("up.bin");
+
+    proxy.cut_when_to_server(proxy.bytes_to_server() + (BIG / 2) as u64);
+    let before = proxy.connections();
+    let o = run(
+        &srv,
+        &["put", &local, &proxied(&srv, &proxy, "share/up.bin")],
+    );
+    assert_eq!(code(&o), 0, "{}\n{}", stderr(&o), srv.log_tail(20));
+    told_of_reconnect(&o);
+    assert!(proxy.connections() >= before + 2);
+    let on_disk = std::fs::read(srv.share_path().join("up.bin")).unwrap();
+    assert!(on_disk == data, "{}", first_difference(&on_disk, &data));
+
+    // --quiet: the reconnect is not told.
+    proxy.cut_when_to_server(proxy.bytes_to_server() + (BIG / 4) as u64);
+    let o = run(
+        &srv,
+        &[
+            "-q",
+            "put",
+            &local,
+            &proxied(&srv, &proxy, "share/quiet.bin"),
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(o.stderr.is_empty(), "{}", stderr(&o));
+    let on_disk = std::fs::read(srv.share_path().join("quiet.bin")).unwrap();
+    assert!(on_disk == data, "{}", first_difference(&on_disk, &data));
+
+    proxy.cut_when_to_server(proxy.bytes_to_server() + (BIG / 2) as u64);
+    let err = fails(
+        &srv,
+        &[
+            "put",
+            "--no-retry",
+            &local,
+            &proxied(&srv, &proxy, "share/again.bin"),
+        ],
+        NETWORK,
+    );
+    assert!(!err.contains("reconnecting"), "{err}");
+    assert!(err.contains("the connection was lost"), "{err}");
+}
+
+/// A tree of files of several sizes, `total` bytes in all.
+fn reconnect_tree(root: &Path) -> usize {
+    let files: &[(&str, usize)] = &[
+        ("a.bin", 3 << 20),
+        ("b.bin", 5 << 20),
+        ("empty.bin", 0),
+        ("one.txt", 1),
+        ("sub/c.bin", 4 << 20),
+        ("sub/d.txt", 10_000),
+        ("sub/deeper/e.bin", 2 << 20),
+        ("sub/deeper/f.bin", (1 << 20) + 3),
+    ];
+    for (i, (name, len)) in files.iter().enumerate() {
+        let p = root.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, content(*len, i as u32 + 90)).unwrap();
+    }
+    files.iter().map(|(_, len)| len).sum()
+}
+
+#[test]
+fn recursive_get_survives_a_cut_connection() {
+    let srv = durable_server(Profile::Modern);
+    let proxy = FaultProxy::start(srv.port()).unwrap();
+    let total = reconnect_tree(&srv.share_path().join("tree"));
+    srv.chown_to_user(srv.share_path()).unwrap();
+    let want = tree_hashes(&srv.share_path().join("tree"));
+    let tmp = TempDir::new();
+    let tree = proxied(&srv, &proxy, "share/tree");
+
+    proxy.cut_when_to_client(proxy.bytes_to_client() + (total / 2) as u64);
+    let back = tmp.join("back");
+    let o = run(&srv, &["get", "-r", &tree, back.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}\n{}", stderr(&o), srv.log_tail(20));
+    told_of_reconnect(&o);
+    assert!(stderr(&o).contains("got 8 files"), "{}", stderr(&o));
+    assert_eq!(tree_hashes(&back), want);
+
+    // Without retries, one file at a time: the file in flight fails, and
+    // the ones after it are left alone.
+    proxy.cut_when_to_client(proxy.bytes_to_client() + (total / 2) as u64);
+    let err = fails(
+        &srv,
+        &[
+            "get",
+            "-r",
+            "-j",
+            "1",
+            "--no-retry",
+            &tree,
+            tmp.str("again").as_str(),
+        ],
+        NETWORK,
+    );
+    assert!(err.contains("more files were not transferred"), "{err}");
+}
+
+#[test]
+fn recursive_put_survives_a_cut_connection() {
+    let srv = durable_server(Profile::Modern);
+    let proxy = FaultProxy::start(srv.port()).unwrap();
+    let tmp = TempDir::new();
+    let src = tmp.join("tree");
+    let total = reconnect_tree(&src);
+    let want = tree_hashes(&src);
+
+    proxy.cut_when_to_server(proxy.bytes_to_server() + (total / 2) as u64);
+    let o = run(
+        &srv,
+        &[
+            "put",
+            "-r",
+            src.to_str().unwrap(),
+            &proxied(&srv, &proxy, "share/up"),
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}\n{}", stderr(&o), srv.log_tail(20));
+    told_of_reconnect(&o);
+    assert_eq!(tree_hashes(&srv.share_path().join("up")), want);
+}
+
+/// SMB1 has no durable handles: the download fails with the network
+/// code, naming the file, and the partial copy can be completed with -c.
+#[test]
+fn a_download_that_cannot_resume_is_a_network_error_naming_the_file() {
+    let srv = server(Profile::Smb1Only);
+    let proxy = FaultProxy::start(srv.port()).unwrap();
+    let data = content(16 << 20, 83);
+    put_local(&srv, "old.bin", &data);
+    let tmp = TempDir::new();
+    let u = proxied(&srv, &proxy, "share/old.bin");
+
+    proxy.cut_when_to_client(proxy.bytes_to_client() + (8 << 20));
+    let err = fails(&srv, &["get", &u, &tmp.str("old.bin")], NETWORK);
+    assert!(err.contains("old.bin"), "{err}");
+    assert!(err.contains("SMB1 has no durable handles"), "{err}");
+    assert!(err.contains("get -c"), "{err}");
+    let o = run(&srv, &["get", "-c", &u, &tmp.str("old.bin")]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(std::fs::read(tmp.join("old.bin")).unwrap(), data);
+}
+
+/// Every attempt to reconnect fails: the network code, after the
+/// attempts asked for.
+#[test]
+fn a_server_gone_for_good_is_a_network_error_after_the_retries() {
+    let mut srv = durable_server(Profile::Modern);
+    let proxy = FaultProxy::start(srv.port()).unwrap();
+    let data = content(BIG, 84);
+    put_local(&srv, "big.bin", &data);
+    let tmp = TempDir::new();
+    let child = smbkit()
+        .env("SMBKIT_PASSWORD", srv.password())
+        .args([
+            "get",
+            "--retries",
+            "2",
+            &proxied(&srv, &proxy, "share/big.bin"),
+            &tmp.str("big.bin"),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while proxy.bytes_to_client() < (BIG / 4) as u64 {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "the download does not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    srv.kill();
+    let o = child.wait_with_output().unwrap();
+    let err = stderr(&o);
+    assert_eq!(code(&o), NETWORK, "{err}");
+    assert!(err.contains("2 attempts"), "{err}");
+    assert!(err.contains("connection lost; reconnecting"), "{err}");
+}
+
+/// A tree download whose server goes away for good stops at the first
+/// file that cannot reconnect, instead of trying again for each file.
+#[test]
+fn a_tree_download_stops_once_the_server_is_gone_for_good() {
+    let mut srv = durable_server(Profile::Modern);
+    let proxy = FaultProxy::start(srv.port()).unwrap();
+    for i in 0..8 {
+        put_local(&srv, &format!("t/{i}.bin"), &content(4 << 20, 85 + i));
+    }
+    let tmp = TempDir::new();
+    let child = smbkit()
+        .env("SMBKIT_PASSWORD", srv.password())
+        .args([
+            "get",
+            "-r",
+            "--retries",
+            "2",
+            &proxied(&srv, &proxy, "share/t"),
+            &tmp.str("t"),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while proxy.bytes_to_client() < 8 << 20 {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "the download does not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    srv.kill();
+    let killed = std::time::Instant::now();
+    let o = child.wait_with_output().unwrap();
+    let err = stderr(&o);
+    assert_eq!(code(&o), NETWORK, "{err}");
+    assert!(err.contains("2 attempts"), "{err}");
+    assert!(err.contains("more files were not transferred"), "{err}");
+    assert!(
+        killed.elapsed() < std::time::Duration::from_secs(10),
+        "{:?} after the server went away",
+        killed.elapsed()
+    );
 }
 
 // ---------------------------------------------------------------------------

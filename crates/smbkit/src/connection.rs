@@ -42,9 +42,11 @@ impl std::fmt::Debug for Connection {
 
 impl Connection {
     pub(crate) fn new(session: Session) -> Self {
+        let session = Arc::new(session);
+        session.watch_link(&session.link());
         Connection {
             ctx: Ctx {
-                session: Arc::new(session),
+                session,
                 timeout: None,
             },
         }

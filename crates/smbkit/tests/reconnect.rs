@@ -497,9 +497,11 @@ async fn faults_at_every_step_of_the_reconnect() {
     conn.echo(b"ok").await.unwrap();
 }
 
-/// When every attempt fails, the caller gets `ReconnectFailed` with the
-/// count; a later operation starts a new round, which succeeds once the
-/// server can be reached again.
+/// A lost connection is reconnected in the background at once, even with
+/// nothing to do; when every attempt fails, the events say so, an
+/// operation then starts a new round (`ReconnectFailed` with the count
+/// when that fails too), and one after the server can be reached again
+/// succeeds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn giving_up_is_reported_and_a_later_operation_reconnects() {
     let s = setup(Profile::Modern);
@@ -515,18 +517,34 @@ async fn giving_up_is_reported_and_a_later_operation_reconnects() {
         .await
         .unwrap();
     conn.list_path("share", "/").await.unwrap();
-    s.proxy.fail_next_connections(&[0, 0, 0]);
+    let mut events = conn.events();
+    let before = s.proxy.connections();
+    s.proxy.fail_next_connections(&[0, 0, 0, 0, 0, 0]);
     s.proxy.cut();
+    // The background round, with no operation asking.
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if matches!(
+                *events.borrow_and_update(),
+                ConnectionEvent::GaveUp { attempts: 3, .. }
+            ) {
+                return;
+            }
+            events.changed().await.unwrap();
+        }
+    })
+    .await
+    .expect("the background round gives up");
+    assert_eq!(s.proxy.connections() - before, 3);
+    assert!(conn.is_ready(), "a reconnecting connection stays ready");
+    // An operation's own round fails too.
     let err = conn.list_path("share", "/").await.unwrap_err();
     match &err {
         Error::ReconnectFailed { attempts: 3, .. } => {}
         e => panic!("expected ReconnectFailed after 3 attempts, got {e:?}"),
     }
-    assert!(matches!(
-        *conn.events().borrow(),
-        ConnectionEvent::GaveUp { attempts: 3, .. }
-    ));
-    assert!(conn.is_ready(), "a reconnecting connection stays ready");
+    assert_eq!(s.proxy.connections() - before, 6);
+    // The server can be reached again.
     conn.list_path("share", "/")
         .await
         .expect("a new round reconnects");
@@ -537,6 +555,50 @@ async fn giving_up_is_reported_and_a_later_operation_reconnects() {
     conn.close().await.unwrap();
     assert_eq!(*conn.events().borrow(), ConnectionEvent::Closed);
     assert!(matches!(conn.echo(b"x").await, Err(Error::NotConnected)));
+}
+
+/// An idle connection that is cut is replaced in the background: the
+/// events tell it without any operation, and an open file's next read
+/// takes its durable handle back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_connection_is_replaced_in_the_background() {
+    let s = setup(Profile::Modern);
+    let data = content(3 << 20, 95);
+    std::fs::write(s.srv.share_path().join("i.bin"), &data).unwrap();
+    let conn = s.connect(true).await;
+    let f = conn.open_file("share", "/i.bin").await.unwrap();
+    let before = s.proxy.connections();
+    s.proxy.cut();
+    wait_reconnects(&conn, 1).await;
+    assert_eq!(s.proxy.connections() - before, 1);
+    let got = f.read_at(0, data.len()).await.unwrap();
+    assert!(got[..] == data[..]);
+    f.close().await.unwrap();
+}
+
+/// A listing in flight when the connection is lost runs again on the new
+/// one: reading operations are repeated whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_cut_midway_runs_again() {
+    let s = setup(Profile::Modern);
+    let dir = s.srv.share_path().join("many");
+    std::fs::create_dir(&dir).unwrap();
+    for i in 0..3000 {
+        std::fs::write(dir.join(format!("file-with-a-long-name-{i:05}.txt")), b"x").unwrap();
+    }
+    let conn = s.connect(true).await;
+    conn.echo(b"warm").await.unwrap();
+    s.proxy
+        .cut_when_to_client(s.proxy.bytes_to_client() + 100_000);
+    let listed = conn.list_path("share", "/many").await.expect("listing");
+    assert_eq!(
+        listed
+            .iter()
+            .filter(|f| f.filename.ends_with(".txt"))
+            .count(),
+        3000
+    );
+    wait_reconnects(&conn, 1).await;
 }
 
 /// A server that goes silent mid-download is declared dead after the

@@ -10,7 +10,7 @@ use tokio::io::AsyncWrite;
 use crate::args::{CatArgs, GetArgs, GlobalOpts};
 use crate::commands::ls::entries;
 use crate::commands::pool::{self, Outcome};
-use crate::commands::Remote;
+use crate::commands::{again_if_lost, lost_in_flight, Remote};
 use crate::error::{CmdResult, Failure, Kind};
 use crate::progress::{self, Counting, FileBar, LocalError, Transfers};
 use crate::target::{has_wildcard, join, split_last};
@@ -72,7 +72,7 @@ struct Job {
 
 /// `smbkit get`.
 pub async fn get(opts: &GlobalOpts, a: &GetArgs) -> CmdResult {
-    let r = Remote::open_share(opts, &a.remote).await?;
+    let r = Remote::open_share_with(opts, &a.remote, a.retry.policy()).await?;
     let path = r.path().to_string();
     let (_, last) = split_last(&path);
     if has_wildcard(last) {
@@ -113,7 +113,7 @@ pub async fn get(opts: &GlobalOpts, a: &GetArgs) -> CmdResult {
         return many(opts, a, &r, jobs).await;
     }
 
-    let attrs = r.conn.get_attributes(r.share(), &path).await?;
+    let attrs = again_if_lost(r.reconnects, || r.conn.get_attributes(r.share(), &path)).await?;
     let name = if path.is_empty() {
         r.share().to_string()
     } else {
@@ -197,7 +197,8 @@ async fn walk(r: &Remote, remote: &str, local: &Path, jobs: &mut Vec<Job>) -> Cm
     let mut stack = vec![(remote.to_string(), local.to_path_buf())];
     while let Some((dir, ldir)) = stack.pop() {
         ensure_dir(&ldir)?;
-        for f in r.conn.list_path(r.share(), &dir).await? {
+        let listed = again_if_lost(r.reconnects, || r.conn.list_path(r.share(), &dir)).await?;
+        for f in listed {
             if f.filename == "." || f.filename == ".." {
                 continue;
             }
@@ -258,11 +259,31 @@ fn resume_point(local: &Path, size: u64) -> CmdResult<Start> {
     }
 }
 
+/// Where downloads come from: the connection, the share, and whether the
+/// connection is made again when lost.
+#[derive(Clone)]
+struct Origin {
+    conn: Connection,
+    share: Arc<str>,
+    reconnects: bool,
+}
+
+impl Origin {
+    fn of(r: &Remote) -> Origin {
+        Origin {
+            conn: r.conn.clone(),
+            share: Arc::from(r.share()),
+            reconnects: r.reconnects,
+        }
+    }
+}
+
 /// Downloads `remote` to `local` (standard output for `None`) from
-/// `start`, at most `length` bytes.
+/// `start`, at most `length` bytes. When the connection is lost and made
+/// again at a moment the download cannot go on by itself (while the file
+/// is opened or closed), it goes on from the bytes written so far.
 async fn fetch(
-    conn: &Connection,
-    share: &str,
+    from: &Origin,
     remote: &str,
     local: Option<&Path>,
     start: &Start,
@@ -288,12 +309,21 @@ async fn fetch(
         }
     };
     let mut w = Counting::new(&mut out, bar, errors.clone());
-    match conn
-        .retrieve_file_from_offset(share, remote, &mut w, offset, length)
-        .await
-    {
-        Ok((_, n)) => Ok(n),
-        Err(e) => Err(blame(e, &errors, &dest)),
+    let mut tries = 0;
+    loop {
+        let done = w.moved();
+        let rest = length.map(|l| l.saturating_sub(done));
+        match from
+            .conn
+            .retrieve_file_from_offset(&from.share, remote, &mut w, offset + done, rest)
+            .await
+        {
+            Ok((_, n)) => return Ok(done + n),
+            Err(e) if errors.get().is_none() && lost_in_flight(&e, from.reconnects, tries) => {
+                tries += 1;
+            }
+            Err(e) => return Err(blame(e, &errors, &dest)),
+        }
     }
 }
 
@@ -338,8 +368,7 @@ async fn one(
     let progress = Transfers::new(show, 1, expected);
     let bar = progress.file(name, Some(expected));
     let n = fetch(
-        &r.conn,
-        r.share(),
+        &Origin::of(r),
         r.path(),
         dest.as_deref(),
         &start,
@@ -367,16 +396,16 @@ async fn many(opts: &GlobalOpts, a: &GetArgs, r: &Remote, jobs: Vec<Job>) -> Cmd
     let total: u64 = jobs.iter().map(|j| j.size).sum();
     let count = jobs.len();
     let progress = Arc::new(Transfers::new(progress::wanted(opts.quiet), count, total));
-    let share: Arc<str> = Arc::from(r.share());
+    let from = Origin::of(r);
     let resume = a.resume;
     let totals = pool::run(
         jobs,
         usize::from(a.jobs),
+        r.reconnects,
         &progress,
         |j| j.remote.clone(),
         |job| {
-            let conn = r.conn.clone();
-            let share = share.clone();
+            let from = from.clone();
             let progress = progress.clone();
             async move {
                 let start = if resume {
@@ -393,8 +422,7 @@ async fn many(opts: &GlobalOpts, a: &GetArgs, r: &Remote, jobs: Vec<Job>) -> Cmd
                     bar.skip(o);
                 }
                 let n = fetch(
-                    &conn,
-                    &share,
+                    &from,
                     &job.remote,
                     Some(&job.local),
                     &start,

@@ -1,6 +1,6 @@
 //! The subcommands, one module per family.
 
-use smbkit::Connection;
+use smbkit::{Connection, Error, ReconnectPolicy};
 
 use crate::args::{Cli, Cmd, GlobalOpts};
 use crate::error::{CmdResult, Failure};
@@ -22,6 +22,10 @@ pub struct Remote {
     pub conn: Connection,
     /// The parsed target.
     pub target: Target,
+    /// Whether a lost connection is made again.
+    pub reconnects: bool,
+    /// Tells what happens to the connection, while it reconnects.
+    _watch: Option<session::Watch>,
 }
 
 impl Remote {
@@ -29,17 +33,37 @@ impl Remote {
     pub async fn open(opts: &GlobalOpts, target: &str) -> CmdResult<Remote> {
         let target = Target::parse(target).map_err(Failure::usage)?;
         let conn = session::connect(opts, &target).await?;
-        Ok(Remote { conn, target })
+        Ok(Remote {
+            conn,
+            target,
+            reconnects: false,
+            _watch: None,
+        })
     }
 
     /// Parses `target`, checks that it names a share, and connects.
     pub async fn open_share(opts: &GlobalOpts, target: &str) -> CmdResult<Remote> {
+        Remote::open_share_with(opts, target, None).await
+    }
+
+    /// As [`Remote::open_share`], reconnecting a lost connection by
+    /// `reconnect` (and telling so on stderr, unless `--quiet`).
+    pub async fn open_share_with(
+        opts: &GlobalOpts,
+        target: &str,
+        reconnect: Option<ReconnectPolicy>,
+    ) -> CmdResult<Remote> {
         let parsed = Target::parse(target).map_err(Failure::usage)?;
         session::share(&parsed)?;
-        let conn = session::connect(opts, &parsed).await?;
+        let conn = session::connect_with(opts, &parsed, reconnect).await?;
+        let watch = reconnect
+            .filter(|_| !opts.quiet)
+            .map(|p| session::watch(&conn, &p));
         Ok(Remote {
             conn,
             target: parsed,
+            reconnects: reconnect.is_some(),
+            _watch: watch,
         })
     }
 
@@ -56,6 +80,34 @@ impl Remote {
     /// Logs off and closes the connection.
     pub async fn close(self) -> CmdResult {
         Ok(self.conn.close().await?)
+    }
+}
+
+/// How many times an operation or a file is tried again after the
+/// connection was lost while it was in flight (and made again).
+pub const AGAIN: u32 = 3;
+
+/// True when `e` failed an operation because the connection was lost
+/// while it was in flight, and running it again may work: the connection
+/// `reconnects`, and the operation has been tried `tries` times again.
+pub fn lost_in_flight(e: &Error, reconnects: bool, tries: u32) -> bool {
+    matches!(e, Error::NotConnected) && reconnects && tries < AGAIN
+}
+
+/// Runs `op`, and again when the connection was lost while it was in
+/// flight and is made again; for operations that may run twice (reading,
+/// listing, creating a folder that may exist).
+pub async fn again_if_lost<T, F, Fut>(reconnects: bool, mut op: F) -> Result<T, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Error>>,
+{
+    let mut tries = 0;
+    loop {
+        match op().await {
+            Err(e) if lost_in_flight(&e, reconnects, tries) => tries += 1,
+            r => return r,
+        }
     }
 }
 

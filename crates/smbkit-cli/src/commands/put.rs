@@ -8,7 +8,7 @@ use tokio::io::AsyncRead;
 
 use crate::args::{GlobalOpts, PutArgs};
 use crate::commands::pool::{self, Outcome};
-use crate::commands::Remote;
+use crate::commands::{again_if_lost, lost_in_flight, Remote};
 use crate::error::{is_not_found, CmdResult, Failure, Kind};
 use crate::progress::{self, Counting, FileBar, LocalError, Transfers};
 use crate::target::join;
@@ -70,12 +70,12 @@ fn sources(a: &PutArgs) -> CmdResult<Vec<Source>> {
 /// `smbkit put`.
 pub async fn put(opts: &GlobalOpts, a: &PutArgs) -> CmdResult {
     let sources = sources(a)?;
-    let r = Remote::open_share(opts, &a.remote).await?;
+    let r = Remote::open_share_with(opts, &a.remote, a.retry.policy()).await?;
     let dest = r.path().to_string();
     let existing = if dest.is_empty() {
         Some(true)
     } else {
-        match r.conn.get_attributes(r.share(), &dest).await {
+        match again_if_lost(r.reconnects, || r.conn.get_attributes(r.share(), &dest)).await {
             Ok(f) => Some(f.is_directory()),
             Err(e) if e.status().is_some_and(is_not_found) => None,
             Err(e) => return Err(e.into()),
@@ -158,7 +158,7 @@ pub async fn put(opts: &GlobalOpts, a: &PutArgs) -> CmdResult {
         }
     }
     for d in &dirs {
-        make_dir(&r.conn, r.share(), d).await?;
+        make_dir(&r, d).await?;
     }
     if jobs.len() == 1 && dirs.is_empty() {
         let job = jobs.remove(0);
@@ -169,7 +169,7 @@ pub async fn put(opts: &GlobalOpts, a: &PutArgs) -> CmdResult {
             .unwrap_or_default();
         let progress = Transfers::new(progress::wanted(opts.quiet), 1, job.size);
         let bar = progress.file(&name, Some(job.size));
-        let n = upload(&r.conn, r.share(), &job, bar).await;
+        let n = upload(&Dest::of(opts, &r), &job, bar).await;
         progress.finish();
         let n = n?;
         if !opts.quiet {
@@ -185,8 +185,8 @@ pub async fn put(opts: &GlobalOpts, a: &PutArgs) -> CmdResult {
 }
 
 /// Creates the remote folder `path`; one that exists already is fine.
-async fn make_dir(conn: &Connection, share: &str, path: &str) -> CmdResult {
-    match conn.create_directory(share, path).await {
+async fn make_dir(r: &Remote, path: &str) -> CmdResult {
+    match again_if_lost(r.reconnects, || r.conn.create_directory(r.share(), path)).await {
         Ok(()) => Ok(()),
         Err(e) if e.status() == Some(NtStatus::OBJECT_NAME_COLLISION) => Ok(()),
         Err(e) => Err(e.into()),
@@ -264,13 +264,57 @@ async fn send<R: AsyncRead + Unpin>(
         .map_err(|e| blame(e, &errors, what))
 }
 
-/// Uploads one job.
-async fn upload(conn: &Connection, share: &str, job: &Job, bar: FileBar) -> Result<u64, Failure> {
-    let f = tokio::fs::File::open(&job.local)
-        .await
-        .map_err(|e| Failure::local(&e, "open", &job.local))?;
+/// Where uploads go: the connection, the share, whether the connection
+/// is made again when lost, and whether to keep quiet.
+#[derive(Clone)]
+struct Dest {
+    conn: Connection,
+    share: Arc<str>,
+    reconnects: bool,
+    quiet: bool,
+}
+
+impl Dest {
+    fn of(opts: &GlobalOpts, r: &Remote) -> Dest {
+        Dest {
+            conn: r.conn.clone(),
+            share: Arc::from(r.share()),
+            reconnects: r.reconnects,
+            quiet: opts.quiet,
+        }
+    }
+}
+
+/// Uploads one job. When the connection is lost and made again at a
+/// moment the upload cannot go on by itself (while the file is opened or
+/// closed), the file is sent again whole.
+async fn upload(to: &Dest, job: &Job, bar: FileBar) -> Result<u64, Failure> {
     let what = format!("'{}'", job.local.display());
-    send(conn, share, &job.remote, f, &what, bar).await
+    let mut tries = 0;
+    loop {
+        let f = tokio::fs::File::open(&job.local)
+            .await
+            .map_err(|e| Failure::local(&e, "open", &job.local))?;
+        let errors = LocalError::default();
+        let mut reader = Counting::new(f, bar.clone(), errors.clone());
+        match to
+            .conn
+            .store_file(&to.share, &job.remote, &mut reader)
+            .await
+        {
+            Ok(n) => return Ok(n),
+            Err(e) if errors.get().is_none() && lost_in_flight(&e, to.reconnects, tries) => {
+                tries += 1;
+                bar.rewind(reader.moved());
+                if !to.quiet {
+                    progress::message(&format!(
+                        "smbkit: {what}: sending it again on the new connection"
+                    ));
+                }
+            }
+            Err(e) => return Err(blame(e, &errors, &what)),
+        }
+    }
 }
 
 /// A local read error is blamed on the local file, anything else on the
@@ -290,19 +334,19 @@ async fn many(opts: &GlobalOpts, a: &PutArgs, r: &Remote, jobs: Vec<Job>) -> Cmd
         jobs.len(),
         total,
     ));
-    let share: Arc<str> = Arc::from(r.share());
+    let to = Dest::of(opts, r);
     let totals = pool::run(
         jobs,
         usize::from(a.jobs),
+        r.reconnects,
         &progress,
         |j| j.local.display().to_string(),
         |job| {
-            let conn = r.conn.clone();
-            let share = share.clone();
+            let to = to.clone();
             let progress = progress.clone();
             async move {
                 let bar = progress.file(&job.remote, Some(job.size));
-                let n = upload(&conn, &share, &job, bar.clone()).await;
+                let n = upload(&to, &job, bar.clone()).await;
                 progress.file_done(&bar);
                 Ok(Outcome::Done(n?))
             }

@@ -296,6 +296,14 @@ impl<C: Core> Driver<C> {
         self.closed.load(Ordering::Acquire)
     }
 
+    /// Waits until the connection is closed (or the driver is gone).
+    pub(crate) fn closed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.closing.subscribe();
+        async move {
+            let _ = rx.wait_for(|c| *c).await;
+        }
+    }
+
     /// Closes the connection: every waiting request fails with
     /// [`Error::NotConnected`], the tasks stop, the stream is closed.
     pub(crate) fn shut_down(&self, why: &str) {

@@ -207,6 +207,15 @@ impl Family {
         dispatch!(self, f => f.is_closed())
     }
 
+    /// Waits until the connection is closed or its stream has died (or
+    /// its driver is gone).
+    pub(crate) fn closed(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+        match self {
+            Family::Smb2(f) => Box::pin(f.closed()),
+            Family::Smb1(f) => Box::pin(f.closed()),
+        }
+    }
+
     /// Shuts the connection down and waits until the driver has stopped,
     /// which closes the stream.
     pub(crate) async fn stop(&self, why: &str) {

@@ -66,7 +66,7 @@ pub(crate) async fn list_path(
     search: u32,
     pattern: &str,
 ) -> Result<Vec<SharedFile>, Error> {
-    super::timed(ctx, |deadline| async move {
+    super::timed_again(ctx, |deadline| async move {
         let entries = list_entries(ctx, share, path, pattern, deadline).await?;
         Ok(entries
             .into_iter()

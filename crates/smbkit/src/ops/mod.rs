@@ -84,6 +84,8 @@ pub(crate) struct Session {
     client_guid: [u8; 16],
     /// Held while a reconnect runs: one at a time.
     recovering: tokio::sync::Mutex<()>,
+    /// Rounds of reconnect attempts that gave up.
+    gave_up: AtomicU32,
     /// Closed by the caller: never reconnected.
     closed: AtomicBool,
     reconnects: AtomicU32,
@@ -104,6 +106,7 @@ impl Session {
             origin,
             client_guid,
             recovering: tokio::sync::Mutex::new(()),
+            gave_up: AtomicU32::new(0),
             closed: AtomicBool::new(false),
             reconnects: AtomicU32::new(0),
             events: watch::channel(ConnectionEvent::Connected { reconnects: 0 }).0,
@@ -138,14 +141,43 @@ impl Session {
         matches!(e, Error::NotConnected) && self.can_reconnect()
     }
 
+    /// Reconnects as soon as `link` is lost, in the background, when the
+    /// session reconnects: so that the loss is told when it happens and
+    /// durable handles are taken back (by their next use) well within the
+    /// time the server keeps them, even on a connection nobody is using.
+    /// Holds the session only weakly.
+    pub(crate) fn watch_link(self: &Arc<Self>, link: &Link) {
+        if !self.can_reconnect() {
+            return;
+        }
+        let closed = link.family.closed();
+        let session = Arc::downgrade(self);
+        let generation = link.generation;
+        tokio::spawn(async move {
+            closed.await;
+            let Some(s) = session.upgrade() else {
+                return;
+            };
+            if s.can_reconnect() && s.link().generation == generation {
+                let _ = s.recover().await;
+            }
+        });
+    }
+
     /// A live link: the current one, or once it is lost, a new one made
     /// by the reconnect policy. Callers that find the link lost at the
     /// same time wait for one reconnect.
-    pub(crate) async fn recover(&self) -> Result<Arc<Link>, Error> {
+    pub(crate) async fn recover(self: &Arc<Self>) -> Result<Arc<Link>, Error> {
+        let rounds_failed = self.gave_up.load(Ordering::SeqCst);
         let _one = self.recovering.lock().await;
         let cur = self.link();
         if !cur.family.is_closed() {
             return Ok(cur);
+        }
+        if self.gave_up.load(Ordering::SeqCst) != rounds_failed {
+            // A round this caller waited for gave up: it hears that, rather
+            // than starting a round of its own at once.
+            return Err(Error::NotConnected);
         }
         let (Some(policy), Origin::Address(addrs)) = (self.factory.reconnect, &self.origin) else {
             return Err(Error::NotConnected);
@@ -163,6 +195,7 @@ impl Session {
             let (attempt, at) = match backoff.next(std::time::Instant::now()) {
                 Next::Attempt { attempt, at } => (attempt, at),
                 Next::GiveUp { attempts } => {
+                    self.gave_up.fetch_add(1, Ordering::SeqCst);
                     tracing::warn!(attempts, error = %last, "giving up reconnecting");
                     self.events.send_replace(ConnectionEvent::GaveUp {
                         attempts,
@@ -175,13 +208,22 @@ impl Session {
                 }
             };
             tokio::time::sleep_until(Instant::from_std(at)).await;
+            if self.closed.load(Ordering::SeqCst) {
+                return Err(Error::NotConnected);
+            }
             tracing::info!(attempt, "reconnecting");
             self.events
                 .send_replace(ConnectionEvent::Reconnecting { attempt });
             match crate::handshake::dial(&self.factory, addrs, self.client_guid).await {
+                Ok((family, _)) if self.closed.load(Ordering::SeqCst) => {
+                    // Closed by the caller while reconnecting.
+                    family.stop("closed by the caller").await;
+                    return Err(Error::NotConnected);
+                }
                 Ok((family, info)) => {
                     let link = Link::new(family, info, cur.generation + 1);
                     *self.link.lock().unwrap_or_else(|e| e.into_inner()) = link.clone();
+                    self.watch_link(&link);
                     let reconnects = self.reconnects.fetch_add(1, Ordering::SeqCst) + 1;
                     tracing::info!(attempt, reconnects, "reconnected");
                     self.events
@@ -190,6 +232,7 @@ impl Session {
                 }
                 Err(e @ Error::AuthFailed { .. }) => {
                     // The credentials will not get better by trying again.
+                    self.gave_up.fetch_add(1, Ordering::SeqCst);
                     tracing::warn!(error = %e, "reconnecting: authentication failed");
                     self.events.send_replace(ConnectionEvent::GaveUp {
                         attempts: attempt,
@@ -322,6 +365,16 @@ pub(crate) fn with_limit(e: Error, limit: Duration) -> Error {
         },
         e => e,
     }
+}
+
+/// [`timed`] for operations that only read: when the connection is lost
+/// while one runs and the session reconnects, it runs again, whole, on the
+/// new connection (each run with its own limit).
+pub(crate) async fn timed_again<T, F>(ctx: &Ctx, op: impl Fn(Instant) -> F) -> Result<T, Error>
+where
+    F: std::future::Future<Output = Result<T, Error>>,
+{
+    ctx.again_if_lost(|| timed(ctx, &op)).await
 }
 
 /// Runs `op` within the factory's limit (or the connection's), reporting

@@ -21,7 +21,7 @@ pub(crate) async fn get_attributes(
     share: &str,
     path: &str,
 ) -> Result<SharedFile, Error> {
-    timed(ctx, |deadline| async move {
+    super::timed_again(ctx, |deadline| async move {
         let path = smb_path(path)?;
         let tree = ctx.tree(share, deadline).await?;
         ctx.family().stat(tree, share, &path, deadline).await

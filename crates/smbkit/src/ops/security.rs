@@ -11,7 +11,7 @@ use smbkit_proto::NtStatus;
 use tokio::time::Instant;
 
 use super::names::smb_path;
-use super::{timed, Ctx};
+use super::{timed_again, Ctx};
 use crate::error::{failure, Error, ProtocolError};
 use crate::family::{OpenSpec, PathQuery};
 
@@ -31,7 +31,7 @@ pub(crate) async fn get_security(
         .tuning
         .security_buffer
         .map_or(limits.security_first, |t| t.min(limits.security_max));
-    timed(ctx, |deadline| {
+    timed_again(ctx, |deadline| {
         get_security_with(ctx, share, path, first, deadline)
     })
     .await

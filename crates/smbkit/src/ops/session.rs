@@ -38,12 +38,15 @@ pub(crate) fn check_share(share: &str) -> Result<(), Error> {
 
 /// ECHO; default time limit 10 s.
 pub(crate) async fn echo(ctx: &Ctx, data: &[u8]) -> Result<Vec<u8>, Error> {
-    let link = ctx.live_link().await?;
     let limit = ctx.limit(DEFAULT_ECHO_TIMEOUT);
-    link.family
-        .echo(data, Instant::now() + limit)
-        .await
-        .map_err(|e| with_limit(e, limit))
+    ctx.again_if_lost(|| async move {
+        let link = ctx.live_link().await?;
+        link.family
+            .echo(data, Instant::now() + limit)
+            .await
+            .map_err(|e| with_limit(e, limit))
+    })
+    .await
 }
 
 /// Connects the tree of `share`, or returns the one already connected.

@@ -46,7 +46,7 @@ pub(crate) async fn list_shares(ctx: &Ctx) -> Result<Vec<SharedDevice>, Error> {
         .tuning
         .pipe_io_size
         .map_or(limit, |t| t.min(limit));
-    super::timed(ctx, |deadline| list_shares_with(ctx, io_size, deadline)).await
+    super::timed_again(ctx, |deadline| list_shares_with(ctx, io_size, deadline)).await
 }
 
 /// [`list_shares`] with `io_size` bytes of output per pipe transaction and

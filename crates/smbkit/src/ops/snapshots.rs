@@ -10,7 +10,7 @@ use smbkit_proto::smb2::create::{access_mask, create_disposition};
 use smbkit_proto::NtStatus;
 
 use super::names::smb_path;
-use super::{timed, Ctx};
+use super::{timed_again, Ctx};
 use crate::error::{failure, Error, ProtocolError};
 use crate::family::{OpenSpec, PathQuery};
 
@@ -32,7 +32,7 @@ pub(crate) async fn list_snapshots(
     share: &str,
     path: &str,
 ) -> Result<Vec<SystemTime>, Error> {
-    timed(ctx, |deadline| async move {
+    timed_again(ctx, |deadline| async move {
         let path = smb_path(path)?;
         let tree = ctx.tree(share, deadline).await?;
         let spec = OpenSpec::new(

@@ -28,7 +28,8 @@ use super::names::smb_path;
 use super::{with_limit, Ctx};
 use crate::error::{display, Error, NotResumableReason};
 use crate::family::{
-    read_spec, Family, FileRef, OpenFile, OpenInfo, OpenSpec, ReadStart, WriteInFlight,
+    read_spec, Durable, Family, Fid, FileRef, OpenFile, OpenInfo, OpenSpec, ReadStart,
+    WriteInFlight,
 };
 
 /// Requests of one transfer in flight at once.
@@ -452,33 +453,44 @@ impl Handle {
                 },
             });
         };
+        let f = self.take_back(&durable, fid, operation).await?;
+        let mut c = self.lock();
+        if let Some(old) = c.file.replace(f) {
+            old.forget();
+        }
+        c.epoch += 1;
+        Ok(())
+    }
+
+    /// Reconnects if need be and takes the durable handle `fid` back on the
+    /// new connection (a connection lost again meanwhile is replaced too,
+    /// a few times).
+    async fn take_back(
+        &self,
+        durable: &Durable,
+        fid: Fid,
+        operation: &'static str,
+    ) -> Result<OpenFile, Error> {
         let limit = self.ctx.op_limit();
+        let share = &self.target.share;
         let mut tries = 0;
         loop {
             let link = self.ctx.session.recover().await?;
             let deadline = Instant::now() + limit;
-            let share = &self.target.share;
             let reopened = async {
                 let tree = self.ctx.tree(share, deadline).await?;
                 link.family
-                    .reopen_durable(tree, share, &durable, fid, self.info, deadline)
+                    .reopen_durable(tree, share, durable, fid, self.info, deadline)
                     .await
             }
             .await;
             match reopened {
-                Ok(f) => {
-                    let mut c = self.lock();
-                    if let Some(old) = c.file.replace(f) {
-                        old.forget();
-                    }
-                    c.epoch += 1;
-                    return Ok(());
-                }
+                Ok(f) => return Ok(f),
                 Err(e) if tries < super::MAX_REPEATS && self.ctx.session.is_lost(&e) => tries += 1,
                 Err(Error::NotResumable { reason, .. }) => {
                     return Err(Error::NotResumable {
                         operation,
-                        path,
+                        path: display(share, &self.target.path),
                         reason,
                     })
                 }
@@ -488,12 +500,33 @@ impl Handle {
     }
 
     /// Closes the handle; once `deadline` has passed the close is left to
-    /// the connection.
+    /// the connection. A CLOSE lost with the connection is sent again on
+    /// the new one for a durable handle (so that the server lets go of it
+    /// now rather than when it expires); a handle that cannot be taken
+    /// back is gone with the old connection: everything before the CLOSE
+    /// was answered, so that is no error.
     async fn close(&self, deadline: Instant) -> Result<(), Error> {
-        let f = self.lock().file.take();
-        match f {
-            Some(f) => f.close(deadline).await,
-            None => Ok(()),
+        let Some(f) = self.lock().file.take() else {
+            return Ok(());
+        };
+        let durable = f.durable().cloned();
+        let fid = f.file().fid;
+        match f.close(deadline).await {
+            Err(e) if self.ctx.session.is_lost(&e) => {
+                let path = &self.target.path;
+                let Some(d) = durable else {
+                    tracing::debug!(%path, "the CLOSE was lost with the connection");
+                    return Ok(());
+                };
+                match self.take_back(&d, fid, "closing").await {
+                    Ok(f) => f.close(deadline).await,
+                    Err(e) => {
+                        tracing::debug!(%path, error = %e, "the CLOSE was lost with the connection");
+                        Ok(())
+                    }
+                }
+            }
+            r => r,
         }
     }
 }

@@ -133,6 +133,10 @@ impl Smb2 {
         self.shared.is_closed()
     }
 
+    pub(crate) fn closed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        self.shared.closed()
+    }
+
     /// Shuts the connection down and waits until the driver's tasks are
     /// gone, which closes the stream.
     pub(crate) async fn stop(&self, why: &str) {
