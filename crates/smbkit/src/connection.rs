@@ -103,7 +103,9 @@ impl Connection {
     /// What happens to the connection's link with the server: connected,
     /// lost, reconnecting, given up, closed (see
     /// [`crate::SmbProtocolFactory::reconnect`]). The receiver holds the
-    /// latest event; `changed().await` waits for the next.
+    /// latest event; `changed().await` waits for the next. Events that
+    /// follow each other closely (lost, then the first attempt at once)
+    /// may be seen merged, as the latest one.
     ///
     /// ```no_run
     /// # async fn demo(conn: smbkit::Connection) {
