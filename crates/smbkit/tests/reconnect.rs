@@ -656,3 +656,46 @@ async fn a_dead_peer_is_replaced_and_the_download_completes() {
     );
     assert!(out == data, "{}", first_difference(&out, &data));
 }
+
+/// A server that grants no durable handle: the transfer fails with
+/// `NotResumable(NotDurable)`, and the connection works again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_durable_handle_the_transfer_is_not_resumable() {
+    let srv = TestServer::start_with(
+        Profile::Modern,
+        ExtraConfig {
+            global: "durable handles = no".into(),
+            sections: String::new(),
+        },
+    )
+    .expect("start the test Samba server (run scripts/install-deps)");
+    let proxy = FaultProxy::start(srv.port()).expect("start the proxy");
+    let s = Setup { srv, proxy };
+    let data = content(24 << 20, 97);
+    std::fs::write(s.srv.share_path().join("n.bin"), &data).unwrap();
+    let conn = s.connect(true).await;
+    s.proxy
+        .cut_when_to_client(s.proxy.bytes_to_client() + (8 << 20));
+    let mut sink = tokio::io::sink();
+    let res = conn.retrieve_file("share", "/n.bin", &mut sink).await;
+    assert!(
+        matches!(
+            res,
+            Err(Error::NotResumable {
+                reason: NotResumableReason::NotDurable,
+                ..
+            })
+        ),
+        "{res:?}"
+    );
+    let msg = res.unwrap_err().to_string();
+    assert!(
+        msg.contains("n.bin") && msg.contains("no durable handle"),
+        "{msg}"
+    );
+    let mut out = Vec::new();
+    conn.retrieve_file("share", "/n.bin", &mut out)
+        .await
+        .expect("the connection works again");
+    assert!(out == data);
+}
