@@ -285,7 +285,21 @@ impl Smb2 {
         what: &str,
         deadline: Instant,
     ) -> Result<OpenFile, Error> {
-        let req = create_request(&spec, path);
+        let create = self
+            .create(tree, &create_request(&spec, path), deadline)
+            .await?
+            .map_err(|status| failure(what, share, path, status))?;
+        Ok(self.opened(tree, &create))
+    }
+
+    /// Sends `req` on `tree`: the decoded response of a successful CREATE,
+    /// or the status of a refused one.
+    async fn create(
+        &self,
+        tree: u32,
+        req: &CreateRequest,
+        deadline: Instant,
+    ) -> Result<Result<CreateResponse, NtStatus>, Error> {
         let r = self
             .shared
             .request(Command::CREATE, tree, 1, deadline, "CREATE", |w| {
@@ -293,10 +307,9 @@ impl Smb2 {
             })
             .await?;
         if r.header.status != NtStatus::SUCCESS {
-            return Err(failure(what, share, path, r.header.status));
+            return Ok(Err(r.header.status));
         }
-        let create = decode_create(&r)?;
-        Ok(self.opened(tree, &create))
+        decode_create(&r).map(Ok)
     }
 
     /// CREATE asking for a durable handle (MS-SMB2 §3.2.4.3.5); the guard
@@ -326,16 +339,10 @@ impl Smb2 {
         );
         let mut req = create_request(&spec, path);
         (req.requested_oplock_level, req.contexts) = how.request();
-        let r = self
-            .shared
-            .request(Command::CREATE, tree, 1, deadline, "CREATE", |w| {
-                req.encode(w)
-            })
-            .await?;
-        if r.header.status != NtStatus::SUCCESS {
-            return Err(failure(what, share, path, r.header.status));
-        }
-        let create = decode_create(&r)?;
+        let create = self
+            .create(tree, &req, deadline)
+            .await?
+            .map_err(|status| failure(what, share, path, status))?;
         // Opened either way; kept for a reconnect only if made durable.
         let file = self.opened(tree, &create);
         let granted = how
@@ -376,21 +383,17 @@ impl Smb2 {
         }
         let mut req = create_request(&d.spec, &d.path);
         (req.requested_oplock_level, req.contexts) = d.how.reconnect(old);
-        let r = self
-            .shared
-            .request(Command::CREATE, tree, 1, deadline, "CREATE", |w| {
-                req.encode(w)
-            })
-            .await?;
-        if r.header.status != NtStatus::SUCCESS {
-            tracing::warn!(path = %d.path, status = %r.header.status, "durable handle refused");
-            return Err(Error::NotResumable {
-                operation: "reopening",
-                path: crate::error::display(share, &d.path),
-                reason: Why::Refused(r.header.status),
-            });
-        }
-        let create = decode_create(&r)?;
+        let create = match self.create(tree, &req, deadline).await? {
+            Ok(c) => c,
+            Err(status) => {
+                tracing::warn!(path = %d.path, %status, "durable handle refused");
+                return Err(Error::NotResumable {
+                    operation: "reopening",
+                    path: crate::error::display(share, &d.path),
+                    reason: Why::Refused(status),
+                });
+            }
+        };
         tracing::info!(path = %d.path, "durable handle taken back");
         // The size and times of the first open stay: the file is the same.
         Ok(OpenFile::new(
