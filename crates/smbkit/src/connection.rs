@@ -165,6 +165,28 @@ impl Connection {
         self.list_path_with(share, path, DEFAULT_SEARCH, "*").await
     }
 
+    /// The entries of the folder `path` of `share` as a stream that yields
+    /// them as each page of the listing arrives (QUERY_DIRECTORY over SMB
+    /// 2/3, FIND_FIRST2/FIND_NEXT2 over SMB1), holding one page at a time:
+    /// a folder of a million entries lists in bounded memory. `.` and `..`
+    /// are left out. Nothing is sent until the stream is first polled.
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: smbkit::Connection) -> Result<(), smbkit::Error> {
+    /// let mut entries = conn.read_dir("share", "/docs");
+    /// let mut total = 0;
+    /// while let Some(e) = entries.next_entry().await? {
+    ///     if !e.is_dir() {
+    ///         total += e.len();
+    ///     }
+    /// }
+    /// println!("{total} bytes in /docs");
+    /// # Ok(()) }
+    /// ```
+    pub fn read_dir(&self, share: &str, path: &str) -> crate::ReadDir {
+        listing::ReadDir::new(self.ctx.clone(), share, path)
+    }
+
     /// [`Connection::list_path`] with the reference's `search` attribute
     /// filter (bits of [`smbkit_proto::fscc::search`]) and `pattern`.
     pub async fn list_path_with(

@@ -54,10 +54,14 @@ pub use factory::{
     DEFAULT_CIPHERS, DEFAULT_DEAD_PEER, DEFAULT_ECHO_TIMEOUT, DEFAULT_KEEPALIVE, DEFAULT_TIMEOUT,
 };
 pub use handshake::AuthHandler;
+pub use ops::listing::ReadDir;
 pub use ops::transfer::{RemoteFile, RemoteReader};
 pub use smbkit_proto::crypto::{Cipher, SigningAlgorithm};
 pub use smbkit_proto::dtyp::{Ace, Acl, SecurityDescriptor, Sid};
 pub use smbkit_proto::fscc::{attributes, search};
 pub use smbkit_proto::nbss::NegativeResponse;
 pub use smbkit_proto::{Dialect, NtStatus};
-pub use types::{ConnectionEvent, ServerInfo, ShareType, SharedDevice, SharedFile, TreeInfo};
+pub use types::{
+    ConnectionEvent, DirEntry, FileAttributes, ServerInfo, ShareType, SharedDevice, SharedFile,
+    TreeInfo,
+};

@@ -239,3 +239,232 @@ impl SharedDevice {
         }
     }
 }
+
+/// The FILE_ATTRIBUTE_* bits of a file or folder (MS-FSCC §2.6), as a set.
+///
+/// ```
+/// use smbkit::FileAttributes;
+///
+/// let a = FileAttributes::DIRECTORY | FileAttributes::HIDDEN;
+/// assert!(a.is_dir() && a.is_hidden() && !a.is_readonly());
+/// assert!(a.contains(FileAttributes::DIRECTORY));
+/// assert_eq!(a.bits(), 0x12);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct FileAttributes(u32);
+
+impl FileAttributes {
+    /// FILE_ATTRIBUTE_READONLY.
+    pub const READONLY: FileAttributes = FileAttributes(0x0000_0001);
+    /// FILE_ATTRIBUTE_HIDDEN.
+    pub const HIDDEN: FileAttributes = FileAttributes(0x0000_0002);
+    /// FILE_ATTRIBUTE_SYSTEM.
+    pub const SYSTEM: FileAttributes = FileAttributes(0x0000_0004);
+    /// FILE_ATTRIBUTE_DIRECTORY.
+    pub const DIRECTORY: FileAttributes = FileAttributes(0x0000_0010);
+    /// FILE_ATTRIBUTE_ARCHIVE.
+    pub const ARCHIVE: FileAttributes = FileAttributes(0x0000_0020);
+    /// FILE_ATTRIBUTE_NORMAL.
+    pub const NORMAL: FileAttributes = FileAttributes(0x0000_0080);
+    /// FILE_ATTRIBUTE_TEMPORARY.
+    pub const TEMPORARY: FileAttributes = FileAttributes(0x0000_0100);
+    /// FILE_ATTRIBUTE_SPARSE_FILE.
+    pub const SPARSE_FILE: FileAttributes = FileAttributes(0x0000_0200);
+    /// FILE_ATTRIBUTE_REPARSE_POINT.
+    pub const REPARSE_POINT: FileAttributes = FileAttributes(0x0000_0400);
+    /// FILE_ATTRIBUTE_COMPRESSED.
+    pub const COMPRESSED: FileAttributes = FileAttributes(0x0000_0800);
+    /// FILE_ATTRIBUTE_OFFLINE.
+    pub const OFFLINE: FileAttributes = FileAttributes(0x0000_1000);
+    /// FILE_ATTRIBUTE_NOT_CONTENT_INDEXED.
+    pub const NOT_CONTENT_INDEXED: FileAttributes = FileAttributes(0x0000_2000);
+    /// FILE_ATTRIBUTE_ENCRYPTED.
+    pub const ENCRYPTED: FileAttributes = FileAttributes(0x0000_4000);
+
+    /// The set of these bits (unknown bits are kept as they are).
+    pub const fn from_bits(bits: u32) -> Self {
+        FileAttributes(bits)
+    }
+
+    /// The bits.
+    pub const fn bits(self) -> u32 {
+        self.0
+    }
+
+    /// True if every bit of `other` is set.
+    pub const fn contains(self, other: FileAttributes) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// A folder.
+    pub const fn is_dir(self) -> bool {
+        self.contains(Self::DIRECTORY)
+    }
+
+    /// Read-only.
+    pub const fn is_readonly(self) -> bool {
+        self.contains(Self::READONLY)
+    }
+
+    /// Hidden.
+    pub const fn is_hidden(self) -> bool {
+        self.contains(Self::HIDDEN)
+    }
+
+    /// A system file.
+    pub const fn is_system(self) -> bool {
+        self.contains(Self::SYSTEM)
+    }
+
+    /// A reparse point (a symbolic link or junction, for instance).
+    pub const fn is_reparse_point(self) -> bool {
+        self.contains(Self::REPARSE_POINT)
+    }
+}
+
+impl std::ops::BitOr for FileAttributes {
+    type Output = FileAttributes;
+    fn bitor(self, rhs: FileAttributes) -> FileAttributes {
+        FileAttributes(self.0 | rhs.0)
+    }
+}
+
+impl std::ops::BitOrAssign for FileAttributes {
+    fn bitor_assign(&mut self, rhs: FileAttributes) {
+        self.0 |= rhs.0;
+    }
+}
+
+impl std::fmt::Debug for FileAttributes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const NAMES: [(FileAttributes, &str); 13] = [
+            (FileAttributes::READONLY, "READONLY"),
+            (FileAttributes::HIDDEN, "HIDDEN"),
+            (FileAttributes::SYSTEM, "SYSTEM"),
+            (FileAttributes::DIRECTORY, "DIRECTORY"),
+            (FileAttributes::ARCHIVE, "ARCHIVE"),
+            (FileAttributes::NORMAL, "NORMAL"),
+            (FileAttributes::TEMPORARY, "TEMPORARY"),
+            (FileAttributes::SPARSE_FILE, "SPARSE_FILE"),
+            (FileAttributes::REPARSE_POINT, "REPARSE_POINT"),
+            (FileAttributes::COMPRESSED, "COMPRESSED"),
+            (FileAttributes::OFFLINE, "OFFLINE"),
+            (FileAttributes::NOT_CONTENT_INDEXED, "NOT_CONTENT_INDEXED"),
+            (FileAttributes::ENCRYPTED, "ENCRYPTED"),
+        ];
+        let mut rest = self.0;
+        let mut first = true;
+        f.write_str("FileAttributes(")?;
+        for (a, name) in NAMES {
+            if self.contains(a) {
+                if !first {
+                    f.write_str(" | ")?;
+                }
+                f.write_str(name)?;
+                first = false;
+                rest &= !a.0;
+            }
+        }
+        if rest != 0 {
+            if !first {
+                f.write_str(" | ")?;
+            }
+            write!(f, "{rest:#x}")?;
+        } else if first {
+            f.write_str("0")?;
+        }
+        f.write_str(")")
+    }
+}
+
+/// One entry of a folder, as [`crate::Connection::read_dir`] yields it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirEntry {
+    name: String,
+    short_name: String,
+    len: u64,
+    alloc_size: u64,
+    attributes: FileAttributes,
+    created: SystemTime,
+    accessed: SystemTime,
+    modified: SystemTime,
+    changed: SystemTime,
+    file_id: u64,
+}
+
+impl DirEntry {
+    pub(crate) fn from_shared(f: SharedFile) -> DirEntry {
+        DirEntry {
+            created: system_time(f.create_time),
+            accessed: system_time(f.last_access_time),
+            modified: system_time(f.last_write_time),
+            changed: system_time(f.last_attr_change_time),
+            len: f.file_size,
+            alloc_size: f.alloc_size,
+            attributes: FileAttributes(f.file_attributes),
+            short_name: f.short_name,
+            name: f.filename,
+            file_id: f.file_id,
+        }
+    }
+
+    /// The entry's name, without its folder.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The 8.3 short name, empty if the server has none.
+    pub fn short_name(&self) -> &str {
+        &self.short_name
+    }
+
+    /// True for a folder.
+    pub fn is_dir(&self) -> bool {
+        self.attributes.is_dir()
+    }
+
+    /// The size in bytes (0 for a folder on most servers).
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// True when the size is 0.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The bytes the server has allocated to it.
+    pub fn alloc_size(&self) -> u64 {
+        self.alloc_size
+    }
+
+    /// Its attributes.
+    pub fn attributes(&self) -> FileAttributes {
+        self.attributes
+    }
+
+    /// When it was created.
+    pub fn created(&self) -> SystemTime {
+        self.created
+    }
+
+    /// When it was last read.
+    pub fn accessed(&self) -> SystemTime {
+        self.accessed
+    }
+
+    /// When its data was last written.
+    pub fn modified(&self) -> SystemTime {
+        self.modified
+    }
+
+    /// When its attributes last changed.
+    pub fn changed(&self) -> SystemTime {
+        self.changed
+    }
+
+    /// The server's file id (index number), 0 if unknown.
+    pub fn file_id(&self) -> u64 {
+        self.file_id
+    }
+}

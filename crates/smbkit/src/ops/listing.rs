@@ -1,12 +1,19 @@
 //! Directory listings (the reference's listPath): one search per folder,
 //! page after page, over either family's search primitives.
 
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
 use tokio::time::Instant;
 
 use super::names::{check_length, smb_path};
 use super::Ctx;
 use crate::error::{abbreviate, Error, ProtocolError};
-use crate::types::SharedFile;
+use crate::family::{Page, Search};
+use crate::types::{DirEntry, SharedFile};
 
 /// The most pages one listing reads.
 const MAX_PAGES: usize = 100_000;
@@ -74,4 +81,152 @@ pub(crate) async fn list_path(
             .collect())
     })
     .await
+}
+
+/// A page of a search, and the search if it goes on.
+type PageFuture = Pin<Box<dyn Future<Output = Result<(Option<Search>, Page), Error>> + Send>>;
+
+/// The entries of a folder as they arrive, page by page: made by
+/// [`crate::Connection::read_dir`]. It is a [`futures_core::Stream`] of
+/// `Result<DirEntry, Error>`, and [`ReadDir::next_entry`] reads it without
+/// a stream library.
+///
+/// At most one page of entries is held at a time, whatever the size of
+/// the folder. The entries `.` and `..` are left out. Each page has the
+/// connection's time limit. Dropped before its end, the search is closed
+/// by the connection on its own account.
+pub struct ReadDir {
+    ctx: Ctx,
+    share: Arc<str>,
+    dir: Arc<str>,
+    /// The page being read.
+    fetching: Option<PageFuture>,
+    /// The search, between pages.
+    search: Option<Search>,
+    page: VecDeque<SharedFile>,
+    pages: usize,
+    started: bool,
+    done: bool,
+}
+
+impl std::fmt::Debug for ReadDir {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadDir")
+            .field("share", &self.share)
+            .field("dir", &self.dir)
+            .field("pages", &self.pages)
+            .field("done", &self.done)
+            .finish()
+    }
+}
+
+impl ReadDir {
+    pub(crate) fn new(ctx: Ctx, share: &str, path: &str) -> ReadDir {
+        ReadDir {
+            ctx,
+            share: share.into(),
+            dir: path.into(),
+            fetching: None,
+            search: None,
+            page: VecDeque::new(),
+            pages: 0,
+            started: false,
+            done: false,
+        }
+    }
+
+    /// The next entry; `None` at the end of the folder.
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: smbkit::Connection) -> Result<(), smbkit::Error> {
+    /// let mut dir = conn.read_dir("share", "/photos");
+    /// while let Some(entry) = dir.next_entry().await? {
+    ///     println!("{} {}", entry.name(), entry.len());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn next_entry(&mut self) -> Result<Option<DirEntry>, Error> {
+        std::future::poll_fn(|cx| futures_core::Stream::poll_next(Pin::new(&mut *self), cx))
+            .await
+            .transpose()
+    }
+
+    /// Starts reading the next page (the first one opens the search).
+    fn fetch(&mut self) -> PageFuture {
+        let (ctx, share, dir) = (self.ctx.clone(), self.share.clone(), self.dir.clone());
+        let deadline = Instant::now() + ctx.op_limit();
+        match self.search.take() {
+            None => Box::pin(async move {
+                let path = smb_path(&dir)?;
+                let tree = ctx.tree(&share, deadline).await?;
+                let (search, page) = ctx
+                    .family()
+                    .find_first(tree, &share, &path, "*", deadline)
+                    .await?;
+                Ok((Some(search), page))
+            }),
+            Some(mut search) => Box::pin(async move {
+                let path = smb_path(&dir)?;
+                let page = search.next_page(&share, &path, deadline).await?;
+                Ok((Some(search), page))
+            }),
+        }
+    }
+}
+
+impl futures_core::Stream for ReadDir {
+    type Item = Result<DirEntry, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            if let Some(f) = this.page.pop_front() {
+                if f.filename == "." || f.filename == ".." {
+                    continue;
+                }
+                return Poll::Ready(Some(Ok(DirEntry::from_shared(f))));
+            }
+            if this.done {
+                return Poll::Ready(None);
+            }
+            if this.fetching.is_none() {
+                if this.started && this.search.is_none() {
+                    this.done = true;
+                    return Poll::Ready(None);
+                }
+                if this.pages >= MAX_PAGES {
+                    this.done = true;
+                    this.search = None;
+                    return Poll::Ready(Some(Err(ProtocolError::Unexpected(
+                        "the listing never ends".into(),
+                    )
+                    .into())));
+                }
+                this.started = true;
+                this.fetching = Some(this.fetch());
+            }
+            let Some(f) = this.fetching.as_mut() else {
+                continue;
+            };
+            let res = match f.as_mut().poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(r) => r,
+            };
+            this.fetching = None;
+            this.pages += 1;
+            match res {
+                Ok((search, page)) => {
+                    this.page.extend(page.entries);
+                    // At the end, dropping the search closes it on the
+                    // connection's account.
+                    this.search = if page.end { None } else { search };
+                }
+                Err(e) => {
+                    this.done = true;
+                    this.page.clear();
+                    return Poll::Ready(Some(Err(e)));
+                }
+            }
+        }
+    }
 }

@@ -1,0 +1,158 @@
+//! `Connection::read_dir` against real Samba over SMB 3.1.1, SMB 2.1 and
+//! SMB1: the stream yields what `list_path` lists (without `.` and `..`),
+//! page by page; errors are typed; a stream dropped midway leaves no
+//! search open on the server.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use smbkit::{Connection, Error, FileAttributes, NtStatus, Protocol, SmbProtocolFactory};
+use smbkit_testserver::{Profile, TestServer};
+
+const PROFILES: [Profile; 3] = [Profile::Modern, Profile::Smb21Max, Profile::Smb1Only];
+
+fn server(profile: Profile) -> TestServer {
+    TestServer::start(profile).expect("start the test Samba server (run scripts/install-deps)")
+}
+
+async fn connect(srv: &TestServer) -> Connection {
+    let f = SmbProtocolFactory::new(srv.user(), srv.password(), "SMBKITCLIENT", "SMBKITTEST")
+        .unwrap()
+        .direct_tcp(true);
+    let f = if srv.profile().speaks_smb2() {
+        f
+    } else {
+        f.protocol(Protocol::Smb1Only)
+    };
+    f.connect((srv.host(), srv.port())).await.unwrap()
+}
+
+/// Every entry of the stream, by name.
+async fn stream_all(conn: &Connection, path: &str) -> BTreeMap<String, smbkit::DirEntry> {
+    let mut dir = conn.read_dir("share", path);
+    let mut out = BTreeMap::new();
+    while let Some(e) = dir.next_entry().await.expect("read_dir") {
+        assert!(
+            out.insert(e.name().to_string(), e).is_none(),
+            "an entry came twice"
+        );
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_dir_of_10000_entries_equals_list_path() {
+    for profile in PROFILES {
+        let srv = server(profile);
+        let dir = srv.share_path().join("big");
+        std::fs::create_dir(&dir).unwrap();
+        for i in 0..10_000 {
+            std::fs::write(dir.join(format!("entry-{i:05}.dat")), vec![b'x'; i % 7]).unwrap();
+        }
+        std::fs::create_dir(dir.join("sub")).unwrap();
+        let conn = connect(&srv).await;
+        let streamed = stream_all(&conn, "/big").await;
+        let listed = conn.list_path("share", "/big").await.unwrap();
+        let listed: BTreeMap<_, _> = listed
+            .into_iter()
+            .filter(|f| f.filename != "." && f.filename != "..")
+            .map(|f| (f.filename.clone(), f))
+            .collect();
+        assert_eq!(streamed.len(), 10_001, "{profile:?}");
+        assert_eq!(
+            streamed.keys().collect::<Vec<_>>(),
+            listed.keys().collect::<Vec<_>>(),
+            "{profile:?}"
+        );
+        for (name, e) in &streamed {
+            let f = &listed[name];
+            assert_eq!(e.len(), f.file_size, "{profile:?} {name}");
+            assert_eq!(
+                e.attributes().bits(),
+                f.file_attributes,
+                "{profile:?} {name}"
+            );
+            assert_eq!(e.is_dir(), name == "sub", "{profile:?} {name}");
+            let m = e
+                .modified()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap()
+                .as_secs_f64();
+            assert!((m - f.last_write_time).abs() < 1e-3, "{profile:?} {name}");
+        }
+        // The times are the file's own.
+        let e = &streamed["entry-00003.dat"];
+        let on_disk = std::fs::metadata(dir.join("entry-00003.dat"))
+            .unwrap()
+            .modified()
+            .unwrap();
+        let diff = match e.modified().duration_since(on_disk) {
+            Ok(d) => d,
+            Err(e) => e.duration(),
+        };
+        assert!(diff < Duration::from_millis(1), "{profile:?}: {diff:?}");
+        assert_eq!(e.len(), 3);
+        assert!(!e.attributes().contains(FileAttributes::DIRECTORY));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_are_typed_and_empty_folders_are_empty() {
+    for profile in PROFILES {
+        let srv = server(profile);
+        std::fs::create_dir(srv.share_path().join("empty")).unwrap();
+        let conn = connect(&srv).await;
+        assert!(stream_all(&conn, "/empty").await.is_empty(), "{profile:?}");
+        let mut missing = conn.read_dir("share", "/no/such/folder");
+        match missing.next_entry().await {
+            Err(Error::OperationFailure { status, message }) => {
+                assert!(
+                    matches!(
+                        status,
+                        NtStatus::OBJECT_PATH_NOT_FOUND | NtStatus::OBJECT_NAME_NOT_FOUND
+                    ),
+                    "{profile:?}: {status:?}"
+                );
+                assert!(message.contains("no\\such\\folder"), "{message}");
+            }
+            other => panic!("{profile:?}: expected OperationFailure, got {other:?}"),
+        }
+        // After an error the stream has ended.
+        assert!(matches!(missing.next_entry().await, Ok(None)));
+        let mut bad = conn.read_dir("no-such-share", "/");
+        assert!(
+            matches!(
+                bad.next_entry().await,
+                Err(Error::OperationFailure {
+                    status: NtStatus::BAD_NETWORK_NAME,
+                    ..
+                })
+            ),
+            "{profile:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_dropped_midway_leaves_nothing_open() {
+    for profile in PROFILES {
+        let srv = server(profile);
+        let dir = srv.share_path().join("d");
+        std::fs::create_dir(&dir).unwrap();
+        for i in 0..3000 {
+            std::fs::write(dir.join(format!("a-rather-long-file-name-{i:05}.txt")), b"").unwrap();
+        }
+        let conn = connect(&srv).await;
+        let mut stream = conn.read_dir("share", "/d");
+        for _ in 0..10 {
+            stream.next_entry().await.unwrap().unwrap();
+        }
+        drop(stream);
+        let open = srv
+            .wait_until_no_open_files(Duration::from_secs(5))
+            .unwrap();
+        assert!(open.is_empty(), "{profile:?}: still open: {open:?}");
+        // And the connection goes on.
+        assert_eq!(stream_all(&conn, "/d").await.len(), 3000, "{profile:?}");
+    }
+}
