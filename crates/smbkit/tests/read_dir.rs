@@ -156,3 +156,88 @@ async fn a_stream_dropped_midway_leaves_nothing_open() {
         assert_eq!(stream_all(&conn, "/d").await.len(), 3000, "{profile:?}");
     }
 }
+
+/// Entries of the folder the memory test streams.
+const HUGE: usize = 200_000;
+
+/// This process's peak resident set size in KiB (VmHWM).
+fn vm_hwm_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// The measured half of [`streaming_200000_entries_stays_under_32_mib`],
+/// run in a process of its own (so that nothing else counts in its peak
+/// RSS): streams the folder the parent made and prints the count and the
+/// peak RSS.
+#[tokio::test(flavor = "current_thread")]
+#[ignore = "run by streaming_200000_entries_stays_under_32_mib in a child process"]
+async fn stream_huge_folder_in_child() {
+    let port: u16 = std::env::var("SMBKIT_RSS_PORT").unwrap().parse().unwrap();
+    let user = std::env::var("SMBKIT_RSS_USER").unwrap();
+    let password = std::env::var("SMBKIT_RSS_PASSWORD").unwrap();
+    let conn = SmbProtocolFactory::new(&user, &password, "SMBKITCLIENT", "SMBKITTEST")
+        .unwrap()
+        .direct_tcp(true)
+        .connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let mut dir = conn.read_dir("share", "/huge");
+    let mut n = 0usize;
+    while let Some(e) = dir.next_entry().await.unwrap() {
+        assert!(!e.name().is_empty());
+        n += 1;
+    }
+    println!("ENTRIES={n} VMHWM_KIB={}", vm_hwm_kib());
+}
+
+#[test]
+fn streaming_200000_entries_stays_under_32_mib() {
+    let srv = server(Profile::Modern);
+    let dir = srv.share_path().join("huge");
+    std::fs::create_dir(&dir).unwrap();
+    for i in 0..HUGE {
+        std::fs::File::create(dir.join(format!("file-{i:06}"))).unwrap();
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "stream_huge_folder_in_child",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("SMBKIT_RSS_PORT", srv.port().to_string())
+        .env("SMBKIT_RSS_USER", srv.user())
+        .env("SMBKIT_RSS_PASSWORD", srv.password())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("ENTRIES="))
+        .unwrap_or_else(|| panic!("no result line in {stdout}"));
+    let mut fields = line.split_whitespace().map(|f| {
+        f.split_once('=')
+            .and_then(|(_, v)| v.parse::<u64>().ok())
+            .unwrap()
+    });
+    let (entries, kib) = (fields.next().unwrap(), fields.next().unwrap());
+    assert_eq!(entries as usize, HUGE);
+    assert!(
+        kib < 32 * 1024,
+        "peak RSS {} MiB while streaming {HUGE} entries",
+        kib / 1024
+    );
+    eprintln!("streamed {entries} entries with a peak RSS of {kib} KiB");
+}
