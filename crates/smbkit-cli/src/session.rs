@@ -107,7 +107,7 @@ pub async fn connect_with(
 }
 
 /// Tells on stderr when the connection is lost and when it is made again,
-/// for as long as it is kept; made by [`watch`].
+/// for as long as it is kept; made by [`watch()`].
 pub struct Watch {
     events: watch::Receiver<ConnectionEvent>,
     reporter: Arc<Mutex<Reporter>>,
