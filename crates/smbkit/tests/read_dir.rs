@@ -241,3 +241,72 @@ fn streaming_200000_entries_stays_under_32_mib() {
     );
     eprintln!("streamed {entries} entries with a peak RSS of {kib} KiB");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn walk_lists_every_level_concurrently() {
+    for profile in PROFILES {
+        let srv = server(profile);
+        let root = srv.share_path().join("tree");
+        // 3 levels: 5 folders of 4 folders of 30 files, plus files at each
+        // level.
+        let mut expected = std::collections::BTreeSet::new();
+        for a in 0..5 {
+            let da = format!("a{a}");
+            std::fs::create_dir_all(root.join(&da)).unwrap();
+            expected.insert(da.clone());
+            std::fs::write(root.join(format!("top{a}.txt")), b"t").unwrap();
+            expected.insert(format!("top{a}.txt"));
+            for b in 0..4 {
+                let db = format!("{da}/b{b}");
+                std::fs::create_dir_all(root.join(&db)).unwrap();
+                expected.insert(db.clone());
+                for c in 0..30 {
+                    let f = format!("{db}/f{c:02}.bin");
+                    std::fs::write(root.join(&f), vec![0u8; c]).unwrap();
+                    expected.insert(f);
+                }
+            }
+        }
+        let conn = connect(&srv).await;
+        for concurrency in [1, 4, 16] {
+            let mut walk = conn.walk("share", "/tree").concurrency(concurrency);
+            let mut seen = std::collections::BTreeSet::new();
+            while let Some(item) = walk.next_entry().await.unwrap() {
+                assert_eq!(
+                    item.depth(),
+                    item.path().matches('/').count() + 1,
+                    "{profile:?} {}",
+                    item.path()
+                );
+                if let Some(size) = item
+                    .path()
+                    .rsplit_once("/f")
+                    .and_then(|(_, n)| n.strip_suffix(".bin"))
+                {
+                    assert_eq!(item.entry().len(), size.parse::<u64>().unwrap());
+                }
+                assert!(
+                    seen.insert(item.path().to_string()),
+                    "{profile:?}: {} twice",
+                    item.path()
+                );
+            }
+            assert_eq!(seen, expected, "{profile:?} concurrency {concurrency}");
+        }
+        // max_depth(1): the root's own entries.
+        let mut walk = conn.walk("share", "/tree/").max_depth(1);
+        let mut top = 0;
+        while let Some(item) = walk.next_entry().await.unwrap() {
+            assert_eq!(item.depth(), 1);
+            top += 1;
+        }
+        assert_eq!(top, 10, "{profile:?}");
+        // A missing root: its error, then the end.
+        let mut walk = conn.walk("share", "/missing");
+        assert!(matches!(
+            walk.next_entry().await,
+            Err(Error::OperationFailure { .. })
+        ));
+        assert!(matches!(walk.next_entry().await, Ok(None)));
+    }
+}

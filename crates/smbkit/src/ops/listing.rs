@@ -230,3 +230,194 @@ impl futures_core::Stream for ReadDir {
         }
     }
 }
+
+/// How many folders a [`Walk`] lists at once unless told otherwise.
+pub const WALK_CONCURRENCY: usize = 4;
+
+/// One entry of a [`Walk`]: where it is below the walk's root, and what
+/// the folder listing said of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalkEntry {
+    path: String,
+    depth: usize,
+    entry: DirEntry,
+}
+
+impl WalkEntry {
+    /// The path below the walk's root, `/`-separated (`"docs/a.txt"`).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// 1 for the entries of the root folder, 2 for those of its folders…
+    pub fn depth(&self) -> usize {
+        self.depth
+    }
+
+    /// What the listing said of it.
+    pub fn entry(&self) -> &DirEntry {
+        &self.entry
+    }
+
+    /// The entry, without its path.
+    pub fn into_entry(self) -> DirEntry {
+        self.entry
+    }
+}
+
+/// A folder being listed by a [`Walk`]: its path below the root, its
+/// depth, and its entries as they come.
+struct Listing {
+    rel: String,
+    depth: usize,
+    entries: ReadDir,
+}
+
+/// Every file and folder below a folder, as a stream: made by
+/// [`crate::Connection::walk`]. Several folders are listed at once
+/// ([`Walk::concurrency`]), each holding one page of entries at a time;
+/// the folders found wait as paths. Entries come in no fixed order: a
+/// folder's entries are in listing order, but those of different folders
+/// are interleaved. A folder that cannot be listed yields its error and
+/// the walk goes on with the others.
+pub struct Walk {
+    ctx: Ctx,
+    share: Arc<str>,
+    root: String,
+    concurrency: usize,
+    max_depth: usize,
+    active: Vec<Listing>,
+    /// Folders found and not listed yet: (path below the root, depth).
+    pending: VecDeque<(String, usize)>,
+    /// Where to start polling the active listings (round robin).
+    next: usize,
+}
+
+impl std::fmt::Debug for Walk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Walk")
+            .field("share", &self.share)
+            .field("root", &self.root)
+            .field("active", &self.active.len())
+            .field("pending", &self.pending.len())
+            .finish()
+    }
+}
+
+impl Walk {
+    pub(crate) fn new(ctx: Ctx, share: &str, root: &str) -> Walk {
+        Walk {
+            ctx,
+            share: share.into(),
+            root: root.trim_end_matches(['/', '\\']).to_string(),
+            concurrency: WALK_CONCURRENCY,
+            max_depth: usize::MAX,
+            active: Vec::new(),
+            pending: VecDeque::from([(String::new(), 0)]),
+            next: 0,
+        }
+    }
+
+    /// Lists up to `n` folders at once (at least 1; [`WALK_CONCURRENCY`]
+    /// unless set).
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    /// Goes no deeper than `depth` levels below the root (1: the root's own
+    /// entries only).
+    pub fn max_depth(mut self, depth: usize) -> Self {
+        self.max_depth = depth;
+        self
+    }
+
+    /// The next entry; `None` once everything below the root has been
+    /// listed.
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: smbkit::Connection) -> Result<(), smbkit::Error> {
+    /// let mut walk = conn.walk("share", "/projects").concurrency(8);
+    /// while let Some(item) = walk.next_entry().await? {
+    ///     println!("{} ({} bytes)", item.path(), item.entry().len());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn next_entry(&mut self) -> Result<Option<WalkEntry>, Error> {
+        std::future::poll_fn(|cx| futures_core::Stream::poll_next(Pin::new(&mut *self), cx))
+            .await
+            .transpose()
+    }
+
+    /// Starts listing pending folders until `concurrency` are active.
+    fn start_pending(&mut self) {
+        while self.active.len() < self.concurrency {
+            let Some((rel, depth)) = self.pending.pop_front() else {
+                return;
+            };
+            let full = if rel.is_empty() {
+                self.root.clone()
+            } else {
+                format!("{}/{rel}", self.root)
+            };
+            self.active.push(Listing {
+                entries: ReadDir::new(self.ctx.clone(), &self.share, &full),
+                rel,
+                depth,
+            });
+        }
+    }
+}
+
+impl futures_core::Stream for Walk {
+    type Item = Result<WalkEntry, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            this.start_pending();
+            if this.active.is_empty() {
+                return Poll::Ready(None);
+            }
+            let n = this.active.len();
+            let mut progressed = false;
+            for k in 0..n {
+                let i = (this.next + k) % n;
+                let l = &mut this.active[i];
+                match futures_core::Stream::poll_next(Pin::new(&mut l.entries), cx) {
+                    Poll::Pending => {}
+                    Poll::Ready(None) => {
+                        this.active.swap_remove(i);
+                        progressed = true;
+                        break;
+                    }
+                    Poll::Ready(Some(Err(e))) => {
+                        this.active.swap_remove(i);
+                        return Poll::Ready(Some(Err(e)));
+                    }
+                    Poll::Ready(Some(Ok(entry))) => {
+                        let path = if l.rel.is_empty() {
+                            entry.name().to_string()
+                        } else {
+                            format!("{}/{}", l.rel, entry.name())
+                        };
+                        let depth = l.depth + 1;
+                        if entry.is_dir()
+                            && !entry.attributes().is_reparse_point()
+                            && depth < this.max_depth
+                        {
+                            this.pending.push_back((path.clone(), depth));
+                        }
+                        // The next poll starts with the listing after this
+                        // one, so that no folder starves the others.
+                        this.next = (i + 1) % n;
+                        return Poll::Ready(Some(Ok(WalkEntry { path, depth, entry })));
+                    }
+                }
+            }
+            if !progressed {
+                return Poll::Pending;
+            }
+        }
+    }
+}
