@@ -1,8 +1,14 @@
 //! Targets: `smb://[domain;]user@host[:port]/share/path` (the reference's
 //! SMBHandler URL form) and `\\host\share\path` (also `//host/share/path`),
-//! and the remote-path helpers the commands share.
+//! parsed by [`smbkit::SmbUrl`], and the remote-path helpers the commands
+//! share.
 
+use std::borrow::Cow;
 use std::fmt;
+
+use smbkit::{SmbUrl, UrlError, UrlForm, UrlPart};
+
+use crate::error::Failure;
 
 /// How a target was written; it decides who logs in when no user is named.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,104 +44,23 @@ pub struct Target {
 
 impl Target {
     /// Parses `smb://[domain;]user@host[:port]/share/path`,
-    /// `\\host\share\path` or `//host/share/path`.
-    pub fn parse(s: &str) -> Result<Target, String> {
-        if let Some(rest) = strip_prefix_ci(s, "smb://") {
-            Self::parse_url(s, rest)
-        } else if let Some(rest) = s.strip_prefix("\\\\").or_else(|| s.strip_prefix("//")) {
-            let mut parts = rest.splitn(3, ['\\', '/']);
-            let host = parts.next().unwrap_or_default();
-            if host.is_empty() {
-                return Err(format!("'{s}' names no host"));
-            }
-            let share = parts.next().filter(|x| !x.is_empty()).map(str::to_string);
-            let raw = parts.next().unwrap_or_default();
-            Ok(Target {
-                form: Form::Unc,
-                domain: None,
-                user: None,
-                host: host.to_string(),
-                port: None,
-                share,
-                path: normalize(raw),
-                trailing_slash: raw.ends_with(['/', '\\']),
-            })
+    /// `\\host\share\path` or `//host/share/path`; a wrong target, or
+    /// one with a password in it, is a usage error.
+    ///
+    /// Unlike [`SmbUrl`], a `%` in an `smb://` target that does not start
+    /// a percent-escape is taken as it is, so that names such as `100%`
+    /// can be typed without escaping.
+    pub fn parse(s: &str) -> Result<Target, Failure> {
+        let text = if strip_prefix_ci(s, "smb://").is_some() {
+            escape_stray_percents(s)
         } else {
-            Err(format!(
-                "'{s}' is not a remote target; write smb://[domain;]user@host[:port]/share/path or \\\\host\\share\\path"
-            ))
+            Cow::Borrowed(s)
+        };
+        let url = SmbUrl::parse(&text).map_err(|e| usage(s, e))?;
+        if url.password().is_some() {
+            return Err(password_given(s));
         }
-    }
-
-    fn parse_url(whole: &str, rest: &str) -> Result<Target, String> {
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i + 1..]),
-            None => (rest, ""),
-        };
-        let (userinfo, hostport) = match authority.rfind('@') {
-            Some(i) => (Some(&authority[..i]), &authority[i + 1..]),
-            None => (None, authority),
-        };
-        let (domain, user) = match userinfo {
-            None => (None, None),
-            Some(u) => {
-                if u.contains(':') {
-                    return Err(format!(
-                        "'{}' puts a password in the URL; smbkit never takes passwords on the command line: \
-                         set SMBKIT_PASSWORD, use -A FILE, or let smbkit ask",
-                        redact(whole)
-                    ));
-                }
-                match u.find(';') {
-                    Some(i) => (Some(decode(&u[..i])), Some(decode(&u[i + 1..]))),
-                    None => (None, Some(decode(u))),
-                }
-            }
-        };
-        let (host, port) = if let Some(h) = hostport.strip_prefix('[') {
-            let end = h
-                .find(']')
-                .ok_or("unterminated IPv6 address in the target")?;
-            let port = match &h[end + 1..] {
-                "" => None,
-                p => Some(
-                    p.strip_prefix(':')
-                        .ok_or_else(|| format!("'{p}' after the IPv6 address is not ':port'"))?,
-                ),
-            };
-            (&h[..end], port)
-        } else {
-            match hostport.rfind(':') {
-                Some(i) => (&hostport[..i], Some(&hostport[i + 1..])),
-                None => (hostport, None),
-            }
-        };
-        if host.is_empty() {
-            return Err(format!("'{whole}' names no host"));
-        }
-        let port = port
-            .map(|p| {
-                p.parse::<u16>()
-                    .map_err(|_| format!("'{p}' is not a port number"))
-            })
-            .transpose()?;
-        let mut parts = path.splitn(2, '/');
-        let share = parts
-            .next()
-            .filter(|x| !x.is_empty())
-            .map(decode)
-            .filter(|x| !x.is_empty());
-        let raw = decode(parts.next().unwrap_or_default());
-        Ok(Target {
-            form: Form::Url,
-            domain: domain.filter(|d| !d.is_empty()),
-            user,
-            host: host.to_string(),
-            port,
-            share,
-            path: normalize(&raw),
-            trailing_slash: raw.ends_with(['/', '\\']),
-        })
+        Ok(Target::from(&url))
     }
 
     /// The server part as a URL, `smb://[domain;]user@host[:port]`, for
@@ -182,6 +107,51 @@ impl fmt::Display for Target {
     }
 }
 
+impl From<&SmbUrl> for Target {
+    fn from(url: &SmbUrl) -> Target {
+        Target {
+            form: match url.form() {
+                UrlForm::Url => Form::Url,
+                UrlForm::Unc => Form::Unc,
+            },
+            domain: url.domain().map(str::to_string),
+            user: url.user().map(str::to_string),
+            host: url.host().to_string(),
+            port: url.port(),
+            share: url.share().map(str::to_string),
+            path: url.path().to_string(),
+            trailing_slash: url.has_trailing_slash(),
+        }
+    }
+}
+
+/// The usage error for a target `s` with a password in it.
+fn password_given(s: &str) -> Failure {
+    Failure::usage(format!(
+        "'{}' puts a password in the URL; smbkit never takes passwords on the command line: \
+         set SMBKIT_PASSWORD, use -A FILE, or let smbkit ask",
+        redact(s)
+    ))
+}
+
+/// The usage error for a target `s` that [`SmbUrl`] refused with `e`.
+fn usage(s: &str, e: UrlError) -> Failure {
+    match e {
+        UrlError::BadEscape {
+            part: UrlPart::Password,
+        }
+        | UrlError::NotUtf8 {
+            part: UrlPart::Password,
+        } => password_given(s),
+        UrlError::NotSmb(_) => Failure::usage(format!(
+            "'{}' is not a remote target; write smb://[domain;]user@host[:port]/share/path or \\\\host\\share\\path",
+            redact(s)
+        )),
+        UrlError::NoHost => Failure::usage(format!("'{}' names no host", redact(s))),
+        e => Failure::usage(e.to_string()),
+    }
+}
+
 fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     if s.len() >= prefix.len()
         && s.is_char_boundary(prefix.len())
@@ -193,8 +163,8 @@ fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     }
 }
 
-/// The URL with anything between `//` and `@` replaced, so that a password
-/// typed into it is not repeated in messages.
+/// The target with anything between `//` and `@` replaced, so that a
+/// password typed into it is not repeated in messages.
 fn redact(url: &str) -> String {
     match (url.find("//"), url.rfind('@')) {
         (Some(a), Some(b)) if a + 2 <= b => format!("{}//…{}", &url[..a], &url[b..]),
@@ -202,28 +172,26 @@ fn redact(url: &str) -> String {
     }
 }
 
-/// Decodes `%XX` escapes; leaves the text as it is when they do not make
-/// UTF-8 (a lone `%` stays a `%`).
-fn decode(s: &str) -> String {
-    if !s.contains('%') {
-        return s.to_string();
-    }
+/// `s` with each `%` that does not start a percent-escape (two hex digits
+/// follow it) written as `%25`.
+fn escape_stray_percents(s: &str) -> Cow<'_, str> {
     let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
-            if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
+    let stray = |i: usize| {
+        b[i] == b'%'
+            && !(b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+    };
+    if !(0..b.len()).any(stray) {
+        return Cow::Borrowed(s);
     }
-    String::from_utf8(out).unwrap_or_else(|_| s.to_string())
+    let mut out = String::with_capacity(s.len() + 8);
+    for (i, c) in s.char_indices() {
+        out.push(c);
+        if stray(i) {
+            out.push_str("25");
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// A remote path with `/` separators, no empty or `.` components and no
@@ -260,6 +228,7 @@ pub fn has_wildcard(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Kind;
 
     #[test]
     fn url_forms() {
@@ -289,9 +258,38 @@ mod tests {
         );
         let t = Target::parse("//srv/docs/x/./y/").unwrap();
         assert_eq!(t.path, "x/y");
-        assert!(Target::parse("host/share").is_err());
-        assert!(Target::parse("smb://u@h:notaport").is_err());
-        assert!(Target::parse("smb:///share").is_err());
+        let t = Target::parse("smb://DOM;bob@[::1]/share/").unwrap();
+        assert_eq!(t.domain.as_deref(), Some("DOM"));
+        assert_eq!((t.share.as_deref(), t.path.as_str()), (Some("share"), ""));
+        assert!(t.trailing_slash);
+    }
+
+    #[test]
+    fn wrong_targets_are_usage_errors() {
+        let cases = [
+            (
+                "host/share",
+                "'host/share' is not a remote target; write smb://[domain;]user@host[:port]/share/path or \\\\host\\share\\path",
+            ),
+            ("smb:///share", "'smb:///share' names no host"),
+            ("\\\\", "'\\\\' names no host"),
+            ("smb://u@h:notaport", "'notaport' is not a port number (1 to 65535)"),
+            ("smb://[::1/s", "the IPv6 address is missing its closing ']'"),
+            ("smb://[::1]x/s", "'x' after the IPv6 address is not ':port'"),
+            ("smb://::1/s", "'::1' looks like an IPv6 address"),
+            ("smb://h//x", "names a path but no share"),
+            ("smb://h/s/%FF", "do not decode to UTF-8"),
+        ];
+        for (s, message) in cases {
+            let e = Target::parse(s).unwrap_err();
+            assert_eq!(e.kind, Kind::Usage, "{s}");
+            assert!(e.message.contains(message), "{s}: {}", e.message);
+        }
+        // A password in a wrong target is not repeated.
+        for s in ["http://alice:secret@h/s", "smb://alice:secret@/s"] {
+            let e = Target::parse(s).unwrap_err();
+            assert!(!e.message.contains("secret"), "{s}: {}", e.message);
+        }
     }
 
     #[test]
@@ -300,9 +298,32 @@ mod tests {
         assert_eq!(t.user.as_deref(), Some("al ice"));
         assert_eq!(t.share.as_deref(), Some("my share"));
         assert_eq!(t.path, "café/100%");
-        let e = Target::parse("smb://alice:secret@h/share").unwrap_err();
-        assert!(!e.contains("secret"), "{e}");
-        assert!(e.contains("SMBKIT_PASSWORD"), "{e}");
+        // A `%` that starts no escape is taken as it is, anywhere.
+        let t = Target::parse("smb://a%b@h/50%off/%4/x%2").unwrap();
+        assert_eq!(t.user.as_deref(), Some("a%b"));
+        assert_eq!(
+            (t.share.as_deref(), t.path.as_str()),
+            (Some("50%off"), "%4/x%2")
+        );
+        let t = Target::parse("smb://h/s/%41%").unwrap();
+        assert_eq!(t.path, "A%");
+        for s in [
+            "smb://alice:secret@h/share",
+            "smb://alice:@h/share",
+            "smb://DOM;alice:se%cret@h/share",
+            "smb://alice:%FFsecret@h/share",
+        ] {
+            let e = Target::parse(s).unwrap_err();
+            assert_eq!(e.kind, Kind::Usage);
+            assert!(!e.message.contains("secret"), "{}", e.message);
+            assert!(!e.message.contains("se%cret"), "{}", e.message);
+            assert!(
+                e.message.contains("puts a password in the URL"),
+                "{}",
+                e.message
+            );
+            assert!(e.message.contains("SMBKIT_PASSWORD"), "{}", e.message);
+        }
     }
 
     #[test]

@@ -187,6 +187,28 @@ impl Connection {
         listing::ReadDir::new(self.ctx.clone(), share, path)
     }
 
+    /// Everything below the folder `path` of `share`, as a stream of
+    /// [`crate::WalkEntry`] (path below `path`, depth, entry), listing
+    /// [`crate::WALK_CONCURRENCY`] folders at once (see
+    /// [`crate::Walk::concurrency`], [`crate::Walk::max_depth`]). Memory
+    /// stays bounded by one page per folder being listed, plus the paths of
+    /// the folders waiting. Reparse points (links, junctions) are listed
+    /// but not followed.
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: smbkit::Connection) -> Result<(), smbkit::Error> {
+    /// let mut total = 0u64;
+    /// let mut walk = conn.walk("share", "/");
+    /// while let Some(item) = walk.next_entry().await? {
+    ///     total += item.entry().len();
+    /// }
+    /// println!("{total} bytes on the share");
+    /// # Ok(()) }
+    /// ```
+    pub fn walk(&self, share: &str, path: &str) -> crate::Walk {
+        listing::Walk::new(self.ctx.clone(), share, path)
+    }
+
     /// [`Connection::list_path`] with the reference's `search` attribute
     /// filter (bits of [`smbkit_proto::fscc::search`]) and `pattern`.
     pub async fn list_path_with(

@@ -46,6 +46,7 @@ mod handshake;
 mod ops;
 mod transport;
 mod types;
+mod url;
 
 pub use connection::{Connection, DEFAULT_SEARCH};
 pub use error::{Error, NotResumableReason, ProtocolError};
@@ -54,7 +55,7 @@ pub use factory::{
     DEFAULT_CIPHERS, DEFAULT_DEAD_PEER, DEFAULT_ECHO_TIMEOUT, DEFAULT_KEEPALIVE, DEFAULT_TIMEOUT,
 };
 pub use handshake::AuthHandler;
-pub use ops::listing::ReadDir;
+pub use ops::listing::{ReadDir, Walk, WalkEntry, WALK_CONCURRENCY};
 pub use ops::transfer::{RemoteFile, RemoteReader};
 pub use smbkit_proto::crypto::{Cipher, SigningAlgorithm};
 pub use smbkit_proto::dtyp::{Ace, Acl, SecurityDescriptor, Sid};
@@ -65,3 +66,4 @@ pub use types::{
     ConnectionEvent, DirEntry, FileAttributes, ServerInfo, ShareType, SharedDevice, SharedFile,
     TreeInfo,
 };
+pub use url::{SmbUrl, UrlError, UrlForm, UrlPart};

@@ -101,7 +101,7 @@ pub async fn rm(opts: &GlobalOpts, a: &RmArgs) -> CmdResult {
 /// the source.
 fn dest_path(src: &Target, dest: &str) -> CmdResult<(String, bool)> {
     if dest.starts_with("smb://") || dest.starts_with("\\\\") || dest.starts_with("//") {
-        let d = Target::parse(dest).map_err(Failure::usage)?;
+        let d = Target::parse(dest)?;
         let same_share = d.host.eq_ignore_ascii_case(&src.host)
             && d.share.as_deref().map(str::to_lowercase)
                 == src.share.as_deref().map(str::to_lowercase);
@@ -124,7 +124,7 @@ fn dest_path(src: &Target, dest: &str) -> CmdResult<(String, bool)> {
 /// `smbkit mv`: renames or moves within the share; into DEST when DEST is
 /// an existing folder.
 pub async fn mv(opts: &GlobalOpts, a: &MvArgs) -> CmdResult {
-    let src = Target::parse(&a.source).map_err(Failure::usage)?;
+    let src = Target::parse(&a.source)?;
     crate::session::share(&src)?;
     if src.path.is_empty() {
         return Err(Failure::usage("a share's root cannot be moved"));

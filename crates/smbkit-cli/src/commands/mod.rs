@@ -3,7 +3,7 @@
 use smbkit::{Connection, Error, ReconnectPolicy};
 
 use crate::args::{Cli, Cmd, GlobalOpts};
-use crate::error::{CmdResult, Failure};
+use crate::error::CmdResult;
 use crate::session;
 use crate::target::Target;
 
@@ -31,7 +31,7 @@ pub struct Remote {
 impl Remote {
     /// Parses `target` and connects to its server.
     pub async fn open(opts: &GlobalOpts, target: &str) -> CmdResult<Remote> {
-        let target = Target::parse(target).map_err(Failure::usage)?;
+        let target = Target::parse(target)?;
         let conn = session::connect(opts, &target).await?;
         Ok(Remote {
             conn,
@@ -53,7 +53,7 @@ impl Remote {
         target: &str,
         reconnect: Option<ReconnectPolicy>,
     ) -> CmdResult<Remote> {
-        let parsed = Target::parse(target).map_err(Failure::usage)?;
+        let parsed = Target::parse(target)?;
         session::share(&parsed)?;
         let conn = session::connect_with(opts, &parsed, reconnect).await?;
         let watch = reconnect
