@@ -275,6 +275,38 @@ impl Connection {
         paths::rename(&self.ctx, share, old_path, new_path).await
     }
 
+    /// Opens the file `path` of `share` as `options` say (read, write,
+    /// append, create, create_new, truncate, sharing), as
+    /// [`std::fs::OpenOptions::open`] does. The [`RemoteFile`] reads with
+    /// [`RemoteFile::read_at`] and [`RemoteFile::reader`], writes with
+    /// [`RemoteFile::write_at`] and [`RemoteFile::append`], and has
+    /// [`RemoteFile::set_len`], [`RemoteFile::flush`] and
+    /// [`RemoteFile::metadata`]. Options that make no sense (truncate
+    /// without write, …) are refused with [`Error::InvalidArgument`]
+    /// before anything is sent; `create_new` on an existing file fails with
+    /// STATUS_OBJECT_NAME_COLLISION.
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: smbkit::Connection) -> Result<(), smbkit::Error> {
+    /// use smbkit::OpenOptions;
+    ///
+    /// let f = conn
+    ///     .open("share", "/notes.txt", OpenOptions::new().write(true).create(true))
+    ///     .await?;
+    /// f.write_at(0, b"hello").await?;
+    /// f.set_len(5).await?;
+    /// f.close().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn open(
+        &self,
+        share: &str,
+        path: &str,
+        options: &crate::OpenOptions,
+    ) -> Result<RemoteFile, Error> {
+        transfer::open_with(&self.ctx, share, path, options).await
+    }
+
     /// Opens the file at `path` for reading, for callers that stream it
     /// ([`RemoteFile::reader`]) or read it by ranges
     /// ([`RemoteFile::read_at`]).

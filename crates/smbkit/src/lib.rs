@@ -57,7 +57,7 @@ pub use factory::{
 };
 pub use handshake::AuthHandler;
 pub use ops::listing::{ReadDir, Walk, WalkEntry, WALK_CONCURRENCY};
-pub use ops::transfer::{RemoteFile, RemoteReader};
+pub use ops::transfer::{OpenOptions, RemoteFile, RemoteReader};
 pub use smbkit_proto::crypto::{Cipher, SigningAlgorithm};
 pub use smbkit_proto::dtyp::{Ace, Acl, SecurityDescriptor, Sid};
 pub use smbkit_proto::fscc::{attributes, search};

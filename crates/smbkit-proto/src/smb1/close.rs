@@ -1,4 +1,5 @@
-//! SMB_COM_CLOSE (0x04; MS-CIFS §2.2.4.5).
+//! SMB_COM_CLOSE (0x04; MS-CIFS §2.2.4.5) and SMB_COM_FLUSH (0x05; MS-CIFS
+//! §2.2.4.6).
 
 use super::andx::{expect_word_count, first_block, words_reader};
 use super::header::command;
@@ -75,6 +76,33 @@ fn expect_no_bytes(byte_count: usize, what: &'static str) -> Result<(), DecodeEr
     Ok(())
 }
 
+/// SMB_COM_FLUSH request (MS-CIFS §2.2.4.6.1): WordCount 1 (FID),
+/// ByteCount 0. "If the FID is 0xFFFF, the server MUST flush all files
+/// opened by the PID"; smbkit always names one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlushRequest {
+    /// FID of the open whose data is to be written to storage.
+    pub fid: u16,
+}
+
+impl FlushRequest {
+    /// Appends the request's blocks to `w`, which holds exactly the SMB1
+    /// header at position 0.
+    pub fn encode(&self, w: &mut Writer) {
+        w.u8(1).u16(self.fid).u16(0);
+    }
+
+    /// Decodes the request (WordCount "MUST be 0x01", ByteCount 0).
+    pub fn decode(msg: &[u8]) -> Result<Self, DecodeError> {
+        let what = "SMB_COM_FLUSH request";
+        let (_, block) = first_block(msg, command::FLUSH, what)?;
+        expect_word_count(&block, &[1], what)?;
+        expect_no_bytes(block.bytes.len(), what)?;
+        let mut r = words_reader(msg, &block);
+        Ok(FlushRequest { fid: r.u16(what)? })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,5 +144,19 @@ mod tests {
         let mut bad = msg;
         bad[32] = 3;
         assert!(CloseResponse::decode(&bad).is_err());
+    }
+
+    #[test]
+    fn flush_request_round_trips() {
+        let mut w = request_writer(command::FLUSH);
+        FlushRequest { fid: 0x4321 }.encode(&mut w);
+        let msg = w.into_vec();
+        assert_eq!(&msg[32..], &[1, 0x21, 0x43, 0, 0]);
+        assert_eq!(
+            FlushRequest::decode(&msg).unwrap(),
+            FlushRequest { fid: 0x4321 }
+        );
+        assert_truncations_fail(&msg, FlushRequest::decode);
+        mutate_never_panics(&msg, FlushRequest::decode);
     }
 }

@@ -67,6 +67,8 @@ pub mod command {
     pub const DELETE_DIRECTORY: u8 = 0x01;
     /// SMB_COM_CLOSE.
     pub const CLOSE: u8 = 0x04;
+    /// SMB_COM_FLUSH.
+    pub const FLUSH: u8 = 0x05;
     /// SMB_COM_DELETE.
     pub const DELETE: u8 = 0x06;
     /// SMB_COM_RENAME.

@@ -318,6 +318,40 @@ impl Family {
         }
     }
 
+    /// Sets the size of an open file: cut, or extended with zeros.
+    pub(crate) async fn set_end_of_file(
+        &self,
+        file: FileRef,
+        len: u64,
+        share: &str,
+        path: &str,
+        deadline: Instant,
+    ) -> Result<(), Error> {
+        dispatch!(self, f => f.set_end_of_file(file, len, share, path, deadline).await)
+    }
+
+    /// Asks the server to write what it caches of an open file to storage.
+    pub(crate) async fn flush(
+        &self,
+        file: FileRef,
+        share: &str,
+        path: &str,
+        deadline: Instant,
+    ) -> Result<(), Error> {
+        dispatch!(self, f => f.flush(file, share, path, deadline).await)
+    }
+
+    /// What an open file is now: times, sizes, attributes, file id.
+    pub(crate) async fn query_file(
+        &self,
+        file: FileRef,
+        share: &str,
+        path: &str,
+        deadline: Instant,
+    ) -> Result<OpenInfo, Error> {
+        dispatch!(self, f => f.query_file(file, share, path, deadline).await)
+    }
+
     /// Closes an open file and waits for the answer.
     pub(crate) async fn close(&self, file: FileRef, deadline: Instant) -> Result<(), Error> {
         dispatch!(self, f => f.close(file, deadline).await)

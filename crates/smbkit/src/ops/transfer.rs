@@ -560,8 +560,11 @@ async fn fill_into<R: AsyncRead + Unpin + ?Sized>(
     Ok(buf)
 }
 
-/// A file opened for reading with
-/// [`Connection::open_file`](crate::Connection::open_file).
+/// An open file: for reading with
+/// [`Connection::open_file`](crate::Connection::open_file), or as
+/// [`OpenOptions`] say with [`Connection::open`](crate::Connection::open)
+/// (then also [`RemoteFile::write_at`], [`RemoteFile::append`],
+/// [`RemoteFile::set_len`], [`RemoteFile::flush`]).
 ///
 /// Close it with [`RemoteFile::close`]; a file dropped without closing is
 /// closed in the background (once its readers are gone too). With a
@@ -930,5 +933,255 @@ impl AsyncRead for RemoteReader {
                 Err(e) => return Poll::Ready(Err(std::io::Error::other(e))),
             }
         }
+    }
+}
+
+/// How [`crate::Connection::open`] opens a file, as
+/// [`std::fs::OpenOptions`] does it: what the handle may do and whether the
+/// file is created or truncated. Others may read, write and delete the
+/// file meanwhile unless [`OpenOptions::share`] says otherwise.
+///
+/// ```
+/// use smbkit::OpenOptions;
+///
+/// // Create or truncate, for writing.
+/// let mut o = OpenOptions::new();
+/// o.write(true).create(true).truncate(true);
+/// // Add to the end of a log, creating it if needed.
+/// let mut log = OpenOptions::new();
+/// log.append(true).create(true);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenOptions {
+    read: bool,
+    write: bool,
+    append: bool,
+    create: bool,
+    create_new: bool,
+    truncate: bool,
+    share: u32,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl OpenOptions {
+    /// Nothing asked for yet (set at least one of read, write, append).
+    pub fn new() -> Self {
+        OpenOptions {
+            read: false,
+            write: false,
+            append: false,
+            create: false,
+            create_new: false,
+            truncate: false,
+            share: smbkit_proto::smb2::create::share_access::ALL,
+        }
+    }
+
+    /// Reads allowed.
+    pub fn read(&mut self, on: bool) -> &mut Self {
+        self.read = on;
+        self
+    }
+
+    /// Writes allowed.
+    pub fn write(&mut self, on: bool) -> &mut Self {
+        self.write = on;
+        self
+    }
+
+    /// Writes allowed, and [`RemoteFile::append`] writes at the end.
+    pub fn append(&mut self, on: bool) -> &mut Self {
+        self.append = on;
+        self
+    }
+
+    /// Creates the file if it does not exist (needs write or append).
+    pub fn create(&mut self, on: bool) -> &mut Self {
+        self.create = on;
+        self
+    }
+
+    /// Creates the file, failing with STATUS_OBJECT_NAME_COLLISION if it
+    /// exists (needs write or append; `create` and `truncate` are then
+    /// ignored).
+    pub fn create_new(&mut self, on: bool) -> &mut Self {
+        self.create_new = on;
+        self
+    }
+
+    /// Cuts an existing file to 0 bytes (needs write).
+    pub fn truncate(&mut self, on: bool) -> &mut Self {
+        self.truncate = on;
+        self
+    }
+
+    /// What others may do with the file while it is open: FILE_SHARE_*
+    /// bits ([`smbkit_proto::smb2::create::share_access`]; all by default,
+    /// 0 for none).
+    pub fn share(&mut self, share_access: u32) -> &mut Self {
+        self.share = share_access;
+        self
+    }
+
+    /// The open these options ask for, or why they make no sense.
+    pub(crate) fn spec(&self) -> Result<OpenSpec, Error> {
+        use smbkit_proto::smb2::create::create_disposition as d;
+        let writes = self.write || self.append;
+        if !self.read && !writes {
+            return Err(Error::InvalidArgument(
+                "open options allow neither read, write nor append".into(),
+            ));
+        }
+        if (self.create || self.create_new) && !writes {
+            return Err(Error::InvalidArgument(
+                "create and create_new need write or append".into(),
+            ));
+        }
+        if self.truncate && !self.write && !self.create_new {
+            return Err(Error::InvalidArgument("truncate needs write".into()));
+        }
+        if self.share & !smbkit_proto::smb2::create::share_access::ALL != 0 {
+            return Err(Error::InvalidArgument(format!(
+                "share access {:#x} has bits other than FILE_SHARE_READ, _WRITE and _DELETE",
+                self.share
+            )));
+        }
+        let disposition = match (self.create_new, self.create, self.truncate) {
+            (true, _, _) => d::CREATE,
+            (false, true, true) => d::OVERWRITE_IF,
+            (false, true, false) => d::OPEN_IF,
+            (false, false, true) => d::OVERWRITE,
+            (false, false, false) => d::OPEN,
+        };
+        let mut access = access_mask::FILE_READ_ATTRIBUTES | access_mask::SYNCHRONIZE;
+        if self.read {
+            access |= access_mask::FILE_READ_DATA;
+        }
+        if self.write {
+            access |= access_mask::FILE_WRITE_DATA | access_mask::FILE_WRITE_ATTRIBUTES;
+        }
+        if self.append {
+            access |= access_mask::FILE_APPEND_DATA | access_mask::FILE_WRITE_ATTRIBUTES;
+        }
+        let mut spec = OpenSpec::new(access, disposition, create_options::NON_DIRECTORY_FILE);
+        spec.share = self.share;
+        Ok(spec)
+    }
+
+    pub(crate) fn writes(&self) -> bool {
+        self.write || self.append
+    }
+}
+
+/// Opens `path` with `options`.
+pub(crate) async fn open_with(
+    ctx: &Ctx,
+    share: &str,
+    path: &str,
+    options: &OpenOptions,
+) -> Result<RemoteFile, Error> {
+    let spec = options.spec()?;
+    super::timed(ctx, |deadline| async move {
+        let path = smb_path(path)?;
+        if path.is_empty() {
+            return Err(Error::InvalidArgument("open needs a file name".into()));
+        }
+        let f = open_resumable(ctx, share, &path, spec, options.writes(), "open", deadline).await?;
+        Ok(RemoteFile::new(ctx.clone(), share, &path, f))
+    })
+    .await
+}
+
+impl Handle {
+    /// Runs `op` on the handle in use, and again on the handle taken back
+    /// after a reconnect.
+    async fn with<T, F, Fut>(&self, operation: &'static str, mut op: F) -> Result<T, Error>
+    where
+        F: FnMut(InUse) -> Fut,
+        Fut: Future<Output = Result<T, Error>>,
+    {
+        loop {
+            let now = self.current()?;
+            let epoch = now.epoch;
+            match op(now).await {
+                Err(e) => self.resume(epoch, e, operation).await?,
+                r => return r,
+            }
+        }
+    }
+}
+
+impl RemoteFile {
+    /// Writes all of `data` at `offset` (several WRITEs in flight for a
+    /// large one). The file must have been opened for writing.
+    pub async fn write_at(&self, offset: u64, data: &[u8]) -> Result<(), Error> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        let limit = self.handle.ctx.op_limit();
+        let chunk = self.handle.current()?.family.write_size();
+        let mut reader = data;
+        let first = fill_into(&mut reader, chunk, None).await?.freeze();
+        write_all(&self.handle, &mut reader, first, offset, chunk, limit)
+            .await
+            .map(|_| ())
+            .map_err(|e| with_limit(e, limit))
+    }
+
+    /// Writes all of `data` at the end of the file as it is now, and
+    /// returns where it was written.
+    pub async fn append(&self, data: &[u8]) -> Result<u64, Error> {
+        let at = self.metadata().await?.file_size;
+        self.write_at(at, data).await?;
+        Ok(at)
+    }
+
+    /// Cuts the file to `len` bytes, or extends it with zeros.
+    pub async fn set_len(&self, len: u64) -> Result<(), Error> {
+        let limit = self.handle.ctx.op_limit();
+        let t = &self.handle.target;
+        self.handle
+            .with("setting the size", |now| async move {
+                now.family
+                    .set_end_of_file(now.file, len, &t.share, &t.path, Instant::now() + limit)
+                    .await
+            })
+            .await
+            .map_err(|e| with_limit(e, limit))
+    }
+
+    /// Asks the server to write what it caches of the file to storage.
+    pub async fn flush(&self) -> Result<(), Error> {
+        let limit = self.handle.ctx.op_limit();
+        let t = &self.handle.target;
+        self.handle
+            .with("flushing", |now| async move {
+                now.family
+                    .flush(now.file, &t.share, &t.path, Instant::now() + limit)
+                    .await
+            })
+            .await
+            .map_err(|e| with_limit(e, limit))
+    }
+
+    /// What the file is now (size, times, attributes), asked of the server.
+    pub async fn metadata(&self) -> Result<crate::types::SharedFile, Error> {
+        let limit = self.handle.ctx.op_limit();
+        let t = &self.handle.target;
+        let info = self
+            .handle
+            .with("querying", |now| async move {
+                now.family
+                    .query_file(now.file, &t.share, &t.path, Instant::now() + limit)
+                    .await
+            })
+            .await
+            .map_err(|e| with_limit(e, limit))?;
+        Ok(crate::family::shared_file(&t.path, &info))
     }
 }

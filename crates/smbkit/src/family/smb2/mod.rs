@@ -22,6 +22,7 @@ use smbkit_proto::smb2::tree_disconnect::TreeDisconnectRequest;
 use smbkit_proto::{Command, NtStatus};
 use tokio::time::Instant;
 
+mod handle;
 mod ipc;
 mod search;
 mod transfer;
