@@ -150,3 +150,64 @@ async fn options_that_make_no_sense_are_refused_before_anything_is_sent() {
     }
     assert!(!srv.share_path().join("x").exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_file_reads_writes_and_seeks_like_a_tokio_file() {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+    for profile in PROFILES {
+        let srv = server(profile);
+        let conn = connect(&srv).await;
+        let mut opts = OpenOptions::new();
+        opts.read(true).write(true).create(true).truncate(true);
+        let mut f = conn.open("share", "c.bin", &opts).await.unwrap();
+        // Sequential writing in odd pieces, through tokio::io::copy too.
+        let data = content((5 << 20) + 3, 9);
+        let (a, b) = data.split_at(777_777);
+        for piece in a.chunks(65_537) {
+            f.write_all(piece).await.unwrap();
+        }
+        let mut rest = b;
+        tokio::io::copy(&mut rest, &mut f).await.unwrap();
+        f.flush().await.unwrap();
+        assert!(on_disk(&srv, "c.bin") == data, "{profile:?}");
+        assert_eq!(f.position(), data.len() as u64);
+        // Seek and write in the middle; seek from the end and read.
+        assert_eq!(f.seek(std::io::SeekFrom::Start(100)).await.unwrap(), 100);
+        f.write_all(b"abc").await.unwrap();
+        assert_eq!(f.seek(std::io::SeekFrom::Current(-3)).await.unwrap(), 100);
+        let mut three = [0u8; 3];
+        f.read_exact(&mut three).await.unwrap();
+        assert_eq!(&three, b"abc", "{profile:?}");
+        let end = f.seek(std::io::SeekFrom::End(-2)).await.unwrap();
+        assert_eq!(end, data.len() as u64 - 2);
+        let mut tail = Vec::new();
+        f.read_to_end(&mut tail).await.unwrap();
+        assert_eq!(tail, &data[data.len() - 2..], "{profile:?}");
+        // Writing past the end, then reading it all back.
+        f.seek(std::io::SeekFrom::End(10)).await.unwrap();
+        f.write_all(b"after a hole").await.unwrap();
+        f.seek(std::io::SeekFrom::Start(0)).await.unwrap();
+        let mut all = Vec::new();
+        f.read_to_end(&mut all).await.unwrap();
+        let mut want = data.clone();
+        want[100..103].copy_from_slice(b"abc");
+        want.resize(data.len() + 10, 0);
+        want.extend_from_slice(b"after a hole");
+        assert!(all == want, "{profile:?}: {} bytes read", all.len());
+        // A seek before the start is refused.
+        assert_eq!(
+            f.seek(std::io::SeekFrom::Current(-(all.len() as i64) - 1))
+                .await
+                .unwrap_err()
+                .kind(),
+            std::io::ErrorKind::InvalidInput
+        );
+        // close sends what is gathered.
+        f.seek(std::io::SeekFrom::Start(0)).await.unwrap();
+        f.write_all(b"LAST").await.unwrap();
+        f.close().await.unwrap();
+        let disk = on_disk(&srv, "c.bin");
+        assert_eq!(&disk[..4], b"LAST", "{profile:?}");
+        assert_eq!(disk.len(), want.len());
+    }
+}

@@ -24,6 +24,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+mod cursor;
+
 use super::names::smb_path;
 use super::{with_limit, Ctx};
 use crate::error::{display, Error, NotResumableReason};
@@ -572,6 +574,7 @@ async fn fill_into<R: AsyncRead + Unpin + ?Sized>(
 /// connection: its durable handle is taken back on the new one.
 pub struct RemoteFile {
     handle: Arc<Handle>,
+    cursor: cursor::Cursor,
 }
 
 impl std::fmt::Debug for RemoteFile {
@@ -587,6 +590,7 @@ impl RemoteFile {
     pub(crate) fn new(ctx: Ctx, share: &str, path: &str, file: OpenFile) -> Self {
         RemoteFile {
             handle: Handle::new(ctx, share, path, file),
+            cursor: cursor::Cursor::default(),
         }
     }
 
@@ -647,9 +651,11 @@ impl RemoteFile {
         }
     }
 
-    /// Closes the file.
-    pub async fn close(self) -> Result<(), Error> {
+    /// Closes the file, once what was written through [`AsyncWrite`] has
+    /// been sent and answered.
+    pub async fn close(mut self) -> Result<(), Error> {
         let limit = self.handle.ctx.op_limit();
+        self.flush_writes().await?;
         self.handle
             .close(Instant::now() + limit)
             .await
