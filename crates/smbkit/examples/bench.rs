@@ -5,7 +5,7 @@
 //! ```text
 //! scripts/bench [--size-mib N] [--files N] [--entries N] [--signing]
 //!               [--smb1] [--encrypt [--cipher NAME]]
-//!               [--only download|upload|small|list] [--repeat N]
+//!               [--only OP] [--repeat N]
 //!               [--warmup N] [--concurrency N] [--threads N] [--reconnect]
 //! ```
 //!
@@ -65,7 +65,9 @@ Runs smbkit and smbclient side by side against one private Samba server
                     and upload are also measured unencrypted, for comparison
   --cipher NAME     with --encrypt: the one cipher the server offers
                     (AES-128-GCM, AES-256-GCM, AES-128-CCM or AES-256-CCM)
-  --only OP         run one row: download, upload, small or list
+  --only OP         run one row: download, upload, file-read, file-write
+                    (the same transfers through RemoteFile and tokio::io::copy),
+                    small or list
   --repeat N        trials per measurement; the best is kept (default 3)
   --warmup N        untimed rounds before them (default 1)
   --concurrency N   smbkit's retrievals in flight for small files (default 32)
@@ -91,17 +93,30 @@ const BASELINE_TRIALS: usize = 5;
 enum Op {
     Download,
     Upload,
+    /// The download through `RemoteFile` (`AsyncRead`) and `tokio::io::copy`.
+    FileRead,
+    /// The upload through `RemoteFile` (`AsyncWrite`) and `tokio::io::copy`.
+    FileWrite,
     Small,
     List,
 }
 
 impl Op {
-    const ALL: [Op; 4] = [Op::Download, Op::Upload, Op::Small, Op::List];
+    const ALL: [Op; 6] = [
+        Op::Download,
+        Op::Upload,
+        Op::FileRead,
+        Op::FileWrite,
+        Op::Small,
+        Op::List,
+    ];
 
     fn name(self) -> &'static str {
         match self {
             Op::Download => "download",
             Op::Upload => "upload",
+            Op::FileRead => "file-read",
+            Op::FileWrite => "file-write",
             Op::Small => "small",
             Op::List => "list",
         }
@@ -111,7 +126,11 @@ impl Op {
         Op::ALL
             .into_iter()
             .find(|o| o.name() == s)
-            .ok_or_else(|| format!("unknown operation {s:?} (download, upload, small or list)"))
+            .ok_or_else(|| {
+                format!(
+                    "unknown operation {s:?} (download, upload, file-read, file-write, small or list)"
+                )
+            })
     }
 }
 
@@ -380,6 +399,36 @@ mod child {
                     .store_file(&job.share, UP_SMBKIT, &mut reader)
                     .await
                     .map_err(|e| format!("store_file: {e}"))?;
+                (n, 1)
+            }
+            "file-read" => {
+                let mut f = conn
+                    .open(&job.share, BIG, smbkit::OpenOptions::new().read(true))
+                    .await
+                    .map_err(|e| format!("open: {e}"))?;
+                let n = tokio::io::copy(&mut f, &mut tokio::io::sink())
+                    .await
+                    .map_err(|e| format!("copy: {e}"))?;
+                f.close().await.map_err(|e| format!("close: {e}"))?;
+                (n, 1)
+            }
+            "file-write" => {
+                let mut reader = PatternReader::new(job.size);
+                let mut f = conn
+                    .open(
+                        &job.share,
+                        UP_SMBKIT,
+                        smbkit::OpenOptions::new()
+                            .write(true)
+                            .create(true)
+                            .truncate(true),
+                    )
+                    .await
+                    .map_err(|e| format!("open: {e}"))?;
+                let n = tokio::io::copy(&mut reader, &mut f)
+                    .await
+                    .map_err(|e| format!("copy: {e}"))?;
+                f.close().await.map_err(|e| format!("close: {e}"))?;
                 (n, 1)
             }
             "small" => small(&conn, &job).await?,
@@ -800,12 +849,12 @@ impl Bench<'_> {
     /// Creates what `op` needs, locally, and reads it once into the page cache.
     fn prepare(&self, op: Op) -> io::Result<()> {
         match op {
-            Op::Download => {
+            Op::Download | Op::FileRead => {
                 let path = self.share_file(BIG);
                 write_random_file(&path, self.size(), 1)?;
                 read_all(&path)?;
             }
-            Op::Upload => {
+            Op::Upload | Op::FileWrite => {
                 write_random_file(&self.upload_src, self.size(), 2)?;
                 read_all(&self.upload_src)?;
             }
@@ -840,6 +889,16 @@ impl Bench<'_> {
             ),
             Op::Upload => (
                 format!("upload {}", size_label(self.size())),
+                Unit::MBps,
+                self.size() as f64,
+            ),
+            Op::FileRead => (
+                format!("RemoteFile read {}", size_label(self.size())),
+                Unit::MBps,
+                self.size() as f64,
+            ),
+            Op::FileWrite => (
+                format!("RemoteFile write {}", size_label(self.size())),
                 Unit::MBps,
                 self.size() as f64,
             ),
@@ -920,14 +979,14 @@ impl Bench<'_> {
     fn smbkit_trial(&self, op: Op) -> Result<Trial, String> {
         let o = self.opts;
         Ok(match op {
-            Op::Download => {
-                let k = self.smbkit("download", &[])?;
+            Op::Download | Op::FileRead => {
+                let k = self.smbkit(op.name(), &[])?;
                 check_child(&k, self.size(), 1)?;
                 k
             }
-            Op::Upload => {
+            Op::Upload | Op::FileWrite => {
                 self.clear_uploads()?;
-                let k = self.smbkit("upload", &[("--size", self.size().to_string())])?;
+                let k = self.smbkit(op.name(), &[("--size", self.size().to_string())])?;
                 check_child(&k, self.size(), 1)?;
                 self.check_upload(UP_SMBKIT)?;
                 self.clear_uploads()?;
@@ -962,12 +1021,12 @@ impl Bench<'_> {
     fn smbclient_trial(&self, op: Op) -> Result<Trial, String> {
         let o = self.opts;
         Ok(match op {
-            Op::Download => {
+            Op::Download | Op::FileRead => {
                 let c = self.smbclient(&format!("get {BIG} /dev/null"))?;
                 check_smbclient_gets(&c, 1, self.size())?;
                 c
             }
-            Op::Upload => {
+            Op::Upload | Op::FileWrite => {
                 self.clear_uploads()?;
                 let c =
                     self.smbclient(&format!("put {} {UP_SMBCLIENT}", self.upload_src.display()))?;
