@@ -1,5 +1,6 @@
 //! The examples under `examples/`, run against real Samba: each does its
-//! job (cargo builds them before the tests run).
+//! job. They must be built as programs first (`cargo build --examples`,
+//! which `scripts/test` does).
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -14,7 +15,7 @@ fn example(name: &str) -> PathBuf {
     let path = dir.join(name);
     assert!(
         path.is_file(),
-        "{} is not built (cargo test builds the examples)",
+        "{} is not built: run `cargo build -p smbkit --examples` first (scripts/test does)",
         path.display()
     );
     path
