@@ -123,14 +123,11 @@ impl Op {
     }
 
     fn parse(s: &str) -> Result<Op, String> {
-        Op::ALL
-            .into_iter()
-            .find(|o| o.name() == s)
-            .ok_or_else(|| {
-                format!(
-                    "unknown operation {s:?} (download, upload, file-read, file-write, small or list)"
-                )
-            })
+        Op::ALL.into_iter().find(|o| o.name() == s).ok_or_else(|| {
+            format!(
+                "unknown operation {s:?} (download, upload, file-read, file-write, small or list)"
+            )
+        })
     }
 }
 
