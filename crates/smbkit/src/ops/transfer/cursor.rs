@@ -30,8 +30,14 @@ pub(super) struct Cursor {
     /// Bytes written and not sent yet, and where they go.
     gathered: BytesMut,
     gathered_at: u64,
-    /// WRITEs sent and not answered yet, oldest first.
-    writes: VecDeque<JoinHandle<Result<(), Error>>>,
+    /// WRITEs sent and not answered yet, oldest first; each gives its
+    /// buffer back when answered.
+    writes: VecDeque<JoinHandle<Result<Option<BytesMut>, Error>>>,
+    /// Buffers of answered WRITEs, for the next chunks (fresh memory would
+    /// be faulted in for every chunk).
+    spare: Vec<BytesMut>,
+    /// The WRITE size, once known.
+    chunk: usize,
     /// The end of what has been written, to read past the size the file
     /// had when it was opened without probing.
     written_end: u64,
@@ -58,13 +64,13 @@ fn io_error(e: Error) -> std::io::Error {
 }
 
 /// One WRITE of `data` at `at`, sent again on the handle taken back after
-/// a reconnect.
+/// a reconnect; the buffer comes back once nothing else holds it.
 async fn write_chunk(
     handle: Arc<Handle>,
     at: u64,
     data: Bytes,
     limit: Duration,
-) -> Result<(), Error> {
+) -> Result<Option<BytesMut>, Error> {
     let target = handle.target.clone();
     handle
         .with("writing", |now| {
@@ -80,7 +86,8 @@ async fn write_chunk(
             }
         })
         .await
-        .map_err(|e| with_limit(e, limit))
+        .map_err(|e| with_limit(e, limit))?;
+    Ok(data.try_into_mut().ok())
 }
 
 impl RemoteFile {
@@ -94,7 +101,8 @@ impl RemoteFile {
         if self.cursor.gathered.is_empty() {
             return;
         }
-        let data = self.cursor.gathered.split().freeze();
+        let next = self.cursor.spare.pop().unwrap_or_default();
+        let data = std::mem::replace(&mut self.cursor.gathered, next).freeze();
         let at = self.cursor.gathered_at;
         let limit = self.handle.ctx.op_limit();
         self.cursor.writes.push_back(tokio::spawn(write_chunk(
@@ -116,14 +124,22 @@ impl RemoteFile {
                 Poll::Ready(r) => r,
             };
             self.cursor.writes.pop_front();
-            res.map_err(join_error).and_then(|r| r)?;
+            if let Some(mut buf) = res.map_err(join_error).and_then(|r| r)? {
+                if self.cursor.spare.len() < 2 {
+                    buf.clear();
+                    self.cursor.spare.push(buf);
+                }
+            }
         }
         Poll::Ready(Ok(()))
     }
 
     /// The WRITE size.
-    fn write_chunk_size(&self) -> Result<usize, Error> {
-        Ok(self.handle.current()?.family.write_size())
+    fn write_chunk_size(&mut self) -> Result<usize, Error> {
+        if self.cursor.chunk == 0 {
+            self.cursor.chunk = self.handle.current()?.family.write_size();
+        }
+        Ok(self.cursor.chunk)
     }
 
     /// Waits until everything written so far is answered (for
