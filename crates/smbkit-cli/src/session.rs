@@ -1,7 +1,6 @@
 //! Opening the connection a command works over, from the global options
 //! and the target.
 
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -22,18 +21,7 @@ pub fn netbios_name(opts: &GlobalOpts, target: &Target) -> String {
     if let Some(n) = &opts.netbios_name {
         return n.clone();
     }
-    if target.host.parse::<IpAddr>().is_err() {
-        let label = target.host.split('.').next().unwrap_or_default();
-        if !label.is_empty()
-            && label.len() <= 15
-            && label
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return label.to_ascii_uppercase();
-        }
-    }
-    "SERVER".to_string()
+    smbkit::SmbUrl::remote_name_of(&target.host)
 }
 
 /// The port to connect to: `--port`, else the target's, else 445 (139 with

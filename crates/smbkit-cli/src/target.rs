@@ -51,7 +51,7 @@ impl Target {
     /// a percent-escape is taken as it is, so that names such as `100%`
     /// can be typed without escaping.
     pub fn parse(s: &str) -> Result<Target, Failure> {
-        let text = if strip_prefix_ci(s, "smb://").is_some() {
+        let text = if s.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("smb://")) {
             escape_stray_percents(s)
         } else {
             Cow::Borrowed(s)
@@ -149,17 +149,6 @@ fn usage(s: &str, e: UrlError) -> Failure {
         )),
         UrlError::NoHost => Failure::usage(format!("'{}' names no host", redact(s))),
         e => Failure::usage(e.to_string()),
-    }
-}
-
-fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
-    if s.len() >= prefix.len()
-        && s.is_char_boundary(prefix.len())
-        && s[..prefix.len()].eq_ignore_ascii_case(prefix)
-    {
-        Some(&s[prefix.len()..])
-    } else {
-        None
     }
 }
 

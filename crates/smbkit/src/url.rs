@@ -330,8 +330,21 @@ impl SmbUrl {
     /// # Ok::<(), smbkit::UrlError>(())
     /// ```
     pub fn remote_name(&self) -> String {
-        if self.host.parse::<IpAddr>().is_err() {
-            let label = self.host.split('.').next().unwrap_or_default();
+        Self::remote_name_of(&self.host)
+    }
+
+    /// The NetBIOS name [`SmbUrl::remote_name`] calls a server `host`:
+    /// its first label upper-cased when that is a NetBIOS name (at most 15
+    /// letters, digits, `-` or `_`), `SERVER` for an IP address or a name
+    /// that does not fit.
+    ///
+    /// ```
+    /// assert_eq!(smbkit::SmbUrl::remote_name_of("nas-01.lan"), "NAS-01");
+    /// assert_eq!(smbkit::SmbUrl::remote_name_of("::1"), "SERVER");
+    /// ```
+    pub fn remote_name_of(host: &str) -> String {
+        if host.parse::<IpAddr>().is_err() {
+            let label = host.split('.').next().unwrap_or_default();
             if !label.is_empty()
                 && label.len() <= 15
                 && label

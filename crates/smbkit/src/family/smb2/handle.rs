@@ -67,15 +67,7 @@ impl Smb2 {
         path: &str,
         deadline: Instant,
     ) -> Result<OpenInfo, Error> {
-        let req = QueryInfoRequest {
-            info_type: info_type::FILE,
-            file_info_class: info_class::FILE_ALL_INFORMATION,
-            output_buffer_length: 4096,
-            additional_information: 0,
-            flags: 0,
-            file_id: file_id(file)?,
-            input: Vec::new(),
-        };
+        let req = all_information_query(file_id(file)?);
         let r = self
             .shared
             .request(

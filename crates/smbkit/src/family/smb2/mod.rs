@@ -105,6 +105,20 @@ fn create_request(spec: &OpenSpec, name: &str) -> CreateRequest {
     }
 }
 
+/// QUERY_INFO of FileAllInformation (MS-FSCC §2.4.2) on `file_id`, with
+/// room for a long name.
+fn all_information_query(file_id: FileId) -> QueryInfoRequest {
+    QueryInfoRequest {
+        info_type: info_type::FILE,
+        file_info_class: info_class::FILE_ALL_INFORMATION,
+        output_buffer_length: 4096,
+        additional_information: 0,
+        flags: 0,
+        file_id,
+        input: Vec::new(),
+    }
+}
+
 /// The FileId of a file opened over SMB2.
 pub(crate) fn file_id(file: FileRef) -> Result<FileId, Error> {
     match file.fid {
@@ -573,15 +587,7 @@ impl Smb2 {
         path: &str,
         deadline: Instant,
     ) -> Result<SharedFile, Error> {
-        let q = QueryInfoRequest {
-            info_type: info_type::FILE,
-            file_info_class: info_class::FILE_ALL_INFORMATION,
-            output_buffer_length: 4096,
-            additional_information: 0,
-            flags: 0,
-            file_id: FileId::ANY,
-            input: Vec::new(),
-        };
+        let q = all_information_query(FileId::ANY);
         let spec = OpenSpec::new(
             access_mask::FILE_READ_ATTRIBUTES | access_mask::SYNCHRONIZE,
             create_disposition::OPEN,
