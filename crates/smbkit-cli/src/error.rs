@@ -4,7 +4,7 @@ use std::fmt;
 use std::io;
 use std::path::Path;
 
-use smbkit::{Error, NtStatus};
+use smbkit::{Error, NoEncryption, NtStatus, Unsupported};
 
 use crate::args::GlobalOpts;
 use crate::target::{split_last, Target};
@@ -181,19 +181,24 @@ pub fn hint_for(e: &Error, opts: &GlobalOpts, target: Option<&Target>) -> Option
              (SMBKIT_PASSWORD, -A FILE or the prompt); older servers may need --ntlmv1"
                 .into(),
         ),
-        Error::Unsupported(m) if m.contains("requires signing") => {
+        Error::Unsupported(Unsupported::SigningForbidden) => {
             Some("drop --signing never: use --signing required (the default) or --signing supported".into())
         }
-        Error::Unsupported(m) if m.contains("SMB1") || m.contains("SMB 1") => Some(
+        Error::Unsupported(
+            Unsupported::EncryptionRequired(NoEncryption::Smb1)
+            | Unsupported::NoInfoLevelPassthrough { .. },
+        ) => Some(
             "the server speaks only SMB1, which cannot do this; \
              enable SMB2/3 on the server (Samba: server max protocol = SMB3)"
                 .into(),
         ),
-        Error::Unsupported(m) if m.contains("encryption is required") => Some(
+        Error::Unsupported(Unsupported::EncryptionRequired(_)) => Some(
             "drop --encryption required to connect unencrypted, or use a server that speaks SMB 3"
                 .into(),
         ),
-        Error::Unsupported(m) if m.contains("encryption") => Some(
+        Error::Unsupported(
+            Unsupported::SessionRequiresEncryption(_) | Unsupported::ShareRequiresEncryption { .. },
+        ) => Some(
             "encryption needs SMB 3.0 or later on both sides; if --smb1 or --netbios limit the \
              dialect, drop them, or enable SMB3 on the server (Samba: server max protocol = SMB3)"
                 .into(),
@@ -316,7 +321,9 @@ mod tests {
         };
         assert_eq!(kind_of(&gave_up), Kind::Network);
         assert_eq!(
-            kind_of(&Error::Unsupported("SMB1".into())),
+            kind_of(&Error::Unsupported(Unsupported::EncryptionRequired(
+                NoEncryption::Smb1
+            ))),
             Kind::Unsupported
         );
         assert_eq!(

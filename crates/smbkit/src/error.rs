@@ -5,6 +5,8 @@ use std::time::Duration;
 use smbkit_proto::nbss::NegativeResponse;
 use smbkit_proto::{EncodeError, NtStatus};
 
+pub use smbkit_proto::conn::{NoEncryption, Unsupported};
+
 /// Why an smbkit operation failed.
 ///
 /// The first four variants are the reference's: [`Error::NotReady`] (pysmb's
@@ -58,7 +60,7 @@ pub enum Error {
     /// The server and this client have no usable way to talk, or the
     /// client's settings forbid what the server requires.
     #[error("{0}")]
-    Unsupported(String),
+    Unsupported(Unsupported),
     /// The server sent something that breaks the protocol.
     #[error("protocol error: {0}")]
     Protocol(#[from] ProtocolError),

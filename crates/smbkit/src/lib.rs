@@ -50,7 +50,7 @@ mod types;
 mod url;
 
 pub use connection::{Connection, DEFAULT_SEARCH};
-pub use error::{Error, NotResumableReason, ProtocolError};
+pub use error::{Error, NoEncryption, NotResumableReason, ProtocolError, Unsupported};
 pub use factory::{
     Encryption, Protocol, ReconnectPolicy, SignOptions, SmbProtocolFactory, Tuning,
     DEFAULT_CIPHERS, DEFAULT_DEAD_PEER, DEFAULT_ECHO_TIMEOUT, DEFAULT_KEEPALIVE, DEFAULT_TIMEOUT,

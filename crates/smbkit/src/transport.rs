@@ -111,9 +111,9 @@ pub(crate) async fn netbios_session<S: AsyncRead + AsyncWrite + Unpin>(
             called_name: called.to_ascii_uppercase(),
             reason,
         }),
-        SessionResponse::Retarget { addr, port } => Err(Error::Unsupported(format!(
-            "the server asked to retarget the NetBIOS session to {addr}:{port}; connect there instead"
-        ))),
+        SessionResponse::Retarget { addr, port } => Err(Error::Unsupported(
+            crate::error::Unsupported::NetbiosRetarget { addr, port },
+        )),
     }
 }
 

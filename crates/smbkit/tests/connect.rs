@@ -120,7 +120,10 @@ async fn sign_options_against_signing_mandatory_server() {
         .await
         .unwrap_err();
         assert!(
-            matches!(&err, Error::Unsupported(m) if m.contains("requires signing")),
+            matches!(
+                &err,
+                Error::Unsupported(smbkit::Unsupported::SigningForbidden)
+            ),
             "{err:?}"
         );
         for opt in [SignOptions::WhenRequired, SignOptions::WhenSupported] {

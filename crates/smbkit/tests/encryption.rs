@@ -9,7 +9,9 @@
 use std::fs;
 use std::time::Duration;
 
-use smbkit::{Cipher, Connection, Encryption, Error, SmbProtocolFactory};
+use smbkit::{
+    Cipher, Connection, Encryption, Error, NoEncryption, SmbProtocolFactory, Unsupported,
+};
 use smbkit_testserver::{content, ExtraConfig, Profile, TestServer};
 
 /// Samba's name of a cipher in `server smb3 encryption algorithms`.
@@ -322,9 +324,16 @@ async fn required_against_smb_2_1_fails_before_authenticating() {
         .connect((srv.host(), srv.port()))
         .await
         .expect_err("SMB 2.1 cannot encrypt");
-    let Error::Unsupported(msg) = &err else {
-        panic!("want Unsupported, got {err:?}");
-    };
+    assert!(
+        matches!(
+            &err,
+            Error::Unsupported(Unsupported::EncryptionRequired(
+                NoEncryption::DialectTooOld(smbkit::Dialect::SMB2_1)
+            ))
+        ),
+        "{err:?}"
+    );
+    let msg = err.to_string();
     assert!(
         msg.contains("encryption is required") && msg.contains("SMB 3.0"),
         "{msg}"
@@ -339,10 +348,14 @@ async fn required_against_an_smb1_server_fails_clearly() {
         .connect((srv.host(), srv.port()))
         .await
         .expect_err("SMB 1 cannot encrypt");
-    let Error::Unsupported(msg) = &err else {
-        panic!("want Unsupported, got {err:?}");
-    };
-    assert!(msg.contains("SMB 1"), "{msg}");
+    assert!(
+        matches!(
+            &err,
+            Error::Unsupported(Unsupported::EncryptionRequired(NoEncryption::Smb1))
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("SMB 1"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -354,7 +367,15 @@ async fn required_with_encryption_off_on_the_server_fails_clearly() {
         .connect((srv.host(), srv.port()))
         .await
         .expect_err("the server has encryption off");
-    assert!(matches!(err, Error::Unsupported(_)), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::Unsupported(Unsupported::EncryptionRequired(
+                NoEncryption::NoCommonCipher
+            ))
+        ),
+        "{err:?}"
+    );
 }
 
 /// A share that requires encryption on a server limited to SMB 2.1: a

@@ -57,6 +57,14 @@ async fn negative_session_response_names_the_nbss_error() {
 async fn retarget_response_is_refused_clearly() {
     let port = peer(vec![0x84, 0, 0, 6, 10, 0, 0, 1, 0x01, 0xBD]).await;
     let err = factory().connect(("127.0.0.1", port)).await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::Unsupported(smbkit::Unsupported::NetbiosRetarget { addr, port: 445 })
+                if addr.octets() == [10, 0, 0, 1]
+        ),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("retarget"), "{err}");
 }
 

@@ -100,7 +100,10 @@ async fn signed_smb1_sessions() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, Error::Unsupported(m) if m.contains("requires signing")),
+        matches!(
+            &err,
+            Error::Unsupported(smbkit::Unsupported::SigningForbidden)
+        ),
         "{err:?}"
     );
     let conn = factory(&srv)
@@ -342,7 +345,8 @@ async fn logons_without_extended_security() {
                 if profile == Profile::Smb1Signing {
                     let err = attempt.unwrap_err();
                     assert!(
-                        matches!(&err, Error::Unsupported(m) if m.contains("extended security")),
+                        matches!(&err, Error::Unsupported(smbkit::Unsupported::ServerDidNotSign { hint })
+                            if hint.contains("extended security")),
                         "{err:?}"
                     );
                     continue;
@@ -475,8 +479,8 @@ async fn logons_without_extended_security_on_servers_that_require_signing() {
                 .await
                 .unwrap_err();
             assert!(
-                matches!(&err, Error::Unsupported(m)
-                    if m.contains("did not sign") && m.contains("extended_security")),
+                matches!(&err, Error::Unsupported(smbkit::Unsupported::ServerDidNotSign { hint })
+                    if hint.contains("extended_security")),
                 "v2={v2} direct={direct}: {err:?}"
             );
         }

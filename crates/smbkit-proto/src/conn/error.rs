@@ -4,6 +4,90 @@ use std::time::Duration;
 
 use crate::{DecodeError, NtStatus};
 
+/// What a connection cannot do, and why (each a case a caller can match).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Unsupported {
+    /// The server requires signing, and the signing policy is never to
+    /// sign.
+    #[error(
+        "the server requires signing, but sign_options is Never; use WhenRequired or WhenSupported"
+    )]
+    SigningForbidden,
+    /// An SMB1 server that requires signing did not sign its answer to
+    /// the session setup.
+    #[error("the server requires signing but did not sign its response{hint}")]
+    ServerDidNotSign {
+        /// What may be the cause (empty if nothing is known).
+        hint: &'static str,
+    },
+    /// The server accepted none of the dialects offered.
+    #[error("the server accepted none of the offered dialects ({})", .offered.join(", "))]
+    NoCommonDialect {
+        /// The dialects offered, as written in the NEGOTIATE.
+        offered: Vec<String>,
+    },
+    /// The caller requires encryption, which this connection cannot do.
+    #[error("encryption is required, but {0}")]
+    EncryptionRequired(NoEncryption),
+    /// The server requires encryption for the session, which this
+    /// connection cannot do.
+    #[error("the server requires encryption for this session, but {0}")]
+    SessionRequiresEncryption(NoEncryption),
+    /// A share requires encryption, which this connection cannot do.
+    #[error("share '{share}' requires encryption, which this connection cannot do ({why})")]
+    ShareRequiresEncryption {
+        /// The share.
+        share: String,
+        /// Why the connection cannot encrypt.
+        why: NoEncryption,
+    },
+    /// The NetBIOS session service sent the client elsewhere (RFC 1002
+    /// §4.3.5, RETARGET SESSION RESPONSE), which smbkit does not follow.
+    #[error(
+        "the server asked to retarget the NetBIOS session to {addr}:{port}; connect there instead"
+    )]
+    NetbiosRetarget {
+        /// The address it named.
+        addr: std::net::Ipv4Addr,
+        /// The port it named.
+        port: u16,
+    },
+    /// An SMB1 server without CAP_INFOLEVEL_PASSTHRU cannot do `what`.
+    #[error("{what} needs the server's CAP_INFOLEVEL_PASSTHRU, which it does not announce")]
+    NoInfoLevelPassthrough {
+        /// What was asked.
+        what: &'static str,
+    },
+}
+
+/// Why a connection cannot encrypt (MS-SMB2 §3.2.4.1.8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NoEncryption {
+    /// The dialect is older than SMB 3.0.
+    #[error("the server negotiated {0:?}; encryption needs SMB 3.0 or later")]
+    DialectTooOld(crate::Dialect),
+    /// SMB 3.1.1: the server chose none of the ciphers offered.
+    #[error("the server chose no cipher among those offered (or has encryption turned off)")]
+    NoCommonCipher,
+    /// SMB 3.0/3.0.2: the server does not announce encryption.
+    #[error("the server does not offer encryption on {0:?}")]
+    NotOffered(crate::Dialect),
+    /// Guest and anonymous sessions have no keys.
+    #[error("guest and anonymous sessions have no keys to encrypt with")]
+    GuestOrAnonymous,
+    /// SMB1 (NT LM 0.12) has no encryption.
+    #[error("the server speaks only SMB 1 (NT LM 0.12), which cannot encrypt; SMB 3.0 or later is needed")]
+    Smb1,
+    /// No keys could be derived.
+    #[error("no encryption keys could be derived")]
+    NoKeys,
+    /// No cipher is available.
+    #[error("no cipher is available")]
+    NoCipher,
+}
+
 /// Why a request, or the whole connection, failed.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
@@ -39,7 +123,7 @@ pub enum ConnError {
     /// The settings forbid what the server requires, or the server cannot
     /// do what the settings require.
     #[error("{0}")]
-    Unsupported(String),
+    Unsupported(Unsupported),
     /// A request that cannot be sent as asked.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),

@@ -24,7 +24,7 @@ pub mod reconnect;
 pub mod smb1;
 pub mod smb2;
 
-pub use error::{ConnError, Violation};
+pub use error::{ConnError, NoEncryption, Unsupported, Violation};
 pub use liveness::Liveness;
 pub use reconnect::ReconnectPolicy;
 pub use smb1::{Smb1Config, Smb1Connection};

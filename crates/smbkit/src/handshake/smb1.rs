@@ -30,9 +30,7 @@ pub(crate) async fn connect(
 ) -> Result<(crate::family::Family, ServerInfo), Error> {
     if f.encryption == crate::factory::Encryption::Required {
         return Err(Error::Unsupported(
-            "encryption is required, but the server speaks only SMB 1 (NT LM 0.12), which cannot \
-             encrypt; SMB 3.0 or later is needed"
-                .into(),
+            crate::error::Unsupported::EncryptionRequired(crate::error::NoEncryption::Smb1),
         ));
     }
     let extended = neg.capabilities & caps::EXTENDED_SECURITY != 0;

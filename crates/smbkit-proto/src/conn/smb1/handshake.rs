@@ -105,13 +105,9 @@ impl Smb1Connection {
             SigningPolicy::WhenRequired => server_requires,
         };
         let anonymous = setup.credentials.is_anonymous();
-        let refuse = (server_requires && setup.signing == SigningPolicy::Never).then(|| {
-            ConnError::Unsupported(
-                "the server requires signing, but sign_options is Never; use WhenRequired or \
-                 WhenSupported"
-                    .into(),
-            )
-        });
+        let refuse = (server_requires && setup.signing == SigningPolicy::Never).then_some(
+            ConnError::Unsupported(crate::conn::Unsupported::SigningForbidden),
+        );
         c.handshake = Some(Handshake1 {
             deadline: now + setup.limit,
             started: now,
@@ -323,7 +319,7 @@ impl Smb1Connection {
         signer: Smb1Signer,
         r: &Response,
         server_requires: bool,
-        unsigned_hint: &str,
+        unsigned_hint: &'static str,
     ) -> Result<(), ConnError> {
         if signer.verify(&r.msg, 1) {
             self.activate_signing(signer, 2);
@@ -334,9 +330,11 @@ impl Smb1Connection {
             }
             .into())
         } else if server_requires {
-            Err(ConnError::Unsupported(format!(
-                "the server requires signing but did not sign its response{unsigned_hint}"
-            )))
+            Err(ConnError::Unsupported(
+                crate::conn::Unsupported::ServerDidNotSign {
+                    hint: unsigned_hint,
+                },
+            ))
         } else {
             tracing::debug!("the server did not start signing; the session is unsigned");
             Ok(())

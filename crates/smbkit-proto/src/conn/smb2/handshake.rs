@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 
 use super::{Event, Owner, Part, Request, Response, Signing, Smb2Connection, Stage};
-use crate::conn::{ConnError, RequestId, Transmit, Violation};
+use crate::conn::{ConnError, NoEncryption, RequestId, Transmit, Unsupported, Violation};
 use crate::crypto::{
     derive_session_keys, Cipher, Decryptor, Encryptor, PreauthHash, Signer, SigningAlgorithm,
 };
@@ -333,10 +333,9 @@ impl Smb2Connection {
                 self.book.push_event(Event::Smb1Negotiated(Box::new(r)));
                 Ok(())
             }
-            _ => Err(ConnError::Unsupported(format!(
-                "the server accepted none of the offered dialects ({})",
-                dialects.join(", ")
-            ))),
+            _ => Err(ConnError::Unsupported(Unsupported::NoCommonDialect {
+                offered: dialects.iter().map(|d| d.to_string()).collect(),
+            })),
         }
     }
 
@@ -492,11 +491,7 @@ impl Smb2Connection {
         hs.max_frame = (max_payload + 64 * 1024).min(crate::nbss::DEFAULT_MAX_FRAME);
         let server_requires = resp.security_mode & security_mode::SIGNING_REQUIRED != 0;
         if server_requires && hs.config.signing == SigningPolicy::Never {
-            return Err(ConnError::Unsupported(
-                "the server requires signing, but sign_options is Never; use WhenRequired or \
-                 WhenSupported"
-                    .into(),
-            ));
+            return Err(ConnError::Unsupported(Unsupported::SigningForbidden));
         }
         hs.want_signing = match hs.config.signing {
             SigningPolicy::Never => false,
@@ -506,9 +501,8 @@ impl Smb2Connection {
         hs.signing_alg = signing_algorithm_for(dialect, &resp);
         hs.cipher = connection_cipher(dialect, &resp, &hs.config.ciphers)?;
         if hs.config.encryption == EncryptionPolicy::Required && hs.cipher.is_none() {
-            return Err(ConnError::Unsupported(format!(
-                "encryption is required, but {}",
-                no_cipher_reason(dialect, resp.capabilities)
+            return Err(ConnError::Unsupported(Unsupported::EncryptionRequired(
+                no_cipher_reason(dialect, resp.capabilities),
             )));
         }
         hs.preauth = preauth;
@@ -733,25 +727,22 @@ impl Smb2Connection {
         let dialect = self.dialect;
         let why_not = || {
             if guest_or_anonymous {
-                "the session is a guest or anonymous one, which has no keys to encrypt with"
-                    .to_string()
+                NoEncryption::GuestOrAnonymous
             } else if cipher.is_none() {
                 no_cipher_reason(dialect, 0)
             } else {
-                "no encryption keys could be derived".to_string()
+                NoEncryption::NoKeys
             }
         };
         let on = match self.handshake.config.encryption {
             _ if server_asks && !can => {
-                return Err(ConnError::Unsupported(format!(
-                    "the server requires encryption for this session, but {}",
-                    why_not()
-                )))
+                return Err(ConnError::Unsupported(
+                    Unsupported::SessionRequiresEncryption(why_not()),
+                ))
             }
             EncryptionPolicy::Required if !can => {
-                return Err(ConnError::Unsupported(format!(
-                    "encryption is required, but {}",
-                    why_not()
+                return Err(ConnError::Unsupported(Unsupported::EncryptionRequired(
+                    why_not(),
                 )))
             }
             EncryptionPolicy::Required | EncryptionPolicy::Preferred => can,
@@ -1073,15 +1064,15 @@ fn connection_cipher(
 
 /// Why a connection of `dialect` with these server capabilities cannot
 /// encrypt, for error messages.
-pub fn no_cipher_reason(dialect: Dialect, server_capabilities: u32) -> String {
+pub fn no_cipher_reason(dialect: Dialect, server_capabilities: u32) -> NoEncryption {
     if !dialect.is_smb3() {
-        format!("the server negotiated {dialect:?}; encryption needs SMB 3.0 or later")
+        NoEncryption::DialectTooOld(dialect)
     } else if dialect == Dialect::SMB3_1_1 {
-        "the server chose no cipher among those offered (or has encryption turned off)".into()
+        NoEncryption::NoCommonCipher
     } else if server_capabilities & capabilities::ENCRYPTION == 0 {
-        format!("the server does not offer encryption on {dialect:?}")
+        NoEncryption::NotOffered(dialect)
     } else {
-        "no cipher is available".into()
+        NoEncryption::NoCipher
     }
 }
 

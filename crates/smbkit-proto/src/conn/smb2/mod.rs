@@ -37,7 +37,7 @@ pub use handshake::{Established, Smb2Config};
 
 use super::book::{Book, Events, Outstanding, Owner};
 use super::liveness::{Liveness, Verdict, Watch};
-use super::{earliest, ConnError, NonceWindow, RequestId, Transmit, Violation};
+use super::{earliest, ConnError, NoEncryption, NonceWindow, RequestId, Transmit, Violation};
 use crate::crypto::{Decryptor, Encryptor, Signer};
 use crate::smb2::close::CloseRequest;
 use crate::smb2::create::{CreateResponse, FileId};
@@ -1417,7 +1417,10 @@ impl Smb2Connection {
             Ok(true)
         } else {
             Err(ConnError::Unsupported(
-                "the share requires encryption, which this connection cannot do".into(),
+                super::Unsupported::ShareRequiresEncryption {
+                    share: format!("tree {tree_id:#x}"),
+                    why: NoEncryption::NoKeys,
+                },
             ))
         }
     }

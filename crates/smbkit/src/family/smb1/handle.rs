@@ -73,9 +73,9 @@ impl Smb1 {
     ) -> Result<OpenInfo, Error> {
         if self.info.capabilities & caps::INFOLEVEL_PASSTHRU == 0 {
             return Err(Error::Unsupported(
-                "querying an open file needs the server's CAP_INFOLEVEL_PASSTHRU, which it \
-                 does not announce"
-                    .into(),
+                crate::error::Unsupported::NoInfoLevelPassthrough {
+                    what: "querying an open file",
+                },
             ));
         }
         let (_, fid) = tid_fid(file)?;

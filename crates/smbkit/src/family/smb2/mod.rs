@@ -39,9 +39,9 @@ use crate::types::{ServerInfo, SharedFile, TreeInfo};
 use smbkit_proto::smb2::durable::{DurableOpen, DurableVersion};
 
 /// Why a connection cannot encrypt, from what was negotiated.
-pub(crate) fn why_no_encryption(info: &ServerInfo) -> String {
+pub(crate) fn why_no_encryption(info: &ServerInfo) -> crate::error::NoEncryption {
     if info.is_guest || info.is_anonymous {
-        "guest and anonymous sessions have no keys to encrypt with".into()
+        crate::error::NoEncryption::GuestOrAnonymous
     } else {
         no_cipher_reason(info.dialect, info.capabilities)
     }
@@ -242,10 +242,12 @@ impl Smb2 {
         // encryption this connection cannot do.
         let Ok(encrypted) = self.shared.tree_connected(r.header.tree_id, t.share_flags) else {
             let _ = self.tree_disconnect(r.header.tree_id, deadline).await;
-            return Err(Error::Unsupported(format!(
-                "share '{share}' requires encryption, which this connection cannot do ({})",
-                why_no_encryption(self.info())
-            )));
+            return Err(Error::Unsupported(
+                crate::error::Unsupported::ShareRequiresEncryption {
+                    share: share.to_string(),
+                    why: why_no_encryption(self.info()),
+                },
+            ));
         };
         let info = TreeInfo {
             tree_id: r.header.tree_id,
