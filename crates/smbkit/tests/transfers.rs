@@ -241,3 +241,29 @@ async fn concurrent_retrieves_on_one_connection() {
         assert!(t.await.unwrap() == expected[i], "file {i}");
     }
 }
+
+/// The time limit of `store_file` counts from the first chunk of input: a
+/// source slower than the limit to give it (a pipe, a user typing) is no
+/// timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_from_a_slow_source_is_not_a_timeout() {
+    use tokio::io::AsyncWriteExt;
+    let srv = server(Profile::Modern);
+    let conn = connect(&srv, false).await;
+    let quick = conn.with_timeout(std::time::Duration::from_millis(500));
+    let (mut tx, mut rx) = tokio::io::duplex(64);
+    let feeder = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+        tx.write_all(b"late but welcome").await.unwrap();
+    });
+    let n = quick
+        .store_file("share", "slow.txt", &mut rx)
+        .await
+        .unwrap();
+    feeder.await.unwrap();
+    assert_eq!(n, 16);
+    assert_eq!(
+        std::fs::read(srv.share_path().join("slow.txt")).unwrap(),
+        b"late but welcome"
+    );
+}

@@ -213,7 +213,6 @@ async fn store_in<R: AsyncRead + Unpin + ?Sized>(
             "store_file needs a file name".into(),
         ));
     }
-    let deadline = Instant::now() + limit;
     let chunk = ctx.live_link().await?.family.write_size();
     let spec = OpenSpec::new(
         access_mask::FILE_WRITE_DATA
@@ -224,6 +223,9 @@ async fn store_in<R: AsyncRead + Unpin + ?Sized>(
         create_options::NON_DIRECTORY_FILE,
     );
     let first = fill_into(reader, chunk, None).await?.freeze();
+    // The time limit counts from here: a slow source (a pipe, a user
+    // typing) takes what it takes to give the first chunk.
+    let deadline = Instant::now() + limit;
     if first.len() < chunk {
         // Everything fits in one WRITE; repeated whole on a new
         // connection if the connection is lost meanwhile.
