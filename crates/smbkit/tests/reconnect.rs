@@ -699,3 +699,32 @@ async fn without_a_durable_handle_the_transfer_is_not_resumable() {
         .expect("the connection works again");
     assert!(out == data);
 }
+
+/// Writing through `RemoteFile`'s `AsyncWrite` over a cut: the WRITEs in
+/// flight are sent again on the durable handle taken back, and the file
+/// is whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_file_written_through_asyncwrite_survives_a_cut() {
+    use tokio::io::AsyncWriteExt;
+    let s = setup(Profile::Modern);
+    let data = big_data(99);
+    let data = &data[..48 << 20];
+    let conn = s.connect(true).await;
+    let mut f = conn
+        .open(
+            "share",
+            "/aw.bin",
+            smbkit::OpenOptions::new().write(true).create(true),
+        )
+        .await
+        .unwrap();
+    s.proxy
+        .cut_when_to_server(s.proxy.bytes_to_server() + (20 << 20));
+    for piece in data.chunks(300_001) {
+        f.write_all(piece).await.expect("write over a cut");
+    }
+    f.close().await.expect("close after the cut");
+    wait_reconnects(&conn, 1).await;
+    let on_disk = std::fs::read(s.srv.share_path().join("aw.bin")).unwrap();
+    assert!(on_disk == data, "{}", first_difference(&on_disk, data));
+}
