@@ -5,7 +5,7 @@
 //! FileNetworkOpenInformation and FileInternalInformation, MS-SMB
 //! §2.2.2.3.5).
 
-use smbkit_proto::fscc::{info_class, FileNetworkOpenInformation};
+use smbkit_proto::fscc::info_class;
 use smbkit_proto::smb1::close::FlushRequest;
 use smbkit_proto::smb1::trans2::{
     passthrough_level, QueryFileInformationRequest, SetFileInformationRequest,
@@ -96,20 +96,6 @@ impl Smb1 {
                 internal.encode(w)
             }),
         )?;
-        let o = FileNetworkOpenInformation::decode(&open)
-            .map_err(|e| ProtocolError::decode("FileNetworkOpenInformation", e))?;
-        let file_id = smbkit_proto::Reader::new(&internal)
-            .u64("FileInternalInformation")
-            .map_err(|e| ProtocolError::decode("FileInternalInformation", e))?;
-        Ok(OpenInfo {
-            creation_time: o.creation_time,
-            last_access_time: o.last_access_time,
-            last_write_time: o.last_write_time,
-            change_time: o.change_time,
-            size: o.end_of_file,
-            alloc_size: o.allocation_size,
-            attributes: o.file_attributes,
-            file_id,
-        })
+        open_info(&open, &internal)
     }
 }

@@ -55,6 +55,27 @@ pub(crate) fn tid(tree: u32) -> Result<u16, Error> {
     })
 }
 
+/// What the pass-through levels FileNetworkOpenInformation and
+/// FileInternalInformation (MS-FSCC §2.4.29, §2.4.22) tell of a file, from
+/// their data.
+pub(crate) fn open_info(network_open: &[u8], internal: &[u8]) -> Result<OpenInfo, Error> {
+    let o = smbkit_proto::fscc::FileNetworkOpenInformation::decode(network_open)
+        .map_err(|e| ProtocolError::decode("FileNetworkOpenInformation", e))?;
+    let file_id = smbkit_proto::Reader::new(internal)
+        .u64("FileInternalInformation")
+        .map_err(|e| ProtocolError::decode("FileInternalInformation", e))?;
+    Ok(OpenInfo {
+        creation_time: o.creation_time,
+        last_access_time: o.last_access_time,
+        last_write_time: o.last_write_time,
+        change_time: o.change_time,
+        size: o.end_of_file,
+        alloc_size: o.allocation_size,
+        attributes: o.file_attributes,
+        file_id,
+    })
+}
+
 /// The TID and FID of a file opened over SMB1.
 pub(crate) fn tid_fid(file: FileRef) -> Result<(u16, u16), Error> {
     match file.fid {
@@ -391,7 +412,7 @@ impl Smb1 {
         path: &str,
         deadline: Instant,
     ) -> Result<SharedFile, Error> {
-        use smbkit_proto::fscc::{info_class, FileNetworkOpenInformation};
+        use smbkit_proto::fscc::info_class;
         use smbkit_proto::smb1::trans2::{passthrough_level, QueryPathInformationRequest};
         if self.info.capabilities & caps::INFOLEVEL_PASSTHRU != 0 {
             let query = |class: u8| QueryPathInformationRequest {
@@ -411,21 +432,7 @@ impl Smb1 {
                     internal.encode(w)
                 }),
             )?;
-            let o = FileNetworkOpenInformation::decode(&open)
-                .map_err(|e| ProtocolError::decode("FileNetworkOpenInformation", e))?;
-            let file_id = smbkit_proto::Reader::new(&internal)
-                .u64("FileInternalInformation")
-                .map_err(|e| ProtocolError::decode("FileInternalInformation", e))?;
-            let info = OpenInfo {
-                creation_time: o.creation_time,
-                last_access_time: o.last_access_time,
-                last_write_time: o.last_write_time,
-                change_time: o.change_time,
-                size: o.end_of_file,
-                alloc_size: o.allocation_size,
-                attributes: o.file_attributes,
-                file_id,
-            };
+            let info = open_info(&open, &internal)?;
             return Ok(super::shared_file(path, &info));
         }
         let spec = OpenSpec::new(

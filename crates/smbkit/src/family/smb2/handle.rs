@@ -83,15 +83,7 @@ impl Smb2 {
         if status != NtStatus::SUCCESS && status != NtStatus::BUFFER_OVERFLOW {
             return Err(failure("querying", share, path, status));
         }
-        let q = QueryInfoResponse::decode(&r.msg)
-            .map_err(|e| ProtocolError::decode("QUERY_INFO response", e))?;
-        let all = if status == NtStatus::SUCCESS {
-            FileAllInformation::decode(&q.data)
-        } else {
-            // The name did not fit: everything before it did.
-            FileAllInformation::decode_truncated(&q.data)
-        }
-        .map_err(|e| ProtocolError::decode("FileAllInformation", e))?;
+        let all = decode_all_information(&r)?;
         Ok(OpenInfo {
             creation_time: all.basic.creation_time,
             last_access_time: all.basic.last_access_time,

@@ -119,6 +119,19 @@ fn all_information_query(file_id: FileId) -> QueryInfoRequest {
     }
 }
 
+/// The FileAllInformation of a QUERY_INFO response of status SUCCESS, or
+/// BUFFER_OVERFLOW (the name did not fit: everything before it did).
+fn decode_all_information(r: &Response) -> Result<FileAllInformation, Error> {
+    let q = QueryInfoResponse::decode(&r.msg)
+        .map_err(|e| ProtocolError::decode("QUERY_INFO response", e))?;
+    if r.header.status == NtStatus::SUCCESS {
+        FileAllInformation::decode(&q.data)
+    } else {
+        FileAllInformation::decode_truncated(&q.data)
+    }
+    .map_err(|e| ProtocolError::decode("FileAllInformation", e).into())
+}
+
 /// The FileId of a file opened over SMB2.
 pub(crate) fn file_id(file: FileRef) -> Result<FileId, Error> {
     match file.fid {
@@ -610,15 +623,7 @@ impl Smb2 {
         if let Some(r) = rs.first() {
             let status = r.header.status;
             if status == NtStatus::SUCCESS || status == NtStatus::BUFFER_OVERFLOW {
-                let q = QueryInfoResponse::decode(&r.msg)
-                    .map_err(|e| ProtocolError::decode("QUERY_INFO response", e))?;
-                let all = if status == NtStatus::SUCCESS {
-                    FileAllInformation::decode(&q.data)
-                } else {
-                    FileAllInformation::decode_truncated(&q.data)
-                }
-                .map_err(|e| ProtocolError::decode("FileAllInformation", e))?;
-                file.file_id = all.internal;
+                file.file_id = decode_all_information(r)?.internal;
             }
         }
         Ok(file)
