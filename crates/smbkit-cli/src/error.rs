@@ -57,7 +57,7 @@ pub struct Failure {
     /// What to do next, if there is something to say.
     pub hint: Option<String>,
     /// The library error behind it, for hints worked out later.
-    pub source: Option<Error>,
+    pub source: Option<Box<Error>>,
 }
 
 /// The result of a command.
@@ -102,7 +102,7 @@ impl From<Error> for Failure {
             kind: kind_of(&e),
             message: e.to_string(),
             hint: None,
-            source: Some(e),
+            source: Some(Box::new(e)),
         }
     }
 }
@@ -139,6 +139,8 @@ pub fn kind_of(e: &Error) -> Kind {
         | Error::ReconnectFailed { .. } => Kind::Network,
         Error::InvalidArgument(_) => Kind::Usage,
         Error::Unsupported(_) => Kind::Unsupported,
+        Error::ConnectionClosed { cause } => kind_of(cause),
+        Error::HandshakeFailed { .. } => Kind::Network,
         Error::OperationFailure { status, .. } => match *status {
             s if is_not_found(s) => Kind::NotFound,
             NtStatus::ACCESS_DENIED
@@ -240,7 +242,7 @@ pub fn hint_for(e: &Error, opts: &GlobalOpts, target: Option<&Target>) -> Option
                 Some(format!("see what is there with: smbkit ls {}", t.url_of(parent)))
             }),
             NtStatus::ACCESS_DENIED | NtStatus::NETWORK_ACCESS_DENIED
-                if e.to_string().starts_with("cannot connect to share") =>
+                if matches!(e, Error::OperationFailure { operation: "tree connect", .. }) =>
             {
                 Some(
                     "the server refused this user the share; check the user's rights on it \
@@ -297,8 +299,10 @@ mod tests {
     #[test]
     fn library_errors_map_to_kinds() {
         let op = |status| Error::OperationFailure {
-            message: "x".into(),
+            operation: "open",
+            path: "\\share\\x".into(),
             status,
+            detail: None,
         };
         assert_eq!(
             kind_of(&op(NtStatus::OBJECT_NAME_NOT_FOUND)),

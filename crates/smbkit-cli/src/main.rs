@@ -58,7 +58,7 @@ fn main() -> ExitCode {
 /// Prints a failure and its hint, and returns its exit code.
 fn report(cli: &Cli, mut f: Failure) -> ExitCode {
     if f.hint.is_none() {
-        if let Some(e) = &f.source {
+        if let Some(e) = f.source.as_deref() {
             let target = cli.command.target().and_then(|t| Target::parse(t).ok());
             let lost_for_good = matches!(e, smbkit::Error::NotConnected)
                 && cli.command.retry().is_some_and(|r| r.policy().is_none());

@@ -54,10 +54,13 @@ pub async fn connect_with(
         &remote_name,
     )
     .map_err(|e| match e {
-        Error::InvalidArgument(m) => Failure::usage(
-            m.replace("my_name", "--client-name")
-                .replace("remote_name", "--netbios-name"),
-        ),
+        Error::InvalidArgument(smbkit::InvalidArgument::NetbiosName { role, error }) => {
+            let option = match role {
+                "my_name" => "--client-name",
+                _ => "--netbios-name",
+            };
+            Failure::usage(format!("{option}: {error}"))
+        }
         e => Failure::from(e),
     })?
     .domain(creds.domain)

@@ -73,40 +73,91 @@ pub fn encode_name(name: &str, suffix: u8) -> Vec<u8> {
 /// Characters pysmb documents as forbidden in NetBIOS names (besides space).
 const FORBIDDEN: &str = "\\/:*?\";|+";
 
+/// Why a NetBIOS name is not usable (the rules pysmb documents: 1 to 15
+/// characters, ASCII only, no spaces or control characters and none of
+/// `\/:*?";|+`). Displays as a sentence for the user, e.g. "NetBIOS name
+/// 'ABCDEFGHIJKLMNOPQ' is 17 characters long; the limit is 15".
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NameError {
+    /// The name is empty.
+    #[error("NetBIOS name is empty; it needs 1 to 15 characters")]
+    Empty,
+    /// More than 15 characters.
+    #[error("NetBIOS name '{name}' is {count} characters long; the limit is 15")]
+    TooLong {
+        /// The name.
+        name: String,
+        /// Its length in characters.
+        count: usize,
+    },
+    /// A character that is not ASCII.
+    #[error("NetBIOS name '{name}' contains the non-ASCII character '{character}'; only ASCII characters are allowed")]
+    NonAscii {
+        /// The name.
+        name: String,
+        /// The first such character.
+        character: char,
+    },
+    /// A space.
+    #[error("NetBIOS name '{name}' contains a space; spaces are not allowed")]
+    Space {
+        /// The name.
+        name: String,
+    },
+    /// A control character.
+    #[error("NetBIOS name {name:?} contains the control character {character:?}; only printable characters are allowed")]
+    Control {
+        /// The name.
+        name: String,
+        /// The first such character.
+        character: char,
+    },
+    /// One of `\/:*?";|+`.
+    #[error("NetBIOS name '{name}' contains '{character}', which is not allowed; none of {FORBIDDEN} may appear")]
+    Forbidden {
+        /// The name.
+        name: String,
+        /// The first such character.
+        character: char,
+    },
+}
+
 /// Checks a NetBIOS name the way pysmb documents it: 1 to 15 characters,
 /// ASCII only, no spaces or control characters and none of `\/:*?";|+`.
-/// The error is a sentence meant for the user, e.g.
-/// `NetBIOS name 'ABCDEFGHIJKLMNOPQ' is 17 characters long; the limit is 15`.
-pub fn validate_name(name: &str) -> Result<(), String> {
+pub fn validate_name(name: &str) -> Result<(), NameError> {
     let count = name.chars().count();
     if count == 0 {
-        return Err("NetBIOS name is empty; it needs 1 to 15 characters".to_string());
+        return Err(NameError::Empty);
     }
+    let name_s = || name.to_string();
     if count > 15 {
-        return Err(format!(
-            "NetBIOS name '{name}' is {count} characters long; the limit is 15"
-        ));
+        return Err(NameError::TooLong {
+            name: name_s(),
+            count,
+        });
     }
     for c in name.chars() {
         if !c.is_ascii() {
-            return Err(format!(
-                "NetBIOS name '{name}' contains the non-ASCII character '{c}'; only ASCII characters are allowed"
-            ));
+            return Err(NameError::NonAscii {
+                name: name_s(),
+                character: c,
+            });
         }
         if c == ' ' {
-            return Err(format!(
-                "NetBIOS name '{name}' contains a space; spaces are not allowed"
-            ));
+            return Err(NameError::Space { name: name_s() });
         }
         if c.is_ascii_control() {
-            return Err(format!(
-                "NetBIOS name {name:?} contains the control character {c:?}; only printable characters are allowed"
-            ));
+            return Err(NameError::Control {
+                name: name_s(),
+                character: c,
+            });
         }
         if FORBIDDEN.contains(c) {
-            return Err(format!(
-                "NetBIOS name '{name}' contains '{c}', which is not allowed; none of {FORBIDDEN} may appear"
-            ));
+            return Err(NameError::Forbidden {
+                name: name_s(),
+                character: c,
+            });
         }
     }
     Ok(())
@@ -379,22 +430,41 @@ mod tests {
             assert_eq!(validate_name(ok), Ok(()), "{ok}");
         }
         assert_eq!(
-            validate_name("ABCDEFGHIJKLMNOPQ").unwrap_err(),
+            validate_name("ABCDEFGHIJKLMNOPQ").unwrap_err().to_string(),
             "NetBIOS name 'ABCDEFGHIJKLMNOPQ' is 17 characters long; the limit is 15"
         );
-        assert!(validate_name("").unwrap_err().contains("empty"));
-        assert!(validate_name("MY PC").unwrap_err().contains("space"));
+        assert_eq!(validate_name(""), Err(NameError::Empty));
+        assert!(matches!(
+            validate_name("MY PC"),
+            Err(NameError::Space { .. })
+        ));
         for bad in ['\\', '/', ':', '*', '?', '"', ';', '|', '+'] {
             let name = format!("A{bad}B");
             let err = validate_name(&name).unwrap_err();
-            assert!(err.contains(&format!("'{bad}'")), "{err}");
+            assert!(
+                matches!(&err, NameError::Forbidden { character, .. } if *character == bad),
+                "{err}"
+            );
+            assert!(err.to_string().contains(&format!("'{bad}'")), "{err}");
         }
-        assert!(validate_name("SERVÉR").unwrap_err().contains("non-ASCII"));
-        assert!(validate_name("A\tB").unwrap_err().contains("control"));
+        assert!(matches!(
+            validate_name("SERVÉR"),
+            Err(NameError::NonAscii {
+                character: 'É', ..
+            })
+        ));
+        assert!(matches!(
+            validate_name("A\tB"),
+            Err(NameError::Control {
+                character: '\t',
+                ..
+            })
+        ));
         // Length counts characters, not bytes.
-        assert!(validate_name("ÉÉÉÉÉÉÉÉÉÉÉÉÉÉÉÉ")
-            .unwrap_err()
-            .contains("16 characters"));
+        assert!(matches!(
+            validate_name("ÉÉÉÉÉÉÉÉÉÉÉÉÉÉÉÉ"),
+            Err(NameError::TooLong { count: 16, .. })
+        ));
     }
 
     #[test]

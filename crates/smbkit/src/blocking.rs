@@ -227,9 +227,7 @@ impl Connection {
     ) -> Result<Connection, Error> {
         let addrs: Vec<SocketAddr> = addr.to_socket_addrs()?.collect();
         if addrs.is_empty() {
-            return Err(Error::InvalidArgument(
-                "the server address resolved to no socket address".into(),
-            ));
+            return Err(crate::InvalidArgument::NoAddress.into());
         }
         let inner = run(async move { factory.connect(addrs.as_slice()).await })?;
         Ok(Connection { inner })
@@ -741,9 +739,7 @@ impl RemoteReader {
             return Ok(Some(std::mem::take(&mut self.current)));
         }
         let Some(mut reader) = self.inner.take() else {
-            return Err(Error::InvalidArgument(
-                "the reader was lost to a panic".into(),
-            ));
+            return Err(crate::Internal::TaskFailed("an earlier read of this reader").into());
         };
         let (reader, chunk) = block(async move {
             let chunk = reader.next_chunk().await;

@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 
 use smbkit_proto::crypto::Cipher;
 
-use crate::error::Error;
+use crate::error::{Error, InvalidArgument};
 
 /// When SMB messages are signed; the reference's `SIGN_NEVER`,
 /// `SIGN_WHEN_SUPPORTED` and `SIGN_WHEN_REQUIRED`.
@@ -177,24 +177,31 @@ impl Tuning {
     /// below.
     pub(crate) fn check(&self) -> Result<(), Error> {
         if let Some(v) = self.pipe_io_size.filter(|v| *v < Self::MIN_PIPE_IO) {
-            return Err(Error::InvalidArgument(format!(
-                "tuning: pipe_io_size {v} is below the least, {}",
-                Self::MIN_PIPE_IO
-            )));
+            return Err(InvalidArgument::TuningBelowMinimum {
+                setting: "pipe_io_size",
+                value: u64::from(v),
+                minimum: u64::from(Self::MIN_PIPE_IO),
+            }
+            .into());
         }
         if self.security_buffer == Some(0) {
-            return Err(Error::InvalidArgument(
-                "tuning: security_buffer must be at least 1 byte".into(),
-            ));
+            return Err(InvalidArgument::TuningBelowMinimum {
+                setting: "security_buffer",
+                value: 0,
+                minimum: 1,
+            }
+            .into());
         }
         if let Some(v) = self
             .smb1_max_buffer
             .filter(|v| *v < Self::MIN_SMB1_MAX_BUFFER)
         {
-            return Err(Error::InvalidArgument(format!(
-                "tuning: smb1_max_buffer {v} is below the least, {}",
-                Self::MIN_SMB1_MAX_BUFFER
-            )));
+            return Err(InvalidArgument::TuningBelowMinimum {
+                setting: "smb1_max_buffer",
+                value: u64::from(v),
+                minimum: u64::from(Self::MIN_SMB1_MAX_BUFFER),
+            }
+            .into());
         }
         Ok(())
     }
@@ -212,9 +219,9 @@ pub const DEFAULT_DEAD_PEER: Duration = Duration::from_secs(30);
 pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(60);
 
 /// Checks a NetBIOS name the way the reference documents it.
-fn check_name(role: &str, name: &str) -> Result<(), Error> {
+fn check_name(role: &'static str, name: &str) -> Result<(), Error> {
     smbkit_proto::nbss::validate_name(name)
-        .map_err(|m| Error::InvalidArgument(format!("{role}: {m}")))
+        .map_err(|error| InvalidArgument::NetbiosName { role, error }.into())
 }
 
 impl SmbProtocolFactory {
@@ -340,9 +347,7 @@ impl SmbProtocolFactory {
     /// ```
     pub fn ciphers(mut self, ciphers: &[Cipher]) -> Result<Self, Error> {
         if ciphers.is_empty() {
-            return Err(Error::InvalidArgument(
-                "ciphers: the list is empty; offer at least one cipher".into(),
-            ));
+            return Err(InvalidArgument::NoCiphers.into());
         }
         let mut list: Vec<Cipher> = Vec::with_capacity(ciphers.len());
         for &c in ciphers {

@@ -50,7 +50,11 @@ mod types;
 mod url;
 
 pub use connection::{Connection, DEFAULT_SEARCH};
-pub use error::{Error, NoEncryption, NotResumableReason, ProtocolError, Unsupported};
+pub use error::{
+    AuthHint, AuthStage, BadAnswer, CommandCode, Decryption, Error, FailureDetail, HandshakeStep,
+    HandshakeViolation, Internal, InvalidArgument, InvalidRequest, NoEncryption,
+    NotResumableReason, OpenOptionsError, ProtocolError, Tampering, UnexpectedMessage, Unsupported,
+};
 pub use factory::{
     Encryption, Protocol, ReconnectPolicy, SignOptions, SmbProtocolFactory, Tuning,
     DEFAULT_CIPHERS, DEFAULT_DEAD_PEER, DEFAULT_ECHO_TIMEOUT, DEFAULT_KEEPALIVE, DEFAULT_TIMEOUT,

@@ -52,9 +52,7 @@ pub(crate) async fn open<A: ToSocketAddrs>(
         .map_err(|_| timeout("resolving the server address"))??
         .collect();
     if addrs.is_empty() {
-        return Err(Error::InvalidArgument(
-            "the server address resolved to nothing".into(),
-        ));
+        return Err(crate::InvalidArgument::NoAddress.into());
     }
     let mut last_err = None;
     let mut stream = None;
@@ -184,11 +182,12 @@ async fn read_frame_length<S: AsyncRead + Unpin>(s: &mut S, max: usize) -> Resul
             continue;
         }
         if header.kind != nbss::kind::SESSION_MESSAGE {
-            return Err(ProtocolError::Unexpected(format!(
-                "unexpected NetBIOS frame type {:#04x} during the session",
-                header.kind
-            ))
-            .into());
+            return Err(
+                ProtocolError::UnexpectedMessage(crate::UnexpectedMessage::NetbiosFrame {
+                    kind: header.kind,
+                })
+                .into(),
+            );
         }
         return Ok(header.length);
     }
@@ -276,8 +275,7 @@ impl RecvPool {
 /// Prefixes `msg` with its session-message header.
 #[cfg(test)]
 pub(crate) fn frame(msg: &[u8]) -> Result<Vec<u8>, Error> {
-    let h = nbss::message_header(msg.len())
-        .map_err(|e| Error::InvalidArgument(format!("message too large to send: {e}")))?;
+    let h = nbss::message_header(msg.len()).map_err(Error::from)?;
     let mut out = Vec::with_capacity(4 + msg.len());
     out.extend_from_slice(&h);
     out.extend_from_slice(msg);

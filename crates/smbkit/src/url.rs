@@ -112,7 +112,7 @@ impl From<UrlError> for Error {
     /// A [`UrlError`] as [`Error::InvalidArgument`], so that `?` takes it
     /// in functions that return [`Error`].
     fn from(e: UrlError) -> Error {
-        Error::InvalidArgument(e.to_string())
+        Error::InvalidArgument(crate::InvalidArgument::Url(e))
     }
 }
 

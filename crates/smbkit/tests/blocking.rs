@@ -469,9 +469,9 @@ fn errors_are_typed() {
         .retrieve_file("share", "/missing.bin", &mut out)
         .unwrap_err();
     match &err {
-        Error::OperationFailure { status, message } => {
+        Error::OperationFailure { status, path, .. } => {
             assert_eq!(*status, NtStatus::OBJECT_NAME_NOT_FOUND, "{err}");
-            assert!(message.contains("missing.bin"), "{message}");
+            assert!(path.contains("missing.bin"), "{path}");
         }
         e => panic!("expected OperationFailure, got {e:?}"),
     }

@@ -390,11 +390,29 @@ async fn encrypted_share_over_smb_2_1_is_refused_clearly() {
         .expect_err("SMB 2.1 cannot encrypt");
     let msg = err.to_string();
     assert!(
-        msg.contains("'encrypted'")
+        msg.contains("encrypted'")
             && msg.contains("may require encryption")
             && msg.contains("SMB 3.0"),
         "{msg}"
     );
+    match &err {
+        Error::OperationFailure {
+            operation: "tree connect",
+            path,
+            detail: Some(d),
+            ..
+        } => {
+            assert_eq!(path, "\\encrypted");
+            assert!(
+                matches!(
+                    **d,
+                    smbkit::FailureDetail::MayRequireEncryption(NoEncryption::DialectTooOld(_))
+                ),
+                "{d:?}"
+            );
+        }
+        e => panic!("{e:?}"),
+    }
     // The connection stays usable for the other shares.
     conn.list_path("share", "/").await.unwrap();
 }

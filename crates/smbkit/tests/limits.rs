@@ -13,7 +13,7 @@
 use std::fmt::Debug;
 use std::fs;
 
-use smbkit::{Connection, Error, Protocol, SignOptions, SmbProtocolFactory};
+use smbkit::{Connection, Error, InvalidArgument, Protocol, SignOptions, SmbProtocolFactory};
 use smbkit_proto::fscc::search;
 use smbkit_testserver::{Profile, TestServer};
 
@@ -54,7 +54,8 @@ async fn connect(srv: &TestServer, smb1: bool) -> Connection {
 #[track_caller]
 fn invalid<T: Debug>(what: &str, r: Result<T, Error>, want: &[&str]) -> String {
     match r {
-        Err(Error::InvalidArgument(m)) => {
+        Err(Error::InvalidArgument(e)) => {
+            let m = e.to_string();
             for w in want {
                 assert!(m.contains(w), "{what}: {m:?} does not say {w:?}");
             }
@@ -109,6 +110,18 @@ async fn every_operation_refuses_a_40000_character_path(smb1: bool) {
     let want = ["80000 bytes", "the limit is 65535"];
     let m = invalid("list_path", conn.list_path("share", &p).await, &want);
     assert!(m.starts_with("path 'pppp"), "{m}");
+    assert!(
+        matches!(
+            conn.get_attributes("share", &p).await,
+            Err(Error::InvalidArgument(InvalidArgument::NameTooLong {
+                what: "path",
+                bytes: 80_000,
+                limit: 65_535,
+                ..
+            }))
+        ),
+        "the path check is typed"
+    );
     invalid(
         "get_attributes",
         conn.get_attributes("share", &p).await,

@@ -2,7 +2,10 @@
 //! `RemoteFile`, against real Samba over SMB 3.1.1, SMB 2.1 and SMB1: every
 //! result is checked against the file on the server's disk.
 
-use smbkit::{Connection, Error, NtStatus, OpenOptions, Protocol, SmbProtocolFactory};
+use smbkit::{
+    Connection, Error, InvalidArgument, NtStatus, OpenOptions, OpenOptionsError, Protocol,
+    SmbProtocolFactory,
+};
 use smbkit_testserver::{content, Profile, TestServer};
 
 const PROFILES: [Profile; 3] = [Profile::Modern, Profile::Smb21Max, Profile::Smb1Only];
@@ -126,26 +129,33 @@ async fn write_seek_append_truncate_and_set_len() {
 async fn options_that_make_no_sense_are_refused_before_anything_is_sent() {
     let srv = server(Profile::Modern);
     let conn = connect(&srv).await;
-    let cases: [(OpenOptions, &str); 4] = [
-        (OpenOptions::new(), "neither read, write nor append"),
+    let cases: [(OpenOptions, OpenOptionsError); 4] = [
+        (OpenOptions::new(), OpenOptionsError::NoAccess),
         (
             OpenOptions::new().read(true).create(true).clone(),
-            "need write or append",
+            OpenOptionsError::CreateWithoutWrite,
         ),
         (
             OpenOptions::new().read(true).truncate(true).clone(),
-            "truncate needs write",
+            OpenOptionsError::TruncateWithoutWrite,
         ),
-        (OpenOptions::new().read(true).share(0x80).clone(), "0x80"),
+        (
+            OpenOptions::new().read(true).share(0x80).clone(),
+            OpenOptionsError::ShareAccess(0x80),
+        ),
     ];
-    for (o, words) in cases {
+    for (o, want) in cases {
         match conn.open("share", "x", &o).await {
-            Err(Error::InvalidArgument(m)) => assert!(m.contains(words), "{m}"),
+            Err(Error::InvalidArgument(InvalidArgument::OpenOptions(e))) => {
+                assert_eq!(e, want, "{o:?}")
+            }
             other => panic!("{o:?}: {other:?}"),
         }
     }
     match conn.open("share", "/", OpenOptions::new().read(true)).await {
-        Err(Error::InvalidArgument(m)) => assert!(m.contains("file name"), "{m}"),
+        Err(Error::InvalidArgument(InvalidArgument::NoName { operation })) => {
+            assert_eq!(operation, "open")
+        }
         other => panic!("{other:?}"),
     }
     assert!(!srv.share_path().join("x").exists());

@@ -105,7 +105,7 @@ async fn errors_are_typed_and_empty_folders_are_empty() {
         assert!(stream_all(&conn, "/empty").await.is_empty(), "{profile:?}");
         let mut missing = conn.read_dir("share", "/no/such/folder");
         match missing.next_entry().await {
-            Err(Error::OperationFailure { status, message }) => {
+            Err(Error::OperationFailure { status, path, .. }) => {
                 assert!(
                     matches!(
                         status,
@@ -113,7 +113,7 @@ async fn errors_are_typed_and_empty_folders_are_empty() {
                     ),
                     "{profile:?}: {status:?}"
                 );
-                assert!(message.contains("no\\such\\folder"), "{message}");
+                assert!(path.contains("no\\such\\folder"), "{path}");
             }
             other => panic!("{profile:?}: expected OperationFailure, got {other:?}"),
         }

@@ -129,9 +129,15 @@ async fn list_snapshots_without_shadow_copies_is_an_operation_failure() {
     for path in ["", "plain.txt"] {
         let err = conn.list_snapshots("share", path).await.unwrap_err();
         match &err {
-            Error::OperationFailure { status, message } => {
+            Error::OperationFailure {
+                status,
+                operation,
+                path: p,
+                ..
+            } => {
                 assert_eq!(*status, NtStatus::INVALID_DEVICE_REQUEST, "{err}");
-                assert!(message.contains("list_snapshots"), "{message}");
+                assert_eq!(*operation, "list_snapshots", "{err}");
+                assert!(p.starts_with("\\share"), "{err}");
             }
             e => panic!("{path:?}: expected OperationFailure, got {e:?}"),
         }
@@ -194,9 +200,15 @@ async fn get_security_of_a_missing_path() {
     let conn = connect(&srv, factory(&srv).direct_tcp(true)).await;
     let err = conn.get_security("share", "nope.txt").await.unwrap_err();
     match &err {
-        Error::OperationFailure { status, message } => {
+        Error::OperationFailure {
+            status,
+            operation,
+            path,
+            ..
+        } => {
             assert_eq!(*status, NtStatus::OBJECT_NAME_NOT_FOUND);
-            assert!(message.contains("nope.txt"), "{message}");
+            assert_eq!(*operation, "get_security", "{err}");
+            assert_eq!(path, "\\share\\nope.txt", "{err}");
         }
         e => panic!("expected OperationFailure, got {e:?}"),
     }

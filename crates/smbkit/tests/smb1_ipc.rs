@@ -87,9 +87,18 @@ async fn list_snapshots_without_shadow_copies_is_an_operation_failure() {
         for path in ["", "plain.txt"] {
             let err = conn.list_snapshots("share", path).await.unwrap_err();
             match &err {
-                Error::OperationFailure { status, message } => {
+                Error::OperationFailure {
+                    status,
+                    operation,
+                    detail,
+                    ..
+                } => {
                     assert_eq!(*status, NtStatus::INVALID_DEVICE_REQUEST, "{err}");
-                    assert!(message.contains("list_snapshots"), "{message}");
+                    assert_eq!(*operation, "list_snapshots", "{err}");
+                    assert_eq!(
+                        detail.as_deref(),
+                        Some(&smbkit::FailureDetail::NoSnapshotSupport)
+                    );
                 }
                 e => panic!("{path:?}: expected OperationFailure, got {e:?}"),
             }
@@ -161,9 +170,9 @@ async fn get_security_of_a_missing_path_or_share() {
         let conn = connect(&srv, direct).await;
         let err = conn.get_security("share", "nope.txt").await.unwrap_err();
         match &err {
-            Error::OperationFailure { status, message } => {
+            Error::OperationFailure { status, path, .. } => {
                 assert_eq!(*status, NtStatus::OBJECT_NAME_NOT_FOUND, "{err}");
-                assert!(message.contains("nope.txt"), "{message}");
+                assert!(path.contains("nope.txt"), "{path}");
             }
             e => panic!("expected OperationFailure, got {e:?}"),
         }

@@ -99,7 +99,11 @@ async fn retrieve_from_offset_with_lengths() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, Error::InvalidArgument(ref m) if m.contains("past the end")),
+        matches!(
+            err,
+            Error::InvalidArgument(smbkit::InvalidArgument::OffsetPastEnd { offset, size, .. })
+                if offset == size + 1
+        ),
         "{err:?}"
     );
 }

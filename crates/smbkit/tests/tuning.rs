@@ -7,7 +7,7 @@
 //! answers short in the middle of a file (Samba's 131011-byte limit on
 //! signed sessions) read on.
 
-use smbkit::{Connection, Error, SmbProtocolFactory, Tuning};
+use smbkit::{Connection, Error, InvalidArgument, SmbProtocolFactory, Tuning};
 use smbkit_testserver::{content, ExtraConfig, Profile, TestServer};
 use tokio::io::AsyncReadExt;
 
@@ -32,13 +32,24 @@ fn tuned(t: impl FnOnce(&mut Tuning)) -> Tuning {
 #[test]
 fn sizes_below_their_least_are_refused_naming_it() {
     let f = || SmbProtocolFactory::new("u", "p", "A", "B").unwrap();
-    for (t, limit) in [
-        (tuned(|t| t.pipe_io_size = Some(23)), "24"),
-        (tuned(|t| t.security_buffer = Some(0)), "1 byte"),
-        (tuned(|t| t.smb1_max_buffer = Some(1023)), "1024"),
+    for (t, name, least) in [
+        (tuned(|t| t.pipe_io_size = Some(23)), "pipe_io_size", 24),
+        (tuned(|t| t.security_buffer = Some(0)), "security_buffer", 1),
+        (
+            tuned(|t| t.smb1_max_buffer = Some(1023)),
+            "smb1_max_buffer",
+            1024,
+        ),
     ] {
         match f().tuning(t) {
-            Err(Error::InvalidArgument(m)) => assert!(m.contains(limit), "{m}"),
+            Err(Error::InvalidArgument(
+                e @ InvalidArgument::TuningBelowMinimum {
+                    setting, minimum, ..
+                },
+            )) => {
+                assert_eq!((setting, minimum), (name, least), "{e}");
+                assert!(e.to_string().contains(&least.to_string()), "{e}");
+            }
             other => panic!("{t:?}: {:?}", other.map(|_| ())),
         }
     }

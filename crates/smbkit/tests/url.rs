@@ -311,7 +311,11 @@ fn conversions() {
     );
     // Into smbkit::Error, for `?`.
     let e: Error = err("smb://h:x/s").into();
-    assert!(matches!(&e, Error::InvalidArgument(m) if m.contains("'x' is not a port number")));
+    assert!(
+        matches!(&e, Error::InvalidArgument(smbkit::InvalidArgument::Url(UrlError::BadPort(p))) if p == "x"),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("'x' is not a port number"), "{e}");
 }
 
 #[test]

@@ -37,7 +37,7 @@ pub struct Totals {
 /// other files would fail the same way: every attempt to reconnect
 /// failed, or the connection was lost and is not reconnected.
 fn connection_gone(f: &Failure, reconnects: bool) -> bool {
-    match &f.source {
+    match f.source.as_deref() {
         Some(Error::ReconnectFailed { .. }) => true,
         Some(Error::NotConnected) => !reconnects,
         _ => false,

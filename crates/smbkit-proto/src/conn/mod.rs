@@ -24,7 +24,11 @@ pub mod reconnect;
 pub mod smb1;
 pub mod smb2;
 
-pub use error::{ConnError, NoEncryption, Unsupported, Violation};
+pub use error::{
+    AuthHint, AuthStage, BadAnswer, CommandCode, ConnError, Decryption, HandshakeStep,
+    HandshakeViolation, InvalidRequest, NoEncryption, Tampering, UnexpectedMessage, Unsupported,
+    Violation,
+};
 pub use liveness::Liveness;
 pub use reconnect::ReconnectPolicy;
 pub use smb1::{Smb1Config, Smb1Connection};
@@ -119,7 +123,7 @@ pub(crate) fn earliest(
 fn check_len(len: usize) -> Result<(), ConnError> {
     crate::nbss::message_header(len)
         .map(|_| ())
-        .map_err(|e| ConnError::InvalidArgument(format!("message too large to send: {e}")))
+        .map_err(|e| ConnError::InvalidRequest(InvalidRequest::Unencodable(e)))
 }
 
 impl Transmit {
@@ -192,15 +196,14 @@ impl Transmit {
             Work::Seal(enc) => {
                 let mut frame =
                     Vec::with_capacity(crate::smb2::TRANSFORM_HEADER_LEN + msg.len() + tail.len());
-                enc.seal_parts(&[&msg, &tail], &mut frame).map_err(|e| {
-                    ConnError::InvalidArgument(format!("cannot encrypt the message: {e}"))
-                })?;
+                enc.seal_parts(&[&msg, &tail], &mut frame)
+                    .map_err(InvalidRequest::CannotEncrypt)?;
                 msg = frame;
                 tail = bytes::Bytes::new();
             }
         }
         let header = crate::nbss::message_header(msg.len() + tail.len())
-            .map_err(|e| ConnError::InvalidArgument(format!("message too large to send: {e}")))?;
+            .map_err(|e| ConnError::InvalidRequest(InvalidRequest::Unencodable(e)))?;
         Ok(Frame { header, msg, tail })
     }
 }

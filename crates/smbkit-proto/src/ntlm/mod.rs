@@ -135,7 +135,7 @@ pub mod flags {
 }
 
 /// Why NTLM (or its SPNEGO wrapping) failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum NtlmError {
     /// A server message could not be decoded.

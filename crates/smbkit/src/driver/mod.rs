@@ -510,11 +510,10 @@ async fn writer_task<C: Core>(
                     continue;
                 }
                 Some(Preparing::Ready(f)) => f,
-                Some(Preparing::Offloaded(h)) => h.await.unwrap_or_else(|e| {
-                    Err(ConnError::InvalidArgument(format!(
-                        "signing or encryption failed: {e}"
-                    )))
-                }),
+                Some(Preparing::Offloaded(h)) => match h.await {
+                    Ok(f) => f,
+                    Err(e) => return Err(format!("signing or encryption failed: {e}")),
+                },
             };
             let frame = frame.map_err(|e| format!("a frame could not be prepared: {e}"))?;
             write_one(&mut wr, &frame)

@@ -9,7 +9,7 @@ use smbkit_proto::{EncodeError, Writer};
 use tokio::time::Instant;
 
 use super::{Completion, Core, Driver, Pending};
-use crate::error::{Error, ProtocolError};
+use crate::error::{Error, Internal};
 
 /// One SMB1 response message, verified.
 pub(crate) type Resp1 = smbkit_proto::conn::smb1::Response;
@@ -90,7 +90,9 @@ fn undo_orphaned(core: &mut Smb1Connection, reply: Reply, now: std::time::Instan
 fn one(reply: Reply) -> Result<Resp1, Error> {
     match reply {
         Reply::One(r) => Ok(r),
-        Reply::Trans(_) => Err(ProtocolError::Unexpected("a transaction reply".into()).into()),
+        Reply::Trans(_) => {
+            Err(Internal::Unexpected("a transaction reply to a single request").into())
+        }
     }
 }
 
@@ -203,7 +205,9 @@ impl Driver<Smb1Connection> {
                 );
                 Ok(t)
             }
-            Reply::One(_) => Err(ProtocolError::Unexpected("a single-message reply".into()).into()),
+            Reply::One(_) => {
+                Err(Internal::Unexpected("a single-message reply to a transaction").into())
+            }
         }
     }
 

@@ -265,7 +265,7 @@ impl Family {
         share: &str,
         path: &str,
         spec: OpenSpec,
-        what: &str,
+        what: &'static str,
         deadline: Instant,
     ) -> Result<OpenFile, Error> {
         dispatch!(self, f => f.open(tree, share, path, spec, what, deadline).await)
@@ -283,7 +283,7 @@ impl Family {
         path: &str,
         spec: OpenSpec,
         writes: bool,
-        what: &str,
+        what: &'static str,
         deadline: Instant,
     ) -> Result<OpenFile, Error> {
         match self {
@@ -370,7 +370,7 @@ impl Family {
         share: &str,
         path: &str,
         spec: OpenSpec,
-        what: &str,
+        what: &'static str,
         deadline: Instant,
     ) -> Result<(), Error> {
         dispatch!(self, f => f.open_close(tree, share, path, spec, what, deadline).await)
@@ -787,17 +787,21 @@ impl Family {
 }
 
 /// A pipe read must bring data, and no more than asked.
-pub(crate) fn check_pipe_read(got: usize, asked: u32, what: &str) -> Result<(), Error> {
+pub(crate) fn check_pipe_read(got: usize, asked: u32, what: &'static str) -> Result<(), Error> {
+    use crate::error::{BadAnswer, ProtocolError};
     if got == 0 {
-        return Err(crate::error::ProtocolError::Unexpected(
-            "the srvsvc pipe returned no data before the end of the RPC response".into(),
-        )
+        return Err(ProtocolError::BadAnswer(BadAnswer::Missing {
+            what,
+            missing: "data before the end of the RPC response",
+        })
         .into());
     }
     if got > asked as usize {
-        return Err(crate::error::ProtocolError::Unexpected(format!(
-            "{what} returned {got} bytes, more than the {asked} asked for"
-        ))
+        return Err(ProtocolError::BadAnswer(BadAnswer::TooMuchData {
+            what,
+            got: got as u64,
+            asked: u64::from(asked),
+        })
         .into());
     }
     Ok(())

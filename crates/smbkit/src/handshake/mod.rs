@@ -241,16 +241,7 @@ async fn establish(
         config(f, deadline.saturating_duration_since(now), client_guid),
         now.into_std(),
     );
-    let outcome = pump(&mut core, &mut stream).await.map_err(|e| match e {
-        Error::AuthFailed {
-            status, message, ..
-        } => Error::AuthFailed {
-            status,
-            user: f.username.clone(),
-            message,
-        },
-        e => e,
-    })?;
+    let outcome = pump(&mut core, &mut stream).await?;
     let e = match outcome {
         Outcome::Smb1(n) => {
             return tokio::time::timeout_at(deadline, smb1::connect(f, stream, *n, deadline))

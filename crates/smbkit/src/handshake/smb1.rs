@@ -80,18 +80,7 @@ pub(crate) async fn connect(
     // stream; the driver takes the stream over once it is done.
     let mut core = Smb1Connection::with_session_setup(config, setup, now.into_std());
     let mut stream = stream;
-    let session = super::pump_smb1(&mut core, &mut stream)
-        .await
-        .map_err(|e| match e {
-            Error::AuthFailed {
-                status, message, ..
-            } => Error::AuthFailed {
-                status,
-                user: f.username.clone(),
-                message,
-            },
-            e => e,
-        })?;
+    let session = super::pump_smb1(&mut core, &mut stream).await?;
     core.set_liveness(f.liveness, tokio::time::Instant::now().into_std());
     let (rd, wr) = crate::transport::split(stream);
     let (shared, tasks) = Smb1Shared::start(core, rd, wr);

@@ -11,12 +11,21 @@ use tokio::time::Instant;
 
 use super::names::{check_length, smb_path};
 use super::Ctx;
-use crate::error::{abbreviate, Error, ProtocolError};
+use crate::error::{abbreviate, BadAnswer, Error, InvalidArgument, ProtocolError};
 use crate::family::{Page, Search};
 use crate::types::{DirEntry, SharedFile};
 
 /// The most pages one listing reads.
 const MAX_PAGES: usize = 100_000;
+
+/// The error of a listing that is still not done after [`MAX_PAGES`].
+fn never_ends() -> Error {
+    ProtocolError::BadAnswer(BadAnswer::NoProgress {
+        what: "the listing",
+        attempts: MAX_PAGES as u32,
+    })
+    .into()
+}
 
 /// Every entry of folder `path` matching `pattern` (`*` and `?` wildcards,
 /// matched by the server), unfiltered, `.` and `..` included when the
@@ -33,13 +42,13 @@ pub(crate) async fn list_entries(
 ) -> Result<Vec<SharedFile>, Error> {
     let path = smb_path(path)?;
     if pattern.is_empty() {
-        return Err(Error::InvalidArgument("the pattern is empty".into()));
+        return Err(InvalidArgument::EmptyPattern.into());
     }
     if pattern.contains(['\\', '/', '\0']) {
-        return Err(Error::InvalidArgument(format!(
-            "pattern {:?} must be a name pattern, without folders",
-            abbreviate(pattern)
-        )));
+        return Err(InvalidArgument::PatternWithFolder {
+            pattern: abbreviate(pattern),
+        }
+        .into());
     }
     check_length("pattern", pattern)?;
     let tree = ctx.tree(share, deadline).await?;
@@ -52,7 +61,7 @@ pub(crate) async fn list_entries(
     let mut pages = 1;
     while !end {
         if pages >= MAX_PAGES {
-            return Err(ProtocolError::Unexpected("the listing never ends".into()).into());
+            return Err(never_ends());
         }
         let page = search.next_page(share, &path, deadline).await?;
         result.extend(page.entries);
@@ -197,10 +206,7 @@ impl futures_core::Stream for ReadDir {
                 if this.pages >= MAX_PAGES {
                     this.done = true;
                     this.search = None;
-                    return Poll::Ready(Some(Err(ProtocolError::Unexpected(
-                        "the listing never ends".into(),
-                    )
-                    .into())));
+                    return Poll::Ready(Some(Err(never_ends())));
                 }
                 this.started = true;
                 this.fetching = Some(this.fetch());

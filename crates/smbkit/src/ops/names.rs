@@ -3,7 +3,7 @@
 
 use smbkit_proto::codec::utf16_len;
 
-use crate::error::{abbreviate, Error};
+use crate::error::{abbreviate, Error, InvalidArgument};
 
 /// The longest path a request can carry, in bytes of UTF-16: the path
 /// fields of both families have 16-bit lengths (MS-SMB2 §2.2.13 CREATE
@@ -18,10 +18,11 @@ pub(crate) const MAX_PATH_BYTES: usize = 65535;
 /// encoders would refuse it too, naming their field).
 pub(crate) fn smb_path(path: &str) -> Result<String, Error> {
     if path.contains('\0') {
-        return Err(Error::InvalidArgument(format!(
-            "path {:?} contains a NUL character",
-            abbreviate(path)
-        )));
+        return Err(InvalidArgument::Nul {
+            what: "path",
+            value: abbreviate(path),
+        }
+        .into());
     }
     let parts: Vec<&str> = path
         .split(['/', '\\'])
@@ -33,15 +34,17 @@ pub(crate) fn smb_path(path: &str) -> Result<String, Error> {
 }
 
 /// Fails unless `s` fits [`MAX_PATH_BYTES`] as UTF-16; `what` names it.
-pub(crate) fn check_length(what: &str, s: &str) -> Result<(), Error> {
+pub(crate) fn check_length(what: &'static str, s: &str) -> Result<(), Error> {
     let bytes = utf16_len(s);
     if bytes > MAX_PATH_BYTES {
-        return Err(Error::InvalidArgument(format!(
-            "{what} '{}' of {} characters is {bytes} bytes in UTF-16, the limit is \
-             {MAX_PATH_BYTES} (a 16-bit length field)",
-            abbreviate(s),
-            s.chars().count()
-        )));
+        return Err(InvalidArgument::NameTooLong {
+            what,
+            value: abbreviate(s),
+            chars: s.chars().count(),
+            bytes,
+            limit: MAX_PATH_BYTES,
+        }
+        .into());
     }
     Ok(())
 }

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use super::listing::list_entries;
 use super::names::{join, smb_path, split_last};
 use super::{timed, Ctx};
-use crate::error::{failure, Error};
+use crate::error::{failure, Error, InvalidArgument};
 use crate::family::OpenSpec;
 use crate::types::SharedFile;
 
@@ -34,9 +34,10 @@ pub(crate) async fn create_directory(ctx: &Ctx, share: &str, path: &str) -> Resu
     timed(ctx, |deadline| async move {
         let path = smb_path(path)?;
         if path.is_empty() {
-            return Err(Error::InvalidArgument(
-                "cannot create the share's root folder".into(),
-            ));
+            return Err(InvalidArgument::NoName {
+                operation: "create_directory",
+            }
+            .into());
         }
         let tree = ctx.tree(share, deadline).await?;
         let spec = OpenSpec::new(
@@ -56,9 +57,10 @@ pub(crate) async fn delete_directory(ctx: &Ctx, share: &str, path: &str) -> Resu
     timed(ctx, |deadline| async move {
         let path = smb_path(path)?;
         if path.is_empty() {
-            return Err(Error::InvalidArgument(
-                "cannot delete the share's root folder".into(),
-            ));
+            return Err(InvalidArgument::NoName {
+                operation: "delete_directory",
+            }
+            .into());
         }
         let tree = ctx.tree(share, deadline).await?;
         ctx.family()
@@ -78,7 +80,7 @@ pub(crate) async fn delete_files(
     delete_matching_folders: bool,
 ) -> Result<(), Error> {
     timed(ctx, |deadline| async move {
-        let (tree, path, entries) = matching(ctx, share, pattern, deadline).await?;
+        let (tree, path, entries) = matching(ctx, "delete_files", share, pattern, deadline).await?;
         let (dir, _) = split_last(&path);
         let mut matched = false;
         for e in entries {
@@ -113,6 +115,7 @@ pub(crate) async fn delete_files(
 /// entries.
 async fn matching(
     ctx: &Ctx,
+    operation: &'static str,
     share: &str,
     pattern: &str,
     deadline: Instant,
@@ -120,9 +123,7 @@ async fn matching(
     let path = smb_path(pattern)?;
     let (dir, last) = split_last(&path);
     if last.is_empty() || pattern.ends_with(['/', '\\']) {
-        return Err(Error::InvalidArgument(format!(
-            "pattern '{pattern}' names no file: give a name or wildcard after the last separator"
-        )));
+        return Err(InvalidArgument::NoName { operation }.into());
     }
     let tree = ctx.tree(share, deadline).await?;
     let entries = list_entries(ctx, share, dir, last, deadline)
@@ -177,7 +178,8 @@ pub(crate) async fn reset_file_attributes(
     attributes: u32,
 ) -> Result<(), Error> {
     timed(ctx, |deadline| async move {
-        let (tree, path, entries) = matching(ctx, share, pattern, deadline).await?;
+        let (tree, path, entries) =
+            matching(ctx, "reset_file_attributes", share, pattern, deadline).await?;
         let (dir, _) = split_last(&path);
         let mut matched = false;
         for e in entries {
@@ -220,9 +222,10 @@ pub(crate) async fn rename(
         let old = smb_path(old_path)?;
         let new = smb_path(new_path)?;
         if old.is_empty() || new.is_empty() {
-            return Err(Error::InvalidArgument(
-                "rename needs a file or folder, not the share's root".into(),
-            ));
+            return Err(InvalidArgument::NoName {
+                operation: "rename",
+            }
+            .into());
         }
         let tree = ctx.tree(share, deadline).await?;
         ctx.family().rename(tree, share, &old, &new, deadline).await

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use super::names::smb_path;
 use super::{timed_again, Ctx};
-use crate::error::{failure, Error, ProtocolError};
+use crate::error::{failure, BadAnswer, Error, ProtocolError};
 use crate::family::{OpenSpec, PathQuery};
 
 /// The most security queries one call makes.
@@ -82,25 +82,26 @@ async fn query(
         match r.status {
             NtStatus::SUCCESS => {
                 if r.data.len() > out_len as usize {
-                    return Err(ProtocolError::Unexpected(format!(
-                        "the security query returned {} bytes, more than the {out_len} asked \
-                         for",
-                        r.data.len()
-                    ))
+                    return Err(ProtocolError::BadAnswer(BadAnswer::TooMuchData {
+                        what: "the security query",
+                        got: r.data.len() as u64,
+                        asked: u64::from(out_len),
+                    })
                     .into());
                 }
                 return SecurityDescriptor::decode(&r.data)
                     .map_err(|e| ProtocolError::decode("security descriptor", e).into());
             }
             NtStatus::BUFFER_TOO_SMALL => {
-                out_len = needed_length(r.needed, out_len, cap, path)?;
+                out_len = needed_length(r.needed, out_len, cap)?;
             }
             s => return Err(failure("get_security", share, path, s)),
         }
     }
-    Err(ProtocolError::Unexpected(format!(
-        "the security descriptor of '{path}' did not fit after {SECURITY_ATTEMPTS} requests"
-    ))
+    Err(ProtocolError::BadAnswer(BadAnswer::NoProgress {
+        what: "the security descriptor",
+        attempts: SECURITY_ATTEMPTS as u32,
+    })
     .into())
 }
 
@@ -108,19 +109,17 @@ async fn query(
 /// said it needs (MS-SMB2 §2.2.2.2 ErrorData, MS-CIFS §2.2.7.6.2
 /// LengthNeeded), or four times the offer when it said none; it must
 /// exceed the offer and stay within `cap`.
-fn needed_length(needed: Option<u32>, offered: u32, cap: u32, path: &str) -> Result<u32, Error> {
+fn needed_length(needed: Option<u32>, offered: u32, cap: u32) -> Result<u32, Error> {
     let needed = needed.unwrap_or_else(|| offered.saturating_mul(4).min(cap));
     if needed <= offered {
-        return Err(ProtocolError::Unexpected(format!(
-            "STATUS_BUFFER_TOO_SMALL for a {offered}-byte buffer, asking for {needed} bytes"
-        ))
-        .into());
+        return Err(ProtocolError::BadAnswer(BadAnswer::BufferTooSmall { offered, needed }).into());
     }
     if needed > cap {
-        return Err(ProtocolError::Unexpected(format!(
-            "the security descriptor of '{path}' is {needed} bytes, more than the {cap} \
-             smbkit accepts"
-        ))
+        return Err(ProtocolError::BadAnswer(BadAnswer::TooLarge {
+            what: "the security descriptor",
+            needed: u64::from(needed),
+            limit: u64::from(cap),
+        })
         .into());
     }
     Ok(needed)
@@ -132,14 +131,22 @@ mod tests {
 
     #[test]
     fn length_needed_must_grow_and_stay_within_the_cap() {
-        assert_eq!(needed_length(Some(120), 8, 4000, "f").unwrap(), 120);
+        assert_eq!(needed_length(Some(120), 8, 4000).unwrap(), 120);
         for (needed, offered) in [(8, 8), (4, 8), (5000, 8)] {
-            let e = needed_length(Some(needed), offered, 4000, "f").unwrap_err();
-            assert!(matches!(e, Error::Protocol(_)), "{e:?}");
+            let e = needed_length(Some(needed), offered, 4000).unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    Error::Protocol(ProtocolError::BadAnswer(
+                        BadAnswer::BufferTooSmall { .. } | BadAnswer::TooLarge { .. }
+                    ))
+                ),
+                "{e:?}"
+            );
         }
         // No size given: grow.
-        assert_eq!(needed_length(None, 100, 4000, "f").unwrap(), 400);
-        assert_eq!(needed_length(None, 3000, 4000, "f").unwrap(), 4000);
-        assert!(needed_length(None, 4000, 4000, "f").is_err());
+        assert_eq!(needed_length(None, 100, 4000).unwrap(), 400);
+        assert_eq!(needed_length(None, 3000, 4000).unwrap(), 4000);
+        assert!(needed_length(None, 4000, 4000).is_err());
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::{with_limit, Ctx};
-use crate::error::{abbreviate, Error};
+use crate::error::{abbreviate, Error, InvalidArgument};
 use crate::factory::DEFAULT_ECHO_TIMEOUT;
 use crate::types::TreeInfo;
 
@@ -19,19 +19,23 @@ const MAX_SHARE_CHARS: usize = 80;
 /// Rejects share names the server could never accept.
 pub(crate) fn check_share(share: &str) -> Result<(), Error> {
     if share.is_empty() {
-        return Err(Error::InvalidArgument("the share name is empty".into()));
+        return Err(InvalidArgument::EmptyShare.into());
     }
     if let Some(c) = share.chars().find(|c| matches!(c, '\\' | '/' | '\0')) {
-        return Err(Error::InvalidArgument(format!(
-            "share name '{share}' contains {c:?}; give the share alone, without a path"
-        )));
+        return Err(InvalidArgument::ShareCharacter {
+            share: abbreviate(share),
+            character: c,
+        }
+        .into());
     }
     let count = share.chars().count();
     if count > MAX_SHARE_CHARS {
-        return Err(Error::InvalidArgument(format!(
-            "share name '{}' is {count} characters long, the limit is {MAX_SHARE_CHARS}",
-            abbreviate(share)
-        )));
+        return Err(InvalidArgument::ShareTooLong {
+            share: abbreviate(share),
+            length: count,
+            limit: MAX_SHARE_CHARS,
+        }
+        .into());
     }
     Ok(())
 }

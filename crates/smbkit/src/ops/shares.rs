@@ -15,7 +15,7 @@ use smbkit_proto::NtStatus;
 use tokio::time::Instant;
 
 use super::Ctx;
-use crate::error::{describe_status, Error, ProtocolError};
+use crate::error::{pipe_io_failure, BadAnswer, Error, FailureDetail, Internal, ProtocolError};
 use crate::family::{FileRef, OpenSpec};
 use crate::types::SharedDevice;
 
@@ -69,13 +69,7 @@ pub(crate) async fn list_shares_with(
         .open(tree, "IPC$", name, spec, "list_shares", deadline)
         .await
         .map_err(|e| match e {
-            Error::OperationFailure { status, .. } => Error::OperationFailure {
-                message: format!(
-                    "cannot open the {name} pipe on IPC$ ({})",
-                    describe_status(status)
-                ),
-                status,
-            },
+            Error::OperationFailure { status, .. } => pipe_io_failure("opening the pipe", status),
             e => e,
         })?;
     // On an error, dropping the pipe hands its close to the connection.
@@ -97,9 +91,9 @@ async fn share_enum(
     let ack = pipe_transact(ctx, pipe, &[bind], io_size, deadline, |data| {
         got.extend_from_slice(data);
         match pdu::pdu_length(&got).map_err(rpc_decode)? {
-            Some(len) if got.len() >= len => BindAck::decode(&got[..len])
-                .map(Some)
-                .map_err(|e| rpc_failure("bind to SRVSVC", e)),
+            Some(len) if got.len() >= len => {
+                BindAck::decode(&got[..len]).map(Some).map_err(rpc_failure)
+            }
             _ => Ok(None),
         }
     })
@@ -117,9 +111,7 @@ async fn share_enum(
         let (call_id, fragments) = calls.next_request(frag)?;
         let mut reassembler = Reassembler::new(call_id);
         let stub = pipe_transact(ctx, pipe, &fragments, io_size, deadline, |data| {
-            reassembler
-                .push(data)
-                .map_err(|e| rpc_failure("NetrShareEnum", e))
+            reassembler.push(data).map_err(rpc_failure)
         })
         .await?;
         if let Some(shares) = calls.take_response(&stub)? {
@@ -144,7 +136,7 @@ async fn pipe_transact<T>(
 ) -> Result<T, Error> {
     let family = ctx.family();
     let Some((last, first)) = fragments.split_last() else {
-        return Err(Error::InvalidArgument("no PDU to send".into()));
+        return Err(Internal::Unexpected("no DCE/RPC PDU to send").into());
     };
     for f in first {
         family.pipe_write(pipe, f, deadline).await?;
@@ -192,9 +184,10 @@ impl ShareEnumCalls {
     /// bytes each).
     pub(crate) fn next_request(&mut self, max_frag: u16) -> Result<(u32, Vec<Vec<u8>>), Error> {
         if self.call_id >= BIND_CALL_ID + MAX_ENUM_CALLS {
-            return Err(ProtocolError::Unexpected(format!(
-                "NetrShareEnum still answered ERROR_MORE_DATA after {MAX_ENUM_CALLS} calls"
-            ))
+            return Err(ProtocolError::BadAnswer(BadAnswer::NoProgress {
+                what: "NetrShareEnum (ERROR_MORE_DATA)",
+                attempts: MAX_ENUM_CALLS,
+            })
             .into());
         }
         self.call_id += 1;
@@ -245,15 +238,17 @@ pub(crate) fn next_enum_step(
         }
         srvsvc::ERROR_MORE_DATA => {
             if res.shares.is_empty() {
-                return Err(ProtocolError::Unexpected(
-                    "NetrShareEnum answered ERROR_MORE_DATA without any entry".into(),
-                )
+                return Err(ProtocolError::BadAnswer(BadAnswer::Missing {
+                    what: "NetrShareEnum (ERROR_MORE_DATA)",
+                    missing: "any entry",
+                })
                 .into());
             }
             let Some(h) = res.resume_handle else {
-                return Err(ProtocolError::Unexpected(
-                    "NetrShareEnum answered ERROR_MORE_DATA without a resume handle".into(),
-                )
+                return Err(ProtocolError::BadAnswer(BadAnswer::Missing {
+                    what: "NetrShareEnum (ERROR_MORE_DATA)",
+                    missing: "a resume handle",
+                })
                 .into());
             };
             shares.extend(res.shares);
@@ -275,52 +270,36 @@ fn werror_failure(code: u32) -> Error {
         2123 => ("NERR_BufTooSmall", NtStatus::BUFFER_TOO_SMALL),
         _ => ("", NtStatus::UNSUCCESSFUL),
     };
-    let name = if name.is_empty() {
-        String::new()
-    } else {
-        format!(" {name}")
-    };
     Error::OperationFailure {
-        message: format!("list_shares: NetrShareEnum failed with WERROR {code} ({code:#x}){name}"),
+        operation: "list_shares",
+        path: String::new(),
         status,
+        detail: Some(Box::new(FailureDetail::Werror {
+            code,
+            name: (!name.is_empty()).then_some(name),
+        })),
     }
 }
 
 /// An RPC-level failure as an error: faults and refused binds are the
 /// server saying no ([`Error::OperationFailure`]); undecodable PDUs are
 /// [`Error::Protocol`].
-pub(crate) fn rpc_failure(what: &str, e: RpcError) -> Error {
-    match e {
-        RpcError::Decode(d) => rpc_decode(d),
-        RpcError::Fault {
-            status,
-            did_not_execute,
-            ..
-        } => {
-            let nt = match status {
-                NcaStatus::ACCESS_DENIED => NtStatus::ACCESS_DENIED,
-                NcaStatus::NCA_OP_RNG_ERROR | NcaStatus::NCA_UNK_IF => NtStatus::NOT_SUPPORTED,
-                _ => NtStatus::UNSUCCESSFUL,
-            };
-            Error::OperationFailure {
-                message: format!(
-                    "list_shares: {what} failed with RPC fault {status}{}",
-                    if did_not_execute {
-                        " (the call did not execute)"
-                    } else {
-                        ""
-                    }
-                ),
-                status: nt,
-            }
-        }
-        e @ (RpcError::BindNak { .. } | RpcError::ContextRejected { .. }) => {
-            Error::OperationFailure {
-                message: format!("list_shares: the server refused the SRVSVC interface: {e}"),
-                status: NtStatus::NOT_SUPPORTED,
-            }
-        }
-        e => ProtocolError::Unexpected(format!("list_shares: {what}: {e}")).into(),
+pub(crate) fn rpc_failure(e: RpcError) -> Error {
+    let status = match &e {
+        RpcError::Decode(d) => return rpc_decode(d.clone()),
+        RpcError::Fault { status, .. } => match *status {
+            NcaStatus::ACCESS_DENIED => NtStatus::ACCESS_DENIED,
+            NcaStatus::NCA_OP_RNG_ERROR | NcaStatus::NCA_UNK_IF => NtStatus::NOT_SUPPORTED,
+            _ => NtStatus::UNSUCCESSFUL,
+        },
+        RpcError::BindNak { .. } | RpcError::ContextRejected { .. } => NtStatus::NOT_SUPPORTED,
+        _ => NtStatus::UNSUCCESSFUL,
+    };
+    Error::OperationFailure {
+        operation: "list_shares",
+        path: String::new(),
+        status,
+        detail: Some(Box::new(FailureDetail::Rpc(e))),
     }
 }
 
@@ -396,28 +375,33 @@ mod tests {
             status: NcaStatus::ACCESS_DENIED,
             did_not_execute: true,
         };
-        let e = rpc_failure("NetrShareEnum", fault);
+        let e = rpc_failure(fault);
         assert_eq!(e.status(), Some(NtStatus::ACCESS_DENIED));
         assert!(e.to_string().contains("did not execute"), "{e}");
-        let e = rpc_failure(
-            "NetrShareEnum",
-            RpcError::Fault {
-                call_id: 2,
-                status: NcaStatus::NCA_OP_RNG_ERROR,
-                did_not_execute: false,
-            },
-        );
+        let e = rpc_failure(RpcError::Fault {
+            call_id: 2,
+            status: NcaStatus::NCA_OP_RNG_ERROR,
+            did_not_execute: false,
+        });
         assert_eq!(e.status(), Some(NtStatus::NOT_SUPPORTED));
         let nak = RpcError::BindNak {
             call_id: 1,
             reason: smbkit_proto::rpc::RejectReason(4),
         };
-        let e = rpc_failure("bind to SRVSVC", nak);
+        let e = rpc_failure(nak);
         assert_eq!(e.status(), Some(NtStatus::NOT_SUPPORTED));
-        assert!(e.to_string().contains("refused"), "{e}");
+        assert!(
+            matches!(
+                &e,
+                Error::OperationFailure { detail: Some(d), .. }
+                    if matches!(**d, FailureDetail::Rpc(RpcError::BindNak { .. }))
+            ),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("bind refused"), "{e}");
         // A bind_ack that is really garbage is a protocol error.
         let e = BindAck::decode(&[5, 0, 12, 3, 0x10, 0, 0, 0, 16, 0, 0, 0, 1, 0, 0, 0])
-            .map_err(|e| rpc_failure("bind", e))
+            .map_err(rpc_failure)
             .unwrap_err();
         assert!(matches!(e, Error::Protocol(_)), "{e:?}");
     }

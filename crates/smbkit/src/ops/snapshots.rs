@@ -11,7 +11,7 @@ use smbkit_proto::NtStatus;
 
 use super::names::smb_path;
 use super::{timed_again, Ctx};
-use crate::error::{failure, Error, ProtocolError};
+use crate::error::{failure, BadAnswer, Error, ProtocolError};
 use crate::family::{OpenSpec, PathQuery};
 
 /// The most FSCTL_SRV_ENUMERATE_SNAPSHOTS round trips one listing makes.
@@ -77,11 +77,11 @@ async fn enumerate(
             return Err(failure("list_snapshots", share, path, r.status));
         }
         if r.data.len() > out_len as usize {
-            return Err(ProtocolError::Unexpected(format!(
-                "FSCTL_SRV_ENUMERATE_SNAPSHOTS returned {} bytes, more than the {out_len} \
-                 asked for",
-                r.data.len()
-            ))
+            return Err(ProtocolError::BadAnswer(BadAnswer::TooMuchData {
+                what: "FSCTL_SRV_ENUMERATE_SNAPSHOTS",
+                got: r.data.len() as u64,
+                asked: u64::from(out_len),
+            })
             .into());
         }
         let array = fscc::parse_snapshot_array(&r.data)
@@ -94,26 +94,32 @@ async fn enumerate(
             .saturating_add(12)
             .saturating_add(SNAPSHOT_SLACK);
         if needed > cap {
-            return Err(ProtocolError::Unexpected(format!(
-                "the snapshot list of '{path}' needs {needed} bytes, more than the {cap}-byte \
-                 limit of an FSCTL's output"
-            ))
+            return Err(ProtocolError::BadAnswer(BadAnswer::TooLarge {
+                what: "the snapshot list",
+                needed: u64::from(needed),
+                limit: u64::from(cap),
+            })
             .into());
         }
         out_len = needed.max(out_len.saturating_add(SNAPSHOT_SLACK)).min(cap);
     }
-    Err(ProtocolError::Unexpected(format!(
-        "the snapshot list of '{path}' did not fit after {SNAPSHOT_ATTEMPTS} requests"
-    ))
+    Err(ProtocolError::BadAnswer(BadAnswer::NoProgress {
+        what: "the snapshot list",
+        attempts: SNAPSHOT_ATTEMPTS as u32,
+    })
     .into())
 }
 
 /// A `@GMT-YYYY.MM.DD-HH.MM.SS` token as a `SystemTime` (UTC).
 pub(crate) fn snapshot_time(token: &str) -> Result<SystemTime, Error> {
     let secs = fscc::gmt_token_to_unix(token).ok_or_else(|| {
-        ProtocolError::Unexpected(format!(
-            "snapshot token {token:?} is not of the form @GMT-YYYY.MM.DD-HH.MM.SS"
-        ))
+        ProtocolError::decode(
+            "snapshot token",
+            smbkit_proto::DecodeError::Invalid {
+                what: "snapshot token",
+                detail: format!("{token:?} is not of the form @GMT-YYYY.MM.DD-HH.MM.SS"),
+            },
+        )
     })?;
     Ok(if secs >= 0 {
         UNIX_EPOCH + Duration::from_secs(secs.unsigned_abs())

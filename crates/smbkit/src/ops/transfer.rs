@@ -28,7 +28,7 @@ mod cursor;
 
 use super::names::smb_path;
 use super::{with_limit, Ctx};
-use crate::error::{display, Error, NotResumableReason};
+use crate::error::{display, Error, InvalidArgument, NotResumableReason, OpenOptionsError};
 use crate::family::{
     read_spec, Durable, Family, Fid, FileRef, OpenFile, OpenInfo, OpenSpec, ReadStart,
     WriteInFlight,
@@ -66,7 +66,7 @@ async fn open_resumable(
     path: &str,
     spec: OpenSpec,
     writes: bool,
-    what: &str,
+    what: &'static str,
     deadline: Instant,
 ) -> Result<OpenFile, Error> {
     ctx.again_if_lost(|| async move {
@@ -129,11 +129,12 @@ async fn retrieve_in<W: AsyncWrite + Unpin + ?Sized>(
         ReadStart::Open(f) => (*f.info(), None, Some(f)),
     };
     if offset > info.size {
-        return Err(Error::InvalidArgument(format!(
-            "offset {offset} is past the end of '{}' ({} bytes)",
-            display(share, &path),
-            info.size
-        )));
+        return Err(InvalidArgument::OffsetPastEnd {
+            offset,
+            path: display(share, &path),
+            size: info.size,
+        }
+        .into());
     }
     let mut written = 0u64;
     if let Some(first) = first {
@@ -209,9 +210,10 @@ async fn store_in<R: AsyncRead + Unpin + ?Sized>(
 ) -> Result<u64, Error> {
     let path = smb_path(path)?;
     if path.is_empty() {
-        return Err(Error::InvalidArgument(
-            "store_file needs a file name".into(),
-        ));
+        return Err(InvalidArgument::NoName {
+            operation: "store_file",
+        }
+        .into());
     }
     let chunk = ctx.live_link().await?.family.write_size();
     let spec = OpenSpec::new(
@@ -415,10 +417,10 @@ impl Handle {
                 file: f.file(),
                 epoch: c.epoch,
             }),
-            None => Err(Error::InvalidArgument(format!(
-                "'{}' has been closed",
-                display(&self.target.share, &self.target.path)
-            ))),
+            None => Err(InvalidArgument::FileClosed {
+                path: display(&self.target.share, &self.target.path),
+            }
+            .into()),
         }
     }
 
@@ -1041,23 +1043,20 @@ impl OpenOptions {
         use smbkit_proto::smb2::create::create_disposition as d;
         let writes = self.write || self.append;
         if !self.read && !writes {
-            return Err(Error::InvalidArgument(
-                "open options allow neither read, write nor append".into(),
-            ));
+            return Err(InvalidArgument::OpenOptions(OpenOptionsError::NoAccess).into());
         }
         if (self.create || self.create_new) && !writes {
-            return Err(Error::InvalidArgument(
-                "create and create_new need write or append".into(),
-            ));
+            return Err(InvalidArgument::OpenOptions(OpenOptionsError::CreateWithoutWrite).into());
         }
         if self.truncate && !self.write && !self.create_new {
-            return Err(Error::InvalidArgument("truncate needs write".into()));
+            return Err(
+                InvalidArgument::OpenOptions(OpenOptionsError::TruncateWithoutWrite).into(),
+            );
         }
         if self.share & !smbkit_proto::smb2::create::share_access::ALL != 0 {
-            return Err(Error::InvalidArgument(format!(
-                "share access {:#x} has bits other than FILE_SHARE_READ, _WRITE and _DELETE",
-                self.share
-            )));
+            return Err(
+                InvalidArgument::OpenOptions(OpenOptionsError::ShareAccess(self.share)).into(),
+            );
         }
         let disposition = match (self.create_new, self.create, self.truncate) {
             (true, _, _) => d::CREATE,
@@ -1097,7 +1096,7 @@ pub(crate) async fn open_with(
     super::timed(ctx, |deadline| async move {
         let path = smb_path(path)?;
         if path.is_empty() {
-            return Err(Error::InvalidArgument("open needs a file name".into()));
+            return Err(InvalidArgument::NoName { operation: "open" }.into());
         }
         let f = open_resumable(ctx, share, &path, spec, options.writes(), "open", deadline).await?;
         Ok(RemoteFile::new(ctx.clone(), share, &path, f))

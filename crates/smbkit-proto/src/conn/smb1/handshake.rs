@@ -83,7 +83,7 @@ const CLIENT_CAPS: u32 = caps::UNICODE
     | caps::LARGE_WRITEX;
 
 fn auth_err(e: NtlmError) -> ConnError {
-    Violation::Auth(e.to_string()).into()
+    Violation::Auth(e).into()
 }
 
 impl Smb1Connection {
@@ -140,11 +140,9 @@ impl Smb1Connection {
             hs.auth = Some(auth);
             return self.send_setup_extended(token, now);
         }
-        let challenge = neg.challenge.ok_or_else(|| {
-            Violation::Unexpected(
-                "the SMB1 NEGOTIATE response has neither extended security nor a challenge".into(),
-            )
-        })?;
+        let challenge = neg.challenge.ok_or(Violation::Handshake(
+            crate::conn::HandshakeViolation::NoChallenge,
+        ))?;
         let creds = &hs.setup.credentials;
         let logon = if hs.anonymous {
             None
@@ -197,10 +195,9 @@ impl Smb1Connection {
         };
         hs.rounds += 1;
         if hs.rounds > 4 {
-            return Err(Violation::Unexpected(
-                "SESSION_SETUP_ANDX did not finish after 4 rounds".into(),
-            )
-            .into());
+            return Err(
+                Violation::Handshake(crate::conn::HandshakeViolation::TooManyRounds(4)).into(),
+            );
         }
         let neg = &hs.setup.negotiate;
         let req = SessionSetupRequestExtended {
@@ -235,7 +232,10 @@ impl Smb1Connection {
             Reply::One(r) => r,
             Reply::Trans(_) => {
                 return Err(
-                    Violation::Unexpected("a transaction reply to SESSION_SETUP".into()).into(),
+                    Violation::Handshake(crate::conn::HandshakeViolation::OutOfOrder(
+                        crate::conn::CommandCode::Smb1(command::SESSION_SETUP_ANDX),
+                    ))
+                    .into(),
                 )
             }
         };
@@ -257,11 +257,13 @@ impl Smb1Connection {
             if status.is_logon_failure() {
                 return Err(ConnError::AuthFailed {
                     status,
-                    message: crate::types::describe_status(status).into(),
+                    user,
+                    during: crate::conn::AuthStage::Logon,
+                    hint: None,
                 });
             }
-            return Err(ConnError::OperationFailure {
-                message: format!("SESSION_SETUP_ANDX for user '{user}' failed"),
+            return Err(ConnError::HandshakeFailed {
+                step: crate::conn::HandshakeStep::SessionSetup,
                 status,
             });
         }
@@ -326,7 +328,7 @@ impl Smb1Connection {
             Ok(())
         } else if is_signed(r) {
             Err(Violation::BadSignature {
-                command: "SESSION_SETUP_ANDX".into(),
+                command: crate::conn::CommandCode::Smb1(command::SESSION_SETUP_ANDX),
             }
             .into())
         } else if server_requires {

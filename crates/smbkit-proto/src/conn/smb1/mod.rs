@@ -31,7 +31,10 @@ use bytes::Bytes;
 
 use super::book::{Book, Events, Owner};
 use super::liveness::{Liveness, Verdict, Watch};
-use super::{earliest, ConnError, RequestId, Transmit, Violation};
+use super::{
+    earliest, CommandCode, ConnError, InvalidRequest, RequestId, Transmit, UnexpectedMessage,
+    Violation,
+};
 use crate::smb1::header::{command, flags, flags2, Header, HEADER_LEN, PROTOCOL_ID};
 use crate::smb1::signing::Smb1Signer;
 use crate::smb1::trans::{split_request, TransAssembler, TransResponsePart};
@@ -330,9 +333,7 @@ impl Smb1Connection {
     /// [`Smb1Connection::cancel`]).
     pub fn start(&mut self, req: Request, now: Instant) -> Result<RequestId, ConnError> {
         if self.book.closed.is_none() && self.handshake.is_some() {
-            return Err(ConnError::InvalidArgument(
-                "the connection is still authenticating".into(),
-            ));
+            return Err(InvalidRequest::Authenticating.into());
         }
         self.start_owned(req, Owner::User, now)
     }
@@ -359,9 +360,7 @@ impl Smb1Connection {
             return Err(ConnError::NotConnected);
         }
         if req.msg.len() < HEADER_LEN {
-            return Err(ConnError::InvalidArgument(
-                "an SMB1 message without room for its header".into(),
-            ));
+            return Err(InvalidRequest::NoRoomForHeader.into());
         }
         let (operation, deadline) = (req.operation, req.deadline);
         let stage = Stage {
@@ -676,9 +675,7 @@ impl Smb1Connection {
                 let mut secondaries = Vec::new();
                 if self.config.max_buffer > 0 {
                     if let Some(split) = split_request(&msg, self.config.max_buffer as usize)
-                        .map_err(|e| {
-                            ConnError::InvalidArgument(format!("{}: {e}", req.operation))
-                        })?
+                        .map_err(InvalidRequest::Unsplittable)?
                     {
                         msg = split.primary;
                         secondaries = split.secondaries;
@@ -757,10 +754,7 @@ impl Smb1Connection {
 
     fn route(&mut self, msg: Bytes, now: Instant) -> Result<(), ConnError> {
         if msg.len() < 4 || msg[..4] != PROTOCOL_ID {
-            return Err(Violation::Unexpected(
-                "a frame that is not an SMB1 message arrived".into(),
-            )
-            .into());
+            return Err(Violation::UnexpectedMessage(UnexpectedMessage::NotSmb1).into());
         }
         let mut header = Header::decode(&msg).map_err(|e| Violation::decode("SMB1 header", e))?;
         if header.flags2 & flags2::NT_STATUS == 0 && header.status.0 != 0 {
@@ -788,7 +782,7 @@ impl Smb1Connection {
             // verify is discarded, and the client SHOULD disconnect.
             if !signer.verify(&msg, p.seq) {
                 let e: ConnError = Violation::BadSignature {
-                    command: format!("SMB1 {:#04x} (MID {})", header.command, header.mid),
+                    command: CommandCode::Smb1(header.command),
                 }
                 .into();
                 if let Some(id) = p.request {
@@ -801,11 +795,14 @@ impl Smb1Connection {
             if let Some(id) = p.request {
                 self.complete(
                     id,
-                    Err(Violation::Unexpected(format!(
-                        "the response to SMB1 command {:#04x} carries command {:#04x}",
-                        p.command, header.command
-                    ))
-                    .into()),
+                    Err(
+                        Violation::UnexpectedMessage(UnexpectedMessage::WrongCommand {
+                            request: CommandCode::Smb1(p.command),
+                            response: CommandCode::Smb1(header.command),
+                            message_id: u64::from(header.mid),
+                        })
+                        .into(),
+                    ),
                     now,
                 );
             }
@@ -1017,8 +1014,8 @@ fn trans_part(
     if parts > 0 && part.parameters.is_empty() && part.data.is_empty() {
         // Every further message must bring bytes: no endless stream of
         // empty parts.
-        return PartOutcome::Done(Err(Violation::Unexpected(
-            "a transaction response part without parameters or data".into(),
+        return PartOutcome::Done(Err(Violation::UnexpectedMessage(
+            UnexpectedMessage::EmptyTransactionPart,
         )
         .into()));
     }

@@ -10,7 +10,10 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 
 use super::{Event, Owner, Part, Request, Response, Signing, Smb2Connection, Stage};
-use crate::conn::{ConnError, NoEncryption, RequestId, Transmit, Unsupported, Violation};
+use crate::conn::{
+    AuthHint, AuthStage, CommandCode, ConnError, HandshakeStep, HandshakeViolation, NoEncryption,
+    RequestId, Transmit, Unsupported, Violation,
+};
 use crate::crypto::{
     derive_session_keys, Cipher, Decryptor, Encryptor, PreauthHash, Signer, SigningAlgorithm,
 };
@@ -281,7 +284,7 @@ fn dialects_for(direct_tcp: bool) -> Vec<Dialect> {
 }
 
 fn auth_err(e: NtlmError) -> ConnError {
-    Violation::Auth(e.to_string()).into()
+    Violation::Auth(e).into()
 }
 
 impl Smb2Connection {
@@ -348,11 +351,9 @@ impl Smb2Connection {
     ) -> Result<(), ConnError> {
         let (h, resp) = decode_negotiate(frame)?;
         if h.message_id != 0 {
-            return Err(Violation::Unexpected(format!(
-                "NEGOTIATE response has MessageId {} instead of 0",
-                h.message_id
-            ))
-            .into());
+            return Err(
+                Violation::Handshake(HandshakeViolation::NegotiateMessageId(h.message_id)).into(),
+            );
         }
         self.credits.grant(h.credits);
         if resp.dialect != Dialect::SMB2_WILDCARD {
@@ -447,12 +448,9 @@ impl Smb2Connection {
                             if hash_algorithms.as_slice() == [hash_algorithm::SHA512])
                     });
                     if !ok {
-                        return Err(Violation::Unexpected(
-                            "3.1.1 NEGOTIATE response without a SHA-512 preauth integrity \
-                             context"
-                                .into(),
-                        )
-                        .into());
+                        return Err(
+                            Violation::Handshake(HandshakeViolation::NoPreauthIntegrity).into()
+                        );
                     }
                     let mut p = PreauthHash::new();
                     p.update(&self.handshake.negotiate_bytes);
@@ -464,9 +462,9 @@ impl Smb2Connection {
                 self.negotiated(resp, preauth, now)
             }
             Command::SESSION_SETUP => self.session_setup_response(r, now),
-            c => {
-                Err(Violation::Unexpected(format!("a {c:?} response during the handshake")).into())
-            }
+            c => Err(
+                Violation::Handshake(HandshakeViolation::OutOfOrder(CommandCode::Smb2(c))).into(),
+            ),
         }
     }
 
@@ -598,10 +596,9 @@ impl Smb2Connection {
         self.session.session_id = r.header.session_id;
         if status == NtStatus::MORE_PROCESSING_REQUIRED {
             if self.handshake.rounds >= MAX_ROUNDS {
-                return Err(Violation::Unexpected(
-                    "SESSION_SETUP did not finish after 4 rounds".into(),
-                )
-                .into());
+                return Err(
+                    Violation::Handshake(HandshakeViolation::TooManyRounds(MAX_ROUNDS)).into(),
+                );
             }
             if let Some(h) = self.handshake.preauth.as_mut() {
                 h.update(&r.msg);
@@ -612,7 +609,7 @@ impl Smb2Connection {
                 .handshake
                 .auth
                 .as_mut()
-                .ok_or_else(|| Violation::Unexpected("SESSION_SETUP out of order".into()))?;
+                .ok_or_else(session_setup_out_of_order)?;
             let token = auth.step(&resp.security_buffer).map_err(auth_err)?;
             self.send_session_setup(token, now);
             return Ok(());
@@ -622,19 +619,19 @@ impl Smb2Connection {
         }
         let user = self.handshake.config.credentials.user.clone();
         if status.is_logon_failure() {
-            let mut message = crate::types::describe_status(status).to_string();
-            if status == NtStatus::ACCESS_DENIED && self.handshake.cipher.is_none() {
-                // What Samba and Windows answer a client that cannot
-                // encrypt when they require encryption (MS-SMB2 §3.3.5.5).
-                message.push_str(&format!(
-                    "; the server may require encryption, which this connection cannot do ({})",
-                    no_cipher_reason(self.dialect, 0)
-                ));
-            }
-            return Err(ConnError::AuthFailed { status, message });
+            // What Samba and Windows answer a client that cannot encrypt
+            // when they require encryption (MS-SMB2 §3.3.5.5).
+            let hint = (status == NtStatus::ACCESS_DENIED && self.handshake.cipher.is_none())
+                .then(|| AuthHint::MayRequireEncryption(no_cipher_reason(self.dialect, 0)));
+            return Err(ConnError::AuthFailed {
+                status,
+                user,
+                during: AuthStage::Logon,
+                hint,
+            });
         }
-        Err(ConnError::OperationFailure {
-            message: format!("SESSION_SETUP for user '{user}' failed"),
+        Err(ConnError::HandshakeFailed {
+            step: HandshakeStep::SessionSetup,
             status,
         })
     }
@@ -656,7 +653,7 @@ impl Smb2Connection {
             self.verify(&r)?;
             if !r.header.is_signed() {
                 return Err(Violation::Unsigned {
-                    command: "SESSION_SETUP".into(),
+                    command: CommandCode::Smb2(Command::SESSION_SETUP),
                 }
                 .into());
             }
@@ -670,7 +667,7 @@ impl Smb2Connection {
         hs.phase = Phase::Done;
         hs.auth = None;
         let Some(negotiate) = hs.negotiate.take() else {
-            return Err(Violation::Unexpected("SESSION_SETUP before NEGOTIATE".into()).into());
+            return Err(session_setup_out_of_order());
         };
         let signing = !(guest_or_null || anonymous) && want_signing;
         let signing_key_known = !(guest_or_null || anonymous);
@@ -854,15 +851,14 @@ impl Smb2Connection {
 
     fn reauth_step(&mut self, r: Response, now: Instant) -> Result<(), ConnError> {
         if self.reauth.is_none() {
-            return Err(Violation::Unexpected("SESSION_SETUP out of order".into()).into());
+            return Err(session_setup_out_of_order());
         }
         let session_id = self.session.session_id;
         if r.header.session_id != session_id {
-            return Err(Violation::Unexpected(format!(
-                "the server answered the re-authentication of session {session_id:#x} for \
-                 session {:#x}",
-                r.header.session_id
-            ))
+            return Err(Violation::Handshake(HandshakeViolation::WrongSession {
+                expected: session_id,
+                actual: r.header.session_id,
+            })
             .into());
         }
         let status = r.header.status;
@@ -879,10 +875,9 @@ impl Smb2Connection {
                 return Ok(());
             };
             if re.rounds >= MAX_ROUNDS {
-                return Err(Violation::Unexpected(format!(
-                    "the re-authentication did not finish after {MAX_ROUNDS} rounds"
-                ))
-                .into());
+                return Err(
+                    Violation::Handshake(HandshakeViolation::TooManyRounds(MAX_ROUNDS)).into(),
+                );
             }
             let token = re.auth.step(&resp.security_buffer).map_err(auth_err)?;
             self.send_reauth_setup(token, now);
@@ -909,17 +904,13 @@ impl Smb2Connection {
         if status.is_logon_failure() {
             return ConnError::AuthFailed {
                 status,
-                message: format!(
-                    "re-authenticating the expired session: {}",
-                    crate::types::describe_status(status)
-                ),
+                user: self.handshake.config.credentials.user.clone(),
+                during: AuthStage::Reauthentication,
+                hint: None,
             };
         }
-        ConnError::OperationFailure {
-            message: format!(
-                "re-authenticating the expired session of user '{}' failed",
-                self.handshake.config.credentials.user
-            ),
+        ConnError::HandshakeFailed {
+            step: HandshakeStep::Reauthentication,
             status,
         }
     }
@@ -969,18 +960,25 @@ impl Smb2Connection {
     }
 }
 
+/// A SESSION_SETUP response that comes when none is expected.
+fn session_setup_out_of_order() -> ConnError {
+    Violation::Handshake(HandshakeViolation::OutOfOrder(CommandCode::Smb2(
+        Command::SESSION_SETUP,
+    )))
+    .into()
+}
+
 fn decode_negotiate(frame: &[u8]) -> Result<(Header, NegotiateResponse), ConnError> {
     let h = Header::decode(frame).map_err(|e| Violation::decode("NEGOTIATE response", e))?;
     if h.command != Command::NEGOTIATE || !h.is_response() {
-        return Err(Violation::Unexpected(format!(
-            "expected a NEGOTIATE response, got {:?}",
-            h.command
-        ))
-        .into());
+        return Err(
+            Violation::Handshake(HandshakeViolation::OutOfOrder(CommandCode::Smb2(h.command)))
+                .into(),
+        );
     }
     if h.status != NtStatus::SUCCESS {
-        return Err(ConnError::OperationFailure {
-            message: "the server refused NEGOTIATE".into(),
+        return Err(ConnError::HandshakeFailed {
+            step: HandshakeStep::Negotiate,
             status: h.status,
         });
     }
@@ -993,11 +991,7 @@ fn check_dialect(r: &NegotiateResponse, offered: &[Dialect]) -> Result<(), ConnE
     if offered.contains(&r.dialect) {
         Ok(())
     } else {
-        Err(Violation::Unexpected(format!(
-            "the server chose dialect {:?}, which was not offered",
-            r.dialect
-        ))
-        .into())
+        Err(Violation::Handshake(HandshakeViolation::DialectNotOffered(r.dialect)).into())
     }
 }
 
@@ -1044,16 +1038,9 @@ fn connection_cipher(
             [0] => Ok(None),
             [id] => match Cipher::from_wire(*id) {
                 Some(c) if offered.contains(&c) => Ok(Some(c)),
-                _ => Err(Violation::Unexpected(format!(
-                    "the server chose cipher {id:#06x}, which was not offered"
-                ))
-                .into()),
+                _ => Err(Violation::Handshake(HandshakeViolation::CipherNotOffered(*id)).into()),
             },
-            _ => Err(Violation::Unexpected(format!(
-                "the server's encryption context names {} ciphers instead of one",
-                chosen.len()
-            ))
-            .into()),
+            _ => Err(Violation::Handshake(HandshakeViolation::CipherCount(chosen.len())).into()),
         };
     }
     if dialect.is_smb3() && r.capabilities & capabilities::ENCRYPTION != 0 {

@@ -37,7 +37,10 @@ pub use handshake::{Established, Smb2Config};
 
 use super::book::{Book, Events, Outstanding, Owner};
 use super::liveness::{Liveness, Verdict, Watch};
-use super::{earliest, ConnError, NoEncryption, NonceWindow, RequestId, Transmit, Violation};
+use super::{
+    earliest, CommandCode, ConnError, Decryption, InvalidRequest, NoEncryption, NonceWindow,
+    RequestId, Transmit, UnexpectedMessage, Violation,
+};
 use crate::crypto::{Decryptor, Encryptor, Signer};
 use crate::smb2::close::CloseRequest;
 use crate::smb2::create::{CreateResponse, FileId};
@@ -117,12 +120,7 @@ impl Opener {
         }
         let Some(decryptor) = &self.decryptor else {
             return Received(Opened::Failed(
-                Violation::Unexpected(
-                    "the server sent an encrypted message, but this session has no \
-                     encryption keys"
-                        .into(),
-                )
-                .into(),
+                Violation::Decryption(Decryption::NoKeys).into(),
             ));
         };
         match decryptor.open(&mut frame) {
@@ -134,7 +132,9 @@ impl Opener {
                     nonce,
                 })
             }
-            Err(e) => Received(Opened::Failed(Violation::Decryption(e.to_string()).into())),
+            Err(e) => Received(Opened::Failed(
+                Violation::Decryption(Decryption::Rejected(e)).into(),
+            )),
         }
     }
 }
@@ -458,9 +458,7 @@ impl Smb2Connection {
             return Err(ConnError::NotConnected);
         }
         if !self.handshake.is_done() {
-            return Err(ConnError::InvalidArgument(
-                "the connection is still authenticating".into(),
-            ));
+            return Err(InvalidRequest::Authenticating.into());
         }
         self.start_owned(req, Owner::User, now)
     }
@@ -472,20 +470,13 @@ impl Smb2Connection {
         now: Instant,
     ) -> Result<RequestId, ConnError> {
         if req.parts.is_empty() {
-            return Err(ConnError::InvalidArgument(
-                "a request needs a message".into(),
-            ));
+            return Err(InvalidRequest::NoMessage.into());
         }
         if req.parts.len() > 1 && !req.tail.is_empty() {
-            return Err(ConnError::InvalidArgument(
-                "only a single request can carry a tail".into(),
-            ));
+            return Err(InvalidRequest::TailOnCompound.into());
         }
-        if let Some(p) = req.parts.iter().find(|p| p.msg.len() < HEADER_LEN) {
-            return Err(ConnError::InvalidArgument(format!(
-                "a {:?} message without room for its header",
-                p.command
-            )));
+        if req.parts.iter().any(|p| p.msg.len() < HEADER_LEN) {
+            return Err(InvalidRequest::NoRoomForHeader.into());
         }
         let stage = Stage::Queued(Queued {
             parts: req.parts,
@@ -875,7 +866,11 @@ impl Smb2Connection {
                 let pad = (8 - msg.len() % 8) % 8;
                 msg.resize(msg.len() + pad, 0);
                 let len = u32::try_from(msg.len()).map_err(|_| {
-                    ConnError::InvalidArgument("a compound part larger than 4 GiB".into())
+                    crate::EncodeError::too_long(
+                        "SMB2 compound NextCommand",
+                        msg.len(),
+                        u32::MAX as usize,
+                    )
                 })?;
                 msg[header::NEXT_COMMAND_OFFSET..header::NEXT_COMMAND_OFFSET + 4]
                     .copy_from_slice(&len.to_le_bytes());
@@ -915,11 +910,7 @@ impl Smb2Connection {
         let t = if encrypt {
             match &self.session.encryptor {
                 Some(enc) => Transmit::sealed(frame, tail, enc.clone())?,
-                None => {
-                    return Err(ConnError::InvalidArgument(
-                        "encryption is required but there is no key".into(),
-                    ))
-                }
+                None => return Err(InvalidRequest::NoEncryptionKey.into()),
             }
         } else if let Some(signer) = single_signer {
             Transmit::signed(frame, tail, signer)?
@@ -1018,23 +1009,14 @@ impl Smb2Connection {
                 FrameKind::Smb1 if self.handshake.expects_smb1() => {
                     self.handshake_smb1_response(&frame, now)
                 }
-                _ => Err(Violation::Unexpected(
-                    "a frame that is not an SMB2 message arrived".into(),
-                )
-                .into()),
+                _ => Err(Violation::UnexpectedMessage(UnexpectedMessage::NotSmb2).into()),
             },
             Opened::Decrypted { plain, nonce } => {
                 if !self.nonces.insert(nonce) {
-                    return Err(Violation::Decryption(
-                        "an encrypted message with a nonce received before (a replay)".into(),
-                    )
-                    .into());
+                    return Err(Violation::Decryption(Decryption::Replay).into());
                 }
                 if frame_kind(&plain) != FrameKind::Smb2 {
-                    return Err(Violation::Unexpected(
-                        "an encrypted frame that does not hold an SMB2 message".into(),
-                    )
-                    .into());
+                    return Err(Violation::Decryption(Decryption::NotSmb2).into());
                 }
                 self.route_chain(plain, true, now)
             }
@@ -1069,11 +1051,12 @@ impl Smb2Connection {
     fn route_one(&mut self, msg: Bytes, encrypted: bool, now: Instant) -> Result<(), ConnError> {
         let header = Header::decode(&msg).map_err(|e| Violation::decode("SMB2 header", e))?;
         if !header.is_response() {
-            return Err(Violation::Unexpected(format!(
-                "the server sent a request ({:?})",
-                header.command
-            ))
-            .into());
+            return Err(
+                Violation::UnexpectedMessage(UnexpectedMessage::ServerRequest {
+                    command: CommandCode::Smb2(header.command),
+                })
+                .into(),
+            );
         }
         if header.message_id == u64::MAX {
             // Unsolicited (MS-SMB2 §3.2.5.19): an oplock or lease break.
@@ -1087,11 +1070,13 @@ impl Smb2Connection {
             (None, None) => {
                 // Not a response to anything outstanding: a duplicate, a
                 // replay or a forgery. Nothing can be trusted after it.
-                return Err(Violation::Unexpected(format!(
-                    "a {:?} response with MessageId {mid}, which no request is waiting for",
-                    header.command
-                ))
-                .into());
+                return Err(
+                    Violation::UnexpectedMessage(UnexpectedMessage::UnknownMessageId {
+                        command: CommandCode::Smb2(header.command),
+                        message_id: mid,
+                    })
+                    .into(),
+                );
             }
         };
         if sent_encrypted && !encrypted {
@@ -1099,17 +1084,20 @@ impl Smb2Connection {
             // encrypted. A plain one was not sent by the server we share
             // keys with, or was downgraded on the way.
             return Err(Violation::Unencrypted {
-                command: format!("{:?}", header.command),
+                command: CommandCode::Smb2(header.command),
             }
             .into());
         }
         if let Some(f) = self.in_flight.get(&mid) {
             if f.command != header.command {
-                return Err(Violation::Unexpected(format!(
-                    "a {:?} response to a {:?} request (MessageId {mid})",
-                    header.command, f.command
-                ))
-                .into());
+                return Err(
+                    Violation::UnexpectedMessage(UnexpectedMessage::WrongCommand {
+                        request: CommandCode::Smb2(f.command),
+                        response: CommandCode::Smb2(header.command),
+                        message_id: mid,
+                    })
+                    .into(),
+                );
             }
         }
         self.credits.grant(header.credits);
@@ -1219,7 +1207,7 @@ impl Smb2Connection {
         }
         let signer = self.session.signer.as_ref();
         let required = self.session.signing_required;
-        let command = || format!("{:?}", r.header.command);
+        let command = || CommandCode::Smb2(r.header.command);
         if r.header.is_signed() {
             match signer {
                 Some(signer) if signer.verify(&r.msg) => Ok(()),

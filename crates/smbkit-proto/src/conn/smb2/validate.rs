@@ -12,7 +12,7 @@
 use std::time::Instant;
 
 use super::{Event, Owner, Part, Request, Response, Signing, Smb2Connection};
-use crate::conn::{ConnError, RequestId, Violation};
+use crate::conn::{ConnError, RequestId, Tampering, Violation};
 use crate::smb2::create::FileId;
 use crate::smb2::ioctl::{
     ctl_code, ioctl_flags, IoctlRequest, IoctlResponse, ValidateNegotiateInfoRequest,
@@ -158,10 +158,10 @@ impl Smb2Connection {
         let outcome = match result {
             Ok(rs) => match rs.first() {
                 Some(r) => check(r, &expected),
-                None => Err(Violation::Unexpected("an IOCTL without a response".into()).into()),
+                None => Err(tampered(Tampering::NoResponse)),
             },
             // A response whose signature does not verify is tampering too.
-            Err(ConnError::Protocol(v)) => Err(tampered(&v.to_string())),
+            Err(ConnError::Protocol(v)) => Err(tampered(Tampering::BadResponse(Box::new(v)))),
             Err(ConnError::Timeout { operation, after }) => {
                 // Not known either way: the tree is not used, and the next
                 // tree connect validates again.
@@ -238,12 +238,8 @@ impl Smb2Connection {
     }
 }
 
-fn tampered(why: &str) -> ConnError {
-    Violation::Unexpected(format!(
-        "secure dialect negotiation failed (FSCTL_VALIDATE_NEGOTIATE_INFO): {why}; \
-         the connection was closed"
-    ))
-    .into()
+fn tampered(why: Tampering) -> ConnError {
+    Violation::Tampered(why).into()
 }
 
 /// Checks the IOCTL's response (MS-SMB2 §3.2.5.14.12): Ok(true) when it
@@ -251,11 +247,11 @@ fn tampered(why: &str) -> ConnError {
 /// it, an error for any sign of tampering.
 fn check(r: &Response, expected: &ValidateNegotiateInfoResponse) -> Result<bool, ConnError> {
     if !r.encrypted && !r.header.is_signed() {
-        return Err(tampered("the response is neither signed nor encrypted"));
+        return Err(tampered(Tampering::NotProtected));
     }
     match r.header.status {
         NtStatus::SUCCESS => {}
-        NtStatus::ACCESS_DENIED => return Err(tampered("the server answered ACCESS_DENIED")),
+        NtStatus::ACCESS_DENIED => return Err(tampered(Tampering::AccessDenied)),
         other => {
             // Not all servers implement it; only a mismatch or a refusal
             // means tampering.
@@ -268,9 +264,10 @@ fn check(r: &Response, expected: &ValidateNegotiateInfoResponse) -> Result<bool,
     let got = ValidateNegotiateInfoResponse::decode(&out.output)
         .map_err(|e| Violation::decode("VALIDATE_NEGOTIATE_INFO response", e))?;
     if got != *expected {
-        return Err(tampered(&format!(
-            "the server says {got:?}, the NEGOTIATE response said {expected:?}"
-        )));
+        return Err(tampered(Tampering::Mismatch {
+            said: format!("{got:?}"),
+            negotiated: format!("{expected:?}"),
+        }));
     }
     Ok(true)
 }

@@ -8,6 +8,7 @@
 //! which cannot be split.
 
 use super::*;
+use crate::error::{BadAnswer, Internal};
 
 /// What a transaction, NT_TRANSACT or READ_ANDX message spends besides its
 /// data: the 32-byte header, up to 22 words, ByteCount, a name and
@@ -52,12 +53,10 @@ fn room_for(max_buffer: u32) -> u32 {
 /// protocols. The message keeps what the server said.
 fn no_snapshot_support(share: &str, path: &str) -> Error {
     Error::OperationFailure {
-        message: format!(
-            "list_snapshots '{}' failed (the share has no snapshot support: the server answered \
-             STATUS_NOT_SUPPORTED to FSCTL_SRV_ENUMERATE_SNAPSHOTS)",
-            crate::error::display(share, path)
-        ),
+        operation: "list_snapshots",
+        path: crate::error::display(share, path),
         status: NtStatus::INVALID_DEVICE_REQUEST,
+        detail: Some(Box::new(crate::error::FailureDetail::NoSnapshotSupport)),
     }
 }
 
@@ -80,9 +79,7 @@ impl PathQuery {
         use smbkit_proto::smb1::nt_transact::IoctlRequest;
         let f = &self.file;
         let Family::Smb1(me) = f.family() else {
-            return Err(
-                ProtocolError::Unexpected("an SMB2 file on an SMB1 connection".into()).into(),
-            );
+            return Err(Internal::WrongFamily.into());
         };
         let (tid, fid) = tid_fid(f.file())?;
         let req = IoctlRequest::enumerate_snapshots(fid, out_len);
@@ -119,9 +116,7 @@ impl PathQuery {
         use smbkit_proto::smb1::nt_transact::{decode_length_needed, QuerySecurityDescRequest};
         let f = &self.file;
         let Family::Smb1(me) = f.family() else {
-            return Err(
-                ProtocolError::Unexpected("an SMB2 file on an SMB1 connection".into()).into(),
-            );
+            return Err(Internal::WrongFamily.into());
         };
         let (tid, fid) = tid_fid(f.file())?;
         let req = QuerySecurityDescRequest {
@@ -215,10 +210,11 @@ impl Smb1 {
             ));
         }
         if r.data.len() > usize::from(io) {
-            return Err(ProtocolError::Unexpected(format!(
-                "TRANS_TRANSACT_NMPIPE returned {} bytes, more than the {io} asked for",
-                r.data.len()
-            ))
+            return Err(ProtocolError::BadAnswer(BadAnswer::TooMuchData {
+                what: "TRANS_TRANSACT_NMPIPE",
+                got: r.data.len() as u64,
+                asked: u64::from(io),
+            })
             .into());
         }
         Ok(r.data.into())
@@ -254,9 +250,11 @@ impl Smb1 {
             .map_err(|e| ProtocolError::decode("WRITE_ANDX response", e))?;
         let written = resp.written(len as u32);
         if written as usize != len {
-            return Err(ProtocolError::Unexpected(format!(
-                "the srvsvc pipe took {written} of the {len} bytes of a PDU"
-            ))
+            return Err(ProtocolError::BadAnswer(BadAnswer::WriteCount {
+                what: "write to the srvsvc pipe",
+                written: u64::from(written),
+                sent: len as u64,
+            })
             .into());
         }
         Ok(())
@@ -309,9 +307,14 @@ mod transaction_tests {
         assert_eq!(e.status(), Some(NtStatus::INVALID_DEVICE_REQUEST));
         let msg = e.to_string();
         assert!(
-            msg.contains("\\share\\a\\b") && msg.contains("NOT_SUPPORTED"),
+            msg.contains("\\share\\a\\b") && msg.contains("no snapshot support"),
             "{msg}"
         );
+        assert!(matches!(
+            e,
+            Error::OperationFailure { detail: Some(d), .. }
+                if *d == crate::error::FailureDetail::NoSnapshotSupport
+        ));
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub(crate) use transfer::WriteInFlight;
 use super::{Family, Fid, FileRef, OpenFile, OpenInfo, OpenSpec};
 use crate::driver::smb1::{Resp1, Smb1Shared};
 use crate::driver::Tasks;
-use crate::error::{describe_status, failure, rename_failure, Error, ProtocolError};
+use crate::error::{failure, rename_failure, Error, ProtocolError};
 use crate::types::{ServerInfo, SharedFile, TreeInfo};
 
 /// An SMB1 connection's driver and what its primitives need to know.
@@ -51,7 +51,7 @@ const TRANS2_LIMIT: u32 = 0xFFFF;
 /// The 16-bit TID of a tree.
 pub(crate) fn tid(tree: u32) -> Result<u16, Error> {
     u16::try_from(tree).map_err(|_| {
-        ProtocolError::Unexpected(format!("SMB1 tree id {tree:#x} does not fit 16 bits")).into()
+        crate::error::Internal::Unexpected("an SMB1 tree id that does not fit 16 bits").into()
     })
 }
 
@@ -80,9 +80,7 @@ pub(crate) fn open_info(network_open: &[u8], internal: &[u8]) -> Result<OpenInfo
 pub(crate) fn tid_fid(file: FileRef) -> Result<(u16, u16), Error> {
     match file.fid {
         Fid::Smb1(fid) => Ok((tid(file.tree)?, fid)),
-        Fid::Smb2(_) => {
-            Err(ProtocolError::Unexpected("an SMB2 file id on an SMB1 connection".into()).into())
-        }
+        Fid::Smb2(_) => Err(crate::error::Internal::WrongFamily.into()),
     }
 }
 
@@ -134,10 +132,7 @@ impl Smb1 {
             .request(command::ECHO, 0, deadline, "echo", |w| req.encode(w))
             .await?;
         if r.header.status.is_error() {
-            return Err(Error::OperationFailure {
-                message: format!("echo failed ({})", describe_status(r.header.status)),
-                status: r.header.status,
-            });
+            return Err(failure("echo", "", "", r.header.status));
         }
         let resp = smbkit_proto::smb1::echo::EchoResponse::decode(&r.msg)
             .map_err(|e| ProtocolError::decode("ECHO response", e))?;
@@ -168,13 +163,7 @@ impl Smb1 {
             )
             .await?;
         if r.header.status != NtStatus::SUCCESS {
-            return Err(Error::OperationFailure {
-                message: format!(
-                    "cannot connect to share '{share}' ({})",
-                    describe_status(r.header.status)
-                ),
-                status: r.header.status,
-            });
+            return Err(failure("tree connect", share, "", r.header.status));
         }
         let t = TreeConnectResponse::decode(&r.msg)
             .map_err(|e| ProtocolError::decode("TREE_CONNECT_ANDX response", e))?;
@@ -209,10 +198,7 @@ impl Smb1 {
             )
             .await?;
         if r.header.status.is_error() {
-            return Err(Error::OperationFailure {
-                message: "tree disconnect failed".into(),
-                status: r.header.status,
-            });
+            return Err(failure("tree disconnect", "", "", r.header.status));
         }
         Ok(())
     }
@@ -237,7 +223,7 @@ impl Smb1 {
         share: &str,
         path: &str,
         spec: OpenSpec,
-        what: &str,
+        what: &'static str,
         deadline: Instant,
     ) -> Result<OpenFile, Error> {
         let req = smbkit_proto::smb1::create::NtCreateAndxRequest {
@@ -310,10 +296,7 @@ impl Smb1 {
             })
             .await?;
         if r.header.status.is_error() {
-            return Err(Error::OperationFailure {
-                message: "CLOSE failed".into(),
-                status: r.header.status,
-            });
+            return Err(failure("close", "", "", r.header.status));
         }
         Ok(())
     }
@@ -391,7 +374,7 @@ impl Smb1 {
         share: &str,
         path: &str,
         spec: OpenSpec,
-        what: &str,
+        what: &'static str,
         deadline: Instant,
     ) -> Result<(), Error> {
         let f = self.open(tree, share, path, spec, what, deadline).await?;

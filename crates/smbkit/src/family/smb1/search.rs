@@ -242,7 +242,13 @@ impl Search {
         let entries = find_entries(self.level, &data, unicode)?;
         let end = p.end_of_search != 0;
         if entries.is_empty() && !end {
-            return Err(ProtocolError::Unexpected("FIND_NEXT2 made no progress".into()).into());
+            return Err(
+                ProtocolError::BadAnswer(crate::error::BadAnswer::NoProgress {
+                    what: "FIND_NEXT2",
+                    attempts: 1,
+                })
+                .into(),
+            );
         }
         if let Some(e) = entries.last() {
             self.last = Some(e.filename.clone());

@@ -3,6 +3,7 @@
 //! server did not write sent again.
 
 use super::*;
+use crate::error::BadAnswer;
 
 /// READ_ANDX of up to `len` bytes at `offset` (MS-SMB §2.2.4.2): the data,
 /// zero-copy; empty at the end of the file (STATUS_END_OF_FILE or no
@@ -28,9 +29,12 @@ async fn read_raw(
             let range = smbkit_proto::smb1::read::read_andx_data_range(&r.msg)
                 .map_err(|e| ProtocolError::decode("READ_ANDX response", e))?;
             if range.len() > len as usize {
-                return Err(
-                    ProtocolError::Unexpected("READ_ANDX returned more than asked".into()).into(),
-                );
+                return Err(ProtocolError::BadAnswer(BadAnswer::TooMuchData {
+                    what: "READ_ANDX",
+                    got: range.len() as u64,
+                    asked: u64::from(len),
+                })
+                .into());
             }
             Ok(r.msg.slice(range))
         }
@@ -93,20 +97,23 @@ fn written(r: &Resp1, len: usize, share: &str, path: &str) -> Result<usize, Erro
         .map_err(|e| ProtocolError::decode("WRITE_ANDX response", e))?;
     let n = resp.written(len as u32) as usize;
     if n > len {
-        return Err(ProtocolError::Unexpected(format!(
-            "the server wrote {n} bytes, {len} were sent"
-        ))
+        return Err(ProtocolError::BadAnswer(BadAnswer::WriteCount {
+            what: "WRITE_ANDX",
+            written: n as u64,
+            sent: len as u64,
+        })
         .into());
     }
     Ok(n)
 }
 
 /// The error for a WRITE_ANDX of which the server wrote nothing.
-fn nothing_written(share: &str, path: &str, len: usize, at: u64) -> Error {
-    ProtocolError::Unexpected(format!(
-        "writing '{}': the server reported success but wrote 0 of {len} bytes at offset {at}",
-        crate::error::display(share, path),
-    ))
+fn nothing_written(len: usize) -> Error {
+    ProtocolError::BadAnswer(BadAnswer::WriteCount {
+        what: "WRITE_ANDX",
+        written: 0,
+        sent: len as u64,
+    })
     .into()
 }
 
@@ -130,7 +137,7 @@ async fn write_all_at(
         let deadline = Instant::now() + limit;
         let n = write_raw(s, tid, fid, at, data.clone(), share, path, deadline).await?;
         if n == 0 {
-            return Err(nothing_written(share, path, data.len(), at));
+            return Err(nothing_written(data.len()));
         }
         bytes::Buf::advance(&mut data, n);
         at += n as u64;
@@ -162,7 +169,7 @@ impl WriteInFlight<'_> {
         let len = data.len();
         let n = written(&sent.response().await?, len, share, path)?;
         if n == 0 {
-            return Err(nothing_written(share, path, len, at));
+            return Err(nothing_written(len));
         }
         if n < len {
             let rest = data.slice(n..);
@@ -395,10 +402,18 @@ mod tests {
         )
         .await
         .unwrap_err();
-        let msg = err.to_string();
         assert!(
-            msg.contains("wrote 0 of 5000 bytes") && msg.contains("f.bin"),
-            "{msg}"
+            matches!(
+                err,
+                Error::Protocol(ProtocolError::BadAnswer(
+                    crate::error::BadAnswer::WriteCount {
+                        written: 0,
+                        sent: 5000,
+                        ..
+                    }
+                ))
+            ),
+            "{err:?}"
         );
     }
 }

@@ -21,11 +21,12 @@ pub(crate) struct PathQuery<'a> {
 }
 
 /// The middle response of a CREATE + X + CLOSE compound.
-fn middle(rs: Vec<Response>, what: &str) -> Result<Response, Error> {
+fn middle(rs: Vec<Response>, what: &'static str) -> Result<Response, Error> {
     rs.into_iter().next().ok_or_else(|| {
-        ProtocolError::Unexpected(format!(
-            "{what}: the compound response lacks its middle part"
-        ))
+        ProtocolError::BadAnswer(crate::error::BadAnswer::Missing {
+            what,
+            missing: "the middle part of the compound",
+        })
         .into()
     })
 }
@@ -146,7 +147,7 @@ impl PathQuery<'_> {
 
 /// The failure of a pipe request `what` unless it succeeded or said
 /// STATUS_BUFFER_OVERFLOW (more of the message waits).
-fn pipe_status(r: &Response, what: &str) -> Result<(), Error> {
+fn pipe_status(r: &Response, what: &'static str) -> Result<(), Error> {
     let status = r.header.status;
     if status != NtStatus::SUCCESS && status != NtStatus::BUFFER_OVERFLOW {
         return Err(crate::error::pipe_io_failure(what, status));
@@ -207,11 +208,14 @@ impl Smb2 {
             .map_err(|e| ProtocolError::decode("IOCTL response", e))?
             .output;
         if out.len() > io_size as usize {
-            return Err(ProtocolError::Unexpected(format!(
-                "FSCTL_PIPE_TRANSCEIVE returned {} bytes, more than the {io_size} asked for",
-                out.len()
-            ))
-            .into());
+            return Err(
+                ProtocolError::BadAnswer(crate::error::BadAnswer::TooMuchData {
+                    what: "FSCTL_PIPE_TRANSCEIVE",
+                    got: out.len() as u64,
+                    asked: u64::from(io_size),
+                })
+                .into(),
+            );
         }
         Ok(out.into())
     }

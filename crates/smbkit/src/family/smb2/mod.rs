@@ -34,7 +34,7 @@ pub(crate) use transfer::WriteInFlight;
 use super::{Durable, Family, Fid, FileRef, OpenFile, OpenInfo, OpenSpec};
 use crate::driver::smb2::Shared;
 use crate::driver::{body, Part, Response, Tasks};
-use crate::error::{describe_status, failure, rename_failure, Error, ProtocolError};
+use crate::error::{failure, rename_failure, Error, FailureDetail, ProtocolError};
 use crate::types::{ServerInfo, SharedFile, TreeInfo};
 use smbkit_proto::smb2::durable::{DurableOpen, DurableVersion};
 
@@ -61,12 +61,9 @@ pub(crate) struct Smb2 {
 }
 
 /// Fails with [`Error::OperationFailure`] unless the response succeeded.
-fn expect_success(r: &Response, what: &str) -> Result<(), Error> {
+fn expect_success(r: &Response, operation: &'static str) -> Result<(), Error> {
     if r.header.status.is_error() {
-        return Err(Error::OperationFailure {
-            message: format!("{what} failed ({})", describe_status(r.header.status)),
-            status: r.header.status,
-        });
+        return Err(failure(operation, "", "", r.header.status));
     }
     Ok(())
 }
@@ -136,9 +133,7 @@ fn decode_all_information(r: &Response) -> Result<FileAllInformation, Error> {
 pub(crate) fn file_id(file: FileRef) -> Result<FileId, Error> {
     match file.fid {
         Fid::Smb2(id) => Ok(id),
-        Fid::Smb1(_) => {
-            Err(ProtocolError::Unexpected("an SMB1 file id on an SMB2 connection".into()).into())
-        }
+        Fid::Smb1(_) => Err(crate::error::Internal::WrongFamily.into()),
     }
 }
 
@@ -235,18 +230,20 @@ impl Smb2 {
             })
             .await?;
         if r.header.status != NtStatus::SUCCESS {
-            let mut why = describe_status(r.header.status).to_string();
-            if r.header.status == NtStatus::ACCESS_DENIED && self.info().cipher.is_none() {
-                // What a server answers for a share that requires
-                // encryption when the connection cannot encrypt.
-                why.push_str(&format!(
-                    "; the share may require encryption, which this connection cannot do ({})",
-                    why_no_encryption(self.info())
-                ));
-            }
+            // What a server answers for a share that requires encryption
+            // when the connection cannot encrypt.
+            let detail = (r.header.status == NtStatus::ACCESS_DENIED
+                && self.info().cipher.is_none())
+            .then(|| {
+                Box::new(FailureDetail::MayRequireEncryption(why_no_encryption(
+                    self.info(),
+                )))
+            });
             return Err(Error::OperationFailure {
-                message: format!("cannot connect to share '{share}' ({why})"),
+                operation: "tree connect",
+                path: crate::error::display(share, ""),
                 status: r.header.status,
+                detail,
             });
         }
         let t = TreeConnectResponse::decode(&r.msg)
@@ -312,7 +309,7 @@ impl Smb2 {
         share: &str,
         path: &str,
         spec: OpenSpec,
-        what: &str,
+        what: &'static str,
         deadline: Instant,
     ) -> Result<OpenFile, Error> {
         let create = self
@@ -352,7 +349,7 @@ impl Smb2 {
         path: &str,
         spec: OpenSpec,
         writes: bool,
-        what: &str,
+        what: &'static str,
         deadline: Instant,
     ) -> Result<OpenFile, Error> {
         let mut create_guid = [0u8; 16];
@@ -463,10 +460,7 @@ impl Smb2 {
             })
             .await?;
         if r.header.status.is_error() && r.header.status != NtStatus::FILE_CLOSED {
-            return Err(Error::OperationFailure {
-                message: "CLOSE failed".into(),
-                status: r.header.status,
-            });
+            return Err(failure("close", "", "", r.header.status));
         }
         Ok(())
     }
@@ -493,7 +487,7 @@ impl Smb2 {
         path: &str,
         spec: OpenSpec,
         middle: Vec<(Command, u16, Vec<u8>)>,
-        what: &str,
+        what: &'static str,
         deadline: Instant,
     ) -> Result<(CreateResponse, Vec<Response>), Error> {
         let req = create_request(&spec, path);
@@ -547,7 +541,7 @@ impl Smb2 {
         spec: OpenSpec,
         class: u8,
         data: Vec<u8>,
-        what: &str,
+        what: &'static str,
         deadline: Instant,
         fail: impl FnOnce(NtStatus) -> Error,
     ) -> Result<(), Error> {
@@ -582,7 +576,7 @@ impl Smb2 {
         share: &str,
         path: &str,
         spec: OpenSpec,
-        what: &str,
+        what: &'static str,
         deadline: Instant,
     ) -> Result<(), Error> {
         self.open_do_close(tree, share, path, spec, vec![], what, deadline)
@@ -639,7 +633,7 @@ impl Smb2 {
         share: &str,
         path: &str,
         directory: bool,
-        what: &str,
+        what: &'static str,
         deadline: Instant,
     ) -> Result<(), Error> {
         let spec = OpenSpec::new(

@@ -84,9 +84,10 @@ impl Smb2 {
             got_any: false,
         };
         let r = query.ok_or_else(|| {
-            Error::from(ProtocolError::Unexpected(
-                "no QUERY_DIRECTORY response in the compound".into(),
-            ))
+            Error::from(ProtocolError::BadAnswer(crate::error::BadAnswer::Missing {
+                what: "CREATE + QUERY_DIRECTORY",
+                missing: "the QUERY_DIRECTORY response",
+            }))
         })?;
         let page = search.page(&r, share, dir)?;
         Ok((search, page))

@@ -2,6 +2,7 @@
 //! multi-credit requests of up to 1 MiB.
 
 use super::*;
+use crate::error::BadAnswer;
 
 /// Largest single READ/WRITE smbkit sends (the server's limit may be lower).
 const MAX_CHUNK: usize = 1024 * 1024;
@@ -50,10 +51,11 @@ fn read_data(r: &Response, share: &str, path: &str, asked: u32) -> Result<bytes:
             let range = smbkit_proto::smb2::read::read_response_data_range(&r.msg)
                 .map_err(|e| ProtocolError::decode("READ response", e))?;
             if range.len() > asked as usize {
-                return Err(ProtocolError::Unexpected(format!(
-                    "READ returned {} bytes, {asked} were asked for",
-                    range.len()
-                ))
+                return Err(ProtocolError::BadAnswer(BadAnswer::TooMuchData {
+                    what: "READ",
+                    got: range.len() as u64,
+                    asked: u64::from(asked),
+                })
                 .into());
             }
             Ok(r.msg.slice(range))
@@ -71,11 +73,11 @@ fn check_written(r: &Response, share: &str, path: &str, len: usize) -> Result<()
     let w = smbkit_proto::smb2::write::WriteResponse::decode(&r.msg)
         .map_err(|e| ProtocolError::decode("WRITE response", e))?;
     if w.count as usize != len {
-        return Err(ProtocolError::Unexpected(format!(
-            "the server wrote {} of {len} bytes to '{}'",
-            w.count,
-            crate::error::display(share, path)
-        ))
+        return Err(ProtocolError::BadAnswer(BadAnswer::WriteCount {
+            what: "WRITE",
+            written: u64::from(w.count),
+            sent: len as u64,
+        })
         .into());
     }
     Ok(())
@@ -184,9 +186,10 @@ impl Smb2 {
                 Some(_) if offset > create.end_of_file => bytes::Bytes::new(),
                 Some(r) => read_data(r, share, path, len)?,
                 None => {
-                    return Err(ProtocolError::Unexpected(
-                        "no READ response in the compound".into(),
-                    )
+                    return Err(ProtocolError::BadAnswer(BadAnswer::Missing {
+                        what: "CREATE + READ",
+                        missing: "the READ response",
+                    })
                     .into())
                 }
             }
