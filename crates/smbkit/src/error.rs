@@ -454,6 +454,7 @@ impl From<smbkit_proto::conn::ConnError> for Error {
             },
             C::HandshakeFailed { step, status } => Error::HandshakeFailed { step, status },
             C::Unsupported(m) => Error::Unsupported(m),
+            C::InvalidRequest(InvalidRequest::Authenticating) => Error::NotReady,
             C::InvalidRequest(InvalidRequest::Unencodable(e)) => {
                 Error::InvalidArgument(InvalidArgument::Unencodable(e))
             }

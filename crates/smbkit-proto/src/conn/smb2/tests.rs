@@ -17,7 +17,7 @@ use crate::smb2::negotiate::{security_mode, NegotiateResponse};
 use crate::smb2::session_setup::SessionSetupResponse;
 use crate::smb2::{EchoRequest, EchoResponse, TRANSFORM_HEADER_LEN};
 
-const SESSION: u64 = 0x0000_1000_0000_0025;
+pub(super) const SESSION: u64 = 0x0000_1000_0000_0025;
 const CIPHER: Cipher = Cipher::Aes128Gcm;
 /// The client's Session.EncryptionKey, the server's DecryptionKey.
 const TO_SERVER: [u8; 16] = [0x11; 16];
@@ -25,13 +25,13 @@ const TO_SERVER: [u8; 16] = [0x11; 16];
 const TO_CLIENT: [u8; 16] = [0x22; 16];
 
 /// The simulated clock.
-struct Clock(Instant);
+pub(super) struct Clock(pub(super) Instant);
 
 impl Clock {
-    fn now(&self) -> Instant {
+    pub(super) fn now(&self) -> Instant {
         self.0
     }
-    fn advance(&mut self, d: Duration) -> Instant {
+    pub(super) fn advance(&mut self, d: Duration) -> Instant {
         self.0 += d;
         self.0
     }
@@ -39,20 +39,20 @@ impl Clock {
 
 /// A request as the server sees it.
 #[derive(Debug, Clone)]
-struct Seen {
-    header: Header,
-    msg: Vec<u8>,
-    encrypted: bool,
+pub(super) struct Seen {
+    pub(super) header: Header,
+    pub(super) msg: Vec<u8>,
+    pub(super) encrypted: bool,
 }
 
 /// The server end: keys, and what the client sent.
-struct Server {
+pub(super) struct Server {
     enc: Encryptor,
     dec: Decryptor,
 }
 
 impl Server {
-    fn new() -> Server {
+    pub(super) fn new() -> Server {
         Server {
             enc: Encryptor::new(CIPHER, &TO_CLIENT, SESSION, [5, 6, 7, 8]).unwrap(),
             dec: Decryptor::new(CIPHER, &TO_SERVER, SESSION).unwrap(),
@@ -60,7 +60,7 @@ impl Server {
     }
 
     /// Every message the client has queued, decrypted and split.
-    fn take(&self, c: &mut Smb2Connection) -> Vec<Seen> {
+    pub(super) fn take(&self, c: &mut Smb2Connection) -> Vec<Seen> {
         let mut out = Vec::new();
         while let Some(t) = c.poll_transmit() {
             let t = t.finish().unwrap();
@@ -87,7 +87,7 @@ impl Server {
         out
     }
 
-    fn seal(&self, msg: &[u8]) -> Vec<u8> {
+    pub(super) fn seal(&self, msg: &[u8]) -> Vec<u8> {
         let mut f = Vec::new();
         self.enc.seal_parts(&[msg], &mut f).unwrap();
         f
@@ -96,7 +96,7 @@ impl Server {
 
 /// A response to `req` with `status`, granting `credits`, with the body
 /// `encode` writes.
-fn response(
+pub(super) fn response(
     req: &Header,
     status: NtStatus,
     credits: u16,
@@ -115,12 +115,12 @@ fn response(
     w.into_vec()
 }
 
-fn echo_response(req: &Header) -> Vec<u8> {
+pub(super) fn echo_response(req: &Header) -> Vec<u8> {
     response(req, NtStatus::SUCCESS, 1, |w| EchoResponse.encode(w))
 }
 
 /// An error response body (MS-SMB2 §2.2.2).
-fn error_body(w: &mut Writer) {
+pub(super) fn error_body(w: &mut Writer) {
     w.u16(9).u16(0).u32(0).u8(0);
 }
 
@@ -156,7 +156,7 @@ fn create_response(req: &Header, file_id: FileId) -> Vec<u8> {
 }
 
 /// A part whose body `f` writes.
-fn part(command: Command, tree_id: u32, charge: u16, f: impl FnOnce(&mut Writer)) -> Part {
+pub(super) fn part(command: Command, tree_id: u32, charge: u16, f: impl FnOnce(&mut Writer)) -> Part {
     Part::new(command, tree_id, charge, |w| {
         f(w);
         Ok(())
@@ -164,16 +164,16 @@ fn part(command: Command, tree_id: u32, charge: u16, f: impl FnOnce(&mut Writer)
     .unwrap()
 }
 
-fn feed(c: &mut Smb2Connection, frame: &[u8], now: Instant) {
+pub(super) fn feed(c: &mut Smb2Connection, frame: &[u8], now: Instant) {
     c.handle_frame(BytesMut::from(frame), now);
 }
 
-fn events(c: &mut Smb2Connection) -> Vec<Event> {
+pub(super) fn events(c: &mut Smb2Connection) -> Vec<Event> {
     std::iter::from_fn(|| c.poll_event()).collect()
 }
 
 /// The results of the completed requests among `events`.
-fn completed(ev: &[Event]) -> Vec<(RequestId, Result<Vec<Response>, ConnError>)> {
+pub(super) fn completed(ev: &[Event]) -> Vec<(RequestId, Result<Vec<Response>, ConnError>)> {
     ev.iter()
         .filter_map(|e| match e {
             Event::Completed { id, result } => Some((*id, result.clone())),
@@ -182,7 +182,7 @@ fn completed(ev: &[Event]) -> Vec<(RequestId, Result<Vec<Response>, ConnError>)>
         .collect()
 }
 
-fn config() -> Smb2Config {
+pub(super) fn config() -> Smb2Config {
     Smb2Config {
         family: handshake::Family::Smb2Only,
         extended_security: true,
@@ -199,7 +199,7 @@ fn config() -> Smb2Config {
 
 /// A connection whose handshake is skipped: SMB 3.1.1, `credits` granted,
 /// the scripted keys installed; `encrypt_all` encrypts every request.
-fn established(credits: u16, encrypt_all: bool, clock: &Clock) -> Smb2Connection {
+pub(super) fn established(credits: u16, encrypt_all: bool, clock: &Clock) -> Smb2Connection {
     established_with(config(), credits, encrypt_all, clock)
 }
 
@@ -234,7 +234,7 @@ fn established_with(
     c
 }
 
-fn echo(c: &mut Smb2Connection, clock: &Clock, limit: Duration) -> RequestId {
+pub(super) fn echo(c: &mut Smb2Connection, clock: &Clock, limit: Duration) -> RequestId {
     let part = part(Command::ECHO, 0, 1, |w| EchoRequest.encode(w));
     c.start(
         Request::single(part, clock.now() + limit, "echo"),
@@ -243,11 +243,11 @@ fn echo(c: &mut Smb2Connection, clock: &Clock, limit: Duration) -> RequestId {
     .unwrap()
 }
 
-const LIMIT: Duration = Duration::from_secs(10);
+pub(super) const LIMIT: Duration = Duration::from_secs(10);
 
 /// Asserts that the connection is closed and that new requests fail with
 /// NotConnected.
-fn assert_closed(c: &mut Smb2Connection, clock: &Clock) {
+pub(super) fn assert_closed(c: &mut Smb2Connection, clock: &Clock) {
     assert!(c.is_closed());
     assert!(c.poll_transmit().is_none(), "nothing is sent once closed");
     let part = part(Command::ECHO, 0, 1, |w| EchoRequest.encode(w));
@@ -261,7 +261,7 @@ fn assert_closed(c: &mut Smb2Connection, clock: &Clock) {
 }
 
 /// The one echo's exchange: send, let `answer` reply, return the events.
-fn echo_answered(
+pub(super) fn echo_answered(
     c: &mut Smb2Connection,
     s: &Server,
     clock: &Clock,
@@ -964,7 +964,7 @@ fn share_that_asks_for_encryption_gets_its_requests_encrypted() {
 // The handshake, against a scripted server.
 
 /// The server's side of the handshake, one step at a time.
-fn negotiate_response(req: &Seen) -> Vec<u8> {
+pub(super) fn negotiate_response(req: &Seen) -> Vec<u8> {
     response(&req.header, NtStatus::SUCCESS, 32, |w| {
         NegotiateResponse {
             security_mode: security_mode::SIGNING_ENABLED,
@@ -984,7 +984,7 @@ fn negotiate_response(req: &Seen) -> Vec<u8> {
     })
 }
 
-fn challenge_response(req: &Seen) -> Vec<u8> {
+pub(super) fn challenge_response(req: &Seen) -> Vec<u8> {
     let challenge = ChallengeMessage {
         target_name: "SERVER".into(),
         flags: crate::ntlm::flags::NEGOTIATE_UNICODE
@@ -1009,7 +1009,7 @@ fn challenge_response(req: &Seen) -> Vec<u8> {
     })
 }
 
-fn accept_response(req: &Seen) -> Vec<u8> {
+pub(super) fn accept_response(req: &Seen) -> Vec<u8> {
     response(&req.header, NtStatus::SUCCESS, 32, |w| {
         SessionSetupResponse {
             session_flags: 0,
@@ -1706,7 +1706,7 @@ fn session_signer() -> Signer {
 
 /// An established session that signs its messages (and, with
 /// `encrypt_all`, encrypts them).
-fn signing_session(encrypt_all: bool, clock: &Clock) -> Smb2Connection {
+pub(super) fn signing_session(encrypt_all: bool, clock: &Clock) -> Smb2Connection {
     let mut c = established(10, encrypt_all, clock);
     c.session.signer = Some(Arc::new(session_signer()));
     c.session.signing_required = true;
@@ -1714,14 +1714,14 @@ fn signing_session(encrypt_all: bool, clock: &Clock) -> Smb2Connection {
 }
 
 /// `m` signed with the session's key.
-fn signed(mut m: Vec<u8>) -> Vec<u8> {
+pub(super) fn signed(mut m: Vec<u8>) -> Vec<u8> {
     session_signer().sign(&mut m);
     m
 }
 
 /// The server's answer to `req` on a session it let expire: unsigned, as
 /// such a server may send it.
-fn expired(req: &Header) -> Vec<u8> {
+pub(super) fn expired(req: &Header) -> Vec<u8> {
     response(req, NtStatus::NETWORK_SESSION_EXPIRED, 1, error_body)
 }
 
@@ -1742,7 +1742,7 @@ fn assert_reauth_setup(seen: &Seen) {
 }
 
 /// The one SESSION_SETUP the client has sent.
-fn take_setup(c: &mut Smb2Connection, s: &Server) -> Seen {
+pub(super) fn take_setup(c: &mut Smb2Connection, s: &Server) -> Seen {
     let mut out = s.take(c);
     assert_eq!(out.len(), 1, "{out:?}");
     let setup = out.remove(0);
@@ -1764,10 +1764,10 @@ fn reauthenticate(c: &mut Smb2Connection, s: &Server, clock: &Clock) -> Vec<Seen
 }
 
 /// A request's completion.
-type Done = (RequestId, Result<Vec<Response>, ConnError>);
+pub(super) type Done = (RequestId, Result<Vec<Response>, ConnError>);
 
 /// The results of the requests among the events, and the closing reason.
-fn completions_and_close(c: &mut Smb2Connection) -> (Vec<Done>, Option<ConnError>) {
+pub(super) fn completions_and_close(c: &mut Smb2Connection) -> (Vec<Done>, Option<ConnError>) {
     let ev = events(c);
     let closed = match ev.last() {
         Some(Event::Closed(e)) => Some(e.clone()),

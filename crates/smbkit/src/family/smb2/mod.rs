@@ -552,7 +552,7 @@ impl Smb2 {
             file_id: FileId::ANY,
             data,
         };
-        let (_, rs) = self
+        let status = match self
             .open_do_close(
                 tree,
                 share,
@@ -562,11 +562,17 @@ impl Smb2 {
                 what,
                 deadline,
             )
-            .await?;
-        match rs.first() {
-            Some(r) if r.header.status.is_error() => Err(fail(r.header.status)),
-            _ => Ok(()),
-        }
+            .await
+        {
+            // The open failed: the same error as a failed SET_INFO.
+            Err(Error::OperationFailure { status, .. }) => status,
+            Err(e) => return Err(e),
+            Ok((_, rs)) => match rs.first() {
+                Some(r) if r.header.status.is_error() => r.header.status,
+                _ => return Ok(()),
+            },
+        };
+        Err(fail(status))
     }
 
     /// CREATE + CLOSE, one round trip.
