@@ -202,7 +202,8 @@ pub enum HandshakeStep {
     /// The NEGOTIATE exchange.
     #[error("NEGOTIATE")]
     Negotiate,
-    /// The session setup for `user` (the status was not a logon failure).
+    /// The session setup (failed with a status that is not a logon
+    /// failure).
     #[error("the session setup")]
     SessionSetup,
     /// Re-authenticating an expired session.

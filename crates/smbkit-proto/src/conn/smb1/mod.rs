@@ -18,6 +18,8 @@
 //! so any number of requests can be started at once, even against a
 //! server that allows one (impacket's).
 
+#[cfg(test)]
+mod error_tests;
 mod handshake;
 #[cfg(test)]
 mod tests;

@@ -9,11 +9,11 @@ use super::*;
 use crate::smb1::header::flags;
 use crate::smb1::trans::TransResponseFragment;
 
-const LIMIT: Duration = Duration::from_secs(10);
-const FLAGS2: u16 = flags2::UNICODE | flags2::NT_STATUS | flags2::LONG_NAMES;
+pub(super) const LIMIT: Duration = Duration::from_secs(10);
+pub(super) const FLAGS2: u16 = flags2::UNICODE | flags2::NT_STATUS | flags2::LONG_NAMES;
 
 /// A request whose body `f` writes.
-fn req(
+pub(super) fn req(
     command: u8,
     tid: u16,
     deadline: Instant,
@@ -27,7 +27,7 @@ fn req(
     .unwrap()
 }
 
-fn conn(max_mpx: u16, max_buffer: u32) -> Smb1Connection {
+pub(super) fn conn(max_mpx: u16, max_buffer: u32) -> Smb1Connection {
     Smb1Connection::new(Smb1Config {
         max_mpx,
         max_buffer,
@@ -37,7 +37,7 @@ fn conn(max_mpx: u16, max_buffer: u32) -> Smb1Connection {
 }
 
 /// What the server received: header and message.
-fn take(c: &mut Smb1Connection) -> Vec<(Header, Vec<u8>)> {
+pub(super) fn take(c: &mut Smb1Connection) -> Vec<(Header, Vec<u8>)> {
     std::iter::from_fn(|| c.poll_transmit())
         .map(|t| {
             let t = t.finish().unwrap();
@@ -50,7 +50,7 @@ fn take(c: &mut Smb1Connection) -> Vec<(Header, Vec<u8>)> {
 }
 
 /// A reply to `req` with `status` and the words and bytes `encode` writes.
-fn reply(req: &Header, status: NtStatus, encode: impl FnOnce(&mut Writer)) -> Vec<u8> {
+pub(super) fn reply(req: &Header, status: NtStatus, encode: impl FnOnce(&mut Writer)) -> Vec<u8> {
     let mut h = req.clone();
     h.flags |= flags::REPLY;
     h.status = status;
@@ -61,13 +61,13 @@ fn reply(req: &Header, status: NtStatus, encode: impl FnOnce(&mut Writer)) -> Ve
 }
 
 /// An empty reply (WordCount 0, ByteCount 0).
-fn empty(req: &Header) -> Vec<u8> {
+pub(super) fn empty(req: &Header) -> Vec<u8> {
     reply(req, NtStatus::SUCCESS, |w| {
         w.u8(0).u16(0);
     })
 }
 
-fn echo(c: &mut Smb1Connection, now: Instant) -> RequestId {
+pub(super) fn echo(c: &mut Smb1Connection, now: Instant) -> RequestId {
     c.start(
         req(command::ECHO, 0, now + LIMIT, "echo", |w| {
             w.u8(1).u16(1).u16(0);
@@ -77,11 +77,11 @@ fn echo(c: &mut Smb1Connection, now: Instant) -> RequestId {
     .unwrap()
 }
 
-fn events(c: &mut Smb1Connection) -> Vec<Event> {
+pub(super) fn events(c: &mut Smb1Connection) -> Vec<Event> {
     std::iter::from_fn(|| c.poll_event()).collect()
 }
 
-fn completed(ev: &[Event]) -> Vec<(RequestId, Result<Reply, ConnError>)> {
+pub(super) fn completed(ev: &[Event]) -> Vec<(RequestId, Result<Reply, ConnError>)> {
     ev.iter()
         .filter_map(|e| match e {
             Event::Completed { id, result } => Some((*id, result.clone())),
@@ -288,7 +288,7 @@ fn signing_sequence_numbers_and_a_bad_signature() {
         .is_err());
 }
 
-fn trans_part(req: &Header, total: usize, off: usize, data: &[u8]) -> Vec<u8> {
+pub(super) fn trans_part(req: &Header, total: usize, off: usize, data: &[u8]) -> Vec<u8> {
     reply(req, NtStatus::SUCCESS, |w| {
         TransResponseFragment {
             total_parameter_count: 0,

@@ -22,6 +22,8 @@
 //! one [`Event::Completed`] unless [`Smb2Connection::cancel`] withdrew it.
 //! [`Event::Closed`] is the last event.
 
+#[cfg(test)]
+mod error_tests;
 pub mod handshake;
 #[cfg(test)]
 mod tests;

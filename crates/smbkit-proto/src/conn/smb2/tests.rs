@@ -156,7 +156,12 @@ fn create_response(req: &Header, file_id: FileId) -> Vec<u8> {
 }
 
 /// A part whose body `f` writes.
-pub(super) fn part(command: Command, tree_id: u32, charge: u16, f: impl FnOnce(&mut Writer)) -> Part {
+pub(super) fn part(
+    command: Command,
+    tree_id: u32,
+    charge: u16,
+    f: impl FnOnce(&mut Writer),
+) -> Part {
     Part::new(command, tree_id, charge, |w| {
         f(w);
         Ok(())
