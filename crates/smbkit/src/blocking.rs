@@ -426,6 +426,23 @@ impl Connection {
         run(async move { c.reset_file_attributes(&share, &pattern, attributes).await })
     }
 
+    /// Sets the times of `path` that `times` gives; see
+    /// [`crate::Connection::set_file_times`].
+    pub fn set_file_times(
+        &self,
+        share: &str,
+        path: &str,
+        times: &crate::FileTimes,
+    ) -> Result<(), Error> {
+        let (c, share, path, times) = (
+            self.inner.clone(),
+            share.to_string(),
+            path.to_string(),
+            *times,
+        );
+        run(async move { c.set_file_times(&share, &path, &times).await })
+    }
+
     /// Renames (or moves, within the share) `old_path` to `new_path`; see
     /// [`crate::Connection::rename`].
     pub fn rename(&self, share: &str, old_path: &str, new_path: &str) -> Result<(), Error> {

@@ -268,6 +268,31 @@ impl Connection {
         paths::reset_file_attributes(&self.ctx, share, pattern, attributes).await
     }
 
+    /// Sets the times of the file or folder `path` that `times` gives,
+    /// leaving the others as they are (SMB2: CREATE + SET_INFO
+    /// FileBasicInformation + CLOSE, one round trip; SMB1: TRANS2
+    /// SET_PATH_INFORMATION with the pass-through level, MS-SMB
+    /// §2.2.2.3.5). The reference's `setLastWriteTime` is
+    /// `set_file_times(share, path, &FileTimes::new().modified(t))`. Times
+    /// before 1601 cannot be written and are left as they are.
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: smbkit::Connection) -> Result<(), smbkit::Error> {
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// let t = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    /// conn.set_file_times("docs", "report.pdf", &smbkit::FileTimes::new().modified(t))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn set_file_times(
+        &self,
+        share: &str,
+        path: &str,
+        times: &crate::types::FileTimes,
+    ) -> Result<(), Error> {
+        paths::set_file_times(&self.ctx, share, path, times).await
+    }
+
     /// Renames (or moves, within the share) the file or folder `old_path`
     /// to `new_path`; the reference's `rename`. An existing `new_path` is
     /// not replaced (STATUS_OBJECT_NAME_COLLISION).

@@ -68,7 +68,7 @@ pub use smbkit_proto::fscc::{attributes, search};
 pub use smbkit_proto::nbss::NegativeResponse;
 pub use smbkit_proto::{Dialect, NtStatus};
 pub use types::{
-    ConnectionEvent, DirEntry, FileAttributes, ServerInfo, ShareType, SharedDevice, SharedFile,
-    TreeInfo,
+    ConnectionEvent, DirEntry, FileAttributes, FileTimes, ServerInfo, ShareType, SharedDevice,
+    SharedFile, TreeInfo,
 };
 pub use url::{SmbUrl, UrlError, UrlForm, UrlPart};

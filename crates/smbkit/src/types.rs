@@ -99,6 +99,61 @@ pub struct TreeInfo {
     pub encrypted: bool,
 }
 
+/// Times to set on a file or folder with
+/// [`crate::Connection::set_file_times`]; a time left `None` is not
+/// changed (like [`std::fs::FileTimes`]).
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// let t = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+/// let times = smbkit::FileTimes::new().modified(t).accessed(t);
+/// assert_eq!(times.modified, Some(t));
+/// assert_eq!(times.created, None);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FileTimes {
+    /// CreationTime.
+    pub created: Option<SystemTime>,
+    /// LastAccessTime.
+    pub accessed: Option<SystemTime>,
+    /// LastWriteTime (the modification time).
+    pub modified: Option<SystemTime>,
+    /// ChangeTime (the last change of the data or the metadata).
+    pub changed: Option<SystemTime>,
+}
+
+impl FileTimes {
+    /// No time set: nothing would change.
+    pub fn new() -> Self {
+        FileTimes::default()
+    }
+
+    /// Sets the creation time.
+    pub fn created(mut self, t: SystemTime) -> Self {
+        self.created = Some(t);
+        self
+    }
+
+    /// Sets the last access time.
+    pub fn accessed(mut self, t: SystemTime) -> Self {
+        self.accessed = Some(t);
+        self
+    }
+
+    /// Sets the last write (modification) time.
+    pub fn modified(mut self, t: SystemTime) -> Self {
+        self.modified = Some(t);
+        self
+    }
+
+    /// Sets the change time.
+    pub fn changed(mut self, t: SystemTime) -> Self {
+        self.changed = Some(t);
+        self
+    }
+}
+
 /// A file or folder on a share; the reference's `SharedFile`.
 ///
 /// Times are seconds since the Unix epoch (UTC) as `f64`, as the reference

@@ -1576,6 +1576,65 @@ async fn reset_file_attributes_sets_and_clears(t: Target) {
     );
 }
 
+async fn set_file_times_sets_only_the_times_given(t: Target) {
+    let srv = t.server();
+    put(&srv, "times/file.txt", b"times");
+    mkdir(&srv, "times/folder");
+    let conn = t.connect(&srv).await;
+    let before = conn
+        .get_attributes("share", "times/file.txt")
+        .await
+        .unwrap();
+    let modified = UNIX_EPOCH + Duration::from_secs(1_500_000_000);
+    let accessed = UNIX_EPOCH + Duration::from_secs(1_600_000_000);
+    conn.set_file_times(
+        "share",
+        "times/file.txt",
+        &smbkit::FileTimes::new().modified(modified),
+    )
+    .await
+    .unwrap();
+    let after = conn
+        .get_attributes("share", "times/file.txt")
+        .await
+        .unwrap();
+    assert_eq!(after.last_write_time, 1_500_000_000.0, "{after:?}");
+    assert_eq!(after.file_attributes, before.file_attributes);
+    // On the server's disk too.
+    let on_disk = fs::metadata(srv.share_path().join("times/file.txt"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert_eq!(on_disk, modified);
+    // Several at once, on a folder.
+    conn.set_file_times(
+        "share",
+        "times/folder",
+        &smbkit::FileTimes::new()
+            .modified(modified)
+            .accessed(accessed),
+    )
+    .await
+    .unwrap();
+    let f = conn.get_attributes("share", "times/folder").await.unwrap();
+    assert_eq!(f.last_write_time, 1_500_000_000.0, "{f:?}");
+    assert_eq!(f.last_access_time, 1_600_000_000.0, "{f:?}");
+    assert!(f.is_directory());
+    // The content is untouched, and a missing path fails with the
+    // server's status (Samba answers the SMB1 pass-through level for a
+    // missing path with STATUS_INVALID_HANDLE).
+    assert_eq!(retrieve(&conn, "share", "times/file.txt").await, b"times");
+    failure(
+        conn.set_file_times(
+            "share",
+            "times/none.txt",
+            &smbkit::FileTimes::new().modified(modified),
+        )
+        .await,
+        &[NtStatus::OBJECT_NAME_NOT_FOUND, NtStatus::INVALID_HANDLE],
+    );
+}
+
 // ---------------------------------------------------------------------------
 // Concurrency on one connection
 
@@ -2636,6 +2695,7 @@ scenarios! {
     delete_files_matching_nothing_fails(2): smb2(Modern, NETBIOS_SIGNED), smb1(DIRECT_SIGNED);
     delete_files_failure_leaves_other_files_in_place(2): smb2(Modern, DIRECT), smb1(NETBIOS);
     delete_files_pattern_with_trailing_separator_is_refused(2): smb2(Modern, DIRECT), smb1(NETBIOS);
+    set_file_times_sets_only_the_times_given(2): smb2(Modern, DIRECT_SIGNED), smb1(NETBIOS);
     reset_file_attributes_sets_and_clears(2): smb2(Modern, NETBIOS), smb1(DIRECT);
     concurrent_get_attributes_200(4): smb2(Modern, DIRECT_SIGNED), smb1(NETBIOS_SIGNED);
     concurrent_retrieves_20_of_different_sizes(4): smb2(Modern, NETBIOS_SIGNED), smb1(DIRECT_SIGNED);

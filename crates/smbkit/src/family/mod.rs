@@ -400,16 +400,19 @@ impl Family {
         dispatch!(self, f => f.delete(tree, share, path, directory, what, deadline).await)
     }
 
-    /// Sets the FILE_ATTRIBUTE_* bits of `path`.
-    pub(crate) async fn set_attributes(
+    /// Sets the times and attributes of `path` that `info` gives (a
+    /// zero field leaves its value as it is, MS-FSCC §2.4.7); `what`
+    /// names the operation in errors.
+    pub(crate) async fn set_basic_info(
         &self,
         tree: u32,
         share: &str,
         path: &str,
-        attributes: u32,
+        info: &smbkit_proto::fscc::FileBasicInformation,
+        what: &'static str,
         deadline: Instant,
     ) -> Result<(), Error> {
-        dispatch!(self, f => f.set_attributes(tree, share, path, attributes, deadline).await)
+        dispatch!(self, f => f.set_basic_info(tree, share, path, info, what, deadline).await)
     }
 
     /// Renames `old` to `new` within the share, replacing nothing.

@@ -193,8 +193,16 @@ pub(crate) async fn reset_file_attributes(
             if e.is_directory() {
                 attrs = (attrs & !fscc::attributes::NORMAL) | fscc::attributes::DIRECTORY;
             }
+            let info = fscc::FileBasicInformation::set_attributes(attrs);
             ctx.family()
-                .set_attributes(tree, share, &child, attrs, deadline)
+                .set_basic_info(
+                    tree,
+                    share,
+                    &child,
+                    &info,
+                    "reset_file_attributes",
+                    deadline,
+                )
                 .await?;
         }
         if !matched {
@@ -206,6 +214,31 @@ pub(crate) async fn reset_file_attributes(
             ));
         }
         Ok(())
+    })
+    .await
+}
+
+/// Sets the times of the file or folder `path` that `times` gives.
+pub(crate) async fn set_file_times(
+    ctx: &Ctx,
+    share: &str,
+    path: &str,
+    times: &crate::types::FileTimes,
+) -> Result<(), Error> {
+    timed(ctx, |deadline| async move {
+        let path = smb_path(path)?;
+        let ft = |t: Option<std::time::SystemTime>| t.map_or(0, fscc::system_time_to_filetime);
+        let info = fscc::FileBasicInformation {
+            creation_time: ft(times.created),
+            last_access_time: ft(times.accessed),
+            last_write_time: ft(times.modified),
+            change_time: ft(times.changed),
+            file_attributes: 0,
+        };
+        let tree = ctx.tree(share, deadline).await?;
+        ctx.family()
+            .set_basic_info(tree, share, &path, &info, "set_file_times", deadline)
+            .await
     })
     .await
 }

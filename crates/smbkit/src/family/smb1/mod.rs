@@ -490,12 +490,13 @@ impl Smb1 {
 
     /// TRANS2 SET_PATH_INFORMATION with the pass-through
     /// FileBasicInformation (MS-SMB §2.2.2.3.5).
-    pub(crate) async fn set_attributes(
+    pub(crate) async fn set_basic_info(
         &self,
         tree: u32,
         share: &str,
         path: &str,
-        attributes: u32,
+        info: &smbkit_proto::fscc::FileBasicInformation,
+        what: &'static str,
         deadline: Instant,
     ) -> Result<(), Error> {
         use smbkit_proto::smb1::trans2::{passthrough_level, SetPathInformationRequest};
@@ -504,13 +505,11 @@ impl Smb1 {
                 smbkit_proto::fscc::info_class::FILE_BASIC_INFORMATION,
             ),
             file_name: rooted(path),
-            data: smbkit_proto::fscc::FileBasicInformation::set_attributes(attributes).to_bytes(),
+            data: info.to_bytes(),
         };
-        self.trans2(tree, share, path, "reset_file_attributes", deadline, |w| {
-            req.encode(w)
-        })
-        .await
-        .map(|_| ())
+        self.trans2(tree, share, path, what, deadline, |w| req.encode(w))
+            .await
+            .map(|_| ())
     }
 
     /// SMB_COM_RENAME (MS-CIFS §2.2.4.8), files and folders.

@@ -670,15 +670,15 @@ impl Smb2 {
     }
 
     /// CREATE + SET_INFO FileBasicInformation + CLOSE.
-    pub(crate) async fn set_attributes(
+    pub(crate) async fn set_basic_info(
         &self,
         tree: u32,
         share: &str,
         path: &str,
-        attributes: u32,
+        info: &FileBasicInformation,
+        what: &'static str,
         deadline: Instant,
     ) -> Result<(), Error> {
-        let what = "reset_file_attributes";
         let spec = OpenSpec::new(
             access_mask::FILE_READ_ATTRIBUTES
                 | access_mask::FILE_WRITE_ATTRIBUTES
@@ -686,7 +686,7 @@ impl Smb2 {
             create_disposition::OPEN,
             0,
         );
-        let data = FileBasicInformation::set_attributes(attributes).to_bytes();
+        let data = info.to_bytes();
         self.set_info_path(
             tree,
             share,
