@@ -3,8 +3,8 @@ against a private Samba server.
 
 Self-contained: the module starts ``smbkit-testserver --profile legacy``
 (SMB1 and SMB 2/3, NTLMv1 and v2) itself and stops it at the end. The
-binary is ``$SMBKIT_TESTSERVER``, else ``<repo>/target/debug/``, else
-``/work/target-py/debug/`` (``cargo build -p smbkit-testserver``).
+binary is ``$SMBKIT_TESTSERVER``, else ``<repo>/target/debug/``
+(``cargo build -p smbkit-testserver``).
 """
 
 import hashlib
@@ -40,7 +40,6 @@ def _testserver():
     candidates = [
         os.environ.get("SMBKIT_TESTSERVER"),
         REPO / "target" / "debug" / "smbkit-testserver",
-        "/work/target-py/debug/smbkit-testserver",
     ]
     for c in candidates:
         if c and os.path.isfile(c) and os.access(c, os.X_OK):
