@@ -21,6 +21,85 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Common tasks
+//!
+//! Each has a complete program under `examples/` (run against Samba by the
+//! tests); the gist:
+//!
+//! Download a tree, several files at once on one connection
+//! (`examples/download_tree.rs`, `examples/many_files.rs`):
+//!
+//! ```no_run
+//! # async fn demo(conn: smbkit::Connection) -> Result<(), Box<dyn std::error::Error>> {
+//! let mut walk = conn.walk("docs", "reports");
+//! while let Some(item) = walk.next_entry().await? {
+//!     if !item.entry().is_dir() {
+//!         let mut local = tokio::fs::File::create(item.entry().name()).await?;
+//!         let remote = format!("reports/{}", item.path());
+//!         conn.retrieve_file("docs", &remote, &mut local).await?;
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! Upload, watching the bytes go (`examples/upload_with_progress.rs`: any
+//! `AsyncRead` works, so wrap it to count):
+//!
+//! ```no_run
+//! # async fn demo(conn: smbkit::Connection) -> Result<(), Box<dyn std::error::Error>> {
+//! let mut source = tokio::fs::File::open("report.pdf").await?;
+//! let written = conn.store_file("docs", "report.pdf", &mut source).await?;
+//! println!("{written} bytes written");
+//! # Ok(()) }
+//! ```
+//!
+//! Stream a remote file to stdout, and read a byte range
+//! (`examples/cat.rs`, `examples/byte_range.rs`):
+//!
+//! ```no_run
+//! # async fn demo(conn: smbkit::Connection) -> Result<(), Box<dyn std::error::Error>> {
+//! let file = conn.open_file("docs", "big.log").await?;
+//! let header = file.read_at(0, 64).await?;
+//! let mut reader = file.reader(0, None);
+//! tokio::io::copy(&mut reader, &mut tokio::io::stdout()).await?;
+//! # let _ = header; Ok(()) }
+//! ```
+//!
+//! Seek and write, as with `tokio::fs::File` (`examples/seek_and_write.rs`):
+//!
+//! ```no_run
+//! # async fn demo(conn: smbkit::Connection) -> Result<(), Box<dyn std::error::Error>> {
+//! use std::io::SeekFrom;
+//! use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+//!
+//! let mut file = conn
+//!     .open("docs", "notes.txt", smbkit::OpenOptions::new().read(true).write(true))
+//!     .await?;
+//! file.seek(SeekFrom::Start(6)).await?;
+//! file.write_all(b"WORLD").await?;
+//! file.close().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Connect through a stream you opened (a tunnel, TLS, an in-memory pipe;
+//! `examples/custom_stream.rs`), and use smbkit without async
+//! (`examples/blocking.rs`, [`blocking`]):
+//!
+//! ```no_run
+//! # async fn demo(stream: tokio::net::TcpStream) -> Result<(), smbkit::Error> {
+//! let conn = smbkit::SmbProtocolFactory::new("alice", "secret", "MYPC", "FILESERVER")?
+//!     .direct_tcp(true)
+//!     .connect_stream(stream)
+//!     .await?;
+//! # let _ = conn; Ok(()) }
+//! # fn blocking_use() -> Result<(), smbkit::Error> {
+//! let factory = smbkit::SmbProtocolFactory::new("alice", "secret", "MYPC", "FILESERVER")?
+//!     .direct_tcp(true);
+//! let conn = smbkit::blocking::Connection::connect(factory, ("fileserver.example", 445))?;
+//! let files = conn.list_path("docs", "/")?;
+//! # let _ = files; Ok(()) }
+//! ```
+//!
 //! Every operation has a time limit and fails with a typed [`Error`]:
 //! [`Error::NotReady`], [`Error::NotConnected`], [`Error::Timeout`],
 //! [`Error::OperationFailure`] (with the server's [`NtStatus`]) and others.

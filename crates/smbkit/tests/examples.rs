@@ -99,6 +99,20 @@ fn the_examples_do_their_jobs() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("bytes written"));
     assert!(std::fs::read(srv.share_path().join("uploaded.bin")).unwrap() == big);
 
+    // seek_and_write: the bytes at the offset replaced, a line appended.
+    put(&srv, "notes.txt", b"hello world\n");
+    let out = run(
+        &srv,
+        "seek_and_write",
+        &[&url(&srv, "/notes.txt"), "6", "WORLD"],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("at 6: WORLD"), "{text}");
+    assert_eq!(
+        std::fs::read(srv.share_path().join("notes.txt")).unwrap(),
+        b"hello WORLD\npatched by smbkit\n"
+    );
+
     // many_files: every file of the folder.
     for i in 0..20 {
         put(&srv, &format!("many/f{i}"), &content(1000 + i, i as u32));
