@@ -1,33 +1,40 @@
-//! `smbkit._native.Connection` and `smbkit._native.connect`: the async
-//! [`smbkit::Connection`] as a Python object whose methods wait for their
-//! result with the GIL released.
+//! `smbkit._native.Connection`, `smbkit._native.connect` and
+//! `smbkit._native.connect_stream`: the async [`smbkit::Connection`] as a
+//! Python object.
+//!
+//! Every operation takes its arguments once and builds an [`Op`]
+//! (`crate::ops`); without `callback` it waits for its result with the GIL
+//! released (the blocking API, `smbkit.smb.SMBConnection`), with
+//! `callback` it runs as a task on the shared runtime and returns an
+//! `Operation` handle at once (the asyncio and Twisted APIs).
 //!
 //! The methods take and return plain Python values (tuples, `bytes`,
-//! numbers); the pure-Python layers above (`smbkit.smb.SMBConnection`,
-//! and later the asyncio and Twisted APIs) build pysmb's objects from
-//! them.
+//! numbers); the pure-Python layers above build pysmb's objects from them.
 
-use std::future::Future;
 use std::net::{IpAddr, SocketAddr, SocketAddrV6};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
-use smbkit::{Error, Protocol, SharedFile, SignOptions, SmbProtocolFactory};
+use smbkit::{Encryption, Error, Protocol, SharedFile, SignOptions, SmbProtocolFactory};
 
-use crate::errors::to_py_err;
+use crate::bridge::{LoopGuard, PyBridge};
 use crate::fileio::{PyReader, PyWriter};
-use crate::runtime::wait;
+use crate::listing::{PyDirStream, PyWalkStream};
+use crate::ops::{dispatch, Failure, Op};
+use crate::remote_file::{open_options, PyRemoteFile};
+use crate::runtime::attached;
 
 /// What the native layer hands out for a file or folder, in the order of
 /// pysmb's `SharedFile(create_time, last_access_time, last_write_time,
 /// last_attr_change_time, file_size, alloc_size, file_attributes,
 /// short_name, filename, file_id)`.
-type FileTuple = (f64, f64, f64, f64, u64, u64, u32, String, String, u64);
+pub(crate) type FileTuple = (f64, f64, f64, f64, u64, u64, u32, String, String, u64);
 
-fn file_tuple(f: SharedFile) -> FileTuple {
+pub(crate) fn file_tuple(f: SharedFile) -> FileTuple {
     (
         f.create_time,
         f.last_access_time,
@@ -43,7 +50,7 @@ fn file_tuple(f: SharedFile) -> FileTuple {
 }
 
 /// Seconds since the Unix epoch (negative before it).
-fn unix_seconds(t: SystemTime) -> f64 {
+pub(crate) fn unix_seconds(t: SystemTime) -> f64 {
     match t.duration_since(UNIX_EPOCH) {
         Ok(d) => d.as_secs_f64(),
         Err(e) => -e.duration().as_secs_f64(),
@@ -51,7 +58,7 @@ fn unix_seconds(t: SystemTime) -> f64 {
 }
 
 /// A time limit in seconds, as Python passes it.
-fn limit(seconds: f64) -> PyResult<Duration> {
+pub(crate) fn limit(seconds: f64) -> PyResult<Duration> {
     Duration::try_from_secs_f64(seconds).map_err(|_| {
         PyValueError::new_err(format!(
             "timeout must be a non-negative number of seconds, not {seconds}"
@@ -59,23 +66,25 @@ fn limit(seconds: f64) -> PyResult<Duration> {
     })
 }
 
-/// Waits for `fut` and turns its error into the Python exception.
-fn run<T, F>(py: Python<'_>, fut: F) -> PyResult<T>
-where
-    F: Future<Output = Result<T, Error>> + Send,
-    T: Send,
-{
-    wait(py, fut)?.map_err(|e| to_py_err(py, &e))
+/// `fut`'s smbkit error as a [`Failure`].
+async fn smb<T>(fut: impl std::future::Future<Output = Result<T, Error>>) -> Result<T, Failure> {
+    fut.await.map_err(Failure::Smb)
 }
 
-/// An authenticated SMB connection, made by `smbkit._native.connect`.
+/// An authenticated SMB connection, made by `smbkit._native.connect` or
+/// `smbkit._native.connect_stream`.
 ///
-/// Every method waits for its result with the GIL released, so one
-/// connection serves many Python threads at once. `timeout` (seconds)
-/// replaces the operation's default time limit (30 s; 10 s for echo).
+/// Without `callback`, every method waits for its result with the GIL
+/// released, so one connection serves many Python threads at once. With
+/// `callback`, it returns an `Operation` at once and calls
+/// `callback(result, None)` or `callback(None, exception)` from a runtime
+/// thread when done. `timeout` (seconds) replaces the operation's default
+/// time limit (30 s; 10 s for echo).
 #[pyclass(frozen, module = "smbkit._native", name = "Connection")]
 pub struct PyConnection {
     inner: smbkit::Connection,
+    /// The event loop that carries the bytes, for a bridged connection.
+    guard: LoopGuard,
 }
 
 impl PyConnection {
@@ -133,37 +142,45 @@ impl PyConnection {
     }
 
     /// Sends ECHO; returns `data`.
-    #[pyo3(signature = (data, *, timeout = None))]
-    fn echo<'py>(
+    #[pyo3(signature = (data, *, timeout = None, callback = None))]
+    fn echo(
         &self,
-        py: Python<'py>,
+        py: Python<'_>,
         data: Vec<u8>,
         timeout: Option<f64>,
-    ) -> PyResult<Bound<'py, PyBytes>> {
+        callback: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let c = self.handle(timeout)?;
-        let back = run(py, async move { c.echo(&data).await })?;
-        Ok(PyBytes::new(py, &back))
+        let op = Op::new(smb(async move { c.echo(&data).await }), |py, back| {
+            Ok(PyBytes::new(py, &back).into_any().unbind())
+        });
+        dispatch(py, op, callback, &self.guard)
     }
 
     /// The shares of the server, as `(name, type, comments)` tuples; `type`
     /// is the raw STYPE_* value (special and temporary bits included).
-    #[pyo3(signature = (*, timeout = None))]
+    #[pyo3(signature = (*, timeout = None, callback = None))]
     fn list_shares(
         &self,
         py: Python<'_>,
         timeout: Option<f64>,
-    ) -> PyResult<Vec<(String, u32, String)>> {
+        callback: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let c = self.handle(timeout)?;
-        let shares = run(py, async move { c.list_shares().await })?;
-        Ok(shares
-            .into_iter()
-            .map(|s| (s.name, s.raw_type, s.comments))
-            .collect())
+        let op = Op::simple(smb(async move {
+            let shares = c.list_shares().await?;
+            Ok(shares
+                .into_iter()
+                .map(|s| (s.name, s.raw_type, s.comments))
+                .collect::<Vec<_>>())
+        }));
+        dispatch(py, op, callback, &self.guard)
     }
 
     /// The entries of the folder `path` whose attributes pass `search` and
     /// whose names match `pattern`, as file tuples.
-    #[pyo3(signature = (share, path, search = smbkit::DEFAULT_SEARCH, pattern = "*".to_string(), *, timeout = None))]
+    #[pyo3(signature = (share, path, search = smbkit::DEFAULT_SEARCH, pattern = "*".to_string(), *, timeout = None, callback = None))]
+    #[allow(clippy::too_many_arguments)] // one per Python argument
     fn list_path(
         &self,
         py: Python<'_>,
@@ -172,65 +189,119 @@ impl PyConnection {
         search: u32,
         pattern: String,
         timeout: Option<f64>,
-    ) -> PyResult<Vec<FileTuple>> {
+        callback: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let c = self.handle(timeout)?;
-        let files = run(py, async move {
-            c.list_path_with(&share, &path, search, &pattern).await
-        })?;
-        Ok(files.into_iter().map(file_tuple).collect())
+        let op = Op::simple(smb(async move {
+            let files = c.list_path_with(&share, &path, search, &pattern).await?;
+            Ok(files.into_iter().map(file_tuple).collect::<Vec<_>>())
+        }));
+        dispatch(py, op, callback, &self.guard)
+    }
+
+    /// The entries of the folder `path` as a stream that lists it page by
+    /// page (`DirStream.next_batch`), `.` and `..` left out. Nothing is
+    /// sent until the first batch is asked for. `timeout` applies to each
+    /// page.
+    #[pyo3(signature = (share, path, *, timeout = None))]
+    fn read_dir(&self, share: String, path: String, timeout: Option<f64>) -> PyResult<PyDirStream> {
+        let c = self.handle(timeout)?;
+        Ok(PyDirStream::new(
+            c.read_dir(&share, &path),
+            self.guard.clone(),
+        ))
+    }
+
+    /// Everything below the folder `path`, as a stream of `(path below
+    /// it, depth, file tuple)` (`WalkStream.next_batch`), listing
+    /// `concurrency` folders at once, no deeper than `max_depth` levels
+    /// (None: all).
+    #[pyo3(signature = (share, path, *, concurrency = smbkit::WALK_CONCURRENCY, max_depth = None, timeout = None))]
+    fn walk(
+        &self,
+        share: String,
+        path: String,
+        concurrency: usize,
+        max_depth: Option<usize>,
+        timeout: Option<f64>,
+    ) -> PyResult<PyWalkStream> {
+        let c = self.handle(timeout)?;
+        let mut walk = c.walk(&share, &path).concurrency(concurrency);
+        if let Some(d) = max_depth {
+            walk = walk.max_depth(d);
+        }
+        Ok(PyWalkStream::new(walk, self.guard.clone()))
     }
 
     /// The snapshots of `path`, as seconds since the Unix epoch (UTC).
-    #[pyo3(signature = (share, path, *, timeout = None))]
+    #[pyo3(signature = (share, path, *, timeout = None, callback = None))]
     fn list_snapshots(
         &self,
         py: Python<'_>,
         share: String,
         path: String,
         timeout: Option<f64>,
-    ) -> PyResult<Vec<f64>> {
+        callback: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let c = self.handle(timeout)?;
-        let times = run(py, async move { c.list_snapshots(&share, &path).await })?;
-        Ok(times.into_iter().map(unix_seconds).collect())
+        let op = Op::simple(smb(async move {
+            let times = c.list_snapshots(&share, &path).await?;
+            Ok(times.into_iter().map(unix_seconds).collect::<Vec<_>>())
+        }));
+        dispatch(py, op, callback, &self.guard)
     }
 
     /// The attributes of the file or folder `path`, as a file tuple.
-    #[pyo3(signature = (share, path, *, timeout = None))]
+    #[pyo3(signature = (share, path, *, timeout = None, callback = None))]
     fn get_attributes(
         &self,
         py: Python<'_>,
         share: String,
         path: String,
         timeout: Option<f64>,
-    ) -> PyResult<FileTuple> {
+        callback: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let c = self.handle(timeout)?;
-        let f = run(py, async move { c.get_attributes(&share, &path).await })?;
-        Ok(file_tuple(f))
+        let op = Op::simple(smb(async move {
+            Ok(file_tuple(c.get_attributes(&share, &path).await?))
+        }));
+        dispatch(py, op, callback, &self.guard)
     }
 
     /// The security descriptor of `path` (owner, group, DACL), as the
     /// bytes of a self-relative SECURITY_DESCRIPTOR (MS-DTYP §2.4.6).
-    #[pyo3(signature = (share, path, *, timeout = None))]
-    fn get_security<'py>(
+    #[pyo3(signature = (share, path, *, timeout = None, callback = None))]
+    fn get_security(
         &self,
-        py: Python<'py>,
+        py: Python<'_>,
         share: String,
         path: String,
         timeout: Option<f64>,
-    ) -> PyResult<Bound<'py, PyBytes>> {
+        callback: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let c = self.handle(timeout)?;
-        let sd = run(py, async move { c.get_security(&share, &path).await })?;
-        let bytes = sd.to_bytes().map_err(|e| {
-            PyRuntimeError::new_err(format!("cannot encode the security descriptor: {e}"))
-        })?;
-        Ok(PyBytes::new(py, &bytes))
+        let op = Op::new(
+            smb(async move { c.get_security(&share, &path).await }),
+            |py, sd| {
+                let bytes = sd.to_bytes().map_err(|e| {
+                    PyRuntimeError::new_err(format!("cannot encode the security descriptor: {e}"))
+                })?;
+                Ok(PyBytes::new(py, &bytes).into_any().unbind())
+            },
+        );
+        dispatch(py, op, callback, &self.guard)
     }
 
     /// Writes the file `path` from `offset` to `file` (anything with a
     /// `write(bytes)` method), at most `max_length` bytes (`None`: to the
     /// end); returns `(file attributes, bytes written)`. An offset past
-    /// the end of the file writes nothing, as pysmb does.
-    #[pyo3(signature = (share, path, file, offset = 0, max_length = None, *, timeout = None))]
+    /// the end of the file writes nothing, as pysmb does. `timeout`
+    /// applies to each request.
+    ///
+    /// `file.write` is called once per chunk received, on the thread
+    /// that waits (blocking) or on a runtime thread (with `callback`),
+    /// attached to the interpreter for that call only.
+    #[pyo3(signature = (share, path, file, offset = 0, max_length = None, *, timeout = None, callback = None))]
     #[allow(clippy::too_many_arguments)] // one per Python argument
     fn retrieve_file(
         &self,
@@ -241,37 +312,47 @@ impl PyConnection {
         offset: u64,
         max_length: Option<u64>,
         timeout: Option<f64>,
-    ) -> PyResult<(u32, u64)> {
+        callback: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let c = self.handle(timeout)?;
-        let mut writer = PyWriter::new(file);
-        let outcome = wait(
-            py,
-            c.retrieve_file_from_offset(&share, &path, &mut writer, offset, max_length),
-        );
-        if let Some(e) = writer.take_error() {
-            return Err(e);
-        }
-        match outcome? {
-            Ok(done) => Ok(done),
-            Err(e) if offset > 0 && e.status().is_none() && !e.is_timeout() => {
-                // smbkit refuses an offset past the end; pysmb writes
-                // nothing and returns the attributes.
-                let f = run(py, async { c.get_attributes(&share, &path).await })?;
-                if offset > f.file_size {
-                    Ok((f.file_attributes, 0))
-                } else {
-                    Err(to_py_err(py, &e))
-                }
+        let progress = Arc::new(AtomicU64::new(0));
+        let mut writer = PyWriter::new(file, Arc::clone(&progress));
+        let fut = async move {
+            let outcome = c
+                .retrieve_file_from_offset(&share, &path, &mut writer, offset, max_length)
+                .await;
+            if let Some(e) = writer.take_error() {
+                return Err(Failure::Py(e));
             }
-            Err(e) => Err(to_py_err(py, &e)),
-        }
+            match outcome {
+                Ok(done) => Ok(done),
+                Err(e) if offset > 0 && e.status().is_none() && !e.is_timeout() => {
+                    // smbkit refuses an offset past the end; pysmb writes
+                    // nothing and returns the attributes.
+                    let f = c.get_attributes(&share, &path).await?;
+                    if offset > f.file_size {
+                        Ok((f.file_attributes, 0))
+                    } else {
+                        Err(Failure::Smb(e))
+                    }
+                }
+                Err(e) => Err(Failure::Smb(e)),
+            }
+        };
+        dispatch(
+            py,
+            Op::simple(fut).with_progress(progress),
+            callback,
+            &self.guard,
+        )
     }
 
     /// Writes what `file` (anything with a `read(n)` method returning
     /// `bytes`) yields into `path` from `offset`, creating the file if
     /// needed and emptying it first with `truncate`; returns the bytes
-    /// written.
-    #[pyo3(signature = (share, path, file, offset = 0, truncate = true, *, timeout = None))]
+    /// written. `timeout` applies to each request; `file.read` is called
+    /// as `retrieve_file` calls `write`.
+    #[pyo3(signature = (share, path, file, offset = 0, truncate = true, *, timeout = None, callback = None))]
     #[allow(clippy::too_many_arguments)] // one per Python argument
     fn store_file(
         &self,
@@ -282,23 +363,64 @@ impl PyConnection {
         offset: u64,
         truncate: bool,
         timeout: Option<f64>,
-    ) -> PyResult<u64> {
+        callback: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let c = self.handle(timeout)?;
-        let mut reader = PyReader::new(file);
-        let outcome = wait(
+        let progress = Arc::new(AtomicU64::new(0));
+        let mut reader = PyReader::new(file, Arc::clone(&progress));
+        let fut = async move {
+            let outcome = c
+                .store_file_from_offset(&share, &path, &mut reader, offset, truncate)
+                .await;
+            if let Some(e) = reader.take_error() {
+                return Err(Failure::Py(e));
+            }
+            outcome.map_err(Failure::Smb)
+        };
+        dispatch(
             py,
-            c.store_file_from_offset(&share, &path, &mut reader, offset, truncate),
+            Op::simple(fut).with_progress(progress),
+            callback,
+            &self.guard,
+        )
+    }
+
+    /// Opens the file `path` as a `RemoteFile` for reading and writing at a
+    /// position (`read`, `write`, `seek`), as `open()` does locally:
+    /// `read`, `write`, `append`, `create`, `create_new` and `truncate` are
+    /// those of Rust's `OpenOptions` (at least one of read, write, append).
+    /// `timeout` applies to each of the file's operations.
+    #[pyo3(signature = (share, path, *, read = true, write = false, append = false, create = false, create_new = false, truncate = false, timeout = None, callback = None))]
+    #[allow(clippy::too_many_arguments)] // one per Python argument
+    fn open(
+        &self,
+        py: Python<'_>,
+        share: String,
+        path: String,
+        read: bool,
+        write: bool,
+        append: bool,
+        create: bool,
+        create_new: bool,
+        truncate: bool,
+        timeout: Option<f64>,
+        callback: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let c = self.handle(timeout)?;
+        let options = open_options(read, write, append, create, create_new, truncate);
+        let name = path.clone();
+        let guard = self.guard.clone();
+        let op = Op::new(
+            smb(async move { c.open(&share, &path, &options).await }),
+            move |py, file| Ok(Py::new(py, PyRemoteFile::new(file, name, guard))?.into_any()),
         );
-        if let Some(e) = reader.take_error() {
-            return Err(e);
-        }
-        outcome?.map_err(|e| to_py_err(py, &e))
+        dispatch(py, op, callback, &self.guard)
     }
 
     /// Deletes the files matching `pattern` (wildcards in the last
     /// component), and with `delete_matching_folders` the matching folders
     /// with everything in them.
-    #[pyo3(signature = (share, pattern, delete_matching_folders = false, *, timeout = None))]
+    #[pyo3(signature = (share, pattern, delete_matching_folders = false, *, timeout = None, callback = None))]
     fn delete_files(
         &self,
         py: Python<'_>,
@@ -306,16 +428,18 @@ impl PyConnection {
         pattern: String,
         delete_matching_folders: bool,
         timeout: Option<f64>,
-    ) -> PyResult<()> {
+        callback: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let c = self.handle(timeout)?;
-        run(py, async move {
+        let op = Op::simple(smb(async move {
             c.delete_files(&share, &pattern, delete_matching_folders)
                 .await
-        })
+        }));
+        dispatch(py, op, callback, &self.guard)
     }
 
     /// Sets the FILE_ATTRIBUTE_* bits of every file matching `pattern`.
-    #[pyo3(signature = (share, pattern, attributes, *, timeout = None))]
+    #[pyo3(signature = (share, pattern, attributes, *, timeout = None, callback = None))]
     fn reset_file_attributes(
         &self,
         py: Python<'_>,
@@ -323,41 +447,90 @@ impl PyConnection {
         pattern: String,
         attributes: u32,
         timeout: Option<f64>,
-    ) -> PyResult<()> {
+        callback: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let c = self.handle(timeout)?;
-        run(py, async move {
+        let op = Op::simple(smb(async move {
             c.reset_file_attributes(&share, &pattern, attributes).await
-        })
+        }));
+        dispatch(py, op, callback, &self.guard)
+    }
+
+    /// Sets the times of `path` given in seconds since the Unix epoch
+    /// (UTC); a time left `None` is not changed.
+    #[pyo3(signature = (share, path, *, created = None, accessed = None, modified = None, changed = None, timeout = None, callback = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn set_file_times(
+        &self,
+        py: Python<'_>,
+        share: String,
+        path: String,
+        created: Option<f64>,
+        accessed: Option<f64>,
+        modified: Option<f64>,
+        changed: Option<f64>,
+        timeout: Option<f64>,
+        callback: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let time = |t: Option<f64>| -> PyResult<Option<std::time::SystemTime>> {
+            t.map(|secs| {
+                let d = std::time::Duration::try_from_secs_f64(secs.abs()).map_err(|_| {
+                    pyo3::exceptions::PyValueError::new_err(format!(
+                        "{secs} is not a time in seconds since 1970"
+                    ))
+                })?;
+                Ok(if secs >= 0.0 {
+                    std::time::UNIX_EPOCH + d
+                } else {
+                    std::time::UNIX_EPOCH - d
+                })
+            })
+            .transpose()
+        };
+        let mut times = smbkit::FileTimes::new();
+        times.created = time(created)?;
+        times.accessed = time(accessed)?;
+        times.modified = time(modified)?;
+        times.changed = time(changed)?;
+        let c = self.handle(timeout)?;
+        let op = Op::simple(smb(
+            async move { c.set_file_times(&share, &path, &times).await },
+        ));
+        dispatch(py, op, callback, &self.guard)
     }
 
     /// Creates the folder `path` (its parent must exist).
-    #[pyo3(signature = (share, path, *, timeout = None))]
+    #[pyo3(signature = (share, path, *, timeout = None, callback = None))]
     fn create_directory(
         &self,
         py: Python<'_>,
         share: String,
         path: String,
         timeout: Option<f64>,
-    ) -> PyResult<()> {
+        callback: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let c = self.handle(timeout)?;
-        run(py, async move { c.create_directory(&share, &path).await })
+        let op = Op::simple(smb(async move { c.create_directory(&share, &path).await }));
+        dispatch(py, op, callback, &self.guard)
     }
 
     /// Deletes the empty folder `path`.
-    #[pyo3(signature = (share, path, *, timeout = None))]
+    #[pyo3(signature = (share, path, *, timeout = None, callback = None))]
     fn delete_directory(
         &self,
         py: Python<'_>,
         share: String,
         path: String,
         timeout: Option<f64>,
-    ) -> PyResult<()> {
+        callback: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let c = self.handle(timeout)?;
-        run(py, async move { c.delete_directory(&share, &path).await })
+        let op = Op::simple(smb(async move { c.delete_directory(&share, &path).await }));
+        dispatch(py, op, callback, &self.guard)
     }
 
     /// Renames (or moves, within the share) `old_path` to `new_path`.
-    #[pyo3(signature = (share, old_path, new_path, *, timeout = None))]
+    #[pyo3(signature = (share, old_path, new_path, *, timeout = None, callback = None))]
     fn rename(
         &self,
         py: Python<'_>,
@@ -365,20 +538,27 @@ impl PyConnection {
         old_path: String,
         new_path: String,
         timeout: Option<f64>,
-    ) -> PyResult<()> {
+        callback: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let c = self.handle(timeout)?;
-        run(
-            py,
+        let op = Op::simple(smb(
             async move { c.rename(&share, &old_path, &new_path).await },
-        )
+        ));
+        dispatch(py, op, callback, &self.guard)
     }
 
-    /// Disconnects the trees, logs off and closes the socket. Closing
-    /// twice is harmless.
-    #[pyo3(signature = (*, timeout = None))]
-    fn close(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
+    /// Disconnects the trees, logs off and closes the socket (or, over a
+    /// bridge, lets the transport close). Closing twice is harmless.
+    #[pyo3(signature = (*, timeout = None, callback = None))]
+    fn close(
+        &self,
+        py: Python<'_>,
+        timeout: Option<f64>,
+        callback: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let c = self.handle(timeout)?;
-        run(py, async move { c.close().await })
+        let op = Op::simple(smb(async move { c.close().await }));
+        dispatch(py, op, callback, &self.guard)
     }
 
     fn __repr__(&self) -> String {
@@ -391,7 +571,8 @@ impl PyConnection {
 }
 
 /// The password: a string, or a callable computing it when the connection
-/// authenticates. An exception from the callable is kept in `failure`.
+/// authenticates (on the thread that runs the handshake). An exception
+/// from the callable is kept in `failure`.
 fn password(
     factory: SmbProtocolFactory,
     password: &Bound<'_, PyAny>,
@@ -410,7 +591,7 @@ fn password(
     let callable = password.clone().unbind();
     let failure = Arc::clone(failure);
     Ok(factory.password_callback(move || {
-        Python::attach(|py| {
+        attached(|py| {
             match callable
                 .bind(py)
                 .call0()
@@ -423,7 +604,103 @@ fn password(
                 }
             }
         })
+        .unwrap_or_default()
     }))
+}
+
+/// The settings both ways of connecting share, checked.
+struct Settings {
+    factory: SmbProtocolFactory,
+    /// An exception of the password callable.
+    failure: Arc<Mutex<Option<PyErr>>>,
+}
+
+impl Settings {
+    #[allow(clippy::too_many_arguments)] // one per Python argument
+    fn new(
+        username: String,
+        password: &Bound<'_, PyAny>,
+        my_name: &str,
+        remote_name: &str,
+        domain: String,
+        use_ntlm_v2: bool,
+        sign_options: u8,
+        is_direct_tcp: bool,
+        protocol: &str,
+        extended_security: bool,
+        encryption: &str,
+        timeout: Option<f64>,
+    ) -> PyResult<Settings> {
+        let sign = match sign_options {
+            0 => SignOptions::Never,
+            1 => SignOptions::WhenSupported,
+            2 => SignOptions::WhenRequired,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "sign_options must be SIGN_NEVER (0), SIGN_WHEN_SUPPORTED (1) or SIGN_WHEN_REQUIRED (2), not {other}"
+                )))
+            }
+        };
+        let protocol = match protocol {
+            "auto" => Protocol::Auto,
+            "smb1" => Protocol::Smb1Only,
+            "smb2" => Protocol::Smb2Only,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "protocol must be \"auto\", \"smb1\" or \"smb2\", not {other:?}"
+                )))
+            }
+        };
+        let encryption = match encryption {
+            "if_required" => Encryption::IfRequired,
+            "preferred" => Encryption::Preferred,
+            "required" => Encryption::Required,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                "encryption must be \"if_required\", \"preferred\" or \"required\", not {other:?}"
+            )))
+            }
+        };
+        let fixed = if password.is_instance_of::<PyString>() {
+            password.extract::<String>()?
+        } else {
+            String::new()
+        };
+        let bad = |e: Error| PyValueError::new_err(e.to_string());
+        let mut factory = SmbProtocolFactory::new(username, fixed, my_name, remote_name)
+            .map_err(bad)?
+            .domain(domain)
+            .use_ntlm_v2(use_ntlm_v2)
+            .sign_options(sign)
+            .direct_tcp(is_direct_tcp)
+            .protocol(protocol)
+            .extended_security(extended_security)
+            .encryption(encryption);
+        if let Some(t) = timeout {
+            factory = factory.connect_timeout(limit(t)?);
+        }
+        let failure = Arc::new(Mutex::new(None));
+        let factory = self::password(factory, password, &failure)?;
+        Ok(Settings { factory, failure })
+    }
+
+    /// The operation that runs `connecting` and makes the connection.
+    fn op<F>(self, connecting: F, guard: LoopGuard) -> Op
+    where
+        F: std::future::Future<Output = Result<smbkit::Connection, Error>> + Send + 'static,
+    {
+        let failure = self.failure;
+        let fut = async move {
+            let outcome = connecting.await;
+            if let Some(e) = failure.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                return Err(Failure::Py(e));
+            }
+            outcome.map_err(Failure::Smb)
+        };
+        Op::new(fut, move |py, inner| {
+            Ok(Py::new(py, PyConnection { inner, guard })?.into_any())
+        })
+    }
 }
 
 /// Connects to the first of `addresses` that answers (`(ip, port,
@@ -433,7 +710,9 @@ fn password(
 /// pysmb's `SIGN_NEVER` (0), `SIGN_WHEN_SUPPORTED` (1) or
 /// `SIGN_WHEN_REQUIRED` (2); `protocol` is `"auto"` (SMB1 and SMB2/3 in
 /// one NEGOTIATE), `"smb1"` or `"smb2"`; `extended_security` is for SMB1
-/// only; `timeout` limits connecting and authenticating.
+/// only; `encryption` is `"if_required"` (what the server asks for),
+/// `"preferred"` or `"required"`; `timeout` limits connecting and
+/// authenticating. With `callback`, returns an `Operation` at once.
 ///
 /// A refused logon raises `OperationFailure` with the server's status;
 /// settings smbkit rejects (a NetBIOS name too long, ...) raise
@@ -442,7 +721,8 @@ fn password(
 #[pyo3(signature = (
     addresses, username, password, my_name, remote_name, *,
     domain = String::new(), use_ntlm_v2 = true, sign_options = 2, is_direct_tcp = false,
-    protocol = "auto".to_string(), extended_security = true, timeout = None
+    protocol = "auto".to_string(), extended_security = true,
+    encryption = "if_required".to_string(), timeout = None, callback = None
 ))]
 #[allow(clippy::too_many_arguments)] // one per Python argument
 pub fn connect(
@@ -458,28 +738,10 @@ pub fn connect(
     is_direct_tcp: bool,
     protocol: String,
     extended_security: bool,
+    encryption: String,
     timeout: Option<f64>,
-) -> PyResult<PyConnection> {
-    let sign = match sign_options {
-        0 => SignOptions::Never,
-        1 => SignOptions::WhenSupported,
-        2 => SignOptions::WhenRequired,
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "sign_options must be SIGN_NEVER (0), SIGN_WHEN_SUPPORTED (1) or SIGN_WHEN_REQUIRED (2), not {other}"
-            )))
-        }
-    };
-    let protocol = match protocol.as_str() {
-        "auto" => Protocol::Auto,
-        "smb1" => Protocol::Smb1Only,
-        "smb2" => Protocol::Smb2Only,
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "protocol must be \"auto\", \"smb1\" or \"smb2\", not {other:?}"
-            )))
-        }
-    };
+    callback: Option<Py<PyAny>>,
+) -> PyResult<Py<PyAny>> {
     let addrs = addresses
         .iter()
         .map(|(ip, port, scope)| {
@@ -495,29 +757,81 @@ pub fn connect(
     if addrs.is_empty() {
         return Err(PyValueError::new_err("no address to connect to"));
     }
-    let fixed = if password.is_instance_of::<PyString>() {
-        password.extract::<String>()?
-    } else {
-        String::new()
-    };
-    let bad = |e: Error| PyValueError::new_err(e.to_string());
-    let mut factory = SmbProtocolFactory::new(username, fixed, &my_name, &remote_name)
-        .map_err(bad)?
-        .domain(domain)
-        .use_ntlm_v2(use_ntlm_v2)
-        .sign_options(sign)
-        .direct_tcp(is_direct_tcp)
-        .protocol(protocol)
-        .extended_security(extended_security);
-    if let Some(t) = timeout {
-        factory = factory.connect_timeout(limit(t)?);
+    let settings = Settings::new(
+        username,
+        &password,
+        &my_name,
+        &remote_name,
+        domain,
+        use_ntlm_v2,
+        sign_options,
+        is_direct_tcp,
+        &protocol,
+        extended_security,
+        &encryption,
+        timeout,
+    )?;
+    let factory = settings.factory.clone();
+    let op = settings.op(
+        async move { factory.connect(addrs.as_slice()).await },
+        LoopGuard::default(),
+    );
+    dispatch(py, op, callback, &LoopGuard::default())
+}
+
+/// Like `connect`, over the transport of `bridge` (`smbkit._native.Bridge`)
+/// instead of a socket of its own: the NetBIOS session is requested first
+/// unless `is_direct_tcp`, then the connection negotiates and
+/// authenticates. The event loop must keep feeding the bridge meanwhile,
+/// so call it with `callback` from the loop's thread.
+#[pyfunction]
+#[pyo3(signature = (
+    bridge, username, password, my_name, remote_name, *,
+    domain = String::new(), use_ntlm_v2 = true, sign_options = 2, is_direct_tcp = false,
+    protocol = "auto".to_string(), extended_security = true,
+    encryption = "if_required".to_string(), timeout = None, callback = None
+))]
+#[allow(clippy::too_many_arguments)] // one per Python argument
+pub fn connect_stream(
+    py: Python<'_>,
+    bridge: &Bound<'_, PyBridge>,
+    username: String,
+    password: Bound<'_, PyAny>,
+    my_name: String,
+    remote_name: String,
+    domain: String,
+    use_ntlm_v2: bool,
+    sign_options: u8,
+    is_direct_tcp: bool,
+    protocol: String,
+    extended_security: bool,
+    encryption: String,
+    timeout: Option<f64>,
+    callback: Option<Py<PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    let settings = Settings::new(
+        username,
+        &password,
+        &my_name,
+        &remote_name,
+        domain,
+        use_ntlm_v2,
+        sign_options,
+        is_direct_tcp,
+        &protocol,
+        extended_security,
+        &encryption,
+        timeout,
+    )?;
+    let guard = bridge.get().guard();
+    if callback.is_none() {
+        guard.check_blocking()?;
     }
-    let failure = Arc::new(Mutex::new(None));
-    let factory = self::password(factory, &password, &failure)?;
-    let outcome = wait(py, factory.connect(addrs.as_slice()))?;
-    if let Some(e) = failure.lock().unwrap_or_else(|p| p.into_inner()).take() {
-        return Err(e);
-    }
-    let inner = outcome.map_err(|e| to_py_err(py, &e))?;
-    Ok(PyConnection { inner })
+    let stream = bridge.get().take_stream()?;
+    let factory = settings.factory.clone();
+    let op = settings.op(
+        async move { factory.connect_stream(stream).await },
+        guard.clone(),
+    );
+    dispatch(py, op, callback, &guard)
 }

@@ -1,9 +1,12 @@
 //! Python file objects as tokio's `AsyncWrite` and `AsyncRead`, for
 //! `retrieve_file` and `store_file`.
 //!
-//! Both are polled on the calling thread by `crate::runtime::wait`, with
-//! the GIL released; each call of the file object's `write` or `read`
-//! attaches to the interpreter for that call alone. They never return
+//! Both are polled with the GIL released: on the calling thread by
+//! `crate::runtime::wait`, or on a runtime worker for an operation started
+//! with a callback (`crate::ops`). Each call of the file object's `write`
+//! or `read` attaches to the interpreter for that call alone
+//! (`crate::runtime::attached`). Each counts the bytes it moved in a
+//! shared counter, which `Operation.progress` shows. They never return
 //! `Pending`: a slow file object simply holds the transfer back, as a
 //! slow disk would. A Python exception from the file object is kept
 //! ([`PyWriter::take_error`], [`PyReader::take_error`]) and raised in
@@ -11,6 +14,8 @@
 
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use pyo3::exceptions::PyTypeError;
@@ -18,9 +23,16 @@ use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use crate::runtime::attached;
+
 /// The error handed to the transfer when the file object raised.
 fn failed(what: &str) -> io::Error {
     io::Error::other(format!("the file object's {what}() raised an exception"))
+}
+
+/// The error handed to the transfer when the interpreter is shutting down.
+fn finalizing() -> io::Error {
+    io::Error::other("the Python interpreter is shutting down")
 }
 
 /// A Python object with a `write(bytes)` method, as an `AsyncWrite`: each
@@ -28,12 +40,17 @@ fn failed(what: &str) -> io::Error {
 pub(crate) struct PyWriter {
     file: Py<PyAny>,
     error: Option<PyErr>,
+    moved: Arc<AtomicU64>,
 }
 
 impl PyWriter {
-    /// Writes to `file`.
-    pub(crate) fn new(file: Py<PyAny>) -> Self {
-        PyWriter { file, error: None }
+    /// Writes to `file`, counting the bytes in `moved`.
+    pub(crate) fn new(file: Py<PyAny>, moved: Arc<AtomicU64>) -> Self {
+        PyWriter {
+            file,
+            error: None,
+            moved,
+        }
     }
 
     /// The exception the file object raised, if it did.
@@ -69,13 +86,18 @@ impl AsyncWrite for PyWriter {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        let written = Python::attach(|py| this.write(py, buf));
+        let Some(written) = attached(|py| this.write(py, buf)) else {
+            return Poll::Ready(Err(finalizing()));
+        };
         Poll::Ready(match written {
             Ok(0) => Err(io::Error::new(
                 io::ErrorKind::WriteZero,
                 "the file object's write() took no bytes",
             )),
-            Ok(n) => Ok(n),
+            Ok(n) => {
+                this.moved.fetch_add(n as u64, Ordering::Relaxed);
+                Ok(n)
+            }
             Err(e) => {
                 this.error = Some(e);
                 Err(failed("write"))
@@ -101,15 +123,17 @@ pub(crate) struct PyReader {
     /// Bytes `read` returned beyond what was asked for, not handed out yet.
     rest: Vec<u8>,
     error: Option<PyErr>,
+    moved: Arc<AtomicU64>,
 }
 
 impl PyReader {
-    /// Reads from `file`.
-    pub(crate) fn new(file: Py<PyAny>) -> Self {
+    /// Reads from `file`, counting the bytes in `moved`.
+    pub(crate) fn new(file: Py<PyAny>, moved: Arc<AtomicU64>) -> Self {
         PyReader {
             file,
             rest: Vec::new(),
             error: None,
+            moved,
         }
     }
 
@@ -159,9 +183,15 @@ impl AsyncRead for PyReader {
             let n = this.rest.len().min(want);
             buf.put_slice(&this.rest[..n]);
             this.rest.drain(..n);
+            this.moved.fetch_add(n as u64, Ordering::Relaxed);
             return Poll::Ready(Ok(()));
         }
-        let read = Python::attach(|py| this.read(py, want, buf));
+        let before = buf.filled().len();
+        let Some(read) = attached(|py| this.read(py, want, buf)) else {
+            return Poll::Ready(Err(finalizing()));
+        };
+        this.moved
+            .fetch_add((buf.filled().len() - before) as u64, Ordering::Relaxed);
         Poll::Ready(read.map_err(|e| {
             this.error = Some(e);
             failed("read")

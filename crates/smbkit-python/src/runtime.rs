@@ -32,6 +32,14 @@
 //! only when Python code that a transfer calls (a file object's `write`)
 //! itself calls smbkit. Such a call runs on a scoped helper thread
 //! instead.
+//!
+//! Operations started without blocking (`crate::ops`) run as tasks on the
+//! workers instead, and so do the background tasks of connections made
+//! over a `crate::bridge::Bridge`. Whenever code on a worker has to call
+//! Python (a file object, a completion callback, a bridge's wake-up), it
+//! does so through [`attached`], which first hands the worker's other
+//! tasks to another thread (`block_in_place`): waiting for the GIL, or for
+//! a slow file object, never holds up the connections' I/O.
 
 use std::future::Future;
 use std::sync::Mutex;
@@ -113,6 +121,17 @@ where
         Ok(out) => out,
         Err(panic) => std::panic::resume_unwind(panic),
     })
+}
+
+/// Runs `f` attached to the interpreter, first letting the runtime move
+/// this worker's other tasks elsewhere when called on a worker thread (a
+/// no-op elsewhere). None when the interpreter is shutting down: there is
+/// nobody left to call.
+pub(crate) fn attached<F, R>(f: F) -> Option<R>
+where
+    F: for<'py> FnOnce(Python<'py>) -> R,
+{
+    tokio::task::block_in_place(|| Python::try_attach(f))
 }
 
 /// Resolves with the exception a signal handler raised. Signal handlers

@@ -24,8 +24,6 @@ values and exceptions are pysmb 1.2.15's. What differs:
   on the connection together.
 * :class:`~smbkit.smb.smb_structs.OperationFailure` carries the server's NT
   status (``nt_status``, ``nt_status_name``) instead of raw SMB messages.
-* ``setLastWriteTime`` is not available yet (it raises
-  ``NotImplementedError``).
 """
 
 import datetime
@@ -526,12 +524,17 @@ class SMBConnection(object):
         )
 
     def setLastWriteTime(self, service_name, path, last_write_time, timeout=30):
-        """Sets the last write time of ``path`` (seconds since 1970-01-01).
+        """Sets the last modification time of the file or folder ``path`` to
+        ``last_write_time`` (a float, seconds since 1970-01-01 UTC). Works
+        over SMB1 too (pysmb: SMB2 only).
 
-        :raises NotImplementedError: smbkit cannot set file times yet.
+        :raises OperationFailure: the path does not exist, or its times
+            cannot be set.
         """
-        self._require()
-        raise NotImplementedError("setLastWriteTime is not implemented by smbkit yet")
+        conn = self._require()
+        conn.set_file_times(
+            service_name, path, modified=float(last_write_time), timeout=_timeout(timeout)
+        )
 
     def createDirectory(self, service_name, path, timeout=30):
         """Creates the folder ``path``; its parent must exist.
