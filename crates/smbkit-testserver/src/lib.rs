@@ -71,11 +71,15 @@ use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+pub mod ad_dc;
+mod delay_proxy;
 pub mod impacket;
 mod procs;
 mod proxy;
 mod status;
 
+pub use ad_dc::{ad_dc_available, AdDc, AdDcOptions};
+pub use delay_proxy::DelayProxy;
 pub use proxy::FaultProxy;
 pub use status::{OpenFile, TreeConnect};
 

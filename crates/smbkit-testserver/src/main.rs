@@ -2,12 +2,17 @@
 //!
 //! ```text
 //! smbkit-testserver [--profile modern|legacy|smb1-only|signing|smb21] [--print-env] [--env-file PATH]
+//! smbkit-testserver delay-proxy --upstream-port PORT --one-way-ms MS [--print-env]
 //! ```
 //!
 //! Prints `SMBKIT_TEST_*=value` lines (host, port, user, password, share, share path, ...) once the
 //! server listens, then keeps it running until standard input reaches end of file, and then stops it
 //! and removes its files. When standard input is `/dev/null` (a script's background job), it runs until
 //! killed (SIGTERM, SIGINT); smbd then exits by itself and a watchdog removes the rest within a second.
+//!
+//! `delay-proxy` runs a [`DelayProxy`] instead: a proxy on 127.0.0.1 in front of
+//! `127.0.0.1:PORT` that delays every byte by `MS` milliseconds each way. It prints
+//! `SMBKIT_PROXY_*=value` lines (host, port, one-way delay) and runs as long as the server mode does.
 
 use std::io::{self, BufRead, Write};
 use std::path::PathBuf;
@@ -15,10 +20,11 @@ use std::process::ExitCode;
 use std::thread;
 use std::time::Duration;
 
-use smbkit_testserver::{Profile, TestServer};
+use smbkit_testserver::{DelayProxy, Profile, TestServer};
 
 const USAGE: &str = "\
 usage: smbkit-testserver [--profile modern|legacy|smb1-only|signing|smb21] [--print-env] [--env-file PATH]
+       smbkit-testserver delay-proxy --upstream-port PORT --one-way-ms MS [--print-env]
 
 Starts a private smbd on 127.0.0.1 (a free port) with the shares share, readonly, snapshots and
 encrypted, prints SMBKIT_TEST_* variables, and keeps it running until standard input closes (or,
@@ -27,6 +33,10 @@ when standard input is /dev/null, until the process is killed).
   --profile NAME    modern (default), legacy, smb1-only, signing or smb21
   --print-env       print only the SMBKIT_TEST_* lines (no human-readable notes on stderr)
   --env-file PATH   also write the SMBKIT_TEST_* lines to PATH (atomically, once the server listens)
+
+delay-proxy: listens on 127.0.0.1 (a free port) and forwards every connection to 127.0.0.1:PORT,
+every byte delayed by MS milliseconds in each direction (a round trip by twice that; fractions
+allowed, 0 forwards at once), prints SMBKIT_PROXY_* variables and runs as long as the server does.
 ";
 
 struct Args {
@@ -35,18 +45,91 @@ struct Args {
     env_file: Option<PathBuf>,
 }
 
-fn parse_args() -> Result<Args, String> {
+/// What `delay-proxy` was asked for.
+struct ProxyArgs {
+    upstream_port: u16,
+    one_way: Duration,
+    quiet: bool,
+}
+
+enum Mode {
+    Server(Args),
+    DelayProxy(ProxyArgs),
+}
+
+/// Splits `--name=value` into its name and value.
+fn split_arg(arg: &str) -> (String, Option<String>) {
+    match arg.split_once('=') {
+        Some((n, v)) if n.starts_with("--") => (n.to_string(), Some(v.to_string())),
+        _ => (arg.to_string(), None),
+    }
+}
+
+fn parse_mode() -> Result<Mode, String> {
+    let mut it = std::env::args().skip(1).peekable();
+    if it.peek().map(String::as_str) == Some("delay-proxy") {
+        it.next();
+        return parse_proxy_args(it).map(Mode::DelayProxy);
+    }
+    parse_args(it).map(Mode::Server)
+}
+
+fn parse_proxy_args(mut it: impl Iterator<Item = String>) -> Result<ProxyArgs, String> {
+    let mut port = None;
+    let mut one_way = None;
+    let mut quiet = false;
+    while let Some(arg) = it.next() {
+        let (name, inline) = split_arg(&arg);
+        let mut value = |what: &str| {
+            inline
+                .clone()
+                .or_else(|| it.next())
+                .ok_or_else(|| format!("{what} needs a value"))
+        };
+        match name.as_str() {
+            "--upstream-port" => {
+                let v = value("--upstream-port")?;
+                port = Some(
+                    v.parse::<u16>()
+                        .ok()
+                        .filter(|p| *p != 0)
+                        .ok_or_else(|| format!("--upstream-port: not a port: {v:?}"))?,
+                );
+            }
+            "--one-way-ms" => {
+                let v = value("--one-way-ms")?;
+                let ms = v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|ms| ms.is_finite() && (0.0..=60_000.0).contains(ms))
+                    .ok_or_else(|| {
+                        format!("--one-way-ms: not a delay in milliseconds (0 to 60000): {v:?}")
+                    })?;
+                one_way = Some(Duration::from_secs_f64(ms / 1000.0));
+            }
+            "--print-env" => quiet = true,
+            "-h" | "--help" => {
+                print!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => return Err(format!("delay-proxy: unknown argument {other:?}")),
+        }
+    }
+    Ok(ProxyArgs {
+        upstream_port: port.ok_or("delay-proxy needs --upstream-port")?,
+        one_way: one_way.ok_or("delay-proxy needs --one-way-ms")?,
+        quiet,
+    })
+}
+
+fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut args = Args {
         profile: Profile::Modern,
         quiet: false,
         env_file: None,
     };
-    let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
-        let (name, inline) = match arg.split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n.to_string(), Some(v.to_string())),
-            _ => (arg.clone(), None),
-        };
+        let (name, inline) = split_arg(&arg);
         let mut value = |what: &str| {
             inline
                 .clone()
@@ -121,9 +204,65 @@ fn stdin_is_dev_null() -> bool {
     std::fs::read_link("/proc/self/fd/0").is_ok_and(|p| p == std::path::Path::new("/dev/null"))
 }
 
+/// Returns once standard input reaches end of file; never when it is `/dev/null`.
+fn wait_for_eof(wait_for_kill: bool) {
+    if wait_for_kill {
+        loop {
+            thread::sleep(Duration::from_secs(3600));
+        }
+    }
+    let mut sink = String::new();
+    let mut stdin = io::stdin().lock();
+    while matches!(stdin.read_line(&mut sink), Ok(n) if n > 0) {
+        sink.clear();
+    }
+}
+
+fn run_delay_proxy(args: ProxyArgs) -> ExitCode {
+    // Linux lets a sleep end up to the timer slack (50 µs by default) late; threads inherit it from
+    // the thread that starts them, and this is the main thread, which /proc/self names. With 1 ns,
+    // a 0.5 ms sleep overshoots by about 25 µs instead of 90.
+    let _ = std::fs::write("/proc/self/timerslack_ns", "1");
+    let proxy = match DelayProxy::start(args.upstream_port, args.one_way) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("smbkit-testserver: cannot start the delay proxy: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let one_way_ms = proxy.one_way().as_secs_f64() * 1000.0;
+    let lines = format!(
+        "SMBKIT_PROXY_HOST=127.0.0.1\nSMBKIT_PROXY_PORT={}\nSMBKIT_PROXY_UPSTREAM_PORT={}\nSMBKIT_PROXY_ONE_WAY_MS={}\nSMBKIT_PROXY_PID={}\n",
+        proxy.port(),
+        args.upstream_port,
+        one_way_ms,
+        std::process::id()
+    );
+    let mut out = io::stdout().lock();
+    let _ = out.write_all(lines.as_bytes()).and_then(|()| out.flush());
+    drop(out);
+    let wait_for_kill = stdin_is_dev_null();
+    if !args.quiet {
+        eprintln!(
+            "smbkit-testserver: delay proxy on 127.0.0.1:{} to 127.0.0.1:{}, {one_way_ms} ms each way; {}",
+            proxy.port(),
+            args.upstream_port,
+            if wait_for_kill {
+                "stop it with SIGTERM or Ctrl-C"
+            } else {
+                "close stdin (Ctrl-D) to stop it"
+            }
+        );
+    }
+    wait_for_eof(wait_for_kill);
+    drop(proxy);
+    ExitCode::SUCCESS
+}
+
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(a) => a,
+    let args = match parse_mode() {
+        Ok(Mode::Server(a)) => a,
+        Ok(Mode::DelayProxy(p)) => return run_delay_proxy(p),
         Err(e) => {
             eprintln!("smbkit-testserver: {e}\n\n{USAGE}");
             return ExitCode::from(2);
@@ -166,16 +305,7 @@ fn main() -> ExitCode {
             }
         );
     }
-    if wait_for_kill {
-        loop {
-            thread::sleep(Duration::from_secs(3600));
-        }
-    }
-    let mut sink = String::new();
-    let mut stdin = io::stdin().lock();
-    while matches!(stdin.read_line(&mut sink), Ok(n) if n > 0) {
-        sink.clear();
-    }
+    wait_for_eof(wait_for_kill);
     drop(server);
     ExitCode::SUCCESS
 }
