@@ -7,7 +7,8 @@ Samba server (smbkit-testserver) in the same run.
 ::
 
     scripts/bench-python [--size-mib N] [--files N] [--entries N]
-                         [--repeat N] [--only ROW[,ROW...]] [--profile NAME]
+                         [--repeat N] [--rtt-ms MS[,MS...]] [--rtt-repeat N]
+                         [--only ROW[,ROW...]] [--profile NAME]
 
 Rows:
 
@@ -37,10 +38,11 @@ operation themselves, after connecting, logging on and connecting the share
 spawn to exit, minus its own connect-and-exit baseline (best of 5 runs of
 ``smbkit stat``). Per row, each client first makes one untimed run that also
 checks the data (SHA-256 of every byte downloaded; the uploaded files
-hashed on the server's disk), then ``--repeat`` timed trials (3 by default),
-all of one client's before the next client's (smbkit.smb, the CLI, pysmb,
-smbprotocol; ``--clients`` changes the order); the best trial is kept (the
-median is printed too). Files are created on the server's disk directly.
+hashed on the server's disk), then ``--repeat`` timed trials (3 by default;
+``--rtt-repeat``, 2, through the proxy), all of one client's before the
+next client's (smbkit.smb, the CLI, pysmb, smbprotocol; ``--clients``
+changes the order); the best trial is kept (the median is printed too).
+Files are created on the server's disk directly.
 
 Every client runs with its defaults: smbkit.smb and pysmb sign only when
 the server requires it (it does not), smbprotocol signs every message
@@ -48,6 +50,24 @@ the server requires it (it does not), smbprotocol signs every message
 CONNECT, which MS-SMB2 requires and Samba enforces, and the share cannot
 be connected). Nothing is encrypted. pysmb speaks SMB1 and SMB 2.0.2 only;
 the others negotiate what the server offers, up to 3.1.1.
+
+Network round trip (``--rtt-ms``, default ``0,1``): every row is measured
+once per round-trip time, and a table printed for each. 0 is the server
+itself on loopback; any other value puts a latency proxy in front of it
+(``smbkit-testserver delay-proxy``, on 127.0.0.1), which forwards every byte
+half the round trip later in each direction, and every client connects
+through it. A loopback round trip costs next to nothing, so at 0 a client
+that waits for each answer before the next request loses little; at 1 ms
+(a busy LAN, Wi-Fi) or 10 ms (a WAN), what a client keeps in flight per
+round trip decides its rate. The proxy reads what arrives at once and is
+not a bandwidth limit (over 1 GiB/s without delay); it does not delay the
+TCP handshake (a connect completes against the proxy), which is outside
+the timed part anyway. At 10 ms, pysmb moves about 6 MiB/s (one 64 KiB
+READ or WRITE per round trip): 1 GiB takes almost 3 minutes per trial, so
+use ``--size-mib 64`` or so there. Each table also gives the round trip
+measured before its trials: SMB2 ECHOs on one connection, which include
+smbd's (small) work per request and the proxy's timer overshoot (0.1 to
+0.3 ms per round trip on a VM).
 
 The table goes to stdout, trial-by-trial timings to stderr.
 """
@@ -60,7 +80,9 @@ import os
 import platform
 import shlex
 import shutil
+import socket
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -481,11 +503,95 @@ class TestServer(object):
                 self.proc.wait()
 
 
+def smb2_echo_times(host, port, count=50):
+    """Seconds of each of ``count`` SMB2 ECHO round trips on one connection
+    (after a NEGOTIATE, no session): the network's round trip plus smbd's
+    least work."""
+
+    def header(command, message_id):
+        return (b"\xfeSMB" + struct.pack("<HHIHHII", 64, 0, 0, command, 1, 0, 0)
+                + struct.pack("<QIIQ", message_id, 0, 0, 0) + b"\0" * 16)
+
+    def frame(payload):
+        return struct.pack(">I", len(payload)) + payload
+
+    def read_frame(sock):
+        def exactly(n):
+            buf = b""
+            while len(buf) < n:
+                b = sock.recv(n - len(buf))
+                if not b:
+                    raise BenchError("SMB2 ECHO: the server closed the connection")
+                buf += b
+            return buf
+
+        n = struct.unpack(">I", exactly(4))[0] & 0xFFFFFF
+        return exactly(n)
+
+    negotiate = (header(0, 0) + struct.pack("<HHHHI", 36, 2, 1, 0, 0) + b"smbkit-bench-rtt"
+                 + struct.pack("<Q", 0) + struct.pack("<HH", 0x0202, 0x0210))
+    with socket.create_connection((host, port), timeout=10) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.sendall(frame(negotiate))
+        read_frame(sock)
+        times = []
+        for i in range(count):
+            t0 = time.perf_counter()
+            sock.sendall(frame(header(0x000D, i + 1) + struct.pack("<HH", 4, 0)))
+            resp = read_frame(sock)
+            times.append(time.perf_counter() - t0)
+            if resp[:4] != b"\xfeSMB" or struct.unpack("<I", resp[8:12])[0] != 0:
+                raise BenchError("SMB2 ECHO failed")
+    return times
+
+
+class DelayProxy(object):
+    """``smbkit-testserver delay-proxy`` in front of the server: every byte
+    forwarded ``rtt_ms / 2`` later each way; runs until its standard input
+    closes."""
+
+    def __init__(self, exe, upstream_port, rtt_ms):
+        self.rtt_ms = rtt_ms
+        self.proc = subprocess.Popen(
+            [exe, "delay-proxy", "--upstream-port", str(upstream_port),
+             "--one-way-ms", repr(rtt_ms / 2.0), "--print-env"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+        env = {}
+        while "SMBKIT_PROXY_PID" not in env:
+            line = self.proc.stdout.readline()
+            if not line:
+                self.proc.wait()
+                raise BenchError("smbkit-testserver delay-proxy exited (%s) before it printed its port"
+                                 % self.proc.returncode)
+            key, _, value = line.rstrip("\n").partition("=")
+            env[key] = value
+        self.host = env["SMBKIT_PROXY_HOST"]
+        self.port = int(env["SMBKIT_PROXY_PORT"])
+        self.pid = self.proc.pid
+
+    def stop(self):
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.terminate()
+                self.proc.wait()
+
+
 class Bench(object):
     def __init__(self, opts, server, cli):
         self.o = opts
         self.server = server
         self.cli = cli
+        # Where clients connect: the server, or a delay proxy in front of it.
+        self.host = server.host
+        self.port = server.port
+        self.repeat = opts.repeat
         self.size = opts.size_mib * MiB
         self.local = tempfile.mkdtemp(prefix="bench-python-", dir=server.dir)
         self.upload_src = os.path.join(self.local, "upload-source.bin")
@@ -582,8 +688,8 @@ class Bench(object):
 
     def python_trial(self, client, op, verify=False):
         job = {
-            "host": self.server.host,
-            "port": self.server.port,
+            "host": self.host,
+            "port": self.port,
             "user": self.server.user,
             "share": self.server.share,
             "files": self.o.files,
@@ -603,7 +709,7 @@ class Bench(object):
 
     def cli_url(self, name=""):
         return "smb://%s@%s:%d/%s/%s" % (
-            self.server.user, self.server.host, self.server.port, self.server.share, name)
+            self.server.user, self.host, self.port, self.server.share, name)
 
     def cli_trial(self, args, stdout_to_null=False):
         env = dict(os.environ, SMBKIT_PASSWORD=self.server.password)
@@ -705,7 +811,7 @@ class Bench(object):
             verify = self.trial(client, row, verify=True)
             log("  %-12s checking run %s" % (CLIENT_LABEL[client], describe(verify)))
             trials = []
-            for _ in range(self.o.repeat):
+            for _ in range(self.repeat):
                 t = self.trial(client, row, verify=False)
                 log("  %-12s %s" % (CLIENT_LABEL[client], describe(t)))
                 trials.append(t)
@@ -793,7 +899,12 @@ def parse_args(argv):
     p.add_argument("--size-mib", type=int, default=1024, help="size of the downloaded and uploaded file (default 1024)")
     p.add_argument("--files", type=int, default=1000, help="number of 4 KiB files put and got (default 1000)")
     p.add_argument("--entries", type=int, default=10000, help="entries of the listed folder (default 10000)")
-    p.add_argument("--repeat", type=int, default=3, help="timed trials per client and row; the best is kept (default 3)")
+    p.add_argument("--repeat", type=int, default=3, help="timed trials per client and row at round trip 0; the best is kept (default 3)")
+    p.add_argument("--rtt-ms", default="0,1",
+                   help="network round-trip times to measure at, in ms, comma-separated (default 0,1): 0 is "
+                        "the server directly, others go through a latency proxy (e.g. 0,1,10)")
+    p.add_argument("--rtt-repeat", type=int, default=None,
+                   help="timed trials per client and row at the other round trips (default 2, or --repeat if less)")
     p.add_argument("--only", default=None,
                    help="the rows to run, comma-separated: " + ", ".join(ROWS))
     p.add_argument("--clients", default=",".join(DEFAULT_ORDER),
@@ -811,6 +922,21 @@ def parse_args(argv):
     o.files = max(o.files, 1)
     o.entries = max(o.entries, 1)
     o.repeat = max(o.repeat, 1)
+    o.rtt_repeat = max(o.rtt_repeat, 1) if o.rtt_repeat is not None else min(2, o.repeat)
+    o.rtts = []
+    for v in o.rtt_ms.split(","):
+        if not v.strip():
+            continue
+        try:
+            rtt = float(v)
+        except ValueError:
+            p.error("--rtt-ms: not a number of milliseconds: %r" % v)
+        if not 0 <= rtt <= 10000:
+            p.error("--rtt-ms: %r is out of range (0 to 10000)" % v)
+        if rtt not in o.rtts:
+            o.rtts.append(rtt)
+    if not o.rtts:
+        p.error("--rtt-ms: no round-trip time given")
     rows = ROWS if o.only is None else [r.strip() for r in o.only.split(",") if r.strip()]
     for r in rows:
         if r not in ROWS:
@@ -856,34 +982,81 @@ def main(argv):
             bench.prepare(row)
         os.sync()
 
-        cli_base_trials = []
-        rows_with_cli = [r for r in o.rows if r in CLI_ROWS]
-        if "cli" in o.clients and rows_with_cli:
-            bench.cli_session()
-            log("CLI baseline (start, connect, log on, connect the share, stat, exit)")
-            cli_base_trials = bench.cli_baseline()
-            log("  " + ", ".join("%.1f ms" % (t.wall * 1e3) for t in cli_base_trials))
-        cli_base = min((t.wall for t in cli_base_trials), default=0.0)
-
-        busy0, steal0 = machine_busy()
-        ours0 = proc_ticks("self") + (proc_ticks(bench.smbd) if bench.smbd else 0)
-        t_trials = time.monotonic()
-        results = {}
-        for row in o.rows:
-            clients = [c for c in o.order if c != "cli" or row in CLI_ROWS]
-            log(row_label(row, o))
-            results[row] = bench.measure(row, clients)
-        elapsed = time.monotonic() - t_trials
-        busy1, steal1 = machine_busy()
-        ours1 = proc_ticks("self") + (proc_ticks(bench.smbd) if bench.smbd else 0)
-        cap = max(elapsed * 100.0 * (os.cpu_count() or 1), 1.0)
-        others = 100.0 * max(busy1 - busy0 - (ours1 - ours0), 0) / cap
-        steal = 100.0 * max(steal1 - steal0, 0) / cap
-
-        print_table(o, bench, profile, profile_note, results, cli_base, others, steal)
-        log("whole run: %.0f s (trials %.0f s)" % (time.monotonic() - started, elapsed))
+        summary = []
+        for i, rtt in enumerate(o.rtts):
+            proxy = None
+            if rtt > 0:
+                proxy = DelayProxy(o.testserver, server.port, rtt)
+                bench.host, bench.port = proxy.host, proxy.port
+                bench.repeat = o.rtt_repeat
+                log("round trip %s: through the delay proxy on %s:%d (%g ms each way)"
+                    % (rtt_label(rtt), proxy.host, proxy.port, rtt / 2.0))
+            else:
+                bench.host, bench.port = server.host, server.port
+                bench.repeat = o.repeat
+                log("round trip %s: directly to the server" % rtt_label(rtt))
+            try:
+                run = run_rtt(o, bench, rtt, proxy)
+            finally:
+                if proxy is not None:
+                    proxy.stop()
+            print_table(o, bench, profile, profile_note, rtt, run, header=(i == 0))
+            summary.append((rtt, run))
+        if len(o.rtts) > 1:
+            print_summary(o, summary)
+        log("whole run: %.0f s" % (time.monotonic() - started))
     finally:
         server.stop()
+
+
+def run_rtt(o, bench, rtt, proxy):
+    """Every row at one round-trip time: the results, the CLI's baseline and
+    what else used the CPU meanwhile."""
+    cli_base_trials = []
+    rows_with_cli = [r for r in o.rows if r in CLI_ROWS]
+    if "cli" in o.clients and rows_with_cli:
+        if "cli" not in bench.sessions:
+            bench.cli_session()
+        log("CLI baseline (start, connect, log on, connect the share, stat, exit)")
+        cli_base_trials = bench.cli_baseline()
+        log("  " + ", ".join("%.1f ms" % (t.wall * 1e3) for t in cli_base_trials))
+    cli_base = min((t.wall for t in cli_base_trials), default=0.0)
+    echo = sorted(smb2_echo_times(bench.host, bench.port))
+    log("SMB2 ECHO round trip: best %.3f ms, median %.3f ms" % (echo[0] * 1e3, statistics.median(echo) * 1e3))
+
+    def ours():
+        ticks = proc_ticks("self") + (proc_ticks(bench.smbd) if bench.smbd else 0)
+        return ticks + (proc_ticks(proxy.pid) if proxy else 0)
+
+    busy0, steal0 = machine_busy()
+    ours0 = ours()
+    proxy0 = proc_ticks(proxy.pid) if proxy else 0
+    t_trials = time.monotonic()
+    results = {}
+    for row in o.rows:
+        clients = [c for c in o.order if c != "cli" or row in CLI_ROWS]
+        log(row_label(row, o))
+        results[row] = bench.measure(row, clients)
+    elapsed = time.monotonic() - t_trials
+    busy1, steal1 = machine_busy()
+    ours1 = ours()
+    proxy_cpu = (proc_ticks(proxy.pid) - proxy0) / 100.0 if proxy else None
+    cap = max(elapsed * 100.0 * (os.cpu_count() or 1), 1.0)
+    log("trials at round trip %s: %.0f s" % (rtt_label(rtt), elapsed))
+    return {
+        "results": results,
+        "cli_base": cli_base,
+        "others": 100.0 * max(busy1 - busy0 - (ours1 - ours0), 0) / cap,
+        "steal": 100.0 * max(steal1 - steal0, 0) / cap,
+        "elapsed": elapsed,
+        "proxy_cpu": proxy_cpu,
+        "repeat": bench.repeat,
+        "echo": echo,
+    }
+
+
+def rtt_label(rtt):
+    return "0 (direct)" if rtt == 0 else "%g ms" % rtt
 
 
 def row_label(row, o):
@@ -905,33 +1078,46 @@ def row_unit(row, o):
     return "ent/s", o.entries
 
 
-def print_table(o, bench, profile, profile_note, results, cli_base, others, steal):
+def print_table(o, bench, profile, profile_note, rtt, run, header=True):
+    results = run["results"]
+    cli_base = run["cli_base"]
     out = []
     w = out.append
-    sessions = ", ".join("%s %s" % (CLIENT_LABEL[c], bench.sessions[c])
-                         for c in CLIENTS if bench.sessions.get(c))
-    w("smbkit.smb (smbkit %s) vs pysmb %s, smbprotocol %s and the smbkit CLI; Python %s on %s (%d CPUs, Linux %s)"
-      % (version_of("smbkit"), version_of("pysmb"), version_of("smbprotocol"), platform.python_version(),
-         cpu_model(), os.cpu_count() or 0, platform.release()))
-    w("server: smbkit-testserver, profile %s (%s)%s, on 127.0.0.1 (direct TCP, no encryption); sessions: %s"
-      % (profile, PROFILE_DIALECTS.get(profile, "?"), profile_note, sessions or "?"))
-    cli_note = ""
+    if header:
+        sessions = ", ".join("%s %s" % (CLIENT_LABEL[c], bench.sessions[c])
+                             for c in CLIENTS if bench.sessions.get(c))
+        w("smbkit.smb (smbkit %s) vs pysmb %s, smbprotocol %s and the smbkit CLI; Python %s on %s (%d CPUs, Linux %s)"
+          % (version_of("smbkit"), version_of("pysmb"), version_of("smbprotocol"), platform.python_version(),
+             cpu_model(), os.cpu_count() or 0, platform.release()))
+        w("server: smbkit-testserver, profile %s (%s)%s, on 127.0.0.1 (direct TCP, no encryption); sessions: %s"
+          % (profile, PROFILE_DIALECTS.get(profile, "?"), profile_note, sessions or "?"))
+        w("Python clients: the operation alone, timed in the child (connect, logon and tree connect excluded); "
+          "CLI: spawn to exit minus its baseline (start, connect, logon, tree connect, stat, exit)")
+        w("")
+    if rtt == 0:
+        w("== round trip 0: directly to the server on loopback ==")
+    else:
+        w("== round trip %g ms: through smbkit-testserver delay-proxy on 127.0.0.1 (%g ms each way), "
+          "every client ==" % (rtt, rtt / 2.0))
+    notes = "best of %d trials per client (after one untimed run that checks every byte)" % run["repeat"]
     if cli_base > 0:
-        cli_note = ("; CLI: spawn to exit minus its baseline (%.1f ms: start, connect, logon, tree connect, "
-                    "stat, exit)" % (cli_base * 1e3))
-    w("best of %d trials per client (after one untimed run that checks every byte); Python clients: the operation "
-      "alone, timed in the child (connect, logon and tree connect excluded)%s" % (o.repeat, cli_note))
+        notes += "; CLI baseline %.1f ms" % (cli_base * 1e3)
+    if run["proxy_cpu"] is not None:
+        notes += "; the proxy used %.1f s of CPU in %.0f s" % (run["proxy_cpu"], run["elapsed"])
+    w(notes)
+    echo = run["echo"]
+    w("SMB2 ECHO round trip (one connection, %d echoes): best %.3f ms, median %.3f ms"
+      % (len(echo), echo[0] * 1e3, statistics.median(echo) * 1e3))
     w("CPU used by other processes during the trials: %.0f%% of the machine (steal %.0f%%); above a few %%, "
-      "the numbers are noisy" % (others, steal))
+      "the numbers are noisy" % (run["others"], run["steal"]))
     w("")
 
     def best_time(client, row):
-        return min(op_time(client, t, bench_cli_base) for t in results[row][client])
+        return min(op_time(client, t, cli_base) for t in results[row][client])
 
     def median_time(client, row):
-        return statistics.median(op_time(client, t, bench_cli_base) for t in results[row][client])
+        return statistics.median(op_time(client, t, cli_base) for t in results[row][client])
 
-    bench_cli_base = cli_base
     cols = [c for c in o.clients]
     head = "%-22s" % "operation" + "".join("%16s" % CLIENT_LABEL[c] for c in cols)
     ratio_cols = [c for c in ("pysmb", "smbprotocol", "cli") if c in cols and "smbkit" in cols]
@@ -954,6 +1140,7 @@ def print_table(o, bench, profile, profile_note, results, cli_base, others, stea
             else:
                 line += "%14s" % "-"
         w(line)
+    run["rates"] = rates
     w("ratio = smbkit.smb's rate / the other's (above 1: smbkit.smb is faster); MiB = 2^20 bytes")
     w("")
 
@@ -997,7 +1184,7 @@ def print_table(o, bench, profile, profile_note, results, cli_base, others, stea
       "of smbd's connection process")
     w("")
 
-    w("targets:")
+    w("targets at round trip %s:" % rtt_label(rtt))
     for row in o.rows:
         r = rates[row]
         if "smbkit" not in r:
@@ -1011,6 +1198,30 @@ def print_table(o, bench, profile, profile_note, results, cli_base, others, stea
             got = r["smbkit"] / r["cli"]
             w("  %-22s smbkit.smb within 15%% of the CLI (>= %.2fx): %.2fx  %s" % (
                 row_label(row, o), CLI_TARGET, got, "met" if got >= CLI_TARGET else "NOT MET"))
+    w("")
+    print("\n".join(out))
+    sys.stdout.flush()
+
+
+def print_summary(o, summary):
+    """smbkit.smb's ratio to pysmb per row and round trip, against the targets."""
+    if not any("pysmb" in r and "smbkit" in r for _, run in summary for r in run["rates"].values()):
+        return
+    out = []
+    w = out.append
+    w("== smbkit.smb / pysmb by round trip (target in brackets) ==")
+    w("%-22s" % "operation" + "".join("%18s" % ("rtt " + rtt_label(rtt).replace(" (direct)", ""))
+                                      for rtt, _ in summary))
+    for row in o.rows:
+        line = "%-22s" % ("%s [%gx]" % (row_label(row, o), PYSMB_TARGET[row]))
+        for _, run in summary:
+            r = run["rates"][row]
+            if "smbkit" in r and "pysmb" in r:
+                got = r["smbkit"] / r["pysmb"]
+                line += "%18s" % ("%.2fx %s" % (got, "met" if got >= PYSMB_TARGET[row] else "NOT MET"))
+            else:
+                line += "%18s" % "-"
+        w(line)
     print("\n".join(out))
     sys.stdout.flush()
 
