@@ -102,12 +102,13 @@ SMALL_SIZE = 4096
 BASELINE_TRIALS = 5
 MiB = 1 << 20
 
-CLIENTS = ["smbkit", "pysmb", "smbprotocol", "cli"]
+CLIENTS = ["smbkit", "smbkit-mt", "pysmb", "smbprotocol", "cli"]
 # The order they are measured in by default: the CLI right after
 # smbkit.smb, whose rate it is held to most closely.
-DEFAULT_ORDER = ["smbkit", "cli", "pysmb", "smbprotocol"]
+DEFAULT_ORDER = ["smbkit", "cli", "smbkit-mt", "pysmb", "smbprotocol"]
 CLIENT_LABEL = {
     "smbkit": "smbkit.smb",
+    "smbkit-mt": "smbkit.smb 8thr",
     "pysmb": "pysmb",
     "smbprotocol": "smbprotocol",
     "cli": "smbkit CLI",
@@ -115,6 +116,10 @@ CLIENT_LABEL = {
 ROWS = ["download", "upload", "small-put", "small-get", "list"]
 # The rows the CLI takes part in.
 CLI_ROWS = {"download", "upload"}
+# smbkit.smb with several threads on its one connection (pysmb's
+# SMBConnection is not thread-safe; smbkit.smb's is): the small-file rows.
+MT_ROWS = {"small-put", "small-get"}
+MT_THREADS = 8
 # The project's targets: smbkit.smb at least this many times pysmb's rate,
 # and on the big-file rows at least this fraction of the CLI's.
 PYSMB_TARGET = {"download": 5.0, "upload": 5.0, "small-put": 3.0, "small-get": 3.0, "list": 3.0}
@@ -292,7 +297,7 @@ class SmbprotocolClient(object):
 
 def child_main(client_name, op, job):
     password = os.environ.get("BENCH_PASSWORD", "")
-    if client_name == "smbkit":
+    if client_name in ("smbkit", "smbkit-mt"):
         from smbkit.smb import SMBConnection as module
 
         client = PysmbClient(module, job, password)
@@ -332,11 +337,42 @@ def child_main(client_name, op, job):
     elif op == "upload":
         moved = client.upload(upload_name(client_name), job["src"])
         items = 1
+    elif op == "small-put" and client_name == "smbkit-mt":
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(MT_THREADS) as pool:
+            moved = sum(pool.map(
+                lambda i: client.put_bytes("%s/%s" % (SMALL_PUT_DIR, small_name(i)), payloads[i]),
+                range(len(payloads))))
+        items = len(payloads)
     elif op == "small-put":
         moved = 0
         for i, data in enumerate(payloads):
             moved += client.put_bytes("%s/%s" % (SMALL_PUT_DIR, small_name(i)), data)
         items = len(payloads)
+    elif op == "small-get" and client_name == "smbkit-mt":
+        from concurrent.futures import ThreadPoolExecutor
+
+        received = [None] * files
+
+        def get_one(i):
+            sink = io.BytesIO() if verify else CountingSink()
+            n = client.get_bytes("%s/%s" % (SMALL_DIR, small_name(i)), sink)
+            got = len(sink.getvalue()) if verify else sink.n
+            if n != SMALL_SIZE or got != SMALL_SIZE:
+                raise SystemExit("%s: %d bytes, expected %d" % (small_name(i), got, SMALL_SIZE))
+            if verify:
+                received[i] = sink.getvalue()
+            return n
+
+        with ThreadPoolExecutor(MT_THREADS) as pool:
+            moved = sum(pool.map(get_one, range(files)))
+        items = files
+        if verify:
+            hasher = hashlib.sha256()
+            for data in received:
+                hasher.update(data)
+            digest = hasher.hexdigest()
     elif op == "small-get":
         hasher = hashlib.sha256() if verify else None
         moved = 0
@@ -1034,7 +1070,8 @@ def run_rtt(o, bench, rtt, proxy):
     t_trials = time.monotonic()
     results = {}
     for row in o.rows:
-        clients = [c for c in o.order if c != "cli" or row in CLI_ROWS]
+        clients = [c for c in o.order
+                   if (c != "cli" or row in CLI_ROWS) and (c != "smbkit-mt" or row in MT_ROWS)]
         log(row_label(row, o))
         results[row] = bench.measure(row, clients)
     elapsed = time.monotonic() - t_trials
@@ -1122,6 +1159,9 @@ def print_table(o, bench, profile, profile_note, rtt, run, header=True):
     head = "%-22s" % "operation" + "".join("%16s" % CLIENT_LABEL[c] for c in cols)
     ratio_cols = [c for c in ("pysmb", "smbprotocol", "cli") if c in cols and "smbkit" in cols]
     head += "".join("%14s" % ("÷ " + CLIENT_LABEL[c].replace("smbkit ", "")) for c in ratio_cols)
+    mt_ratio = "smbkit-mt" in cols and "pysmb" in cols
+    if mt_ratio:
+        head += "%16s" % "8thr ÷ pysmb"
     w(head)
     rates = {}
     for row in o.rows:
@@ -1139,9 +1179,17 @@ def print_table(o, bench, profile, profile_note, rtt, run, header=True):
                 line += "%14s" % ("%.2f" % (rates[row]["smbkit"] / rates[row][c]))
             else:
                 line += "%14s" % "-"
+        if mt_ratio:
+            if "smbkit-mt" in rates[row] and "pysmb" in rates[row]:
+                line += "%16s" % ("%.2f" % (rates[row]["smbkit-mt"] / rates[row]["pysmb"]))
+            else:
+                line += "%16s" % "-"
         w(line)
     run["rates"] = rates
     w("ratio = smbkit.smb's rate / the other's (above 1: smbkit.smb is faster); MiB = 2^20 bytes")
+    if mt_ratio:
+        w("smbkit.smb 8thr: the same files from %d threads sharing smbkit.smb's one connection (pysmb's "
+          "SMBConnection is not thread-safe, so it has no such column)" % MT_THREADS)
     w("")
 
     w("%-22s" % "time best / median" + "".join("%20s" % CLIENT_LABEL[c] for c in cols))
@@ -1194,6 +1242,11 @@ def print_table(o, bench, profile, profile_note, rtt, run, header=True):
             got = r["smbkit"] / r["pysmb"]
             w("  %-22s smbkit.smb >= %.0fx pysmb: %.2fx  %s" % (row_label(row, o), want, got,
                                                                   "met" if got >= want else "NOT MET"))
+        if "smbkit-mt" in r and "pysmb" in r:
+            want = PYSMB_TARGET[row]
+            got = r["smbkit-mt"] / r["pysmb"]
+            w("  %-22s smbkit.smb, %d threads >= %.0fx pysmb: %.2fx  %s" % (
+                row_label(row, o), MT_THREADS, want, got, "met" if got >= want else "NOT MET"))
         if "cli" in r:
             got = r["smbkit"] / r["cli"]
             w("  %-22s smbkit.smb within 15%% of the CLI (>= %.2fx): %.2fx  %s" % (
