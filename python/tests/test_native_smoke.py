@@ -10,16 +10,16 @@ binary is ``$SMBKIT_TESTSERVER``, else ``<repo>/target/debug/``
 import hashlib
 import io
 import os
-import select
 import socket
 import subprocess
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
+
+import testserver
 
 import smbkit
 from smbkit import _native
@@ -29,57 +29,20 @@ from smbkit.smb.SMBConnection import SMBConnection
 from smbkit.smb.security_descriptors import SecurityDescriptor
 from smbkit.smb.smb_structs import OperationFailure
 
-REPO = Path(__file__).resolve().parents[2]
 CLIENT = "SMOKECLIENT"
 SERVER = "SMBKITTEST"
 STATUS_OBJECT_NAME_NOT_FOUND = 0xC0000034
 MIB = 1 << 20
 
 
-def _testserver():
-    candidates = [
-        os.environ.get("SMBKIT_TESTSERVER"),
-        REPO / "target" / "debug" / "smbkit-testserver",
-    ]
-    for c in candidates:
-        if c and os.path.isfile(c) and os.access(c, os.X_OK):
-            return str(c)
-    pytest.fail("smbkit-testserver not found: run `cargo build -p smbkit-testserver` "
-                "or set SMBKIT_TESTSERVER")
-
-
 @pytest.fixture(scope="module")
 def server():
     """The SMBKIT_TEST_* variables of a running legacy-profile server."""
-    proc = subprocess.Popen(
-        [_testserver(), "--profile", "legacy", "--print-env"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )
-    env, buf = {}, b""
-    deadline = time.monotonic() + 60
+    proc, env = testserver.start("legacy")
     try:
-        while "SMBKIT_TEST_SERVER_PID" not in env:
-            left = deadline - time.monotonic()
-            assert left > 0, "the test server printed nothing in time"
-            if not select.select([proc.stdout], [], [], left)[0]:
-                continue
-            chunk = os.read(proc.stdout.fileno(), 4096)
-            assert chunk, "the test server exited: %s" % proc.stderr.read().decode(errors="replace")
-            buf += chunk
-            *lines, buf = buf.split(b"\n")
-            for line in lines:
-                key, _, value = line.decode().partition("=")
-                if len(value) >= 2 and value[0] == value[-1] == "'":
-                    value = value[1:-1].replace("'\\''", "'")
-                env[key] = value
         yield env
     finally:
-        proc.stdin.close()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        testserver.stop(proc)
 
 
 def _connect(server, direct=True, smb2=True, password=None, **kwargs):

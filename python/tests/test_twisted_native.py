@@ -14,13 +14,14 @@ import os
 import random
 import select
 import socket
-import subprocess
 import tempfile
 import threading
 import time
 from pathlib import Path
 
 import pytest
+
+import testserver
 import pytest_twisted
 from twisted.internet import defer, reactor, task
 
@@ -30,7 +31,6 @@ from smbkit.smb.SMBProtocol import SMBProtocolFactory
 from smbkit.smb.security_descriptors import SecurityDescriptor
 from smbkit.smb.smb_structs import OperationFailure
 
-REPO = Path(__file__).resolve().parents[2]
 MIB = 1 << 20
 CLIENT_NAME = "TWISTEDCLIENT"
 SERVER_NAME = "SMBKITTEST"
@@ -48,65 +48,11 @@ VARIANTS = {
 # --- servers ---------------------------------------------------------------------------
 
 
-def _testserver():
-    for c in (
-        os.environ.get("SMBKIT_TESTSERVER"),
-        REPO / "target" / "debug" / "smbkit-testserver",
-    ):
-        if c and os.path.isfile(c) and os.access(c, os.X_OK):
-            return str(c)
-    pytest.fail("smbkit-testserver not found: run `cargo build -p smbkit-testserver` or set SMBKIT_TESTSERVER")
-
-
-def _start(profile):
-    proc = subprocess.Popen(
-        [_testserver(), "--profile", profile, "--print-env"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )
-    env, buf = {}, b""
-    deadline = time.monotonic() + 60
-    try:
-        while "SMBKIT_TEST_SERVER_PID" not in env:
-            left = deadline - time.monotonic()
-            assert left > 0, "the test server printed nothing in time"
-            if not select.select([proc.stdout], [], [], left)[0]:
-                continue
-            chunk = os.read(proc.stdout.fileno(), 4096)
-            assert chunk, "the test server exited: %s" % proc.stderr.read().decode(errors="replace")
-            buf += chunk
-            *lines, buf = buf.split(b"\n")
-            for line in lines:
-                key, _, value = line.decode().partition("=")
-                if len(value) >= 2 and value[0] == value[-1] == "'":
-                    value = value[1:-1].replace("'\\''", "'")
-                env[key] = value
-    except BaseException:
-        _stop(proc)
-        raise
-    return proc, env
-
-
-def _stop(proc):
-    try:
-        proc.stdin.close()
-        proc.wait(timeout=20)
-    except Exception:
-        proc.kill()
-        proc.wait()
-
-
 @pytest.fixture(scope="module")
 def servers():
-    started = {}
-
-    def get(profile):
-        if profile not in started:
-            started[profile] = _start(profile)
-        return started[profile][1]
-
-    yield get
-    for proc, _ in started.values():
-        _stop(proc)
+    started = testserver.Servers()
+    yield started.get
+    started.stop_all()
 
 
 class StallingProxy:
