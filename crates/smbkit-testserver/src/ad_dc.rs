@@ -1291,40 +1291,7 @@ fn build_template(tools: &Tools, base: &Path, name: &str, path: &Path) -> io::Re
 }
 
 fn log_tail(dir: &Path, n: usize) -> String {
-    let mut files: Vec<(SystemTime, PathBuf)> = fs::read_dir(dir)
-        .map(|rd| {
-            rd.filter_map(|e| {
-                let e = e.ok()?;
-                let name = e.file_name();
-                let name = name.to_str()?;
-                if !(name.starts_with("log.") || name == "samba.out") {
-                    return None;
-                }
-                let meta = e.metadata().ok()?;
-                (meta.is_file() && meta.len() > 0)
-                    .then(|| (meta.modified().unwrap_or(UNIX_EPOCH), e.path()))
-            })
-            .collect()
-        })
-        .unwrap_or_default();
-    files.sort();
-    if files.is_empty() {
-        return format!("(no samba logs in {})", dir.display());
-    }
-    let mut out = String::new();
-    for (_, path) in files {
-        let text = fs::read(&path)
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        let name = path.file_name().unwrap_or_default().to_string_lossy();
-        out.push_str(&format!("==> {name} <==\n"));
-        for line in &lines[lines.len().saturating_sub(n)..] {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    out
+    crate::logs_tail(dir, "samba", n)
 }
 
 #[cfg(test)]

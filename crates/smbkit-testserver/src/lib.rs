@@ -1229,13 +1229,20 @@ fn chown_tree(path: &Path, uid: u32, gid: u32) -> io::Result<()> {
 }
 
 fn log_tail(dir: &Path, n: usize) -> String {
+    logs_tail(dir, "smbd", n)
+}
+
+/// The last `n` lines of each non-empty log of `daemon` in `dir` (its
+/// `log.*` files and `<daemon>.out`), oldest first, for failure messages.
+pub(crate) fn logs_tail(dir: &Path, daemon: &str, n: usize) -> String {
+    let out_file = format!("{daemon}.out");
     let mut files: Vec<(SystemTime, PathBuf)> = fs::read_dir(dir)
         .map(|rd| {
             rd.filter_map(|e| {
                 let e = e.ok()?;
                 let name = e.file_name();
                 let name = name.to_str()?;
-                if !(name.starts_with("log.") || name == "smbd.out") {
+                if !(name.starts_with("log.") || name == out_file) {
                     return None;
                 }
                 let meta = e.metadata().ok()?;
@@ -1247,7 +1254,7 @@ fn log_tail(dir: &Path, n: usize) -> String {
         .unwrap_or_default();
     files.sort();
     if files.is_empty() {
-        return format!("(no smbd logs in {})", dir.display());
+        return format!("(no {daemon} logs in {})", dir.display());
     }
     let mut out = String::new();
     for (_, path) in files {
