@@ -8,18 +8,18 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::tests::session_setup::{challenge, setup_reply};
 use super::tests::{
     completed, conn, echo, empty, events, reply, req, take, trans_part, FLAGS2, LIMIT,
 };
 use super::*;
 use crate::conn::smb2::handshake::SigningPolicy;
 use crate::conn::{AuthStage, HandshakeStep, HandshakeViolation};
-use crate::ntlm::{AvPairs, ChallengeMessage, Credentials, NtlmError, NtlmOptions};
+use crate::ntlm::{Credentials, NtlmError, NtlmOptions};
 use crate::smb1::negotiate::security_mode::{
     SECURITY_SIGNATURES_ENABLED, SECURITY_SIGNATURES_REQUIRED,
 };
 use crate::smb1::negotiate::{capabilities, NegotiateResponse};
-use crate::smb1::session_setup::SessionSetupResponseExtended;
 use crate::smb1::signing::Smb1Signer;
 
 // ---------------------------------------------------------------------------
@@ -110,42 +110,6 @@ fn at_setup(
     );
     let r = take_setup(&mut c);
     (c, r)
-}
-
-/// An extended-security SESSION_SETUP_ANDX answer carrying `blob`.
-fn setup_reply(req: &Header, status: NtStatus, blob: Vec<u8>) -> Vec<u8> {
-    let mut h = req.clone();
-    h.flags |= flags::REPLY;
-    h.status = status;
-    h.uid = 0x64;
-    let mut w = Writer::new();
-    h.encode(&mut w);
-    SessionSetupResponseExtended {
-        action: 0,
-        security_blob: blob,
-        native_os: "Unix".into(),
-        native_lanman: "Samba".into(),
-    }
-    .encode(&mut w, true)
-    .unwrap();
-    w.into_vec()
-}
-
-/// The server's CHALLENGE, in a SPNEGO NegTokenResp.
-fn challenge() -> Vec<u8> {
-    let c = ChallengeMessage {
-        target_name: "S".into(),
-        flags: crate::ntlm::flags::NEGOTIATE_UNICODE
-            | crate::ntlm::flags::NEGOTIATE_NTLM
-            | crate::ntlm::flags::NEGOTIATE_EXTENDED_SESSIONSECURITY
-            | crate::ntlm::flags::NEGOTIATE_SIGN,
-        server_challenge: [4; 8],
-        target_info: AvPairs(Vec::new()),
-        version: None,
-    }
-    .encode()
-    .unwrap();
-    crate::spnego::neg_token_resp(Some(&c), None)
 }
 
 /// The reason of the [`Event::Closed`] that ends `ev`.

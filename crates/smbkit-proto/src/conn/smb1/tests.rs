@@ -506,7 +506,7 @@ fn tree_connect_given_up_on_is_disconnected_when_it_succeeds() {
 // ---------------------------------------------------------------------------
 // The session setup.
 
-mod session_setup {
+pub(super) mod session_setup {
     use super::*;
     use crate::conn::smb2::handshake::SigningPolicy;
     use crate::ntlm::{AvPairs, ChallengeMessage, Credentials, NtlmOptions};
@@ -555,7 +555,12 @@ mod session_setup {
         )
     }
 
-    fn setup_reply(req: &Header, status: NtStatus, blob: Vec<u8>) -> Vec<u8> {
+    /// An extended-security SESSION_SETUP_ANDX answer carrying `blob`.
+    pub(in crate::conn::smb1) fn setup_reply(
+        req: &Header,
+        status: NtStatus,
+        blob: Vec<u8>,
+    ) -> Vec<u8> {
         let mut h = req.clone();
         h.flags |= flags::REPLY;
         h.status = status;
@@ -573,7 +578,8 @@ mod session_setup {
         w.into_vec()
     }
 
-    fn challenge() -> Vec<u8> {
+    /// The server's CHALLENGE, in a SPNEGO NegTokenResp.
+    pub(in crate::conn::smb1) fn challenge() -> Vec<u8> {
         let c = ChallengeMessage {
             target_name: "S".into(),
             flags: crate::ntlm::flags::NEGOTIATE_UNICODE
