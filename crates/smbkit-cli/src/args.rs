@@ -189,6 +189,19 @@ pub enum Cmd {
                             Examples:\n  smbkit put report.pdf smb://alice@fileserver/docs/\n  smbkit put -r ./photos smb://alice@fileserver/docs/photos\n  tar c dir | smbkit put - smb://alice@fileserver/backup/dir.tar"
     )]
     Put(PutArgs),
+    /// Copy a remote file or (-r) folder tree to another place, on the same
+    /// server (which copies the data itself) or another.
+    #[command(
+        after_help = "Both SOURCE and DEST are remote. When they are on the same server and log in\n\
+                            as the same user, the server copies the data itself (FSCTL_SRV_COPYCHUNK):\n\
+                            it does not cross the network. Between servers, or where the server cannot\n\
+                            (Samba over SMB1), the data is streamed through smbkit. A file goes into DEST\n\
+                            when DEST is a folder; an existing file is replaced. A folder (-r) becomes\n\
+                            DEST itself; with DEST/ (or a share's root) it goes inside. A lost connection\n\
+                            is made again and the copies run again (--retries, --no-retry).\n\n\
+                            Examples:\n  smbkit cp smb://alice@fileserver/docs/report.pdf smb://alice@fileserver/archive/\n  smbkit cp -r smb://alice@fileserver/docs/photos smb://alice@nas/backup/photos"
+    )]
+    Cp(CpArgs),
     /// Write a file's contents to standard output.
     #[command(after_help = "Example:\n  smbkit cat smb://alice@fileserver/docs/notes.txt | less")]
     Cat(CatArgs),
@@ -221,6 +234,20 @@ pub enum Cmd {
     /// Show a file's or folder's owner, group and ACL.
     #[command(after_help = "Example:\n  smbkit security smb://alice@fileserver/docs/report.pdf")]
     Security(SecurityArgs),
+    /// Watch a folder and print its changes as they happen, one a line.
+    #[command(
+        after_help = "Prints one line per change, the path relative to the folder:
+                            added PATH, removed PATH, modified PATH, renamed OLD -> NEW, and
+                            'overflow: enumerate again' when more changed than the server could tell
+                            (or the connection was lost and made again): list the folder again then.
+                            Runs until interrupted (Ctrl-C), or until -n changes were printed. A lost
+                            connection is made again and the folder watched again (--retries, --no-retry).
+
+                            Examples:
+  smbkit watch smb://alice@fileserver/docs/inbox
+  smbkit watch -r --filter names,size --json smb://alice@fileserver/docs"
+    )]
+    Watch(WatchArgs),
     /// Measure round trips to the server, like ping.
     #[command(after_help = "Example:\n  smbkit echo -c 5 smb://alice@fileserver")]
     Echo(EchoArgs),
@@ -242,6 +269,7 @@ impl Cmd {
         match self {
             Cmd::Get(a) => Some(&a.retry),
             Cmd::Put(a) => Some(&a.retry),
+            Cmd::Cp(a) => Some(&a.retry),
             _ => None,
         }
     }
@@ -253,6 +281,7 @@ impl Cmd {
             Cmd::Ls(a) => &a.target,
             Cmd::Get(a) => &a.remote,
             Cmd::Put(a) => &a.remote,
+            Cmd::Cp(a) => &a.source,
             Cmd::Cat(a) => &a.target,
             Cmd::Stat(a) => &a.target,
             Cmd::Mkdir(a) => &a.target,
@@ -261,6 +290,7 @@ impl Cmd {
             Cmd::Mv(a) => &a.source,
             Cmd::Snapshots(a) => &a.target,
             Cmd::Security(a) => &a.target,
+            Cmd::Watch(a) => &a.target,
             Cmd::Echo(a) => &a.target,
             Cmd::Info(a) => &a.target,
             Cmd::Completions(_) => return None,
@@ -341,6 +371,25 @@ pub struct PutArgs {
     pub retry: RetryOpts,
 }
 
+/// `smbkit cp`.
+#[derive(Args, Debug)]
+pub struct CpArgs {
+    /// The remote file, or folder with -r: smb://user@host/share/path
+    pub source: String,
+    /// Where the copy goes: a file name, or a folder to put it in, on the
+    /// same server or another: smb://user@host/share/path
+    pub dest: String,
+    /// Copy folders and everything in them.
+    #[arg(short = 'r', long)]
+    pub recursive: bool,
+    /// How many files to copy at once.
+    #[arg(short = 'j', long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: u16,
+    /// What to do when the connection is lost.
+    #[command(flatten)]
+    pub retry: RetryOpts,
+}
+
 /// The attempts to reconnect [`RetryOpts::policy`] makes unless told.
 pub const DEFAULT_RETRIES: u32 = 10;
 
@@ -352,7 +401,7 @@ const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
 /// open file for a lost client about a minute.
 const GIVE_UP_AFTER: Duration = Duration::from_secs(60);
 
-/// `--retries` and `--no-retry` of `get` and `put`.
+/// `--retries` and `--no-retry` of `get`, `put` and `cp`.
 #[derive(Args, Debug, Clone, Copy)]
 pub struct RetryOpts {
     /// When the connection is lost, reconnect up to N times and go on with
@@ -459,6 +508,103 @@ pub struct SnapshotsArgs {
 pub struct SecurityArgs {
     /// The file or folder: smb://user@host/share/path
     pub target: String,
+}
+
+/// `smbkit watch`.
+#[derive(Args, Debug)]
+pub struct WatchArgs {
+    /// The folder to watch: smb://user@host/share/path
+    pub target: String,
+    /// Also watch every folder below it.
+    #[arg(short = 'r', long)]
+    pub recursive: bool,
+    /// What to report, comma-separated [default: names,attributes,size,write].
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "KINDS")]
+    pub filter: Vec<WatchFilter>,
+    /// Print one JSON object per line instead.
+    #[arg(long)]
+    pub json: bool,
+    /// Stop after N changes (overflows included).
+    #[arg(short = 'n', long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
+    /// The most bytes of changes one answer of the server may carry (each
+    /// takes 12 bytes and its name in UTF-16); more at once is an overflow.
+    #[arg(long, value_name = "BYTES", default_value_t = smbkit::DEFAULT_WATCH_BUFFER,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub buffer: u32,
+    /// When the connection is lost, reconnect up to N times and watch the
+    /// folder again, printing an overflow (0: do not reconnect).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_RETRIES, conflicts_with = "no_retry")]
+    pub retries: u32,
+    /// Do not reconnect: a lost connection ends the watch (as --retries 0).
+    #[arg(long)]
+    pub no_retry: bool,
+}
+
+impl WatchArgs {
+    /// The reconnect policy these options ask for; `None`: do not reconnect.
+    pub fn policy(&self) -> Option<ReconnectPolicy> {
+        RetryOpts {
+            retries: self.retries,
+            no_retry: self.no_retry,
+        }
+        .policy()
+    }
+}
+
+/// `--filter` of `smbkit watch`: the kinds of change reported.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum WatchFilter {
+    /// Files and folders created, deleted or renamed.
+    Names,
+    /// Files created, deleted or renamed.
+    Files,
+    /// Folders created, deleted or renamed.
+    Dirs,
+    /// Attributes changed.
+    Attributes,
+    /// Sizes changed.
+    Size,
+    /// Files written (time of last write).
+    Write,
+    /// Files read (time of last access).
+    Access,
+    /// Creation times changed.
+    Creation,
+    /// Security descriptors changed.
+    Security,
+    /// Extended attributes changed.
+    Ea,
+    /// Named streams added, removed, resized or written.
+    Streams,
+    /// Everything.
+    All,
+}
+
+impl WatchFilter {
+    /// The library's filter of these kinds (its default for none).
+    pub fn combine(kinds: &[WatchFilter]) -> smbkit::NotifyFilter {
+        use smbkit::NotifyFilter as F;
+        if kinds.is_empty() {
+            return F::default();
+        }
+        kinds.iter().fold(F::from_bits(0), |acc, k| {
+            acc | match k {
+                WatchFilter::Names => F::NAMES,
+                WatchFilter::Files => F::FILE_NAME,
+                WatchFilter::Dirs => F::DIR_NAME,
+                WatchFilter::Attributes => F::ATTRIBUTES,
+                WatchFilter::Size => F::SIZE,
+                WatchFilter::Write => F::LAST_WRITE,
+                WatchFilter::Access => F::LAST_ACCESS,
+                WatchFilter::Creation => F::CREATION,
+                WatchFilter::Security => F::SECURITY,
+                WatchFilter::Ea => F::EA,
+                WatchFilter::Streams => F::STREAM_NAME | F::STREAM_SIZE | F::STREAM_WRITE,
+                WatchFilter::All => F::ALL,
+            }
+        })
+    }
 }
 
 /// `smbkit echo`.

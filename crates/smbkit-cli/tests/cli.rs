@@ -22,7 +22,7 @@ const TIMEOUT: i32 = 6;
 const NETWORK: i32 = 7;
 const UNSUPPORTED: i32 = 8;
 
-const SUBCOMMANDS: [&str; 15] = [
+const SUBCOMMANDS: &[&str] = &[
     "shares",
     "ls",
     "get",
@@ -35,6 +35,7 @@ const SUBCOMMANDS: [&str; 15] = [
     "mv",
     "snapshots",
     "security",
+    "watch",
     "echo",
     "info",
     "completions",
@@ -176,7 +177,7 @@ fn every_subcommand_has_help_with_an_example() {
     let o = smbkit().arg("--help").output().unwrap();
     assert_eq!(code(&o), 0);
     let top = stdout(&o);
-    for sub in SUBCOMMANDS {
+    for &sub in SUBCOMMANDS {
         assert!(top.contains(sub), "--help does not list {sub}:\n{top}");
         let o = smbkit().args([sub, "--help"]).output().unwrap();
         assert_eq!(code(&o), 0, "{sub} --help");
@@ -1328,4 +1329,220 @@ fn password_prompt_on_a_terminal_does_not_echo() {
         rexpect::process::WaitStatus::Exited(_, 0) => {}
         other => panic!("smbkit ended with {other:?}: {after:?}"),
     }
+}
+
+// ---------------------------------------------------------------------------
+// cp
+// ---------------------------------------------------------------------------
+
+#[test]
+fn cp_has_help_with_an_example() {
+    let o = smbkit().arg("--help").output().unwrap();
+    assert!(stdout(&o).contains("cp "), "{}", stdout(&o));
+    let o = smbkit().args(["cp", "--help"]).output().unwrap();
+    assert_eq!(code(&o), 0);
+    let help = stdout(&o);
+    assert!(
+        help.contains("Example") && help.contains("smbkit cp ") && help.contains("server"),
+        "{help}"
+    );
+    // Both ends must name a share; checked before connecting.
+    let o = smbkit()
+        .args(["cp", "smb://u@127.0.0.1:1/s/f", "smb://u@127.0.0.1:1"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), USAGE, "{}", stderr(&o));
+    assert!(stderr(&o).contains("names no share"), "{}", stderr(&o));
+}
+
+#[test]
+fn cp_on_one_server_is_done_by_the_server() {
+    let srv = server(Profile::Modern);
+    let data = content(20 * 1024 * 1024 + 3, 40);
+    put_local(&srv, "docs/big.bin", &data);
+    std::fs::create_dir_all(srv.share_path().join("archive")).unwrap();
+    srv.chown_to_user(srv.share_path()).unwrap();
+
+    // Into a folder, under its own name.
+    let o = run(
+        &srv,
+        &[
+            "cp",
+            &url(&srv, "share/docs/big.bin"),
+            &url(&srv, "share/archive/"),
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("copied by the server"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(std::fs::read(srv.share_path().join("archive/big.bin")).unwrap() == data);
+    // To a name, in another share; onto an existing file.
+    put_local(&srv, "docs/old.bin", &content(50 * 1024 * 1024, 41));
+    for dest in ["snapshots/big-copy.bin", "share/docs/old.bin"] {
+        let out = run(
+            &srv,
+            &["cp", &url(&srv, "share/docs/big.bin"), &url(&srv, dest)],
+        );
+        assert_eq!(code(&out), 0, "{dest}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("copied by the server"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    assert!(std::fs::read(srv.snapshots_path().join("big-copy.bin")).unwrap() == data);
+    assert!(std::fs::read(srv.share_path().join("docs/old.bin")).unwrap() == data);
+
+    // A tree, into the share's root and to a name.
+    let files: &[(&str, usize)] = &[
+        ("tree/naïve.txt", 10),
+        ("tree/日本語/データ.bin", 1_500_000),
+        ("tree/日本語/空/.keep", 0),
+        ("tree/a/b/c/deep.bin", 4096),
+        ("tree/many/one.bin", 1),
+        ("tree/many/two.bin", 2 * 1024 * 1024 + 1),
+    ];
+    for (i, (name, len)) in files.iter().enumerate() {
+        put_local(&srv, name, &content(*len, i as u32 + 50));
+    }
+    std::fs::create_dir_all(srv.share_path().join("tree/empty folder")).unwrap();
+    srv.chown_to_user(srv.share_path()).unwrap();
+    let want = tree_hashes(&srv.share_path().join("tree"));
+    let o = run(
+        &srv,
+        &[
+            "cp",
+            "-r",
+            &url(&srv, "share/tree"),
+            &url(&srv, "snapshots"),
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).contains("6 files"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("copied by the server"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(tree_hashes(&srv.snapshots_path().join("tree")), want);
+    ok(
+        &srv,
+        &[
+            "cp",
+            "-r",
+            "-j",
+            "1",
+            &url(&srv, "share/tree"),
+            &url(&srv, "share/tree-copy"),
+        ],
+    );
+    assert_eq!(tree_hashes(&srv.share_path().join("tree-copy")), want);
+    // Again: lands in the same place.
+    ok(
+        &srv,
+        &[
+            "cp",
+            "-r",
+            &url(&srv, "share/tree"),
+            &url(&srv, "share/tree-copy"),
+        ],
+    );
+    assert_eq!(tree_hashes(&srv.share_path().join("tree-copy")), want);
+
+    // Failures.
+    let e = fails(
+        &srv,
+        &[
+            "cp",
+            &url(&srv, "share/missing.bin"),
+            &url(&srv, "share/x.bin"),
+        ],
+        NOT_FOUND,
+    );
+    assert!(e.contains("missing.bin"), "{e}");
+    let e = fails(
+        &srv,
+        &["cp", &url(&srv, "share/tree"), &url(&srv, "share/t2")],
+        USAGE,
+    );
+    assert!(e.contains("-r"), "{e}");
+    let e = fails(
+        &srv,
+        &[
+            "cp",
+            "-r",
+            &url(&srv, "share/tree"),
+            &url(&srv, "share/tree/inner"),
+        ],
+        USAGE,
+    );
+    assert!(e.contains("into itself"), "{e}");
+    fails(
+        &srv,
+        &[
+            "cp",
+            &url(&srv, "share/docs/big.bin"),
+            &url(&srv, "share/nowhere/"),
+        ],
+        NOT_FOUND,
+    );
+    fails(
+        &srv,
+        &[
+            "cp",
+            &url(&srv, "share/docs/big.bin"),
+            &url(&srv, "share/no/dir/x.bin"),
+        ],
+        NOT_FOUND,
+    );
+    fails(
+        &srv,
+        &[
+            "cp",
+            &url(&srv, "share/docs/big.bin"),
+            &url(&srv, "readonly/x.bin"),
+        ],
+        ACCESS_DENIED,
+    );
+    let left = srv
+        .wait_until_no_open_files(std::time::Duration::from_secs(3))
+        .unwrap();
+    assert!(left.is_empty(), "still open: {left:#?}");
+}
+
+#[test]
+fn cp_between_servers_and_over_smb1_is_streamed() {
+    let a = server(Profile::Modern);
+    let b = server(Profile::Smb1Only);
+    let data = content(3 * 1024 * 1024 + 5, 60);
+    put_local(&a, "f.bin", &data);
+    put_local(&a, "t/x.bin", b"x");
+    put_local(&a, "t/sub/y.bin", &data);
+    let want = tree_hashes(&a.share_path().join("t"));
+    // a → b: a file, then a tree.
+    let o = run(&a, &["cp", &url(&a, "share/f.bin"), &url(&b, "share/")]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("streamed through smbkit"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(std::fs::read(b.share_path().join("f.bin")).unwrap() == data);
+    ok(&a, &["cp", "-r", &url(&a, "share/t"), &url(&b, "share/t")]);
+    assert_eq!(tree_hashes(&b.share_path().join("t")), want);
+    // Within the SMB1 server: Samba does not copy by itself over SMB1.
+    let o = run(
+        &b,
+        &["cp", &url(&b, "share/f.bin"), &url(&b, "share/g.bin")],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("streamed through smbkit"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(std::fs::read(b.share_path().join("g.bin")).unwrap() == data);
 }

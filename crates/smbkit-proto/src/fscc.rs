@@ -26,6 +26,8 @@ use crate::codec::{
     Reader, Writer,
 };
 
+pub mod notify;
+
 /// File attribute flags (MS-FSCC §2.6 "File Attributes"), as carried by the
 /// FileAttributes field of directory entries, FILE_BASIC_INFORMATION,
 /// FILE_NETWORK_OPEN_INFORMATION and the SMB2 CREATE request/response.

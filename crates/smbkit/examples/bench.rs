@@ -13,8 +13,14 @@
 //! `get big.bin /dev/null`), upload of a big file (`store_file` from an
 //! in-memory pseudo-random reader against `put <local file>`), retrieval
 //! of many 4 KiB files (smbkit: `--concurrency` at a time over one
-//! connection; smbclient: one process, one `get` after the other) and the
-//! listing of a big folder (`list_path` against `ls`).
+//! connection; smbclient: one process, one `get` after the other), the
+//! listing of a big folder (`list_path` against `ls`), and a copy of the
+//! big file within the share (smbkit: `Connection::copy`, done by the
+//! server with FSCTL_SRV_COPYCHUNK_WRITE; smbclient, which has no
+//! server-side copy: `get` to a local file and `put` of it, in one
+//! process). smbkit's copy is also measured through the client,
+//! `copy_to` between two connections (the data read and written over the
+//! network, no local file), to print what the server-side copy saves.
 //!
 //! With `--encrypt` both clients encrypt every message (smbkit with
 //! `Encryption::Required`, smbclient with `--client-protection=encrypt`)
@@ -50,7 +56,7 @@ use tokio::io::{AsyncRead, ReadBuf};
 
 const USAGE: &str = "\
 usage: bench [--size-mib N] [--files N] [--entries N] [--signing] [--smb1]
-             [--encrypt [--cipher NAME]] [--only download|upload|small|list] [--repeat N]
+             [--encrypt [--cipher NAME]] [--only download|upload|small|list|copy] [--repeat N]
              [--warmup N] [--concurrency N] [--threads N] [--reconnect]
 
 Runs smbkit and smbclient side by side against one private Samba server
@@ -67,7 +73,8 @@ Runs smbkit and smbclient side by side against one private Samba server
                     (AES-128-GCM, AES-256-GCM, AES-128-CCM or AES-256-CCM)
   --only OP         run one row: download, upload, file-read, file-write
                     (the same transfers through RemoteFile and tokio::io::copy),
-                    small or list
+                    small, list or copy (the big file copied within the share:
+                    by the server for smbkit, get + put for smbclient)
   --repeat N        trials per measurement; the best is kept (default 3)
   --warmup N        untimed rounds before them (default 1)
   --concurrency N   smbkit's retrievals in flight for small files (default 32)
@@ -83,6 +90,8 @@ const SERVER_NAME: &str = "SMBKITTEST";
 const BIG: &str = "big.bin";
 const UP_SMBKIT: &str = "up-smbkit.bin";
 const UP_SMBCLIENT: &str = "up-smbclient.bin";
+const COPY_SMBKIT: &str = "copy-smbkit.bin";
+const COPY_SMBCLIENT: &str = "copy-smbclient.bin";
 const SMALL_DIR: &str = "small";
 const LIST_DIR: &str = "list";
 const SMALL_SIZE: usize = 4096;
@@ -99,16 +108,19 @@ enum Op {
     FileWrite,
     Small,
     List,
+    /// The big file copied within the share.
+    Copy,
 }
 
 impl Op {
-    const ALL: [Op; 6] = [
+    const ALL: [Op; 7] = [
         Op::Download,
         Op::Upload,
         Op::FileRead,
         Op::FileWrite,
         Op::Small,
         Op::List,
+        Op::Copy,
     ];
 
     fn name(self) -> &'static str {
@@ -119,13 +131,14 @@ impl Op {
             Op::FileWrite => "file-write",
             Op::Small => "small",
             Op::List => "list",
+            Op::Copy => "copy",
         }
     }
 
     fn parse(s: &str) -> Result<Op, String> {
         Op::ALL.into_iter().find(|o| o.name() == s).ok_or_else(|| {
             format!(
-                "unknown operation {s:?} (download, upload, file-read, file-write, small or list)"
+                "unknown operation {s:?} (download, upload, file-read, file-write, small, list or copy)"
             )
         })
     }
@@ -380,7 +393,41 @@ mod child {
             }
         );
 
+        // The destination connection of a copy through the client, made
+        // before the clock starts as the first one was.
+        let other = if job.op == "copy-streamed" {
+            let c = SmbProtocolFactory::new(
+                &job.user,
+                std::env::var("BENCH_PASSWORD").unwrap_or_default(),
+                "SMBKITBENCH",
+                SERVER_NAME,
+            )
+            .map_err(|e| e.to_string())?
+            .domain("WORKGROUP")
+            .direct_tcp(true)
+            .protocol(if std::env::var_os("BENCH_SMB1").is_some() {
+                Protocol::Smb1Only
+            } else {
+                Protocol::Smb2Only
+            })
+            .encryption(if std::env::var_os("BENCH_ENCRYPT").is_some() {
+                Encryption::Required
+            } else {
+                Encryption::IfRequired
+            })
+            .connect(("127.0.0.1", job.port))
+            .await
+            .map_err(|e| format!("connect: {e}"))?;
+            c.tree_connect(&job.share)
+                .await
+                .map_err(|e| format!("tree connect: {e}"))?;
+            Some(c)
+        } else {
+            None
+        };
+
         let t1 = Instant::now();
+        let mut method = "";
         let (bytes, items) = match job.op.as_str() {
             "connect" => (0, 0),
             "download" => {
@@ -437,12 +484,28 @@ mod child {
                 let bytes = entries.iter().map(|e| e.filename.len() as u64).sum();
                 (bytes, entries.len())
             }
+            "copy" | "copy-streamed" => {
+                // Over SMB1 Samba does not copy by itself: copy_to streams.
+                let to = other.as_ref().unwrap_or(&conn);
+                let c = conn
+                    .copy_to(&job.share, BIG, to, &job.share, COPY_SMBKIT)
+                    .await
+                    .map_err(|e| format!("copy_to: {e}"))?;
+                method = match c.method {
+                    smbkit::CopyMethod::ServerSide => " method=server-side",
+                    _ => " method=streamed",
+                };
+                (c.bytes, 1)
+            }
             other => return Err(format!("child: unknown operation {other}")),
         };
         let op_secs = t1.elapsed().as_secs_f64();
+        if let Some(c) = other {
+            c.close().await.map_err(|e| format!("close: {e}"))?;
+        }
         conn.close().await.map_err(|e| format!("close: {e}"))?;
         Ok(format!(
-            "RESULT connect_secs={connect_secs:.6} op_secs={op_secs:.6} bytes={bytes} items={items} {session}"
+            "RESULT connect_secs={connect_secs:.6} op_secs={op_secs:.6} bytes={bytes} items={items} {session}{method}"
         ))
     }
 
@@ -563,6 +626,9 @@ struct Row {
     smbclient: Vec<Trial>,
     /// With `--encrypt`: smbkit's trials unencrypted.
     smbkit_plain: Vec<Trial>,
+    /// The copy row: smbkit's copy through the client (`copy_to` between
+    /// two connections).
+    smbkit_streamed: Vec<Trial>,
 }
 
 #[derive(Clone, Copy)]
@@ -740,6 +806,24 @@ fn parent(opts: &Opts) -> Result<(), String> {
         out,
         "ratio = smbkit rate / smbclient rate (above 1: smbkit is faster); MB = 10^6 bytes; RSS = peak of the process over its trials"
     );
+    for r in rows.iter().filter(|r| !r.smbkit_streamed.is_empty()) {
+        let own = r.amount / (best(&r.smbkit) - base_k_best).max(1e-6);
+        let through = r.amount / (best(&r.smbkit_streamed) - base_k_best).max(1e-6);
+        let how = if r.smbkit[0].stdout.contains("method=server-side") {
+            "copied by the server (FSCTL_SRV_COPYCHUNK_WRITE)"
+        } else {
+            "streamed: the server does not copy by itself over this protocol"
+        };
+        let _ = writeln!(
+            out,
+            "{}: smbkit {how} {}; through smbkit (copy_to between two connections: get + put without a local file) {} = {:.1}x; \
+             smbclient has no server-side copy: its column is get to a local file + put of it",
+            r.label,
+            fmt_rate(own, r.unit),
+            fmt_rate(through, r.unit),
+            own / through
+        );
+    }
     for r in rows.iter().filter(|r| !r.smbkit_plain.is_empty()) {
         let enc = r.amount / (best(&r.smbkit) - base_k_best).max(1e-6);
         let plain = r.amount / (best(&r.smbkit_plain) - base_k_best).max(1e-6);
@@ -846,7 +930,7 @@ impl Bench<'_> {
     /// Creates what `op` needs, locally, and reads it once into the page cache.
     fn prepare(&self, op: Op) -> io::Result<()> {
         match op {
-            Op::Download | Op::FileRead => {
+            Op::Download | Op::FileRead | Op::Copy => {
                 let path = self.share_file(BIG);
                 write_random_file(&path, self.size(), 1)?;
                 read_all(&path)?;
@@ -909,6 +993,11 @@ impl Bench<'_> {
                 Unit::EntriesPerSec,
                 o.entries as f64,
             ),
+            Op::Copy => (
+                format!("copy {}", size_label(self.size())),
+                Unit::MBps,
+                self.size() as f64,
+            ),
         };
         eprintln!("bench: {label}");
         let mut row = Row {
@@ -918,6 +1007,7 @@ impl Bench<'_> {
             smbkit: Vec::new(),
             smbclient: Vec::new(),
             smbkit_plain: Vec::new(),
+            smbkit_streamed: Vec::new(),
         };
         // Each client runs its warm-up and trials in one block: on VMs,
         // alternating them made whichever client followed the other pay
@@ -948,6 +1038,21 @@ impl Bench<'_> {
                     } else {
                         row.smbclient.push(t);
                     }
+                }
+            }
+        }
+        if op == Op::Copy {
+            // The same copy through the client, for what the server's own
+            // copy saves.
+            for round in 0..o.warmup + o.repeat {
+                let t = self.smbkit_copy("copy-streamed")?;
+                eprintln!(
+                    "  {}smbkit through the client (copy_to, two connections) {:.1} ms",
+                    if round < o.warmup { "warm-up: " } else { "" },
+                    t.wall * 1e3
+                );
+                if round >= o.warmup {
+                    row.smbkit_streamed.push(t);
                 }
             }
         }
@@ -1000,6 +1105,7 @@ impl Bench<'_> {
                 check_child(&k, (o.files * SMALL_SIZE) as u64, o.files)?;
                 k
             }
+            Op::Copy => self.smbkit_copy("copy")?,
             Op::List => {
                 let k = self.smbkit("list", &[])?;
                 let items = field(&k.stdout, "items").unwrap_or(0.0) as usize;
@@ -1040,6 +1146,21 @@ impl Bench<'_> {
                 check_smbclient_gets(&c, o.files, SMALL_SIZE as u64)?;
                 c
             }
+            Op::Copy => {
+                // smbclient has no server-side copy: the file comes down to
+                // a local file and goes up again, in one process.
+                self.clear_copies()?;
+                let local = self.copy_local();
+                let c = self.smbclient(&format!(
+                    "get {BIG} {}; put {} {COPY_SMBCLIENT}",
+                    local.display(),
+                    local.display()
+                ))?;
+                check_smbclient_gets(&c, 1, self.size())?;
+                self.check_copy(COPY_SMBCLIENT)?;
+                self.clear_copies()?;
+                c
+            }
             Op::List => {
                 let c = self.smbclient(&format!("cd {LIST_DIR}; ls"))?;
                 let listed = c.stdout.matches("entry-").count();
@@ -1052,6 +1173,56 @@ impl Bench<'_> {
                 c
             }
         })
+    }
+
+    /// smbclient's local copy of the big file.
+    fn copy_local(&self) -> PathBuf {
+        self.server.dir().join("bench-copy-local.bin")
+    }
+
+    /// One smbkit copy of the big file (`op`: `copy`, server-side where
+    /// the server can; `copy-streamed`, through the client), checked.
+    fn smbkit_copy(&self, op: &str) -> Result<Trial, String> {
+        self.clear_copies()?;
+        let k = self.smbkit(op, &[])?;
+        check_child(&k, self.size(), 1)?;
+        self.check_copy(COPY_SMBKIT)?;
+        self.clear_copies()?;
+        Ok(k)
+    }
+
+    fn clear_copies(&self) -> Result<(), String> {
+        for path in [
+            self.share_file(COPY_SMBKIT),
+            self.share_file(COPY_SMBCLIENT),
+            self.copy_local(),
+        ] {
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(format!("removing {}: {e}", path.display())),
+            }
+        }
+        Ok(())
+    }
+
+    /// The copy has the big file's size and its first and last bytes.
+    fn check_copy(&self, name: &str) -> Result<(), String> {
+        let (a, b) = (self.share_file(BIG), self.share_file(name));
+        let read = |p: &Path| fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+        let len = fs::metadata(&b)
+            .map_err(|e| format!("{name} after the copy: {e}"))?
+            .len();
+        if len != self.size() {
+            return Err(format!(
+                "{name} has {len} bytes after the copy, expected {}",
+                self.size()
+            ));
+        }
+        if self.size() <= 64 << 20 && read(&a)? != read(&b)? {
+            return Err(format!("{name} differs from {BIG}"));
+        }
+        Ok(())
     }
 
     fn clear_uploads(&self) -> Result<(), String> {

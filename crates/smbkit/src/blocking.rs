@@ -81,6 +81,9 @@
 //! the listing has received by then (up to 512 entries) in one round trip
 //! to the runtime, so a long listing does not cost a thread hand-over per
 //! entry; memory stays bounded as for the async streams.
+//! [`Connection::watch`] is an iterator of changes in the same way, which
+//! waits as long as nothing changes; [`Watch::next_timeout`] waits at most
+//! a given time.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -104,6 +107,9 @@ use crate::error::Error;
 use crate::factory::SmbProtocolFactory;
 use crate::ops::listing::WalkEntry;
 use crate::types::{ConnectionEvent, DirEntry, ServerInfo, SharedDevice, SharedFile, TreeInfo};
+
+mod watch;
+pub use watch::Watch;
 
 /// Worker threads of the runtime.
 const WORKER_THREADS: usize = 2;
@@ -567,6 +573,77 @@ impl Connection {
                 .await
         })?;
         pipe.feed_from(reader)
+    }
+
+    /// Copies the file `src_path` of `src_share` to `dst_path` of
+    /// `dst_share` on this connection's server, which copies the data
+    /// itself; returns the bytes copied; see [`crate::Connection::copy`].
+    ///
+    /// ```no_run
+    /// # fn demo(conn: smbkit::blocking::Connection) -> Result<(), smbkit::Error> {
+    /// let n = conn.copy("share", "/isos/big.iso", "backup", "/isos/big.iso")?;
+    /// println!("{n} bytes copied by the server");
+    /// # Ok(()) }
+    /// ```
+    pub fn copy(
+        &self,
+        src_share: &str,
+        src_path: &str,
+        dst_share: &str,
+        dst_path: &str,
+    ) -> Result<u64, Error> {
+        let c = self.inner.clone();
+        let (a, b, x, y) = (
+            src_share.to_string(),
+            src_path.to_string(),
+            dst_share.to_string(),
+            dst_path.to_string(),
+        );
+        run(async move { c.copy(&a, &b, &x, &y).await })
+    }
+
+    /// Copies the file `src_path` of `src_share` to `dst_path` of
+    /// `dst_share` on `dst`'s server: by the server itself when `dst` is
+    /// this connection (a clone of it) and the server can, streamed
+    /// through this client otherwise; see [`crate::Connection::copy_to`].
+    ///
+    /// ```no_run
+    /// # fn demo(office: smbkit::blocking::Connection, nas: smbkit::blocking::Connection) -> Result<(), smbkit::Error> {
+    /// let c = office.copy_to("docs", "report.pdf", &nas, "backup", "report.pdf")?;
+    /// println!("{} bytes, {:?}", c.bytes, c.method);
+    /// # Ok(()) }
+    /// ```
+    pub fn copy_to(
+        &self,
+        src_share: &str,
+        src_path: &str,
+        dst: &Connection,
+        dst_share: &str,
+        dst_path: &str,
+    ) -> Result<crate::Copied, Error> {
+        self.copy_to_with_progress(src_share, src_path, dst, dst_share, dst_path, |_| {})
+    }
+
+    /// [`Connection::copy_to`], calling `progress` with the bytes copied
+    /// so far as the copy goes on (on a thread of the runtime); see
+    /// [`crate::Connection::copy_to_with_progress`].
+    pub fn copy_to_with_progress<F: FnMut(u64) + Send + 'static>(
+        &self,
+        src_share: &str,
+        src_path: &str,
+        dst: &Connection,
+        dst_share: &str,
+        dst_path: &str,
+        progress: F,
+    ) -> Result<crate::Copied, Error> {
+        let (c, d) = (self.inner.clone(), dst.inner.clone());
+        let (a, b, x, y) = (
+            src_share.to_string(),
+            src_path.to_string(),
+            dst_share.to_string(),
+            dst_path.to_string(),
+        );
+        run(async move { c.copy_to_with_progress(&a, &b, &d, &x, &y, progress).await })
     }
 
     /// Lists the shares of the server; see

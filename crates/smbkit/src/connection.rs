@@ -13,7 +13,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::error::Error;
 use crate::ops::transfer::{self, RemoteFile};
-use crate::ops::{listing, paths, security, session, shares, snapshots, Ctx, Session};
+use crate::ops::{copy, listing, paths, security, session, shares, snapshots, Ctx, Session};
 use crate::types::{ServerInfo, SharedDevice, SharedFile, TreeInfo};
 
 /// Default `search` filter of [`Connection::list_path`]: read-only, hidden,
@@ -207,6 +207,64 @@ impl Connection {
     /// ```
     pub fn walk(&self, share: &str, path: &str) -> crate::Walk {
         listing::Walk::new(self.ctx.clone(), share, path)
+    }
+
+    /// Watches the folder `path` of `share` for changes: files and folders
+    /// added, removed, modified and renamed in it (and, with
+    /// [`crate::WatchOptions::recursive`], below it), as a stream of
+    /// [`crate::Change`] that goes on until the [`crate::Watch`] is
+    /// dropped. Every change is reported once the server watches the
+    /// folder (or, when too many come at once for the server to keep,
+    /// [`crate::Change::Overflow`]: list the folder again). Returns once the
+    /// server has taken the first request: an ECHO sent after it has been
+    /// answered, a server handling the requests of a connection in order.
+    /// Samba then registers the watch with its notify daemon by a message,
+    /// a moment later; a change made in that moment is not reported (a
+    /// caller that must see every change from some point on can make one
+    /// of its own and wait for it).
+    ///
+    /// The folder is opened and stays open; one request at a time waits on
+    /// it (SMB 2/3 CHANGE_NOTIFY, MS-SMB2 §2.2.35; SMB1
+    /// NT_TRANSACT_NOTIFY_CHANGE, MS-CIFS §2.2.7.4), with the
+    /// [options'](crate::WatchOptions) filter and output buffer, and the
+    /// next goes out as soon as one is answered: the server keeps the
+    /// changes made in between (MS-SMB2 §3.3.5.19), so none is lost. A
+    /// request the server has taken waits without time limit and does not
+    /// count as an answer owed for dead-peer detection; the connection's
+    /// time limit applies to opening the folder and to the server taking
+    /// each request. With a reconnect policy, a lost connection is made
+    /// again, the folder opened and watched again, and the watch yields
+    /// [`crate::Change::Overflow`] (changes made meanwhile are unknown).
+    /// Dropping the watch withdraws the request (CANCEL, NT_CANCEL) and
+    /// closes the folder.
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: smbkit::Connection) -> Result<(), smbkit::Error> {
+    /// use smbkit::{Change, NotifyFilter, WatchOptions};
+    ///
+    /// let options = WatchOptions {
+    ///     recursive: true,
+    ///     filter: NotifyFilter::NAMES | NotifyFilter::LAST_WRITE,
+    ///     ..WatchOptions::default()
+    /// };
+    /// let mut watch = conn.watch("share", "/inbox", options).await?;
+    /// while let Some(change) = watch.next_change().await? {
+    ///     match change {
+    ///         Change::Added(path) => println!("new: inbox/{path}"),
+    ///         Change::Renamed { from, to } => println!("{from} is now {to}"),
+    ///         Change::Overflow => println!("missed some: list /inbox again"),
+    ///         other => println!("{other}"),
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn watch(
+        &self,
+        share: &str,
+        path: &str,
+        options: crate::WatchOptions,
+    ) -> Result<crate::Watch, Error> {
+        crate::ops::notify::watch(&self.ctx, share, path, options).await
     }
 
     /// [`Connection::list_path`] with the reference's `search` attribute
@@ -432,6 +490,136 @@ impl Connection {
             create_disposition::OPEN_IF
         };
         transfer::store(&self.ctx, share, path, reader, offset, disposition).await
+    }
+
+    /// Copies the file `src_path` of `src_share` to `dst_path` of
+    /// `dst_share` on this connection's server, which copies the data
+    /// itself: nothing but a few small requests crosses the network.
+    /// Returns the bytes copied. The shares may differ. The destination is
+    /// created, or replaced when it exists (as [`Connection::store_file`]
+    /// does); its folder must exist.
+    ///
+    /// The source is opened for reading, sharing it with readers only,
+    /// and the server gives its resume key (FSCTL_SRV_REQUEST_RESUME_KEY,
+    /// MS-SMB2 §3.3.5.15.5); the destination is opened for writing and its
+    /// size set, then FSCTL_SRV_COPYCHUNK_WRITE requests (MS-SMB2
+    /// §2.2.31.1, §3.3.5.15.6) copy 16 MiB each (16 chunks of 1 MiB, the
+    /// limits of MS-SMB2 §3.3.3 that Windows and Samba use; see
+    /// [`crate::Tuning::copy_chunk_size`]), four in flight. A server with
+    /// smaller limits refuses the first requests with
+    /// STATUS_INVALID_PARAMETER and its limits; the copy takes them once
+    /// and goes on. As for the transfers, the time limit applies to each
+    /// request.
+    ///
+    /// Errors: a missing source, a missing destination folder, a denied
+    /// access are [`Error::OperationFailure`] with operation `"copy"`, the
+    /// path concerned and the server's status; a source and destination
+    /// that are the same file are [`crate::InvalidArgument::CopyOntoItself`]
+    /// (or, under two names, STATUS_SHARING_VIOLATION on the destination,
+    /// which is left as it was). A server that cannot copy by itself
+    /// (Samba over SMB1) fails with
+    /// [`crate::Unsupported::ServerSideCopy`] before the destination is
+    /// touched; [`Connection::copy_to`] then streams the data instead. A
+    /// connection lost during the copy fails it with
+    /// [`Error::NotConnected`], unless the factory reconnects
+    /// ([`crate::SmbProtocolFactory::reconnect`]): then it runs again on
+    /// the new connection.
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: smbkit::Connection) -> Result<(), smbkit::Error> {
+    /// let n = conn
+    ///     .copy("share", "/isos/big.iso", "backup", "/isos/big.iso")
+    ///     .await?;
+    /// println!("{n} bytes copied by the server");
+    /// # Ok(()) }
+    /// ```
+    pub async fn copy(
+        &self,
+        src_share: &str,
+        src_path: &str,
+        dst_share: &str,
+        dst_path: &str,
+    ) -> Result<u64, Error> {
+        copy::server_side(
+            &self.ctx,
+            src_share,
+            src_path,
+            dst_share,
+            dst_path,
+            &mut |_| {},
+        )
+        .await
+    }
+
+    /// Copies the file `src_path` of `src_share` on this connection's
+    /// server to `dst_path` of `dst_share` on `dst`'s, the best way there
+    /// is: by the server itself ([`Connection::copy`]) when `dst` is this
+    /// connection or a clone of it (the server ties a copy's source to the
+    /// session that opened it) and the server can; otherwise streamed
+    /// through this client, read with several requests in flight and
+    /// written likewise, in bounded memory. The destination is created or
+    /// replaced. Returns the bytes copied and how.
+    ///
+    /// Errors as for [`Connection::copy`]. A streamed copy survives a lost
+    /// connection as the transfers do, when the factory reconnects.
+    ///
+    /// ```no_run
+    /// # async fn demo(office: smbkit::Connection, nas: smbkit::Connection) -> Result<(), smbkit::Error> {
+    /// use smbkit::CopyMethod;
+    ///
+    /// // Within one server: the server copies.
+    /// let c = office.copy_to("docs", "report.pdf", &office, "archive", "2024/report.pdf").await?;
+    /// assert_eq!(c.method, CopyMethod::ServerSide);
+    /// // Between two servers: the data goes through this client.
+    /// let c = office.copy_to("docs", "report.pdf", &nas, "backup", "report.pdf").await?;
+    /// println!("{} bytes, {:?}", c.bytes, c.method);
+    /// # Ok(()) }
+    /// ```
+    pub async fn copy_to(
+        &self,
+        src_share: &str,
+        src_path: &str,
+        dst: &Connection,
+        dst_share: &str,
+        dst_path: &str,
+    ) -> Result<crate::Copied, Error> {
+        self.copy_to_with_progress(src_share, src_path, dst, dst_share, dst_path, |_| {})
+            .await
+    }
+
+    /// [`Connection::copy_to`], calling `progress` with the bytes copied
+    /// so far as the copy goes on (after each request of a server-side
+    /// copy, each read of a streamed one; from 0 again should the copy
+    /// start over on a new connection).
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: smbkit::Connection) -> Result<(), smbkit::Error> {
+    /// let size = conn.get_attributes("share", "big.iso").await?.file_size;
+    /// conn.copy_to_with_progress("share", "big.iso", &conn, "share", "big-copy.iso", |n| {
+    ///     eprint!("\r{} %", n * 100 / size.max(1));
+    /// })
+    /// .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn copy_to_with_progress<F: FnMut(u64) + Send>(
+        &self,
+        src_share: &str,
+        src_path: &str,
+        dst: &Connection,
+        dst_share: &str,
+        dst_path: &str,
+        mut progress: F,
+    ) -> Result<crate::Copied, Error> {
+        copy::copy_to(
+            &self.ctx,
+            src_share,
+            src_path,
+            &dst.ctx,
+            dst_share,
+            dst_path,
+            &mut progress,
+        )
+        .await
     }
 
     /// Lists the shares of the server; the reference's `listShares`.

@@ -309,6 +309,12 @@ pub enum InvalidArgument {
         /// `\share\path`.
         path: String,
     },
+    /// A copy whose source and destination are the same file.
+    #[error("'{path}' cannot be copied onto itself")]
+    CopyOntoItself {
+        /// `\share\path`.
+        path: String,
+    },
     /// Open options that cannot go together.
     #[error("open options: {0}")]
     OpenOptions(#[from] OpenOptionsError),

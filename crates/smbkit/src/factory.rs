@@ -164,6 +164,16 @@ pub struct Tuning {
     /// [`Tuning::MIN_SMB1_MAX_BUFFER`]; larger transaction responses then
     /// come in several messages. Default: 61440.
     pub smb1_max_buffer: Option<u16>,
+    /// Server-side copies ([`crate::Connection::copy`]): the bytes of one
+    /// chunk of FSCTL_SRV_COPYCHUNK_WRITE, at least 1. A server that
+    /// allows less says so, and the copy goes on with its limits.
+    /// Default: 1 MiB (the ServerSideCopyMaxChunkSize of MS-SMB2 §3.3.3).
+    pub copy_chunk_size: Option<u32>,
+    /// Server-side copies: the chunks one FSCTL_SRV_COPYCHUNK_WRITE asks
+    /// for, at least 1 (the request then copies up to this many times
+    /// [`Tuning::copy_chunk_size`] bytes). Default: 16, which with 1 MiB
+    /// chunks is the 16 MiB ServerSideCopyMaxDataSize of MS-SMB2 §3.3.3.
+    pub copy_chunks: Option<u32>,
 }
 
 impl Tuning {
@@ -202,6 +212,19 @@ impl Tuning {
                 minimum: u64::from(Self::MIN_SMB1_MAX_BUFFER),
             }
             .into());
+        }
+        for (setting, value) in [
+            ("copy_chunk_size", self.copy_chunk_size),
+            ("copy_chunks", self.copy_chunks),
+        ] {
+            if value == Some(0) {
+                return Err(InvalidArgument::TuningBelowMinimum {
+                    setting,
+                    value: 0,
+                    minimum: 1,
+                }
+                .into());
+            }
         }
         Ok(())
     }

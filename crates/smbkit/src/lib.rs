@@ -139,10 +139,13 @@ pub use factory::{
     DEFAULT_CIPHERS, DEFAULT_DEAD_PEER, DEFAULT_ECHO_TIMEOUT, DEFAULT_KEEPALIVE, DEFAULT_TIMEOUT,
 };
 pub use handshake::AuthHandler;
+pub use ops::copy::{Copied, CopyMethod};
 pub use ops::listing::{ReadDir, Walk, WalkEntry, WALK_CONCURRENCY};
+pub use ops::notify::{Change, NotifyFilter, Watch, WatchOptions, DEFAULT_WATCH_BUFFER};
 pub use ops::transfer::{OpenOptions, RemoteFile, RemoteReader};
 pub use smbkit_proto::crypto::{Cipher, SigningAlgorithm};
 pub use smbkit_proto::dtyp::{Ace, Acl, SecurityDescriptor, Sid};
+pub use smbkit_proto::fscc::notify::FileAction;
 pub use smbkit_proto::fscc::{attributes, search};
 pub use smbkit_proto::nbss::NegativeResponse;
 pub use smbkit_proto::{Dialect, NtStatus};

@@ -959,6 +959,45 @@ async fn drops_of(op: Op, family: Family, name: &'static str) {
         .await;
 }
 
+/// `watch` of a folder, a file created in it (again every 200 ms: the
+/// server registers the watch a moment after it has taken the request),
+/// and the change taken; the watch dropped at the end or cut anywhere: while
+/// the folder is opened and the request armed, while the request waits,
+/// with changes arrived and not taken, right after the next request went
+/// out. Nothing stays open, no message id or credit is lost.
+async fn watch_drops(family: Family, name: &'static str) {
+    let mut ctx = Ctx::new(name, family).await;
+    let dir = ctx.local("watched");
+    std::fs::create_dir(&dir).unwrap();
+    ctx.srv.chown_to_user(&dir).unwrap();
+    ctx.drops("watch", 60, 20, |ctx, i| {
+        let conn = ctx.conn();
+        Box::pin(async move {
+            let options = smbkit::WatchOptions {
+                filter: smbkit::NotifyFilter::FILE_NAME,
+                ..smbkit::WatchOptions::default()
+            };
+            let mut w = conn
+                .watch("share", "watched", options)
+                .await
+                .map_err(|e| wrong("watch", e))?;
+            for k in 0..50 {
+                let mut empty: &[u8] = b"";
+                conn.store_file("share", &format!("watched/f{i}-{k}"), &mut empty)
+                    .await
+                    .map_err(|e| wrong("store_file", e))?;
+                match tokio::time::timeout(Duration::from_millis(200), w.next_change()).await {
+                    Ok(Ok(Some(smbkit::Change::Added(_)))) => return Ok(()),
+                    Ok(r) => return Err(format!("the watch gave {r:?}")),
+                    Err(_) => {}
+                }
+            }
+            Err("the watch reported nothing".into())
+        })
+    })
+    .await;
+}
+
 /// Every operation cut at its first poll made without cooperative budget
 /// left, after 0 to 3 of its awaits on tokio resources went through: the
 /// cut lands on the first await that would have waited for nothing, such
@@ -1245,6 +1284,7 @@ cancel_tests! {
     smb2_tree_connect: Smb2, tree_connect;
     smb2_starved: Smb2, starved;
     smb2_burst: Smb2, burst;
+    smb2_watch: Smb2, watch_drops;
 
     smb1_retrieve_small_file: Smb1, |f, n| drops_of(Op::RetrieveSmall, f, n);
     smb1_retrieve_large_file: Smb1, |f, n| drops_of(Op::RetrieveBig, f, n);
@@ -1262,4 +1302,5 @@ cancel_tests! {
     smb1_tree_connect: Smb1, tree_connect;
     smb1_starved: Smb1, starved;
     smb1_burst: Smb1, burst;
+    smb1_watch: Smb1, watch_drops;
 }

@@ -7,6 +7,7 @@ use crate::error::CmdResult;
 use crate::session;
 use crate::target::Target;
 
+mod cp;
 mod fileops;
 mod get;
 mod info;
@@ -15,6 +16,7 @@ mod pool;
 mod put;
 mod security;
 mod shares;
+mod watch;
 
 /// A connection and the target it was opened for.
 pub struct Remote {
@@ -121,12 +123,14 @@ pub async fn run(cli: &Cli) -> CmdResult {
         Cmd::Get(a) => get::get(o, a).await,
         Cmd::Cat(a) => get::cat(o, a).await,
         Cmd::Put(a) => put::put(o, a).await,
+        Cmd::Cp(a) => cp::cp(o, a).await,
         Cmd::Mkdir(a) => fileops::mkdir(o, a).await,
         Cmd::Rmdir(a) => fileops::rmdir(o, a).await,
         Cmd::Rm(a) => fileops::rm(o, a).await,
         Cmd::Mv(a) => fileops::mv(o, a).await,
         Cmd::Snapshots(a) => security::snapshots(o, a).await,
         Cmd::Security(a) => security::security(o, a).await,
+        Cmd::Watch(a) => watch::watch(o, a).await,
         Cmd::Echo(a) => info::echo(o, a).await,
         Cmd::Info(a) => info::info(o, a).await,
         Cmd::Completions(a) => {

@@ -128,6 +128,15 @@ impl<S, E: Events> Book<S, E> {
         self.requests.insert(id, r);
     }
 
+    /// Takes the deadline of a request away: from now on it waits as long
+    /// as the server holds it (an open-ended request the server has taken,
+    /// see `Smb2Connection::start_open_ended`). Unknown ids are ignored.
+    pub(crate) fn lift_deadline(&mut self, id: RequestId) {
+        if let Some(r) = self.requests.get(&id) {
+            self.deadlines.remove(&(r.deadline, id));
+        }
+    }
+
     /// Lets a request run to its end with nobody waiting for it.
     pub(crate) fn detach(&mut self, id: RequestId) {
         if let Some(r) = self.requests.get_mut(&id) {

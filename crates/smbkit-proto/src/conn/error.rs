@@ -59,6 +59,18 @@ pub enum Unsupported {
         /// What was asked.
         what: &'static str,
     },
+    /// The server does not copy files itself over this connection: it
+    /// refused FSCTL_SRV_REQUEST_RESUME_KEY as a request it does not know
+    /// (MS-SMB2 §3.3.5.15; over SMB1, MS-SMB §3.3.5.11.1). Samba copies
+    /// server-side over SMB 2 and later only.
+    #[error("the server does not copy files itself over {}: it answered FSCTL_SRV_REQUEST_RESUME_KEY with {status}", if *.smb1 { "SMB1 (Samba does over SMB 2 and later)" } else { "this connection" })]
+    ServerSideCopy {
+        /// The status of the refusal (STATUS_NOT_SUPPORTED,
+        /// STATUS_INVALID_DEVICE_REQUEST, ...).
+        status: NtStatus,
+        /// True when the connection speaks SMB1.
+        smb1: bool,
+    },
 }
 
 /// Why a connection cannot encrypt (MS-SMB2 §3.2.4.1.8).

@@ -103,6 +103,8 @@ pub mod command {
     pub const NT_TRANSACT: u8 = 0xA0;
     /// SMB_COM_NT_CREATE_ANDX.
     pub const NT_CREATE_ANDX: u8 = 0xA2;
+    /// SMB_COM_NT_CANCEL.
+    pub const NT_CANCEL: u8 = 0xA4;
     /// SMB_COM_NT_RENAME.
     pub const NT_RENAME: u8 = 0xA5;
 }

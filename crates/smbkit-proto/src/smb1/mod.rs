@@ -15,6 +15,7 @@ pub mod echo;
 pub mod header;
 pub mod logoff;
 pub mod negotiate;
+pub mod notify;
 pub mod nt_transact;
 pub mod path_ops;
 pub mod read;

@@ -28,7 +28,9 @@
 //! the message.
 
 pub mod cancel;
+pub mod change_notify;
 pub mod close;
+pub mod copychunk;
 pub mod create;
 pub mod durable;
 pub mod echo;

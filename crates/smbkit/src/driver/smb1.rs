@@ -263,4 +263,33 @@ impl Driver<Smb1Connection> {
     pub(crate) fn has_abandoned(&self) -> bool {
         self.with_state(|st| st.core.has_abandoned())
     }
+
+    /// Sends a transaction request that the server may hold for as long as
+    /// it likes (an NT_TRANSACT_NOTIFY_CHANGE: see
+    /// [`Smb1Connection::start_open_ended`]) and waits for its whole
+    /// response. `slot_deadline` bounds only the wait for a MaxMpxCount
+    /// slot. Dropped, the request is withdrawn with SMB_COM_NT_CANCEL and
+    /// the answer is absorbed.
+    pub(crate) async fn request_trans_open_ended(
+        &self,
+        command: u8,
+        tid: u16,
+        slot_deadline: Instant,
+        operation: &'static str,
+        limit: u32,
+        body: impl FnOnce(&mut Writer) -> Result<(), EncodeError>,
+    ) -> Result<TransResp1, Error> {
+        let mut req = Request::new(command, tid, slot_deadline.into_std(), operation, body)?;
+        req.kind = Kind::Trans { limit };
+        match self
+            .begin(|core, now| core.start_open_ended(req, now), None, false)?
+            .answer()
+            .await?
+        {
+            Reply::Trans(t) => Ok(t),
+            Reply::One(_) => {
+                Err(Internal::Unexpected("a single-message reply to a transaction").into())
+            }
+        }
+    }
 }

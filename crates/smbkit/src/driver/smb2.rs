@@ -264,4 +264,28 @@ impl Driver<Smb2Connection> {
     pub(crate) fn tree_disconnected(&self, tree_id: u32) {
         self.with_state(|st| st.core.tree_disconnected(tree_id));
     }
+
+    /// Sends one request that the server may hold for as long as it likes
+    /// once it has taken it (a CHANGE_NOTIFY: see
+    /// [`Smb2Connection::start_open_ended`]) and returns its verified
+    /// response (of any status). `ack_deadline` bounds only the wait for the
+    /// server's interim response. Dropped, the request is withdrawn: CANCEL
+    /// goes out with its AsyncId and the answer is absorbed.
+    pub(crate) async fn request_open_ended(
+        &self,
+        command: Command,
+        tree_id: u32,
+        charge: u16,
+        ack_deadline: Instant,
+        operation: &'static str,
+        encode: impl FnOnce(&mut Writer) -> Result<(), EncodeError>,
+    ) -> Result<Response, Error> {
+        let req = Self::single(command, tree_id, charge, ack_deadline, operation, encode)?;
+        self.begin(|core, now| core.start_open_ended(req, now), None, false)?
+            .answer()
+            .await?
+            .into_iter()
+            .next()
+            .ok_or(Error::NotConnected)
+    }
 }

@@ -629,6 +629,76 @@ impl Family {
     }
 }
 
+/// What a change notification watches: below the folder too or not, the
+/// CompletionFilter, and the most bytes of changes one answer may carry.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NotifySpec {
+    pub watch_tree: bool,
+    pub filter: u32,
+    pub out_len: u32,
+}
+
+/// What one change notification brought.
+#[derive(Debug)]
+pub(crate) enum Notified {
+    /// The changes, in the server's order.
+    Changes(Vec<smbkit_proto::fscc::notify::FileNotifyInformation>),
+    /// More changed than the answer could carry (STATUS_NOTIFY_ENUM_DIR,
+    /// or a success without entries: MS-CIFS §3.2.5.40.3): the folder must
+    /// be enumerated again.
+    Overflow,
+}
+
+/// The outcome of a notify answered with `status`, whose entries `entries`
+/// decodes.
+pub(crate) fn notified(
+    status: NtStatus,
+    entries: impl FnOnce() -> Result<
+        Vec<smbkit_proto::fscc::notify::FileNotifyInformation>,
+        smbkit_proto::DecodeError,
+    >,
+    share: &str,
+    path: &str,
+) -> Result<Notified, Error> {
+    match status {
+        NtStatus::SUCCESS => {
+            let entries = entries()
+                .map_err(|e| crate::error::ProtocolError::decode("FILE_NOTIFY_INFORMATION", e))?;
+            Ok(if entries.is_empty() {
+                Notified::Overflow
+            } else {
+                Notified::Changes(entries)
+            })
+        }
+        NtStatus::NOTIFY_ENUM_DIR => Ok(Notified::Overflow),
+        s => Err(crate::error::failure("watch", share, path, s)),
+    }
+}
+
+impl Family {
+    /// The largest output buffer a change notification may ask for.
+    pub(crate) fn notify_limit(&self) -> u32 {
+        dispatch!(self, f => f.notify_limit())
+    }
+
+    /// Waits for changes in the open folder `file` (SMB2 CHANGE_NOTIFY,
+    /// SMB1 NT_TRANSACT_NOTIFY_CHANGE): one request, which the server
+    /// holds as long as nothing changes; `ack_deadline` bounds only the
+    /// wait for the server to take it. Dropped, the request is withdrawn
+    /// (CANCEL, NT_CANCEL) and its answer absorbed. The request is sent
+    /// at the first poll.
+    pub(crate) async fn change_notify(
+        &self,
+        file: FileRef,
+        spec: NotifySpec,
+        share: &str,
+        path: &str,
+        ack_deadline: Instant,
+    ) -> Result<Notified, Error> {
+        dispatch!(self, f => f.change_notify(file, spec, share, path, ack_deadline).await)
+    }
+}
+
 /// How files are opened for reading.
 pub(crate) fn read_spec() -> OpenSpec {
     use smbkit_proto::smb2::create::{access_mask, create_disposition, create_options};
@@ -808,4 +878,29 @@ pub(crate) fn check_pipe_read(got: usize, asked: u32, what: &'static str) -> Res
         .into());
     }
     Ok(())
+}
+
+/// The answer to an FSCTL on an open file: its status, and the output the
+/// response carried (which some failures do: a copychunk beyond the
+/// server's limits tells them).
+pub(crate) struct FsctlAnswer {
+    pub status: NtStatus,
+    pub output: Bytes,
+}
+
+impl Family {
+    /// FSCTL `code` with `input` on the open `file`, with room for
+    /// `max_output` bytes of output (SMB2 IOCTL with
+    /// SMB2_0_IOCTL_IS_FSCTL, MS-SMB2 §2.2.31; SMB1 NT_TRANSACT_IOCTL,
+    /// MS-SMB §2.2.7.2).
+    pub(crate) async fn fsctl(
+        &self,
+        file: FileRef,
+        code: u32,
+        input: Vec<u8>,
+        max_output: u32,
+        deadline: Instant,
+    ) -> Result<FsctlAnswer, Error> {
+        dispatch!(self, f => f.fsctl(file, code, input, max_output, deadline).await)
+    }
 }

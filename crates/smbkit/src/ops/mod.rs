@@ -14,9 +14,14 @@
 //! * [`transfer`]: retrieve, store, [`transfer::RemoteFile`] and its reader.
 //! * [`shares`]: share enumeration over the `srvsvc` pipe.
 //! * [`snapshots`], [`security`]: snapshot lists and security descriptors.
+//! * [`notify`]: change notification, a folder watched as a stream.
+//! * [`copy`]: server-side copies (FSCTL_SRV_COPYCHUNK_WRITE), and copies
+//!   streamed between connections.
 
+pub(crate) mod copy;
 pub(crate) mod listing;
 pub(crate) mod names;
+pub(crate) mod notify;
 pub(crate) mod paths;
 pub(crate) mod security;
 pub(crate) mod session;

@@ -60,7 +60,7 @@ pub(crate) async fn open_file(ctx: &Ctx, share: &str, path: &str) -> Result<Remo
 /// reconnects, so that a reconnect can take the handle back (`writes`: the
 /// open writes). Repeated on a new connection when the connection is lost
 /// meanwhile.
-async fn open_resumable(
+pub(crate) async fn open_resumable(
     ctx: &Ctx,
     share: &str,
     path: &str,

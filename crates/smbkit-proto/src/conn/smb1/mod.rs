@@ -22,6 +22,8 @@
 mod error_tests;
 mod handshake;
 #[cfg(test)]
+mod notify_tests;
+#[cfg(test)]
 mod tests;
 
 pub use handshake::{Smb1Established, Smb1Setup};
@@ -196,6 +198,8 @@ struct Stage {
     queued: Option<Request>,
     /// Sent with this MID.
     mid: Option<u16>,
+    /// Started with [`Smb1Connection::start_open_ended`].
+    open_ended: bool,
 }
 
 /// How the response to a MID is being put together.
@@ -224,6 +228,9 @@ struct Pending {
     seq: u32,
     command: u8,
     assembly: Assembly,
+    /// The server may hold it as long as it likes (see
+    /// [`Smb1Connection::start_open_ended`]): it owes no answer to it.
+    open_ended: bool,
 }
 
 /// The SMB1 connection state machine. See the [module docs](self).
@@ -352,10 +359,37 @@ impl Smb1Connection {
         self.start_owned(req, Owner::Internal, now).map(|_| ())
     }
 
+    /// Starts a request that the server may hold for as long as it likes:
+    /// an NT_TRANSACT_NOTIFY_CHANGE, which "MUST NOT be completed until" a
+    /// change happens or it is cancelled (MS-CIFS §3.2.4.39), hours later
+    /// perhaps. SMB1 has no interim response, so `req.deadline` bounds only
+    /// the wait for a MaxMpxCount slot: once sent, the request has no
+    /// deadline, and the server owes no answer to it, so it never makes the
+    /// connection look dead ([`super::liveness`]; a keep-alive ECHO still
+    /// notices a server that went away). It holds its slot until answered.
+    /// [`Smb1Connection::cancel`] withdraws it with SMB_COM_NT_CANCEL
+    /// (MS-CIFS §3.2.4.28), which makes the server answer it.
+    pub fn start_open_ended(&mut self, req: Request, now: Instant) -> Result<RequestId, ConnError> {
+        if self.book.closed.is_none() && self.handshake.is_some() {
+            return Err(InvalidRequest::Authenticating.into());
+        }
+        self.start_with(req, Owner::User, true, now)
+    }
+
     fn start_owned(
         &mut self,
         req: Request,
         owner: Owner,
+        now: Instant,
+    ) -> Result<RequestId, ConnError> {
+        self.start_with(req, owner, false, now)
+    }
+
+    fn start_with(
+        &mut self,
+        req: Request,
+        owner: Owner,
+        open_ended: bool,
         now: Instant,
     ) -> Result<RequestId, ConnError> {
         if self.book.closed.is_some() {
@@ -368,6 +402,7 @@ impl Smb1Connection {
         let stage = Stage {
             queued: Some(req),
             mid: None,
+            open_ended,
         };
         let id = self.book.add(owner, operation, deadline, now, stage);
         self.pump(now);
@@ -392,8 +427,62 @@ impl Smb1Connection {
             .get(&id)
             .is_some_and(|r| r.stage.queued.is_some());
         if let Some(r) = self.book.remove(id, queued) {
+            if r.stage.open_ended {
+                if let Some(mid) = r.stage.mid {
+                    self.send_nt_cancel(mid);
+                }
+            }
             self.give_up(r.stage.mid);
         }
+    }
+
+    /// Asks the server to complete the request it holds under `mid` at
+    /// once (SMB_COM_NT_CANCEL, MS-CIFS §2.2.4.65): the same UID, TID, PID
+    /// and MID, no words, no bytes, and no response. Signed, it takes one
+    /// sequence number (nothing answers it), as Windows and Samba count.
+    fn send_nt_cancel(&mut self, mid: u16) {
+        let Some(p) = self.pending.get(&mid) else {
+            return;
+        };
+        if self.book.closed.is_some() {
+            return;
+        }
+        let h = Header {
+            command: command::NT_CANCEL,
+            status: NtStatus::SUCCESS,
+            flags: flags::CASE_INSENSITIVE | flags::CANONICALIZED_PATHS,
+            flags2: self.config.flags2
+                | if self.signer.is_some() || self.offer_signing {
+                    flags2::SECURITY_SIGNATURE
+                } else {
+                    0
+                },
+            pid_high: 0,
+            security_features: [0; 8],
+            tid: p.tid,
+            pid_low: 0xFEFF,
+            uid: self.uid,
+            mid,
+        };
+        let mut w = Writer::new();
+        h.encode(&mut w);
+        crate::smb1::notify::NtCancelRequest.encode(&mut w);
+        let mut msg = w.into_vec();
+        if let Some(signer) = &self.signer {
+            let seq = self.seq;
+            signer.sign(&mut msg, seq);
+            self.seq = seq.wrapping_add(1);
+        }
+        if let Ok(t) = Transmit::new(msg, Bytes::new()) {
+            tracing::debug!(mid, "NT_CANCEL");
+            self.book.transmits.push_back(t);
+        }
+    }
+
+    /// Whether the server owes answers: a request is pending that it must
+    /// answer promptly (not an open-ended one).
+    fn answers_owed(&self) -> bool {
+        self.pending.values().any(|p| !p.open_ended)
     }
 
     /// Absorbs the answer to the request sent with `mid`, when it comes.
@@ -455,7 +544,7 @@ impl Smb1Connection {
     pub fn set_liveness(&mut self, liveness: Liveness, now: Instant) {
         let mut w = Watch::new(now);
         w.set(liveness, now);
-        w.owed(!self.pending.is_empty(), now);
+        w.owed(self.answers_owed(), now);
         self.watch = Some(w);
     }
 
@@ -555,7 +644,7 @@ impl Smb1Connection {
     fn pump(&mut self, now: Instant) {
         let queued = self.book.transmits.len();
         self.send_queued();
-        let owed = !self.pending.is_empty();
+        let owed = self.answers_owed();
         if let Some(w) = &mut self.watch {
             if self.book.transmits.len() != queued {
                 w.sent(now);
@@ -593,8 +682,18 @@ impl Smb1Connection {
             };
             match self.send(id, req) {
                 Ok(mid) => {
+                    let mut open_ended = false;
                     if let Some(r) = self.book.requests.get_mut(&id) {
                         r.stage.mid = Some(mid);
+                        open_ended = r.stage.open_ended;
+                    }
+                    if open_ended {
+                        // Sent: from now on the server answers when it has
+                        // something.
+                        self.book.lift_deadline(id);
+                        if let Some(p) = self.pending.get_mut(&mid) {
+                            p.open_ended = true;
+                        }
                     }
                 }
                 Err(e) => {
@@ -709,6 +808,7 @@ impl Smb1Connection {
                 seq: seq.wrapping_add(1),
                 command: req.command,
                 assembly,
+                open_ended: false,
             },
         );
         Ok(mid)
@@ -1000,8 +1100,13 @@ fn trans_part(
 ) -> PartOutcome {
     let part = match TransResponsePart::decode(msg) {
         Ok(part) => part,
-        // An error response without the transaction words (WordCount 0).
-        Err(_) if header.status.is_error() && parts == 0 => {
+        // An error response without the transaction words (WordCount 0),
+        // or the STATUS_NOTIFY_ENUM_DIR of a notify whose changes did not
+        // fit ("zero bytes are returned", MS-CIFS §2.2.7.4).
+        Err(_)
+            if (header.status.is_error() || header.status == NtStatus::NOTIFY_ENUM_DIR)
+                && parts == 0 =>
+        {
             return PartOutcome::Done(Ok(TransResponse {
                 header,
                 parameters: Vec::new(),

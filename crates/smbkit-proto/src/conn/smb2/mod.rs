@@ -26,6 +26,8 @@
 mod error_tests;
 pub mod handshake;
 #[cfg(test)]
+mod notify_tests;
+#[cfg(test)]
 mod tests;
 mod validate;
 
@@ -363,6 +365,9 @@ pub struct Smb2Connection {
     reauth: Option<handshake::Reauth>,
     /// How many re-authentications have succeeded.
     reauths: u64,
+    /// Requests started with [`Smb2Connection::start_open_ended`] and not
+    /// finished: their deadline is lifted once the server takes them.
+    open_ended: HashSet<RequestId>,
 }
 
 impl std::fmt::Debug for Smb2Connection {
@@ -397,6 +402,7 @@ impl Smb2Connection {
             probe: None,
             reauth: None,
             reauths: 0,
+            open_ended: HashSet::new(),
         };
         c.begin_handshake(now);
         c
@@ -465,6 +471,25 @@ impl Smb2Connection {
         self.start_owned(req, Owner::User, now)
     }
 
+    /// Starts a request that the server may hold for as long as it likes
+    /// once it has taken it: a CHANGE_NOTIFY, which the server acknowledges
+    /// at once with an interim STATUS_PENDING (MS-SMB2 §3.3.4.2) and
+    /// completes when something changes (§3.3.5.19), hours later perhaps.
+    /// `req.deadline` bounds only the wait for that interim response (or
+    /// for the answer itself, should it come without one); once the interim
+    /// has come the request has no deadline. Like every request the server
+    /// has acknowledged, it owes nothing meanwhile, so it never makes the
+    /// connection look dead ([`super::liveness`]). It ends with one
+    /// [`Event::Completed`], or is withdrawn with
+    /// [`Smb2Connection::cancel`], which sends CANCEL with its AsyncId.
+    pub fn start_open_ended(&mut self, req: Request, now: Instant) -> Result<RequestId, ConnError> {
+        let id = self.start(req, now)?;
+        if self.book.requests.contains_key(&id) {
+            self.open_ended.insert(id);
+        }
+        Ok(id)
+    }
+
     fn start_owned(
         &mut self,
         req: Request,
@@ -508,6 +533,7 @@ impl Smb2Connection {
     /// absorbed when they come, a handle its CREATE opens is closed. No
     /// [`Event::Completed`] follows. Unknown or finished ids are ignored.
     pub fn cancel(&mut self, id: RequestId) {
+        self.open_ended.remove(&id);
         let queued = self
             .book
             .requests
@@ -597,6 +623,7 @@ impl Smb2Connection {
         self.in_flight.clear();
         self.orphans.clear();
         self.async_ids.clear();
+        self.open_ended.clear();
         self.validation_closed(&for_requests);
         self.book.push_closed(reason);
     }
@@ -698,6 +725,7 @@ impl Smb2Connection {
         result: Result<Vec<Response>, ConnError>,
         now: Instant,
     ) {
+        self.open_ended.remove(&id);
         match owner {
             Owner::User => self.complete_user(id, deadline, result, now),
             Owner::Handshake => {
@@ -1108,6 +1136,12 @@ impl Smb2Connection {
             // final one, remembering its AsyncId.
             if let Some(a) = header.async_id {
                 self.async_ids.insert(mid, a);
+            }
+            if let Some(f) = self.in_flight.get(&mid) {
+                if self.open_ended.contains(&f.request) {
+                    // Taken by the server: it answers when it has something.
+                    self.book.lift_deadline(f.request);
+                }
             }
             return Ok(());
         }

@@ -15,8 +15,10 @@ use smbkit_proto::smb2::create::{access_mask, create_disposition, create_options
 use smbkit_proto::{EncodeError, NtStatus, Writer};
 use tokio::time::Instant;
 
+mod fsctl;
 mod handle;
 mod ipc;
+mod notify;
 mod search;
 mod transfer;
 

@@ -22,8 +22,10 @@ use smbkit_proto::smb2::tree_disconnect::TreeDisconnectRequest;
 use smbkit_proto::{Command, NtStatus};
 use tokio::time::Instant;
 
+mod fsctl;
 mod handle;
 mod ipc;
+mod notify;
 mod search;
 mod transfer;
 
