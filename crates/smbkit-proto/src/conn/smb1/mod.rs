@@ -447,23 +447,7 @@ impl Smb1Connection {
         if self.book.closed.is_some() {
             return;
         }
-        let h = Header {
-            command: command::NT_CANCEL,
-            status: NtStatus::SUCCESS,
-            flags: flags::CASE_INSENSITIVE | flags::CANONICALIZED_PATHS,
-            flags2: self.config.flags2
-                | if self.signer.is_some() || self.offer_signing {
-                    flags2::SECURITY_SIGNATURE
-                } else {
-                    0
-                },
-            pid_high: 0,
-            security_features: [0; 8],
-            tid: p.tid,
-            pid_low: 0xFEFF,
-            uid: self.uid,
-            mid,
-        };
+        let h = self.request_header(command::NT_CANCEL, p.tid, mid);
         let mut w = Writer::new();
         h.encode(&mut w);
         crate::smb1::notify::NtCancelRequest.encode(&mut w);
@@ -502,6 +486,29 @@ impl Smb1Connection {
     pub fn handle_stream_error(&mut self, why: &str) {
         tracing::debug!(why, "the SMB1 stream failed");
         self.shut_down(ConnError::NotConnected);
+    }
+
+    /// The header of a request of `command` on tree `tid` with `mid`
+    /// (MS-CIFS §2.2.3.1): the session's flags, its UID, and the
+    /// security-signature flag when the session signs or offers to.
+    fn request_header(&self, command: u8, tid: u16, mid: u16) -> Header {
+        Header {
+            command,
+            status: NtStatus::SUCCESS,
+            flags: flags::CASE_INSENSITIVE | flags::CANONICALIZED_PATHS,
+            flags2: self.config.flags2
+                | if self.signer.is_some() || self.offer_signing {
+                    flags2::SECURITY_SIGNATURE
+                } else {
+                    0
+                },
+            pid_high: 0,
+            security_features: [0; 8],
+            tid,
+            pid_low: 0xFEFF,
+            uid: self.uid,
+            mid,
+        }
     }
 
     fn shut_down(&mut self, reason: ConnError) {
@@ -747,23 +754,7 @@ impl Smb1Connection {
         while mid == 0xFFFF || self.pending.contains_key(&mid) {
             mid = mid.wrapping_add(1);
         }
-        let h = Header {
-            command: req.command,
-            status: NtStatus::SUCCESS,
-            flags: flags::CASE_INSENSITIVE | flags::CANONICALIZED_PATHS,
-            flags2: self.config.flags2
-                | if self.signer.is_some() || self.offer_signing {
-                    flags2::SECURITY_SIGNATURE
-                } else {
-                    0
-                },
-            pid_high: 0,
-            security_features: [0; 8],
-            tid: req.tid,
-            pid_low: 0xFEFF,
-            uid: self.uid,
-            mid,
-        };
+        let h = self.request_header(req.command, req.tid, mid);
         let mut msg = req.msg;
         {
             let mut w = Writer::new();
