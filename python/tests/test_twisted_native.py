@@ -12,8 +12,6 @@ import hashlib
 import io
 import os
 import random
-import select
-import socket
 import tempfile
 import threading
 import time
@@ -22,6 +20,7 @@ from pathlib import Path
 import pytest
 
 import testserver
+from proxy import StallingProxy
 import pytest_twisted
 from twisted.internet import defer, reactor, task
 
@@ -53,62 +52,6 @@ def servers():
     started = testserver.Servers()
     yield started.get
     started.stop_all()
-
-
-class StallingProxy:
-    """Forwards TCP connections to ``target`` until :meth:`stall`, after
-    which it forwards nothing in either direction (the connections stay
-    open): a server that hangs."""
-
-    def __init__(self, host, port):
-        self.target = (host, port)
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.stalled = threading.Event()
-        self.closing = threading.Event()
-        self.sockets = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while not self.closing.is_set():
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(self.target)
-            self.sockets += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
-
-    def _pump(self, src, dst):
-        try:
-            while not self.closing.is_set():
-                if self.stalled.is_set():
-                    time.sleep(0.05)
-                    continue
-                if not select.select([src], [], [], 0.05)[0]:
-                    continue
-                data = src.recv(65536)
-                if not data:
-                    dst.shutdown(socket.SHUT_WR)
-                    return
-                while self.stalled.is_set() and not self.closing.is_set():
-                    time.sleep(0.05)  # read just as the stall began: held
-                dst.sendall(data)
-        except OSError:
-            pass
-
-    def stall(self):
-        self.stalled.set()
-
-    def close(self):
-        self.closing.set()
-        for s in [self.listener] + self.sockets:
-            try:
-                s.close()
-            except OSError:
-                pass
-
 
 # --- factories -------------------------------------------------------------------------
 
