@@ -26,11 +26,11 @@ values and exceptions are pysmb 1.2.15's. What differs:
   status (``nt_status``, ``nt_status_name``) instead of raw SMB messages.
 """
 
-import datetime
 import logging
 import socket
 
-from .. import _native, _progress
+from .. import _common, _native, _progress
+from .._common import seconds as _timeout
 from . import smb_structs
 from .base import NotConnectedError, SharedDevice, SharedFile, SMBTimeout  # noqa: F401
 from .base import NotReadyError  # noqa: F401  (pysmb programs import it from here)
@@ -48,24 +48,8 @@ from .smb_constants import (
 from .smb_structs import *  # noqa: F401,F403  (pysmb re-exports them here)
 from .smb_structs import OperationFailure
 
-_EPOCH = datetime.datetime(1970, 1, 1)
-# Characters a NetBIOS name may not hold (besides spaces and controls).
-_NOT_IN_NAMES = set('\\/:*?";|+')
-# NT statuses deleteFiles takes as "nothing to delete".
-_STATUS_NO_SUCH_FILE = 0xC000000F
-_STATUS_OBJECT_NAME_NOT_FOUND = 0xC0000034
 # The time limit of the LOGOFF that close() sends.
 _CLOSE_TIMEOUT = 10
-
-
-def _valid_name(name):
-    return (
-        0 < len(name) <= 15
-        and name.isascii()
-        and name.isprintable()
-        and " " not in name
-        and not _NOT_IN_NAMES.intersection(name)
-    )
 
 
 def _addresses(host, port, sock_family):
@@ -84,11 +68,6 @@ def _addresses(host, port, sock_family):
         if entry not in found:
             found.append(entry)
     return found
-
-
-def _timeout(timeout):
-    """pysmb's time limits are seconds; None keeps smbkit's default."""
-    return None if timeout is None else float(timeout)
 
 
 class SMBConnection(object):
@@ -231,7 +210,7 @@ class SMBConnection(object):
             self.close()
         self.auth_result = None
         remote_name = self.remote_name
-        if not remote_name and self.is_direct_tcp and _valid_name(str(ip)[:15]):
+        if not remote_name and self.is_direct_tcp and _common.valid_name(str(ip)[:15]):
             remote_name = str(ip).upper()
         try:
             conn = _native.connect(
@@ -293,10 +272,7 @@ class SMBConnection(object):
             shares (``IPC$``, ...) included.
         """
         conn = self._require()
-        return [
-            SharedDevice(type_, name, comments)
-            for name, type_, comments in conn.list_shares(timeout=_timeout(timeout))
-        ]
+        return _common.shares(conn.list_shares(timeout=_timeout(timeout)))
 
     def listPath(
         self,
@@ -323,12 +299,9 @@ class SMBConnection(object):
         :raises OperationFailure: the folder cannot be listed.
         """
         conn = self._require()
-        return [
-            SharedFile(*entry)
-            for entry in conn.list_path(
-                service_name, path, search, pattern, timeout=_timeout(timeout)
-            )
-        ]
+        return _common.files(
+            conn.list_path(service_name, path, search, pattern, timeout=_timeout(timeout))
+        )
 
     def listSnapshots(self, service_name, path, timeout=30):
         """The snapshots (shadow copies, previous versions) of ``path``.
@@ -337,10 +310,9 @@ class SMBConnection(object):
         :raises OperationFailure: the share has no snapshot support.
         """
         conn = self._require()
-        return [
-            _EPOCH + datetime.timedelta(seconds=t)
-            for t in conn.list_snapshots(service_name, path, timeout=_timeout(timeout))
-        ]
+        return _common.snapshot_times(
+            conn.list_snapshots(service_name, path, timeout=_timeout(timeout))
+        )
 
     def getAttributes(self, service_name, path, timeout=30):
         """The attributes of the file or folder ``path``.
@@ -499,13 +471,9 @@ class SMBConnection(object):
         wildcard pattern that matches nothing, or (over SMB2) a single name
         that does not exist. A single name that is a folder still fails,
         and so does, over SMB1, a single name that does not exist."""
-        if failure.nt_status not in (_STATUS_NO_SUCH_FILE, _STATUS_OBJECT_NAME_NOT_FOUND):
-            return False
-        last = pattern.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
-        if "*" in last or "?" in last:
-            return True
-        if not conn.is_using_smb2:
-            return False
+        verdict = _common.nothing_to_delete(failure, pattern, conn.is_using_smb2)
+        if verdict is not None:
+            return verdict
         try:
             conn.get_attributes(service_name, pattern, timeout=_timeout(timeout))
         except OperationFailure:
