@@ -55,6 +55,28 @@ pub struct GlobalOpts {
     /// This client's NetBIOS name.
     #[arg(long, global = true, default_value = "SMBKIT", value_name = "NAME")]
     pub client_name: String,
+    /// Log on with Kerberos, as smbclient -k: with the ticket `kinit` left
+    /// (KRB5CCNAME), or with the password when one is given (-A,
+    /// SMBKIT_PASSWORD); NTLM is not tried. The server is asked for as
+    /// cifs/HOST, HOST as written in the target.
+    #[arg(short = 'k', long, global = true)]
+    pub kerberos: bool,
+    /// Kerberos: off; desired (NTLM when no ticket can be had); required
+    /// [default: required with -k, off without].
+    #[arg(long = "use-kerberos", global = true, value_enum, value_name = "WHEN")]
+    pub use_kerberos: Option<UseKerberos>,
+    /// A Kerberos KDC, HOST[:PORT] (repeatable) [default: krb5.conf's].
+    #[arg(long, global = true, value_name = "HOST[:PORT]")]
+    pub kdc: Vec<String>,
+    /// The Kerberos realm [default: the user's @REALM, krb5.conf's default_realm, the domain].
+    #[arg(long, global = true, value_name = "REALM")]
+    pub realm: Option<String>,
+    /// Log on with the user's key from this keytab (implies Kerberos).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub keytab: Option<PathBuf>,
+    /// The Kerberos credential cache file to use instead of KRB5CCNAME's.
+    #[arg(long = "krb5-ccache", global = true, value_name = "FILE")]
+    pub krb5_ccache: Option<PathBuf>,
     /// Authenticate with NTLMv1 instead of NTLMv2 (old servers only).
     #[arg(long, global = true)]
     pub ntlmv1: bool,
@@ -119,6 +141,32 @@ pub enum Signing {
     Supported,
     /// Sign when the server requires it.
     Required,
+}
+
+/// `--use-kerberos`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum UseKerberos {
+    /// NTLM only.
+    Off,
+    /// Kerberos when a ticket can be had, else NTLM.
+    Desired,
+    /// Kerberos or nothing.
+    Required,
+}
+
+impl GlobalOpts {
+    /// The Kerberos mode the options ask for.
+    pub fn kerberos_mode(&self) -> smbkit::Kerberos {
+        match self.use_kerberos {
+            Some(UseKerberos::Off) => smbkit::Kerberos::Off,
+            Some(UseKerberos::Desired) => smbkit::Kerberos::Preferred,
+            Some(UseKerberos::Required) => smbkit::Kerberos::Required,
+            None if self.kerberos || self.keytab.is_some() || self.krb5_ccache.is_some() => {
+                smbkit::Kerberos::Required
+            }
+            None => smbkit::Kerberos::Off,
+        }
+    }
 }
 
 /// `--encryption`.

@@ -129,6 +129,8 @@ pub fn credentials(opts: &GlobalOpts, target: &Target) -> CmdResult<Credentials>
         .or_else(|| target.user.clone())
         .or_else(|| file.as_ref().and_then(|f| f.username.clone()))
         .or_else(|| match target.form {
+            // Kerberos takes the user from the ticket cache.
+            _ if opts.kerberos_mode() != smbkit::Kerberos::Off => None,
             Form::Unc => std::env::var("USER")
                 .or_else(|_| std::env::var("LOGNAME"))
                 .ok(),
@@ -151,6 +153,9 @@ pub fn credentials(opts: &GlobalOpts, target: &Target) -> CmdResult<Credentials>
         Some(p) => p,
         None => match std::env::var(PASSWORD_VAR) {
             Ok(p) => p,
+            // Kerberos with a user and no password: the ticket cache (or
+            // the keytab) has what is needed.
+            Err(_) if opts.kerberos_mode() == smbkit::Kerberos::Required => String::new(),
             Err(_) => prompt(&domain, &user, &target.host)?,
         },
     };

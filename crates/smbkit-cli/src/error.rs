@@ -129,7 +129,7 @@ pub fn is_not_found(status: NtStatus) -> bool {
 /// The kind of a library error.
 pub fn kind_of(e: &Error) -> Kind {
     match e {
-        Error::AuthFailed { .. } => Kind::Auth,
+        Error::AuthFailed { .. } | Error::Kerberos(_) => Kind::Auth,
         Error::Timeout { .. } => Kind::Timeout,
         Error::NotConnected
         | Error::NotReady
@@ -178,6 +178,7 @@ pub fn hint_for(e: &Error, opts: &GlobalOpts, target: Option<&Target>) -> Option
             "the server rejected the name {called_name}; try --netbios-name with the server's own name \
              (or connect without --netbios, over direct TCP on port 445)"
         )),
+        Error::Kerberos(k) => kerberos_hint(k),
         Error::AuthFailed { .. } => Some(
             "check the user name, the domain (smb://DOMAIN;user@host) and the password \
              (SMBKIT_PASSWORD, -A FILE or the prompt); older servers may need --ntlmv1"
@@ -272,6 +273,33 @@ pub fn hint_for(e: &Error, opts: &GlobalOpts, target: Option<&Target>) -> Option
         },
         _ => None,
     }
+}
+
+/// What to do about a Kerberos failure.
+fn kerberos_hint(k: &smbkit::KerberosError) -> Option<String> {
+    use smbkit::KerberosError as K;
+    Some(
+        match k {
+            K::NoTicket { .. } | K::TicketExpired { .. } => {
+                "run kinit (or give a password with -A FILE or SMBKIT_PASSWORD)"
+            }
+            K::File { .. } | K::UnsupportedCache(_) => {
+                "run kinit with KRB5CCNAME=FILE:/path, or give --krb5-ccache FILE"
+            }
+            K::KdcUnreachable { .. } | K::NoRealm(_) => {
+                "name the KDC with --kdc HOST[:PORT] and the realm with --realm, or set them in krb5.conf (KRB5_CONFIG)"
+            }
+            K::UnknownService { .. } => {
+                "connect by the server's host name as registered in the directory (not its address)"
+            }
+            K::ClockSkew { .. } => "synchronise this machine's clock with the domain's",
+            K::WrongPassword { .. } | K::UnknownPrincipal { .. } => {
+                "check the user name (user@REALM) and the password"
+            }
+            _ => return None,
+        }
+        .to_string(),
+    )
 }
 
 #[cfg(test)]

@@ -83,9 +83,24 @@ pub async fn connect_with(
         Encryption::Required => smbkit::Encryption::Required,
     })
     .direct_tcp(!opts.netbios)
+    .kerberos(opts.kerberos_mode())
+    .kerberos_host(target.host.clone())
     .timeout(limit)
     .connect_timeout(limit)
     .reconnect(reconnect);
+    let factory = opts.kdc.iter().fold(factory, |f, k| f.kdc(k.clone()));
+    let factory = match &opts.realm {
+        Some(r) => factory.kerberos_realm(r.clone()),
+        None => factory,
+    };
+    let factory = match &opts.keytab {
+        Some(p) => factory.kerberos_keytab(p.clone()),
+        None => factory,
+    };
+    let factory = match &opts.krb5_ccache {
+        Some(p) => factory.kerberos_ccache(p.clone()),
+        None => factory,
+    };
     let factory = if opts.cipher.is_empty() {
         factory
     } else {

@@ -1718,7 +1718,7 @@ mod tests {
                     let i = (rng(&mut state) as usize) % buf.len();
                     buf[i] = rng(&mut state) as u8;
                 }
-                if rng(&mut state) % 3 == 0 {
+                if rng(&mut state).is_multiple_of(3) {
                     let cut = (rng(&mut state) as usize) % (buf.len() + 1);
                     buf.truncate(cut);
                 }

@@ -446,7 +446,7 @@ fn parse_directory_entries(buf: &[u8], with_id: bool) -> Result<Vec<DirectoryEnt
                 format!("{next} points inside the {entry_len}-byte entry it follows"),
             ));
         }
-        if next % 8 != 0 {
+        if !next.is_multiple_of(8) {
             return Err(DecodeError::invalid(
                 "NextEntryOffset",
                 format!("{next} is not a multiple of 8"),
@@ -2113,7 +2113,7 @@ mod tests {
                     let i = (rng(&mut state) as usize) % buf.len();
                     buf[i] = rng(&mut state) as u8;
                 }
-                if rng(&mut state) % 3 == 0 {
+                if rng(&mut state).is_multiple_of(3) {
                     let cut = (rng(&mut state) as usize) % (buf.len() + 1);
                     buf.truncate(cut);
                 }

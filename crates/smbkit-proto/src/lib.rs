@@ -14,8 +14,10 @@
 pub mod codec;
 pub mod conn;
 pub mod crypto;
+pub mod dfs;
 pub mod dtyp;
 pub mod fscc;
+pub mod kerberos;
 pub mod nbss;
 pub mod ntlm;
 pub mod rpc;

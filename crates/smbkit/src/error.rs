@@ -91,6 +91,11 @@ pub enum Error {
         /// The NT status the server returned.
         status: NtStatus,
     },
+    /// Kerberos failed: no ticket could be had (wrong password, unknown
+    /// principal, clock skew, an expired ticket in the cache, no KDC…), or
+    /// the server refused the ticket or failed mutual authentication.
+    #[error("Kerberos: {0}")]
+    Kerberos(#[source] smbkit_proto::kerberos::KerberosError),
     /// The NetBIOS session service refused the session (RFC 1002 §4.3.4).
     #[error("the server refused the NetBIOS session for called name '{called_name}': {reason}; the called name must be the server's own NetBIOS name")]
     NetbiosRejected {
@@ -469,6 +474,7 @@ impl From<smbkit_proto::conn::ConnError> for Error {
             C::Closed { cause } => Error::ConnectionClosed {
                 cause: Box::new(Error::from(*cause)),
             },
+            C::Kerberos(k) => Error::Kerberos(k),
             _ => Error::Internal(Internal::Unexpected(
                 "a connection error of a kind this version does not know",
             )),

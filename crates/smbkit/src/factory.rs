@@ -128,6 +128,7 @@ pub struct SmbProtocolFactory {
     pub(crate) liveness: smbkit_proto::conn::Liveness,
     pub(crate) tuning: Tuning,
     pub(crate) reconnect: Option<ReconnectPolicy>,
+    pub(crate) kerberos: crate::kerberos::Settings,
 }
 
 /// Sizes smbkit otherwise chooses itself from what the server offers; set
@@ -282,6 +283,7 @@ impl SmbProtocolFactory {
             },
             tuning: Tuning::default(),
             reconnect: None,
+            kerberos: crate::kerberos::Settings::default(),
         })
     }
 
@@ -468,6 +470,92 @@ impl SmbProtocolFactory {
     /// ```
     pub fn reconnect(mut self, policy: Option<ReconnectPolicy>) -> Self {
         self.reconnect = policy;
+        self
+    }
+
+    /// Whether to log on with Kerberos (SPNEGO/Kerberos, MS-KILE) instead of
+    /// NTLM; [`Kerberos::Off`](crate::Kerberos::Off) by default.
+    ///
+    /// The credentials, in this order: a keytab set with
+    /// [`kerberos_keytab`](Self::kerberos_keytab) (for the user name); a
+    /// credential cache set with [`kerberos_ccache`](Self::kerberos_ccache);
+    /// the password, if not empty (the client asks the KDC for a
+    /// ticket-granting ticket); otherwise the cache `kinit` fills
+    /// (`KRB5CCNAME`, krb5.conf's `default_ccache_name`, `/tmp/krb5cc_<uid>`).
+    /// The user name may carry the realm (`alice@EXAMPLE.COM`); otherwise
+    /// [`kerberos_realm`](Self::kerberos_realm), krb5.conf's `default_realm`
+    /// or the domain (upper-cased) is the realm. The KDCs are those set with
+    /// [`kdc`](Self::kdc), or krb5.conf's (`KRB5_CONFIG` or `/etc/krb5.conf`;
+    /// DNS SRV records are not looked up). The ticket is for
+    /// `cifs/<host>`, the host being [`kerberos_host`](Self::kerberos_host) or
+    /// the server's NetBIOS name. The session key of the ticket's AP exchange
+    /// signs and encrypts the session, SMB1 included; the server's AP-REP is
+    /// checked (mutual authentication). The service ticket is kept for
+    /// reconnections until a minute before it expires.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), smbkit::Error> {
+    /// use smbkit::{Kerberos, SmbProtocolFactory};
+    ///
+    /// // After `kinit alice@EXAMPLE.COM`:
+    /// let conn = SmbProtocolFactory::new("", "", "MYPC", "FILES")?
+    ///     .kerberos(Kerberos::Required)
+    ///     .kerberos_host("files.example.com")
+    ///     .direct_tcp(true)
+    ///     .connect("files.example.com:445")
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn kerberos(mut self, mode: crate::Kerberos) -> Self {
+        self.kerberos.mode = mode;
+        self
+    }
+
+    /// Reads the Kerberos tickets from this credential cache file (MIT's
+    /// `FILE:` format) instead of the default one.
+    pub fn kerberos_ccache(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.kerberos.ccache = Some(path.into());
+        self
+    }
+
+    /// Logs on with the user's key from this keytab file instead of a
+    /// password.
+    pub fn kerberos_keytab(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.kerberos.keytab = Some(path.into());
+        self
+    }
+
+    /// The Kerberos realm of the user and the server (see
+    /// [`kerberos`](Self::kerberos) for the default).
+    pub fn kerberos_realm(mut self, realm: impl Into<String>) -> Self {
+        self.kerberos.realm = Some(realm.into());
+        self
+    }
+
+    /// The host name of the service principal `cifs/<host>` (by default the
+    /// server's NetBIOS name, lower-cased). Use the name the server is
+    /// registered under in the directory.
+    pub fn kerberos_host(mut self, host: impl Into<String>) -> Self {
+        self.kerberos.service_host = Some(host.into());
+        self
+    }
+
+    /// A KDC (`host:port`, port 88 if omitted) to use instead of krb5.conf's;
+    /// call again to add more, tried in order.
+    pub fn kdc(mut self, address: impl Into<String>) -> Self {
+        let a: String = address.into();
+        let a = if a.contains(':') {
+            a
+        } else {
+            format!("{a}:88")
+        };
+        self.kerberos.kdcs.push(a);
+        self
+    }
+
+    /// The `krb5.conf` to read instead of `KRB5_CONFIG` or `/etc/krb5.conf`.
+    pub fn krb5_conf(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.kerberos.krb5_conf = Some(path.into());
         self
     }
 

@@ -123,6 +123,7 @@ mod error;
 mod factory;
 mod family;
 mod handshake;
+mod kerberos;
 mod ops;
 mod transport;
 mod types;
@@ -139,6 +140,7 @@ pub use factory::{
     DEFAULT_CIPHERS, DEFAULT_DEAD_PEER, DEFAULT_ECHO_TIMEOUT, DEFAULT_KEEPALIVE, DEFAULT_TIMEOUT,
 };
 pub use handshake::AuthHandler;
+pub use kerberos::Kerberos;
 pub use ops::copy::{Copied, CopyMethod};
 pub use ops::listing::{ReadDir, Walk, WalkEntry, WALK_CONCURRENCY};
 pub use ops::notify::{Change, NotifyFilter, Watch, WatchOptions, DEFAULT_WATCH_BUFFER};
@@ -147,6 +149,7 @@ pub use smbkit_proto::crypto::{Cipher, SigningAlgorithm};
 pub use smbkit_proto::dtyp::{Ace, Acl, SecurityDescriptor, Sid};
 pub use smbkit_proto::fscc::notify::FileAction;
 pub use smbkit_proto::fscc::{attributes, search};
+pub use smbkit_proto::kerberos::KerberosError;
 pub use smbkit_proto::nbss::NegativeResponse;
 pub use smbkit_proto::{Dialect, NtStatus};
 pub use types::{

@@ -78,6 +78,9 @@ pub struct ServerInfo {
     pub is_guest: bool,
     /// True for an anonymous (null) session.
     pub is_anonymous: bool,
+    /// The Kerberos client principal (`user@REALM`) when the session logged
+    /// on with Kerberos; `None` for NTLM, guest and anonymous sessions.
+    pub kerberos_principal: Option<String>,
 }
 
 /// A connected tree (share).

@@ -858,7 +858,7 @@ impl Op {
                     }
                     // Half the files are closed, half dropped (closed in
                     // the background).
-                    if i % 2 == 0 {
+                    if i.is_multiple_of(2) {
                         file.close().await.map_err(|e| wrong("close", e))?;
                     }
                     Ok(())

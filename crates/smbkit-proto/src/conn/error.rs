@@ -8,6 +8,13 @@ use crate::{DecodeError, NtStatus};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Unsupported {
+    /// Kerberos needs SPNEGO, which an SMB1 server without extended
+    /// security (or a client with extended security off) cannot carry.
+    #[error("Kerberos logon of {principal} needs extended security, which this SMB1 session does not use")]
+    KerberosWithoutExtendedSecurity {
+        /// The client principal.
+        principal: String,
+    },
     /// The server requires signing, and the signing policy is never to
     /// sign.
     #[error(
@@ -164,6 +171,11 @@ pub enum ConnError {
         #[source]
         cause: Box<ConnError>,
     },
+    /// The Kerberos exchange with the server failed: the server refused
+    /// the ticket (a KRB-ERROR), or its answer did not prove that it holds
+    /// the service key (mutual authentication).
+    #[error("Kerberos: {0}")]
+    Kerberos(#[source] crate::kerberos::KerberosError),
 }
 
 fn auth_failed_message(

@@ -17,6 +17,7 @@
 //! method runs to completion, so one connection can sit behind any lock,
 //! inside any event loop, or in a simulation with a made-up clock.
 
+mod auth;
 mod book;
 mod error;
 pub mod liveness;

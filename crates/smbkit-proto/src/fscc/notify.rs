@@ -144,7 +144,7 @@ pub fn parse_notify_information(buf: &[u8]) -> Result<Vec<FileNotifyInformation>
                 format!("{next} points inside the {entry_len}-byte entry it follows"),
             ));
         }
-        if next % 4 != 0 {
+        if !next.is_multiple_of(4) {
             return Err(DecodeError::invalid(
                 "FILE_NOTIFY_INFORMATION NextEntryOffset",
                 format!("{next} is not a multiple of 4"),

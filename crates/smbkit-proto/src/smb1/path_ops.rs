@@ -83,7 +83,7 @@ fn encode_path_request(
     names: &[&str],
     what: &'static str,
 ) -> Result<(), EncodeError> {
-    debug_assert!(words.len() % 2 == 0);
+    debug_assert!(words.len().is_multiple_of(2));
     w.u8((words.len() / 2) as u8).bytes(words);
     let byte_count_pos = begin_bytes(w);
     for name in names {

@@ -497,7 +497,7 @@ pub fn decode_create_contexts(chain: &[u8]) -> Result<Vec<CreateContext>, Decode
         let end = if next == 0 {
             chain.len()
         } else {
-            if next % 8 != 0 || next < CONTEXT_HEADER_LEN {
+            if !next.is_multiple_of(8) || next < CONTEXT_HEADER_LEN {
                 return Err(DecodeError::invalid(
                     "SMB2_CREATE_CONTEXT Next",
                     format!("{next} is not a multiple of 8 of at least 16"),

@@ -69,6 +69,8 @@ crate::wire_enum! {
         WRONG_PASSWORD = 0xC000006A,
         /// STATUS_LOGON_FAILURE (0XC000006D).
         LOGON_FAILURE = 0xC000006D,
+        /// STATUS_NTLM_BLOCKED (0XC0000418): the server refuses NTLM.
+        NTLM_BLOCKED = 0xC0000418,
         /// STATUS_ACCOUNT_RESTRICTION (0XC000006E).
         ACCOUNT_RESTRICTION = 0xC000006E,
         /// STATUS_INVALID_LOGON_HOURS (0XC000006F).
@@ -230,6 +232,7 @@ impl NtStatus {
         matches!(
             self,
             NtStatus::LOGON_FAILURE
+                | NtStatus::NTLM_BLOCKED
                 | NtStatus::WRONG_PASSWORD
                 | NtStatus::ACCOUNT_RESTRICTION
                 | NtStatus::INVALID_LOGON_HOURS
@@ -255,6 +258,7 @@ impl NtStatus {
 pub fn describe_status(status: NtStatus) -> &'static str {
     match status {
         NtStatus::LOGON_FAILURE => "unknown user name or bad password",
+        NtStatus::NTLM_BLOCKED => "the server refuses NTLM logons (use Kerberos)",
         NtStatus::WRONG_PASSWORD => "wrong password",
         NtStatus::ACCOUNT_LOCKED_OUT => "the account is locked out",
         NtStatus::ACCOUNT_DISABLED => "the account is disabled",

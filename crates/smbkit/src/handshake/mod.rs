@@ -13,6 +13,7 @@ use smbkit_proto::conn::smb2::handshake::{
 };
 use smbkit_proto::conn::smb2::Event;
 use smbkit_proto::conn::{ConnError, Smb2Config, Smb2Connection};
+use smbkit_proto::kerberos::ServiceTicket;
 use smbkit_proto::ntlm::{Credentials, NtlmOptions};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::ToSocketAddrs;
@@ -186,7 +187,12 @@ where
 }
 
 /// The handshake's settings from the factory's.
-fn config(f: &SmbProtocolFactory, limit: std::time::Duration, client_guid: [u8; 16]) -> Smb2Config {
+fn config(
+    f: &SmbProtocolFactory,
+    limit: std::time::Duration,
+    client_guid: [u8; 16],
+    kerberos: Option<ServiceTicket>,
+) -> Smb2Config {
     Smb2Config {
         family: match f.protocol {
             Protocol::Auto => Families::Auto,
@@ -217,6 +223,7 @@ fn config(f: &SmbProtocolFactory, limit: std::time::Duration, client_guid: [u8; 
             client_time: filetime_now(),
             ..NtlmOptions::default()
         },
+        kerberos,
         limit,
         client_guid,
     }
@@ -236,20 +243,29 @@ async fn establish(
     deadline: Instant,
     client_guid: [u8; 16],
 ) -> Result<(Family, ServerInfo), Error> {
+    let ticket = crate::kerberos::ticket_for(f, deadline).await?;
     let now = Instant::now();
     let mut core = Smb2Connection::new(
-        config(f, deadline.saturating_duration_since(now), client_guid),
+        config(
+            f,
+            deadline.saturating_duration_since(now),
+            client_guid,
+            ticket.clone(),
+        ),
         now.into_std(),
     );
     let outcome = pump(&mut core, &mut stream).await?;
     let e = match outcome {
         Outcome::Smb1(n) => {
-            return tokio::time::timeout_at(deadline, smb1::connect(f, stream, *n, deadline))
-                .await
-                .map_err(|_| Error::Timeout {
-                    operation: "authenticating",
-                    after: deadline.saturating_duration_since(now),
-                })?;
+            return tokio::time::timeout_at(
+                deadline,
+                smb1::connect(f, stream, *n, deadline, ticket),
+            )
+            .await
+            .map_err(|_| Error::Timeout {
+                operation: "authenticating",
+                after: deadline.saturating_duration_since(now),
+            })?;
         }
         Outcome::Smb2(e) => e,
     };
@@ -273,6 +289,7 @@ async fn establish(
         encrypted: e.encrypted,
         is_guest: e.is_guest,
         is_anonymous: e.is_anonymous,
+        kerberos_principal: ticket.map(|t| t.client.to_string()),
     };
     tracing::debug!(?info, "session established");
     let smb2 = Smb2::new(shared, tasks, info.clone());

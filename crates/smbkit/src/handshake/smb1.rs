@@ -27,6 +27,7 @@ pub(crate) async fn connect(
     stream: crate::transport::BoxStream,
     neg: NegotiateResponse,
     deadline: Instant,
+    kerberos: Option<smbkit_proto::kerberos::ServiceTicket>,
 ) -> Result<(crate::family::Family, ServerInfo), Error> {
     if f.encryption == crate::factory::Encryption::Required {
         return Err(Error::Unsupported(
@@ -45,6 +46,10 @@ pub(crate) async fn connect(
         } else {
             0
         };
+    let kerberos_principal = kerberos
+        .as_ref()
+        .filter(|_| extended)
+        .map(|t| t.client.to_string());
     let now = Instant::now();
     let setup = Smb1Setup {
         negotiate: neg.clone(),
@@ -59,6 +64,7 @@ pub(crate) async fn connect(
             client_time: super::filetime_now(),
             ..NtlmOptions::default()
         },
+        kerberos,
         signing: match f.sign_options {
             SignOptions::Never => SigningPolicy::Never,
             SignOptions::WhenSupported => SigningPolicy::WhenSupported,
@@ -100,6 +106,7 @@ pub(crate) async fn connect(
         encrypted: false,
         is_guest: session.guest,
         is_anonymous: session.anonymous,
+        kerberos_principal: kerberos_principal.clone(),
     };
     tracing::debug!(
         ?info,

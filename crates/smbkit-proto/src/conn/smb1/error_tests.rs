@@ -69,6 +69,7 @@ fn setting_up(negotiate: NegotiateResponse, user: &str, now: Instant) -> Smb1Con
             negotiate,
             credentials: Credentials::new(user, "CORP", "secret"),
             ntlm: NtlmOptions::default(),
+            kerberos: None,
             signing: SigningPolicy::WhenRequired,
             max_buffer_size: 61440,
             limit: Duration::from_secs(30),

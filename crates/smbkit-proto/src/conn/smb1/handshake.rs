@@ -6,9 +6,11 @@
 use std::time::{Duration, Instant};
 
 use super::{Event, Kind, Owner, Reply, Request, Response, Smb1Connection};
+use crate::conn::auth::Authenticator;
 use crate::conn::smb2::handshake::SigningPolicy;
 use crate::conn::{ConnError, Violation};
-use crate::ntlm::{Credentials, NtlmError, NtlmOptions, SpnegoNtlm};
+use crate::kerberos::ServiceTicket;
+use crate::ntlm::{Credentials, NtlmOptions};
 use crate::smb1::header::{command, flags2};
 use crate::smb1::negotiate::security_mode::{
     SECURITY_SIGNATURES_ENABLED, SECURITY_SIGNATURES_REQUIRED,
@@ -30,6 +32,9 @@ pub struct Smb1Setup {
     pub credentials: Credentials,
     /// NTLM settings, `client_time` included (this crate reads no clock).
     pub ntlm: NtlmOptions,
+    /// A Kerberos ticket for the server: when set (and the server speaks
+    /// extended security), the session authenticates with it instead of NTLM.
+    pub kerberos: Option<ServiceTicket>,
     /// When to sign.
     pub signing: SigningPolicy,
     /// The MaxBufferSize the client announces: the largest message the
@@ -56,7 +61,7 @@ pub(crate) struct Handshake1 {
     setup: Smb1Setup,
     want_signing: bool,
     anonymous: bool,
-    auth: Option<SpnegoNtlm>,
+    auth: Option<Authenticator>,
     /// Without extended security: the logon whose responses went in the
     /// password fields.
     plain: Option<PlainLogon>,
@@ -82,10 +87,6 @@ const CLIENT_CAPS: u32 = caps::UNICODE
     | caps::LARGE_READX
     | caps::LARGE_WRITEX;
 
-fn auth_err(e: NtlmError) -> ConnError {
-    Violation::Auth(e).into()
-}
-
 impl Smb1Connection {
     /// An SMB1 connection that starts with its session setup at `now`:
     /// [`Event::Established`] ends it, [`Event::Closed`] says why it
@@ -104,7 +105,7 @@ impl Smb1Connection {
             SigningPolicy::WhenSupported => server_supports,
             SigningPolicy::WhenRequired => server_requires,
         };
-        let anonymous = setup.credentials.is_anonymous();
+        let anonymous = setup.credentials.is_anonymous() && setup.kerberos.is_none();
         let refuse = (server_requires && setup.signing == SigningPolicy::Never).then_some(
             ConnError::Unsupported(crate::conn::Unsupported::SigningForbidden),
         );
@@ -135,10 +136,21 @@ impl Smb1Connection {
         };
         let neg = &hs.setup.negotiate;
         if neg.capabilities & caps::EXTENDED_SECURITY != 0 {
-            let mut auth = SpnegoNtlm::new(hs.setup.credentials.clone(), hs.setup.ntlm);
-            let token = auth.initial_token();
+            let mut auth = Authenticator::new(
+                &hs.setup.credentials,
+                hs.setup.ntlm,
+                hs.setup.kerberos.as_ref(),
+            );
+            let token = auth.initial_token()?;
             hs.auth = Some(auth);
             return self.send_setup_extended(token, now);
+        }
+        if let Some(t) = &hs.setup.kerberos {
+            return Err(ConnError::Unsupported(
+                crate::conn::Unsupported::KerberosWithoutExtendedSecurity {
+                    principal: t.client.to_string(),
+                },
+            ));
         }
         let challenge = neg.challenge.ok_or(Violation::Handshake(
             crate::conn::HandshakeViolation::NoChallenge,
@@ -247,13 +259,16 @@ impl Smb1Connection {
         if status == NtStatus::MORE_PROCESSING_REQUIRED && hs.auth.is_some() {
             let resp = decode_extended(&r)?;
             let token = match hs.auth.as_mut() {
-                Some(auth) => auth.step(&resp.security_blob).map_err(auth_err)?,
+                Some(auth) => auth.step(&resp.security_blob)?,
                 None => Vec::new(),
             };
             return self.send_setup_extended(token, now);
         }
         if status != NtStatus::SUCCESS {
-            let user = hs.setup.credentials.user.clone();
+            let user = match &hs.setup.kerberos {
+                Some(t) => t.client.to_string(),
+                None => hs.setup.credentials.user.clone(),
+            };
             if status.is_logon_failure() {
                 return Err(ConnError::AuthFailed {
                     status,
@@ -272,11 +287,11 @@ impl Smb1Connection {
         let server_requires = hs.setup.negotiate.security_mode & SECURITY_SIGNATURES_REQUIRED != 0;
         let (guest, signer, hint) = if let Some(mut auth) = hs.auth.take() {
             let resp = decode_extended(&r)?;
-            auth.finish(&resp.security_blob).map_err(auth_err)?;
+            auth.finish(&resp.security_blob)?;
             let guest = resp.action & ACTION_GUEST != 0;
             // MS-SMB §3.2.5.3: the MAC key is the session key.
             let signer = auth
-                .session_key()
+                .session_key_bytes()
                 .filter(|_| want_signing && !guest && !anonymous)
                 .map(|key| Smb1Signer::new(key.to_vec()));
             (guest, signer, "")

@@ -547,6 +547,7 @@ pub(super) mod session_setup {
                 negotiate: negotiate(security_mode),
                 credentials: Credentials::new("alice", "", "secret"),
                 ntlm: NtlmOptions::default(),
+                kerberos: None,
                 signing,
                 max_buffer_size: 61440,
                 limit: Duration::from_secs(30),

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 
 use super::{Event, Owner, Part, Request, Response, Signing, Smb2Connection, Stage};
+use crate::conn::auth::Authenticator;
 use crate::conn::{
     AuthHint, AuthStage, CommandCode, ConnError, HandshakeStep, HandshakeViolation, NoEncryption,
     RequestId, Transmit, Unsupported, Violation,
@@ -17,7 +18,8 @@ use crate::conn::{
 use crate::crypto::{
     derive_session_keys, Cipher, Decryptor, Encryptor, PreauthHash, Signer, SigningAlgorithm,
 };
-use crate::ntlm::{Credentials, NtlmError, NtlmOptions, SpnegoNtlm};
+use crate::kerberos::ServiceTicket;
+use crate::ntlm::{Credentials, NtlmOptions};
 use crate::smb1;
 use crate::smb2::header::Header;
 use crate::smb2::ioctl::{ValidateNegotiateInfoRequest, ValidateNegotiateInfoResponse};
@@ -92,6 +94,11 @@ pub struct Smb2Config {
     pub credentials: Credentials,
     /// NTLM settings, `client_time` included (this crate reads no clock).
     pub ntlm: NtlmOptions,
+    /// A Kerberos ticket for the server: when set, the session
+    /// authenticates with it (SPNEGO/Kerberos) instead of NTLM, and
+    /// re-authenticates with it too (the driver obtains it from a KDC, see
+    /// [`crate::kerberos::TicketRequest`]).
+    pub kerberos: Option<ServiceTicket>,
     /// How long the whole handshake may take; also how long a
     /// re-authentication of the session (after STATUS_NETWORK_SESSION_EXPIRED)
     /// may take.
@@ -165,12 +172,21 @@ pub(crate) struct Handshake {
     want_signing: bool,
     signing_alg: SigningAlgorithm,
     cipher: Option<Cipher>,
-    auth: Option<SpnegoNtlm>,
+    auth: Option<Authenticator>,
     anonymous: bool,
     rounds: u32,
 }
 
 impl Handshake {
+    /// Who logs on, as errors name them: the Kerberos client principal, or
+    /// the NTLM user name.
+    pub(crate) fn logon_user(&self) -> String {
+        match &self.config.kerberos {
+            Some(t) => t.client.to_string(),
+            None => self.config.credentials.user.clone(),
+        }
+    }
+
     pub(crate) fn new(config: Smb2Config, now: Instant) -> Handshake {
         Handshake {
             deadline: now + config.limit,
@@ -255,7 +271,7 @@ impl Handshake {
 /// the error and the connection closes ("the client MUST fail the operation
 /// and terminate the session", §3.2.5.1.7).
 pub(crate) struct Reauth {
-    auth: SpnegoNtlm,
+    auth: Authenticator,
     rounds: u32,
     started: Instant,
     deadline: Instant,
@@ -281,10 +297,6 @@ fn dialects_for(direct_tcp: bool) -> Vec<Dialect> {
         d.push(Dialect::SMB3_1_1);
     }
     d
-}
-
-fn auth_err(e: NtlmError) -> ConnError {
-    Violation::Auth(e).into()
 }
 
 impl Smb2Connection {
@@ -507,9 +519,9 @@ impl Smb2Connection {
         hs.negotiate = Some(resp);
         hs.phase = Phase::SessionSetup;
         let creds = hs.config.credentials.clone();
-        hs.anonymous = creds.is_anonymous();
-        let mut auth = SpnegoNtlm::new(creds, hs.config.ntlm);
-        let token = auth.initial_token();
+        hs.anonymous = creds.is_anonymous() && hs.config.kerberos.is_none();
+        let mut auth = Authenticator::new(&creds, hs.config.ntlm, hs.config.kerberos.as_ref());
+        let token = auth.initial_token()?;
         hs.auth = Some(auth);
         self.send_session_setup(token, now);
         Ok(())
@@ -558,13 +570,13 @@ impl Smb2Connection {
     /// §3.2.5.3.1).
     pub(super) fn install_keys(&mut self) {
         let hs = &self.handshake;
-        if hs.rounds < 2 {
-            return;
-        }
         let Some(auth) = hs.auth.as_ref() else {
             return;
         };
-        let Some(key) = auth.session_key().map(zeroize::Zeroizing::new) else {
+        if hs.rounds < 2 && !auth.key_from_final_token() {
+            return;
+        }
+        let Some(key) = auth.session_key16() else {
             return;
         };
         let keys = derive_session_keys(
@@ -610,14 +622,14 @@ impl Smb2Connection {
                 .auth
                 .as_mut()
                 .ok_or_else(session_setup_out_of_order)?;
-            let token = auth.step(&resp.security_buffer).map_err(auth_err)?;
+            let token = auth.step(&resp.security_buffer)?;
             self.send_session_setup(token, now);
             return Ok(());
         }
         if status == NtStatus::SUCCESS {
             return self.session_established(r);
         }
-        let user = self.handshake.config.credentials.user.clone();
+        let user = self.handshake.logon_user();
         if status.is_logon_failure() {
             // What Samba and Windows answer a client that cannot encrypt
             // when they require encryption (MS-SMB2 §3.3.5.5).
@@ -641,6 +653,16 @@ impl Smb2Connection {
             .map_err(|e| Violation::decode("SESSION_SETUP response", e))?;
         let guest_or_null =
             resp.session_flags & (session_flags::IS_GUEST | session_flags::IS_NULL) != 0;
+        // Kerberos: the session key is the AP-REP's subkey, known only now
+        // (MS-KILE §3.1.1.2); the final response is signed with it.
+        let mut finished = false;
+        if let Some(auth) = self.handshake.auth.as_mut() {
+            if auth.key_from_final_token() {
+                auth.finish(&resp.security_buffer)?;
+                finished = true;
+                self.install_keys();
+            }
+        }
         let anonymous = self.handshake.anonymous;
         let want_signing = self.handshake.want_signing;
         if guest_or_null || anonymous {
@@ -658,8 +680,8 @@ impl Smb2Connection {
                 .into());
             }
         }
-        if let Some(auth) = self.handshake.auth.as_mut() {
-            auth.finish(&resp.security_buffer).map_err(auth_err)?;
+        if let Some(auth) = self.handshake.auth.as_mut().filter(|_| !finished) {
+            auth.finish(&resp.security_buffer)?;
         }
         let server_asks = resp.session_flags & session_flags::ENCRYPT_DATA != 0;
         let encrypted = self.decide_encryption(server_asks, guest_or_null || anonymous)?;
@@ -782,8 +804,8 @@ impl Smb2Connection {
             let ticks = u64::try_from(elapsed.as_nanos() / 100).unwrap_or(u64::MAX);
             ntlm.client_time = ntlm.client_time.saturating_add(ticks);
         }
-        // The credentials' password stays Zeroizing in the clone.
-        let mut auth = SpnegoNtlm::new(hs.config.credentials.clone(), ntlm);
+        let mut auth =
+            Authenticator::new(&hs.config.credentials, ntlm, hs.config.kerberos.as_ref());
         let token = auth.initial_token();
         let deadline = now + hs.config.limit;
         tracing::info!(
@@ -797,7 +819,10 @@ impl Smb2Connection {
             deadline,
             held: vec![first],
         });
-        self.send_reauth_setup(token, now);
+        match token {
+            Ok(token) => self.send_reauth_setup(token, now),
+            Err(e) => self.reauth_failed(e),
+        }
     }
 
     /// Sends the next SESSION_SETUP of the re-authentication.
@@ -879,7 +904,7 @@ impl Smb2Connection {
                     Violation::Handshake(HandshakeViolation::TooManyRounds(MAX_ROUNDS)).into(),
                 );
             }
-            let token = re.auth.step(&resp.security_buffer).map_err(auth_err)?;
+            let token = re.auth.step(&resp.security_buffer)?;
             self.send_reauth_setup(token, now);
             return Ok(());
         }
@@ -893,7 +918,7 @@ impl Smb2Connection {
         // signature is checked whenever there is one.
         self.verify(&r)?;
         if let Some(re) = self.reauth.as_mut() {
-            re.auth.finish(&resp.security_buffer).map_err(auth_err)?;
+            re.auth.finish(&resp.security_buffer)?;
         }
         self.reauth_succeeded();
         Ok(())
@@ -904,7 +929,7 @@ impl Smb2Connection {
         if status.is_logon_failure() {
             return ConnError::AuthFailed {
                 status,
-                user: self.handshake.config.credentials.user.clone(),
+                user: self.handshake.logon_user(),
                 during: AuthStage::Reauthentication,
                 hint: None,
             };

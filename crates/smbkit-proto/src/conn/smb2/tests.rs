@@ -197,6 +197,7 @@ pub(super) fn config() -> Smb2Config {
         ciphers: vec![CIPHER],
         credentials: Credentials::new("alice", "", "secret"),
         ntlm: NtlmOptions::default(),
+        kerberos: None,
         limit: Duration::from_secs(30),
         client_guid: [7; 16],
     }

@@ -1,0 +1,1 @@
+//! DFS referrals ([MS-DFSC]).
