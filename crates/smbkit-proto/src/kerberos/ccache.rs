@@ -129,11 +129,11 @@ pub mod ticket_flags {
 /// A Kerberos principal name (RFC 4120 §5.2.2 PrincipalName plus its
 /// realm), as credential caches and keytabs store it.
 ///
-/// Its text form (`Display`, [`Principal::parse`]) is MIT's: the
-/// components joined by `/`, then `@` and the realm, with `/`, `@` and `\`
-/// inside a component (and `@`, `\` inside the realm) escaped by a
-/// backslash, as are NUL, newline, tab and backspace (`\0`, `\n`, `\t`,
-/// `\b`).
+/// Its text form (`Display`, [`Principal::parse`]) is MIT's
+/// (`krb5_unparse_name`): the components joined by `/`, then `@` and the
+/// realm, with `/`, `@` and `\` inside a component or the realm escaped by
+/// a backslash, as are NUL, newline, tab and backspace (`\0`, `\n`, `\t`,
+/// `\b`). When parsing, a `/` in the realm may also stand unescaped.
 ///
 /// ```
 /// use smbkit_proto::kerberos::ccache::Principal;
@@ -328,17 +328,15 @@ fn split_name(name: &str) -> Result<(Vec<String>, Option<String>), DecodeError> 
     Ok((components, realm))
 }
 
-/// Appends `s` to `f` with MIT's escapes; `/` is escaped in components
-/// only.
-fn write_escaped(f: &mut fmt::Formatter<'_>, s: &str, in_realm: bool) -> fmt::Result {
+/// Appends `s` to `f` with MIT's escapes.
+fn write_escaped(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
     for c in s.chars() {
         match c {
             '\0' => f.write_str("\\0")?,
             '\n' => f.write_str("\\n")?,
             '\t' => f.write_str("\\t")?,
             '\u{8}' => f.write_str("\\b")?,
-            '\\' | '@' => write!(f, "\\{c}")?,
-            '/' if !in_realm => f.write_str("\\/")?,
+            '\\' | '@' | '/' => write!(f, "\\{c}")?,
             c => write!(f, "{c}")?,
         }
     }
@@ -352,10 +350,10 @@ impl fmt::Display for Principal {
             if i > 0 {
                 f.write_str("/")?;
             }
-            write_escaped(f, c, false)?;
+            write_escaped(f, c)?;
         }
         f.write_str("@")?;
-        write_escaped(f, &self.realm, true)
+        write_escaped(f, &self.realm)
     }
 }
 
@@ -1542,7 +1540,7 @@ pub(super) mod tests {
         assert_eq!(p.components, ["host", "a/b@c"]);
         assert_eq!(p.realm, "EX/AMPLE@X");
         assert_eq!(p.name_type, Principal::NT_PRINCIPAL);
-        assert_eq!(p.to_string(), "host/a\\/b\\@c@EX/AMPLE\\@X");
+        assert_eq!(p.to_string(), "host/a\\/b\\@c@EX\\/AMPLE\\@X");
         assert_eq!(Principal::parse(&p.to_string()).unwrap(), p);
         let ctl = Principal::new(1, "R\\", vec!["a\0\n\t\u{8}\\".into()]);
         assert_eq!(ctl.to_string(), "a\\0\\n\\t\\b\\\\@R\\\\");

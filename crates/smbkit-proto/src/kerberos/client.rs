@@ -301,9 +301,12 @@ impl TicketRequest {
                 enctype,
             } => self.as_reply(reply, preauth, salt, enctype),
             State::Tgs(tgt) => self.tgs_reply(reply, *tgt),
-            State::Start | State::Done => Err(KerberosError::State(
-                "receive() without a request outstanding",
-            )),
+            s @ (State::Start | State::Done) => {
+                self.state = s;
+                Err(KerberosError::State(
+                    "receive() without a request outstanding",
+                ))
+            }
         }
     }
 
@@ -680,4 +683,244 @@ pub(crate) fn principal_name(p: &Principal) -> Result<PrincipalName, KerberosErr
         name_type: ExplicitContextTag0::from(small_int(u64::from(p.name_type))),
         name_string: ExplicitContextTag1::from(Asn1SequenceOf::from(parts)),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    /// What a case expects of the error.
+    type Check = fn(&KerberosError) -> bool;
+    use picky_asn1::wrapper::{
+        ExplicitContextTag10, ExplicitContextTag11, ExplicitContextTag12, ExplicitContextTag4,
+        ExplicitContextTag5, ExplicitContextTag6, ExplicitContextTag9, GeneralizedTimeAsn1,
+        OctetStringAsn1, Optional,
+    };
+    use picky_krb::data_types::EtypeInfo2Entry;
+    use picky_krb::messages::KrbErrorInner;
+
+    use super::*;
+    use crate::kerberos::service_principal;
+
+    const TGT_CACHE: &[u8] = include_bytes!("testdata/krbtgt.ccache");
+    const SERVICE_CACHE: &[u8] = include_bytes!("testdata/service.ccache");
+    /// 2026-12-07 02:00 UTC: while the cached tickets are valid.
+    const VALID: u64 = 1_796_608_800;
+    /// A day later: they have expired.
+    const EXPIRED: u64 = VALID + 86_400;
+
+    fn service() -> Principal {
+        service_principal("cifs", "smbkitdc.smbkit.test", "SMBKIT.TEST")
+    }
+
+    fn password_request() -> TicketRequest {
+        let creds = KerberosCredentials::Password {
+            principal: Principal::parse("smbkituser@SMBKIT.TEST").unwrap(),
+            password: Zeroizing::new("pw".into()),
+        };
+        TicketRequest::new(creds, service(), "CLIENT", VALID)
+    }
+
+    /// A KRB-ERROR from the KDC with `code` and, optionally, e-data.
+    fn krb_error(code: u32, e_data: Option<Vec<u8>>) -> Vec<u8> {
+        let now = GeneralizedTimeAsn1::from(picky_asn1::date::GeneralizedTime::from(
+            time::OffsetDateTime::UNIX_EPOCH,
+        ));
+        let realm = || {
+            picky_krb::data_types::Realm::from(
+                IA5String::from_string("SMBKIT.TEST".into()).unwrap(),
+            )
+        };
+        let err = KrbError::from(KrbErrorInner {
+            pvno: ExplicitContextTag0::from(small_int(5)),
+            msg_type: ExplicitContextTag1::from(small_int(30)),
+            ctime: Optional::from(None),
+            cusec: Optional::from(None),
+            stime: ExplicitContextTag4::from(now),
+            susec: ExplicitContextTag5::from(small_int(0)),
+            error_code: ExplicitContextTag6::from(code),
+            crealm: Optional::from(None),
+            cname: Optional::from(None),
+            realm: ExplicitContextTag9::from(realm()),
+            sname: ExplicitContextTag10::from(
+                principal_name(&Principal::krbtgt("SMBKIT.TEST")).unwrap(),
+            ),
+            e_text: Optional::from(Some(ExplicitContextTag11::from(KerberosStringAsn1::from(
+                IA5String::from_string("said the KDC".into()).unwrap(),
+            )))),
+            e_data: Optional::from(
+                e_data.map(|d| ExplicitContextTag12::from(OctetStringAsn1::from(d))),
+            ),
+        });
+        picky_asn1_der::to_vec(&err).unwrap()
+    }
+
+    /// PA-ETYPE-INFO2 for aes256 with `salt`, as the e-data of PREAUTH_REQUIRED.
+    fn etype_info(salt: &str) -> Vec<u8> {
+        let info: EtypeInfo2 = Asn1SequenceOf::from(vec![EtypeInfo2Entry {
+            etype: ExplicitContextTag0::from(small_int(18)),
+            salt: Optional::from(Some(ExplicitContextTag1::from(KerberosStringAsn1::from(
+                IA5String::from_string(salt.into()).unwrap(),
+            )))),
+            s2kparams: Optional::from(None),
+        }]);
+        let pa = PaData {
+            padata_type: ExplicitContextTag1::from(small_int(u64::from(PA_ETYPE_INFO2))),
+            padata_data: picky_asn1::wrapper::ExplicitContextTag2::from(OctetStringAsn1::from(
+                picky_asn1_der::to_vec(&info).unwrap(),
+            )),
+        };
+        picky_asn1_der::to_vec(&Asn1SequenceOf::from(vec![pa])).unwrap()
+    }
+
+    fn send(step: KdcStep) -> (String, Vec<u8>) {
+        match step {
+            KdcStep::Send { realm, request } => (realm, request),
+            KdcStep::Done(t) => panic!("expected a request, got {t:?}"),
+        }
+    }
+
+    #[test]
+    fn password_as_exchange_asks_for_preauthentication_then_maps_kdc_errors() {
+        let mut req = password_request();
+        let (realm, first) = send(req.start().unwrap());
+        assert_eq!(realm, "SMBKIT.TEST");
+        assert_eq!(first[0], 0x6a, "AS-REQ");
+        // PREAUTH_REQUIRED with the salt: a second AS-REQ, now with PA-ENC-TIMESTAMP.
+        let required = krb_error(
+            error_codes::KDC_ERR_PREAUTH_REQUIRED,
+            Some(etype_info("SMBKIT.TESTsmbkituser")),
+        );
+        let (_, second) = send(req.receive(&required).unwrap());
+        assert_eq!(second[0], 0x6a);
+        assert!(second.len() > first.len() + 40, "PA-ENC-TIMESTAMP added");
+        // A second PREAUTH_REQUIRED is not retried forever.
+        assert!(matches!(
+            req.receive(&required),
+            Err(KerberosError::Kdc {
+                code: 25,
+                name: "KDC_ERR_PREAUTH_REQUIRED",
+                ..
+            })
+        ));
+
+        let cases: [(u32, Check); 7] = [
+            (
+                24,
+                |e| matches!(e, KerberosError::WrongPassword { principal } if principal == "smbkituser@SMBKIT.TEST"),
+            ),
+            (6, |e| matches!(e, KerberosError::UnknownPrincipal { .. })),
+            (37, |e| {
+                matches!(e, KerberosError::ClockSkew { peer: "KDC" })
+            }),
+            (18, |e| matches!(e, KerberosError::AccountRevoked { .. })),
+            (23, |e| matches!(e, KerberosError::PasswordExpired { .. })),
+            (14, |e| {
+                matches!(e, KerberosError::UnsupportedEnctype { enctype: 0 })
+            }),
+            (
+                12,
+                |e| matches!(e, KerberosError::Kdc { code: 12, name: "KDC_ERR_POLICY", text: Some(t) } if t == "said the KDC"),
+            ),
+        ];
+        for (code, check) in cases {
+            let mut req = password_request();
+            req.start().unwrap();
+            let e = req.receive(&krb_error(code, None)).unwrap_err();
+            assert!(check(&e), "code {code}: {e:?}");
+        }
+    }
+
+    #[test]
+    fn garbage_and_out_of_order_answers_are_typed_errors() {
+        let mut req = password_request();
+        assert!(matches!(req.receive(b"x"), Err(KerberosError::State(_))));
+        req.start().unwrap();
+        assert!(matches!(req.start(), Err(KerberosError::State(_))));
+        for bad in [
+            &b""[..],
+            b"\x6b\x03\x02\x01",
+            b"\x7e\x00",
+            b"\x30\x00",
+            &[0x6b; 64],
+        ] {
+            let mut req = password_request();
+            req.start().unwrap();
+            assert!(
+                matches!(req.receive(bad), Err(KerberosError::Malformed { .. })),
+                "{bad:02x?}"
+            );
+        }
+        // A reply truncated anywhere.
+        let full = krb_error(6, Some(etype_info("salt")));
+        for cut in 0..full.len() {
+            let mut req = password_request();
+            req.start().unwrap();
+            assert!(req.receive(&full[..cut]).is_err());
+        }
+    }
+
+    #[test]
+    fn a_credential_cache_gives_its_service_ticket_or_asks_with_its_tgt() {
+        let cache = Ccache::parse(SERVICE_CACHE).unwrap();
+        let mut req = TicketRequest::new(KerberosCredentials::Cache(cache), service(), "", VALID);
+        let KdcStep::Done(t) = req.start().unwrap() else {
+            panic!("the cached service ticket should do");
+        };
+        assert_eq!(t.client.to_string(), "smbkituser@SMBKIT.TEST");
+        assert_eq!(
+            t.service.to_string(),
+            "cifs/smbkitdc.smbkit.test@SMBKIT.TEST"
+        );
+        assert_eq!(t.enctype(), 18);
+
+        // Only a TGT: a TGS-REQ to the user's realm.
+        let cache = Ccache::parse(TGT_CACHE).unwrap();
+        let mut req = TicketRequest::new(
+            KerberosCredentials::Cache(cache.clone()),
+            service(),
+            "",
+            VALID,
+        );
+        let (realm, tgs_req) = send(req.start().unwrap());
+        assert_eq!((realm.as_str(), tgs_req[0]), ("SMBKIT.TEST", 0x6c));
+        assert!(matches!(
+            req.receive(&krb_error(7, None)),
+            Err(KerberosError::UnknownService { service }) if service == "cifs/smbkitdc.smbkit.test@SMBKIT.TEST"
+        ));
+
+        // Expired: said without asking anyone.
+        let mut req = TicketRequest::new(KerberosCredentials::Cache(cache), service(), "", EXPIRED);
+        assert!(matches!(
+            req.start(),
+            Err(KerberosError::TicketExpired {
+                expired_at: Some(_),
+                ..
+            })
+        ));
+        // Another realm's TGT is not there.
+        let cache = Ccache::parse(TGT_CACHE).unwrap();
+        let mut other = cache.clone();
+        other.default_principal.realm = "OTHER.TEST".into();
+        let mut req = TicketRequest::new(KerberosCredentials::Cache(other), service(), "", VALID);
+        assert!(
+            matches!(req.start(), Err(KerberosError::NoTicket { realm }) if realm == "OTHER.TEST")
+        );
+    }
+
+    #[test]
+    fn keytab_without_the_key_the_kdc_asks_for() {
+        let keytab = Keytab::parse(include_bytes!("testdata/someone.keytab")).unwrap();
+        let creds = KerberosCredentials::Keytab {
+            principal: Principal::parse("nobody@EXAMPLE.TEST").unwrap(),
+            keytab,
+        };
+        let mut req = TicketRequest::new(creds, service(), "", VALID);
+        req.start().unwrap();
+        let e = req
+            .receive(&krb_error(25, Some(etype_info("EXAMPLE.TESTnobody"))))
+            .unwrap_err();
+        assert!(
+            matches!(&e, KerberosError::NoKey { principal, enctype: Some(18) } if principal == "nobody@EXAMPLE.TEST"),
+            "{e:?}"
+        );
+    }
 }

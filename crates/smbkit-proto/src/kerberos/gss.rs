@@ -283,7 +283,201 @@ fn read_len(b: &[u8]) -> Option<(&[u8], &[u8])> {
 
 #[cfg(test)]
 mod tests {
+    /// What a case expects of the error.
+    type Check = fn(&KerberosError) -> bool;
+    use picky_asn1::wrapper::{ExplicitContextTag2, ExplicitContextTag3, Optional};
+    use picky_krb::data_types::{EncApRepPartInner, EncryptedData};
+    use picky_krb::messages::ApRepInner;
+
     use super::*;
+    use crate::kerberos::{service_principal, Ccache, KdcStep, KerberosCredentials, TicketRequest};
+
+    /// The service ticket `kvno` left in the test cache, and its session key.
+    fn ticket() -> ServiceTicket {
+        let cache = Ccache::parse(include_bytes!("testdata/service.ccache")).unwrap();
+        let service = service_principal("cifs", "smbkitdc.smbkit.test", "SMBKIT.TEST");
+        let mut req = TicketRequest::new(
+            KerberosCredentials::Cache(cache),
+            service,
+            "",
+            1_796_608_800,
+        );
+        match req.start().unwrap() {
+            KdcStep::Done(t) => *t,
+            KdcStep::Send { .. } => panic!("the cache has the ticket"),
+        }
+    }
+
+    /// The server's answer: a NegTokenResp with a GSS-wrapped AP-REP whose
+    /// encrypted part (with `key`) says `ctime`/`cusec` and gives `subkey`.
+    fn ap_rep(key: &[u8], ctime: &KerberosTime, cusec: u32, subkey: Option<&[u8]>) -> Vec<u8> {
+        let part = EncApRepPart::from(EncApRepPartInner {
+            ctime: ExplicitContextTag0::from(ctime.clone()),
+            cusec: ExplicitContextTag1::from(small_int(u64::from(cusec))),
+            subkey: Optional::from(
+                subkey.map(|k| ExplicitContextTag2::from(encryption_key(18, k))),
+            ),
+            seq_number: Optional::from(Some(ExplicitContextTag3::from(small_int(7)))),
+        });
+        let plain = picky_asn1_der::to_vec(&part).unwrap();
+        let cipher = suite_of(18)
+            .unwrap()
+            .cipher()
+            .encrypt(key, AP_REP_ENC, &plain)
+            .unwrap();
+        let rep = ApRep::from(ApRepInner {
+            pvno: ExplicitContextTag0::from(small_int(5)),
+            msg_type: ExplicitContextTag1::from(small_int(15)),
+            enc_part: ExplicitContextTag2::from(EncryptedData {
+                etype: ExplicitContextTag0::from(small_int(18)),
+                kvno: Optional::from(None),
+                cipher: ExplicitContextTag2::from(OctetStringAsn1::from(cipher)),
+            }),
+        });
+        wrap(TOK_AP_REP, &picky_asn1_der::to_vec(&rep).unwrap())
+    }
+
+    fn wrap(tok: [u8; 2], body: &[u8]) -> Vec<u8> {
+        let mut inner = vec![0x06, OID_KRB5.len() as u8];
+        inner.extend_from_slice(OID_KRB5);
+        inner.extend_from_slice(&tok);
+        inner.extend_from_slice(body);
+        spnego::neg_token_resp(Some(&der(0x60, &inner)), None)
+    }
+
+    #[test]
+    fn ap_req_then_mutual_authentication_gives_the_servers_subkey() {
+        let t = ticket();
+        let key = t.key.key.clone();
+        let mut k = SpnegoKerberos::new(t);
+        assert!(matches!(k.finish(b""), Err(KerberosError::State(_))));
+        let token = k.initial_token().unwrap();
+        let init = spnego::parse_neg_token_init(&token).unwrap();
+        assert_eq!(init.mech_types, [OID_MS_KRB5.to_vec(), OID_KRB5.to_vec()]);
+        let (tok, ap_req) = unwrap_gss(init.mech_token.as_deref().unwrap()).unwrap();
+        assert_eq!((tok, ap_req[0]), (TOK_AP_REQ, 0x6e), "GSS-wrapped AP-REQ");
+        let (ctime, cusec) = (k.ctime.clone().unwrap(), k.cusec);
+
+        let server_key = [0x5au8; 32];
+        k.finish(&ap_rep(&key, &ctime, cusec, Some(&server_key)))
+            .unwrap();
+        assert_eq!(k.session_key(), Some(&server_key[..]));
+
+        // Without a server subkey, ours is the session key.
+        k.initial_token().unwrap();
+        let ours = k.subkey.clone();
+        let (ctime, cusec) = (k.ctime.clone().unwrap(), k.cusec);
+        k.finish(&ap_rep(&key, &ctime, cusec, None)).unwrap();
+        assert_eq!(k.session_key(), Some(&ours[..]));
+        assert_eq!(ours.len(), 32);
+    }
+
+    #[test]
+    fn answers_that_do_not_prove_the_server_are_refused() {
+        let t = ticket();
+        let key = t.key.key.clone();
+        let mut k = SpnegoKerberos::new(t);
+        k.initial_token().unwrap();
+        let (ctime, cusec) = (k.ctime.clone().unwrap(), k.cusec);
+        let cases: Vec<(Vec<u8>, Check)> = vec![
+            // Another key: the AP-REP does not decrypt.
+            (ap_rep(&[1u8; 32], &ctime, cusec, None), |e| {
+                matches!(e, KerberosError::MutualAuthFailed(_))
+            }),
+            // Not our authenticator's time.
+            (ap_rep(&key, &ctime, (cusec + 1) % 1_000_000, None), |e| {
+                matches!(e, KerberosError::MutualAuthFailed(_))
+            }),
+            // No token at all.
+            (spnego::neg_token_resp(None, None), |e| {
+                matches!(e, KerberosError::MutualAuthFailed(_))
+            }),
+            // A reject.
+            (
+                spnego::encode_neg_token_resp(&spnego::NegTokenResp {
+                    neg_state: Some(NegState::Reject),
+                    ..Default::default()
+                }),
+                |e| matches!(e, KerberosError::Server { .. }),
+            ),
+            // Not SPNEGO.
+            (b"garbage".to_vec(), |e| {
+                matches!(e, KerberosError::Malformed { .. })
+            }),
+            // NTLM selected.
+            (
+                spnego::encode_neg_token_resp(&spnego::NegTokenResp {
+                    supported_mech: Some(spnego::OID_NTLMSSP.to_vec()),
+                    response_token: Some(vec![1]),
+                    ..Default::default()
+                }),
+                |e| matches!(e, KerberosError::Malformed { .. }),
+            ),
+            // An AP-REQ token id.
+            (wrap(TOK_AP_REQ, b"\x30\x00"), |e| {
+                matches!(e, KerberosError::Malformed { .. })
+            }),
+        ];
+        for (i, (answer, check)) in cases.into_iter().enumerate() {
+            let e = k.finish(&answer).unwrap_err();
+            assert!(check(&e), "case {i}: {e:?}");
+            assert_eq!(k.session_key(), None);
+        }
+    }
+
+    #[test]
+    fn a_krb_error_from_the_server_is_typed() {
+        let mut k = SpnegoKerberos::new(ticket());
+        k.initial_token().unwrap();
+        // KRB-ERROR KRB_AP_ERR_SKEW as Samba sends it inside the GSS token.
+        let err = hex_krb_error(37);
+        let e = k.finish(&wrap(TOK_ERROR, &err)).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                KerberosError::ClockSkew {
+                    peer: "file server"
+                }
+            ),
+            "{e:?}"
+        );
+        let e = k.finish(&wrap(TOK_ERROR, &hex_krb_error(41))).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                KerberosError::Server {
+                    code: 41,
+                    name: "KRB_AP_ERR_MODIFIED"
+                }
+            ),
+            "{e:?}"
+        );
+    }
+
+    /// A minimal KRB-ERROR with `code` (RFC 4120 §5.9.1).
+    fn hex_krb_error(code: u8) -> Vec<u8> {
+        let field = |tag: u8, v: Vec<u8>| der(0xa0 | tag, &v);
+        let time = der(0x18, b"20261207020000Z");
+        let name = der(
+            0x30,
+            &[
+                field(0, der(0x02, &[2])),
+                field(1, der(0x30, &der(0x1b, b"cifs"))),
+            ]
+            .concat(),
+        );
+        let seq = [
+            field(0, der(0x02, &[5])),
+            field(1, der(0x02, &[30])),
+            field(4, time),
+            field(5, der(0x02, &[0])),
+            field(6, der(0x02, &[code])),
+            field(9, der(0x1b, b"SMBKIT.TEST")),
+            field(10, name),
+        ]
+        .concat();
+        der(0x7e, &der(0x30, &seq))
+    }
 
     #[test]
     fn gss_framing_round_trips_and_rejects_garbage() {
