@@ -73,6 +73,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub mod ad_dc;
 mod delay_proxy;
+pub mod dfs;
 pub mod impacket;
 mod procs;
 mod proxy;
@@ -80,6 +81,7 @@ mod status;
 
 pub use ad_dc::{ad_dc_available, AdDc, AdDcOptions};
 pub use delay_proxy::DelayProxy;
+pub use dfs::DfsSetup;
 pub use proxy::FaultProxy;
 pub use status::{OpenFile, TreeConnect};
 
@@ -272,6 +274,12 @@ pub fn fnv1a(data: &[u8]) -> u64 {
 pub struct TestServer {
     profile: Profile,
     extra: ExtraConfig,
+    /// The one address smbd listens on: [`HOST`], unless started by
+    /// [`start_at`](Self::start_at).
+    host: &'static str,
+    /// Started by [`start_at`](Self::start_at): other servers may listen on the same port at other
+    /// addresses, so only listeners on `host` count when smbd starts.
+    port_shared: bool,
     port: u16,
     dir: PathBuf,
     config: PathBuf,
@@ -331,6 +339,29 @@ impl TestServer {
     /// profile's (e.g. `max xmit = 4096`) and further share sections; `{dir}` in either stands for
     /// the server's directory ([`dir`](Self::dir)), so `path = {dir}/share` is the `share` folder.
     pub fn start_with(profile: Profile, extra: ExtraConfig) -> io::Result<TestServer> {
+        Self::start_on(profile, extra, HOST, None)
+    }
+
+    /// [`start_with`](Self::start_with) bound to `host` (an address of 127.0.0.0/8) on `port`, which
+    /// the caller reserved and checked is free there: one attempt (an `AddrInUse` error when the
+    /// port is taken after all), no port lock of its own. For set-ups of several servers on one
+    /// port at different addresses ([`dfs`]).
+    pub(crate) fn start_at(
+        profile: Profile,
+        extra: ExtraConfig,
+        host: &'static str,
+        port: u16,
+    ) -> io::Result<TestServer> {
+        Self::start_on(profile, extra, host, Some(port))
+    }
+
+    /// Starts smbd on `host`, on the `fixed` port or else on a free port it reserves.
+    fn start_on(
+        profile: Profile,
+        extra: ExtraConfig,
+        host: &'static str,
+        fixed: Option<u16>,
+    ) -> io::Result<TestServer> {
         let tools = tools()?;
         match procs::effective_uid() {
             Some(0) => {}
@@ -348,6 +379,8 @@ impl TestServer {
         let mut server = TestServer {
             profile,
             extra,
+            host,
+            port_shared: fixed.is_some(),
             port: 0,
             config: dir.join("smb.conf"),
             client_config: dir.join("client.conf"),
@@ -367,14 +400,20 @@ impl TestServer {
         server.populate(uid, gid)?;
 
         let mut last_reason = String::new();
-        for attempt in 0..PORT_ATTEMPTS {
-            let (port, lock) = reserve_port()?;
+        let attempts = if fixed.is_some() { 1 } else { PORT_ATTEMPTS };
+        for attempt in 0..attempts {
+            let (port, lock) = match fixed {
+                Some(port) => (port, None),
+                None => reserve_port().map(|(port, lock)| (port, Some(lock)))?,
+            };
             server.port = port;
-            server.port_lock = Some(lock.clone());
-            fs::write(
-                server.dir.join("port.lock"),
-                lock.as_os_str().as_encoded_bytes(),
-            )?;
+            server.port_lock = lock.clone();
+            if let Some(lock) = &lock {
+                fs::write(
+                    server.dir.join("port.lock"),
+                    lock.as_os_str().as_encoded_bytes(),
+                )?;
+            }
             fs::write(&server.config, server.config_text())?;
             if attempt == 0 {
                 set_password(&tools.smbpasswd, &server.config)?;
@@ -391,9 +430,7 @@ impl TestServer {
         }
         Err(io::Error::new(
             io::ErrorKind::AddrInUse,
-            format!(
-                "smbd could not get a free port in {PORT_ATTEMPTS} attempts; last: {last_reason}"
-            ),
+            format!("smbd could not get a free port in {attempts} attempts; last: {last_reason}"),
         ))
     }
 
@@ -428,9 +465,10 @@ impl TestServer {
         self.port
     }
 
-    /// The address smbd listens on: `"127.0.0.1"`.
+    /// The address smbd listens on: `"127.0.0.1"` ([`HOST`]), or for the servers of a
+    /// [`DfsSetup`] the address it gave.
     pub fn host(&self) -> &str {
-        HOST
+        self.host
     }
 
     /// The user name to log in with: [`USER`].
@@ -505,7 +543,7 @@ impl TestServer {
         let mut cmd = Command::new(find_program("smbclient").unwrap_or_else(|| "smbclient".into()));
         cmd.arg("-s")
             .arg(&self.client_config)
-            .arg(format!("//{HOST}/{share}"))
+            .arg(format!("//{}/{share}", self.host))
             .arg("-p")
             .arg(self.port.to_string())
             .arg("-U")
@@ -669,7 +707,7 @@ impl TestServer {
 \tserver role = standalone server
 \tpassdb backend = tdbsam
 \tmap to guest = never
-\tinterfaces = 127.0.0.1/8
+\tinterfaces = {host}/8
 \tbind interfaces only = yes
 \tsmb ports = {port}
 \tdisable netbios = yes
@@ -715,6 +753,7 @@ impl TestServer {
             extra_global = global_block(&ExtraConfig::expand(&self.extra.global, &self.dir)),
             extra_sections = ExtraConfig::expand(&self.extra.sections, &self.dir),
             profile = self.profile,
+            host = self.host,
             port = self.port,
             profile_lines = self.profile.global_lines(),
             share = self.share_path.display(),
@@ -786,7 +825,11 @@ impl TestServer {
             if let Some(status) = exited {
                 return Err(self.exited_early(status));
             }
-            let listeners = procs::tcp_listeners(self.port);
+            let listeners = if self.port_shared {
+                dfs::tcp_listeners_at(self.host, self.port)
+            } else {
+                procs::tcp_listeners(self.port)
+            };
             if !listeners.is_empty() {
                 let ours = procs::socket_inodes(pid);
                 if listeners.iter().any(|i| ours.contains(i)) {
@@ -805,7 +848,8 @@ impl TestServer {
                 return Err(Attempt::Fatal(io::Error::new(
                     io::ErrorKind::TimedOut,
                     format!(
-                        "smbd did not listen on {HOST}:{} within {START_TIMEOUT:?}\n{}",
+                        "smbd did not listen on {}:{} within {START_TIMEOUT:?}\n{}",
+                        self.host,
                         self.port,
                         self.log_tail(30)
                     ),

@@ -146,6 +146,8 @@ pub use ops::listing::{ReadDir, Walk, WalkEntry, WALK_CONCURRENCY};
 pub use ops::notify::{Change, NotifyFilter, Watch, WatchOptions, DEFAULT_WATCH_BUFFER};
 pub use ops::transfer::{OpenOptions, RemoteFile, RemoteReader};
 pub use smbkit_proto::crypto::{Cipher, SigningAlgorithm};
+/// DFS referral types ([`Connection::dfs_referral`]'s answer), from the protocol core.
+pub use smbkit_proto::dfs;
 pub use smbkit_proto::dtyp::{Ace, Acl, SecurityDescriptor, Sid};
 pub use smbkit_proto::fscc::notify::FileAction;
 pub use smbkit_proto::fscc::{attributes, search};

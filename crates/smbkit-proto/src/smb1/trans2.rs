@@ -41,6 +41,9 @@ pub mod subcommand {
     pub const QUERY_FILE_INFORMATION: u16 = 0x0007;
     /// TRANS2_SET_FILE_INFORMATION.
     pub const SET_FILE_INFORMATION: u16 = 0x0008;
+    /// TRANS2_GET_DFS_REFERRAL (MS-CIFS §2.2.6.16): a DFS referral, sent
+    /// on the IPC$ tree; see [`crate::dfs`].
+    pub const GET_DFS_REFERRAL: u16 = 0x0010;
 }
 
 /// Flags of TRANS2_FIND_FIRST2 / TRANS2_FIND_NEXT2 requests (MS-CIFS

@@ -17,8 +17,11 @@
 //! * [`notify`]: change notification, a folder watched as a stream.
 //! * [`copy`]: server-side copies (FSCTL_SRV_COPYCHUNK_WRITE), and copies
 //!   streamed between connections.
+//! * [`dfs`]: DFS referrals (FSCTL_DFS_GET_REFERRALS,
+//!   TRANS2_GET_DFS_REFERRAL).
 
 pub(crate) mod copy;
+pub(crate) mod dfs;
 pub(crate) mod listing;
 pub(crate) mod names;
 pub(crate) mod notify;

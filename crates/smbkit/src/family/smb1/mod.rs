@@ -15,6 +15,7 @@ use smbkit_proto::smb2::create::{access_mask, create_disposition, create_options
 use smbkit_proto::{EncodeError, NtStatus, Writer};
 use tokio::time::Instant;
 
+mod dfs;
 mod fsctl;
 mod handle;
 mod ipc;
