@@ -2,6 +2,19 @@
 //! once. This module is the public API only: every method hands its work
 //! to the operations of [`crate::ops`], which run alike over SMB1 and
 //! SMB 2/3.
+//!
+//! DFS: the operations that name a path (listings, attributes, folders,
+//! deletes, renames, opens, transfers, watches, snapshots, security) follow
+//! DFS links ([`crate::ops::dfs_route`]): when the server answers
+//! STATUS_PATH_NOT_COVERED, the referral for the path
+//! ([`Connection::dfs_referral`]) names target servers and shares; the
+//! operation goes to the first target that can be reached, over a
+//! connection made once with the same factory settings (credentials,
+//! signing, encryption, Kerberos for `cifs/<target>`) at the same port, and
+//! the referral is kept for its TTL. A target that fails during an
+//! operation that can be repeated is replaced by the next. Not followed:
+//! [`Connection::read_dir`] and [`Connection::walk`] (streams),
+//! [`Connection::copy`], domain-based namespaces (`\\domain\namespace`).
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -12,6 +25,7 @@ use smbkit_proto::Dialect;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::error::Error;
+use crate::ops::dfs_route::via_dfs;
 use crate::ops::transfer::{self, RemoteFile};
 use crate::ops::{copy, listing, paths, security, session, shares, snapshots, Ctx, Session};
 use crate::types::{ServerInfo, SharedDevice, SharedFile, TreeInfo};
@@ -26,6 +40,14 @@ pub const DEFAULT_SEARCH: u32 = smbkit_proto::fscc::search::DEFAULT;
 /// session: many operations can run at once from many tasks, each waiting
 /// only for its own response. Dropping the last clone closes the socket;
 /// [`Connection::close`] also logs off first.
+///
+/// Paths behind DFS links are followed: an operation on such a path goes to
+/// the link's target server and share (a connection made with the same
+/// settings, at the same port, kept for later operations), the referral is
+/// cached for its TTL, and a target that cannot be reached is skipped for
+/// the next one. [`Connection::read_dir`], [`Connection::walk`] and
+/// [`Connection::copy`] do not follow links yet; [`Connection::dfs_referral`]
+/// asks for a referral directly.
 #[derive(Clone)]
 pub struct Connection {
     pub(crate) ctx: Ctx,
@@ -264,7 +286,10 @@ impl Connection {
         path: &str,
         options: crate::WatchOptions,
     ) -> Result<crate::Watch, Error> {
-        crate::ops::notify::watch(&self.ctx, share, path, options).await
+        via_dfs!(&self.ctx, share, path, |c, s, p| crate::ops::notify::watch(
+            c, s, p, options
+        )
+        .await)
     }
 
     /// [`Connection::list_path`] with the reference's `search` attribute
@@ -276,27 +301,39 @@ impl Connection {
         search: u32,
         pattern: &str,
     ) -> Result<Vec<SharedFile>, Error> {
-        listing::list_path(&self.ctx, share, path, search, pattern).await
+        via_dfs!(&self.ctx, share, path, |c, s, p| listing::list_path(
+            c, s, p, search, pattern
+        )
+        .await)
     }
 
     /// The attributes of the file or folder at `path`; the reference's
     /// `getAttributes`. One round trip (SMB2: CREATE + QUERY_INFO + CLOSE;
     /// SMB1: TRANS2 QUERY_PATH_INFORMATION).
     pub async fn get_attributes(&self, share: &str, path: &str) -> Result<SharedFile, Error> {
-        paths::get_attributes(&self.ctx, share, path).await
+        via_dfs!(&self.ctx, share, path, |c, s, p| paths::get_attributes(
+            c, s, p
+        )
+        .await)
     }
 
     /// Creates the folder `path`; the reference's `createDirectory`. The
     /// parent must exist.
     pub async fn create_directory(&self, share: &str, path: &str) -> Result<(), Error> {
-        paths::create_directory(&self.ctx, share, path).await
+        via_dfs!(&self.ctx, share, path, |c, s, p| paths::create_directory(
+            c, s, p
+        )
+        .await)
     }
 
     /// Deletes the empty folder `path`; the reference's `deleteDirectory`.
     /// A folder that is not empty fails with STATUS_DIRECTORY_NOT_EMPTY and
     /// stays as it was.
     pub async fn delete_directory(&self, share: &str, path: &str) -> Result<(), Error> {
-        paths::delete_directory(&self.ctx, share, path).await
+        via_dfs!(&self.ctx, share, path, |c, s, p| paths::delete_directory(
+            c, s, p
+        )
+        .await)
     }
 
     /// Deletes the files matching `pattern` (wildcards `*` and `?` in the
@@ -310,7 +347,13 @@ impl Connection {
         pattern: &str,
         delete_matching_folders: bool,
     ) -> Result<(), Error> {
-        paths::delete_files(&self.ctx, share, pattern, delete_matching_folders).await
+        via_dfs!(&self.ctx, share, pattern, |c, s, p| paths::delete_files(
+            c,
+            s,
+            p,
+            delete_matching_folders
+        )
+        .await)
     }
 
     /// Sets the attributes of every file matching `pattern` to
@@ -323,7 +366,9 @@ impl Connection {
         pattern: &str,
         attributes: u32,
     ) -> Result<(), Error> {
-        paths::reset_file_attributes(&self.ctx, share, pattern, attributes).await
+        via_dfs!(&self.ctx, share, pattern, |c, s, p| {
+            paths::reset_file_attributes(c, s, p, attributes).await
+        })
     }
 
     /// Sets the times of the file or folder `path` that `times` gives,
@@ -348,14 +393,20 @@ impl Connection {
         path: &str,
         times: &crate::types::FileTimes,
     ) -> Result<(), Error> {
-        paths::set_file_times(&self.ctx, share, path, times).await
+        via_dfs!(&self.ctx, share, path, |c, s, p| paths::set_file_times(
+            c, s, p, times
+        )
+        .await)
     }
 
     /// Renames (or moves, within the share) the file or folder `old_path`
     /// to `new_path`; the reference's `rename`. An existing `new_path` is
     /// not replaced (STATUS_OBJECT_NAME_COLLISION).
     pub async fn rename(&self, share: &str, old_path: &str, new_path: &str) -> Result<(), Error> {
-        paths::rename(&self.ctx, share, old_path, new_path).await
+        via_dfs!(once; &self.ctx, share, old_path, |c, s, p, route| {
+            let new_path = route.map_path(new_path);
+            paths::rename(c, s, p, &new_path).await
+        })
     }
 
     /// Opens the file `path` of `share` as `options` say (read, write,
@@ -387,7 +438,10 @@ impl Connection {
         path: &str,
         options: &crate::OpenOptions,
     ) -> Result<RemoteFile, Error> {
-        transfer::open_with(&self.ctx, share, path, options).await
+        via_dfs!(&self.ctx, share, path, |c, s, p| transfer::open_with(
+            c, s, p, options
+        )
+        .await)
     }
 
     /// Opens the file at `path` for reading, for callers that stream it
@@ -404,7 +458,10 @@ impl Connection {
     /// # Ok(()) }
     /// ```
     pub async fn open_file(&self, share: &str, path: &str) -> Result<RemoteFile, Error> {
-        transfer::open_file(&self.ctx, share, path).await
+        via_dfs!(&self.ctx, share, path, |c, s, p| transfer::open_file(
+            c, s, p
+        )
+        .await)
     }
 
     /// Writes the whole file at `path` to `writer`; returns the file's
@@ -424,7 +481,7 @@ impl Connection {
         path: &str,
         writer: &mut W,
     ) -> Result<(u32, u64), Error> {
-        transfer::retrieve(&self.ctx, share, path, writer, 0, None).await
+        via_dfs!(once; &self.ctx, share, path, |c, s, p| transfer::retrieve(c, s, p, writer, 0, None).await)
     }
 
     /// Writes the file at `path` from `offset` to `writer`, at most
@@ -440,7 +497,7 @@ impl Connection {
         offset: u64,
         max_length: Option<u64>,
     ) -> Result<(u32, u64), Error> {
-        transfer::retrieve(&self.ctx, share, path, writer, offset, max_length).await
+        via_dfs!(once; &self.ctx, share, path, |c, s, p| transfer::retrieve(c, s, p, writer, offset, max_length).await)
     }
 
     /// Stores everything `reader` yields as the file at `path`, creating it
@@ -461,15 +518,9 @@ impl Connection {
         path: &str,
         reader: &mut R,
     ) -> Result<u64, Error> {
-        transfer::store(
-            &self.ctx,
-            share,
-            path,
-            reader,
-            0,
-            create_disposition::OVERWRITE_IF,
-        )
-        .await
+        via_dfs!(once; &self.ctx, share, path, |c, s, p| {
+            transfer::store(c, s, p, reader, 0, create_disposition::OVERWRITE_IF).await
+        })
     }
 
     /// Writes everything `reader` yields into the file at `path` starting
@@ -489,7 +540,7 @@ impl Connection {
         } else {
             create_disposition::OPEN_IF
         };
-        transfer::store(&self.ctx, share, path, reader, offset, disposition).await
+        via_dfs!(once; &self.ctx, share, path, |c, s, p| transfer::store(c, s, p, reader, offset, disposition).await)
     }
 
     /// Copies the file `src_path` of `src_share` to `dst_path` of
@@ -703,7 +754,10 @@ impl Connection {
     ///
     /// Over SMB1: NT_TRANSACT_IOCTL (MS-CIFS §2.2.7.2).
     pub async fn list_snapshots(&self, share: &str, path: &str) -> Result<Vec<SystemTime>, Error> {
-        snapshots::list_snapshots(&self.ctx, share, path).await
+        via_dfs!(&self.ctx, share, path, |c, s, p| snapshots::list_snapshots(
+            c, s, p
+        )
+        .await)
     }
 
     /// The security descriptor of the file or folder `path` on `share`:
@@ -734,6 +788,9 @@ impl Connection {
     ///
     /// Over SMB1: NT_TRANSACT_QUERY_SECURITY_DESC (MS-CIFS §2.2.7.6).
     pub async fn get_security(&self, share: &str, path: &str) -> Result<SecurityDescriptor, Error> {
-        security::get_security(&self.ctx, share, path).await
+        via_dfs!(&self.ctx, share, path, |c, s, p| security::get_security(
+            c, s, p
+        )
+        .await)
     }
 }

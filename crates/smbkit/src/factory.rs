@@ -243,7 +243,7 @@ pub const DEFAULT_DEAD_PEER: Duration = Duration::from_secs(30);
 pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(60);
 
 /// Checks a NetBIOS name the way the reference documents it.
-fn check_name(role: &'static str, name: &str) -> Result<(), Error> {
+pub(crate) fn check_name(role: &'static str, name: &str) -> Result<(), Error> {
     smbkit_proto::nbss::validate_name(name)
         .map_err(|error| InvalidArgument::NetbiosName { role, error }.into())
 }

@@ -107,6 +107,15 @@ pub(crate) async fn connect<A: ToSocketAddrs>(
     f: SmbProtocolFactory,
     addr: A,
 ) -> Result<Connection, Error> {
+    connect_nested(f, addr, 0).await
+}
+
+/// [`connect`] for the target of a DFS link followed `depth` links deep.
+pub(crate) async fn connect_nested<A: ToSocketAddrs>(
+    f: SmbProtocolFactory,
+    addr: A,
+    depth: u8,
+) -> Result<Connection, Error> {
     let limit = f.connect_timeout;
     let deadline = Instant::now() + limit;
     let addrs: Vec<SocketAddr> = tokio::time::timeout_at(deadline, tokio::net::lookup_host(addr))
@@ -118,13 +127,9 @@ pub(crate) async fn connect<A: ToSocketAddrs>(
         .collect();
     let client_guid = new_client_guid();
     let (family, info) = dial(&f, &addrs, client_guid).await?;
-    Ok(Connection::new(Session::new(
-        family,
-        f,
-        info,
-        Origin::Address(addrs),
-        client_guid,
-    )))
+    let mut session = Session::new(family, f, info, Origin::Address(addrs), client_guid);
+    session.dfs.depth = depth;
+    Ok(Connection::new(session))
 }
 
 /// A random ClientGuid, the same on every connection of one [`Session`].

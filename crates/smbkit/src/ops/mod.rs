@@ -22,6 +22,7 @@
 
 pub(crate) mod copy;
 pub(crate) mod dfs;
+pub(crate) mod dfs_route;
 pub(crate) mod listing;
 pub(crate) mod names;
 pub(crate) mod notify;
@@ -98,6 +99,9 @@ pub(crate) struct Session {
     closed: AtomicBool,
     reconnects: AtomicU32,
     events: watch::Sender<ConnectionEvent>,
+    /// DFS referrals followed from this session, and the connections to
+    /// their targets.
+    pub(crate) dfs: dfs_route::Routes,
 }
 
 impl Session {
@@ -118,6 +122,7 @@ impl Session {
             closed: AtomicBool::new(false),
             reconnects: AtomicU32::new(0),
             events: watch::channel(ConnectionEvent::Connected { reconnects: 0 }).0,
+            dfs: dfs_route::Routes::default(),
         }
     }
 

@@ -1,0 +1,131 @@
+//! Operations through DFS links: the root's server answers
+//! STATUS_PATH_NOT_COVERED for a path behind a link, and the connection
+//! follows the referral to the target server (127.0.0.2 on the same port)
+//! with the same credentials, caches it, and fails over from a target that
+//! is down (127.0.0.3) to the next one. Over SMB 2/3 and SMB1.
+
+use smbkit::{Connection, NtStatus, Protocol, SignOptions, SmbProtocolFactory};
+use smbkit_testserver::dfs::{
+    DfsSetup, DFS_ROOT, FIRST_CONTENT, FIRST_FILE, FIRST_HOST, LINK, LOCAL_LINK, SECOND_CONTENT,
+    SECOND_FILE, TWO_TARGETS,
+};
+use smbkit_testserver::{PASSWORD, USER};
+
+async fn connect(dfs: &DfsSetup, smb1: bool) -> Connection {
+    let f = SmbProtocolFactory::new(USER, PASSWORD, "SMBKITCLIENT", "SMBKITTEST")
+        .unwrap()
+        .direct_tcp(true)
+        .sign_options(SignOptions::WhenSupported);
+    let f = if smb1 {
+        f.protocol(Protocol::Smb1Only)
+    } else {
+        f
+    };
+    f.connect((FIRST_HOST, dfs.port())).await.unwrap()
+}
+
+fn names(list: Vec<smbkit::SharedFile>) -> Vec<String> {
+    let mut v: Vec<String> = list
+        .into_iter()
+        .map(|e| e.filename)
+        .filter(|n| n != "." && n != "..")
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_operation_goes_through_a_link() {
+    let dfs = DfsSetup::start().expect("start the DFS set-up (run scripts/install-deps)");
+    for smb1 in [false, true] {
+        let conn = connect(&dfs, smb1).await;
+        let tag = if smb1 { "smb1" } else { "smb2" };
+        let on_second = |name: &str| dfs.second_share_path().join(name);
+
+        // Listing and reading behind the link to the other server.
+        let listed = names(conn.list_path(DFS_ROOT, LINK).await.unwrap());
+        assert!(listed.contains(&SECOND_FILE.to_string()), "{listed:?}");
+        let mut out = Vec::new();
+        conn.retrieve_file(DFS_ROOT, &format!("{LINK}/{SECOND_FILE}"), &mut out)
+            .await
+            .unwrap();
+        assert_eq!(out, SECOND_CONTENT);
+        let attrs = conn
+            .get_attributes(DFS_ROOT, &format!("{LINK}\\{SECOND_FILE}"))
+            .await
+            .unwrap();
+        assert_eq!(attrs.file_size, SECOND_CONTENT.len() as u64);
+
+        // Writes land on the second server's disk.
+        let dir = format!("{LINK}/dir-{tag}");
+        conn.create_directory(DFS_ROOT, &dir).await.unwrap();
+        assert!(on_second(&format!("dir-{tag}")).is_dir());
+        let data = vec![7u8; 300_000];
+        conn.store_file(DFS_ROOT, &format!("{dir}/a.bin"), &mut &data[..])
+            .await
+            .unwrap();
+        assert_eq!(
+            std::fs::read(on_second(&format!("dir-{tag}/a.bin"))).unwrap(),
+            data
+        );
+        conn.rename(DFS_ROOT, &format!("{dir}/a.bin"), &format!("{dir}/b.bin"))
+            .await
+            .unwrap();
+        assert!(on_second(&format!("dir-{tag}/b.bin")).is_file());
+        let f = conn
+            .open_file(DFS_ROOT, &format!("{dir}/b.bin"))
+            .await
+            .unwrap();
+        assert_eq!(f.read_at(299_990, 100).await.unwrap(), vec![7u8; 10]);
+        f.close().await.unwrap();
+        conn.delete_files(DFS_ROOT, &format!("{dir}/*.bin"), false)
+            .await
+            .unwrap();
+        conn.delete_directory(DFS_ROOT, &dir).await.unwrap();
+        assert!(!on_second(&format!("dir-{tag}")).exists());
+        conn.get_security(DFS_ROOT, &format!("{LINK}/{SECOND_FILE}"))
+            .await
+            .unwrap();
+
+        // A link back to the root's own server, and one whose first target is down.
+        let mut out = Vec::new();
+        conn.retrieve_file(DFS_ROOT, &format!("{LOCAL_LINK}/{FIRST_FILE}"), &mut out)
+            .await
+            .unwrap();
+        assert_eq!(out, FIRST_CONTENT);
+        let mut out = Vec::new();
+        conn.retrieve_file(DFS_ROOT, &format!("{TWO_TARGETS}/{SECOND_FILE}"), &mut out)
+            .await
+            .unwrap();
+        assert_eq!(out, SECOND_CONTENT);
+
+        // Not behind a link: the server's own error, untouched.
+        match conn.get_attributes(DFS_ROOT, "plain/missing.txt").await {
+            Err(smbkit::Error::OperationFailure { status, .. }) => {
+                assert_ne!(status, NtStatus::PATH_NOT_COVERED)
+            }
+            other => panic!("{other:?}"),
+        }
+        conn.close().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_target_that_goes_down_fails_the_operation_and_comes_back() {
+    let mut dfs = DfsSetup::start().expect("start the DFS set-up");
+    let conn = connect(&dfs, false).await;
+    let path = format!("{LINK}/{SECOND_FILE}");
+    assert_eq!(
+        conn.get_attributes(DFS_ROOT, &path)
+            .await
+            .unwrap()
+            .file_size,
+        SECOND_CONTENT.len() as u64
+    );
+    dfs.stop_second();
+    assert!(conn.get_attributes(DFS_ROOT, &path).await.is_err());
+    dfs.restart_second().unwrap();
+    let mut out = Vec::new();
+    conn.retrieve_file(DFS_ROOT, &path, &mut out).await.unwrap();
+    assert_eq!(out, SECOND_CONTENT);
+}
