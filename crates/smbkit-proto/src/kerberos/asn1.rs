@@ -82,3 +82,99 @@ pub(crate) fn generalized_to_unix(t: &KerberosTime) -> u64 {
     };
     u64::try_from(date.with_time(tm).assume_utc().unix_timestamp()).unwrap_or(0)
 }
+
+/// The deepest nesting of DER values accepted.
+const MAX_DER_DEPTH: u8 = 32;
+
+/// Decodes `bytes` with picky-asn1-der once they are known to be
+/// well-formed DER: every length in definite form of at most 4 bytes and
+/// inside its parent, tags of at most 5 bytes, nesting at most
+/// [`MAX_DER_DEPTH`] deep. The check keeps hostile lengths (2^64 - 1, say)
+/// away from the decoder, whose length arithmetic does not expect them.
+pub(crate) fn from_der<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, String> {
+    check_der(bytes, 0)?;
+    picky_asn1_der::from_bytes(bytes).map_err(|e| e.to_string())
+}
+
+/// Walks the TLVs of `b` (see [`from_der`]).
+fn check_der(mut b: &[u8], depth: u8) -> Result<(), String> {
+    if b.is_empty() && depth == 0 {
+        return Err("empty".into());
+    }
+    while !b.is_empty() {
+        let tag = b[0];
+        let mut i = 1;
+        if tag & 0x1f == 0x1f {
+            // High tag number: base-128 bytes, the last without bit 8.
+            loop {
+                let x = *b.get(i).ok_or("truncated tag")?;
+                i += 1;
+                if x & 0x80 == 0 {
+                    break;
+                }
+                if i > 5 {
+                    return Err("tag too long".into());
+                }
+            }
+        }
+        let first = *b.get(i).ok_or("truncated length")?;
+        i += 1;
+        let len = if first < 0x80 {
+            usize::from(first)
+        } else {
+            let n = usize::from(first & 0x7f);
+            if n == 0 || n > 4 {
+                return Err(format!("unsupported length form {first:#04x}"));
+            }
+            let bytes = b.get(i..i + n).ok_or("truncated length")?;
+            i += n;
+            bytes.iter().fold(0usize, |a, x| (a << 8) | usize::from(*x))
+        };
+        let content = b
+            .get(i..)
+            .and_then(|rest| rest.get(..len))
+            .ok_or_else(|| format!("a length of {len} bytes past the end"))?;
+        if tag & 0x20 != 0 {
+            if depth >= MAX_DER_DEPTH {
+                return Err("nested too deep".into());
+            }
+            check_der(content, depth + 1)?;
+        }
+        b = &b[i + len..];
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_der_is_refused_before_decoding() {
+        // A KRB-ERROR claiming 2^64 - 1 bytes (what a fuzzer found).
+        let bad = [
+            0x7e, 0x88, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x3e,
+        ];
+        assert!(from_der::<picky_krb::messages::KrbError>(&bad).is_err());
+        assert!(
+            check_der(&[0x30, 0x80, 0x00, 0x00], 0).is_err(),
+            "indefinite length"
+        );
+        assert!(
+            check_der(&[0x30, 0x03, 0x02, 0x05, 0x00], 0).is_err(),
+            "child past its parent"
+        );
+        assert!(check_der(&[0x1f, 0x81, 0x81, 0x81, 0x81, 0x81, 0x01, 0x00], 0).is_err());
+        let mut deep = vec![0x04, 0x00];
+        for _ in 0..40 {
+            let mut outer = vec![0x30, deep.len() as u8];
+            if deep.len() > 127 {
+                break;
+            }
+            outer.extend_from_slice(&deep);
+            deep = outer;
+        }
+        assert!(check_der(&deep, 0).is_err(), "too deep");
+        assert!(check_der(&[0x30, 0x03, 0x02, 0x01, 0x05], 0).is_ok());
+    }
+}

@@ -245,7 +245,7 @@ impl TicketRequest {
                 let realm = cache.default_principal.realm.clone();
                 if let Some(t) = cache.find(&self.service) {
                     if !t.is_expired_at(self.now) && !t.ticket.is_empty() {
-                        let ticket: Ticket = picky_asn1_der::from_bytes(&t.ticket)
+                        let ticket: Ticket = super::asn1::from_der(&t.ticket)
                             .map_err(|e| KerberosError::malformed("cached service ticket", e))?;
                         self.state = State::Done;
                         return Ok(KdcStep::Done(Box::new(ServiceTicket {
@@ -269,7 +269,7 @@ impl TicketRequest {
                         expired_at: Some(u64::from(tgt.end_time)),
                     });
                 }
-                let ticket: Ticket = picky_asn1_der::from_bytes(&tgt.ticket)
+                let ticket: Ticket = super::asn1::from_der(&tgt.ticket)
                     .map_err(|e| KerberosError::malformed("cached ticket-granting ticket", e))?;
                 let tgt = Tgt {
                     client: tgt.client.clone(),
@@ -406,7 +406,7 @@ impl TicketRequest {
         let service = format!("krbtgt/{}", client.realm);
         match reply.first() {
             Some(0x7e) => {
-                let err: KrbError = picky_asn1_der::from_bytes(reply)
+                let err: KrbError = super::asn1::from_der(reply)
                     .map_err(|e| KerberosError::malformed("KRB-ERROR", e))?;
                 let code = err.0.error_code.0;
                 if code == error_codes::KDC_ERR_PREAUTH_REQUIRED && !preauth {
@@ -421,7 +421,7 @@ impl TicketRequest {
                 ))
             }
             Some(0x6b) => {
-                let rep: AsRep = picky_asn1_der::from_bytes(reply)
+                let rep: AsRep = super::asn1::from_der(reply)
                     .map_err(|e| KerberosError::malformed("AS-REP", e))?;
                 let etype = int_value(&rep.0.enc_part.0.etype.0);
                 let suite = suite_of(etype)?;
@@ -498,7 +498,7 @@ impl TicketRequest {
         let service = self.service.to_string();
         match reply.first() {
             Some(0x7e) => {
-                let err: KrbError = picky_asn1_der::from_bytes(reply)
+                let err: KrbError = super::asn1::from_der(reply)
                     .map_err(|e| KerberosError::malformed("KRB-ERROR", e))?;
                 let code = err.0.error_code.0;
                 if code == error_codes::KRB_AP_ERR_TKT_EXPIRED {
@@ -515,7 +515,7 @@ impl TicketRequest {
                 ))
             }
             Some(0x6d) => {
-                let rep: TgsRep = picky_asn1_der::from_bytes(reply)
+                let rep: TgsRep = super::asn1::from_der(reply)
                     .map_err(|e| KerberosError::malformed("TGS-REP", e))?;
                 let suite = suite_of(tgt.key.enctype)?;
                 let plain = suite
@@ -556,14 +556,14 @@ fn preauth_params(
     let mut suite = CipherSuite::Aes256CtsHmacSha196;
     let mut salt = default_salt(client);
     if let Some(e_data) = err.0.e_data.0.as_ref() {
-        let pa_datas: Asn1SequenceOf<PaData> = picky_asn1_der::from_bytes(&e_data.0 .0)
+        let pa_datas: Asn1SequenceOf<PaData> = super::asn1::from_der(&e_data.0 .0)
             .map_err(|e| KerberosError::malformed("KRB-ERROR e-data", e))?;
         let info = pa_datas
             .0
             .iter()
             .find(|p| int_value(&p.padata_type.0) == i64::from(PA_ETYPE_INFO2));
         if let Some(info) = info {
-            let entries: EtypeInfo2 = picky_asn1_der::from_bytes(&info.padata_data.0 .0)
+            let entries: EtypeInfo2 = super::asn1::from_der(&info.padata_data.0 .0)
                 .map_err(|e| KerberosError::malformed("PA-ETYPE-INFO2", e))?;
             // The KDC lists what it prefers first; take the first we implement.
             let first = entries
@@ -589,7 +589,7 @@ fn reply_salt(rep: &AsRep) -> Option<Vec<u8>> {
         pa.0 .0
             .iter()
             .find(|p| int_value(&p.padata_type.0) == i64::from(PA_ETYPE_INFO2))?;
-    let entries: EtypeInfo2 = picky_asn1_der::from_bytes(&info.padata_data.0 .0).ok()?;
+    let entries: EtypeInfo2 = super::asn1::from_der(&info.padata_data.0 .0).ok()?;
     let salt = entries.0.first()?.salt.0.as_ref()?;
     Some(salt.0.to_string().into_bytes())
 }
@@ -609,9 +609,9 @@ fn e_text(err: &KrbError) -> Option<String> {
 
 /// EncASRepPart or EncTGSRepPart (RFC 4120 §5.4.2 lets either tag come back).
 fn enc_kdc_rep_part(plain: &[u8]) -> Result<EncKdcRepPart, KerberosError> {
-    match picky_asn1_der::from_bytes::<EncAsRepPart>(plain) {
+    match super::asn1::from_der::<EncAsRepPart>(plain) {
         Ok(p) => Ok(p.0),
-        Err(_) => picky_asn1_der::from_bytes::<EncTgsRepPart>(plain)
+        Err(_) => super::asn1::from_der::<EncTgsRepPart>(plain)
             .map(|p| p.0)
             .map_err(|e| KerberosError::malformed("encrypted part of the KDC reply", e)),
     }

@@ -163,7 +163,7 @@ impl SpnegoKerberos {
         };
         let (tok_id, body) = unwrap_gss(token)?;
         if tok_id == TOK_ERROR {
-            let err: KrbError = picky_asn1_der::from_bytes(body)
+            let err: KrbError = super::asn1::from_der(body)
                 .map_err(|e| KerberosError::malformed("KRB-ERROR from the server", e))?;
             return Err(KerberosError::from_server(
                 err.0.error_code.0,
@@ -177,7 +177,7 @@ impl SpnegoKerberos {
             ));
         }
         let ap_rep: ApRep =
-            picky_asn1_der::from_bytes(body).map_err(|e| KerberosError::malformed("AP-REP", e))?;
+            super::asn1::from_der(body).map_err(|e| KerberosError::malformed("AP-REP", e))?;
         let suite = suite_of(self.ticket.key.enctype)?;
         let plain = suite
             .cipher()
@@ -189,7 +189,7 @@ impl SpnegoKerberos {
             .map_err(|_| {
                 KerberosError::MutualAuthFailed("the AP-REP does not decrypt with the ticket's key")
             })?;
-        let part: EncApRepPart = picky_asn1_der::from_bytes(&plain)
+        let part: EncApRepPart = super::asn1::from_der(&plain)
             .map_err(|e| KerberosError::malformed("AP-REP encrypted part", e))?;
         let echoed = Some(&part.0.ctime.0) == self.ctime.as_ref()
             && int_value(&part.0.cusec.0) == i64::from(self.cusec);
