@@ -348,6 +348,9 @@ pub enum InvalidArgument {
     /// The server address resolved to no socket address.
     #[error("the server address resolved to nothing")]
     NoAddress,
+    /// A DFS path without a server (or domain) and a namespace.
+    #[error("'{0}' is not a DFS path: it needs \\\\server-or-domain\\namespace")]
+    DfsPath(String),
     /// An `smb://` URL or UNC path that does not parse.
     #[error("{0}")]
     Url(#[from] crate::url::UrlError),

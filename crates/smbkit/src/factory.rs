@@ -129,6 +129,8 @@ pub struct SmbProtocolFactory {
     pub(crate) tuning: Tuning,
     pub(crate) reconnect: Option<ReconnectPolicy>,
     pub(crate) kerberos: crate::kerberos::Settings,
+    /// Addresses for host names, before any name lookup (see [`SmbProtocolFactory::resolve`]).
+    pub(crate) resolve: Vec<(String, std::net::SocketAddr)>,
 }
 
 /// Sizes smbkit otherwise chooses itself from what the server offers; set
@@ -284,6 +286,7 @@ impl SmbProtocolFactory {
             tuning: Tuning::default(),
             reconnect: None,
             kerberos: crate::kerberos::Settings::default(),
+            resolve: Vec::new(),
         })
     }
 
@@ -556,6 +559,23 @@ impl SmbProtocolFactory {
     /// The `krb5.conf` to read instead of `KRB5_CONFIG` or `/etc/krb5.conf`.
     pub fn krb5_conf(mut self, path: impl Into<std::path::PathBuf>) -> Self {
         self.kerberos.krb5_conf = Some(path.into());
+        self
+    }
+
+    /// Connects to `addr` whenever a DFS referral names the server `host`
+    /// (compared without regard to case), instead of looking the name up:
+    /// for namespaces whose servers are named in a DNS this machine does not
+    /// use, as curl's `--resolve` does. Call again for more hosts.
+    ///
+    /// ```
+    /// use smbkit::SmbProtocolFactory;
+    ///
+    /// let f = SmbProtocolFactory::new("alice", "secret", "MYPC", "DC1")?
+    ///     .resolve("dc1.example.com", "192.0.2.10:445".parse().unwrap());
+    /// # Ok::<(), smbkit::Error>(())
+    /// ```
+    pub fn resolve(mut self, host: impl Into<String>, addr: std::net::SocketAddr) -> Self {
+        self.resolve.push((host.into(), addr));
         self
     }
 

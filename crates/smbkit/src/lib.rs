@@ -142,6 +142,7 @@ pub use factory::{
 pub use handshake::AuthHandler;
 pub use kerberos::Kerberos;
 pub use ops::copy::{Copied, CopyMethod};
+pub use ops::dfs_route::DfsLocation;
 pub use ops::listing::{ReadDir, Walk, WalkEntry, WALK_CONCURRENCY};
 pub use ops::notify::{Change, NotifyFilter, Watch, WatchOptions, DEFAULT_WATCH_BUFFER};
 pub use ops::transfer::{OpenOptions, RemoteFile, RemoteReader};

@@ -311,17 +311,24 @@ impl Route {
         cache.push(entry);
     }
 
-    /// A connection to `host` (at this connection's port), made once per
-    /// session and kept.
     async fn connect(&self, host: &str) -> Result<Connection, Error> {
+        connect_target(&self.origin, host).await
+    }
+}
+
+/// A connection to `host` (at the port of `origin`'s connection, or the
+/// address [`crate::SmbProtocolFactory::resolve`] gives), made once per
+/// session and kept.
+async fn connect_target(origin: &Ctx, host: &str) -> Result<Connection, Error> {
+    {
         let key = host.to_lowercase();
-        let mut servers = self.routes().servers.lock().await;
+        let mut servers = origin.session.dfs.servers.lock().await;
         if let Some(c) = servers.get(&key) {
             if c.is_ready() {
                 return Ok(c.clone());
             }
         }
-        let session = &self.origin.session;
+        let session = &origin.session;
         let port = match &session.origin {
             Origin::Address(addrs) => addrs.first().map_or(445, |a| a.port()),
             Origin::Stream => 445,
@@ -333,13 +340,123 @@ impl Route {
         }
         f.kerberos.service_host = Some(host.to_string());
         f.kerberos.cached = Arc::new(Mutex::new(None));
-        let conn = crate::handshake::connect_nested(f, (host, port), session.dfs.depth + 1).await?;
-        let conn = match self.origin.timeout {
+        let depth = session.dfs.depth + 1;
+        let fixed = f
+            .resolve
+            .iter()
+            .find(|(h, _)| h.eq_ignore_ascii_case(host))
+            .map(|(_, a)| *a);
+        let conn = match fixed {
+            Some(addr) => crate::handshake::connect_nested(f, addr, depth).await?,
+            None => crate::handshake::connect_nested(f, (host, port), depth).await?,
+        };
+        let conn = match origin.timeout {
             Some(t) => conn.with_timeout(t),
             None => conn,
         };
         servers.insert(key, conn.clone());
         Ok(conn)
+    }
+}
+
+/// Where a DFS path lives: a connection to its server, the share and the
+/// path in it; from [`Connection::resolve_dfs_path`].
+#[derive(Debug, Clone)]
+pub struct DfsLocation {
+    /// A connection to the server that holds the path.
+    pub connection: Connection,
+    /// The share on it.
+    pub share: String,
+    /// The path in the share (backslashes, with a leading one; empty for
+    /// the share's root).
+    pub path: String,
+}
+
+impl Connection {
+    /// Where the DFS path `unc` (`\\domain\namespace\path`, or
+    /// `\\server\root\path`) lives, resolved as MS-DFSC §3.1.4.1 does: this
+    /// connection's server (a domain controller, for a domain-based
+    /// namespace) is asked for the domain referral of `\\domain`; when it
+    /// knows the domain, its root referral of `\\domain\namespace` names the
+    /// namespace's root servers, and the first one that can be reached is
+    /// connected to (with this connection's settings, at its port, or the
+    /// address [`crate::SmbProtocolFactory::resolve`] gives). When the first
+    /// component is no domain the controller knows, it names a server, and
+    /// that server is connected to. Links below the root are then followed
+    /// by the operations on the [`DfsLocation`]'s connection, as always.
+    ///
+    /// ```no_run
+    /// # async fn demo(dc: smbkit::Connection) -> Result<(), smbkit::Error> {
+    /// let loc = dc.resolve_dfs_path(r"\\example.com\public\reports").await?;
+    /// for f in loc.connection.list_path(&loc.share, &loc.path).await? {
+    ///     println!("{}", f.filename);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`crate::InvalidArgument::DfsPath`] for a path without a server
+    /// or domain and a namespace; the referral's errors
+    /// ([`Connection::dfs_referral`]); the last target's error when none
+    /// can be reached.
+    pub async fn resolve_dfs_path(&self, unc: &str) -> Result<DfsLocation, Error> {
+        let p = unc.replace('/', "\\");
+        let mut parts = p.trim_start_matches('\\').splitn(3, '\\');
+        let (Some(first), Some(ns)) = (
+            parts.next().filter(|x| !x.is_empty()),
+            parts.next().filter(|x| !x.is_empty()),
+        ) else {
+            return Err(crate::error::InvalidArgument::DfsPath(unc.to_string()).into());
+        };
+        let rest = parts.next().map(normalize).unwrap_or_default();
+        let is_domain = match self.dfs_referral(&format!("\\{first}")).await {
+            Ok(answer) => answer.name_lists().any(|n| {
+                n.special_name
+                    .trim_start_matches('\\')
+                    .eq_ignore_ascii_case(first)
+                    && !n.expanded_names.is_empty()
+            }),
+            Err(e) => {
+                tracing::debug!(error = %e, %first, "no domain referral: a server name");
+                false
+            }
+        };
+        if !is_domain {
+            let connection = connect_target(&self.ctx, first).await?;
+            return Ok(DfsLocation {
+                connection,
+                share: ns.to_string(),
+                path: rest,
+            });
+        }
+        // The root referral names the namespace only (MS-DFSC §3.1.4.1
+        // step 6); links below it are followed as the operations meet them.
+        let request = format!("\\{first}\\{ns}");
+        let answer = self.dfs_referral(&request).await?;
+        let consumed = answer.consumed(&request).unwrap_or(&request);
+        let below = format!("{}{rest}", &request[consumed.len()..]);
+        let mut last = None;
+        for (host, share, base) in answer.referrals().filter_map(|r| split_target(&r.target)) {
+            match connect_target(&self.ctx, &host).await {
+                Ok(connection) => {
+                    return Ok(DfsLocation {
+                        connection,
+                        share,
+                        path: format!("{base}{below}"),
+                    })
+                }
+                Err(e) => {
+                    tracing::debug!(%host, error = %e, "a namespace root server cannot be reached");
+                    last = Some(e);
+                }
+            }
+        }
+        Err(
+            last.unwrap_or(Error::Internal(crate::error::Internal::Unexpected(
+                "a DFS root referral without targets",
+            ))),
+        )
     }
 }
 
