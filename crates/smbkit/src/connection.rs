@@ -12,9 +12,12 @@
 //! connection made once with the same factory settings (credentials,
 //! signing, encryption, Kerberos for `cifs/<target>`) at the same port, and
 //! the referral is kept for its TTL. A target that fails during an
-//! operation that can be repeated is replaced by the next. Not followed:
-//! [`Connection::read_dir`] and [`Connection::walk`] (streams),
-//! [`Connection::copy`], domain-based namespaces (`\\domain\namespace`).
+//! operation that can be repeated is replaced by the next; listings as
+//! streams ([`Connection::read_dir`], [`Connection::walk`]) follow links
+//! when they open each folder. Not followed: [`Connection::copy`] and
+//! [`Connection::copy_to`] (their paths must name the servers that hold
+//! the files). Domain-based namespaces (`\\domain\namespace`) are resolved
+//! with [`Connection::resolve_dfs_path`].
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -45,9 +48,10 @@ pub const DEFAULT_SEARCH: u32 = smbkit_proto::fscc::search::DEFAULT;
 /// the link's target server and share (a connection made with the same
 /// settings, at the same port, kept for later operations), the referral is
 /// cached for its TTL, and a target that cannot be reached is skipped for
-/// the next one. [`Connection::read_dir`], [`Connection::walk`] and
-/// [`Connection::copy`] do not follow links yet; [`Connection::dfs_referral`]
-/// asks for a referral directly.
+/// the next one (streamed listings too). [`Connection::copy`] does not
+/// follow links; [`Connection::resolve_dfs_path`] resolves a domain-based
+/// namespace (`\\domain\namespace`) through a domain controller, and
+/// [`Connection::dfs_referral`] asks for a referral directly.
 #[derive(Clone)]
 pub struct Connection {
     pub(crate) ctx: Ctx,

@@ -87,6 +87,20 @@ async fn every_operation_goes_through_a_link() {
             .await
             .unwrap();
 
+        // Streams: read_dir and walk through the link too.
+        let mut dir = conn.read_dir(DFS_ROOT, LINK);
+        let mut streamed = Vec::new();
+        while let Some(e) = dir.next_entry().await.unwrap() {
+            streamed.push(e.name().to_string());
+        }
+        assert!(streamed.contains(&SECOND_FILE.to_string()), "{streamed:?}");
+        let mut walk = conn.walk(DFS_ROOT, LINK);
+        let mut walked = Vec::new();
+        while let Some(e) = walk.next_entry().await.unwrap() {
+            walked.push(e.path().to_string());
+        }
+        assert!(walked.contains(&SECOND_FILE.to_string()), "{walked:?}");
+
         // A link back to the root's own server, and one whose first target is down.
         let mut out = Vec::new();
         conn.retrieve_file(DFS_ROOT, &format!("{LOCAL_LINK}/{FIRST_FILE}"), &mut out)

@@ -165,14 +165,19 @@ impl ReadDir {
         let (ctx, share, dir) = (self.ctx.clone(), self.share.clone(), self.dir.clone());
         let deadline = Instant::now() + ctx.op_limit();
         match self.search.take() {
+            // The first page follows DFS links (the search then stays on
+            // the server it was opened on).
             None => Box::pin(async move {
-                let path = smb_path(&dir)?;
-                let tree = ctx.tree(&share, deadline).await?;
-                let (search, page) = ctx
-                    .family()
-                    .find_first(tree, &share, &path, "*", deadline)
-                    .await?;
-                Ok((Some(search), page))
+                super::dfs_route::via_dfs!(&ctx, &share, &dir, |c, s, d| {
+                    async {
+                        let path = smb_path(d)?;
+                        let tree = c.tree(s, deadline).await?;
+                        let (search, page) =
+                            c.family().find_first(tree, s, &path, "*", deadline).await?;
+                        Ok((Some(search), page))
+                    }
+                    .await
+                })
             }),
             Some(mut search) => Box::pin(async move {
                 let path = smb_path(&dir)?;
