@@ -14,9 +14,8 @@
 //! the referral is kept for its TTL. A target that fails during an
 //! operation that can be repeated is replaced by the next; listings as
 //! streams ([`Connection::read_dir`], [`Connection::walk`]) follow links
-//! when they open each folder. Not followed: [`Connection::copy`] and
-//! [`Connection::copy_to`] (their paths must name the servers that hold
-//! the files). Domain-based namespaces (`\\domain\namespace`) are resolved
+//! when they open each folder; copies follow both paths, and copy on the
+//! server when both land on one session, streaming otherwise. Domain-based namespaces (`\\domain\namespace`) are resolved
 //! with [`Connection::resolve_dfs_path`].
 
 use std::sync::Arc;
@@ -48,8 +47,9 @@ pub const DEFAULT_SEARCH: u32 = smbkit_proto::fscc::search::DEFAULT;
 /// the link's target server and share (a connection made with the same
 /// settings, at the same port, kept for later operations), the referral is
 /// cached for its TTL, and a target that cannot be reached is skipped for
-/// the next one (streamed listings too). [`Connection::copy`] does not
-/// follow links; [`Connection::resolve_dfs_path`] resolves a domain-based
+/// the next one (streamed listings and copies too: a copy whose two paths
+/// land on two servers streams the data between them).
+/// [`Connection::resolve_dfs_path`] resolves a domain-based
 /// namespace (`\\domain\namespace`) through a domain controller, and
 /// [`Connection::dfs_referral`] asks for a referral directly.
 #[derive(Clone)]
@@ -595,15 +595,19 @@ impl Connection {
         dst_share: &str,
         dst_path: &str,
     ) -> Result<u64, Error> {
-        copy::server_side(
-            &self.ctx,
-            src_share,
-            src_path,
-            dst_share,
-            dst_path,
-            &mut |_| {},
-        )
-        .await
+        // Through DFS links the two paths may live on two servers: the
+        // data is then streamed between them.
+        via_dfs!(once; &self.ctx, src_share, src_path, |c1, s1, p1| {
+            via_dfs!(once; &self.ctx, dst_share, dst_path, |c2, s2, p2| {
+                if Arc::ptr_eq(&c1.session, &c2.session) {
+                    copy::server_side(c1, s1, p1, s2, p2, &mut |_| {}).await
+                } else {
+                    copy::copy_to(c1, s1, p1, c2, s2, p2, &mut |_| {})
+                        .await
+                        .map(|c| c.bytes)
+                }
+            })
+        })
     }
 
     /// Copies the file `src_path` of `src_share` on this connection's
@@ -665,16 +669,11 @@ impl Connection {
         dst_path: &str,
         mut progress: F,
     ) -> Result<crate::Copied, Error> {
-        copy::copy_to(
-            &self.ctx,
-            src_share,
-            src_path,
-            &dst.ctx,
-            dst_share,
-            dst_path,
-            &mut progress,
-        )
-        .await
+        via_dfs!(once; &self.ctx, src_share, src_path, |c1, s1, p1| {
+            via_dfs!(once; &dst.ctx, dst_share, dst_path, |c2, s2, p2| {
+                copy::copy_to(c1, s1, p1, c2, s2, p2, &mut progress).await
+            })
+        })
     }
 
     /// Lists the shares of the server; the reference's `listShares`.

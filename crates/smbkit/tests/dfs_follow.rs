@@ -125,6 +125,57 @@ async fn every_operation_goes_through_a_link() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn copies_through_links() {
+    let dfs = DfsSetup::start().expect("start the DFS set-up");
+    let conn = connect(&dfs, false).await;
+    // Both behind the link: copied by the second server.
+    let n = conn
+        .copy(
+            DFS_ROOT,
+            &format!("{LINK}/{SECOND_FILE}"),
+            DFS_ROOT,
+            &format!("{LINK}/copy.txt"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, SECOND_CONTENT.len() as u64);
+    assert_eq!(
+        std::fs::read(dfs.second_share_path().join("copy.txt")).unwrap(),
+        SECOND_CONTENT
+    );
+    // From behind the link to a share of the first server: streamed.
+    let n = conn
+        .copy(
+            DFS_ROOT,
+            &format!("{LINK}/{SECOND_FILE}"),
+            "share",
+            "from-second.txt",
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, SECOND_CONTENT.len() as u64);
+    assert_eq!(
+        std::fs::read(dfs.first_share_path().join("from-second.txt")).unwrap(),
+        SECOND_CONTENT
+    );
+    let copied = conn
+        .copy_to(
+            DFS_ROOT,
+            &format!("{LOCAL_LINK}/{FIRST_FILE}"),
+            &conn,
+            DFS_ROOT,
+            &format!("{LINK}/first.txt"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(copied.bytes, FIRST_CONTENT.len() as u64);
+    assert_eq!(
+        std::fs::read(dfs.second_share_path().join("first.txt")).unwrap(),
+        FIRST_CONTENT
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_target_that_goes_down_fails_the_operation_and_comes_back() {
     let mut dfs = DfsSetup::start().expect("start the DFS set-up");
     let conn = connect(&dfs, false).await;
