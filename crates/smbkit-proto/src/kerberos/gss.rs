@@ -217,6 +217,67 @@ impl SpnegoKerberos {
     }
 }
 
+/// What a file server does with the AP-REQ in `init_token` (a NegTokenInit
+/// from [`SpnegoKerberos::initial_token`]), for tests of the connection
+/// machines: decrypts the authenticator with `ticket`'s session key and
+/// answers with a NegTokenResp whose AP-REP echoes its time and gives
+/// `server_subkey`, encrypted with `answer_key` (the session key, or another
+/// key to fake a server that does not hold it).
+#[cfg(test)]
+pub(crate) fn accept_for_tests(
+    init_token: &[u8],
+    ticket: &ServiceTicket,
+    answer_key: &[u8],
+    server_subkey: &[u8],
+) -> Vec<u8> {
+    use picky_asn1::wrapper::{ExplicitContextTag2, ExplicitContextTag3, Optional};
+    use picky_krb::constants::key_usages::AP_REQ_AUTHENTICATOR;
+    use picky_krb::data_types::{Authenticator, EncApRepPartInner, EncryptedData};
+    use picky_krb::messages::{ApRepInner, ApReq};
+
+    let init = spnego::parse_neg_token_init(init_token).unwrap();
+    let (_, body) = unwrap_gss(init.mech_token.as_deref().unwrap()).unwrap();
+    let ap_req: ApReq = super::asn1::from_der(body).unwrap();
+    let suite = suite_of(ticket.key.enctype).unwrap();
+    let plain = suite
+        .cipher()
+        .decrypt(
+            &ticket.key.key,
+            AP_REQ_AUTHENTICATOR,
+            &ap_req.0.authenticator.0.cipher.0 .0,
+        )
+        .unwrap();
+    let auth: Authenticator = super::asn1::from_der(&plain).unwrap();
+    let part = EncApRepPart::from(EncApRepPartInner {
+        ctime: ExplicitContextTag0::from(auth.0.ctime.0.clone()),
+        cusec: ExplicitContextTag1::from(auth.0.cusec.0.clone()),
+        subkey: Optional::from(Some(ExplicitContextTag2::from(encryption_key(
+            ticket.key.enctype,
+            server_subkey,
+        )))),
+        seq_number: Optional::from(Some(ExplicitContextTag3::from(small_int(1)))),
+    });
+    let plain = picky_asn1_der::to_vec(&part).unwrap();
+    let cipher = suite
+        .cipher()
+        .encrypt(answer_key, AP_REP_ENC, &plain)
+        .unwrap();
+    let rep = ApRep::from(ApRepInner {
+        pvno: ExplicitContextTag0::from(small_int(5)),
+        msg_type: ExplicitContextTag1::from(small_int(15)),
+        enc_part: ExplicitContextTag2::from(EncryptedData {
+            etype: ExplicitContextTag0::from(small_int(u64::try_from(ticket.key.enctype).unwrap())),
+            kvno: Optional::from(None),
+            cipher: ExplicitContextTag2::from(OctetStringAsn1::from(cipher)),
+        }),
+    });
+    let mut inner = vec![0x06, OID_KRB5.len() as u8];
+    inner.extend_from_slice(OID_KRB5);
+    inner.extend_from_slice(&TOK_AP_REP);
+    inner.extend_from_slice(&picky_asn1_der::to_vec(&rep).unwrap());
+    spnego::neg_token_resp(Some(&der(0x60, &inner)), None)
+}
+
 /// `tag` + DER length + `content`.
 fn der(tag: u8, content: &[u8]) -> Vec<u8> {
     let n = content.len();

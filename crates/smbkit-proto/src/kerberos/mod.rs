@@ -33,6 +33,8 @@ pub use client::{
 };
 pub use conf::Krb5Conf;
 pub use error::{error_codes, error_name, KerberosError};
+#[cfg(test)]
+pub(crate) use gss::accept_for_tests;
 pub use gss::SpnegoKerberos;
 pub use keytab::{Keytab, KeytabEntry};
 
@@ -42,5 +44,33 @@ pub fn service_principal(service: &str, host: &str, realm: &str) -> Principal {
         name_type: NT_SRV_INST,
         realm: realm.to_string(),
         components: vec![service.to_string(), host.to_string()],
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod test_tickets {
+    //! The service ticket of the test credential cache, for tests of the
+    //! connection machines.
+    use super::*;
+
+    /// `cifs/smbkitdc.smbkit.test` for `smbkituser@SMBKIT.TEST`, aes256.
+    pub(crate) fn service_ticket() -> ServiceTicket {
+        let cache = Ccache::parse(include_bytes!("testdata/service.ccache")).unwrap();
+        let service = service_principal("cifs", "smbkitdc.smbkit.test", "SMBKIT.TEST");
+        let mut req = TicketRequest::new(
+            KerberosCredentials::Cache(cache),
+            service,
+            "",
+            1_796_608_800,
+        );
+        match req.start().unwrap() {
+            KdcStep::Done(t) => *t,
+            KdcStep::Send { .. } => unreachable!("the cache holds the ticket"),
+        }
+    }
+
+    /// The ticket's session key.
+    pub(crate) fn key(t: &ServiceTicket) -> Vec<u8> {
+        t.key.key.to_vec()
     }
 }

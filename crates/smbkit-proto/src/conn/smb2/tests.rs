@@ -2464,3 +2464,89 @@ fn random_expiries_never_leave_a_request_waiting() {
         "{reauthenticated} rounds re-authenticated"
     );
 }
+
+// ---------------------------------------------------------------------------
+// Kerberos (SPNEGO with an AP-REQ; the session key is the AP-REP's subkey).
+
+/// A handshake with a Kerberos ticket: one SESSION_SETUP carries the
+/// AP-REQ; the answer's AP-REP gives the session key, with which the final
+/// response is signed (SMB 2.1 HMAC-SHA256, signing required by the
+/// server). `answer_key` is what the scripted server encrypts the AP-REP
+/// with.
+fn kerberos_handshake(answer_key: Option<&[u8]>) -> (Smb2Connection, Vec<Event>, Clock) {
+    use crate::crypto::{Signer, SigningAlgorithm};
+    use crate::kerberos::{accept_for_tests, test_tickets};
+
+    let clock = Clock(Instant::now());
+    let ticket = test_tickets::service_ticket();
+    let key = test_tickets::key(&ticket);
+    let cfg = Smb2Config {
+        kerberos: Some(ticket.clone()),
+        credentials: Credentials::new("", "", ""),
+        signing: handshake::SigningPolicy::WhenSupported,
+        ..config()
+    };
+    let mut c = Smb2Connection::new(cfg, clock.now());
+    let s = Server::new();
+    let neg = s.take(&mut c).remove(0);
+    feed(&mut c, &negotiate_response(&neg), clock.now());
+    let setup = s.take(&mut c).remove(0);
+    let req = crate::smb2::session_setup::SessionSetupRequest::decode(&setup.msg).unwrap();
+    let subkey = [0x42u8; 32];
+    let answer = accept_for_tests(
+        &req.security_buffer,
+        &ticket,
+        answer_key.unwrap_or(&key),
+        &subkey,
+    );
+    let mut h = setup.header.clone();
+    h.session_id = SESSION;
+    let mut resp = response(&h, NtStatus::SUCCESS, 32, |w| {
+        SessionSetupResponse {
+            session_flags: 0,
+            security_buffer: answer,
+        }
+        .encode(w)
+        .unwrap()
+    });
+    // Signed with the first 16 bytes of the subkey (MS-SMB2 §3.2.5.3.1).
+    resp[16] |= 0x08;
+    Signer::new(SigningAlgorithm::HmacSha256, &subkey[..16]).sign(&mut resp);
+    feed(&mut c, &resp, clock.now());
+    let ev = events(&mut c);
+    (c, ev, clock)
+}
+
+#[test]
+fn kerberos_logon_takes_the_ap_rep_subkey_as_session_key() {
+    let (mut c, ev, clock) = kerberos_handshake(None);
+    let Some(Event::Established(e)) = ev.first() else {
+        panic!("{ev:?}")
+    };
+    assert!(e.signing);
+    assert!(!e.is_anonymous);
+    // Requests go out signed with that key.
+    echo(&mut c, &clock, LIMIT);
+    let s = Server::new();
+    let req = s.take(&mut c).remove(0);
+    assert!(req.header.is_signed());
+}
+
+#[test]
+fn kerberos_server_that_cannot_prove_itself_closes_the_connection() {
+    let (c, ev, _) = kerberos_handshake(Some(&[0x13; 32]));
+    assert!(c.is_closed());
+    let closed = ev.iter().find_map(|e| match e {
+        Event::Closed(e) => Some(e.clone()),
+        _ => None,
+    });
+    assert!(
+        matches!(
+            closed,
+            Some(ConnError::Kerberos(
+                crate::kerberos::KerberosError::MutualAuthFailed(_)
+            ))
+        ),
+        "{ev:?}"
+    );
+}
