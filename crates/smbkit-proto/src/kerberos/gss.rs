@@ -351,23 +351,7 @@ mod tests {
     use picky_krb::messages::ApRepInner;
 
     use super::*;
-    use crate::kerberos::{service_principal, Ccache, KdcStep, KerberosCredentials, TicketRequest};
-
-    /// The service ticket `kvno` left in the test cache, and its session key.
-    fn ticket() -> ServiceTicket {
-        let cache = Ccache::parse(include_bytes!("testdata/service.ccache")).unwrap();
-        let service = service_principal("cifs", "smbkitdc.smbkit.test", "SMBKIT.TEST");
-        let mut req = TicketRequest::new(
-            KerberosCredentials::Cache(cache),
-            service,
-            "",
-            1_796_608_800,
-        );
-        match req.start().unwrap() {
-            KdcStep::Done(t) => *t,
-            KdcStep::Send { .. } => panic!("the cache has the ticket"),
-        }
-    }
+    use crate::kerberos::test_tickets::service_ticket as ticket;
 
     /// The server's answer: a NegTokenResp with a GSS-wrapped AP-REP whose
     /// encrypted part (with `key`) says `ctime`/`cusec` and gives `subkey`.
