@@ -132,9 +132,14 @@ impl Route {
             resolved: false,
             failover,
         };
-        let full = r.full().to_lowercase();
         let cached = {
             let cache = r.routes().cache.lock().unwrap_or_else(|e| e.into_inner());
+            if cache.is_empty() {
+                // No referral followed yet (most sessions): nothing to look up.
+                drop(cache);
+                return r;
+            }
+            let full = r.full().to_lowercase();
             let now = Instant::now();
             cache
                 .iter()
