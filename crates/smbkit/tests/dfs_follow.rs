@@ -194,3 +194,44 @@ async fn a_target_that_goes_down_fails_the_operation_and_comes_back() {
     conn.retrieve_file(DFS_ROOT, &path, &mut out).await.unwrap();
     assert_eq!(out, SECOND_CONTENT);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn watching_a_folder_behind_a_link() {
+    let dfs = DfsSetup::start().expect("start the DFS set-up");
+    let conn = connect(&dfs, false).await;
+    conn.create_directory(DFS_ROOT, &format!("{LINK}/watched"))
+        .await
+        .unwrap();
+    let mut w = conn
+        .watch(
+            DFS_ROOT,
+            &format!("{LINK}/watched"),
+            smbkit::WatchOptions::default(),
+        )
+        .await
+        .unwrap();
+    // Samba registers the watch with its notify daemon a moment after it
+    // takes the request: write (through the link too) until it reports.
+    for n in 0..40 {
+        let name = format!("{LINK}/watched/f{n}.txt");
+        conn.store_file(DFS_ROOT, &name, &mut &b"x"[..])
+            .await
+            .unwrap();
+        if let Ok(r) =
+            tokio::time::timeout(std::time::Duration::from_millis(500), w.next_change()).await
+        {
+            let change = r.unwrap().expect("a change");
+            assert!(
+                matches!(&change, smbkit::Change::Added(p) if p.starts_with('f')),
+                "{change:?}"
+            );
+            assert!(dfs
+                .second_share_path()
+                .join("watched")
+                .join("f0.txt")
+                .is_file());
+            return;
+        }
+    }
+    panic!("the watch behind the link reports nothing");
+}
