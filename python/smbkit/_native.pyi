@@ -400,6 +400,7 @@ def connect(
     extended_security: bool = True,
     encryption: str = "if_required",
     timeout: float | None = None,
+    kerberos: dict[str, Any] | None = None,
 ) -> Connection:
     """Connects to the first of ``addresses`` (``(ip, port, scope_id)``)
     that answers and authenticates; ``protocol`` is ``"auto"``, ``"smb1"``
@@ -421,6 +422,7 @@ def connect(
     extended_security: bool = True,
     encryption: str = "if_required",
     timeout: float | None = None,
+    kerberos: dict[str, Any] | None = None,
     callback: Callback,
 ) -> Operation: ...
 @overload
@@ -439,6 +441,7 @@ def connect_stream(
     extended_security: bool = True,
     encryption: str = "if_required",
     timeout: float | None = None,
+    kerberos: dict[str, Any] | None = None,
 ) -> Connection:
     """Like ``connect``, over ``bridge``'s transport (NetBIOS session first
     unless ``is_direct_tcp``). Call it with ``callback`` from the event
@@ -459,5 +462,6 @@ def connect_stream(
     extended_security: bool = True,
     encryption: str = "if_required",
     timeout: float | None = None,
+    kerberos: dict[str, Any] | None = None,
     callback: Callback,
 ) -> Operation: ...

@@ -164,6 +164,25 @@ class _BridgeProtocol(asyncio.Protocol):
         self._drain()
 
 
+def _kerberos_options(host, mode, ccache, keytab, realm, service_host, kdc, krb5_conf):
+    """The native connect's ``kerberos`` dict, or ``None`` for NTLM."""
+    if mode in (None, False, "off"):
+        return None
+    if mode is True:
+        mode = "required"
+    if isinstance(kdc, str):
+        kdc = [kdc]
+    return {
+        "mode": mode,
+        "ccache": None if ccache is None else str(ccache),
+        "keytab": None if keytab is None else str(keytab),
+        "realm": realm,
+        "host": service_host or host,
+        "kdc": None if kdc is None else list(kdc),
+        "krb5_conf": None if krb5_conf is None else str(krb5_conf),
+    }
+
+
 async def connect(
     host,
     port=445,
@@ -181,6 +200,13 @@ async def connect(
     encryption="if_required",
     timeout=60.0,
     family=0,
+    kerberos=None,
+    kerberos_ccache=None,
+    kerberos_keytab=None,
+    kerberos_realm=None,
+    kerberos_host=None,
+    kdc=None,
+    krb5_conf=None,
 ):
     """Connects to ``host`` (a name or an address) on ``port``, negotiates
     and authenticates; returns an :class:`AsyncConnection`.
@@ -204,6 +230,14 @@ async def connect(
     :param timeout: seconds for connecting and authenticating.
     :param family: ``socket.AF_INET`` or ``socket.AF_INET6`` to use only
         addresses of that family.
+    :param kerberos: ``None`` or ``"off"`` (NTLM), ``"preferred"`` (Kerberos
+        when a ticket can be had, else NTLM) or ``"required"`` (Kerberos or
+        nothing). Kerberos logs on with a keytab (``kerberos_keytab``), a
+        credential cache (``kerberos_ccache``, else ``KRB5CCNAME`` as after
+        ``kinit``) or the password, and asks for ``cifs/<kerberos_host>``
+        (by default ``host``). ``kerberos_realm``, ``kdc`` (a list of
+        ``"host[:port]"``) and ``krb5_conf`` override what ``krb5.conf``
+        says.
     :raises OperationFailure: the server refused the credentials.
     :raises SMBTimeout: no answer in time.
     :raises OSError: the TCP connection could not be made.
@@ -235,6 +269,16 @@ async def connect(
             extended_security=extended_security,
             encryption=encryption,
             timeout=_common.seconds(timeout),
+            kerberos=_kerberos_options(
+                host,
+                kerberos,
+                kerberos_ccache,
+                kerberos_keytab,
+                kerberos_realm,
+                kerberos_host,
+                kdc,
+                krb5_conf,
+            ),
         )
     except BaseException:
         transport.close()

@@ -1,7 +1,8 @@
 """Type hints of :mod:`smbkit.aio`."""
 
 import datetime
-from typing import Any, AsyncIterator, Callable, NamedTuple, Optional, Protocol, Tuple, Union
+import os
+from typing import Any, AsyncIterator, Callable, NamedTuple, Optional, Protocol, Sequence, Tuple, Union
 
 from .smb.base import SharedDevice, SharedFile
 from .smb.security_descriptors import SecurityDescriptor
@@ -36,6 +37,13 @@ async def connect(
     encryption: str = "if_required",
     timeout: Optional[float] = 60.0,
     family: int = 0,
+    kerberos: Union[None, bool, str] = None,
+    kerberos_ccache: Optional[Union[str, "os.PathLike[str]"]] = None,
+    kerberos_keytab: Optional[Union[str, "os.PathLike[str]"]] = None,
+    kerberos_realm: Optional[str] = None,
+    kerberos_host: Optional[str] = None,
+    kdc: Union[None, str, Sequence[str]] = None,
+    krb5_conf: Optional[Union[str, "os.PathLike[str]"]] = None,
 ) -> AsyncConnection: ...
 
 class AsyncConnection:

@@ -29,14 +29,25 @@ def binary():
 
 def start(profile):
     """Starts a server of ``profile``; returns ``(process, variables)`` once it listens."""
+    return _launch(["--profile", profile, "--print-env"], "SMBKIT_TEST_SERVER_PID")
+
+
+def start_ad_dc(kerberos_only=True):
+    """Starts a Samba AD DC (``smbkit-testserver ad-dc``); returns ``(process, variables)``
+    (``SMBKIT_AD_*``) once it serves."""
+    args = ["ad-dc", "--print-env"] + (["--kerberos-only"] if kerberos_only else [])
+    return _launch(args, "SMBKIT_AD_PID")
+
+
+def _launch(args, last_key):
     proc = subprocess.Popen(
-        [binary(), "--profile", profile, "--print-env"],
+        [binary()] + args,
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     env, buf = {}, b""
     deadline = time.monotonic() + START_TIMEOUT
     try:
-        while "SMBKIT_TEST_SERVER_PID" not in env:
+        while last_key not in env:
             left = deadline - time.monotonic()
             assert left > 0, "the test server printed nothing in time"
             if not select.select([proc.stdout], [], [], left)[0]:

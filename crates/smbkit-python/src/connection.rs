@@ -608,6 +608,48 @@ fn password(
     }))
 }
 
+/// The Kerberos settings of `options` (keys `mode`: `"off"`, `"preferred"`
+/// or `"required"`; `ccache`, `keytab`, `realm`, `host`, `krb5_conf`: str;
+/// `kdc`: a list of `host[:port]`); other keys are refused.
+fn kerberos(
+    mut factory: SmbProtocolFactory,
+    options: &Bound<'_, PyDict>,
+) -> PyResult<SmbProtocolFactory> {
+    for (key, value) in options.iter() {
+        let key: String = key.extract()?;
+        if value.is_none() {
+            continue;
+        }
+        factory = match key.as_str() {
+            "mode" => factory.kerberos(match value.extract::<String>()?.as_str() {
+                "off" => smbkit::Kerberos::Off,
+                "preferred" => smbkit::Kerberos::Preferred,
+                "required" => smbkit::Kerberos::Required,
+                other => {
+                    return Err(PyValueError::new_err(format!(
+                        "kerberos must be \"off\", \"preferred\" or \"required\", not {other:?}"
+                    )))
+                }
+            }),
+            "ccache" => factory.kerberos_ccache(value.extract::<std::path::PathBuf>()?),
+            "keytab" => factory.kerberos_keytab(value.extract::<std::path::PathBuf>()?),
+            "realm" => factory.kerberos_realm(value.extract::<String>()?),
+            "host" => factory.kerberos_host(value.extract::<String>()?),
+            "krb5_conf" => factory.krb5_conf(value.extract::<std::path::PathBuf>()?),
+            "kdc" => value
+                .extract::<Vec<String>>()?
+                .into_iter()
+                .fold(factory, |f, k| f.kdc(k)),
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "unknown Kerberos option {other:?} (mode, ccache, keytab, realm, host, kdc, krb5_conf)"
+                )))
+            }
+        };
+    }
+    Ok(factory)
+}
+
 /// The settings both ways of connecting share, checked.
 struct Settings {
     factory: SmbProtocolFactory,
@@ -630,6 +672,7 @@ impl Settings {
         extended_security: bool,
         encryption: &str,
         timeout: Option<f64>,
+        kerberos: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Settings> {
         let sign = match sign_options {
             0 => SignOptions::Never,
@@ -679,6 +722,9 @@ impl Settings {
         if let Some(t) = timeout {
             factory = factory.connect_timeout(limit(t)?);
         }
+        if let Some(k) = kerberos {
+            factory = self::kerberos(factory, k)?;
+        }
         let failure = Arc::new(Mutex::new(None));
         let factory = self::password(factory, password, &failure)?;
         Ok(Settings { factory, failure })
@@ -722,7 +768,7 @@ impl Settings {
     addresses, username, password, my_name, remote_name, *,
     domain = String::new(), use_ntlm_v2 = true, sign_options = 2, is_direct_tcp = false,
     protocol = "auto".to_string(), extended_security = true,
-    encryption = "if_required".to_string(), timeout = None, callback = None
+    encryption = "if_required".to_string(), timeout = None, kerberos = None, callback = None
 ))]
 #[allow(clippy::too_many_arguments)] // one per Python argument
 pub fn connect(
@@ -740,6 +786,7 @@ pub fn connect(
     extended_security: bool,
     encryption: String,
     timeout: Option<f64>,
+    kerberos: Option<Bound<'_, PyDict>>,
     callback: Option<Py<PyAny>>,
 ) -> PyResult<Py<PyAny>> {
     let addrs = addresses
@@ -770,6 +817,7 @@ pub fn connect(
         extended_security,
         &encryption,
         timeout,
+        kerberos.as_ref(),
     )?;
     let factory = settings.factory.clone();
     let op = settings.op(
@@ -789,7 +837,7 @@ pub fn connect(
     bridge, username, password, my_name, remote_name, *,
     domain = String::new(), use_ntlm_v2 = true, sign_options = 2, is_direct_tcp = false,
     protocol = "auto".to_string(), extended_security = true,
-    encryption = "if_required".to_string(), timeout = None, callback = None
+    encryption = "if_required".to_string(), timeout = None, kerberos = None, callback = None
 ))]
 #[allow(clippy::too_many_arguments)] // one per Python argument
 pub fn connect_stream(
@@ -807,6 +855,7 @@ pub fn connect_stream(
     extended_security: bool,
     encryption: String,
     timeout: Option<f64>,
+    kerberos: Option<Bound<'_, PyDict>>,
     callback: Option<Py<PyAny>>,
 ) -> PyResult<Py<PyAny>> {
     let settings = Settings::new(
@@ -822,6 +871,7 @@ pub fn connect_stream(
         extended_security,
         &encryption,
         timeout,
+        kerberos.as_ref(),
     )?;
     let guard = bridge.get().guard();
     if callback.is_none() {

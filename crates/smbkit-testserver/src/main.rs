@@ -3,6 +3,7 @@
 //! ```text
 //! smbkit-testserver [--profile modern|legacy|smb1-only|signing|smb21] [--print-env] [--env-file PATH]
 //! smbkit-testserver delay-proxy --upstream-port PORT --one-way-ms MS [--print-env]
+//! smbkit-testserver ad-dc [--kerberos-only] [--print-env]
 //! ```
 //!
 //! Prints `SMBKIT_TEST_*=value` lines (host, port, user, password, share, share path, ...) once the
@@ -13,6 +14,10 @@
 //! `delay-proxy` runs a [`DelayProxy`] instead: a proxy on 127.0.0.1 in front of
 //! `127.0.0.1:PORT` that delays every byte by `MS` milliseconds each way. It prints
 //! `SMBKIT_PROXY_*=value` lines (host, port, one-way delay) and runs as long as the server mode does.
+//!
+//! `ad-dc` runs an [`AdDc`] (a Samba AD DC on 127.0.0.1: KDC and file server, realm `SMBKIT.TEST`)
+//! and prints `SMBKIT_AD_*=value` lines (port, KDC, realm, host names, user, password, share,
+//! krb5.conf); `--kerberos-only` makes it refuse NTLM.
 
 use std::io::{self, BufRead, Write};
 use std::path::PathBuf;
@@ -20,11 +25,12 @@ use std::process::ExitCode;
 use std::thread;
 use std::time::Duration;
 
-use smbkit_testserver::{DelayProxy, Profile, TestServer};
+use smbkit_testserver::{AdDc, AdDcOptions, DelayProxy, Profile, TestServer};
 
 const USAGE: &str = "\
 usage: smbkit-testserver [--profile modern|legacy|smb1-only|signing|smb21] [--print-env] [--env-file PATH]
        smbkit-testserver delay-proxy --upstream-port PORT --one-way-ms MS [--print-env]
+       smbkit-testserver ad-dc [--kerberos-only] [--print-env]
 
 Starts a private smbd on 127.0.0.1 (a free port) with the shares share, readonly, snapshots and
 encrypted, prints SMBKIT_TEST_* variables, and keeps it running until standard input closes (or,
@@ -37,6 +43,10 @@ when standard input is /dev/null, until the process is killed).
 delay-proxy: listens on 127.0.0.1 (a free port) and forwards every connection to 127.0.0.1:PORT,
 every byte delayed by MS milliseconds in each direction (a round trip by twice that; fractions
 allowed, 0 forwards at once), prints SMBKIT_PROXY_* variables and runs as long as the server does.
+
+ad-dc: starts a Samba AD DC on 127.0.0.1 (realm SMBKIT.TEST; KDC and smbd on free ports; needs
+root and scripts/install-deps), prints SMBKIT_AD_* variables and runs as long as the server does;
+--kerberos-only makes it refuse NTLM logons.
 ";
 
 struct Args {
@@ -55,6 +65,7 @@ struct ProxyArgs {
 enum Mode {
     Server(Args),
     DelayProxy(ProxyArgs),
+    AdDc { kerberos_only: bool, quiet: bool },
 }
 
 /// Splits `--name=value` into its name and value.
@@ -70,6 +81,25 @@ fn parse_mode() -> Result<Mode, String> {
     if it.peek().map(String::as_str) == Some("delay-proxy") {
         it.next();
         return parse_proxy_args(it).map(Mode::DelayProxy);
+    }
+    if it.peek().map(String::as_str) == Some("ad-dc") {
+        it.next();
+        let (mut kerberos_only, mut quiet) = (false, false);
+        for arg in it {
+            match arg.as_str() {
+                "--kerberos-only" => kerberos_only = true,
+                "--print-env" => quiet = true,
+                "-h" | "--help" => {
+                    print!("{USAGE}");
+                    std::process::exit(0);
+                }
+                other => return Err(format!("ad-dc: unknown argument {other:?}")),
+            }
+        }
+        return Ok(Mode::AdDc {
+            kerberos_only,
+            quiet,
+        });
     }
     parse_args(it).map(Mode::Server)
 }
@@ -218,6 +248,71 @@ fn wait_for_eof(wait_for_kill: bool) {
     }
 }
 
+fn run_ad_dc(kerberos_only: bool, quiet: bool) -> ExitCode {
+    let options = if kerberos_only {
+        AdDcOptions::kerberos_only()
+    } else {
+        AdDcOptions::default()
+    };
+    let dc = match AdDc::start_with(options) {
+        Ok(dc) => dc,
+        Err(e) => {
+            eprintln!("smbkit-testserver: cannot start the AD DC: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let vars = [
+        ("SMBKIT_AD_HOST", dc.host().to_string()),
+        ("SMBKIT_AD_PORT", dc.port().to_string()),
+        ("SMBKIT_AD_KDC", dc.kdc_address().to_string()),
+        ("SMBKIT_AD_REALM", dc.realm().to_string()),
+        ("SMBKIT_AD_DOMAIN", dc.domain().to_string()),
+        ("SMBKIT_AD_DC_HOSTNAME", dc.dc_hostname().to_string()),
+        (
+            "SMBKIT_AD_NETBIOS_NAME",
+            smbkit_testserver::ad_dc::DC_NETBIOS_NAME.to_string(),
+        ),
+        ("SMBKIT_AD_USER", dc.user().to_string()),
+        ("SMBKIT_AD_PASSWORD", dc.password().to_string()),
+        ("SMBKIT_AD_PRINCIPAL", dc.user_principal()),
+        ("SMBKIT_AD_SHARE", dc.share().to_string()),
+        (
+            "SMBKIT_AD_SHARE_PATH",
+            dc.share_path().display().to_string(),
+        ),
+        (
+            "SMBKIT_AD_KRB5_CONF",
+            dc.krb5_conf_path().display().to_string(),
+        ),
+        ("SMBKIT_AD_DIR", dc.dir().display().to_string()),
+        ("SMBKIT_AD_PID", std::process::id().to_string()),
+    ];
+    let lines: String = vars
+        .iter()
+        .map(|(k, v)| format!("{k}={}\n", shell_word(v)))
+        .collect();
+    let mut out = io::stdout().lock();
+    let _ = out.write_all(lines.as_bytes()).and_then(|()| out.flush());
+    drop(out);
+    let wait_for_kill = stdin_is_dev_null();
+    if !quiet {
+        eprintln!(
+            "smbkit-testserver: AD DC for {} on 127.0.0.1:{} (KDC {}); {}",
+            dc.realm(),
+            dc.port(),
+            dc.kdc_address(),
+            if wait_for_kill {
+                "stop it with SIGTERM or Ctrl-C"
+            } else {
+                "close stdin (Ctrl-D) to stop it"
+            }
+        );
+    }
+    wait_for_eof(wait_for_kill);
+    drop(dc);
+    ExitCode::SUCCESS
+}
+
 fn run_delay_proxy(args: ProxyArgs) -> ExitCode {
     // Linux lets a sleep end up to the timer slack (50 µs by default) late; threads inherit it from
     // the thread that starts them, and this is the main thread, which /proc/self names. With 1 ns,
@@ -263,6 +358,10 @@ fn main() -> ExitCode {
     let args = match parse_mode() {
         Ok(Mode::Server(a)) => a,
         Ok(Mode::DelayProxy(p)) => return run_delay_proxy(p),
+        Ok(Mode::AdDc {
+            kerberos_only,
+            quiet,
+        }) => return run_ad_dc(kerberos_only, quiet),
         Err(e) => {
             eprintln!("smbkit-testserver: {e}\n\n{USAGE}");
             return ExitCode::from(2);
