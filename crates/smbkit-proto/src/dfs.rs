@@ -550,7 +550,7 @@ impl ReferralResponse {
     ///
     /// ```
     /// # use smbkit_proto::dfs::{HeaderFlags, ReferralResponse};
-    /// let r = ReferralResponse { path_consumed: 36, header_flags: HeaderFlags::default(), entries: vec![] };
+    /// let r = ReferralResponse { path_consumed: 28, header_flags: HeaderFlags::default(), entries: vec![] };
     /// assert_eq!(r.consumed(r"\srv\root\link\a\b.txt"), Some(r"\srv\root\link"));
     /// ```
     pub fn consumed<'a>(&self, request_path: &'a str) -> Option<&'a str> {
