@@ -903,4 +903,35 @@ impl Family {
     ) -> Result<FsctlAnswer, Error> {
         dispatch!(self, f => f.fsctl(file, code, input, max_output, deadline).await)
     }
+
+    /// The referral primitive of each family: the request with room for
+    /// `room` bytes of answer, on the IPC$ tree `tree`; the status and
+    /// the RESP_GET_DFS_REFERRAL bytes.
+    pub(crate) async fn dfs_referral(
+        &self,
+        tree: u32,
+        request: &smbkit_proto::dfs::ReferralRequest,
+        room: u16,
+        deadline: Instant,
+    ) -> Result<FsctlAnswer, Error> {
+        match self {
+            Family::Smb2(f) => {
+                // MS-SMB2 §3.2.4.20.3: "The FileId field is set to
+                // { 0xFFFFFFFFFFFFFFFF, 0xFFFFFFFFFFFFFFFF }".
+                let file = FileRef {
+                    tree,
+                    fid: Fid::Smb2(FileId::ANY),
+                };
+                f.fsctl(
+                    file,
+                    smbkit_proto::dfs::FSCTL_DFS_GET_REFERRALS,
+                    request.to_bytes()?,
+                    u32::from(room),
+                    deadline,
+                )
+                .await
+            }
+            Family::Smb1(f) => f.dfs_referral(tree, request, room, deadline).await,
+        }
+    }
 }

@@ -10,16 +10,13 @@
 //! links, caching by TTL, failing over between targets) is built on this.
 
 use smbkit_proto::codec::utf16_len;
-use smbkit_proto::dfs::{ReferralRequest, ReferralResponse, FSCTL_DFS_GET_REFERRALS};
-use smbkit_proto::smb2::create::FileId;
+use smbkit_proto::dfs::{ReferralRequest, ReferralResponse};
 use smbkit_proto::NtStatus;
-use tokio::time::Instant;
 
 use super::names::MAX_PATH_BYTES;
 use super::{timed_again, Ctx};
 use crate::connection::Connection;
 use crate::error::{abbreviate, Error, InvalidArgument, ProtocolError};
-use crate::family::{Family, Fid, FileRef, FsctlAnswer};
 
 /// The output room of the first request: enough for dozens of targets.
 const FIRST_OUTPUT: u16 = 8 * 1024;
@@ -149,39 +146,6 @@ fn checked_request(path: &str) -> Result<ReferralRequest, Error> {
         .into());
     }
     Ok(ReferralRequest::new(path))
-}
-
-impl Family {
-    /// The referral primitive of each family: the request with room for
-    /// `room` bytes of answer, on the IPC$ tree `tree`; the status and
-    /// the RESP_GET_DFS_REFERRAL bytes.
-    async fn dfs_referral(
-        &self,
-        tree: u32,
-        request: &ReferralRequest,
-        room: u16,
-        deadline: Instant,
-    ) -> Result<FsctlAnswer, Error> {
-        match self {
-            Family::Smb2(f) => {
-                // MS-SMB2 §3.2.4.20.3: "The FileId field is set to
-                // { 0xFFFFFFFFFFFFFFFF, 0xFFFFFFFFFFFFFFFF }".
-                let file = FileRef {
-                    tree,
-                    fid: Fid::Smb2(FileId::ANY),
-                };
-                f.fsctl(
-                    file,
-                    FSCTL_DFS_GET_REFERRALS,
-                    request.to_bytes()?,
-                    u32::from(room),
-                    deadline,
-                )
-                .await
-            }
-            Family::Smb1(f) => f.dfs_referral(tree, request, room, deadline).await,
-        }
-    }
 }
 
 #[cfg(test)]

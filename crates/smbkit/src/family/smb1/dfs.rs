@@ -4,7 +4,6 @@
 use smbkit_proto::dfs::ReferralRequest;
 
 use super::*;
-use crate::error::BadAnswer;
 use crate::family::FsctlAnswer;
 
 impl Smb1 {
@@ -31,17 +30,6 @@ impl Smb1 {
                 |w| req.encode(w),
             )
             .await?;
-        if r.data.len() > usize::from(max_output) {
-            return Err(ProtocolError::BadAnswer(BadAnswer::TooMuchData {
-                what: "TRANS2_GET_DFS_REFERRAL",
-                got: r.data.len() as u64,
-                asked: u64::from(max_output),
-            })
-            .into());
-        }
-        Ok(FsctlAnswer {
-            status: r.header.status,
-            output: r.data.into(),
-        })
+        super::fsctl::fsctl_answer("TRANS2_GET_DFS_REFERRAL", r, u64::from(max_output))
     }
 }

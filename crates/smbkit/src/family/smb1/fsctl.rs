@@ -39,17 +39,27 @@ impl Smb1 {
                 |w| req.encode(w),
             )
             .await?;
-        if r.data.len() > max_output as usize {
-            return Err(ProtocolError::BadAnswer(BadAnswer::TooMuchData {
-                what: "NT_TRANSACT_IOCTL",
-                got: r.data.len() as u64,
-                asked: u64::from(max_output),
-            })
-            .into());
-        }
-        Ok(FsctlAnswer {
-            status: r.header.status,
-            output: r.data.into(),
-        })
+        fsctl_answer("NT_TRANSACT_IOCTL", r, u64::from(max_output))
     }
+}
+
+/// The status and data of a transaction response `r` to `what`, which asked
+/// for at most `max_output` bytes of data: more is a protocol violation.
+pub(super) fn fsctl_answer(
+    what: &'static str,
+    r: crate::driver::smb1::TransResp1,
+    max_output: u64,
+) -> Result<FsctlAnswer, Error> {
+    if r.data.len() as u64 > max_output {
+        return Err(ProtocolError::BadAnswer(BadAnswer::TooMuchData {
+            what,
+            got: r.data.len() as u64,
+            asked: max_output,
+        })
+        .into());
+    }
+    Ok(FsctlAnswer {
+        status: r.header.status,
+        output: r.data.into(),
+    })
 }
