@@ -168,7 +168,6 @@ enum State {
     As {
         preauth: bool,
         salt: Vec<u8>,
-        enctype: Option<CipherSuite>,
     },
     /// A TGS-REQ went out with this TGT.
     Tgs(Box<Tgt>),
@@ -295,11 +294,7 @@ impl TicketRequest {
     /// of the last [`KdcStep::Send`].
     pub fn receive(&mut self, reply: &[u8]) -> Result<KdcStep, KerberosError> {
         match std::mem::replace(&mut self.state, State::Done) {
-            State::As {
-                preauth,
-                salt,
-                enctype,
-            } => self.as_reply(reply, preauth, salt, enctype),
+            State::As { preauth, salt } => self.as_reply(reply, preauth, salt),
             State::Tgs(tgt) => self.tgs_reply(reply, *tgt),
             s @ (State::Start | State::Done) => {
                 self.state = s;
@@ -368,11 +363,7 @@ impl TicketRequest {
         .map_err(|e| KerberosError::build("AS-REQ pre-authentication", e))?;
         let request = picky_asn1_der::to_vec(&generate_as_req(pa_datas, body))
             .map_err(|e| KerberosError::build("AS-REQ", e))?;
-        self.state = State::As {
-            preauth,
-            salt,
-            enctype,
-        };
+        self.state = State::As { preauth, salt };
         Ok(KdcStep::Send { realm, request })
     }
 
@@ -400,7 +391,6 @@ impl TicketRequest {
         reply: &[u8],
         preauth: bool,
         salt: Vec<u8>,
-        enctype: Option<CipherSuite>,
     ) -> Result<KdcStep, KerberosError> {
         let client = self.client().clone();
         let service = format!("krbtgt/{}", client.realm);
@@ -445,7 +435,6 @@ impl TicketRequest {
                         return Err(KerberosError::State("AS-REP for a credential cache"))
                     }
                 };
-                let _ = enctype;
                 let plain = suite
                     .cipher()
                     .decrypt(&key, AS_REP_ENC, &rep.0.enc_part.0.cipher.0 .0)
@@ -501,12 +490,6 @@ impl TicketRequest {
                 let err: KrbError = super::asn1::from_der(reply)
                     .map_err(|e| KerberosError::malformed("KRB-ERROR", e))?;
                 let code = err.0.error_code.0;
-                if code == error_codes::KRB_AP_ERR_TKT_EXPIRED {
-                    return Err(KerberosError::TicketExpired {
-                        principal: tgt.client.to_string(),
-                        expired_at: None,
-                    });
-                }
                 Err(KerberosError::from_kdc(
                     code,
                     e_text(&err),
