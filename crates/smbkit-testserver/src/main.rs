@@ -225,6 +225,11 @@ fn env_lines(server: &TestServer) -> String {
         ),
         ("SMBKIT_TEST_SERVER_PID", std::process::id().to_string()),
     ];
+    shell_lines(&vars)
+}
+
+/// `NAME=value` lines, each value quoted for a POSIX shell when it needs it.
+fn shell_lines(vars: &[(&str, String)]) -> String {
     vars.iter()
         .map(|(k, v)| format!("{k}={}\n", shell_word(v)))
         .collect()
@@ -287,10 +292,7 @@ fn run_ad_dc(kerberos_only: bool, quiet: bool) -> ExitCode {
         ("SMBKIT_AD_DIR", dc.dir().display().to_string()),
         ("SMBKIT_AD_PID", std::process::id().to_string()),
     ];
-    let lines: String = vars
-        .iter()
-        .map(|(k, v)| format!("{k}={}\n", shell_word(v)))
-        .collect();
+    let lines = shell_lines(&vars);
     let mut out = io::stdout().lock();
     let _ = out.write_all(lines.as_bytes()).and_then(|()| out.flush());
     drop(out);
