@@ -92,7 +92,7 @@ fn under(full: &str, prefix: &str) -> bool {
         && (full.len() == prefix.len() || full.as_bytes().get(prefix.len()) == Some(&b'\\'))
 }
 
-/// Splits a referral target `\host\share[\path]`.
+/// Splits a referral target or a DFS path, `\host\share[\path]`.
 fn split_target(t: &str) -> Option<(String, String, String)> {
     let mut parts = t.trim_start_matches('\\').splitn(3, '\\');
     let host = parts.next().filter(|h| !h.is_empty())?;
@@ -170,7 +170,7 @@ impl Route {
     /// `other`, a second path of the same share (a rename's destination),
     /// as it is named where the operation now goes.
     pub(crate) fn map_path(&self, other: &str) -> String {
-        let (Some((_, _, _)), Some((entry, i, _))) = (&self.target, &self.entry) else {
+        let (Some(_), Some((entry, i, _))) = (&self.target, &self.entry) else {
             return other.to_string();
         };
         let full = format!("\\{}{}", self.share, normalize(other));
@@ -406,20 +406,14 @@ impl Connection {
     /// ([`Connection::dfs_referral`]); the last target's error when none
     /// can be reached.
     pub async fn resolve_dfs_path(&self, unc: &str) -> Result<DfsLocation, Error> {
-        let p = unc.replace('/', "\\");
-        let mut parts = p.trim_start_matches('\\').splitn(3, '\\');
-        let (Some(first), Some(ns)) = (
-            parts.next().filter(|x| !x.is_empty()),
-            parts.next().filter(|x| !x.is_empty()),
-        ) else {
+        let Some((first, ns, rest)) = split_target(&unc.replace('/', "\\")) else {
             return Err(crate::error::InvalidArgument::DfsPath(unc.to_string()).into());
         };
-        let rest = parts.next().map(normalize).unwrap_or_default();
         let is_domain = match self.dfs_referral(&format!("\\{first}")).await {
             Ok(answer) => answer.name_lists().any(|n| {
                 n.special_name
                     .trim_start_matches('\\')
-                    .eq_ignore_ascii_case(first)
+                    .eq_ignore_ascii_case(&first)
                     && !n.expanded_names.is_empty()
             }),
             Err(e) => {
@@ -428,10 +422,10 @@ impl Connection {
             }
         };
         if !is_domain {
-            let connection = connect_target(&self.ctx, first).await?;
+            let connection = connect_target(&self.ctx, &first).await?;
             return Ok(DfsLocation {
                 connection,
-                share: ns.to_string(),
+                share: ns,
                 path: rest,
             });
         }
