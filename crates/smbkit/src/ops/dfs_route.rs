@@ -110,6 +110,8 @@ pub(crate) struct Route {
     target: Option<(Connection, String, String)>,
     /// The referral being followed and the target in use.
     entry: Option<(Entry, usize, String)>,
+    /// The target tried first for this operation, and how many were tried.
+    start: usize,
     tried: usize,
     resolved: bool,
     /// Whether a target that fails during the operation is replaced by
@@ -128,6 +130,7 @@ impl Route {
             path: path.to_string(),
             target: None,
             entry: None,
+            start: 0,
             tried: 0,
             resolved: false,
             failover,
@@ -149,9 +152,9 @@ impl Route {
         };
         if let Some(e) = cached {
             let rest = r.full()[e.prefix.len()..].to_string();
-            let start = e.good;
+            r.start = e.good;
             r.resolved = true;
-            if r.select(e, start, rest).await.is_err() {
+            if r.select(e, rest).await.is_err() {
                 r.target = None;
             }
         }
@@ -264,16 +267,18 @@ impl Route {
             expires: Instant::now() + ttl,
         };
         tracing::debug!(prefix = %entry.prefix, targets = ?entry.targets, "following a DFS referral");
-        self.select(entry, 0, rest).await
+        self.start = 0;
+        self.select(entry, rest).await
     }
 
-    /// Moves to target `i` of `entry` (or the next one that can be
-    /// reached), `rest` being the path below the referral's prefix.
-    async fn select(&mut self, entry: Entry, first: usize, rest: String) -> Result<(), Error> {
+    /// Moves to the next target of `entry` not tried yet, counting from
+    /// `start`, that can be reached; `rest` is the path below the
+    /// referral's prefix.
+    async fn select(&mut self, entry: Entry, rest: String) -> Result<(), Error> {
         let n = entry.targets.len();
         let mut last = None;
         while self.tried < n {
-            let i = (first + self.tried) % n;
+            let i = (self.start + self.tried) % n;
             self.tried += 1;
             let (host, share, base) = entry.targets[i].clone();
             match self.connect(&host).await {
@@ -300,7 +305,7 @@ impl Route {
         // The connection to a server that failed is not used again.
         let host = entry.targets[i].0.to_lowercase();
         self.routes().servers.lock().await.remove(&host);
-        self.select(entry, i + 1, rest).await.is_ok()
+        self.select(entry, rest).await.is_ok()
     }
 
     /// Keeps `entry` with target `i` as the one to use first.
