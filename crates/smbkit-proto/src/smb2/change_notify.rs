@@ -16,8 +16,8 @@
 //! success without data means the same (MS-CIFS §3.2.5.40.3 says so of
 //! SMB1; Samba sends it for a request with no room at all).
 
-use super::create::{wire_usize, FileId};
-use super::{body, buffer, structure_size, wire_u16, wire_u32, HEADER_LEN};
+use super::create::FileId;
+use super::{body, decode_output_buffer, encode_output_buffer, structure_size};
 use crate::codec::{DecodeError, EncodeError, Writer};
 use crate::fscc::notify::{parse_notify_information, FileNotifyInformation};
 use crate::types::Command;
@@ -32,9 +32,6 @@ pub mod change_notify_flags {
 
 /// The body of the request: StructureSize 32, no variable part.
 const REQUEST_LEN: usize = 32;
-/// Fixed part of the response body, StructureSize through
-/// OutputBufferLength (StructureSize 9 counts one byte of Buffer).
-const RESPONSE_FIXED_LEN: usize = 8;
 
 /// SMB2 CHANGE_NOTIFY Request (MS-SMB2 §2.2.35).
 ///
@@ -125,32 +122,24 @@ impl ChangeNotifyResponse {
     ///
     /// If the data exceeds 4 GiB.
     pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
-        let offset = wire_u16(
-            w.len() + RESPONSE_FIXED_LEN,
+        encode_output_buffer(
+            w,
+            &self.data,
             "SMB2 CHANGE_NOTIFY OutputBufferOffset",
-        )?;
-        let length = wire_u32(self.data.len(), "SMB2 CHANGE_NOTIFY OutputBufferLength")?;
-        w.u16(9).u16(offset).u32(length).bytes(&self.data);
-        Ok(())
+            "SMB2 CHANGE_NOTIFY OutputBufferLength",
+        )
     }
 
     /// Decodes a CHANGE_NOTIFY response. StructureSize must be 9;
     /// non-empty data must start at or after offset 72 and end inside the
     /// message. The status is not looked at.
     pub fn decode(msg: &[u8]) -> Result<Self, DecodeError> {
-        let what = "SMB2 CHANGE_NOTIFY response";
-        let (_, mut r) = body(msg, Command::CHANGE_NOTIFY, what)?;
-        structure_size(&mut r, 9, what)?;
-        let offset = r.u16(what)?;
-        let length = r.u32(what)?;
-        let data = buffer(
+        let data = decode_output_buffer(
             msg,
-            usize::from(offset),
-            wire_usize(length),
-            HEADER_LEN + RESPONSE_FIXED_LEN,
+            Command::CHANGE_NOTIFY,
+            "SMB2 CHANGE_NOTIFY response",
             "SMB2 CHANGE_NOTIFY response data",
-        )?
-        .to_vec();
+        )?;
         Ok(ChangeNotifyResponse { data })
     }
 

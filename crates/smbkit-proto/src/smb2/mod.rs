@@ -137,6 +137,50 @@ fn buffer<'a>(
     Ok(&msg[range])
 }
 
+/// The fixed part of the response body that QUERY_INFO (MS-SMB2 §2.2.38)
+/// and CHANGE_NOTIFY (§2.2.36) share: StructureSize 9, OutputBufferOffset,
+/// OutputBufferLength (StructureSize 9 counts one byte of Buffer); the
+/// buffer follows it.
+const OUTPUT_BUFFER_FIXED_LEN: usize = 8;
+
+/// Appends that body to `w` (which holds exactly the SMB2 header at
+/// position 0), with `data` right after the fixed part, at offset 72;
+/// `offset_what` and `length_what` name the fields in errors.
+fn encode_output_buffer(
+    w: &mut Writer,
+    data: &[u8],
+    offset_what: &'static str,
+    length_what: &'static str,
+) -> Result<(), crate::codec::EncodeError> {
+    let offset = wire_u16(w.len() + OUTPUT_BUFFER_FIXED_LEN, offset_what)?;
+    let length = wire_u32(data.len(), length_what)?;
+    w.u16(9).u16(offset).u32(length).bytes(data);
+    Ok(())
+}
+
+/// Decodes that body of a `command` response: StructureSize must be 9;
+/// non-empty data must start at or after offset 72 and end inside the
+/// message.
+fn decode_output_buffer(
+    msg: &[u8],
+    command: Command,
+    what: &'static str,
+    data_what: &'static str,
+) -> Result<Vec<u8>, DecodeError> {
+    let (_, mut r) = body(msg, command, what)?;
+    structure_size(&mut r, 9, what)?;
+    let offset = r.u16(what)?;
+    let length = r.u32(what)?;
+    Ok(buffer(
+        msg,
+        usize::from(offset),
+        create::wire_usize(length),
+        HEADER_LEN + OUTPUT_BUFFER_FIXED_LEN,
+        data_what,
+    )?
+    .to_vec())
+}
+
 /// Writes a 4-byte body (StructureSize 4 + Reserved), the shape shared by
 /// LOGOFF, TREE_DISCONNECT and ECHO requests and responses.
 fn encode_empty_body(w: &mut Writer) {

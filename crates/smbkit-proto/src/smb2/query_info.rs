@@ -5,7 +5,10 @@
 //! bytes.
 
 use super::create::{require_structure_bytes, wire_usize, FileId};
-use super::{body, buffer, structure_size, wire_u16, wire_u32, HEADER_LEN};
+use super::{
+    body, buffer, decode_output_buffer, encode_output_buffer, structure_size, wire_u16, wire_u32,
+    HEADER_LEN,
+};
 use crate::codec::{DecodeError, EncodeError, Writer};
 use crate::types::Command;
 
@@ -58,9 +61,6 @@ pub mod query_info_flags {
 /// Fixed part of the request body, StructureSize through FileId
 /// (StructureSize 41 counts one byte of Buffer).
 const REQUEST_FIXED_LEN: usize = 40;
-/// Fixed part of the response body, StructureSize through
-/// OutputBufferLength (StructureSize 9 counts one byte of Buffer).
-const RESPONSE_FIXED_LEN: usize = 8;
 
 /// SMB2 QUERY_INFO Request (MS-SMB2 §2.2.37).
 ///
@@ -192,31 +192,23 @@ impl QueryInfoResponse {
     ///
     /// If the data exceeds 4 GiB.
     pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
-        let offset = wire_u16(
-            w.len() + RESPONSE_FIXED_LEN,
+        encode_output_buffer(
+            w,
+            &self.data,
             "SMB2 QUERY_INFO OutputBufferOffset",
-        )?;
-        let length = wire_u32(self.data.len(), "SMB2 QUERY_INFO OutputBufferLength")?;
-        w.u16(9).u16(offset).u32(length).bytes(&self.data);
-        Ok(())
+            "SMB2 QUERY_INFO OutputBufferLength",
+        )
     }
 
     /// Decodes a QUERY_INFO response. StructureSize must be 9; non-empty
     /// data must start at or after offset 72 and end inside the message.
     pub fn decode(msg: &[u8]) -> Result<Self, DecodeError> {
-        let what = "SMB2 QUERY_INFO response";
-        let (_, mut r) = body(msg, Command::QUERY_INFO, what)?;
-        structure_size(&mut r, 9, what)?;
-        let offset = r.u16(what)?;
-        let length = r.u32(what)?;
-        let data = buffer(
+        let data = decode_output_buffer(
             msg,
-            usize::from(offset),
-            wire_usize(length),
-            HEADER_LEN + RESPONSE_FIXED_LEN,
+            Command::QUERY_INFO,
+            "SMB2 QUERY_INFO response",
             "SMB2 QUERY_INFO response data",
-        )?
-        .to_vec();
+        )?;
         Ok(QueryInfoResponse { data })
     }
 }
