@@ -36,6 +36,7 @@ fn config() -> Smb2Config {
         ciphers: Vec::new(),
         credentials: Credentials::new("u", "", "p"),
         ntlm: NtlmOptions::default(),
+        kerberos: None,
         limit: Duration::from_secs(30),
         client_guid: [7; 16],
     }

@@ -11,10 +11,12 @@ use smbkit_proto::kerberos::{
     TicketRequest,
 };
 
-const TGT_CACHE: &[u8] = include_bytes!("../../crates/smbkit-proto/src/kerberos/testdata/krbtgt.ccache");
+const TGT_CACHE: &[u8] =
+    include_bytes!("../../crates/smbkit-proto/src/kerberos/testdata/krbtgt.ccache");
 const SERVICE_CACHE: &[u8] =
     include_bytes!("../../crates/smbkit-proto/src/kerberos/testdata/service.ccache");
-const KEYTAB: &[u8] = include_bytes!("../../crates/smbkit-proto/src/kerberos/testdata/samba.keytab");
+const KEYTAB: &[u8] =
+    include_bytes!("../../crates/smbkit-proto/src/kerberos/testdata/samba.keytab");
 /// While the cached tickets are valid.
 const NOW: u64 = 1_796_608_800;
 
@@ -45,7 +47,13 @@ fuzz_target!(|data: &[u8]| {
         data,
     );
     if let Ok(keytab) = Keytab::parse(KEYTAB) {
-        kdc(KerberosCredentials::Keytab { principal: user, keytab }, data);
+        kdc(
+            KerberosCredentials::Keytab {
+                principal: user,
+                keytab,
+            },
+            data,
+        );
     }
     if let Ok(cache) = Ccache::parse(TGT_CACHE) {
         kdc(KerberosCredentials::Cache(cache), data);
